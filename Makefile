@@ -1,0 +1,39 @@
+# Cellbridge front door. `make demo` and `make test` set themselves up on a fresh machine.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TABLETS ?= 5
+
+.PHONY: setup system demo test test-all bench lint clean
+
+setup: system $(STAMP)
+
+system:
+	@bash scripts/system-deps.sh
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -e '.[device,gateway,dev]'
+	@touch $(STAMP)
+
+demo: setup
+	$(VENV)/bin/cellbridge demo --tablets $(TABLETS)
+
+test: setup
+	$(PY) -m pytest -q
+
+# The full soak/load versions of the slow tests.
+test-all: setup
+	CELLBRIDGE_SLOW=1 $(PY) -m pytest -q
+
+bench: setup
+	$(PY) -m bench $(BENCH_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""The front door: the `cellbridge` command and the demo."""

@@ -1,0 +1,3 @@
+from cellbridge.cli import main
+
+main()

@@ -1,0 +1,124 @@
+"""The one way agent and gateway connect to their wing broker: MQTT 5 over aiomqtt (paho-mqtt
+2.x), optional mutual TLS, and a reconnect loop with jittered exponential backoff (tenacity), so a
+whole wing does not reconnect in the same instant after a broker restart."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    wait_random_exponential,
+)
+
+from cellbridge.config import Settings
+
+log = logging.getLogger(__name__)
+
+# A session that stayed up this long was healthy: the next outage starts its backoff afresh.
+HEALTHY_SESSION_S = 30.0
+
+
+class TlsConfig(Settings):
+    ca: Path
+    cert: Path
+    key: Path
+
+
+class BrokerConfig(Settings):
+    host: str = "127.0.0.1"
+    port: int = 1883
+    keepalive: int = 30
+    tls: TlsConfig | None = None
+    backoff_max_s: float = 30.0
+
+
+def tls_context(tls: TlsConfig) -> ssl.SSLContext:
+    """Client context for mutual TLS: verify the broker against our CA, present our cert."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(tls.ca))
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(tls.cert), str(tls.key))
+    return context
+
+
+def make_client(
+    broker: BrokerConfig,
+    identifier: str,
+    *,
+    persistent_session_s: int | None = None,
+    will: aiomqtt.Will | None = None,
+) -> aiomqtt.Client:
+    """An MQTT 5 client. With `persistent_session_s` the broker keeps the session (and queued
+    QoS 1 messages) that long across disconnects: clean_start is off, unlike paho's default."""
+    properties = None
+    if persistent_session_s is not None:
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = persistent_session_s
+    return aiomqtt.Client(
+        broker.host,
+        broker.port,
+        identifier=identifier,
+        protocol=aiomqtt.ProtocolVersion.V5,
+        clean_start=persistent_session_s is None,
+        properties=properties,
+        keepalive=broker.keepalive,
+        will=will,
+        tls_context=tls_context(broker.tls) if broker.tls else None,
+        timeout=10,
+    )
+
+
+async def run_reconnecting(
+    session: Callable[[], Awaitable[None]],
+    *,
+    backoff_max_s: float = 30.0,
+    name: str = "mqtt",
+) -> None:
+    """Run `session` forever, reconnecting with jittered exponential backoff.
+
+    `session` connects and serves until the connection fails (raising `aiomqtt.MqttError`). The
+    backoff starts afresh after a session that stayed up `HEALTHY_SESSION_S`. Cancel the task to
+    stop.
+    """
+    while True:
+
+        def log_retry(state: object) -> None:
+            outcome = getattr(state, "outcome", None)
+            log.info("%s: connection failed (%s); retrying", name, outcome and outcome.exception())
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(aiomqtt.MqttError),
+            wait=wait_random_exponential(multiplier=0.5, max=backoff_max_s),
+            before_sleep=log_retry,
+        )
+        try:
+            await retrying(_until_healthy_drop, session)
+        except _HealthySessionEnded:
+            # Even after a healthy session, spread a wing's reconnects over the first window.
+            await asyncio.sleep(random.uniform(0, 1.0))
+
+
+class _HealthySessionEnded(Exception):
+    pass
+
+
+async def _until_healthy_drop(session: Callable[[], Awaitable[None]]) -> None:
+    loop = asyncio.get_running_loop()
+    attempt_started = loop.time()
+    try:
+        await session()
+    except aiomqtt.MqttError:
+        if loop.time() - attempt_started >= HEALTHY_SESSION_S:
+            raise _HealthySessionEnded from None
+        raise
+    # A session that returns normally ended on purpose: reconnect like after a healthy drop.
+    raise _HealthySessionEnded

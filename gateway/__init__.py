@@ -1,0 +1,1 @@
+"""The wing gateway: desired state, signing, reconciliation, staff API (DESIGN §1)."""

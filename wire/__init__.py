@@ -1,0 +1,1 @@
+"""The Cellbridge wire contract: topics, documents, signed envelopes. Pure code, no I/O."""

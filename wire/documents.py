@@ -1,0 +1,134 @@
+"""Document types of the wire contract (DESIGN §3).
+
+Gateway→tablet documents are *signed bodies* (sealed in an envelope by `wire.envelope`); tablet→
+gateway documents are plain JSON, authenticated by the tablet's connection identity. Every model is
+frozen and strict and forbids unknown fields, so a document means exactly one thing.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from wire.topics import DEVICE_ID_PATTERN
+
+Millis = Annotated[int, Field(ge=0, lt=2**53)]
+"""Unix time in milliseconds: all times on the wire are integers, so canonical JSON is exact."""
+
+Version = Annotated[int, Field(ge=1, lt=2**53)]
+ShortText = Annotated[str, StringConstraints(max_length=500)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=120)]
+DeviceId = Annotated[str, StringConstraints(pattern=rf"^{DEVICE_ID_PATTERN}$")]
+Audience = Annotated[str, StringConstraints(pattern=rf"^(device|wing):{DEVICE_ID_PATTERN}$")]
+Digest = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+class Document(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+def device_audience(device_id: str) -> str:
+    return f"device:{device_id}"
+
+
+def wing_audience(wing_id: str) -> str:
+    return f"wing:{wing_id}"
+
+
+class SignedBody(Document):
+    """Fields every signed document carries: what it is, for whom, and when it is valid."""
+
+    type: str
+    audience: Audience
+    version: Version
+    issued: Millis
+    expires: Millis
+
+    MAX_BYTES: ClassVar[int] = 16 * 1024
+
+
+class LockOrder(Document):
+    """Staff's decision about a lock: who decided, why, and since when."""
+
+    locked: bool
+    by: Name
+    reason: ShortText
+    since: Millis
+
+
+class DesiredState(SignedBody):
+    """The full desired state of one tablet (`tablet/{id}/desired`, retained)."""
+
+    type: Literal["desired"] = "desired"
+    lock: LockOrder
+    profile: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")] = "standard"
+
+
+class WingLockdown(SignedBody):
+    """Wing-wide lock or unlock (`wing/lockdown`, retained); combines with each tablet's lock."""
+
+    type: Literal["lockdown"] = "lockdown"
+    lock: LockOrder
+
+
+class SignedTime(SignedBody):
+    """The gateway's clock (`wing/time`): the tablets' trusted time. `version` is `issued`."""
+
+    type: Literal["time"] = "time"
+
+
+LockSource = Literal["device", "wing", "failsafe"]
+
+
+class LockView(Document):
+    """The lock as a tablet enforces it: the combination of its own lock and the wing's."""
+
+    locked: bool
+    source: LockSource | None = None
+    by: str = ""
+    reason: str = ""
+    since: Millis = 0
+
+
+class ReportedState(Document):
+    """What a tablet has applied (`tablet/{id}/reported`, retained)."""
+
+    device: DeviceId
+    desired_version: Annotated[int, Field(ge=0)]
+    lockdown_version: Annotated[int, Field(ge=0)]
+    lock: LockView
+    profile: str
+    at: Millis
+    boot_id: Annotated[str, StringConstraints(max_length=64)]
+    agent_version: Annotated[str, StringConstraints(max_length=32)]
+
+    MAX_BYTES: ClassVar[int] = 16 * 1024
+
+
+class Status(Document):
+    """Birth (`online`) on every connect and last will (`offline`) (`tablet/{id}/status`)."""
+
+    state: Literal["online", "offline"]
+    boot_id: Annotated[str, StringConstraints(max_length=64)]
+    at: Millis
+
+    MAX_BYTES: ClassVar[int] = 1024
+
+
+AckState = Literal["received", "in_progress", "succeeded", "failed", "rejected"]
+
+
+class Ack(Document):
+    """Progress of a job, or a tablet's refusal of a document (`tablet/{id}/ack`).
+
+    `ref` names what is acknowledged: a job id, or `desired/<version>`, `lockdown/<version>` for a
+    refused state document.
+    """
+
+    ref: Annotated[str, StringConstraints(min_length=1, max_length=120)]
+    state: AckState
+    reason: ShortText = ""
+    at: Millis
+
+    MAX_BYTES: ClassVar[int] = 2048
