@@ -201,7 +201,9 @@ class Agent:
 
     def _refresh(self) -> None:
         if self._failure is not None:
-            state = failsafe_state(self.config.device_id, self._failure)
+            state = failsafe_state(self.config.device_id, self._failure).model_copy(
+                update={"connected": self._connected}
+            )
         else:
             state = shell_state(
                 self.config.device_id, self.desired, self.lockdown, connected=self._connected
