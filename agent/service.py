@@ -78,6 +78,14 @@ def load_trusted_keys(config: AgentConfig) -> dict[str, Ed25519PublicKey]:
     return keys
 
 
+def _raise_if_cancelling() -> None:
+    """Python 3.11's `wait_for` (inside aiomqtt's publish) can swallow a cancel that lands just as
+    the PUBACK arrives; without this the agent would wait for the next message before stopping."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 @dataclass(frozen=True, slots=True)
 class _Route:
     """How one signed topic is checked and applied."""
@@ -236,8 +244,10 @@ class Agent:
                 await self._publish_reported()
                 self._connected = True
                 self._refresh()
+                _raise_if_cancelling()
                 async for message in client.messages:
                     await self._on_message(str(message.topic), message.payload)
+                    _raise_if_cancelling()
             except asyncio.CancelledError:
                 # Stopping on purpose: say so, since a clean disconnect sends no will.
                 with contextlib.suppress(Exception):

@@ -45,6 +45,8 @@ def make_agent(
 @pytest.fixture
 def probe(broker: Mosquitto) -> Iterator[Probe]:
     """Sees everything tablets publish."""
-    client = Probe(broker.host, broker.port, ["tablet/+/reported", "tablet/+/ack", "tablet/+/status"])
+    client = Probe(
+        broker.host, broker.port, ["tablet/+/reported", "tablet/+/ack", "tablet/+/status"]
+    )
     yield client
     client.close()

@@ -97,7 +97,9 @@ def test_wing_lockdown_combines_with_the_device_lock(
     agent = make_agent().start()
     agent.wait_connected()
     lock_t1(probe, signer, 1, True, "cell search")
-    probe.publish("wing/lockdown", signer.seal(signer.lockdown("w1", 1, locked=True, reason="roll")))
+    probe.publish(
+        "wing/lockdown", signer.seal(signer.lockdown("w1", 1, locked=True, reason="roll"))
+    )
     agent.wait_for(lambda s: s.lock.source == "wing")
     lock_t1(probe, signer, 2, False, "search over")
     assert agent.state().locked is True  # the wing still says so
@@ -114,8 +116,7 @@ def test_a_wing_lockdown_is_reported_with_its_version(
     agent.wait_connected()
     probe.publish("wing/lockdown", signer.seal(signer.lockdown("w1", 7, locked=True)))
     message = probe.expect(
-        lambda m: m.topic == "tablet/t1/reported"
-        and json.loads(m.payload)["lockdown_version"] == 7
+        lambda m: m.topic == "tablet/t1/reported" and json.loads(m.payload)["lockdown_version"] == 7
     )
     assert json.loads(message.payload)["lock"]["source"] == "wing"
 
