@@ -166,9 +166,11 @@ class Agent:
 
     async def run(self) -> None:
         """Serve until cancelled. Never returns on its own; bad input never ends it."""
-        self._load()
-        await self._api.start()
+        await self._load()
         try:
+            # Only once loaded: a socket that answers holds the real state (an absent one means
+            # locked to the shell anyway).
+            await self._api.start()
             await run_reconnecting(
                 self._session,
                 backoff_max_s=self.config.broker.backoff_max_s,
@@ -176,13 +178,14 @@ class Agent:
             )
         finally:
             await self._api.close()
-            if self._store is not None:
-                self._store.close()
-                self._store = None
+            store, self._store = self._store, None
+            if store is not None:
+                await asyncio.to_thread(store.close)
 
-    def _load(self) -> None:
+    async def _load(self) -> None:
+        """Open the store (in a worker: opening syncs to disk) and rebuild what was applied."""
         try:
-            store = Store(self.config.store_path)
+            store = await asyncio.to_thread(Store, self.config.store_path)
         except StoreError as exc:
             self._fail(f"state store unreadable: {exc}")
             return
