@@ -13,7 +13,7 @@ import pytest
 
 from agent.localapi import LocalApi
 from wire.documents import LockView
-from wire.localapi import MAX_LINE, ShellState, parse_message
+from wire.localapi import MAX_LINE, AppTile, CurfewView, ShellState, parse_message
 
 
 def state(n: int, locked: bool = False) -> ShellState:
@@ -134,3 +134,19 @@ async def test_a_client_that_stops_reading_is_dropped_and_others_keep_up(api: Ap
     assert 0 < len(received) < changes + 1  # it got some, then the agent hung up
     fast_writer.close()
     slow_writer.close()
+
+
+async def test_a_full_state_with_app_tiles_reaches_the_shell_intact(api: Api) -> None:
+    full = state(1).model_copy(
+        update={
+            "apps": (
+                AppTile(id="listener", name="Listener", allowed_now=True, always_allowed=True),
+            ),
+            "curfew": CurfewView(state="warning", minutes_left=5),
+        }
+    )
+    api.change(full)
+    reader, writer = await connect(api)
+    await request(writer, b'{"op": "get"}\n')
+    assert getattr(await message(reader), "state", None) == full
+    writer.close()
