@@ -43,7 +43,10 @@ def run(config_path: Path, log_level: str) -> None:
         service = Agent(load_config(config_path))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    asyncio.run(_serve(service))
+    try:
+        asyncio.run(_serve(service))
+    except OSError as exc:  # e.g. the socket's directory is not writable
+        raise click.ClickException(f"agent cannot start: {exc}") from exc
 
 
 async def _serve(service: Agent) -> None:

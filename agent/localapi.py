@@ -90,7 +90,7 @@ class LocalApi:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if len(self._clients) >= MAX_CLIENTS:
             writer.write(localapi.encode(ErrorMessage(error="too many clients")))
-            writer.transport.abort()
+            writer.close()
             return
         client = _Client(writer)
         self._clients.add(client)

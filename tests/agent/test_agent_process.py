@@ -190,3 +190,29 @@ def test_applied_documents_are_audited_in_the_store(
     with sqlite3.connect(f"file:{agent.state_dir / 'state.db'}?mode=ro", uri=True) as db:
         rows = db.execute("SELECT event, topic, detail FROM audit").fetchall()
     assert rows == [("applied", DESIRED, "version 1")]
+
+
+def test_after_a_broker_restart_the_agent_announces_itself_again(
+    make_agent: Callable[..., AgentProcess], signer: TestSigner, probe: Probe, broker: Mosquitto
+) -> None:
+    agent = make_agent().start()
+    boot_id = json.loads(probe.expect(status("online")).payload)["boot_id"]
+    lock_t1(probe, signer, 1, True, "search")
+    probe.close()
+    broker.kill()  # sessions and retained messages since the last autosave are gone
+    broker.start()
+    again = Probe(broker.host, broker.port, ["tablet/t1/status", "tablet/t1/reported"])
+    try:
+        again.expect(status("online", boot_id), timeout=30)
+        report = json.loads(again.expect(reported(1), timeout=30).payload)
+    finally:
+        again.close()
+    assert report["lock"]["locked"] is True
+    agent.wait_connected()
+    # Its subscriptions were lost with the broker's sessions: it must have made them again.
+    late = Probe(broker.host, broker.port, ["tablet/t1/reported"])
+    try:
+        late.publish(DESIRED, signer.seal(signer.desired("t1", 2, locked=False)))
+        assert json.loads(late.expect(reported(2)).payload)["lock"]["locked"] is False
+    finally:
+        late.close()
