@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any
+from typing import Any, Literal
 
 import aiomqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -225,8 +225,8 @@ class Agent:
 
     # -- MQTT -----------------------------------------------------------------------------
 
-    def _status(self, state: str) -> bytes:
-        document = Status(state=state, boot_id=self.boot_id, at=self._now_ms())  # type: ignore[arg-type]
+    def _status(self, state: Literal["online", "offline"]) -> bytes:
+        document = Status(state=state, boot_id=self.boot_id, at=self._now_ms())
         return document.model_dump_json().encode()
 
     async def _session(self) -> None:

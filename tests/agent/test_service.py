@@ -4,9 +4,8 @@ time beacon, clean cancellation (real broker, in-process agents)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiomqtt
@@ -15,38 +14,31 @@ import pytest
 from agent.config import AgentConfig
 from agent.service import Agent
 from agent.store import Store
-from cellbridge.mqtt import BrokerConfig
-from tests.support.agents import DAY_MS, TestSigner, now_ms
+from tests.support.agents import (
+    DAY_MS,
+    TestSigner,
+    agent_config,
+    now_ms,
+    running_agents,
+    wait_until,
+)
 from tests.support.broker import Mosquitto
 
 
 def config(tmp_path: Path, broker: Mosquitto, key: Path, device: str) -> AgentConfig:
-    return AgentConfig(
+    return agent_config(
+        tmp_path,
         device_id=device,
         wing="w1",
-        state_dir=tmp_path / device / "state",
-        socket=tmp_path / device / "agent.sock",
+        broker_host=broker.host,
+        broker_port=broker.port,
         gateway_keys=[key],
-        broker=BrokerConfig(host=broker.host, port=broker.port, backoff_max_s=1.0),
+        backoff_max_s=1.0,
     )
 
 
-@contextlib.asynccontextmanager
-async def running(*agents: Agent) -> AsyncIterator[list[asyncio.Task[None]]]:
-    tasks = [asyncio.create_task(agent.run()) for agent in agents]
-    try:
-        await until(lambda: all(agent.connected for agent in agents))
-        yield tasks
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
-async def until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.02)
+running = running_agents
+until = wait_until
 
 
 @pytest.fixture
@@ -151,3 +143,24 @@ async def test_an_agent_with_an_unreachable_broker_serves_its_stored_state(
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_one_lockdown_publish_reaches_and_is_reported_by_a_wing_of_50(
+    tmp_path: Path, broker: Mosquitto, key: Path, signer: TestSigner, gateway: aiomqtt.Client
+) -> None:
+    agents = [Agent(config(tmp_path, broker, key, f"t{n}")) for n in range(50)]
+    await gateway.subscribe("tablet/+/reported", qos=1)
+    async with running(*agents):
+        await gateway.publish(
+            "wing/lockdown", signer.seal(signer.lockdown("w1", 1, locked=True)), qos=1, retain=True
+        )
+        reported: set[str] = set()
+        async with asyncio.timeout(30):
+            async for message in gateway.messages:
+                body = json.loads(message.payload)  # type: ignore[arg-type]
+                if body["lockdown_version"] == 1 and body["lock"]["locked"]:
+                    reported.add(body["device"])
+                    if len(reported) == 50:
+                        break
+    assert reported == {f"t{n}" for n in range(50)}
+    assert all(agent.state.lock.source == "wing" for agent in agents)

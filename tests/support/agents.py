@@ -4,6 +4,7 @@ document an agent accepts must be sealed by a key in its config."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import queue
@@ -13,14 +14,17 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from agent.config import AgentConfig
+from agent.service import Agent
+from cellbridge.mqtt import BrokerConfig
 from wire.documents import (
     DesiredState,
     LockOrder,
@@ -363,3 +367,47 @@ class Probe:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+
+def agent_config(
+    directory: Path,
+    *,
+    device_id: str,
+    wing: str,
+    broker_host: str,
+    broker_port: int,
+    gateway_keys: list[Path],
+    backoff_max_s: float = 2.0,
+) -> AgentConfig:
+    """An in-memory config for an in-process `Agent` (state and socket under `directory`)."""
+    return AgentConfig(
+        device_id=device_id,
+        wing=wing,
+        state_dir=directory / device_id / "state",
+        socket=directory / device_id / "agent.sock",
+        gateway_keys=gateway_keys,
+        broker=BrokerConfig(host=broker_host, port=broker_port, backoff_max_s=backoff_max_s),
+    )
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Poll `condition` on the event loop; TimeoutError after `timeout` seconds."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
+@asynccontextmanager
+async def running_agents(
+    *agents: Agent, connect_timeout: float = 60.0
+) -> AsyncIterator[list[asyncio.Task[None]]]:
+    """Run `agents` in this event loop until the block ends (waits until all are connected);
+    many tablets in one process, as the benchmark and the demo run them."""
+    tasks = [asyncio.create_task(agent.run()) for agent in agents]
+    try:
+        await wait_until(lambda: all(agent.connected for agent in agents), connect_timeout)
+        yield tasks
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
