@@ -91,6 +91,11 @@ def make_app(service: GatewayService) -> FastAPI:
             "pending": outcome.pending,
         }
 
+    @app.get("/v1/health")
+    async def health() -> dict[str, Any]:
+        return {"wing": service.config.wing, "broker_connected": service.connected.is_set(),
+                "tablets": len(service.tablets)}
+
     @app.get("/v1/tablets")
     async def tablets() -> list[dict[str, Any]]:
         return service.tablet_views()

@@ -3,6 +3,7 @@ started with `python -m cellbridge gateway run`, and the staff CLI run against i
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from wire.envelope import key_id, private_key_to_pem, public_key_to_pem
@@ -92,7 +94,8 @@ class Gateway:
         env["CELLBRIDGE_GATEWAY_API"] = str(self.api_socket)
         return env
 
-    def start(self, timeout: float = 20.0) -> Gateway:
+    def start(self, timeout: float = 20.0, *, wait_for_broker: bool = True) -> Gateway:
+        """Start and wait for the API (and, unless told not to, the broker session)."""
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "cellbridge", "gateway", "run", "--config",
@@ -103,7 +106,7 @@ class Gateway:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gateway exited {self.process.returncode}: {self.log()}")
-            if self.api_ready():
+            if self.api_ready() and (not wait_for_broker or self.broker_connected()):
                 return self
             time.sleep(0.05)
         self.kill()
@@ -118,6 +121,14 @@ class Gateway:
             except OSError:
                 return False
         return True
+
+    def broker_connected(self) -> bool:
+        transport = httpx.HTTPTransport(uds=str(self.api_socket))
+        try:
+            with httpx.Client(transport=transport, base_url="http://gateway", timeout=5) as client:
+                return bool(client.get("/v1/health").json()["broker_connected"])
+        except (httpx.HTTPError, ValueError, KeyError):
+            return False
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-3000:] if self.log_path.exists() else ""
@@ -152,6 +163,19 @@ class Gateway:
         return subprocess.run(
             [sys.executable, "-m", "cellbridge", "staff", *args],
             capture_output=True, text=True, env=self.env(), cwd=REPO_ROOT, timeout=timeout,
+        )
+
+    async def astaff(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        """`staff` from async tests: the event loop keeps serving simulated tablets meanwhile."""
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "cellbridge", "staff", *args,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env=self.env(), cwd=REPO_ROOT,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), timeout)
+        assert process.returncode is not None
+        return subprocess.CompletedProcess(
+            ["staff", *args], process.returncode, out.decode(), err.decode()
         )
 
     def staff_json(self, *args: str) -> Any:
