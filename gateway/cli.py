@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,8 +71,9 @@ async def serve(config: GatewayConfig) -> None:
             {service_task, api_task, stopper}, return_when=asyncio.FIRST_COMPLETED
         )
         for task in done:
-            if task is not stopper and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+            error = None if task is stopper else task.exception()
+            if error is not None:
+                raise error
     finally:
         server.should_exit = True
         with contextlib.suppress(Exception):
@@ -105,6 +107,8 @@ def run(config_path: Path, log_level: str) -> None:
         asyncio.run(serve(config))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    except sqlite3.DatabaseError as exc:
+        raise click.ClickException(f"cannot use the gateway's state database: {exc}") from exc
 
 
 @gateway.command()

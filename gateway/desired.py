@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from wire.documents import (
     DesiredState,
@@ -16,6 +17,8 @@ from wire.documents import (
     device_audience,
     wing_audience,
 )
+
+Doc = TypeVar("Doc", DesiredState, WingLockdown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +64,7 @@ def needs_reissue(expires_ms: int, now_ms: int, margin_ms: int) -> bool:
     return expires_ms - now_ms <= margin_ms
 
 
-def reissued(
-    current: DesiredState | WingLockdown, now_ms: int, ttl_ms: int
-) -> DesiredState | WingLockdown:
+def reissued(current: Doc, now_ms: int, ttl_ms: int) -> Doc:
     """The same content as a new version with a fresh validity window."""
     return current.model_copy(
         update={"version": current.version + 1, "issued": now_ms, "expires": now_ms + ttl_ms}

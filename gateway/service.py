@@ -20,6 +20,7 @@ from typing import Any, Literal
 import aiomqtt
 from pydantic import ValidationError
 
+from cellbridge.config import ConfigError
 from cellbridge.mqtt import make_client, run_reconnecting
 from gateway.config import GatewayConfig
 from gateway.desired import (
@@ -82,7 +83,9 @@ class Selector:
             return f"cell:{self.cell}"
         if self.landing is not None:
             return f"landing:{self.landing}"
-        return "devices:" + ",".join(self.devices)
+        shown = ",".join(self.devices[:20])
+        more = len(self.devices) - 20
+        return f"devices:{shown}" + (f" (+{more})" if more > 0 else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +110,11 @@ class GatewayService:
         self.clock = clock
         try:
             self._key = private_key_from_pem(config.signing_key.read_bytes())
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot use signing key {config.signing_key}: {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"cannot read signing key {config.signing_key}: {exc.strerror}"
+                              ) from exc
+        except ValueError as exc:
+            raise ConfigError(f"signing key {config.signing_key}: {exc}") from exc
         config.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(config.database)
         now = clock()
@@ -118,8 +124,8 @@ class GatewayService:
                 self.store.audit(now, "config", "register", f"device:{seed.id}",
                                  {"cell": seed.cell, "landing": seed.landing})
         self.tablets: dict[str, Tablet] = {t.id: t for t in self.store.tablets()}
-        self.desired: dict[str, StoredDocument] = self.store.desired()
-        self.lockdown: StoredDocument | None = self.store.lockdown(config.wing)
+        self.desired: dict[str, StoredDocument[DesiredState]] = self.store.desired()
+        self.lockdown: StoredDocument[WingLockdown] | None = self.store.lockdown(config.wing)
         self.reported: dict[str, ReportedState] = self.store.reported()
         self.statuses: dict[str, TabletStatus] = self.store.statuses()
         self._client: aiomqtt.Client | None = None
@@ -241,24 +247,24 @@ class GatewayService:
     async def _reissue_loop(self) -> None:
         interval = max(0.5, min(60.0, self.config.reissue_margin_s / 4))
         while True:
-            await asyncio.sleep(interval)
             await self.reissue_expiring()
+            await asyncio.sleep(interval)
 
     async def reissue_expiring(self) -> int:
         """Re-issue, as new versions, the documents that expire within the margin."""
         now = self.clock()
         margin = self.config.reissue_margin_s * 1000
-        renewed: list[StoredDocument] = []
+        renewed: list[StoredDocument[DesiredState]] = []
         for stored in self.desired.values():
             if needs_reissue(stored.document.expires, now, margin):
                 doc = reissued(stored.document, now, self.ttl_ms)
                 renewed.append(StoredDocument(doc, seal(doc, self._key)))
-        lockdown: StoredDocument | None = None
+        lockdown: StoredDocument[WingLockdown] | None = None
         if self.lockdown is not None and needs_reissue(
             self.lockdown.document.expires, now, margin
         ):
-            doc = reissued(self.lockdown.document, now, self.ttl_ms)
-            lockdown = StoredDocument(doc, seal(doc, self._key))
+            wing_doc = reissued(self.lockdown.document, now, self.ttl_ms)
+            lockdown = StoredDocument(wing_doc, seal(wing_doc, self._key))
         if not renewed and lockdown is None:
             return 0
         self.store.put_desired(renewed)
@@ -473,7 +479,7 @@ class GatewayService:
             raise
         if selector.wing:
             doc = next_lockdown(
-                self.lockdown.document if self.lockdown else None,  # type: ignore[arg-type]
+                self.lockdown.document if self.lockdown else None,
                 self.config.wing, request, now, self.ttl_ms,
             )
             stored = StoredDocument(doc, seal(doc, self._key))
@@ -486,7 +492,7 @@ class GatewayService:
             for device in devices:
                 current = self.desired.get(device)
                 docs.append(next_desired(
-                    current.document if current else None,  # type: ignore[arg-type]
+                    current.document if current else None,
                     device, request, now, self.ttl_ms,
                 ))
             records = [StoredDocument(d, seal(d, self._key)) for d in docs]
@@ -563,7 +569,7 @@ class GatewayService:
                 "lock": report.lock.model_dump() if report else None,
                 "desired": {
                     "version": desired_version,
-                    "locked": desired.document.lock.locked if desired else False,  # type: ignore[union-attr]
+                    "locked": desired.document.lock.locked if desired else False,
                     "reported_version": report.desired_version if report else None,
                 },
                 "lockdown": {

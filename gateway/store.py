@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import sqlite_utils
 
@@ -20,6 +20,7 @@ from wire.documents import DesiredState, ReportedState, Status, WingLockdown
 from wire.envelope import canonical_json
 
 GENESIS = "0" * 64
+Doc = TypeVar("Doc", DesiredState, WingLockdown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +31,10 @@ class Tablet:
 
 
 @dataclass(frozen=True, slots=True)
-class StoredDocument:
+class StoredDocument(Generic[Doc]):
     """A signed document as published: its parsed body and the exact envelope bytes."""
 
-    document: DesiredState | WingLockdown
+    document: Doc
     envelope: bytes
 
 
@@ -181,7 +182,7 @@ class Store:
 
     # -- signed documents ------------------------------------------------------------------
 
-    def put_desired(self, documents: Iterable[StoredDocument]) -> None:
+    def put_desired(self, documents: Iterable[StoredDocument[DesiredState]]) -> None:
         """Record new desired documents in one transaction (before anything is published)."""
         with self.db.conn:
             for stored in documents:
@@ -195,14 +196,14 @@ class Store:
                      doc.model_dump_json(), stored.envelope, doc.expires],
                 )
 
-    def desired(self) -> dict[str, StoredDocument]:
+    def desired(self) -> dict[str, StoredDocument[DesiredState]]:
         rows = self.db.execute("SELECT device, body, envelope FROM desired").fetchall()
         return {
             device: StoredDocument(DesiredState.model_validate_json(body), bytes(envelope))
             for device, body, envelope in rows
         }
 
-    def put_lockdown(self, stored: StoredDocument) -> None:
+    def put_lockdown(self, stored: StoredDocument[WingLockdown]) -> None:
         doc = stored.document
         if not isinstance(doc, WingLockdown):
             raise StoreError("put_lockdown takes a wing lockdown")
@@ -214,7 +215,7 @@ class Store:
                  doc.model_dump_json(), stored.envelope, doc.expires],
             )
 
-    def lockdown(self, wing: str) -> StoredDocument | None:
+    def lockdown(self, wing: str) -> StoredDocument[WingLockdown] | None:
         row = self.db.execute(
             "SELECT body, envelope FROM lockdown WHERE wing = ?", [wing]
         ).fetchone()
