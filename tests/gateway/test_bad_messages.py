@@ -11,6 +11,9 @@ import pytest
 from wire.documents import Ack
 from wire.topics import TabletChannel
 
+# A hang is a failure, reported well before the suite's own limit.
+pytestmark = pytest.mark.timeout(90)
+
 VALID_STATUS = b'{"state":"online","boot_id":"b","at":1}'
 
 

@@ -7,12 +7,16 @@ import subprocess
 import sys
 
 import aiomqtt
+import pytest
 
 from tests.support.gateway import REPO_ROOT
 from wire import topics
 from wire.documents import DesiredState
 from wire.envelope import Accepted
 from wire.topics import TabletChannel
+
+# A hang is a failure, reported well before the suite's own limit.
+pytestmark = pytest.mark.timeout(90)
 
 T1_DESIRED = topics.tablet("T1", TabletChannel.DESIRED)
 

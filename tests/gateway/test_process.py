@@ -8,7 +8,12 @@ import sqlite3
 import subprocess
 import sys
 
+import pytest
+
 from tests.support.gateway import REPO_ROOT
+
+# A hang is a failure, reported well before the suite's own limit.
+pytestmark = pytest.mark.timeout(90)
 
 
 def test_sigterm_stops_the_gateway_cleanly_and_removes_its_socket(gateway):
