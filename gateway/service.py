@@ -118,11 +118,12 @@ class GatewayService:
         config.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(config.database)
         now = clock()
-        for seed in config.tablets:
-            tablet = Tablet(seed.id, seed.cell, seed.landing)
-            if self.store.add_tablet(tablet, now):
-                self.store.audit(now, "config", "register", f"device:{seed.id}",
-                                 {"cell": seed.cell, "landing": seed.landing})
+        seeded = self.store.add_tablets(
+            [Tablet(seed.id, seed.cell, seed.landing) for seed in config.tablets], now
+        )
+        if seeded:
+            self.store.audit(now, "config", "register", f"wing:{config.wing}", {
+                "tablets": [{"id": t.id, "cell": t.cell, "landing": t.landing} for t in seeded]})
         self.tablets: dict[str, Tablet] = {t.id: t for t in self.store.tablets()}
         self.desired: dict[str, StoredDocument[DesiredState]] = self.store.desired()
         self.lockdown: StoredDocument[WingLockdown] | None = self.store.lockdown(config.wing)

@@ -159,16 +159,20 @@ class Store:
 
     def add_tablet(self, tablet: Tablet, now_ms: int) -> bool:
         """Register (or move) a tablet; True if this changed anything."""
-        existing = self.tablet(tablet.id)
-        if existing == tablet:
-            return False
+        return bool(self.add_tablets([tablet], now_ms))
+
+    def add_tablets(self, tablets: Iterable[Tablet], now_ms: int) -> list[Tablet]:
+        """Register (or move) tablets in one transaction; return those that changed."""
+        known = {t.id: t for t in self.tablets()}
+        changed = [t for t in tablets if known.get(t.id) != t]
         with self.db.conn:
-            self.db.execute(
-                "INSERT INTO tablets (id, cell, landing, registered) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET cell=excluded.cell, landing=excluded.landing",
-                [tablet.id, tablet.cell, tablet.landing, now_ms],
-            )
-        return True
+            for tablet in changed:
+                self.db.execute(
+                    "INSERT INTO tablets (id, cell, landing, registered) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT(id) DO UPDATE SET cell=excluded.cell, landing=excluded.landing",
+                    [tablet.id, tablet.cell, tablet.landing, now_ms],
+                )
+        return changed
 
     def tablet(self, device_id: str) -> Tablet | None:
         row = self.db.execute(

@@ -45,22 +45,22 @@ def test_audit_verify_exits_0_on_an_intact_trail_and_1_naming_a_tampered_entry(g
     gateway.staff("unlock", "--device", "T1", "--reason", "done")
     intact = gateway.staff("audit", "--verify")
     assert intact.returncode == 0
-    assert "audit chain intact: 5 entries" in intact.stdout
+    assert "audit chain intact: 3 entries" in intact.stdout
 
     with sqlite3.connect(gateway.state_dir / "gateway.db") as raw:
-        raw.execute("UPDATE audit SET detail = '{\"reason\":\"nothing\"}' WHERE seq = 4")
+        raw.execute("UPDATE audit SET detail = '{\"reason\":\"nothing\"}' WHERE seq = 2")
     tampered = gateway.staff("audit", "--verify", "--json")
     assert tampered.returncode == 1
-    assert json.loads(tampered.stdout)["verify"]["broken_at"] == 4
+    assert json.loads(tampered.stdout)["verify"]["broken_at"] == 2
     assert tampered.stderr == (
-        "error: audit chain broken at entry 4: contents do not match its hash\n"
+        "error: audit chain broken at entry 2: contents do not match its hash\n"
     )
 
 
 def test_every_staff_action_is_in_the_audit_trail_including_refused_ones(gateway):
     gateway.staff("lock", "--device", "T1", "--reason", "search", "--by", "officer.smith")
     gateway.staff("lock", "--device", "NOPE", "--reason", "search", "--by", "officer.smith")
-    entries = gateway.staff_json("audit")["entries"][3:]
+    entries = gateway.staff_json("audit")["entries"][1:]
     assert [(e["actor"], e["action"], e["target"]) for e in entries] == [
         ("staff:officer.smith", "lock", "devices:T1"),
         ("staff:officer.smith", "lock_refused", "devices:NOPE"),
