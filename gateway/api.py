@@ -89,6 +89,7 @@ def make_app(service: GatewayService) -> FastAPI:
             "version": outcome.version,
             "confirmed": outcome.confirmed,
             "pending": outcome.pending,
+            "rejected": outcome.rejected,
         }
 
     @app.get("/v1/health")

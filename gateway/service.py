@@ -94,14 +94,39 @@ class LockOutcome:
     version: int
     confirmed: list[str]
     pending: list[str]
+    """Not confirmed: did not answer in time, or refused (then also in `rejected`)."""
+    rejected: dict[str, str]
+    """Targets that refused the document they were sent, with their reason."""
 
 
 @dataclass(eq=False)
 class _Waiter:
+    """One staff request waiting for its targets to report the version it issued to each."""
+
     kind: Literal["desired", "lockdown"]
     needs: dict[str, int]
     pending: set[str]
+    rejected: dict[str, str] = field(default_factory=dict)
     done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def applied(self, report: ReportedState) -> None:
+        device = report.device
+        have = report.desired_version if self.kind == "desired" else report.lockdown_version
+        if device in self.pending and not is_behind(self.needs[device], have):
+            self.pending.discard(device)
+            self.rejected.pop(device, None)
+        self._settle()
+
+    def refused(self, device: str, ref: str, reason: str) -> None:
+        """The tablet refused the very document this request issued to it."""
+        if device in self.pending and ref == f"{self.kind}/{self.needs[device]}":
+            self.rejected[device] = reason
+        self._settle()
+
+    def _settle(self) -> None:
+        # Done when every target has applied it or said it never will.
+        if self.pending <= self.rejected.keys():
+            self.done.set()
 
 
 class GatewayService:
@@ -325,6 +350,8 @@ class GatewayService:
                 if ack.state == "rejected":
                     self.store.audit(now, f"tablet:{device}", "tablet_refused", f"device:{device}",
                                      {"ref": ack.ref, "reason": ack.reason})
+                    for waiter in self._waiters:
+                        waiter.refused(device, ack.ref, ack.reason)
         elif channel is TabletChannel.TELEMETRY:
             if len(payload) > TELEMETRY_MAX_BYTES:
                 self._invalid(device, channel, f"over_size_cap: {len(payload)} bytes", now)
@@ -373,14 +400,8 @@ class GatewayService:
         self._dirty_reported[report.device] = (report, now)
         self._touch(report.device, now)
         self._dirty.set()
-        for waiter in list(self._waiters):
-            if report.device in waiter.pending:
-                have = (report.desired_version if waiter.kind == "desired"
-                        else report.lockdown_version)
-                if not is_behind(waiter.needs[report.device], have):
-                    waiter.pending.discard(report.device)
-                    if not waiter.pending:
-                        waiter.done.set()
+        for waiter in self._waiters:
+            waiter.applied(report)
 
     def _on_status(self, device: str, status: Status, retained: bool, now: int) -> None:
         self.statuses[device] = TabletStatus(status.state, status.boot_id, now)
@@ -524,18 +545,14 @@ class GatewayService:
             version=version,
             confirmed=[d for d in devices if d not in waiter.pending],
             pending=pending,
+            rejected=dict(sorted(waiter.rejected.items())),
         )
 
     def _check_waiter(self, waiter: _Waiter) -> None:
         for device in list(waiter.pending):
             report = self.reported.get(device)
-            if report is None:
-                continue
-            have = report.desired_version if waiter.kind == "desired" else report.lockdown_version
-            if not is_behind(waiter.needs[device], have):
-                waiter.pending.discard(device)
-        if not waiter.pending:
-            waiter.done.set()
+            if report is not None:
+                waiter.applied(report)
 
     def register(self, tablet: Tablet, by: str) -> bool:
         now = self.clock()

@@ -124,8 +124,15 @@ def _lock_command(locked: bool) -> click.Command:
         elif not pending:
             click.echo(f"{verb}ed: all {len(targets)} tablet(s) confirmed")
         if wait_s > 0 and pending:
-            click.echo(f"error: not confirmed within {wait_s:g}s by {len(pending)} of "
-                       f"{len(targets)}: {', '.join(pending)}", err=True)
+            rejected = result.get("rejected") or {}
+            silent = [d for d in pending if d not in rejected]
+            parts = []
+            if silent:
+                parts.append(f"no answer within {wait_s:g}s from {', '.join(silent)}")
+            if rejected:
+                parts.append("refused by " + ", ".join(f"{d} ({r})" for d, r in rejected.items()))
+            click.echo(f"error: not confirmed by {len(pending)} of {len(targets)}: "
+                       + "; ".join(parts), err=True)
             sys.exit(EXIT_PENDING)
 
     return command

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from wire import topics
 from wire.documents import (
+    Ack,
     DesiredState,
     LockView,
     ReportedState,
@@ -52,6 +53,8 @@ class TabletPeer:
     wing: str
     trusted_keys: dict[str, Ed25519PublicKey]
     answer: bool = True
+    refuse: str = ""
+    """When set, refuse every state document with this reason (an ack), as a tablet would."""
     received: list[Received] = field(default_factory=list)
     desired_mark: AppliedMark | None = None
     lockdown_mark: AppliedMark | None = None
@@ -129,7 +132,14 @@ class TabletPeer:
             payload = message.payload if isinstance(message.payload, bytes) else b""
             verdict = self._open(topic, payload)
             self.received.append(Received(topic, bool(message.retain), verdict, payload))
-            if isinstance(verdict, Accepted):
+            if isinstance(verdict, Accepted) and self.refuse and not isinstance(
+                verdict.document, SignedTime
+            ):
+                kind = "desired" if isinstance(verdict.document, DesiredState) else "lockdown"
+                ack = Ack(ref=f"{kind}/{verdict.document.version}", state="rejected",
+                          reason=self.refuse, at=now_ms())
+                await self.publish(TabletChannel.ACK, ack.model_dump_json().encode())
+            elif isinstance(verdict, Accepted):
                 document = verdict.document
                 mark = AppliedMark(document.version, verdict.digest)
                 if isinstance(document, DesiredState):

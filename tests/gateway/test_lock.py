@@ -58,6 +58,18 @@ async def test_lock_wait_exits_1_naming_the_tablet_that_never_answers(gateway, p
     assert result.stderr.count("\n") == 1 and "T2" in result.stderr and "T1" not in result.stderr
 
 
+async def test_lock_wait_ends_early_naming_a_tablet_that_refused_and_why(gateway, peer):
+    async with peer("T1"), peer("T2", refuse="expired: clock skew"):
+        result = await gateway.astaff(
+            "lock", "--cell", "C1", "--reason", "search", "--wait", "60", "--json"
+        )
+    assert result.returncode == 1
+    answer = json.loads(result.stdout)
+    assert answer["confirmed"] == ["T1"]
+    assert answer["rejected"] == {"T2": "expired: clock skew"}
+    assert result.stderr == "error: not confirmed by 1 of 2: refused by T2 (expired: clock skew)\n"
+
+
 async def test_a_wing_lockdown_is_one_retained_publish_not_one_per_tablet(gateway, broker):
     async with aiomqtt.Client(broker.host, broker.port) as watcher:
         await watcher.subscribe([("wing/lockdown", 1), ("tablet/+/desired", 1)])
