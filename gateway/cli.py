@@ -42,8 +42,12 @@ def bind_api_socket(path: Path) -> socket.socket:
     return sock
 
 
-async def serve(config: GatewayConfig) -> None:
-    """Run the gateway until SIGTERM or SIGINT, then stop cleanly."""
+async def serve(config: GatewayConfig, stop: asyncio.Event | None = None) -> None:
+    """Run the gateway service and its API until `stop` is set, then stop cleanly.
+
+    Without `stop`, SIGTERM and SIGINT stop it (the `gateway run` process); with one, it runs
+    beside other services in the caller's event loop (the demo) and touches no signal handler.
+    """
     import uvicorn
 
     from gateway.api import make_app
@@ -59,10 +63,13 @@ async def serve(config: GatewayConfig) -> None:
     sock = bind_api_socket(config.api_socket)
     server = Server(uvicorn.Config(make_app(service), log_level="warning", lifespan="off",
                                    access_log=False))
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    signals: tuple[signal.Signals, ...] = ()
+    if stop is None:
+        stop = asyncio.Event()
+        signals = (signal.SIGTERM, signal.SIGINT)
+        for sig in signals:
+            loop.add_signal_handler(sig, stop.set)
     service_task = asyncio.create_task(service.run())
     api_task = asyncio.create_task(server.serve(sockets=[sock]))
     stopper = asyncio.create_task(stop.wait())
@@ -84,6 +91,8 @@ async def serve(config: GatewayConfig) -> None:
             await service_task
         service.close()
         sock.close()
+        for sig in signals:
+            loop.remove_signal_handler(sig)
         with contextlib.suppress(FileNotFoundError):
             config.api_socket.unlink()
 

@@ -149,11 +149,16 @@ def test_status_for_humans_is_a_table_with_a_row_per_tablet(gateway):
 
 
 def test_a_tablet_registered_through_the_cli_can_be_locked(gateway):
-    registered = subprocess.run(
-        [sys.executable, "-m", "cellbridge", "gateway", "register", "--device", "T9",
+    gateway.register("T9", "C9", "L2")
+    assert gateway.staff_json("lock", "--cell", "C9", "--reason", "search")["targets"] == ["T9"]
+
+
+def test_registering_an_invalid_tablet_id_exits_2_with_one_line(gateway):
+    result = subprocess.run(
+        [sys.executable, "-m", "cellbridge", "gateway", "register", "--device", "bad id/+",
          "--cell", "C9", "--landing", "L2"],
         capture_output=True, text=True, env=gateway.env(), cwd=REPO_ROOT, timeout=60,
     )
-    assert registered.returncode == 0, registered.stderr
-    assert gateway.staff("lock", "--cell", "C9", "--reason", "search").returncode == 0
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: id:")
 

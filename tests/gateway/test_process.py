@@ -78,3 +78,30 @@ def test_a_bad_config_file_fails_with_one_line(tmp_path):
     assert result.returncode != 0
     assert result.stderr.strip().count("\n") == 0
     assert "signing_key" in result.stderr
+
+
+async def test_the_gateway_runs_in_a_callers_event_loop_and_stops_when_told(tmp_path, broker):
+    import asyncio
+
+    import httpx
+
+    from cellbridge.config import load
+    from gateway.cli import serve
+    from gateway.config import GatewayConfig
+    from tests.support.gateway import Gateway
+
+    files = Gateway(tmp_path / "gw", broker.host, broker.port, tablets=[("T1", "C1", "L1")])
+    config = load(GatewayConfig, files.config_path)
+    stop = asyncio.Event()
+    running = asyncio.create_task(serve(config, stop))
+    transport = httpx.AsyncHTTPTransport(uds=str(config.api_socket))
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+        async with asyncio.timeout(20):
+            while not config.api_socket.exists():
+                await asyncio.sleep(0.05)
+        answer = await client.post("/v1/lock", json={"devices": ["T1"], "locked": True,
+                                                      "reason": "search", "by": "officer"})
+    assert answer.status_code == 200 and answer.json()["targets"] == ["T1"]
+    stop.set()
+    await asyncio.wait_for(running, 20)
+    assert not config.api_socket.exists()

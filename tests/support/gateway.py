@@ -178,6 +178,16 @@ class Gateway:
             ["staff", *args], process.returncode, out.decode(), err.decode()
         )
 
+    def register(self, device: str, cell: str, landing: str) -> None:
+        """Register a tablet with the running gateway, as IT would."""
+        result = subprocess.run(
+            [sys.executable, "-m", "cellbridge", "gateway", "register", "--device", device,
+             "--cell", cell, "--landing", landing],
+            capture_output=True, text=True, env=self.env(), cwd=REPO_ROOT, timeout=60,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"register {device} exited {result.returncode}: {result.stderr}")
+
     def staff_json(self, *args: str) -> Any:
         result = self.staff(*args, "--json")
         if result.returncode != 0:
