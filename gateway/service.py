@@ -338,7 +338,7 @@ class GatewayService:
             if report.device != device:
                 self._invalid(device, channel, f"mis-addressed: names {report.device!r}", now)
                 return
-            self._on_reported(report, now)
+            self._on_reported(report, bool(message.retain), now)
         elif channel is TabletChannel.STATUS:
             status = self._parse(device, channel, bytes(payload), Status, now)
             if status is not None:
@@ -348,10 +348,7 @@ class GatewayService:
             if ack is not None:
                 self._touch(device, now)
                 if ack.state == "rejected":
-                    self.store.audit(now, f"tablet:{device}", "tablet_refused", f"device:{device}",
-                                     {"ref": ack.ref, "reason": ack.reason})
-                    for waiter in self._waiters:
-                        waiter.refused(device, ack.ref, ack.reason)
+                    self._on_refusal(device, ack, now)
         elif channel is TabletChannel.TELEMETRY:
             if len(payload) > TELEMETRY_MAX_BYTES:
                 self._invalid(device, channel, f"over_size_cap: {len(payload)} bytes", now)
@@ -366,6 +363,15 @@ class GatewayService:
             self._touch(device, now)
         else:
             self._invalid(device, channel, "tablets do not publish on this channel", now)
+
+    def _on_refusal(self, device: str, ack: Ack, now: int) -> None:
+        """A tablet refused a document we sent: audited, and any staff waiting on it told."""
+        suppressed = self._bad_messages.admit((device, "refused", ack.ref), now)
+        if suppressed is not None:
+            self.store.audit(now, f"tablet:{device}", "tablet_refused", f"device:{device}",
+                             {"ref": ack.ref, "reason": ack.reason, "suppressed": suppressed})
+        for waiter in self._waiters:
+            waiter.refused(device, ack.ref, ack.reason)
 
     def _parse(
         self, device: str, channel: TabletChannel, payload: bytes, model: Any, now: int
@@ -395,17 +401,24 @@ class GatewayService:
         if current is not None:
             self.statuses[device] = TabletStatus(current.state, current.boot_id, now)
 
-    def _on_reported(self, report: ReportedState, now: int) -> None:
+    def _on_reported(self, report: ReportedState, retained: bool, now: int) -> None:
         self.reported[report.device] = report
         self._dirty_reported[report.device] = (report, now)
-        self._touch(report.device, now)
+        if not retained:  # a retained copy replayed to us says nothing about the tablet now
+            self._touch(report.device, now)
         self._dirty.set()
         for waiter in self._waiters:
             waiter.applied(report)
 
     def _on_status(self, device: str, status: Status, retained: bool, now: int) -> None:
-        self.statuses[device] = TabletStatus(status.state, status.boot_id, now)
-        self._dirty_status[device] = (status, now)
+        known = self.statuses.get(device)
+        seen = now
+        if retained and known is not None and (known.state, known.boot_id) == (
+            status.state, status.boot_id
+        ):
+            seen = known.last_seen  # the same status replayed: the tablet was not seen now
+        self.statuses[device] = TabletStatus(status.state, status.boot_id, seen)
+        self._dirty_status[device] = (status, seen)
         self._dirty.set()
         # A retained `online` is an old birth replayed on our own subscribe, not a new one (we
         # re-publish everything on connect anyway).

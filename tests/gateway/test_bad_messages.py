@@ -97,7 +97,7 @@ async def test_a_tablet_refusing_a_document_is_audited_with_its_reason(gateway, 
         assert result.returncode == 0
     [entry] = audit_of(gateway, "tablet_refused")
     assert entry["actor"] == "tablet:T1"
-    assert entry["detail"] == {"ref": "desired/7", "reason": "bad_signature: nope"}
+    assert entry["detail"] == {"ref": "desired/7", "reason": "bad_signature: nope", "suppressed": 0}
 
 
 async def test_a_message_on_a_topic_that_names_no_valid_tablet_id_is_ignored(
