@@ -61,8 +61,9 @@ async def serve(config: GatewayConfig, stop: asyncio.Event | None = None) -> Non
 
     service = GatewayService(config)
     sock = bind_api_socket(config.api_socket)
+    # A staff request waiting on tablets must not hold up a shutdown for long.
     server = Server(uvicorn.Config(make_app(service), log_level="warning", lifespan="off",
-                                   access_log=False))
+                                   access_log=False, timeout_graceful_shutdown=2))
     loop = asyncio.get_running_loop()
     signals: tuple[signal.Signals, ...] = ()
     if stop is None:
@@ -132,15 +133,15 @@ def run(config_path: Path, log_level: str) -> None:
 def register(device_id: str, cell: str, landing: str, api_path: Path | None,
              config_path: Path | None) -> None:
     """Register a tablet with the running gateway."""
-    from gateway.staff_cli import ApiClient, fail, operator
+    from gateway.staff_cli import DEFAULT_API, ApiClient, fail, operator
 
-    if api_path is None:
-        if config_path is None:
-            raise click.UsageError("give --api or --config")
+    if api_path is None and config_path is not None:
         try:
             api_path = load(GatewayConfig, config_path).api_socket
         except ConfigError as exc:
-            raise click.UsageError(str(exc)) from exc
+            fail(2, str(exc))
+    if api_path is None:
+        api_path = DEFAULT_API
     reply = ApiClient(api_path).call(
         "POST", "/v1/tablets",
         {"id": device_id, "cell": cell, "landing": landing, "by": operator()},

@@ -9,6 +9,7 @@ from pydantic import Field, StringConstraints
 
 from cellbridge.config import Settings
 from cellbridge.mqtt import BrokerConfig
+from gateway import DEFAULT_API_SOCKET
 from wire.topics import DEVICE_ID_PATTERN
 
 WingId = Annotated[str, StringConstraints(pattern=rf"^{DEVICE_ID_PATTERN}$")]
@@ -28,7 +29,8 @@ class GatewayConfig(Settings):
     state_dir: Path
     signing_key: Path
     """Ed25519 private key, PKCS8 PEM: signs every document the tablets accept."""
-    api_socket: Path
+    api_socket: Path = DEFAULT_API_SOCKET
+    """The control API (mode 0660): where `cellbridge staff` looks by default."""
     broker: BrokerConfig = BrokerConfig()
     desired_ttl_s: Annotated[int, Field(ge=2)] = 7 * 86400
     reissue_before_s: Annotated[int, Field(ge=1)] | None = None

@@ -18,7 +18,9 @@ from typing import Any, NoReturn
 import click
 import httpx
 
-DEFAULT_API = Path("/run/cellbridge/gateway.sock")
+from gateway import DEFAULT_API_SOCKET
+
+DEFAULT_API = DEFAULT_API_SOCKET
 EXIT_PENDING, EXIT_REFUSED, EXIT_UNREACHABLE = 1, 2, 3
 
 

@@ -105,3 +105,16 @@ async def test_the_gateway_runs_in_a_callers_event_loop_and_stops_when_told(tmp_
     stop.set()
     await asyncio.wait_for(running, 20)
     assert not config.api_socket.exists()
+
+
+async def test_sigterm_during_a_waiting_lock_still_stops_the_gateway_cleanly(gateway):
+    import asyncio
+
+    waiting = asyncio.create_task(
+        gateway.astaff("lock", "--device", "T1", "--reason", "x", "--wait", "300")
+    )
+    await asyncio.sleep(1.0)  # let the request reach the gateway; no assertion depends on it
+    assert await asyncio.to_thread(gateway.stop) == 0
+    result = await waiting
+    assert result.returncode in (1, 3)
+    assert result.stderr.count("\n") == 1

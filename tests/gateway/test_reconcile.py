@@ -131,3 +131,15 @@ async def test_a_document_near_expiry_is_reissued_as_a_new_version_with_the_same
     # Never one version with two digests: every accepted document has its own version.
     versions = [v.document.version for v in accepted]
     assert len(versions) == len(set(versions))
+
+
+async def test_a_lock_given_while_the_broker_is_down_reaches_the_tablet_when_it_is_back(
+    gateway, peer, broker
+):
+    broker.kill()
+    result = await gateway.astaff("lock", "--device", "T1", "--reason", "during outage")
+    assert result.returncode == 0, result.stderr
+    broker.start()
+    async with peer("T1") as tablet:
+        await tablet.wait_until(lambda: tablet.desired is not None, timeout=30)
+    assert tablet.desired.lock.reason == "during outage"
