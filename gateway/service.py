@@ -608,10 +608,8 @@ class GatewayService:
                     "locked": lockdown.lock.locked if lockdown else False,
                     "reported_version": report.lockdown_version if report else None,
                 },
-                "in_sync": not is_behind(desired_version, report.desired_version if report else
-                                         (None if desired_version else 0))
-                and not is_behind(lockdown_version, report.lockdown_version if report else
-                                  (None if lockdown_version else 0)),
+                "in_sync": _applied(desired_version, report.desired_version if report else None)
+                and _applied(lockdown_version, report.lockdown_version if report else None),
             })
         return views
 
@@ -620,6 +618,11 @@ class GatewayService:
 
     def verify_audit(self) -> ChainCheck:
         return self.store.verify_audit()
+
+
+def _applied(wanted: int, reported: int | None) -> bool:
+    """Version 0 means nothing was ever issued: there is nothing to apply."""
+    return wanted == 0 or not is_behind(wanted, reported)
 
 
 def _device_of(document: DesiredState | WingLockdown) -> str:
