@@ -44,8 +44,21 @@ def copy_overlays(board: str, target: Path) -> Path:
     """Lay the board's overlays into `target` the way Buildroot does (later ones win)."""
     target.mkdir(parents=True, exist_ok=True)
     for overlay in overlays(board):
-        shutil.copytree(overlay, target, symlinks=True, dirs_exist_ok=True)
+        copy_tree(overlay, target)
     return target
+
+
+def copy_tree(source: Path, target: Path) -> None:
+    """Copy `source` over `target`, replacing files and symlinks already there."""
+    for path in sorted(source.rglob("*")):
+        dest = target / path.relative_to(source)
+        if path.is_dir() and not path.is_symlink():
+            dest.mkdir(parents=True, exist_ok=True)
+            continue
+        if dest.is_symlink() or dest.exists():
+            dest.unlink()
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest, follow_symlinks=False)
 
 
 def run_post_build(
