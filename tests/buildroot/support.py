@@ -10,7 +10,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 TREE = REPO / "buildroot"
-BOARDS = {"rpi4": "cellbridge_rpi4_defconfig", "qemu-aarch64": "cellbridge_qemu_aarch64_virt_defconfig"}
+BOARDS = {
+    "rpi4": "cellbridge_rpi4_defconfig",
+    "qemu-aarch64": "cellbridge_qemu_aarch64_virt_defconfig",
+}
 COMMON_OVERLAY = TREE / "board" / "common" / "rootfs-overlay"
 
 _ASSIGNMENT = re.compile(r"^(BR2_\w+)=(.*)$")
@@ -66,7 +69,9 @@ def run_post_build(
 ) -> subprocess.CompletedProcess[str]:
     """Run scripts/post-build.sh on `target` with the board's defconfig plus `extra` lines as .config."""
     config = config_dir / f"{board}.config"
-    config.write_text(defconfig(board).read_text() + extra)
+    # A real .config also holds the Kconfig defaults the defconfig leaves out.
+    defaults = 'BR2_CELLBRIDGE_OS_VERSION="0.1.0"\n'
+    config.write_text(defconfig(board).read_text() + defaults + extra)
     env = {**os.environ, "BR2_CONFIG": str(config)}
     return subprocess.run(
         ["sh", str(TREE / "scripts" / "post-build.sh"), str(target), str(TREE / "board" / board)],

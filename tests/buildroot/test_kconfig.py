@@ -22,7 +22,9 @@ def package_symbol(folder: str) -> str:
 @pytest.fixture(scope="module")
 def kconf(tmp_path_factory: pytest.TempPathFactory) -> kconfiglib.Kconfig:
     top = tmp_path_factory.mktemp("kconfig") / "Kconfig"
-    top.write_text('mainmenu "Cellbridge BR2_EXTERNAL"\nsource "$BR2_EXTERNAL_CELLBRIDGE_PATH/Config.in"\n')
+    top.write_text(
+        'mainmenu "Cellbridge BR2_EXTERNAL"\nsource "$BR2_EXTERNAL_CELLBRIDGE_PATH/Config.in"\n'
+    )
     old = os.environ.get("BR2_EXTERNAL_CELLBRIDGE_PATH")
     os.environ["BR2_EXTERNAL_CELLBRIDGE_PATH"] = str(TREE)
     try:
@@ -44,7 +46,9 @@ def belongs_to_tree(symbol: str) -> bool:
     """BR2_CELLBRIDGE_* and BR2_PACKAGE_<a package of this tree>[_OPTION]."""
     if symbol.startswith("BR2_CELLBRIDGE_"):
         return True
-    return any(symbol == package_symbol(p) or symbol.startswith(package_symbol(p) + "_") for p in PACKAGES)
+    return any(
+        symbol == package_symbol(p) or symbol.startswith(package_symbol(p) + "_") for p in PACKAGES
+    )
 
 
 def test_the_tree_kconfig_parses_and_defines_every_package(kconf: kconfiglib.Kconfig) -> None:
@@ -55,12 +59,18 @@ def test_the_tree_kconfig_parses_and_defines_every_package(kconf: kconfiglib.Kco
 
 def test_every_package_config_in_is_sourced_from_the_top_config_in() -> None:
     top = (TREE / "Config.in").read_text()
-    sourced = set(re.findall(r'source "\$BR2_EXTERNAL_CELLBRIDGE_PATH/package/([^/]+)/Config.in"', top))
+    sourced = set(
+        re.findall(r'source "\$BR2_EXTERNAL_CELLBRIDGE_PATH/package/([^/]+)/Config.in"', top)
+    )
     assert sourced == set(PACKAGES)
 
 
 def test_deployment_is_a_choice_between_development_and_release(kconf: kconfiglib.Kconfig) -> None:
-    choices = [c for c in kconf.unique_choices if c.nodes[0].prompt and c.nodes[0].prompt[0] == "Deployment"]
+    choices = [
+        c
+        for c in kconf.unique_choices
+        if c.nodes[0].prompt and c.nodes[0].prompt[0] == "Deployment"
+    ]
     assert len(choices) == 1
     assert sorted(s.name for s in choices[0].syms) == [
         "BR2_CELLBRIDGE_DEPLOYMENT_DEVELOPMENT",
@@ -69,7 +79,9 @@ def test_deployment_is_a_choice_between_development_and_release(kconf: kconfigli
 
 
 @pytest.mark.parametrize("board", sorted(BOARDS))
-def test_every_symbol_of_this_tree_a_defconfig_sets_is_defined(kconf: kconfiglib.Kconfig, board: str) -> None:
+def test_every_symbol_of_this_tree_a_defconfig_sets_is_defined(
+    kconf: kconfiglib.Kconfig, board: str
+) -> None:
     set_here = parse_config(defconfig(board).read_text())
     ours = [s for s in set_here if belongs_to_tree(s)]
     assert "BR2_PACKAGE_PYTHON_CELLBRIDGE" in ours
@@ -91,15 +103,21 @@ def test_defconfig_paths_into_this_tree_exist(board: str) -> None:
 BUILDROOT = os.environ.get("CELLBRIDGE_BUILDROOT", "")
 
 
-@pytest.mark.skipif(not (BUILDROOT and Path(BUILDROOT, "Makefile").is_file()),
-                    reason="set CELLBRIDGE_BUILDROOT to a Buildroot checkout")
+@pytest.mark.skipif(
+    not (BUILDROOT and Path(BUILDROOT, "Makefile").is_file()),
+    reason="set CELLBRIDGE_BUILDROOT to a Buildroot checkout",
+)
 @pytest.mark.parametrize("board", sorted(BOARDS))
 def test_buildroot_keeps_every_defconfig_line(board: str, tmp_path: Path) -> None:
     subprocess.run(
         ["make", "-s", "-C", BUILDROOT, f"O={tmp_path}", f"BR2_EXTERNAL={TREE}", BOARDS[board]],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     wanted = parse_config(defconfig(board).read_text())
     got = parse_config((tmp_path / ".config").read_text())
-    dropped = {k: (v, got.get(k, "<absent>")) for k, v in wanted.items() if got.get(k, "<absent>") != v}
+    dropped = {
+        k: (v, got.get(k, "<absent>")) for k, v in wanted.items() if got.get(k, "<absent>") != v
+    }
     assert dropped == {}

@@ -13,9 +13,19 @@ from tests.buildroot.support import REPO, TREE
 PACKAGES = sorted(p for p in (TREE / "package").iterdir() if p.is_dir())
 SETUP_TYPES = {"setuptools", "setuptools-rust", "pep517", "flit", "hatch", "maturin", "poetry"}
 # Buildroot packages these already: the tree selects them and must not carry its own.
-UPSTREAM = {"python-aiomqtt", "python-click", "python-cryptography", "python-dateutil",
-            "python-paho-mqtt", "python-pluggy", "python-pydantic", "python-urllib3", "rauc",
-            "chrony", "nftables"}
+UPSTREAM = {
+    "python-aiomqtt",
+    "python-click",
+    "python-cryptography",
+    "python-dateutil",
+    "python-paho-mqtt",
+    "python-pluggy",
+    "python-pydantic",
+    "python-urllib3",
+    "rauc",
+    "chrony",
+    "nftables",
+}
 
 
 def prefix(package: Path) -> str:
@@ -24,7 +34,9 @@ def prefix(package: Path) -> str:
 
 def mk_variables(package: Path) -> dict[str, str]:
     text = (package / f"{package.name}.mk").read_text().replace("\\\n", " ")
-    return {m.group(1): m.group(2).strip() for m in re.finditer(r"^(\w+)\s*[+:?]?=\s*(.*)$", text, re.M)}
+    return {
+        m.group(1): m.group(2).strip() for m in re.finditer(r"^(\w+)\s*[+:?]?=\s*(.*)$", text, re.M)
+    }
 
 
 def is_local(package: Path) -> bool:
@@ -70,13 +82,15 @@ def test_hash_covers_the_source_and_every_license_file(package: Path) -> None:
 @pytest.mark.parametrize("package", [p for p in PACKAGES if not is_local(p)], ids=lambda p: p.name)
 def test_source_comes_from_pypi(package: Path) -> None:
     site = mk_variables(package)[f"{prefix(package)}_SITE"]
-    assert re.fullmatch(r"https://files\.pythonhosted\.org/packages/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{60}", site)
+    assert re.fullmatch(
+        r"https://files\.pythonhosted\.org/packages/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{60}", site
+    )
 
 
 @pytest.mark.parametrize("package", PACKAGES, ids=lambda p: p.name)
 def test_config_in_defines_the_package_symbol(package: Path) -> None:
     config = (package / "Config.in").read_text()
-    assert config.startswith(f"config BR2_PACKAGE_{prefix(package)}\n\tbool \"{package.name}\"\n")
+    assert config.startswith(f'config BR2_PACKAGE_{prefix(package)}\n\tbool "{package.name}"\n')
 
 
 def test_nothing_buildroot_already_packages_is_repackaged() -> None:
@@ -101,5 +115,8 @@ def test_the_image_selects_every_runtime_dependency_of_the_agent_and_the_shell()
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     config = (TREE / "package" / "python-cellbridge" / "Config.in").read_text()
     selected = set(re.findall(r"select (BR2_PACKAGE_\w+)", config))
-    needed = {requirement_symbol(r) for r in project["dependencies"] + project["optional-dependencies"]["device"]}
+    needed = {
+        requirement_symbol(r)
+        for r in project["dependencies"] + project["optional-dependencies"]["device"]
+    }
     assert needed - selected == set()

@@ -23,7 +23,9 @@ def is_shell_script(path: Path) -> bool:
         return False
     with path.open("rb") as f:
         first = f.readline()
-    return first.startswith((b"#!/bin/sh", b"#!/bin/bash", b"#!/usr/bin/env bash", b"# shellcheck shell="))
+    return first.startswith(
+        (b"#!/bin/sh", b"#!/bin/bash", b"#!/usr/bin/env bash", b"# shellcheck shell=")
+    )
 
 
 SCRIPTS = sorted(p for p in TREE.rglob("*") if is_shell_script(p))
@@ -38,19 +40,36 @@ def tool(name: str) -> str:
 
 def test_the_tree_has_its_scripts() -> None:
     names = {p.name for p in SCRIPTS}
-    assert {"post-build.sh", "post-image.sh", "make-bundle.sh", "build-image.sh", "network-policy", "hook",
-            "rootfs.sh", "image.sh", "br2-config.sh"} <= names
+    assert {
+        "post-build.sh",
+        "post-image.sh",
+        "make-bundle.sh",
+        "build-image.sh",
+        "network-policy",
+        "hook",
+        "rootfs.sh",
+        "image.sh",
+        "br2-config.sh",
+    } <= names
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: str(p.relative_to(TREE)))
 def test_shellcheck_passes(script: Path) -> None:
-    result = subprocess.run([tool("shellcheck"), "-x", str(script)], capture_output=True, text=True,
-                            check=False, cwd=script.parent)
+    result = subprocess.run(
+        [tool("shellcheck"), "-x", str(script)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=script.parent,
+    )
     assert result.returncode == 0, result.stdout
 
 
-@pytest.mark.parametrize("script", [s for s in SCRIPTS if s.read_bytes().startswith(b"#!")],
-                         ids=lambda p: str(p.relative_to(TREE)))
+@pytest.mark.parametrize(
+    "script",
+    [s for s in SCRIPTS if s.read_bytes().startswith(b"#!")],
+    ids=lambda p: str(p.relative_to(TREE)),
+)
 def test_scripts_with_a_shebang_are_executable(script: Path) -> None:
     assert os.access(script, os.X_OK)
 
@@ -58,34 +77,45 @@ def test_scripts_with_a_shebang_are_executable(script: Path) -> None:
 def gateway(tmp_path: Path, content: str) -> subprocess.CompletedProcess[str]:
     env_file = tmp_path / "network.env"
     env_file.write_text(content)
-    return subprocess.run(["sh", str(NETWORK_POLICY), "gateway", str(env_file)],
-                          capture_output=True, text=True, check=False)
+    return subprocess.run(
+        ["sh", str(NETWORK_POLICY), "gateway", str(env_file)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
-@pytest.mark.parametrize("content", ["GATEWAY_ADDR=10.20.0.1\n", "# wing 3\nGATEWAY_ADDR=192.168.3.1\n"])
+@pytest.mark.parametrize(
+    "content", ["GATEWAY_ADDR=10.20.0.1\n", "# wing 3\nGATEWAY_ADDR=192.168.3.1\n"]
+)
 def test_network_policy_reads_the_gateway_address(tmp_path: Path, content: str) -> None:
     result = gateway(tmp_path, content)
     assert result.returncode == 0
     assert result.stdout.strip() == content.rsplit("=", 1)[1].strip()
 
 
-@pytest.mark.parametrize("content", [
-    "",
-    "GATEWAY_ADDR=\n",
-    "GATEWAY_ADDR=gateway.wing3\n",
-    "GATEWAY_ADDR=10.20.0.256\n",
-    "GATEWAY_ADDR=10.20.0\n",
-    "GATEWAY_ADDR=010.20.0.1\n",
-    "GATEWAY_ADDR=10.20.0.1; flush ruleset\n",
-    "GATEWAY_ADDR=10.20.0.1 }, 0.0.0.0/0 {\n",
-    "GATEWAY_ADDR=0.0.0.0\n",
-    "GATEWAY_ADDR=127.0.0.1\n",
-    "GATEWAY_ADDR=255.255.255.255\n",
-    "GATEWAY_ADDR=224.0.0.1\n",
-    "GATEWAY_ADDR=10.20.0.1\nGATEWAY_ADDR=10.30.0.1\n",
-    " GATEWAY_ADDR=10.20.0.1\n",
-])
-def test_network_policy_refuses_anything_but_one_unicast_ipv4_address(tmp_path: Path, content: str) -> None:
+@pytest.mark.parametrize(
+    "content",
+    [
+        "",
+        "GATEWAY_ADDR=\n",
+        "GATEWAY_ADDR=gateway.wing3\n",
+        "GATEWAY_ADDR=10.20.0.256\n",
+        "GATEWAY_ADDR=10.20.0\n",
+        "GATEWAY_ADDR=010.20.0.1\n",
+        "GATEWAY_ADDR=10.20.0.1; flush ruleset\n",
+        "GATEWAY_ADDR=10.20.0.1 }, 0.0.0.0/0 {\n",
+        "GATEWAY_ADDR=0.0.0.0\n",
+        "GATEWAY_ADDR=127.0.0.1\n",
+        "GATEWAY_ADDR=255.255.255.255\n",
+        "GATEWAY_ADDR=224.0.0.1\n",
+        "GATEWAY_ADDR=10.20.0.1\nGATEWAY_ADDR=10.30.0.1\n",
+        " GATEWAY_ADDR=10.20.0.1\n",
+    ],
+)
+def test_network_policy_refuses_anything_but_one_unicast_ipv4_address(
+    tmp_path: Path, content: str
+) -> None:
     result = gateway(tmp_path, content)
     assert result.returncode == 1
     assert result.stdout == ""
@@ -93,14 +123,20 @@ def test_network_policy_refuses_anything_but_one_unicast_ipv4_address(tmp_path: 
 
 
 def test_network_policy_refuses_a_missing_enrolment(tmp_path: Path) -> None:
-    result = subprocess.run(["sh", str(NETWORK_POLICY), "gateway", str(tmp_path / "absent.env")],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["sh", str(NETWORK_POLICY), "gateway", str(tmp_path / "absent.env")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 1
     assert "no enrolment network file" in result.stderr
 
 
 def test_nftables_accepts_the_ruleset() -> None:
-    result = subprocess.run([tool("nft"), "-c", "-f", str(RULESET)], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [tool("nft"), "-c", "-f", str(RULESET)], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -133,9 +169,15 @@ def run_in_netns(tmp_path: Path, env_content: str | None) -> tuple[dict[str, str
     )
     result = subprocess.run(
         ["unshare", "--net", "sh", "-c", script],
-        env={**os.environ, "CELLBRIDGE_RULESET": str(RULESET), "CELLBRIDGE_CHRONY_SOURCES_DIR": str(chrony),
-             "PATH": "/usr/sbin:/sbin:" + os.environ.get("PATH", "")},
-        capture_output=True, text=True, check=False,
+        env={
+            **os.environ,
+            "CELLBRIDGE_RULESET": str(RULESET),
+            "CELLBRIDGE_CHRONY_SOURCES_DIR": str(chrony),
+            "PATH": "/usr/sbin:/sbin:" + os.environ.get("PATH", ""),
+        },
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if "Operation not permitted" in result.stderr and "unshare" in result.stderr:
         pytest.skip("network namespaces are not permitted here")
@@ -157,22 +199,32 @@ def test_firewall_blocks_everyone_when_the_enrolment_is_missing(tmp_path: Path) 
 
 
 def make_image(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["sh", str(BUILD_IMAGE), *args], capture_output=True, text=True, check=False)
+    return subprocess.run(
+        ["sh", str(BUILD_IMAGE), *args], capture_output=True, text=True, check=False
+    )
 
 
 def test_make_image_without_a_buildroot_checkout_says_how_to_get_one() -> None:
-    result = subprocess.run(["make", "-s", "image", "BOARD=qemu", "BUILDROOT="], cwd=REPO,
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["make", "-s", "image", "BOARD=qemu", "BUILDROOT="],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode != 0
     assert "make image needs a Buildroot checkout" in result.stderr
     assert "make image BOARD=qemu BUILDROOT=" in result.stderr
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("pi5", "/nonexistent", "/tmp/out", "development", "1.0"), "BOARD must be rpi4 or qemu"),
-    (("qemu", str(REPO), "/tmp/out", "development", "1.0"), "needs a Buildroot checkout"),
-    (("qemu",), "usage: build-image.sh"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("pi5", "/nonexistent", "/tmp/out", "development", "1.0"), "BOARD must be rpi4 or qemu"),
+        (("qemu", str(REPO), "/tmp/out", "development", "1.0"), "needs a Buildroot checkout"),
+        (("qemu",), "usage: build-image.sh"),
+    ],
+)
 def test_make_image_refuses_bad_arguments(args: tuple[str, ...], message: str) -> None:
     result = make_image(*args)
     assert result.returncode == 2
@@ -187,12 +239,15 @@ def fake_checkout(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize(("deployment", "version", "keyring", "message"), [
-    ("development", "1.2.3-rc1", "", "VERSION must be 1 to 4 dot-separated numbers"),
-    ("release", "1.2.3", "", "DEPLOYMENT=release needs RELEASE_KEYRING"),
-    ("release", "1.2.3", "/nonexistent/ca.pem", "cannot read RELEASE_KEYRING"),
-    ("staging", "1.2.3", "", "DEPLOYMENT must be development or release"),
-])
+@pytest.mark.parametrize(
+    ("deployment", "version", "keyring", "message"),
+    [
+        ("development", "1.2.3-rc1", "", "VERSION must be 1 to 4 dot-separated numbers"),
+        ("release", "1.2.3", "", "DEPLOYMENT=release needs RELEASE_KEYRING"),
+        ("release", "1.2.3", "/nonexistent/ca.pem", "cannot read RELEASE_KEYRING"),
+        ("staging", "1.2.3", "", "DEPLOYMENT must be development or release"),
+    ],
+)
 def test_make_image_refuses_a_bad_deployment_or_version(
     fake_checkout: Path, tmp_path: Path, deployment: str, version: str, keyring: str, message: str
 ) -> None:

@@ -15,8 +15,16 @@ from tests.buildroot.units import one, read_unit
 
 UNIT_SUFFIXES = {".service", ".mount", ".target", ".socket", ".timer", ".path"}
 UNITS = sorted(
-    {p for board in BOARDS for o in overlays(board) for p in o.rglob("*")
-     if p.suffix in UNIT_SUFFIXES and p.is_file() and not p.is_symlink() and p.parent.name == "system"}
+    {
+        p
+        for board in BOARDS
+        for o in overlays(board)
+        for p in o.rglob("*")
+        if p.suffix in UNIT_SUFFIXES
+        and p.is_file()
+        and not p.is_symlink()
+        and p.parent.name == "system"
+    }
 )
 SYSTEM = COMMON_OVERLAY / "etc" / "systemd" / "system"
 AGENT = read_unit(SYSTEM / "cellbridge-agent.service")
@@ -47,8 +55,13 @@ def image_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_there_are_units_to_check() -> None:
     names = {u.name for u in UNITS}
-    assert {"cellbridge-agent.service", "cellbridge-shell.service", "var-lib-cellbridge.mount",
-            "cellbridge-network-policy.service", "boot-firmware.mount"} <= names
+    assert {
+        "cellbridge-agent.service",
+        "cellbridge-shell.service",
+        "var-lib-cellbridge.mount",
+        "cellbridge-network-policy.service",
+        "boot-firmware.mount",
+    } <= names
 
 
 @pytest.mark.parametrize("unit", UNITS, ids=lambda p: p.name)
@@ -56,25 +69,42 @@ def test_systemd_analyze_verify_passes(image_root: Path, unit: Path) -> None:
     installed = image_root / unit.relative_to(unit.parents[2])
     result = subprocess.run(
         [systemd_analyze(), "verify", f"--root={image_root}", "--man=no", str(installed)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     # systemd 252 only warns (exit 0) about unknown keys: any output is a failure.
     assert (result.returncode, result.stdout + result.stderr) == (0, "")
 
 
-@pytest.mark.parametrize(("unit", "threshold"), [("cellbridge-agent.service", 20), ("cellbridge-shell.service", 12)])
-def test_services_are_sandboxed_below_an_exposure_threshold(image_root: Path, unit: str, threshold: int) -> None:
+@pytest.mark.parametrize(
+    ("unit", "threshold"), [("cellbridge-agent.service", 20), ("cellbridge-shell.service", 12)]
+)
+def test_services_are_sandboxed_below_an_exposure_threshold(
+    image_root: Path, unit: str, threshold: int
+) -> None:
     # `systemd-analyze security` rates exposure 0-10; --threshold is on a 0-100 scale.
     result = subprocess.run(
-        [systemd_analyze(), "security", "--offline=yes", f"--root={image_root}", f"--threshold={threshold}",
-         str(image_root / "etc" / "systemd" / "system" / unit)],
-        capture_output=True, text=True, check=False,
+        [
+            systemd_analyze(),
+            "security",
+            "--offline=yes",
+            f"--root={image_root}",
+            f"--threshold={threshold}",
+            str(image_root / "etc" / "systemd" / "system" / unit),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout[-2000:]
 
 
 def test_agent_runs_as_root_from_the_front_door_command_restarting_under_a_watchdog() -> None:
-    assert one(AGENT, "Service", "ExecStart") == "/usr/bin/cellbridge agent run --config /etc/cellbridge/agent.toml"
+    assert (
+        one(AGENT, "Service", "ExecStart")
+        == "/usr/bin/cellbridge agent run --config /etc/cellbridge/agent.toml"
+    )
     assert "User" not in AGENT["Service"]
     assert one(AGENT, "Service", "Restart") == "always"
     assert one(AGENT, "Service", "Type") == "notify"
@@ -84,14 +114,18 @@ def test_agent_runs_as_root_from_the_front_door_command_restarting_under_a_watch
 
 def test_agent_may_write_only_its_state_and_its_socket_directory() -> None:
     assert one(AGENT, "Service", "ProtectSystem") == "strict"
-    assert one(AGENT, "Service", "ReadWritePaths").split() == ["/var/lib/cellbridge", "/run/cellbridge"]
+    assert one(AGENT, "Service", "ReadWritePaths").split() == [
+        "/var/lib/cellbridge",
+        "/run/cellbridge",
+    ]
     assert one(AGENT, "Service", "NoNewPrivileges") == "yes"
     assert one(AGENT, "Service", "CapabilityBoundingSet") == ""
 
 
 def test_shell_is_an_unprivileged_user_drawing_on_kms_with_no_network() -> None:
     assert one(SHELL, "Service", "ExecStart").startswith(
-        "/usr/bin/cellbridge shell --socket /run/cellbridge/agent.sock")
+        "/usr/bin/cellbridge shell --socket /run/cellbridge/agent.sock"
+    )
     assert one(SHELL, "Service", "User") == "cellbridge-shell"
     assert one(SHELL, "Service", "Restart") == "always"
     assert one(SHELL, "Service", "PrivateNetwork") == "yes"
@@ -101,7 +135,9 @@ def test_shell_is_an_unprivileged_user_drawing_on_kms_with_no_network() -> None:
 
 
 def test_only_the_shell_group_can_reach_the_agent_socket() -> None:
-    tmpfiles = (COMMON_OVERLAY / "usr" / "lib" / "tmpfiles.d" / "cellbridge.conf").read_text().splitlines()
+    tmpfiles = (
+        (COMMON_OVERLAY / "usr" / "lib" / "tmpfiles.d" / "cellbridge.conf").read_text().splitlines()
+    )
     assert "d /run/cellbridge 2750 root cellbridge-shell -" in tmpfiles
     assert one(AGENT, "Service", "UMask") == "0007"
 
@@ -114,7 +150,8 @@ def test_agent_config_and_state_live_on_the_data_partition() -> None:
     link = COMMON_OVERLAY / "etc" / "cellbridge" / "agent.toml"
     assert link.is_symlink()
     assert posixpath.normpath(posixpath.join("/etc/cellbridge", link.readlink())) == (
-        "/var/lib/cellbridge/enrolment/agent.toml")
+        "/var/lib/cellbridge/enrolment/agent.toml"
+    )
 
 
 def test_no_network_comes_up_without_the_firewall() -> None:
@@ -125,9 +162,15 @@ def test_no_network_comes_up_without_the_firewall() -> None:
 
 
 def test_presets_enable_the_cellbridge_units_and_no_login() -> None:
-    preset = (COMMON_OVERLAY / "usr" / "lib" / "systemd" / "system-preset" / "50-cellbridge.preset").read_text()
+    preset = (
+        COMMON_OVERLAY / "usr" / "lib" / "systemd" / "system-preset" / "50-cellbridge.preset"
+    ).read_text()
     lines = set(preset.splitlines())
-    for unit in ("cellbridge-agent.service", "cellbridge-shell.service", "cellbridge-network-policy.service"):
+    for unit in (
+        "cellbridge-agent.service",
+        "cellbridge-shell.service",
+        "cellbridge-network-policy.service",
+    ):
         assert f"enable {unit}" in lines
     for unit in ("getty@.service", "debug-shell.service", "sshd.service", "dropbear.service"):
         assert f"disable {unit}" in lines

@@ -22,9 +22,13 @@ deployment() {
 	fi
 }
 
+# os_version: BR2_CELLBRIDGE_OS_VERSION, which must be a dotted number (the
+# install-check hook compares bundle versions against it).
 os_version() {
 	version=$(config_value BR2_CELLBRIDGE_OS_VERSION)
-	echo "${version:-0.0.0}"
+	printf '%s\n' "$version" | grep -Eq '^[0-9]{1,9}(\.[0-9]{1,9}){0,3}$' ||
+		die "BR2_CELLBRIDGE_OS_VERSION '$version' is not 1 to 4 dot-separated numbers"
+	echo "$version"
 }
 
 die() {
