@@ -12,9 +12,43 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter, ValidationError
 
-from wire.documents import Document, LockView
+from wire.documents import Document, LockView, Millis
 
 MAX_LINE = 64 * 1024
+
+
+class CurfewView(Document):
+    """Where the tablet stands against curfew, as the agent computes it from the stored policy."""
+
+    state: Literal["open", "warning", "curfew", "unknown"] = "unknown"
+    """`warning`: curfew starts within 15 minutes; `unknown`: no policy or no trusted time yet
+    (the agent then enforces curfew rules: fail closed)."""
+    starts_at: Millis | None = None
+    """The next (or current) curfew window's start."""
+    ends_at: Millis | None = None
+    minutes_left: int | None = None
+    """Whole minutes before the curfew starts, while in `warning`."""
+
+
+class AppTile(Document):
+    """An app the shell may show on its home, lock or curfew screen."""
+
+    id: str
+    name: str
+    icon: str = ""
+    """An icon name from the shell's icon set, or a path inside the app's verified bundle."""
+    allowed_now: bool
+    """Whether the agent would say yes to launching it at this instant."""
+    always_allowed: bool = False
+    """Named in policy as allowed in curfew and when locked (e.g. the Listener line)."""
+
+
+class UpdateView(Document):
+    state: str = "idle"
+    """The update engine's state (DESIGN §4): idle, downloading, ..., committed, rolled_back."""
+    progress: int = 0
+    """0-100 within the current step."""
+    message: str = ""
 
 
 class ShellState(Document):
@@ -26,6 +60,11 @@ class ShellState(Document):
     connected: bool
     """Whether the agent currently has a session with its wing gateway."""
     profile: str
+    trusted_time: Millis | None = None
+    """The agent's trusted clock at the moment it sent this state (None: no trusted time yet)."""
+    curfew: CurfewView = CurfewView()
+    apps: tuple[AppTile, ...] = ()
+    update: UpdateView = UpdateView()
 
 
 def failsafe_state(device: str, reason: str) -> ShellState:
