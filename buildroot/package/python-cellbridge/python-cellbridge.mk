@@ -10,8 +10,10 @@ PYTHON_CELLBRIDGE_SITE = $(BR2_EXTERNAL_CELLBRIDGE_PATH)/..
 PYTHON_CELLBRIDGE_SITE_METHOD = local
 PYTHON_CELLBRIDGE_SETUP_TYPE = setuptools
 PYTHON_CELLBRIDGE_LICENSE = AGPL-3.0+
+# Only the Python sources: not the image tree, `make image` output or caches.
 PYTHON_CELLBRIDGE_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = \
-	--exclude .venv --exclude buildroot --exclude tests --exclude bench \
+	--exclude /.venv --exclude /buildroot --exclude /output --exclude /tests \
+	--exclude /bench --exclude /build --exclude /demo --exclude /.demo \
 	--exclude '*.egg-info' --exclude .pytest_cache --exclude .mypy_cache \
 	--exclude .ruff_cache --exclude .hypothesis --exclude __pycache__
 
