@@ -17,5 +17,6 @@ EXTERNAL=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=../board/rpi4/meta
 . "$BOARD_DIR/meta"
 
+make_data_partition
 make_disk_image
 make_dev_bundle

@@ -2,6 +2,17 @@
 # Steps of post-image.sh. They use BINARIES_DIR, BOARD_DIR, EXTERNAL, the
 # Buildroot environment (TARGET_DIR, HOST_DIR, BUILD_DIR) and the board's meta.
 
+# The data partition starts empty: ext4 labelled cbdata (what
+# var-lib-cellbridge.mount mounts) whose root directory is root's alone.
+make_data_partition() {
+	[ -n "${DATA_SIZE:-}" ] || die "board meta sets no DATA_SIZE"
+	data="$BINARIES_DIR/data.ext4"
+	rm -f "$data"
+	"$HOST_DIR/sbin/mkfs.ext4" -q -F -L cbdata -E root_owner=0:0 "$data" "$DATA_SIZE"
+	"$HOST_DIR/sbin/debugfs" -w -R "set_inode_field / mode 040700" "$data" >/dev/null 2>&1 ||
+		die "could not make the data partition's root 0700"
+}
+
 # The disk image: boot, root A (this build), root B (empty), data.
 make_disk_image() {
 	genimage_tmp="$BUILD_DIR/genimage-cellbridge.tmp"
