@@ -66,6 +66,7 @@ class Mosquitto:
                 f"persistence_location {self.workdir}/",
                 "autosave_interval 60",
                 "max_queued_messages 10000",
+                "set_tcp_nodelay true",
                 "log_dest stderr",
                 "log_type error",
                 "log_type warning",
