@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel, ConfigDict
 
-from provisioning import enrolment, mosquitto_conf, pki
+from provisioning import enrolment, mosquitto_conf, pki, revocation
 from provisioning.files import PRIVATE, staged_directory, write_atomic
 from provisioning.inventory import Inventory, InventoryError, Status, Tablet
 from wire.envelope import private_key_from_pem, private_key_to_pem, public_key_to_pem
@@ -261,14 +261,16 @@ def create_wing(
         write_atomic(broker / mosquitto_conf.CERT_FILE, pki.cert_pem(server_cert, ca_cert))
         write_atomic(broker / mosquitto_conf.KEY_FILE, pki.key_pem(server_key), PRIVATE)
         write_atomic(broker / mosquitto_conf.CRL_FILE, pki.crl_pem(crl))
-        write_atomic(broker / "gateway-user", meta.gateway_user.encode() + b"\n")
+        write_atomic(broker / mosquitto_conf.FULL_ACCESS, meta.gateway_user.encode() + b"\n")
+        write_atomic(broker / mosquitto_conf.REVOKED_FILE, revocation.empty(wing).encode())
         listener = mosquitto_conf.Listener(port=broker_port)
         write_atomic(
             broker / mosquitto_conf.CONF_FILE,
             mosquitto_conf.render_conf(directory, listener).encode(),
         )
         write_atomic(
-            broker / mosquitto_conf.ACL_FILE, mosquitto_conf.render_acl(meta.gateway_user).encode()
+            broker / mosquitto_conf.ACL_FILE,
+            mosquitto_conf.render_acl([meta.gateway_user]).encode(),
         )
         write_atomic(
             broker / mosquitto_conf.DROPIN_FILE, mosquitto_conf.render_systemd_dropin().encode()
@@ -281,6 +283,37 @@ def create_wing(
         write_atomic(gateway / "signing.pub", public_key_to_pem(signing.public_key()))
         write_atomic(stage / WING_META, meta.model_dump_json(indent=2).encode())
     return meta
+
+
+def add_operator(
+    estate: Estate, wing: str, name: str, passphrase: bytes | None, now: dt.datetime | None = None
+) -> Path:
+    """A second full-access client identity on the wing broker (`<name>@<wing>`), e.g. a
+    monitoring tool or a test observer: the broker forces client id = CN, so two connections
+    under the gateway's own identity would throw each other off. Re-install the broker (and
+    reload it) for its ACL to grant it. Returns the operator's directory (ca, client cert, key)."""
+    estate.wing(wing)
+    if not is_device_id(name):
+        raise EstateError(f"invalid operator name {name!r}")
+    identity = f"{name}@{wing}"
+    material = estate.broker_material(wing)
+    users = mosquitto_conf.read_full_access(material)
+    directory = estate.wing_dir(wing) / "operators" / name
+    if identity in users or directory.exists():
+        raise EstateError(f"operator {identity!r} already exists")
+    ca_cert, ca_key = estate.wing_ca(wing, passphrase)
+    key = pki.new_key()
+    cert = pki.issue_leaf(
+        ca_cert, ca_key, key.public_key(), identity, _utc(now), days=pki.SERVICE_DAYS
+    )
+    with staged_directory(directory) as stage:
+        write_atomic(stage / "ca.pem", pki.cert_pem(ca_cert, estate.root_cert()))
+        write_atomic(stage / "client.pem", pki.cert_pem(cert, ca_cert))
+        write_atomic(stage / "client.key", pki.key_pem(key), PRIVATE)
+    users.append(identity)
+    write_atomic(material / mosquitto_conf.FULL_ACCESS, ("\n".join(users) + "\n").encode())
+    write_atomic(material / mosquitto_conf.ACL_FILE, mosquitto_conf.render_acl(users).encode())
+    return directory
 
 
 # --- enrolment -------------------------------------------------------------------------------
@@ -506,7 +539,20 @@ def revoke(
     if last_update > now:
         time.sleep((last_update - now).total_seconds())
     crl = pki.make_crl(ca_cert, ca_key, entries, pki.crl_number(current) + 1, last_update)
+    revoked_path = estate.broker_material(tablet.wing) / mosquitto_conf.REVOKED_FILE
+    listed = revocation.parse(_read(revoked_path, "revoked list"))
+    entry = revocation.RevokedTablet(
+        tablet_id=tablet_id,
+        cert_serial=tablet.cert_serial,
+        status=status.value,
+        reason=reason.strip(),
+        at=now.isoformat(timespec="seconds"),
+    )
+    updated = listed.model_copy(
+        update={"crl_number": pki.crl_number(crl), "tablets": [*listed.tablets, entry]}
+    )
     write_atomic(crl_path, pki.crl_pem(crl))
+    write_atomic(revoked_path, updated.model_dump_json(indent=2).encode())
     estate.inventory.set_status(tablet_id, status, reason.strip(), now)
     refreshed = estate.inventory.get(tablet_id)
     assert refreshed is not None
@@ -557,9 +603,8 @@ def _bind_for(host: str) -> str:
 def publish_crl(estate: Estate, wing: str, directory: Path) -> int | None:
     """Copy the wing's CRL into a broker directory on this machine and SIGHUP that broker (it
     re-reads the CRL). Returns the pid signalled, or None when no broker runs there."""
-    mosquitto_conf.install_file(
-        estate.broker_material(wing) / mosquitto_conf.CRL_FILE, directory / mosquitto_conf.CRL_FILE
-    )
+    for name in (mosquitto_conf.REVOKED_FILE, mosquitto_conf.CRL_FILE):
+        mosquitto_conf.install_file(estate.broker_material(wing) / name, directory / name)
     pid_file = directory / mosquitto_conf.PID_FILE
     try:
         pid = int(pid_file.read_text().strip())

@@ -220,3 +220,30 @@ async def test_a_client_id_spoofed_as_another_tablet_is_forced_back_to_its_own_i
             received = await next_message(gateway)
             assert (str(received.topic), received.payload) == ("tablet/A/reported", b"sentinel")
     assert "as A (p5" in wing.broker.log_path.read_text()
+
+
+async def test_an_operator_identity_has_full_access_beside_the_gateway(
+    tmp_path, broker_dir
+) -> None:
+    from cellbridge.broker import Mosquitto, free_port
+    from provisioning.demo_estate import DemoEstate
+
+    demo = DemoEstate(tmp_path / "demo")
+    port = free_port()
+    broker = Mosquitto(
+        broker_dir, port, config=demo.install_broker(broker_dir, port).read_text()
+    ).start()
+    try:
+        wing = Wing(demo.estate, broker, broker_dir)
+        async with (
+            client(wing, tls_context(demo.gateway_tls()), "gw") as gateway,
+            client(wing, tls_context(demo.operator_tls()), "observer") as observer,
+            client(wing, tls_context(demo.tablet_tls("T9")), "T9") as tablet,
+        ):
+            await observer.subscribe("tablet/#", qos=1)
+            await gateway.subscribe("tablet/#", qos=1)
+            await tablet.publish("tablet/T9/status", b"online", qos=1)
+            seen = [await next_message(observer), await next_message(gateway)]
+            assert [m.payload for m in seen] == [b"online", b"online"]
+    finally:
+        broker.kill()

@@ -15,7 +15,9 @@ as_root = pytest.mark.skipif(os.geteuid() != 0, reason="mosquitto drops privileg
 
 
 @as_root
-def test_the_broker_key_belongs_to_the_broker_account_and_nobody_else(tmp_path: Path, broker_dir: Path) -> None:
+def test_the_broker_key_belongs_to_the_broker_account_and_nobody_else(
+    tmp_path: Path, broker_dir: Path
+) -> None:
     estate = make_estate(tmp_path / "estate")
     est.install_broker(estate, WING, broker_dir, 18883)
     key = (broker_dir / mosquitto_conf.KEY_FILE).stat()
@@ -28,12 +30,14 @@ def test_the_broker_key_belongs_to_the_broker_account_and_nobody_else(tmp_path: 
 def test_installing_where_mosquitto_cannot_reach_is_refused_with_the_reason(tmp_path: Path) -> None:
     estate = make_estate(tmp_path / "estate")
     tmp_path.chmod(0o700)
-    with pytest.raises(est.EstateError, match="mosquitto runs as user 'mosquitto' and cannot enter"):
+    with pytest.raises(
+        est.EstateError, match="mosquitto runs as user 'mosquitto' and cannot enter"
+    ):
         est.install_broker(estate, WING, tmp_path / "broker", 18883)
 
 
 def test_the_acl_grants_a_tablet_only_its_own_channels_and_the_wing() -> None:
-    acl = mosquitto_conf.render_acl("gateway@w1").splitlines()
+    acl = mosquitto_conf.render_acl(["gateway@w1"]).splitlines()
     patterns = sorted(line for line in acl if line.startswith("pattern"))
     assert patterns == [
         "pattern read tablet/%u/cmd",
