@@ -7,8 +7,10 @@ Never for a real estate: its CA keys sit unencrypted on disk.
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from pathlib import Path
 
+from cellbridge.broker import Mosquitto, free_port
 from cellbridge.mqtt import BrokerConfig, TlsConfig
 from provisioning import estate as est
 from provisioning.enrolment import Identity, load_bundle
@@ -32,6 +34,18 @@ class DemoEstate:
     def install_broker(self, directory: Path, port: int) -> Path:
         """A runnable broker directory for this wing; returns its mosquitto.conf."""
         return est.install_broker(self.estate, self.wing, directory, port)
+
+    def start_broker(self, directory: Path | None = None, port: int | None = None) -> Mosquitto:
+        """Start mosquitto with this wing's generated configuration (mutual TLS, ACL, CRL).
+        Without `directory`, a fresh one under the system temp dir: mosquitto drops privileges
+        before reading its files, so it must reach them (a private tmp dir would not do); the
+        caller removes it (`Mosquitto.workdir`) after stopping the broker."""
+        if directory is None:
+            directory = Path(tempfile.mkdtemp(prefix="cellbridge-broker-"))
+            directory.chmod(0o755)
+        port = port or free_port()
+        conf = self.install_broker(directory, port)
+        return Mosquitto(directory, port, config=conf.read_text()).start()
 
     def enrol(self, tablet_ids: list[str], cell: str = "demo") -> None:
         """Enrol (bulk mode) those of `tablet_ids` not enrolled yet, in one batch."""
