@@ -415,36 +415,3 @@ def install_broker(
     """Install a wing's broker files on this machine (the demo, or the wing host itself)."""
     conf = est.install_broker(estate, wing_id, directory, port)
     click.echo(f"mosquitto -c {conf}")
-
-
-@click.command("enrol-request")
-@click.option("--device-id", required=True, help="This tablet's id (its certificate CN).")
-@click.option(
-    "--key",
-    "key_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("/var/lib/cellbridge/identity/tablet.key"),
-    show_default=True,
-    help="Where the tablet's private key lives (made here if absent, 0600; never leaves).",
-)
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write the CSR [DEVICE_ID.csr].",
-)
-@click.option("--serial", help="Hardware serial number [from the device tree, if any].")
-@_one_line_errors
-def enrol_request(device_id: str, key_path: Path, out: Path | None, serial: str | None) -> None:
-    """Make this tablet's key pair and a CSR for IT to sign with `provision enrol --csr`.
-
-    Wired into `cellbridge agent` (it runs on the tablet)."""
-    from provisioning.csr import hardware_serial, make_request
-
-    try:
-        result = make_request(
-            device_id, key_path, out or Path(f"{device_id}.csr"), serial or hardware_serial()
-        )
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    kept = "existing key kept" if result.reused_key else "new key made"
-    click.echo(f"CSR written to {result.csr_path} ({kept}: {result.key_path})")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
 from cryptography.hazmat.primitives import serialization
 
 from provisioning import pki
@@ -54,3 +55,33 @@ def hardware_serial() -> str | None:
         if value:
             return value[:64]
     return None
+
+
+@click.command("enrol-request")
+@click.option("--device-id", required=True, help="This tablet's id (its certificate CN).")
+@click.option(
+    "--key",
+    "key_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("/var/lib/cellbridge/identity/tablet.key"),
+    show_default=True,
+    help="Where the tablet's private key lives (made here if absent, 0600; never leaves).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the CSR [DEVICE_ID.csr].",
+)
+@click.option("--serial", help="Hardware serial number [from the device tree, if any].")
+def enrol_request(device_id: str, key_path: Path, out: Path | None, serial: str | None) -> None:
+    """Make this tablet's key pair and a CSR for IT to sign (`provision enrol --csr`)."""
+    try:
+        result = make_request(
+            device_id, key_path, out or Path(f"{device_id}.csr"), serial or hardware_serial()
+        )
+    except (ValueError, pki.PkiError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    except OSError as exc:
+        raise click.ClickException(f"{exc.filename}: {exc.strerror}") from exc
+    kept = "existing key kept" if result.reused_key else "new key made"
+    click.echo(f"CSR written to {result.csr_path} ({kept}: {result.key_path})")

@@ -145,12 +145,14 @@ def _read_part(directory: Path, name: str) -> bytes:
 def load_bundle(
     directory: Path,
     *,
-    now: dt.datetime,
+    now: dt.datetime | None,
     key_path: Path | None = None,
     root_fingerprint: str | None = None,
 ) -> Identity:
     """Check a bundle and return the identity in it, or raise BundleError saying what is wrong.
 
+    `now`: check validity windows against it; None skips them (a tablet at boot may not know
+    the time yet, and the broker refuses an expired certificate anyway);
     `key_path`: the tablet key made by `agent enrol-request` (a CSR bundle holds none);
     `root_fingerprint`: sha256 of the estate root the tablet already trusts, if any.
     """
@@ -163,7 +165,7 @@ def load_bundle(
 
 
 def _load(
-    directory: Path, now: dt.datetime, key_path: Path | None, root_fingerprint: str | None
+    directory: Path, now: dt.datetime | None, key_path: Path | None, root_fingerprint: str | None
 ) -> Identity:
     if not directory.is_dir():
         raise BundleError("not a directory")

@@ -351,10 +351,10 @@ def load_cert(pem: bytes, what: str) -> x509.Certificate:
 
 
 def verify_chain(
-    leaf: x509.Certificate, chain: Sequence[x509.Certificate], now: dt.datetime
+    leaf: x509.Certificate, chain: Sequence[x509.Certificate], now: dt.datetime | None
 ) -> None:
-    """Check `leaf` ← chain[0] ← … ← chain[-1] (self-signed root): each signature, each validity
-    window, CA flags. Raises PkiError naming the first link that fails."""
+    """Check `leaf` ← chain[0] ← … ← chain[-1] (self-signed root): each signature, CA flags and,
+    unless `now` is None, each validity window. Raises PkiError naming the first failing link."""
     links = [leaf, *chain]
     if not chain:
         raise PkiError("empty CA chain")
@@ -365,7 +365,7 @@ def verify_chain(
             raise PkiError(
                 f"{common_name(child)!r} is not signed by {common_name(parent)!r}"
             ) from exc
-        if not child.not_valid_before_utc <= now <= child.not_valid_after_utc:
+        if now is not None and not child.not_valid_before_utc <= now <= child.not_valid_after_utc:
             raise PkiError(f"{common_name(child)!r} is not valid now (expired or not yet valid)")
     for ca in chain:
         constraints = ca.extensions.get_extension_for_class(x509.BasicConstraints).value

@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from provisioning import estate as est
-from provisioning.cli import enrol_request
+from provisioning.csr import enrol_request
 from provisioning.enrolment import load_bundle
 from tests.provisioning.conftest import WING, make_estate
 
