@@ -343,18 +343,45 @@ def revoke(
             )
         click.echo("broker reloaded by the reload command")
         return
-    directory = broker_dir or Path(estate.wing(tablet.wing).broker_dir)
+    _publish(estate, tablet.wing, broker_dir)
+
+
+def _publish(estate: est.Estate, wing: str, broker_dir: Path | None) -> None:
+    """Install the wing's CRL in its broker directory on this machine and reload the broker."""
+    directory = broker_dir or Path(estate.wing(wing).broker_dir)
+    crl_file = estate.broker_material(wing) / "crl.pem"
     if not (directory / "mosquitto.conf").is_file():
         click.echo(
-            f"no broker installed in {directory} here: copy {crl} to the wing host "
+            f"no broker installed in {directory} here: copy {crl_file} to the wing host "
             "and reload mosquitto (SIGHUP)"
         )
         return
-    pid = est.publish_crl(estate, tablet.wing, directory)
+    pid = est.publish_crl(estate, wing, directory)
     if pid is None:
         click.echo(f"CRL installed in {directory}; no running broker there to reload")
     else:
         click.echo(f"CRL installed in {directory}; broker (pid {pid}) reloaded")
+
+
+@provision.command()
+@click.option("--wing", "wing_id", required=True)
+@click.option(
+    "--broker-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A broker directory on this machine to update [the wing's].",
+)
+@_passphrase_options
+@pass_estate
+@_one_line_errors
+def crl(
+    estate: est.Estate, wing_id: str, broker_dir: Path | None, passphrase_file: Path | None
+) -> None:
+    """Re-sign a wing's CRL before it expires (an expired CRL locks every tablet out)."""
+    estate.wing(wing_id)
+    passphrase = _passphrase_for(estate, passphrase_file)
+    fresh = est.refresh_crl(estate, wing_id, passphrase)
+    click.echo(f"wing {wing_id} CRL valid until {fresh.next_update_utc:%Y-%m-%d}")
+    _publish(estate, wing_id, broker_dir)
 
 
 @provision.command()
@@ -391,6 +418,9 @@ def inventory(estate: est.Estate, as_json: bool, wing_id: str | None) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    for wing in [wing_id] if wing_id else estate.wings():
+        if est.crl_expiry(estate, wing) - now <= dt.timedelta(days=30):
+            click.echo(f"wing {wing} CRL expires within 30 days: run `provision crl`", err=True)
     expiring = sum(t.expiring(now) for t in tablets)
     if expiring:
         click.echo(

@@ -570,11 +570,32 @@ def next_crl_time(previous: dt.datetime, now: dt.datetime) -> dt.datetime:
     return max(now - CRL_BACKDATE, previous + dt.timedelta(seconds=1))
 
 
-def revoked_serials(estate: Estate, wing: str) -> set[int]:
+def refresh_crl(
+    estate: Estate, wing: str, passphrase: bytes | None, now: dt.datetime | None = None
+) -> x509.CertificateRevocationList:
+    """Re-sign the wing's CRL with the same entries and a new validity: a CRL past its
+    nextUpdate makes the broker refuse every tablet (fail closed), so refresh it in time."""
+    ca_cert, ca_key = estate.wing_ca(wing, passphrase)
+    crl_path = estate.broker_material(wing) / mosquitto_conf.CRL_FILE
+    current = x509.load_pem_x509_crl(_read(crl_path, "CRL"))
+    now = _utc(now).replace(microsecond=0)
+    entries = [pki.Revocation(r.serial_number, r.revocation_date_utc) for r in current]
+    last_update = next_crl_time(current.last_update_utc, now)
+    if last_update > now:
+        time.sleep((last_update - now).total_seconds())
+    crl = pki.make_crl(ca_cert, ca_key, entries, pki.crl_number(current) + 1, last_update)
+    write_atomic(crl_path, pki.crl_pem(crl))
+    return crl
+
+
+def crl_expiry(estate: Estate, wing: str) -> dt.datetime:
     crl = x509.load_pem_x509_crl(
         _read(estate.broker_material(wing) / mosquitto_conf.CRL_FILE, "CRL")
     )
-    return {entry.serial_number for entry in crl}
+    next_update = crl.next_update_utc
+    if next_update is None:
+        raise EstateError(f"wing {wing!r} CRL has no nextUpdate")
+    return next_update
 
 
 # --- the broker on this machine --------------------------------------------------------------

@@ -494,3 +494,15 @@ def test_keys_are_never_printed(estate: Path, tmp_path: Path) -> None:
     ).output
     assert "PRIVATE KEY" not in outputs and PASSPHRASE not in outputs
     assert os.environ.get("CELLBRIDGE_ESTATE_PASSPHRASE") is None
+
+
+def test_crl_refresh_keeps_every_revocation_and_extends_the_validity(estate: Path) -> None:
+    ok(run(estate, "revoke", "--device", "T1", "--reason", "lost"))
+    path = estate / "wings" / "w1" / "broker" / "crl.pem"
+    before = x509.load_pem_x509_crl(path.read_bytes())
+    result = ok(run(estate, "crl", "--wing", "w1"))
+    assert "CRL valid until" in result.output
+    after = x509.load_pem_x509_crl(path.read_bytes())
+    assert [r.serial_number for r in after] == [r.serial_number for r in before]
+    assert after.last_update_utc > before.last_update_utc
+    assert after.next_update_utc > before.next_update_utc
