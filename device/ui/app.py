@@ -1,0 +1,329 @@
+"""The shell's Kivy App. Its properties are the view state the .kv files bind to; every value is
+computed by the pure rules in device.view from the last `ShellState` the agent sent.
+
+Threads: the AgentLink reads the socket on its own thread and hands each state over with
+`Clock.schedule_once`; everything below runs on the UI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from kivy.app import App
+from kivy.base import ExceptionHandler, ExceptionManager
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.lang import Builder
+from kivy.properties import (
+    BooleanProperty,
+    ListProperty,
+    NumericProperty,
+    ObjectProperty,
+    StringProperty,
+)
+from kivy.uix.screenmanager import Screen
+
+from device import prefs as prefs_store
+from device import view
+from device.agent_link import AgentLink
+from device.kiosk import swallows
+from device.theme import PALETTES, STANDARD
+from device.ui import screens
+from device.ui.tr import tr
+from wire.localapi import ShellState, failsafe_state
+
+log = logging.getLogger(__name__)
+
+KV_DIR = Path(__file__).resolve().parent.parent / "kv"
+KV_FILES = ("base.kv", "home.kv", "lock.kv", "curfew.kv", "updating.kv", "error.kv")
+FORCED = frozenset({"lock", "curfew", "updating"})
+USER_SCREENS = frozenset({"home", "error"})
+TICK_S = 1.0
+
+_kv_loaded = False
+
+
+def load_kv() -> None:
+    """Load every .kv file once per process (a second App in the same process reuses them)."""
+    global _kv_loaded
+    if _kv_loaded:
+        return
+    # Registered before the rules that name them.
+    from device.ui import icons, widgets  # noqa: F401
+
+    for name in KV_FILES:
+        Builder.load_file(str(KV_DIR / name))
+    _kv_loaded = True
+
+
+class ShellApp(App):
+    """The prisoner's shell: shows what the agent says, and nothing the agent has not allowed."""
+
+    # what is on screen
+    screen = StringProperty("lock")
+    user_screen = StringProperty("home")
+    """Where the prisoner is; a lock, curfew or update covers it and gives it back after."""
+    agent_reachable = BooleanProperty(False)
+    shell_state: ShellState = ObjectProperty(None, allownone=True)
+
+    # preferences
+    palette = ObjectProperty(STANDARD)
+    text_scale = NumericProperty(1.0)
+    language = StringProperty("en")
+
+    # status bar and banner
+    clock_text = StringProperty("--:--")
+    curfew_text = StringProperty("")
+    connection_icon = StringProperty("unlinked")
+    connection_text = StringProperty("")
+    update_text = StringProperty("")
+    banner_text = StringProperty("")
+    banner_icon = StringProperty("")
+    banner_kind = StringProperty("warning")
+
+    # forced screens
+    lock_reason = StringProperty("")
+    lock_detail = StringProperty("")
+    curfew_until = StringProperty("")
+    update_progress = NumericProperty(0)
+    error_text = StringProperty("")
+
+    home_apps = ListProperty()
+    restricted_apps = ListProperty()
+
+    def __init__(
+        self,
+        socket_path: Path | str,
+        data_dir: Path,
+        *,
+        screenshots: Path | None = None,
+        connect: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        """`connect=False` leaves the agent link closed: the view is then driven by calling
+        `on_agent_state` directly (screenshots of every screen for the docs)."""
+        super().__init__(**kwargs)
+        self.connect = connect
+        self.title = "Cellbridge"
+        self.socket_path = Path(socket_path)
+        self.data_dir = Path(data_dir)
+        self.screenshots = screenshots
+        self._received_at = time.monotonic()
+        self._shot_pending: str | None = None
+        self._shot_count = 0
+        self.frames_after_state = 0
+        self.last_state_monotonic = 0.0
+        self.last_state_frame_monotonic = 0.0
+        self.link: AgentLink | None = None
+        self._screens: dict[str, Screen] = {}
+        self._exception_handler = _ShowErrorScreen(self)
+        self._tick_event: Any = None
+
+    # --- Kivy lifecycle -------------------------------------------------------------------
+
+    def build(self) -> screens.ShellRoot:
+        load_kv()
+        self._load_prefs()
+        self._screens = {
+            "home": screens.HomeScreen(name="home"),
+            "lock": screens.LockScreen(name="lock"),
+            "curfew": screens.CurfewScreen(name="curfew"),
+            "updating": screens.UpdatingScreen(name="updating"),
+            "error": screens.ErrorScreen(name="error"),
+        }
+        root = screens.ShellRoot(self._screens)
+        return root
+
+    def on_start(self) -> None:
+        Window.bind(on_request_close=self._refuse_close, on_keyboard=self._on_keyboard)
+        Window.bind(on_flip=self._on_flip)
+        ExceptionManager.add_handler(self._exception_handler)
+        # Until the agent speaks, the shell knows nothing: locked.
+        self._apply(failsafe_state("unknown", tr._("The tablet is starting. Please wait.")))
+        self.agent_reachable = False
+        self._refresh()
+        self._tick_event = Clock.schedule_interval(lambda _dt: self._refresh_clock(), TICK_S)
+        if self.connect:
+            self.link = AgentLink(self.socket_path, self._state_from_link, self._lost_from_link)
+            self.link.start()
+
+    def on_stop(self) -> None:
+        if self.link is not None:
+            self.link.stop()
+        if self._tick_event is not None:
+            self._tick_event.cancel()
+        Window.unbind(on_request_close=self._refuse_close, on_keyboard=self._on_keyboard)
+        Window.unbind(on_flip=self._on_flip)
+        if self._exception_handler in ExceptionManager.handlers:
+            ExceptionManager.remove_handler(self._exception_handler)
+
+    # Kivy's F1 settings panel would be a way out of the kiosk.
+    def open_settings(self, *_args: Any) -> bool:
+        return False
+
+    def close_settings(self, *_args: Any) -> bool:
+        return False
+
+    # --- kiosk ----------------------------------------------------------------------------
+
+    def _refuse_close(self, *_args: Any, **_kwargs: Any) -> bool:
+        log.info("window close request refused")
+        return True
+
+    def _on_keyboard(
+        self, _window: Any, key: int, _scancode: Any, _codepoint: Any, modifiers: Any
+    ) -> bool:
+        return swallows(key, modifiers or ())
+
+    # --- agent link (called on the link's thread) -----------------------------------------
+
+    def _state_from_link(self, state: ShellState) -> None:
+        received = time.monotonic()
+        Clock.schedule_once(lambda _dt: self.on_agent_state(state, received), -1)
+
+    def _lost_from_link(self, reason: str) -> None:
+        Clock.schedule_once(lambda _dt: self.on_agent_lost(reason), -1)
+
+    # --- view state (UI thread) -----------------------------------------------------------
+
+    def on_agent_state(self, state: ShellState, received: float | None = None) -> None:
+        self.agent_reachable = True
+        self._apply(state, received)
+
+    def on_agent_lost(self, reason: str) -> None:
+        log.warning("agent unreachable (%s): showing the lock screen", reason)
+        device = self.shell_state.device if self.shell_state is not None else "unknown"
+        self.agent_reachable = False
+        self._apply(failsafe_state(device, tr._("The tablet is not ready. Please wait.")))
+
+    def _apply(self, state: ShellState, received: float | None = None) -> None:
+        self._received_at = received if received is not None else time.monotonic()
+        self.last_state_monotonic = self._received_at
+        self.frames_after_state = 0
+        self.shell_state = state
+        self._refresh()
+
+    def trusted_now_ms(self) -> int | None:
+        """The agent's trusted clock carried forward with the monotonic clock since it spoke."""
+        state = self.shell_state
+        if state is None or state.trusted_time is None:
+            return None
+        return state.trusted_time + int((time.monotonic() - self._received_at) * 1000)
+
+    def _refresh(self) -> None:
+        state = self.shell_state
+        if state is None:
+            return
+        t = tr.catalogue
+        self.lock_reason = view.lock_reason_text(state, t)
+        self.lock_detail = (
+            tr._("Ask a member of staff if you need help.")
+            if state.lock.source != "failsafe"
+            else ""
+        )
+        self.curfew_until = view.curfew_ends_text(state, t)
+        self.update_progress = state.update.progress
+        self.home_apps = list(view.home_tiles(state))
+        self.restricted_apps = list(view.restricted_tiles(state))
+        self._screens["home"].refresh(self.home_apps)
+        self._screens["lock"].refresh(self.restricted_apps)
+        self._screens["curfew"].refresh(self.restricted_apps)
+        self._refresh_clock()
+        self._show(view.screen_for(state, self.user_screen))
+
+    def _refresh_clock(self) -> None:
+        """Status bar and banner: recomputed every tick, since they count down."""
+        state = self.shell_state
+        if state is None:
+            return
+        t = tr.catalogue
+        now = self.trusted_now_ms()
+        self.clock_text = view.clock_text(now)
+        self.curfew_text = view.curfew_status(state, now, t)
+        self.connection_icon, self.connection_text = view.connection_status(
+            state, self.agent_reachable, t
+        )
+        self.update_text = view.update_status(state, t)
+        banner = view.banner(state, now, t)
+        self.banner_text = banner.text if banner else ""
+        self.banner_icon = banner.icon if banner else ""
+        self.banner_kind = banner.kind if banner else "warning"
+
+    def _show(self, name: str) -> None:
+        self.screen = name
+        if self.root is not None:
+            self.root.ids.sm.current = name
+        self._request_screenshot(name)
+
+    # --- navigation (prisoner's taps) -----------------------------------------------------
+
+    def go(self, name: str) -> None:
+        """Open a shell screen the prisoner asked for; a lock or curfew still covers it."""
+        if name not in self._screens or name in FORCED:
+            log.warning("no such screen %r", name)
+            return
+        self.user_screen = name
+        if self.shell_state is not None:
+            self._show(view.screen_for(self.shell_state, name))
+
+    def launch(self, app_id: str) -> None:
+        """Start an external app (the agent must say yes first)."""
+        log.info("launch of %s requested: not available yet", app_id)
+
+    # --- preferences ----------------------------------------------------------------------
+
+    @property
+    def prefs_path(self) -> Path:
+        return self.data_dir / "prefs.json"
+
+    def _load_prefs(self) -> None:
+        p = prefs_store.load(self.prefs_path)
+        self.palette = PALETTES[p.theme]
+        self.text_scale = p.text_scale
+        self.language = p.language
+        tr.switch(p.language)
+
+    # --- screenshots and frame timing -----------------------------------------------------
+
+    def _request_screenshot(self, name: str) -> None:
+        self._shot_pending = name
+
+    def _on_flip(self, *_args: Any) -> None:
+        self.frames_after_state += 1
+        if self.frames_after_state == 1:
+            self.last_state_frame_monotonic = time.monotonic()
+        if self._shot_pending is None or self.screenshots is None or self.root is None:
+            return
+        name, self._shot_pending = self._shot_pending, None
+        self._shot_count += 1
+        self.screenshots.mkdir(parents=True, exist_ok=True)
+        self.root.export_to_png(str(self.screenshots / f"{self._shot_count:04d}-{name}.png"))
+
+    def save_screenshot(self, path: Path) -> Path:
+        """Render the whole shell as it is now into `path` (tests, docs)."""
+        assert self.root is not None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.root.export_to_png(str(path))
+        return path
+
+
+class _ShowErrorScreen(ExceptionHandler):
+    """Any exception in the UI loop: log the trace, show the calm error screen, keep running."""
+
+    def __init__(self, app: ShellApp) -> None:
+        super().__init__()
+        self.app = app
+
+    def handle_exception(self, inst: BaseException) -> int:
+        if isinstance(inst, KeyboardInterrupt | SystemExit):
+            return int(ExceptionManager.RAISE)
+        log.error("shell error; showing the error screen", exc_info=inst)
+        try:
+            self.app.error_text = ""
+            self.app.go("error")
+        except Exception:  # the error screen itself failed: stay alive, stay put
+            log.exception("could not show the error screen")
+        return int(ExceptionManager.PASS)

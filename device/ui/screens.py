@@ -1,0 +1,97 @@
+"""Screen classes: each one's look is its own .kv file; here only what the .kv cannot say simply
+(building tile lists from the App's view state)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kivy.app import App
+from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
+
+from device.ui.tr import tr
+from device.ui.widgets import Surface, Tile
+from wire.localapi import AppTile
+
+BUILTIN_APPS: tuple[tuple[str, str, str], ...] = (
+    ("lessons", "Digital skills", "book"),
+    ("requests", "Requests", "envelope"),
+    ("settings", "Help and settings", "help"),
+)
+"""(screen, label msgid, icon) of the shell's own apps, always on the home screen."""
+
+
+def _app_tile(app_tile: AppTile) -> Tile:
+    tile = Tile(icon=app_tile.icon or "app", text=app_tile.name, action=app_tile.id)
+    tile.bind(on_release=lambda t: App.get_running_app().launch(t.action))
+    return tile
+
+
+class HomeScreen(Screen):
+    def refresh(self, apps: list[AppTile]) -> None:
+        box = self.ids.tiles
+        box.clear_widgets()
+        for screen, label, icon in BUILTIN_APPS:
+            tile = Tile(icon=icon, text=tr._(label), action=screen)
+            tile.bind(on_release=lambda t: App.get_running_app().go(t.action))
+            box.add_widget(tile)
+        for app_tile in apps:
+            box.add_widget(_app_tile(app_tile))
+
+
+class _RestrictedScreen(Screen):
+    """Lock and curfew: nothing to tap but the always-allowed apps."""
+
+    def refresh(self, apps: list[AppTile]) -> None:
+        box = self.ids.tiles
+        box.clear_widgets()
+        for app_tile in apps:
+            box.add_widget(_app_tile(app_tile))
+
+
+class LockScreen(_RestrictedScreen):
+    pass
+
+
+class CurfewScreen(_RestrictedScreen):
+    pass
+
+
+class UpdatingScreen(Screen):
+    pass
+
+
+class ErrorScreen(Screen):
+    pass
+
+
+class ShellRoot(Surface):
+    """Status bar, banner, and the screen manager holding every screen."""
+
+    def __init__(self, screens: dict[str, Screen], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        sm: ScreenManager = self.ids.sm
+        sm.transition = NoTransition()
+        for screen in screens.values():
+            sm.add_widget(screen)
+        self._fingers: set[Any] = set()
+        self._ignored: set[Any] = set()
+
+    # Multi-touch gestures do nothing: while one finger is down, every other touch is ignored.
+    def on_touch_down(self, touch: Any) -> bool:
+        if self._fingers:
+            self._ignored.add(touch.uid)
+            return True
+        self._fingers.add(touch.uid)
+        return bool(super().on_touch_down(touch))
+
+    def on_touch_move(self, touch: Any) -> bool:
+        if touch.uid in self._ignored:
+            return True
+        return bool(super().on_touch_move(touch))
+
+    def on_touch_up(self, touch: Any) -> bool:
+        if touch.uid in self._ignored:
+            self._ignored.discard(touch.uid)
+            return True
+        self._fingers.discard(touch.uid)
+        return bool(super().on_touch_up(touch))
