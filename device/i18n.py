@@ -17,3 +17,8 @@ def catalogue(language: str) -> gettext.NullTranslations:
     if language not in LANGUAGES or language == "en":
         return gettext.NullTranslations()
     return gettext.translation(DOMAIN, LOCALE_DIR, languages=[language], fallback=True)
+
+
+def N_(text: str) -> str:
+    """Marks a msgid for extraction where it is defined; translated where it is shown."""
+    return text

@@ -26,21 +26,34 @@ from kivy.properties import (
 )
 from kivy.uix.screenmanager import Screen
 
+from device import lessons as lesson_rules
 from device import prefs as prefs_store
+from device import requests as request_rules
 from device import view
 from device.agent_link import AgentLink
+from device.i18n import LANGUAGES
 from device.kiosk import swallows
 from device.theme import PALETTES, STANDARD
-from device.ui import screens
+from device.ui import builtin, screens
 from device.ui.tr import tr
 from wire.localapi import ShellState, failsafe_state
 
 log = logging.getLogger(__name__)
 
 KV_DIR = Path(__file__).resolve().parent.parent / "kv"
-KV_FILES = ("base.kv", "home.kv", "lock.kv", "curfew.kv", "updating.kv", "error.kv")
+KV_FILES = (
+    "base.kv",
+    "home.kv",
+    "lock.kv",
+    "curfew.kv",
+    "updating.kv",
+    "error.kv",
+    "lessons.kv",
+    "lesson.kv",
+    "settings.kv",
+    "requests.kv",
+)
 FORCED = frozenset({"lock", "curfew", "updating"})
-USER_SCREENS = frozenset({"home", "error"})
 TICK_S = 1.0
 
 _kv_loaded = False
@@ -52,7 +65,7 @@ def load_kv() -> None:
     if _kv_loaded:
         return
     # Registered before the rules that name them.
-    from device.ui import icons, widgets  # noqa: F401
+    from device.ui import builtin, icons, widgets  # noqa: F401
 
     for name in KV_FILES:
         Builder.load_file(str(KV_DIR / name))
@@ -121,6 +134,9 @@ class ShellApp(App):
         self._screens: dict[str, Screen] = {}
         self._exception_handler = _ShowErrorScreen(self)
         self._tick_event: Any = None
+        self.lessons = lesson_rules.load_lessons()
+        self.progress = lesson_rules.load_progress(self.progress_path)
+        self.outbox = request_rules.load(self.outbox_path)
 
     # --- Kivy lifecycle -------------------------------------------------------------------
 
@@ -133,6 +149,10 @@ class ShellApp(App):
             "curfew": screens.CurfewScreen(name="curfew"),
             "updating": screens.UpdatingScreen(name="updating"),
             "error": screens.ErrorScreen(name="error"),
+            "lessons": builtin.LessonsScreen(name="lessons"),
+            "lesson": builtin.LessonScreen(name="lesson"),
+            "settings": builtin.SettingsScreen(name="settings"),
+            "requests": builtin.RequestsScreen(name="requests"),
         }
         root = screens.ShellRoot(self._screens)
         return root
@@ -273,11 +293,73 @@ class ShellApp(App):
         """Start an external app (the agent must say yes first)."""
         log.info("launch of %s requested: not available yet", app_id)
 
+    # --- built-in apps --------------------------------------------------------------------
+
+    @property
+    def progress_path(self) -> Path:
+        return self.data_dir / "lesson-progress.json"
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.data_dir / "requests.json"
+
+    def open_lesson(self, lesson_id: str) -> None:
+        lesson = next((x for x in self.lessons if x.id == lesson_id), None)
+        if lesson is None:
+            log.warning("no lesson %r", lesson_id)
+            return
+        mine = self.progress.of(lesson)
+        screen = self._screens["lesson"]
+        assert isinstance(screen, builtin.LessonScreen)
+        screen.show(lesson, 0 if mine.done else mine.step)
+        self.go("lesson")
+
+    def save_lesson_step(self, lesson: lesson_rules.Lesson, step: int) -> None:
+        self.progress = self.progress.at_step(lesson, step)
+        lesson_rules.save_progress(self.progress_path, self.progress)
+
+    def finish_lesson(self, lesson: lesson_rules.Lesson) -> None:
+        self.progress = self.progress.finished(lesson)
+        lesson_rules.save_progress(self.progress_path, self.progress)
+        self.go("lessons")
+
+    def queue_request(self, request: request_rules.Request) -> None:
+        self.outbox = request_rules.add(self.outbox_path, request)
+        log.info("request %s (%s) queued", request.id, request.type)
+
     # --- preferences ----------------------------------------------------------------------
 
     @property
     def prefs_path(self) -> Path:
         return self.data_dir / "prefs.json"
+
+    def _save_prefs(self) -> None:
+        prefs_store.save(
+            self.prefs_path,
+            prefs_store.Prefs(
+                text_scale=self.text_scale,
+                theme=self.palette.name,
+                language=self.language,
+            ),
+        )
+
+    def set_text_scale(self, scale: float) -> None:
+        if scale in prefs_store.TEXT_SCALES:
+            self.text_scale = scale
+            self._save_prefs()
+
+    def set_theme(self, name: str) -> None:
+        if name in PALETTES:
+            self.palette = PALETTES[name]
+            self._save_prefs()
+
+    def set_language(self, language: str) -> None:
+        if language not in LANGUAGES:
+            return
+        self.language = language
+        tr.switch(language)
+        self._save_prefs()
+        self._refresh()
 
     def _load_prefs(self) -> None:
         p = prefs_store.load(self.prefs_path)

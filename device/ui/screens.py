@@ -8,14 +8,15 @@ from typing import Any
 from kivy.app import App
 from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
 
+from device.i18n import N_
 from device.ui.tr import tr
 from device.ui.widgets import Surface, Tile
 from wire.localapi import AppTile
 
 BUILTIN_APPS: tuple[tuple[str, str, str], ...] = (
-    ("lessons", "Digital skills", "book"),
-    ("requests", "Requests", "envelope"),
-    ("settings", "Help and settings", "help"),
+    ("lessons", N_("Digital skills"), "book"),
+    ("requests", N_("Requests"), "envelope"),
+    ("settings", N_("Help and settings"), "help"),
 )
 """(screen, label msgid, icon) of the shell's own apps, always on the home screen."""
 
