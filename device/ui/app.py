@@ -83,7 +83,7 @@ class ShellApp(App):
     shell_state: ShellState = ObjectProperty(None, allownone=True)
 
     # preferences
-    palette = ObjectProperty(STANDARD)
+    palette = ObjectProperty(STANDARD, rebind=True)
     text_scale = NumericProperty(1.0)
     language = StringProperty("en")
 

@@ -74,15 +74,19 @@ class ShellRoot(Surface):
         sm.transition = NoTransition()
         for screen in screens.values():
             sm.add_widget(screen)
-        self._fingers: set[Any] = set()
+        self._fingers: dict[Any, Any] = {}
         self._ignored: set[Any] = set()
 
-    # Multi-touch gestures do nothing: while one finger is down, every other touch is ignored.
+    # Multi-touch gestures do nothing: a second finger cancels the first finger's press, and no
+    # touch counts until every finger has lifted.
     def on_touch_down(self, touch: Any) -> bool:
         if self._fingers:
             self._ignored.add(touch.uid)
+            for finger in self._fingers.values():
+                _cancel_press(finger)
+                self._ignored.add(finger.uid)
             return True
-        self._fingers.add(touch.uid)
+        self._fingers[touch.uid] = touch
         return bool(super().on_touch_down(touch))
 
     def on_touch_move(self, touch: Any) -> bool:
@@ -91,8 +95,19 @@ class ShellRoot(Surface):
         return bool(super().on_touch_move(touch))
 
     def on_touch_up(self, touch: Any) -> bool:
+        self._fingers.pop(touch.uid, None)
         if touch.uid in self._ignored:
             self._ignored.discard(touch.uid)
             return True
-        self._fingers.discard(touch.uid)
         return bool(super().on_touch_up(touch))
+
+
+def _cancel_press(touch: Any) -> None:
+    """Release whatever the touch is holding without firing it."""
+    for ref in list(touch.grab_list):
+        widget = ref()
+        if widget is None:
+            continue
+        touch.ungrab(widget)
+        if hasattr(widget, "state"):
+            widget.state = "normal"

@@ -104,7 +104,15 @@ class ShellDriver:
         if hold_s:
             touch.time_update = touch.time_start + hold_s
         touch.touch_up()
-        self.step(3)
+        # A ScrollView delays a tap's delivery to its children (scroll_timeout): let it pass.
+        self.settle(0.35)
+
+    def settle(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.step(1)
+            time.sleep(0.01)
+        self.step(2)
 
 
 def shots_dir(tmp_path: Path, theme: str = "standard") -> Path:
