@@ -24,9 +24,9 @@ SCREENSHOT_DIR_ENV = "CELLBRIDGE_SCREENSHOT_DIR"
 @pytest.fixture(scope="session")
 def kivy_window(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     work = tmp_path_factory.mktemp("display")
-    xvfb = Xvfb(work).start()
-    saved = {k: os.environ.get(k) for k in ("DISPLAY", "XAUTHORITY")}
-    os.environ.update(xvfb.environ())
+    xvfb = Xvfb().start()
+    saved = {k: os.environ.get(k) for k in ("DISPLAY",)}
+    os.environ["DISPLAY"] = xvfb.display
     for key, value in kivy_environ(work / "kivy").items():
         os.environ.setdefault(key, value)
     try:
