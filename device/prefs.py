@@ -1,37 +1,50 @@
-"""The prisoner's display preferences (Help and settings), kept per tablet in the data dir."""
+"""The prisoner's display preferences (Help and settings), kept per tablet in the data dir.
+
+Plain code rather than a pydantic model: the preferences are read before the first frame, and
+three closed choices do not justify importing a validation library on the way to it.
+"""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from device.i18n import LANGUAGES
 from device.storage import read_json, write_json
 
 TEXT_SCALES = (1.0, 1.25, 1.5)
+THEMES = ("standard", "high_contrast")
 
 
-class Prefs(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
+@dataclass(frozen=True)
+class Prefs:
     text_scale: float = 1.0
-    theme: Literal["standard", "high_contrast"] = "standard"
+    theme: str = "standard"
     language: str = "en"
+
+    def __post_init__(self) -> None:
+        if self.text_scale not in TEXT_SCALES:
+            raise ValueError(f"text_scale must be one of {TEXT_SCALES}")
+        if self.theme not in THEMES:
+            raise ValueError(f"theme must be one of {THEMES}")
+        if self.language not in LANGUAGES:
+            raise ValueError(f"language must be one of {sorted(LANGUAGES)}")
 
 
 def load(path: Path) -> Prefs:
-    """Saved preferences; defaults for anything missing or invalid (never an error screen)."""
+    """Saved preferences; defaults for a missing or invalid file (never an error screen)."""
     raw = read_json(path)
+    if not isinstance(raw, dict):
+        return Prefs()
     try:
-        prefs = Prefs.model_validate(raw or {})
-    except ValidationError:
+        return Prefs(
+            text_scale=float(raw.get("text_scale", 1.0)),
+            theme=str(raw.get("theme", "standard")),
+            language=str(raw.get("language", "en")),
+        )
+    except (TypeError, ValueError):
         return Prefs()
-    if prefs.text_scale not in TEXT_SCALES or prefs.language not in LANGUAGES:
-        return Prefs()
-    return prefs
 
 
 def save(path: Path, prefs: Prefs) -> None:
-    write_json(path, prefs.model_dump())
+    write_json(path, asdict(prefs))

@@ -10,10 +10,11 @@ from __future__ import annotations
 import gettext
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
-from wire.localapi import AppTile, ShellState
+if TYPE_CHECKING:  # the shell draws its first frame before it imports pydantic
+    from wire.localapi import AppTile, ShellState
 
 ENGLISH = gettext.NullTranslations()
 

@@ -7,10 +7,12 @@ Threads: the AgentLink reads the socket on its own thread and hands each state o
 
 from __future__ import annotations
 
+import importlib
 import logging
+import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kivy.app import App
 from kivy.base import ExceptionHandler, ExceptionManager
@@ -26,50 +28,53 @@ from kivy.properties import (
 )
 from kivy.uix.screenmanager import Screen
 
-from device import lessons as lesson_rules
 from device import prefs as prefs_store
-from device import requests as request_rules
 from device import view
-from device.agent_link import AgentLink
 from device.i18n import LANGUAGES
 from device.kiosk import swallows
 from device.theme import PALETTES, STANDARD
-from device.ui import builtin, screens
+from device.ui import screens
 from device.ui.tr import tr
-from wire.localapi import ShellState, failsafe_state
+
+if TYPE_CHECKING:
+    from device import lessons as lesson_rules
+    from device import requests as request_rules
+    from device.agent_link import AgentLink
+    from wire.localapi import ShellState
 
 log = logging.getLogger(__name__)
 
+FIRST_FRAME_FILE_ENV = "CELLBRIDGE_FIRST_FRAME_FILE"
+"""Benchmarks set it: the shell writes the wall-clock time of its first frame there."""
 KV_DIR = Path(__file__).resolve().parent.parent / "kv"
-KV_FILES = (
-    "base.kv",
-    "home.kv",
-    "lock.kv",
-    "curfew.kv",
-    "updating.kv",
-    "error.kv",
-    "lessons.kv",
-    "lesson.kv",
-    "settings.kv",
-    "requests.kv",
-)
+SCREENS: dict[str, tuple[str, str, str]] = {
+    "lock": ("device.ui.screens", "LockScreen", "lock.kv"),
+    "home": ("device.ui.screens", "HomeScreen", "home.kv"),
+    "curfew": ("device.ui.screens", "CurfewScreen", "curfew.kv"),
+    "updating": ("device.ui.screens", "UpdatingScreen", "updating.kv"),
+    "error": ("device.ui.screens", "ErrorScreen", "error.kv"),
+    "lessons": ("device.ui.builtin", "LessonsScreen", "lessons.kv"),
+    "lesson": ("device.ui.builtin", "LessonScreen", "lesson.kv"),
+    "settings": ("device.ui.builtin", "SettingsScreen", "settings.kv"),
+    "requests": ("device.ui.builtin", "RequestsScreen", "requests.kv"),
+}
+"""name -> (module, class, .kv file). The lock screen is built first (it is what a shell that
+knows nothing yet must show); the others are built one per frame after the first frame, or at
+once when needed sooner."""
 FORCED = frozenset({"lock", "curfew", "updating"})
 TICK_S = 1.0
 
-_kv_loaded = False
+_kv_loaded: set[str] = set()
 
 
-def load_kv() -> None:
-    """Load every .kv file once per process (a second App in the same process reuses them)."""
-    global _kv_loaded
-    if _kv_loaded:
+def load_kv(name: str) -> None:
+    """Load one .kv file, once per process (a second App in the same process reuses it)."""
+    if name in _kv_loaded:
         return
-    # Registered before the rules that name them.
-    from device.ui import builtin, icons, widgets  # noqa: F401
-
-    for name in KV_FILES:
-        Builder.load_file(str(KV_DIR / name))
-    _kv_loaded = True
+    if name == "base.kv":
+        from device.ui import icons, widgets  # noqa: F401  (registered before rules name them)
+    Builder.load_file(str(KV_DIR / name))
+    _kv_loaded.add(name)
 
 
 class ShellApp(App):
@@ -127,6 +132,7 @@ class ShellApp(App):
         self._received_at = time.monotonic()
         self._shot_pending: str | None = None
         self._shot_count = 0
+        self._first_frame_done = False
         self.frames_after_state = 0
         self.last_state_monotonic = 0.0
         self.last_state_frame_monotonic = 0.0
@@ -134,43 +140,66 @@ class ShellApp(App):
         self._screens: dict[str, Screen] = {}
         self._exception_handler = _ShowErrorScreen(self)
         self._tick_event: Any = None
-        self.lessons = lesson_rules.load_lessons()
-        self.progress = lesson_rules.load_progress(self.progress_path)
-        self.outbox = request_rules.load(self.outbox_path)
+        self._prebuild_event: Any = None
+        self._prebuild: list[str] = []
+        self._root_sm: Any = None
+        self._lessons: tuple[lesson_rules.Lesson, ...] | None = None
+        self._progress: lesson_rules.Progress | None = None
+        self._outbox: request_rules.Outbox | None = None
 
     # --- Kivy lifecycle -------------------------------------------------------------------
 
     def build(self) -> screens.ShellRoot:
-        load_kv()
+        load_kv("base.kv")
         self._load_prefs()
-        self._screens = {
-            "home": screens.HomeScreen(name="home"),
-            "lock": screens.LockScreen(name="lock"),
-            "curfew": screens.CurfewScreen(name="curfew"),
-            "updating": screens.UpdatingScreen(name="updating"),
-            "error": screens.ErrorScreen(name="error"),
-            "lessons": builtin.LessonsScreen(name="lessons"),
-            "lesson": builtin.LessonScreen(name="lesson"),
-            "settings": builtin.SettingsScreen(name="settings"),
-            "requests": builtin.RequestsScreen(name="requests"),
-        }
-        root = screens.ShellRoot(self._screens)
+        # Until the agent speaks, the shell knows nothing: locked.
+        self.lock_reason = tr._("The tablet is starting. Please wait.")
+        root = screens.ShellRoot()
+        self._root_sm = root.ids.sm
+        self.screen_widget("lock")
         return root
 
     def on_start(self) -> None:
         Window.bind(on_request_close=self._refuse_close, on_keyboard=self._on_keyboard)
         Window.bind(on_flip=self._on_flip)
         ExceptionManager.add_handler(self._exception_handler)
-        # Until the agent speaks, the shell knows nothing: locked.
-        self._apply(failsafe_state("unknown", tr._("The tablet is starting. Please wait.")))
-        self.agent_reachable = False
-        self._refresh()
+
+    def _boot(self, _dt: float = 0) -> None:
+        """After the first frame: the agent link, the clock tick, then the other screens."""
+        from device.agent_link import AgentLink
+        from wire.localapi import failsafe_state
+
+        if self.shell_state is None:
+            self._apply(failsafe_state("unknown", tr._("The tablet is starting. Please wait.")))
         self._tick_event = Clock.schedule_interval(lambda _dt: self._refresh_clock(), TICK_S)
         if self.connect:
             self.link = AgentLink(self.socket_path, self._state_from_link, self._lost_from_link)
             self.link.start()
+        self._prebuild = [n for n in SCREENS if n not in self._screens]
+        self._prebuild_event = Clock.schedule_interval(self._prebuild_one, 0)
+
+    def _prebuild_one(self, _dt: float) -> bool:
+        while self._prebuild:
+            name = self._prebuild.pop(0)
+            if name not in self._screens:
+                self.screen_widget(name)
+                return True
+        return False
+
+    def screen_widget(self, name: str) -> Screen:
+        """The screen called `name`, built (and its .kv loaded) the first time it is needed."""
+        screen = self._screens.get(name)
+        if screen is None:
+            module, cls, kv = SCREENS[name]
+            load_kv(kv)
+            screen = getattr(importlib.import_module(module), cls)(name=name)
+            self._screens[name] = screen
+            self._root_sm.add_widget(screen)
+        return screen
 
     def on_stop(self) -> None:
+        if self._prebuild_event is not None:
+            self._prebuild_event.cancel()
         if self.link is not None:
             self.link.stop()
         if self._tick_event is not None:
@@ -214,6 +243,8 @@ class ShellApp(App):
         self._apply(state, received)
 
     def on_agent_lost(self, reason: str) -> None:
+        from wire.localapi import failsafe_state
+
         log.warning("agent unreachable (%s): showing the lock screen", reason)
         device = self.shell_state.device if self.shell_state is not None else "unknown"
         self.agent_reachable = False
@@ -248,9 +279,13 @@ class ShellApp(App):
         self.update_progress = state.update.progress
         self.home_apps = list(view.home_tiles(state))
         self.restricted_apps = list(view.restricted_tiles(state))
-        self._screens["home"].refresh(self.home_apps)
-        self._screens["lock"].refresh(self.restricted_apps)
-        self._screens["curfew"].refresh(self.restricted_apps)
+        for name, apps in (
+            ("home", self.home_apps),
+            ("lock", self.restricted_apps),
+            ("curfew", self.restricted_apps),
+        ):
+            if name in self._screens:
+                self._screens[name].refresh(apps)
         self._refresh_clock()
         self._show(view.screen_for(state, self.user_screen))
 
@@ -273,16 +308,17 @@ class ShellApp(App):
         self.banner_kind = banner.kind if banner else "warning"
 
     def _show(self, name: str) -> None:
+        self.screen_widget(name)
         self.screen = name
-        if self.root is not None:
-            self.root.ids.sm.current = name
+        if self._root_sm is not None:
+            self._root_sm.current = name
         self._request_screenshot(name)
 
     # --- navigation (prisoner's taps) -----------------------------------------------------
 
     def go(self, name: str) -> None:
         """Open a shell screen the prisoner asked for; a lock or curfew still covers it."""
-        if name not in self._screens or name in FORCED:
+        if name not in SCREENS or name in FORCED:
             log.warning("no such screen %r", name)
             return
         self.user_screen = name
@@ -294,6 +330,30 @@ class ShellApp(App):
         log.info("launch of %s requested: not available yet", app_id)
 
     # --- built-in apps --------------------------------------------------------------------
+
+    @property
+    def lessons(self) -> tuple[lesson_rules.Lesson, ...]:
+        if self._lessons is None:
+            from device import lessons as lesson_rules
+
+            self._lessons = lesson_rules.load_lessons()
+        return self._lessons
+
+    @property
+    def progress(self) -> lesson_rules.Progress:
+        if self._progress is None:
+            from device import lessons as lesson_rules
+
+            self._progress = lesson_rules.load_progress(self.progress_path)
+        return self._progress
+
+    @property
+    def outbox(self) -> request_rules.Outbox:
+        if self._outbox is None:
+            from device import requests as request_rules
+
+            self._outbox = request_rules.load(self.outbox_path)
+        return self._outbox
 
     @property
     def progress_path(self) -> Path:
@@ -309,22 +369,27 @@ class ShellApp(App):
             log.warning("no lesson %r", lesson_id)
             return
         mine = self.progress.of(lesson)
-        screen = self._screens["lesson"]
-        assert isinstance(screen, builtin.LessonScreen)
+        screen = self.screen_widget("lesson")
         screen.show(lesson, 0 if mine.done else mine.step)
         self.go("lesson")
 
     def save_lesson_step(self, lesson: lesson_rules.Lesson, step: int) -> None:
-        self.progress = self.progress.at_step(lesson, step)
-        lesson_rules.save_progress(self.progress_path, self.progress)
+        from device.lessons import save_progress
+
+        self._progress = self.progress.at_step(lesson, step)
+        save_progress(self.progress_path, self._progress)
 
     def finish_lesson(self, lesson: lesson_rules.Lesson) -> None:
-        self.progress = self.progress.finished(lesson)
-        lesson_rules.save_progress(self.progress_path, self.progress)
+        from device.lessons import save_progress
+
+        self._progress = self.progress.finished(lesson)
+        save_progress(self.progress_path, self._progress)
         self.go("lessons")
 
     def queue_request(self, request: request_rules.Request) -> None:
-        self.outbox = request_rules.add(self.outbox_path, request)
+        from device.requests import add
+
+        self._outbox = add(self.outbox_path, request)
         log.info("request %s (%s) queued", request.id, request.type)
 
     # --- preferences ----------------------------------------------------------------------
@@ -374,6 +439,10 @@ class ShellApp(App):
         self._shot_pending = name
 
     def _on_flip(self, *_args: Any) -> None:
+        if not self._first_frame_done:
+            self._first_frame_done = True
+            write_first_frame_time()
+            Clock.schedule_once(self._boot, 0)
         self.frames_after_state += 1
         if self.frames_after_state == 1:
             self.last_state_frame_monotonic = time.monotonic()
@@ -390,6 +459,12 @@ class ShellApp(App):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.root.export_to_png(str(path))
         return path
+
+
+def write_first_frame_time() -> None:
+    target = os.environ.get(FIRST_FRAME_FILE_ENV)
+    if target:
+        Path(target).write_text(f"{time.time():.6f}\n")
 
 
 class _ShowErrorScreen(ExceptionHandler):

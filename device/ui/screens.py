@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kivy.app import App
 from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
+from kivy.uix.scrollview import ScrollView
 
 from device.i18n import N_
 from device.ui.tr import tr
 from device.ui.widgets import Surface, Tile
-from wire.localapi import AppTile
+
+if TYPE_CHECKING:
+    from wire.localapi import AppTile
 
 BUILTIN_APPS: tuple[tuple[str, str, str], ...] = (
     ("lessons", N_("Digital skills"), "book"),
@@ -28,6 +31,9 @@ def _app_tile(app_tile: AppTile) -> Tile:
 
 
 class HomeScreen(Screen):
+    def on_kv_post(self, base_widget: Any) -> None:
+        self.refresh(App.get_running_app().home_apps)
+
     def refresh(self, apps: list[AppTile]) -> None:
         box = self.ids.tiles
         box.clear_widgets()
@@ -41,6 +47,9 @@ class HomeScreen(Screen):
 
 class _RestrictedScreen(Screen):
     """Lock and curfew: nothing to tap but the always-allowed apps."""
+
+    def on_kv_post(self, base_widget: Any) -> None:
+        self.refresh(App.get_running_app().restricted_apps)
 
     def refresh(self, apps: list[AppTile]) -> None:
         box = self.ids.tiles
@@ -68,12 +77,10 @@ class ErrorScreen(Screen):
 class ShellRoot(Surface):
     """Status bar, banner, and the screen manager holding every screen."""
 
-    def __init__(self, screens: dict[str, Screen], **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         sm: ScreenManager = self.ids.sm
         sm.transition = NoTransition()
-        for screen in screens.values():
-            sm.add_widget(screen)
         self._fingers: dict[Any, Any] = {}
         self._ignored: set[Any] = set()
 
@@ -109,5 +116,10 @@ def _cancel_press(touch: Any) -> None:
         if widget is None:
             continue
         touch.ungrab(widget)
+        if isinstance(widget, ScrollView):
+            # A ScrollView hands a still touch to its children only after scroll_timeout; forget
+            # the touch so that hand-over never happens (Kivy has no public cancel for it).
+            touch.ud.pop(widget._get_uid(), None)
+            widget._touch = None
         if hasattr(widget, "state"):
             widget.state = "normal"

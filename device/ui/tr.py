@@ -27,12 +27,15 @@ class Translator(Observable):
     def switch(self, language: str) -> None:
         self.language = language
         self.catalogue = catalogue(language)
-        for observer in list(self._observers):
+        alive = []
+        for observer in self._observers:
             func, args, _kwargs = observer
             try:
                 func(args, None, None)
-            except ReferenceError:  # the widget that bound it is gone
-                self._observers.remove(observer)
+            except ReferenceError:  # the widget that bound it is gone: forget it
+                continue
+            alive.append(observer)
+        self._observers = alive
 
     def fbind(self, name: str, func: Any, *largs: Any, **kwargs: Any) -> Any:
         if name == "_":
@@ -43,9 +46,8 @@ class Translator(Observable):
 
     def funbind(self, name: str, func: Any, *largs: Any, **kwargs: Any) -> Any:
         if name == "_":
-            key = (func, largs[0] if len(largs) == 1 else largs, kwargs)
-            if key in self._observers:
-                self._observers.remove(key)
+            args = largs[0] if len(largs) == 1 else largs
+            self._observers = [o for o in self._observers if not (o[0] is func and o[1] is args)]
             return None
         return super().funbind(name, func, *largs, **kwargs)
 
