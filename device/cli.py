@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 
 _XDG_DATA = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local/share"))
-DEFAULT_DATA_DIR = _XDG_DATA / "cellbridge-shell"
+# Under systemd, StateDirectory=cellbridge-shell gives a persistent, private directory.
+DEFAULT_DATA_DIR = Path(os.environ.get("STATE_DIRECTORY", _XDG_DATA / "cellbridge-shell"))
 
 
 @click.command()

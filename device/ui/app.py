@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,7 @@ knows nothing yet must show); the others are built one per frame after the first
 once when needed sooner."""
 FORCED = frozenset({"lock", "curfew", "updating"})
 TICK_S = 1.0
+NOTICE_S = 6.0
 
 _kv_loaded: set[str] = set()
 
@@ -109,6 +111,9 @@ class ShellApp(App):
     update_progress = NumericProperty(0)
     error_text = StringProperty("")
 
+    notice = StringProperty("")
+    """A short message of the shell's own (an app starting or refused), shown as a banner."""
+
     home_apps = ListProperty()
     restricted_apps = ListProperty()
 
@@ -137,10 +142,13 @@ class ShellApp(App):
         self.last_state_monotonic = 0.0
         self.last_state_frame_monotonic = 0.0
         self.link: AgentLink | None = None
+        self.running_app: Any = None
+        self._notice_event: Any = None
         self._screens: dict[str, Screen] = {}
         self._exception_handler = _ShowErrorScreen(self)
         self._tick_event: Any = None
         self._prebuild_event: Any = None
+        self._watchdog_event: Any = None
         self._prebuild: list[str] = []
         self._root_sm: Any = None
         self._lessons: tuple[lesson_rules.Lesson, ...] | None = None
@@ -166,8 +174,16 @@ class ShellApp(App):
 
     def _boot(self, _dt: float = 0) -> None:
         """After the first frame: the agent link, the clock tick, then the other screens."""
+        from device import watchdog
         from device.agent_link import AgentLink
         from wire.localapi import failsafe_state
+
+        watchdog.notify("READY=1")
+        interval = watchdog.ping_interval()
+        if interval is not None:
+            self._watchdog_event = Clock.schedule_interval(
+                lambda _dt: watchdog.notify("WATCHDOG=1"), interval
+            )
 
         if self.shell_state is None:
             self._apply(failsafe_state("unknown", tr._("The tablet is starting. Please wait.")))
@@ -198,8 +214,11 @@ class ShellApp(App):
         return screen
 
     def on_stop(self) -> None:
-        if self._prebuild_event is not None:
-            self._prebuild_event.cancel()
+        if self.running_app is not None:
+            self.running_app.stop()
+        for event in (self._prebuild_event, self._watchdog_event):
+            if event is not None:
+                event.cancel()
         if self.link is not None:
             self.link.stop()
         if self._tick_event is not None:
@@ -288,6 +307,7 @@ class ShellApp(App):
                 self._screens[name].refresh(apps)
         self._refresh_clock()
         self._show(view.screen_for(state, self.user_screen))
+        self._enforce_running_app()
 
     def _refresh_clock(self) -> None:
         """Status bar and banner: recomputed every tick, since they count down."""
@@ -303,6 +323,8 @@ class ShellApp(App):
         )
         self.update_text = view.update_status(state, t)
         banner = view.banner(state, now, t)
+        if banner is None and self.notice and view.forced_screen(state) is None:
+            banner = view.Banner("info", "app", self.notice)
         self.banner_text = banner.text if banner else ""
         self.banner_icon = banner.icon if banner else ""
         self.banner_kind = banner.kind if banner else "warning"
@@ -326,8 +348,75 @@ class ShellApp(App):
             self._show(view.screen_for(self.shell_state, name))
 
     def launch(self, app_id: str) -> None:
-        """Start an external app (the agent must say yes first)."""
-        log.info("launch of %s requested: not available yet", app_id)
+        """Start an external app: ask the agent (off the UI thread); only its yes starts it."""
+        state = self.shell_state
+        if state is None or self.running_app is not None:
+            return
+        offered = self.restricted_apps if view.forced_screen(state) else self.home_apps
+        tile = next((a for a in offered if a.id == app_id), None)
+        if tile is None:
+            log.warning("launch of %s refused: not offered on this screen", app_id)
+            return
+        self.show_notice(tr._("Starting {name}…").format(name=tile.name))
+        threading.Thread(
+            target=self._ask_and_start, args=(app_id, tile.name), name="launch", daemon=True
+        ).start()
+
+    def _ask_and_start(self, app_id: str, name: str) -> None:
+        from device import launcher
+
+        reply = launcher.ask_agent(self.socket_path, app_id)
+        running = None
+        if reply.ok:
+            try:
+                running = launcher.start(reply, self.data_dir / "apps" / app_id)
+            except (OSError, ValueError) as exc:
+                log.error("%s would not start: %s", app_id, exc)
+        else:
+            log.warning("agent refused %s: %s", app_id, reply.reason)
+        Clock.schedule_once(lambda _dt: self._launched(app_id, name, running), -1)
+
+    def _launched(self, app_id: str, name: str, running: Any) -> None:
+        if running is None:
+            self.show_notice(tr._("{name} cannot start right now.").format(name=name))
+            return
+        self.running_app = running
+        self.show_notice("")
+        threading.Thread(target=self._wait_app, args=(running,), daemon=True).start()
+        self._enforce_running_app()  # the state may have changed while the agent answered
+
+    def _wait_app(self, running: Any) -> None:
+        running.process.wait()
+        Clock.schedule_once(lambda _dt: self._app_exited(running), -1)
+
+    def _app_exited(self, running: Any) -> None:
+        if self.running_app is running:
+            self.running_app = None
+        log.info(
+            "%s exited (%s); the shell comes back to the front",
+            running.app_id,
+            running.process.returncode,
+        )
+        Window.raise_window()
+
+    def _enforce_running_app(self) -> None:
+        """Close a running app the current state no longer allows (curfew, lock, profile)."""
+        running, state = self.running_app, self.shell_state
+        if running is None or state is None:
+            return
+        offered = self.restricted_apps if view.forced_screen(state) else self.home_apps
+        if any(a.id == running.app_id for a in offered):
+            return
+        log.info("closing %s: no longer allowed", running.app_id)
+        threading.Thread(target=running.stop, name="stop-app", daemon=True).start()
+
+    def show_notice(self, text: str) -> None:
+        self.notice = text
+        self._refresh_clock()
+        if self._notice_event is not None:
+            self._notice_event.cancel()
+        if text:
+            self._notice_event = Clock.schedule_once(lambda _dt: self.show_notice(""), NOTICE_S)
 
     # --- built-in apps --------------------------------------------------------------------
 

@@ -135,3 +135,37 @@ def test_an_error_in_the_ui_shows_a_calm_screen_without_a_stack_trace(start_shel
     )
     shell.tap(home)
     assert shell.screen() == "home"
+
+
+def test_the_shell_tells_systemd_it_is_ready_and_keeps_its_watchdog_fed(
+    start_shell, tmp_path, monkeypatch
+):
+    """Under systemd (Type=notify, WatchdogSec=) a frozen UI stops the pings and gets restarted."""
+    import os
+    import socket
+
+    address = str(tmp_path / "notify.sock")
+    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    receiver.bind(address)
+    receiver.settimeout(5)
+    monkeypatch.setenv("NOTIFY_SOCKET", address)
+    monkeypatch.setenv("WATCHDOG_USEC", "200000")
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+    try:
+        shell = start_shell(connect=False)
+        shell.app.on_agent_state(state())
+        received = []
+        shell.wait_until(lambda: _drain(receiver, received) and received.count(b"WATCHDOG=1") >= 2)
+        assert received[0] == b"READY=1"
+        assert received.count(b"WATCHDOG=1") >= 2
+    finally:
+        receiver.close()
+
+
+def _drain(receiver, into) -> bool:
+    receiver.setblocking(False)
+    try:
+        while True:
+            into.append(receiver.recv(64))
+    except BlockingIOError:
+        return True
