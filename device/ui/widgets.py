@@ -51,5 +51,5 @@ class Tile(Pressable):
     """A large home-screen tile: icon above its label."""
 
 
-class KeyButton(ShellButton):
-    """One key of the on-screen keyboard."""
+class KeyButton(Pressable):
+    """One key of the on-screen keyboard: a fixed size, whatever the text size setting."""
