@@ -7,7 +7,7 @@
   state line reaches its socket to the first frame drawn after it, and from the MQTT publish;
 - the shell's resident memory beside the bare Kivy app's.
 
-    python -m bench.shell [--runs N] [--locks N]
+    python -m bench.shell [--runs N] [--locks N]    (`run(...)` gives the rows to bench/__main__)
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -27,6 +28,11 @@ from cellbridge.display import Xvfb
 
 REPO = Path(__file__).resolve().parents[1]
 FIRST_FRAME_ENV = "CELLBRIDGE_FIRST_FRAME_FILE"
+
+
+def run(runs: int = 5, locks: int = 40) -> list[Row]:
+    """Every shell row, for `make bench`."""
+    return [*cold_start(runs), *state_to_frame(locks)]
 
 
 def _rss_kib(pid: int) -> int:
@@ -126,12 +132,108 @@ def cold_start(runs: int) -> list[Row]:
     return rows
 
 
+def state_to_frame(locks: int) -> list[Row]:
+    """Lock/unlock published as signed `desired` documents to a real agent on a real broker; the
+    shell runs in this process (its event loop stepped at its normal frame rate)."""
+    from tests.support.agents import AgentProcess, Probe, TestSigner, write_agent_config
+
+    from cellbridge.broker import Mosquitto
+    from wire.topics import TabletChannel, tablet
+
+    publish_to_frame, push_to_frame, publish_to_push = [], [], []
+    xvfb = Xvfb().start()
+    with tempfile.TemporaryDirectory(prefix="bench-shell-") as tmp:
+        work = Path(tmp)
+        broker = Mosquitto(work / "broker").start()
+        signer = TestSigner()
+        config = write_agent_config(
+            work / "agent",
+            device_id="t1",
+            wing="A",
+            broker_host=broker.host,
+            broker_port=broker.port,
+            gateway_keys=[signer.write_public_key(work / "gw.pem")],
+        )
+        agent = AgentProcess(config).start()
+        probe = Probe(broker.host, broker.port)
+        try:
+            agent.wait_connected()
+            os.environ["DISPLAY"] = xvfb.display
+            from device.ui.config import configure, prepare_environment
+
+            os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+            prepare_environment(work / "kivy")
+            configure(fullscreen=False)
+            from kivy.base import EventLoop
+
+            from device.ui.app import ShellApp
+
+            EventLoop.ensure_window()
+            EventLoop.start()
+            app = ShellApp(agent.socket_path, work / "shell")
+            app._run_prepare()
+
+            def step_until(done: Callable[[], bool], timeout: float = 10.0) -> None:
+                deadline = time.monotonic() + timeout
+                while not done():
+                    if time.monotonic() > deadline:
+                        raise TimeoutError("the shell never showed the state")
+                    EventLoop.idle()
+
+            step_until(lambda: app.agent_reachable and not app._prebuild)
+            for version in range(1, locks + 1):
+                locked = version % 2 == 1
+                document = signer.desired("t1", version, locked=locked, reason=f"bench {version}")
+                sealed = signer.seal(document)
+                step_until(lambda: app.frames_after_state >= 2)  # idle before each change
+                published = time.monotonic()
+                probe.publish(tablet("t1", TabletChannel.DESIRED), sealed)
+                step_until(
+                    lambda locked=locked: (
+                        app.shell_state is not None
+                        and app.shell_state.locked is locked
+                        and app.frames_after_state >= 1
+                    )
+                )
+                publish_to_frame.append(app.last_state_frame_monotonic - published)
+                push_to_frame.append(app.last_state_frame_monotonic - app.last_state_monotonic)
+                publish_to_push.append(app.last_state_monotonic - published)
+            app.dispatch("on_stop")
+        finally:
+            probe.close()
+            agent.kill()
+            broker.kill()
+            xvfb.stop()
+    p50, p99, _ = summary(push_to_frame)
+    e2e50, e2e99, _ = summary(publish_to_frame)
+    floor50, _, _ = summary(publish_to_push)
+    return [
+        Row(
+            "shell state → frame",
+            f"agent push received → first frame showing it, p50/p99 of {locks}",
+            f"{ms(p50)} / {ms(p99)}",
+            "one frame at 60 fps: 16.7 ms",
+            f"{p50 / (1 / 60):.2f}×",
+            "≤ 200 ms",
+        ),
+        Row(
+            "lock → screen",
+            f"signed desired published → lock frame, p50/p99 of {locks}",
+            f"{ms(e2e50)} / {ms(e2e99)}",
+            f"publish → agent push {ms(floor50)}",
+            f"{e2e50 / floor50:.2f}×" if floor50 > 0 else "—",
+            "≤ 200 ms",
+        ),
+    ]
+
+
 @click.command()
 @click.option("--runs", default=5, show_default=True, help="Cold starts of each app.")
-def main(runs: int) -> None:
+@click.option("--locks", default=40, show_default=True, help="Lock/unlock changes to time.")
+def main(runs: int, locks: int) -> None:
     from bench.stats import markdown
 
-    click.echo(markdown(cold_start(runs)))
+    click.echo(markdown(run(runs, locks)))
 
 
 if __name__ == "__main__":
