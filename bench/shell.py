@@ -188,13 +188,14 @@ def state_to_frame(locks: int) -> list[Row]:
                 step_until(lambda: app.frames_after_state >= 2)  # idle before each change
                 published = time.monotonic()
                 probe.publish(tablet("t1", TabletChannel.DESIRED), sealed)
-                step_until(
-                    lambda locked=locked: (
-                        app.shell_state is not None
-                        and app.shell_state.locked is locked
-                        and app.frames_after_state >= 1
+
+                def shown(want: bool = locked) -> bool:
+                    state = app.shell_state
+                    return (
+                        state is not None and state.locked is want and app.frames_after_state >= 1
                     )
-                )
+
+                step_until(shown)
                 publish_to_frame.append(app.last_state_frame_monotonic - published)
                 push_to_frame.append(app.last_state_frame_monotonic - app.last_state_monotonic)
                 publish_to_push.append(app.last_state_monotonic - published)
