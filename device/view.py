@@ -93,11 +93,22 @@ class Banner:
 
 
 def banner(
-    state: ShellState, now_ms: int | None, t: gettext.NullTranslations = ENGLISH
+    state: ShellState,
+    now_ms: int | None,
+    t: gettext.NullTranslations = ENGLISH,
+    running_app: str | None = None,
 ) -> Banner | None:
-    """The warning banner, if any: curfew soon (15/5/1 minutes), or an update about to restart."""
+    """The warning banner, if any: the running app about to be closed, curfew soon (15/5/1
+    minutes), or an update about to restart."""
     if forced_screen(state) is not None:
         return None
+    closing = next((a for a in state.apps if a.id == running_app), None)
+    closes_at = getattr(closing, "closes_at", None)  # set by the agent within the warning period
+    if closing is not None and closes_at is not None and now_ms is not None:
+        text = t.gettext("{name} closes in {time}.").format(
+            name=closing.name, time=format_minutes(minutes_until(closes_at, now_ms), t)
+        )
+        return Banner("warning", "warning", text)
     curfew = state.curfew
     if curfew.state == "warning":
         minutes = curfew.minutes_left

@@ -322,7 +322,8 @@ class ShellApp(App):
             state, self.agent_reachable, t
         )
         self.update_text = view.update_status(state, t)
-        banner = view.banner(state, now, t)
+        running = self.running_app.app_id if self.running_app is not None else None
+        banner = view.banner(state, now, t, running)
         if banner is None and self.notice and view.forced_screen(state) is None:
             banner = view.Banner("info", "app", self.notice)
         self.banner_text = banner.text if banner else ""
