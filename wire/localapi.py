@@ -121,7 +121,7 @@ def _parse(adapter: TypeAdapter[Any], line: bytes) -> Any:
     if len(line) > MAX_LINE:
         raise ValueError(f"line over {MAX_LINE} bytes")
     try:
-        # JSON mode: strict models still take a JSON array for a tuple field (python mode would not)
+        # JSON mode: strict models still take a JSON array for a tuple field (`apps`).
         return adapter.validate_json(line)
     except (ValueError, ValidationError) as exc:
         raise ValueError(f"bad message: {str(exc).splitlines()[0]}") from exc
