@@ -158,3 +158,15 @@ def stop_app(app: Any, window: Any) -> None:
     for child in window.children[:]:
         window.remove_widget(child)
     App._running_app = None
+
+
+@pytest.fixture
+def world(broker: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A broker, a real agent process holding the sample wing policy, and a publisher with the
+    wing's key (tests/device/test_shell_with_agent.py: World)."""
+    pytest.importorskip("agent.clock", reason="needs the agent's policy engine (issue 5) merged")
+    from tests.device.test_shell_with_agent import World
+
+    w = World(broker, tmp_path, monkeypatch)
+    yield w
+    w.close()
