@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from pathlib import Path
 
 import click
@@ -46,6 +47,12 @@ def shell(socket_path: Path, screenshots: Path | None, data_dir: Path, fullscree
 
     prepare_environment(data_dir / "kivy")
     configure(fullscreen=fullscreen)
+    from kivy.clock import Clock
+
     from device.ui.app import ShellApp
 
-    ShellApp(socket_path, data_dir, screenshots=screenshots).run()
+    app = ShellApp(socket_path, data_dir, screenshots=screenshots)
+    # systemd's stop: leave cleanly (running apps are closed in on_stop). A window-close request
+    # from the window manager is a different thing, and the kiosk refuses it.
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: Clock.schedule_once(lambda _dt: app.stop()))
+    app.run()

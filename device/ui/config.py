@@ -18,6 +18,9 @@ def prepare_environment(kivy_home: Path, *, console_log: bool = True) -> None:
     os.environ.setdefault("KIVY_USE_DEFAULTCONFIG", "1")
     os.environ.setdefault("KIVY_NO_FILELOG", "1")
     os.environ.setdefault("KIVY_HOME", str(kivy_home))
+    # SDL would turn SIGTERM into a window-close request, which the kiosk refuses: systemd could
+    # then never stop the shell. Signals stay Python's (device/cli.py stops the app on SIGTERM).
+    os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
     if not console_log:
         os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
     Path(os.environ["KIVY_HOME"]).mkdir(parents=True, exist_ok=True)
