@@ -175,6 +175,19 @@ def update_status(state: ShellState, t: gettext.NullTranslations = ENGLISH) -> s
     return t.gettext("Updating")
 
 
+def lock_since_text(state: ShellState, t: gettext.NullTranslations = ENGLISH) -> str:
+    """'Locked since 14:02.' when staff's order says when; empty otherwise (and for fail-safe)."""
+    if state.lock.source == "failsafe" or state.lock.since <= 0:
+        return ""
+    return t.gettext("Locked since {clock}.").format(clock=clock_text(state.lock.since))
+
+
+def curfew_name(state: ShellState) -> str:
+    """What policy calls this stretch when it is not a plain curfew (a lockdown's name)."""
+    label = str(getattr(state.curfew, "label", "") or "").strip()
+    return "" if label.lower() in ("", "curfew") else label
+
+
 def lock_reason_text(state: ShellState, t: gettext.NullTranslations = ENGLISH) -> str:
     """The reason staff gave, or a calm default when they gave none."""
     reason = state.lock.reason.strip()

@@ -108,6 +108,7 @@ class ShellApp(App):
     lock_reason = StringProperty("")
     lock_detail = StringProperty("")
     curfew_until = StringProperty("")
+    curfew_name = StringProperty("")
     update_progress = NumericProperty(0)
     error_text = StringProperty("")
 
@@ -289,11 +290,13 @@ class ShellApp(App):
             return
         t = tr.catalogue
         self.lock_reason = view.lock_reason_text(state, t)
+        since = view.lock_since_text(state, t)
         self.lock_detail = (
-            tr._("Ask a member of staff if you need help.")
+            " ".join(filter(None, [since, tr._("Ask a member of staff if you need help.")]))
             if state.lock.source != "failsafe"
             else ""
         )
+        self.curfew_name = view.curfew_name(state)
         self.curfew_until = view.curfew_ends_text(state, t)
         self.update_progress = state.update.progress
         self.home_apps = list(view.home_tiles(state))

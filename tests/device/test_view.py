@@ -107,3 +107,8 @@ def test_connection_is_said_in_words_not_only_colour():
     assert view.connection_status(state(), True) == ("linked", "Connected")
     assert view.connection_status(state(connected=False), True) == ("unlinked", "Not connected")
     assert view.connection_status(state(), False)[1] == "Tablet service not running"
+
+
+def test_the_lock_says_since_when_but_a_fail_safe_lock_does_not():
+    assert view.lock_since_text(locked()) == f"Locked since {view.clock_text(NOW)}."
+    assert view.lock_since_text(failsafe_state("t-0001", "agent unreachable")) == ""
