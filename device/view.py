@@ -141,6 +141,13 @@ def curfew_status(
     return t.gettext("No curfew today")
 
 
+def curfew_title(state: ShellState, t: gettext.NullTranslations = ENGLISH) -> str:
+    """The curfew screen's heading: a real curfew, or the fail-closed wait for policy or time."""
+    if state.curfew.state == "unknown":
+        return t.gettext("The tablet is not ready yet.")
+    return t.gettext("It is curfew. Time to rest.")
+
+
 def curfew_ends_text(state: ShellState, t: gettext.NullTranslations = ENGLISH) -> str:
     """The curfew screen's 'until when' line."""
     if state.curfew.state == "unknown":

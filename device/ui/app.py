@@ -109,6 +109,7 @@ class ShellApp(App):
     lock_detail = StringProperty("")
     curfew_until = StringProperty("")
     curfew_name = StringProperty("")
+    curfew_title = StringProperty("")
     update_progress = NumericProperty(0)
     error_text = StringProperty("")
 
@@ -298,6 +299,7 @@ class ShellApp(App):
         )
         self.curfew_name = view.curfew_name(state)
         self.curfew_until = view.curfew_ends_text(state, t)
+        self.curfew_title = view.curfew_title(state, t)
         self.update_progress = state.update.progress
         self.home_apps = list(view.home_tiles(state))
         self.restricted_apps = list(view.restricted_tiles(state))

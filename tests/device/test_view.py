@@ -112,3 +112,10 @@ def test_connection_is_said_in_words_not_only_colour():
 def test_the_lock_says_since_when_but_a_fail_safe_lock_does_not():
     assert view.lock_since_text(locked()) == f"Locked since {view.clock_text(NOW)}."
     assert view.lock_since_text(failsafe_state("t-0001", "agent unreachable")) == ""
+
+
+def test_waiting_for_policy_or_time_is_not_called_curfew_on_screen():
+    waiting = state(curfew=CurfewView(state="unknown"))
+    assert view.screen_for(waiting, "home") == "curfew"  # still fail closed
+    assert view.curfew_title(waiting) == "The tablet is not ready yet."
+    assert view.curfew_title(curfew_now()) == "It is curfew. Time to rest."
