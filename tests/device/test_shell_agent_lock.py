@@ -10,27 +10,29 @@ from pathlib import Path
 import pytest
 
 from tests.support.agents import AgentProcess, Probe, TestSigner, write_agent_config
-from tests.support.broker import Mosquitto
+from tests.support.broker import WingBroker
 from wire.topics import TabletChannel, tablet
 
 pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def agent(broker: Mosquitto, tmp_path: Path) -> Iterator[tuple[AgentProcess, TestSigner, Probe]]:
+def agent(broker: WingBroker, tmp_path: Path) -> Iterator[tuple[AgentProcess, TestSigner, Probe]]:
+    """Tablet t1's real agent on the wing's broker (mutual TLS, enrolled like a real tablet)."""
     signer = TestSigner()
     config = write_agent_config(
         tmp_path / "t1",
         device_id="t1",
-        wing="A",
+        wing="w1",
         broker_host=broker.host,
         broker_port=broker.port,
         gateway_keys=[signer.write_public_key(tmp_path / "gw.pem")],
         backoff_max_s=1.0,
+        enrolment_bundle=broker.demo.bundle("t1") if broker.secure else None,
     )
     process = AgentProcess(config).start()
     process.wait_connected()
-    probe = Probe(broker.host, broker.port)
+    probe = Probe(broker.host, broker.port, tls=broker.observer_tls(1))
     yield process, signer, probe
     probe.close()
     process.kill()
