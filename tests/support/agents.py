@@ -86,6 +86,13 @@ class TestSigner:
             profile=profile,
         )
 
+    def first(self, device: str, version: int = 1) -> DesiredState:
+        """What the gateway issues a tablet it registers (`gateway.desired.first_desired`):
+        unlocked by the system. A tablet without it stays locked as not set up."""
+        return self.desired(
+            device, version, locked=False, by="system", reason="registered on the wing"
+        )
+
     def lockdown(
         self,
         wing: str,
