@@ -30,7 +30,7 @@ def combine(desired: DesiredState | None, lockdown: WingLockdown | None) -> Lock
     """
     if desired is None:
         return NOT_SET_UP
-    device = desired.lock if desired is not None and desired.lock.locked else None
+    device = desired.lock if desired.lock.locked else None
     wing = lockdown.lock if lockdown is not None and lockdown.lock.locked else None
     if device is not None and (wing is None or device.since > wing.since):
         return _view(device, "device")
