@@ -236,8 +236,11 @@ class AgentProcess:
         self.log_path = self.directory / "agent.log"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, wait: bool = True, timeout: float = 15.0) -> AgentProcess:
-        env = dict(os.environ)
+    def start(
+        self, wait: bool = True, timeout: float = 15.0, env: dict[str, str] | None = None
+    ) -> AgentProcess:
+        """Spawn the agent (with `env` added to this process's environment)."""
+        env = {**os.environ, **(env or {})}
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p
         )
