@@ -237,9 +237,14 @@ class AgentProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(
-        self, wait: bool = True, timeout: float = 15.0, env: dict[str, str] | None = None
+        self,
+        wait: bool = True,
+        timeout: float = 15.0,
+        env: dict[str, str] | None = None,
+        umask: int = -1,
     ) -> AgentProcess:
-        """Spawn the agent (with `env` added to this process's environment)."""
+        """Spawn the agent (with `env` added to this process's environment; `umask` as a
+        systemd unit's `UMask=`, -1 to inherit)."""
         env = {**os.environ, **(env or {})}
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p
@@ -259,6 +264,7 @@ class AgentProcess:
                 stderr=log,
                 env=env,
                 cwd=REPO_ROOT,
+                umask=umask,
             )
         if wait:
             self.wait_ready(timeout)
