@@ -56,7 +56,7 @@ async def _serve(service: Agent) -> None:
     task = asyncio.current_task()
     assert task is not None
     loop = asyncio.get_running_loop()
-    notifier = Notifier.from_environment()
+    notifier = Notifier.take_from_environment()
 
     def stop() -> None:
         notifier.stopping()

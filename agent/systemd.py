@@ -20,6 +20,9 @@ from collections.abc import Mapping
 
 log = logging.getLogger(__name__)
 
+ENVIRONMENT = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
+"""What systemd sets for a notify service with a watchdog."""
+
 
 def notify_address(value: str | None) -> str | bytes | None:
     """The address to send to, from $NOTIFY_SOCKET: a path, an abstract name (bytes starting with
@@ -76,6 +79,15 @@ class Notifier:
             notify_address(env.get("NOTIFY_SOCKET")),
             watchdog_interval(env.get("WATCHDOG_USEC"), env.get("WATCHDOG_PID"), os.getpid()),
         )
+
+    @classmethod
+    def take_from_environment(cls) -> Notifier:
+        """`from_environment`, then remove the variables from this process's environment, so
+        that programs it runs (rauc, …) do not take themselves for the service."""
+        notifier = cls.from_environment()
+        for name in ENVIRONMENT:
+            os.environ.pop(name, None)
+        return notifier
 
     @property
     def enabled(self) -> bool:

@@ -3,6 +3,7 @@ WATCHDOG=1 from its event loop, STATUS= lines, STOPPING=1 on SIGTERM; nothing wi
 
 from __future__ import annotations
 
+import os
 import socket
 import uuid
 from collections.abc import Callable, Iterator
@@ -79,6 +80,22 @@ def test_outside_systemd_the_notifier_does_nothing() -> None:
     assert not notifier.enabled
     assert notifier.ready("x") is False
     assert notifier.watchdog_s is None
+
+
+def test_taking_the_notifier_hides_the_variables_from_programs_the_agent_runs(
+    monkeypatch: pytest.MonkeyPatch, manager: NotifySocket, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
+    monkeypatch.setenv("WATCHDOG_USEC", "30000000")
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+    notifier = Notifier.take_from_environment()
+    try:
+        assert notifier.watchdog_s == 15.0
+        assert not {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"} & os.environ.keys()
+        assert notifier.status("starting")
+        assert manager.next() == {"STATUS": "starting"}
+    finally:
+        notifier.close()
 
 
 def test_notifications_reach_an_abstract_notify_socket() -> None:
