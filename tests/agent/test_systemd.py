@@ -3,8 +3,11 @@ WATCHDOG=1 from its event loop, STATUS= lines, STOPPING=1 on SIGTERM; nothing wi
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -146,3 +149,27 @@ def test_the_agent_reports_losing_the_broker_in_its_status(
     broker.kill()
     manager.until(lambda f: f.get("STATUS") == "not connected to the wing")
     assert agent.running
+
+
+async def test_the_watchdog_is_pinged_from_the_event_loop_so_a_stalled_loop_stops_the_pings(
+    manager: NotifySocket, tmp_path: Path
+) -> None:
+    notifier = Notifier(str(tmp_path / "notify"), watchdog_s=0.01)
+    pinging = asyncio.create_task(notifier.keep_alive())
+    try:
+        await asyncio.to_thread(manager.next)  # pinging
+        manager.sock.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                manager.sock.recv(4096)  # drain what was sent before the stall
+        time.sleep(0.2)  # the loop is stuck here: twenty intervals pass with no ping
+        with pytest.raises(BlockingIOError):
+            manager.sock.recv(4096)
+        manager.sock.setblocking(True)
+        manager.sock.settimeout(15)
+        assert await asyncio.to_thread(manager.next) == {"WATCHDOG": "1"}  # the loop runs again
+    finally:
+        pinging.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pinging
+        notifier.close()
