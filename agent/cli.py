@@ -14,12 +14,16 @@ from agent.config import load_config
 from agent.service import Agent
 from agent.systemd import Notifier
 from cellbridge.config import ConfigError
+from provisioning.csr import enrol_request
 from wire.localapi import ShellState
 
 
 @click.group()
 def agent() -> None:
     """The on-tablet agent."""
+
+
+agent.add_command(enrol_request)
 
 
 @agent.command()

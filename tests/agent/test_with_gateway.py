@@ -11,31 +11,39 @@ import pytest
 
 from agent.lock import NOT_SET_UP
 from tests.support.agents import AgentProcess, write_agent_config
-from tests.support.broker import Mosquitto
+from tests.support.broker import WingBroker
 from tests.support.gateway import Gateway
 
 
 @pytest.fixture
-def gateway(broker: Mosquitto, tmp_path: Path) -> Iterator[Gateway]:
-    gw = Gateway(tmp_path / "gw", broker.host, broker.port, wing="A", tablets=[("t1", "1", "L1")])
+def gateway(broker: WingBroker, tmp_path: Path) -> Iterator[Gateway]:
+    gw = Gateway(
+        tmp_path / "gw",
+        broker.host,
+        broker.port,
+        wing=broker.demo.wing if broker.secure else "A",
+        tablets=[("t1", "1", "L1")],
+        tls=broker.gateway_tls(),
+    )
     gw.start()
     yield gw
     gw.close()
 
 
-def tablet_config(broker: Mosquitto, gateway: Gateway, tmp_path: Path, device: str) -> Path:
+def tablet_config(broker: WingBroker, gateway: Gateway, tmp_path: Path, device: str) -> Path:
     return write_agent_config(
         tmp_path / device,
         device_id=device,
-        wing="A",
+        wing=broker.demo.wing if broker.secure else "A",
         broker_host=broker.host,
         broker_port=broker.port,
         gateway_keys=[gateway.public_key_path],
+        enrolment_bundle=broker.demo.bundle(device) if broker.secure else None,
     )
 
 
 @pytest.fixture
-def agent(broker: Mosquitto, gateway: Gateway, tmp_path: Path) -> Iterator[AgentProcess]:
+def agent(broker: WingBroker, gateway: Gateway, tmp_path: Path) -> Iterator[AgentProcess]:
     process = AgentProcess(tablet_config(broker, gateway, tmp_path, "t1")).start()
     process.wait_connected()
     yield process
@@ -67,7 +75,7 @@ def test_a_tablet_seeded_on_the_wing_comes_up_unlocked(agent: AgentProcess) -> N
 
 
 def test_a_new_tablet_is_locked_until_registered_then_unlocked_by_its_first_desired_state(
-    broker: Mosquitto, gateway: Gateway, tmp_path: Path
+    broker: WingBroker, gateway: Gateway, tmp_path: Path
 ) -> None:
     tablet = AgentProcess(tablet_config(broker, gateway, tmp_path, "t2")).start()
     try:
