@@ -135,6 +135,9 @@ class Agent:
         self._client: aiomqtt.Client | None = None
         self._state: ShellState = failsafe_state(device, self._failure)
         self._api = LocalApi(config.socket, config.socket_mode, lambda: self._state)
+        self._listeners: list[Callable[[ShellState], None]] = []
+        self.ready = asyncio.Event()
+        """Set once the state is loaded (or failed closed) and the shell's socket listens."""
 
     # -- what the agent knows -------------------------------------------------------------
 
@@ -162,6 +165,10 @@ class Agent:
         document = self._documents.get("lockdown")
         return document if isinstance(document, WingLockdown) else None
 
+    def add_listener(self, callback: Callable[[ShellState], None]) -> None:
+        """Call `callback` with every new state (as the shell gets it), e.g. to tell systemd."""
+        self._listeners.append(callback)
+
     # -- lifecycle ------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -171,6 +178,7 @@ class Agent:
             # Only once loaded: a socket that answers holds the real state (an absent one means
             # locked to the shell anyway).
             await self._api.start()
+            self.ready.set()
             await run_reconnecting(
                 self._session,
                 backoff_max_s=self.config.broker.backoff_max_s,
@@ -222,6 +230,11 @@ class Agent:
         if state != self._state:
             self._state = state
             self._api.publish(state)
+            for callback in self._listeners:
+                try:
+                    callback(state)
+                except Exception:  # an observer's bug must not stop enforcement
+                    log.exception("%s: state listener failed", self.config.device_id)
 
     # -- MQTT -----------------------------------------------------------------------------
 
