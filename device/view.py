@@ -196,6 +196,10 @@ def curfew_name(state: ShellState) -> str:
 
 
 def lock_reason_text(state: ShellState, t: gettext.NullTranslations = ENGLISH) -> str:
-    """The reason staff gave, or a calm default when they gave none."""
+    """The reason staff gave, or a calm default when they gave none. A fail-safe lock (agent
+    starting, unreachable, not set up, or failing) gets one calm sentence, never the technical
+    detail behind it."""
+    if state.lock.source == "failsafe":
+        return t.gettext("The tablet is not ready. Please wait.")
     reason = state.lock.reason.strip()
     return reason or t.gettext("Staff have locked this tablet.")

@@ -119,3 +119,8 @@ def test_waiting_for_policy_or_time_is_not_called_curfew_on_screen():
     assert view.screen_for(waiting, "home") == "curfew"  # still fail closed
     assert view.curfew_title(waiting) == "The tablet is not ready yet."
     assert view.curfew_title(curfew_now()) == "It is curfew. Time to rest."
+
+
+def test_a_fail_safe_lock_never_shows_technical_detail():
+    broken = failsafe_state("t-0001", "internal error: OperationalError")
+    assert view.lock_reason_text(broken) == "The tablet is not ready. Please wait."
