@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 
 def repository_app(directory: Path) -> Starlette:
@@ -44,14 +45,20 @@ async def serve(directory: Path, host: str, port: int, certfile: Path, keyfile: 
 
 @contextlib.contextmanager
 def serving_in_thread(directory: Path, certfile: Path, keyfile: Path, host: str = "127.0.0.1",
-                      port: int = 0) -> Iterator[str]:
-    """Run the server on a background thread (demo, tests, bench); yields its base URL."""
+                      port: int = 0, wrap: Callable[[ASGIApp], ASGIApp] | None = None,
+                      ) -> Iterator[str]:
+    """Run the server on a background thread (demo, tests, bench); yields its base URL.
+
+    `wrap` puts ASGI middleware around the app (tests use it to play a hostile gateway)."""
     import socket
 
     sock = socket.socket()
     sock.bind((host, port))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(server_config(directory, host, port, certfile, keyfile))
+    config = server_config(directory, host, port, certfile, keyfile)
+    if wrap is not None:
+        config.app = wrap(config.app)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])),
                               daemon=True, name="tuf-repository")
     thread.start()
@@ -61,5 +68,6 @@ def serving_in_thread(directory: Path, certfile: Path, keyfile: Path, host: str 
         yield f"https://{host}:{port}"
     finally:
         server.should_exit = True
+        server.force_exit = True
         thread.join(10)
         sock.close()

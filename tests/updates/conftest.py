@@ -11,6 +11,7 @@ import pytest
 
 from gateway.repository_server import serving_in_thread
 from provisioning.release import EstateRepository
+from tests.updates.hostile import Hostile
 from tests.updates.support import COMPATIBLE, Tablet, TlsFiles, make_image, make_tablet, make_tls
 
 
@@ -22,6 +23,8 @@ class Wing:
     tls: TlsFiles
     image_root: Path
     """root.json as baked into the tablet image (version 1)."""
+    hostile: Hostile
+    """Middleware in front of the repository server: tests give it rules to misbehave."""
 
     def release(self, version: str, size: int = 64 * 1024, seed: int | None = None,
                 compatible: str = COMPATIBLE) -> str:
@@ -45,8 +48,14 @@ def wing(tmp_path: Path) -> Iterator[Wing]:
     repo_dir = tmp_path / "gateway-repo"
     estate.publish(repo_dir)
     tls = make_tls(tmp_path / "tls")
-    with serving_in_thread(repo_dir, tls.cert, tls.key) as url:
-        yield Wing(estate, repo_dir, url, tls, estate.metadata_dir / "1.root.json")
+    hostile: list[Hostile] = []
+
+    def wrap(app: object) -> Hostile:
+        hostile.append(Hostile(app))  # type: ignore[arg-type]
+        return hostile[0]
+
+    with serving_in_thread(repo_dir, tls.cert, tls.key, wrap=wrap) as url:  # type: ignore[arg-type]
+        yield Wing(estate, repo_dir, url, tls, estate.metadata_dir / "1.root.json", hostile[0])
 
 
 @pytest.fixture
