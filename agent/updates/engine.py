@@ -151,7 +151,8 @@ class UpdateEngine:
         record = self.state()
         if not self._started:
             self._started = True
-            if record.state not in SETTLED:
+            if record.state not in SETTLED and record.state != State.INSTALLED:
+                # Waiting for the window across restarts is expected, not a loop.
                 record.resumes += 1
                 self._save(record)
                 if record.resumes > self.config.max_resumes:
