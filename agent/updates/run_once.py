@@ -22,7 +22,7 @@ def main(argv: list[str]) -> int:
     config = load(UpdatesConfig, Path(argv[0]))
     health_file = config.work_dir / "unhealthy"
     engine = build_engine(config, now=system_now, health=lambda: not health_file.exists())
-    if len(argv) >= 3:
+    if len(argv) >= 3 and argv[1]:
         engine.offer(argv[1], argv[2])
     outcome = engine.run()
     print(engine.state().state.value, flush=True)
