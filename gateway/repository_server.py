@@ -57,7 +57,7 @@ def serving_in_thread(directory: Path, certfile: Path, keyfile: Path, host: str 
     port = sock.getsockname()[1]
     config = server_config(directory, host, port, certfile, keyfile)
     if wrap is not None:
-        config.app = wrap(config.app)
+        config.app = wrap(config.app)  # type: ignore[arg-type]
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])),
                               daemon=True, name="tuf-repository")

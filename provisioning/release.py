@@ -27,9 +27,7 @@ from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import (
     Metadata,
     MetaFile,
-    Role,
     Root,
-    Signed,
     Snapshot,
     TargetFile,
     Targets,
@@ -65,7 +63,7 @@ EXPIRY = {
     Timestamp.type: datetime.timedelta(days=1),
 }
 ONLINE_ROLES = (Snapshot.type, Timestamp.type)
-T = TypeVar("T", bound=Signed)
+T = TypeVar("T", Root, Targets, Snapshot, Timestamp)
 
 
 def utcnow() -> datetime.datetime:
@@ -101,8 +99,7 @@ class EstateRepository:
             raise ReleaseError(f"{self.dir} is not a release repository (run `release init`)")
         self.insecure = (self.dir / INSECURE_MARKER).exists()
         self.passphrase = None if self.insecure else passphrase
-        if not self.insecure and passphrase is None:
-            raise ReleaseError("the release keys are encrypted: give the release passphrase")
+        """None: only what needs no offline key works (publish); signing says why it fails."""
 
     # ---- layout
     @property
@@ -187,7 +184,7 @@ class EstateRepository:
     # ---- reading and writing roles
     def load(self, role: str, cls: type[T]) -> Metadata[T]:
         path = self.metadata_dir / f"{role}.json"
-        md = Metadata[cls].from_file(str(path))  # type: ignore[valid-type]
+        md: Metadata[Any] = Metadata.from_file(str(path))
         if not isinstance(md.signed, cls):
             raise ReleaseError(f"{path} is not {role} metadata")
         return md
@@ -196,7 +193,7 @@ class EstateRepository:
         """The signers on disk for `role`, in root's key order (all 3 for root)."""
         root = self.load(Root.type, Root).signed
         found = []
-        for path in sorted((self.dir / ("online" if role in ONLINE_ROLES else "keys")).glob("*.pem")):
+        for path in sorted(self.key_path(role).parent.glob("*.pem")):
             if not path.stem.startswith(role):
                 continue
             signer = load_signer(path, None if role in ONLINE_ROLES else self.passphrase)
@@ -265,6 +262,7 @@ class EstateRepository:
     def release_os(self, image: Path, version: str, compatible: str,
                    now: datetime.datetime | None = None) -> TargetFile:
         meta = ReleaseMeta(kind="os", version=version, compatible=compatible)
+        self.signers(Targets.type)  # a wrong passphrase fails here, before any work
         with tempfile.TemporaryDirectory() as tmp:
             bundle = build_rauc_bundle(
                 {"rootfs": image}, version, compatible, self.release_cert, self.release_key,
@@ -275,6 +273,7 @@ class EstateRepository:
     def release_app(self, app: str, payload: Path, version: str, compatible: str,
                     now: datetime.datetime | None = None) -> TargetFile:
         meta = ReleaseMeta(kind="app", version=version, compatible=compatible, app=app)
+        self.signers(Targets.type)
         with tempfile.TemporaryDirectory() as tmp:
             bundle = build_rauc_bundle(
                 {"appfs": payload}, version, compatible, self.release_cert, self.release_key,
@@ -306,7 +305,7 @@ class EstateRepository:
         root_md.signed.version += 1
         root_md.signed.expires = now + EXPIRY[Root.type]
         # Replace the key file: same name, so `signers()` keeps finding one file per key.
-        for path in (self.dir / ("online" if role in ONLINE_ROLES else "keys")).glob(f"{role}*.pem"):
+        for path in self.key_path(role).parent.glob(f"{role}*.pem"):
             key_pass = None if role in ONLINE_ROLES else self.passphrase
             if load_signer(path, key_pass).public_key.keyid == victim:
                 write_private(path.with_name(path.name + ".retired"),

@@ -7,12 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from cellbridge.config import Settings
 from agent.updates.engine import EngineConfig, UpdateEngine
 from agent.updates.http import GatewayFetcher, make_pool
 from agent.updates.slots import FileSlots, RaucSlots, SlotBackend
 from agent.updates.store import UpdateRecord
 from agent.updates.tufclient import TrustedNow, TrustedReleases
+from cellbridge.config import Settings
 
 
 class UpdatesConfig(Settings):

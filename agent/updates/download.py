@@ -58,7 +58,10 @@ def verify_digests(hashers: dict[str, hashlib._Hash], length: int, expected: Exp
             raise DownloadRefused(f"{algo} of the bundle does not match the signed target")
 
 
-def hash_file(path: Path, expected: Expected, limit: int | None = None) -> tuple[dict[str, hashlib._Hash], int]:
+Hashers = dict[str, "hashlib._Hash"]
+
+
+def hash_file(path: Path, expected: Expected, limit: int | None = None) -> tuple[Hashers, int]:
     """Hash the first `limit` bytes of `path` (all when None) in constant memory."""
     hashers = _hashers(expected)
     done = 0

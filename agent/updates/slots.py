@@ -17,7 +17,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -296,7 +296,7 @@ class RaucSlots:
             raise SlotError(f"rauc {args[0]} failed: {_last_line(result.stderr)}")
         return result.stdout
 
-    def _status(self) -> dict[str, object]:
+    def _status(self) -> dict[str, Any]:
         try:
             data = json.loads(self._run("status", "--detailed", "--output-format=json"))
         except ValueError as exc:
@@ -308,7 +308,7 @@ class RaucSlots:
     def _slots(self) -> dict[str, dict[str, object]]:
         """bootname -> slot status, for our slot class."""
         found: dict[str, dict[str, object]] = {}
-        for entry in self._status().get("slots", []):  # type: ignore[union-attr]
+        for entry in self._status().get("slots", []):
             for name, slot in dict(entry).items():
                 if str(name).startswith(f"{self.slot_class}.") and slot.get("bootname"):
                     found[str(slot["bootname"])] = dict(slot, name=name)
