@@ -10,14 +10,17 @@ already has rather than trusting it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import urllib3
 
@@ -110,7 +113,7 @@ def download(
         headers = {"Range": f"bytes={have}-"} if have else {}
         try:
             response = pool.request("GET", url, headers=headers, preload_content=False,
-                                    redirect=False)
+                                    redirect=False, decode_content=False)
         except urllib3.exceptions.HTTPError as exc:
             raise DownloadError(f"cannot fetch {url}: {exc}") from exc
         try:
@@ -123,37 +126,11 @@ def download(
                 hashers = _hashers(expected)
             else:
                 raise DownloadError(f"{url}: HTTP {response.status}")
-            mode = "r+b" if have else "wb"
-            if not partial.exists():
-                mode = "wb"
-            with open(partial, mode) as out:
+            with open(partial, "r+b" if have and partial.exists() else "wb") as out:
                 out.seek(have)
                 out.truncate()
-                while have < expected.length:
-                    if time.monotonic() - started > deadline_s:
-                        raise DownloadRefused(
-                            f"not delivered within {deadline_s:.0f}s (slow retrieval)")
-                    try:
-                        chunk = response.read1(min(CHUNK, expected.length - have + 1))
-                    except urllib3.exceptions.HTTPError as exc:
-                        raise DownloadError(f"transfer broke at {have} bytes: {exc}") from exc
-                    if not chunk:
-                        break
-                    if have + len(chunk) > expected.length:
-                        raise DownloadRefused(
-                            f"server sent more than the signed length {expected.length}")
-                    out.write(chunk)
-                    for h in hashers.values():
-                        h.update(chunk)
-                    have += len(chunk)
-                    if progress is not None:
-                        progress(have, expected.length)
-                    if stop_after is not None and have >= stop_after:
-                        out.flush()
-                        raise DownloadError(f"transfer stopped at {have} bytes")
-                if have == expected.length and response.read1(1):
-                    raise DownloadRefused(
-                        f"server sent more than the signed length {expected.length}")
+                have = _receive(response, out, hashers, have, expected, started + deadline_s,
+                                progress, stop_after)
                 out.flush()
                 os.fsync(out.fileno())
         finally:
@@ -162,3 +139,62 @@ def download(
         if have < expected.length:
             raise DownloadError(f"transfer ended at {have} of {expected.length} bytes")
     verify_digests(hashers, have, expected)
+
+
+def _receive(
+    response: urllib3.BaseHTTPResponse,
+    out: BinaryIO,
+    hashers: Hashers,
+    have: int,
+    expected: Expected,
+    deadline: float,
+    progress: Callable[[int, int], None] | None,
+    stop_after: int | None,
+) -> int:
+    """Copy the body to `out` in 1 MiB blocks, hashing as it goes; returns the bytes on disk.
+
+    Blocks are read whole (few Python steps per MiB), so a server trickling bytes never returns
+    from a read: a watchdog shuts the socket at the deadline and the read fails.
+    """
+    expired = threading.Event()
+
+    def cut() -> None:
+        expired.set()
+        with contextlib.suppress(OSError, ValueError, RuntimeError):
+            response.shutdown()
+
+    watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), cut)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        while have < expected.length:
+            try:
+                chunk = response.read(min(CHUNK, expected.length - have + 1))
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                if expired.is_set():
+                    raise _slow(deadline) from exc
+                raise DownloadError(f"transfer broke at {have} bytes: {exc}") from exc
+            if expired.is_set():
+                raise _slow(deadline)
+            if not chunk:
+                break
+            if have + len(chunk) > expected.length:
+                raise DownloadRefused(f"server sent more than the signed length {expected.length}")
+            out.write(chunk)
+            for h in hashers.values():
+                h.update(chunk)
+            have += len(chunk)
+            if progress is not None:
+                progress(have, expected.length)
+            if stop_after is not None and have >= stop_after:
+                out.flush()
+                raise DownloadError(f"transfer stopped at {have} bytes")
+        if have == expected.length and response.read(1):
+            raise DownloadRefused(f"server sent more than the signed length {expected.length}")
+    finally:
+        watchdog.cancel()
+    return have
+
+
+def _slow(deadline: float) -> DownloadRefused:
+    return DownloadRefused("not delivered within the deadline (slow retrieval)")
