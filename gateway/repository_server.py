@@ -16,11 +16,10 @@ from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.responses import FileResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
-from starlette.responses import FileResponse, Response
 from starlette.types import ASGIApp, Scope
-
 
 CHUNK = 1024 * 1024
 
@@ -28,7 +27,7 @@ CHUNK = 1024 * 1024
 class _RepositoryFiles(StaticFiles):
     """Static files sent in 1 MiB chunks (Starlette's 64 KiB costs a thread hop per chunk)."""
 
-    def file_response(self, full_path: PathLike, stat_result: os.stat_result, scope: Scope,
+    def file_response(self, full_path: str | PathLike[str], stat_result: os.stat_result, scope: Scope,
                       status_code: int = 200) -> Response:
         response = super().file_response(full_path, stat_result, scope, status_code)
         if isinstance(response, FileResponse):
