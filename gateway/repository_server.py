@@ -27,8 +27,8 @@ CHUNK = 1024 * 1024
 class _RepositoryFiles(StaticFiles):
     """Static files sent in 1 MiB chunks (Starlette's 64 KiB costs a thread hop per chunk)."""
 
-    def file_response(self, full_path: str | PathLike[str], stat_result: os.stat_result, scope: Scope,
-                      status_code: int = 200) -> Response:
+    def file_response(self, full_path: str | PathLike[str], stat_result: os.stat_result,
+                      scope: Scope, status_code: int = 200) -> Response:
         response = super().file_response(full_path, stat_result, scope, status_code)
         if isinstance(response, FileResponse):
             response.chunk_size = CHUNK
