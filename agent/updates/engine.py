@@ -124,10 +124,11 @@ class UpdateEngine:
         try:
             return self.store.load()
         except StoreError as exc:
-            # Unknown progress: make sure the unknown slot never boots, start over.
+            # Unknown progress. Nothing is activated on a guess: the record restarts as a
+            # failed update, and an unconfirmed slot still falls back through the bootloader
+            # unless this boot proves healthy.
             log.error("%s", exc)
             record = UpdateRecord(state=State.FAILED, error=f"record unreadable: {exc}")
-            self.slots.mark_bad(self.slots.other())
             self.store.save(record)
             return record
 
@@ -151,6 +152,11 @@ class UpdateEngine:
         record = self.state()
         if not self._started:
             self._started = True
+            if record.state in SETTLED or record.state == State.INSTALLED:
+                # Every healthy boot outside a trial confirms the running slot, or the
+                # bootloader would spend its attempts and fall back to the older one.
+                if self._healthy():
+                    self.slots.mark_good()
             if record.state not in SETTLED and record.state != State.INSTALLED:
                 # Waiting for the window across restarts is expected, not a loop.
                 record.resumes += 1

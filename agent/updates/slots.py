@@ -107,6 +107,7 @@ class Bootloader(BaseModel):
     model_config = ConfigDict(extra="forbid")
     order: list[str] = Field(default_factory=lambda: ["A", "B"])
     left: dict[str, int] = Field(default_factory=lambda: {"A": 3, "B": 0})
+    bad: list[str] = Field(default_factory=list)
     booted: str = "A"
     boot_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
     boots: int = 1
@@ -222,16 +223,20 @@ class FileSlots:
         state = self.bootloader()
         state.order = [slot, *(s for s in state.order if s != slot)]
         state.left[slot] = self.attempts
+        state.bad = [s for s in state.bad if s != slot]
         self._save(state)
 
     def mark_good(self) -> None:
         state = self.bootloader()
         state.left[state.booted] = self.attempts
+        state.bad = [s for s in state.bad if s != state.booted]
         self._save(state)
 
     def mark_bad(self, slot: str) -> None:
         state = self.bootloader()
         state.left[slot] = 0
+        if slot not in state.bad:
+            state.bad.append(slot)
         self._save(state)
 
     def reboot(self) -> None:
@@ -243,8 +248,8 @@ class FileSlots:
     def power_cycle(self) -> str:
         """Boot: the first slot in order with attempts left and an image spends one attempt.
 
-        With none left, it boots the first slot that has an image (a bootloader's last resort).
-        Returns the booted slot.
+        With none left, it boots the first slot with an image not marked bad (a bootloader's
+        last resort). Returns the booted slot.
         """
         state = self.bootloader()
         candidates = [s for s in state.order if state.left.get(s, 0) > 0 and self.meta(s)]
@@ -252,7 +257,8 @@ class FileSlots:
             chosen = candidates[0]
             state.left[chosen] -= 1
         else:
-            chosen = next((s for s in state.order if self.meta(s)), state.order[0])
+            usable = [s for s in state.order if self.meta(s)]
+            chosen = next((s for s in usable if s not in state.bad), (usable or state.order)[0])
         state.booted = chosen
         state.boot_id = uuid.uuid4().hex
         state.boots += 1

@@ -146,3 +146,26 @@ def test_a_committed_release_is_the_floor_for_the_next_one(wing: Wing, tablet: T
     engine.offer(target, "1.2.0")
     assert engine.run() == Outcome.REBOOT
     assert engine.state().from_slot == "B" and engine.state().to_slot == "A"
+
+
+def test_a_committed_release_keeps_booting_across_many_reboots(wing: Wing,
+                                                               tablet: Tablet) -> None:
+    install_and_reboot(wing, tablet)
+    tablet.slots.power_cycle()
+    assert tablet.engine().run() == Outcome.SETTLED
+    for _ in range(10):  # each boot, the agent starts and confirms the running slot
+        assert tablet.slots.power_cycle() == "B"
+        assert tablet.engine().run() == Outcome.SETTLED
+    assert tablet.engine().state().state == State.COMMITTED
+
+
+def test_an_unreadable_record_fails_the_update_without_touching_the_slots(
+    wing: Wing, tablet: Tablet
+) -> None:
+    (tablet.config.work_dir).mkdir(parents=True, exist_ok=True)
+    (tablet.config.work_dir / "update.json").write_text("{torn")
+    engine = tablet.engine()
+    assert engine.run() == Outcome.SETTLED
+    assert engine.state().state == State.FAILED
+    assert "record unreadable" in engine.state().error
+    tablet.record_unchanged()
