@@ -37,10 +37,13 @@ from wire import topics
 from wire.documents import (
     Ack,
     DesiredState,
+    LockOrder,
     ReportedState,
     SignedTime,
     Status,
+    UpdateTarget,
     WingLockdown,
+    device_audience,
     wing_audience,
 )
 from wire.envelope import private_key_from_pem, seal
@@ -166,6 +169,8 @@ class GatewayService:
         self._bad_messages = AuditThrottle(BAD_MESSAGE_WINDOW_MS)
         self._unknown_tablets = AuditThrottle(UNKNOWN_TABLET_WINDOW_MS)
         self._last_time_version = 0
+        self.report_hooks: list[Callable[[ReportedState], None]] = []
+        """Called with every report a tablet sends (the rollouts watch them)."""
 
     @property
     def ttl_ms(self) -> int:
@@ -409,6 +414,8 @@ class GatewayService:
         self._dirty.set()
         for waiter in self._waiters:
             waiter.applied(report)
+        for hook in self.report_hooks:
+            hook(report)
 
     def _on_status(self, device: str, status: Status, retained: bool, now: int) -> None:
         known = self.statuses.get(device)
@@ -566,6 +573,39 @@ class GatewayService:
             report = self.reported.get(device)
             if report is not None:
                 waiter.applied(report)
+
+    async def set_update(self, devices: list[str], update: UpdateTarget | None, by: str
+                         ) -> dict[str, int]:
+        """Sign, record and publish each tablet's next desired state with `update` as its update
+        target (None withdraws it), the lock and profile carried over. Returns the versions."""
+        now = self.clock()
+        unknown = [d for d in devices if d not in self.tablets]
+        if unknown:
+            raise TargetError("unknown tablets " + ", ".join(unknown))
+        docs = []
+        for device in devices:
+            current = self.desired.get(device)
+            if current is None:
+                docs.append(DesiredState(
+                    audience=device_audience(device), version=1, issued=now,
+                    expires=now + self.ttl_ms, update=update,
+                    lock=LockOrder(locked=False, by="gateway", reason="", since=now)))
+            else:
+                docs.append(current.document.model_copy(update={
+                    "version": current.document.version + 1, "issued": now,
+                    "expires": now + self.ttl_ms, "update": update}))
+        records = [StoredDocument(d, seal(d, self._key)) for d in docs]
+        self.store.put_desired(records)
+        for record in records:
+            self.desired[_device_of(record.document)] = record
+        self.store.audit(now, f"staff:{by}", "update" if update else "update_withdrawn",
+                         f"devices:{','.join(devices[:20])}", {
+                             "target": update.target if update else None,
+                             "version": update.version if update else None,
+                             "rollout": update.rollout if update else None,
+                             "devices": devices})
+        await asyncio.gather(*(self._publish_desired(d) for d in devices))
+        return {_device_of(d): d.version for d in docs}
 
     def register(self, tablet: Tablet, by: str) -> bool:
         now = self.clock()

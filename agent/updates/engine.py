@@ -106,6 +106,15 @@ class UpdateEngine:
             self.store.save(record)
             return True
 
+    def withdraw(self) -> None:
+        """The desired state no longer names an update: forget the offer. An update still
+        before its switch is abandoned at the next `run()`; one past it runs to its end."""
+        with self._record_lock:
+            record = self._load()
+            if record.pending is not None:
+                record.pending = None
+                self.store.save(record)
+
     def state(self) -> UpdateRecord:
         with self._record_lock:
             return self._load()
@@ -172,6 +181,8 @@ class UpdateEngine:
             State.TRIAL_BOOT: self._trial,
         }
         while True:
+            if record.state in BEFORE_SWITCH and self.state().pending is None:
+                return self._abort(record, "withdrawn: the desired state names no update")
             handler = handlers.get(record.state, self._settled)
             outcome = handler(record)
             if outcome is not None:
