@@ -161,11 +161,11 @@ class UpdateEngine:
         record = self.state()
         if not self._started:
             self._started = True
-            if record.state in SETTLED or record.state == State.INSTALLED:
-                # Every healthy boot outside a trial confirms the running slot, or the
-                # bootloader would spend its attempts and fall back to the older one.
-                if self._healthy():
-                    self.slots.mark_good()
+            # Every healthy boot outside a trial confirms the running slot, or the
+            # bootloader would spend its attempts and fall back to the older one.
+            on_trial = record.state not in SETTLED and self.slots.booted() == record.to_slot
+            if not on_trial and self._healthy():
+                self.slots.mark_good()
             if record.state not in SETTLED and record.state != State.INSTALLED:
                 # Waiting for the window across restarts is expected, not a loop.
                 record.resumes += 1
