@@ -11,6 +11,7 @@ import pytest
 
 from gateway.repository_server import serving_in_thread
 from provisioning.release import EstateRepository
+from tests.gateway.conftest import gateway, make_gateway, peer  # noqa: F401  (rollout tests)
 from tests.updates.hostile import Hostile
 from tests.updates.support import COMPATIBLE, Tablet, TlsFiles, make_image, make_tablet, make_tls
 
