@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
+from agent.updates.config import UpdatesConfig
 from cellbridge.config import Settings, load
 from cellbridge.mqtt import BrokerConfig
 from wire.topics import check_device_id
@@ -23,6 +24,8 @@ class AgentConfig(Settings):
     """Ed25519 public keys (PEM) whose signatures on gateway documents this tablet trusts."""
     broker: BrokerConfig = BrokerConfig()
     session_expiry_s: Annotated[int, Field(ge=0)] = 86400
+    updates: UpdatesConfig | None = None
+    """`[updates]`: the OS update engine (TUF + RAUC); absent, the tablet takes no updates."""
 
     @property
     def store_path(self) -> Path:

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from agent.config import AgentConfig
 from agent.localapi import LocalApi
 from agent.store import AuditRow, Store, StoredDocument, StoreError
+from agent.updates.service import HealthCheck, SignedTimeClock, UpdateService
 from agent.view import reported_state, shell_state
 from cellbridge.config import ConfigError
 from cellbridge.mqtt import make_client, run_reconnecting
@@ -135,6 +136,17 @@ class Agent:
         self._client: aiomqtt.Client | None = None
         self._state: ShellState = failsafe_state(device, self._failure)
         self._api = LocalApi(config.socket, config.socket_mode, lambda: self._state)
+        self._updates: UpdateService | None = None
+        self._update_tasks: set[asyncio.Task[None]] = set()
+        if config.updates is not None:
+            shell_needed = config.updates.health_needs_shell
+            self._updates = UpdateService(
+                config.updates,
+                now=SignedTimeClock(lambda: self.last_signed_time),
+                health=HealthCheck(lambda: self._connected,
+                                   lambda: not shell_needed or self._api.watchers > 0),
+                on_change=self._on_update_change,
+            )
 
     # -- what the agent knows -------------------------------------------------------------
 
@@ -171,11 +183,15 @@ class Agent:
             # Only once loaded: a socket that answers holds the real state (an absent one means
             # locked to the shell anyway).
             await self._api.start()
-            await run_reconnecting(
-                self._session,
-                backoff_max_s=self.config.broker.backoff_max_s,
-                name=self.config.device_id,
-            )
+            async with asyncio.TaskGroup() as tasks:
+                if self._updates is not None:
+                    self._updates.desired_changed(self.desired)
+                    tasks.create_task(self._updates.run())
+                await run_reconnecting(
+                    self._session,
+                    backoff_max_s=self.config.broker.backoff_max_s,
+                    name=self.config.device_id,
+                )
         finally:
             await self._api.close()
             store, self._store = self._store, None
@@ -219,9 +235,19 @@ class Agent:
             state = shell_state(
                 self.config.device_id, self.desired, self.lockdown, connected=self._connected
             )
+        if self._updates is not None:
+            state = state.model_copy(update={"update": self._updates.view()})
         if state != self._state:
             self._state = state
             self._api.publish(state)
+
+    def _on_update_change(self) -> None:
+        """The update engine moved (on the event loop): tell the shell and the gateway."""
+        self._refresh()
+        if self._client is not None:
+            task = asyncio.get_running_loop().create_task(self._publish_reported())
+            self._update_tasks.add(task)
+            task.add_done_callback(self._update_tasks.discard)
 
     # -- MQTT -----------------------------------------------------------------------------
 
@@ -322,6 +348,8 @@ class Agent:
             return
         self._applied[route.key] = row
         self._documents[route.key] = document
+        if self._updates is not None and isinstance(document, DesiredState):
+            self._updates.desired_changed(document)
         if route.ack_prefix is not None:
             self._refresh()
             await self._publish_reported()
@@ -359,6 +387,8 @@ class Agent:
             boot_id=self.boot_id,
             agent_version=AGENT_VERSION,
         )
+        if self._updates is not None:
+            report = report.model_copy(update={"update": self._updates.report()})
         await self._client.publish(
             self._topic_reported, report.model_dump_json().encode(), qos=1, retain=True
         )

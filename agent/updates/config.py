@@ -33,6 +33,8 @@ class UpdatesConfig(Settings):
     boot_attempts: int = 3
     download_deadline_s: float = 3600.0
     metadata_deadline_s: float = 30.0
+    health_needs_shell: bool = True
+    """The post-update health check also waits for a shell watching the agent's socket."""
 
 
 def make_slots(config: UpdatesConfig) -> SlotBackend:

@@ -1,0 +1,72 @@
+"""The whole path with real processes: staff start a rollout at the gateway, the agent receives
+the signed update target, installs the release from the gateway's TUF repository over HTTPS into
+its file-backed slot, shows progress to the shell, reboots into it, commits, and the gateway's
+`staff update status` shows it done."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.agents import AgentProcess, write_agent_config
+from tests.support.broker import Mosquitto
+from tests.support.gateway import Gateway
+from tests.updates.conftest import Wing
+from tests.updates.support import Tablet, _toml
+
+
+@pytest.fixture
+def wing_gateway(broker: Mosquitto, tmp_path: Path) -> Iterator[Gateway]:
+    gw = Gateway(tmp_path / "gw", broker.host, broker.port, wing="A",
+                 tablets=[("t1", "1", "L1")], time_beacon_s=0.5)
+    gw.start()
+    yield gw
+    gw.close()
+
+
+def agent_with_updates(directory: Path, broker: Mosquitto, gateway: Gateway,
+                       tablet: Tablet) -> AgentProcess:
+    config = write_agent_config(directory, device_id="t1", wing="A", broker_host=broker.host,
+                                broker_port=broker.port, gateway_keys=[gateway.public_key_path])
+    updates = tablet.config.model_dump(mode="json", exclude_none=True)
+    updates["health_needs_shell"] = False
+    with open(config, "a") as f:
+        f.write("[updates]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in updates.items()))
+    return AgentProcess(config)
+
+
+def test_a_rollout_reaches_a_real_agent_which_installs_reboots_and_commits(
+    broker: Mosquitto, wing_gateway: Gateway, wing: Wing, tmp_path: Path
+) -> None:
+    target = wing.release("1.1.0")
+    tablet = wing.tablet(tmp_path / "tablet")
+    agent = agent_with_updates(tmp_path / "t1", broker, wing_gateway, tablet).start()
+    try:
+        agent.wait_connected()
+        started = wing_gateway.staff("update", "start", "--id", "r1", "--target", target,
+                                     "--version", "1.1.0", "--canary", "t1")
+        assert started.returncode == 0, started.stderr
+        state = agent.wait_for(lambda s: s.update.state == "rebooting", timeout=60)
+        assert "restart" in state.update.message
+        assert tablet.slots.bootloader().reboot_requested
+    finally:
+        agent.stop()
+
+    assert tablet.slots.power_cycle() == "B"
+    rebooted = AgentProcess(agent.config_path).start()
+    try:
+        rebooted.wait_for(lambda s: s.update.state == "committed", timeout=60)
+        for _ in range(100):
+            view = wing_gateway.staff_json("update", "status")
+            if view["rollouts"][0]["stage"] == "done":
+                break
+        assert view["rollouts"][0]["stage"] == "done", json.dumps(view)
+        row = view["tablets"][0]
+        assert (row["reported"]["state"], row["reported"]["running"]) == ("committed", "1.1.0")
+    finally:
+        rebooted.stop()
+    assert tablet.slots.version("B") == "1.1.0"
+    assert tablet.slots.bootloader().left["B"] == 3
