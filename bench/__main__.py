@@ -13,9 +13,15 @@ from bench.stats import markdown
     "--tablets", default=500, show_default=True, help="Simulated tablets for the lock benchmark."
 )
 @click.option("--samples", default=200, show_default=True, help="Single-tablet lock samples.")
-def main(tablets: int, samples: int) -> None:
+@click.option("--update-sizes", default="100,1024", show_default=True,
+              help="OS bundle sizes (MiB) for the update benchmark; empty to skip it.")
+def main(tablets: int, samples: int, update_sizes: str) -> None:
     """Run the benchmarks and print their table (paste it into README.md)."""
     rows = lock.run(tablets=tablets, samples=samples)
+    if update_sizes:
+        from bench import updates
+
+        rows += updates.run([int(s) for s in update_sizes.split(",")])
     click.echo(markdown(rows))
 
 
