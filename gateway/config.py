@@ -10,6 +10,7 @@ from pydantic import Field, StringConstraints
 from cellbridge.config import Settings
 from cellbridge.mqtt import BrokerConfig
 from gateway import DEFAULT_API_SOCKET
+from gateway.repository import RepositoryConfig
 from wire.topics import DEVICE_ID_PATTERN
 
 WingId = Annotated[str, StringConstraints(pattern=rf"^{DEVICE_ID_PATTERN}$")]
@@ -39,6 +40,8 @@ class GatewayConfig(Settings):
     lockdown_coalesce_s: Annotated[float, Field(ge=0)] = 3.0
     """At most one birth-triggered `wing/lockdown` re-publish per this many seconds."""
     tablets: list[TabletSeed] = Field(default_factory=list)
+    repository: RepositoryConfig | None = None
+    """`[repository]`: serve the estate's TUF repository (OS releases) to the wing's tablets."""
 
     @property
     def reissue_margin_s(self) -> int:

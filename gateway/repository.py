@@ -15,14 +15,30 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from pydantic import Field
 from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import Metadata, MetaFile, Snapshot, Timestamp
 from tuf.api.serialization.json import JSONSerializer
+
+from cellbridge.config import Settings
 
 log = logging.getLogger(__name__)
 
 TIMESTAMP_LIFETIME = datetime.timedelta(days=1)
 REFRESH_MARGIN = datetime.timedelta(hours=6)
+
+
+class RepositoryConfig(Settings):
+    """`[repository]` of the gateway config: where `release publish` put the repository and how
+    tablets reach it."""
+
+    dir: Path
+    cert: Path
+    """The gateway's HTTPS certificate (PEM) and its key."""
+    key: Path
+    host: str = "0.0.0.0"
+    port: int = Field(default=8443, ge=1, le=65535)
+    refresh_interval_s: float = Field(default=300.0, gt=0)
 
 
 class RepositoryError(Exception):

@@ -21,6 +21,8 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Scope
 
+from gateway.repository import GatewayRepository, RepositoryConfig
+
 CHUNK = 1024 * 1024
 
 
@@ -57,6 +59,21 @@ def server_config(directory: Path, host: str, port: int, certfile: Path, keyfile
 async def serve(directory: Path, host: str, port: int, certfile: Path, keyfile: Path) -> None:
     """Serve until cancelled (for the gateway service's event loop)."""
     await uvicorn.Server(server_config(directory, host, port, certfile, keyfile)).serve()
+
+
+async def run_repository(config: RepositoryConfig) -> None:
+    """The gateway's repository duties, until cancelled: serve it, keep its timestamp fresh."""
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield  # signals belong to the gateway process
+
+    server = Server(server_config(config.dir, config.host, config.port, config.cert,
+                                  config.key))
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(server.serve())
+        tasks.create_task(GatewayRepository(config.dir).keep_fresh(config.refresh_interval_s))
 
 
 @contextlib.contextmanager

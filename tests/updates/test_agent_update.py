@@ -6,6 +6,7 @@ its file-backed slot, shows progress to the shell, reboots into it, commits, and
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,10 +19,28 @@ from tests.updates.conftest import Wing
 from tests.updates.support import Tablet, _toml
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @pytest.fixture
-def wing_gateway(broker: Mosquitto, tmp_path: Path) -> Iterator[Gateway]:
+def wing_gateway(broker: Mosquitto, wing: Wing, tmp_path: Path) -> Iterator[Gateway]:
+    """The gateway process, also serving the published TUF repository (its `[repository]`)."""
     gw = Gateway(tmp_path / "gw", broker.host, broker.port, wing="A",
                  tablets=[("t1", "1", "L1")], time_beacon_s=0.5)
+    port = free_port()
+    gw.repository_url = f"https://127.0.0.1:{port}"  # type: ignore[attr-defined]
+    with open(gw.config_path, "a") as f:
+        f.write(f"""
+[repository]
+dir = {_toml(str(wing.repo_dir))}
+cert = {_toml(str(wing.tls.cert))}
+key = {_toml(str(wing.tls.key))}
+host = "127.0.0.1"
+port = {port}
+""")
     gw.start()
     yield gw
     gw.close()
@@ -43,6 +62,8 @@ def test_a_rollout_reaches_a_real_agent_which_installs_reboots_and_commits(
 ) -> None:
     target = wing.release("1.1.0")
     tablet = wing.tablet(tmp_path / "tablet")
+    tablet.config = tablet.config.model_copy(
+        update={"repository_url": wing_gateway.repository_url})  # type: ignore[attr-defined]
     agent = agent_with_updates(tmp_path / "t1", broker, wing_gateway, tablet).start()
     try:
         agent.wait_connected()
@@ -70,3 +91,5 @@ def test_a_rollout_reaches_a_real_agent_which_installs_reboots_and_commits(
         rebooted.stop()
     assert tablet.slots.version("B") == "1.1.0"
     assert tablet.slots.bootloader().left["B"] == 3
+    # It came from the gateway process's repository, not the test's own server.
+    assert not [path for path, _ in wing.hostile.requests if path.startswith("/targets/")]
