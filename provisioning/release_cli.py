@@ -15,9 +15,11 @@ from typing import Any
 
 import click
 
+from agent.updates.target import ReleaseMeta
 from provisioning.release import EstateRepository, ReleaseError
 
 PASSPHRASE_ENV = "CELLBRIDGE_RELEASE_PASSPHRASE"
+DEFAULT_COMPATIBLE = "cellbridge-tablet"
 
 
 def _passphrase(passphrase_file: Path | None, confirm: bool = False) -> bytes:
@@ -47,6 +49,13 @@ def _open(directory: Path, passphrase_file: Path | None) -> EstateRepository:
         raise click.ClickException(str(exc)) from exc
 
 
+def _compatible(directory: Path) -> str:
+    try:
+        return (directory / "compatible").read_text().strip()
+    except OSError as exc:
+        raise click.ClickException("give --compatible (none was set at init)") from exc
+
+
 def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
     click.echo(json.dumps(data, sort_keys=True) if as_json else text)
 
@@ -68,15 +77,19 @@ def release() -> None:
 @PASSFILE
 @click.option("--insecure-demo-keys", is_flag=True,
               help="Write the offline keys UNENCRYPTED (demos and tests only).")
+@click.option("--compatible", default=DEFAULT_COMPATIBLE, show_default=True,
+              help="RAUC compatible string of the estate's tablets (the default for releases).")
 @JSON
 def init(directory: Path, passphrase_file: Path | None, insecure_demo_keys: bool,
-         as_json: bool) -> None:
+         compatible: str, as_json: bool) -> None:
     """Create the TUF repository: root 2-of-3, targets, snapshot, timestamp; a release CA."""
     passphrase = None if insecure_demo_keys else _passphrase(passphrase_file, confirm=True)
     try:
+        ReleaseMeta(kind="os", version="1", compatible=compatible)
         repo = EstateRepository.init(directory, passphrase, insecure_demo=insecure_demo_keys)
-    except (ReleaseError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        (directory / "compatible").write_text(compatible + "\n")
+    except (ReleaseError, OSError, ValueError) as exc:
+        raise click.ClickException(str(exc).splitlines()[0]) from exc
     _emit(as_json, {"dir": str(repo.dir), "root": str(repo.metadata_dir / "1.root.json"),
                     "release_ca": str(repo.release_ca), "insecure": insecure_demo_keys},
           f"release repository created in {repo.dir}\n"
@@ -88,17 +101,18 @@ def init(directory: Path, passphrase_file: Path | None, insecure_demo_keys: bool
 @DIR
 @PASSFILE
 @click.option("--version", "version", required=True, help="Release version, e.g. 1.4.0.")
-@click.option("--compatible", required=True, help="RAUC compatible string of the tablet type.")
+@click.option("--compatible", default=None,
+              help="RAUC compatible string of the tablet type (default: the one set at init).")
 @click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @JSON
-def release_os(directory: Path, passphrase_file: Path | None, version: str, compatible: str,
-               image: Path, as_json: bool) -> None:
+def release_os(directory: Path, passphrase_file: Path | None, version: str,
+               compatible: str | None, image: Path, as_json: bool) -> None:
     """Build a signed RAUC bundle of IMAGE and add it as a TUF target."""
     repo = _open(directory, passphrase_file)
     try:
-        info = repo.release_os(image, version, compatible)
+        info = repo.release_os(image, version, compatible or _compatible(directory))
     except (ReleaseError, ValueError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(str(exc).splitlines()[0]) from exc
     _emit(as_json, {"target": info.path, "length": info.length, "hashes": info.hashes},
           f"released {info.path} ({info.length} bytes, sha256 {info.hashes['sha256']})")
 
@@ -108,17 +122,17 @@ def release_os(directory: Path, passphrase_file: Path | None, version: str, comp
 @PASSFILE
 @click.option("--app", "app", required=True, help="App id, e.g. education.")
 @click.option("--version", "version", required=True)
-@click.option("--compatible", required=True)
+@click.option("--compatible", default=None, help="Default: the one set at init.")
 @click.argument("payload", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @JSON
 def release_app(directory: Path, passphrase_file: Path | None, app: str, version: str,
-                compatible: str, payload: Path, as_json: bool) -> None:
+                compatible: str | None, payload: Path, as_json: bool) -> None:
     """Build a signed RAUC bundle of an app image and add it as a TUF target."""
     repo = _open(directory, passphrase_file)
     try:
-        info = repo.release_app(app, payload, version, compatible)
+        info = repo.release_app(app, payload, version, compatible or _compatible(directory))
     except (ReleaseError, ValueError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(str(exc).splitlines()[0]) from exc
     _emit(as_json, {"target": info.path, "length": info.length, "hashes": info.hashes},
           f"released {info.path} ({info.length} bytes)")
 

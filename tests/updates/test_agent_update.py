@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,6 +73,10 @@ def test_a_rollout_reaches_a_real_agent_which_installs_reboots_and_commits(
         assert started.returncode == 0, started.stderr
         state = agent.wait_for(lambda s: s.update.state == "rebooting", timeout=60)
         assert "restart" in state.update.message
+        for _ in range(200):  # `rebooting` is persisted (and shown) just before the request
+            if tablet.slots.bootloader().reboot_requested:
+                break
+            time.sleep(0.05)
         assert tablet.slots.bootloader().reboot_requested
     finally:
         agent.stop()

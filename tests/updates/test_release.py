@@ -135,3 +135,22 @@ def test_the_release_command_is_on_the_front_door(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "e" / "INSECURE-DEMO-KEYS").exists()
     assert b"ENCRYPTED" not in (tmp_path / "e" / "keys" / "targets.pem").read_bytes()
+
+
+def test_releases_default_to_the_compatible_set_at_init(tmp_path: Path) -> None:
+    code, _ = invoke("init", "--dir", str(tmp_path / "e"), "--compatible", "wing-tab-v2")
+    assert code == 0
+    image = make_image(tmp_path / "rootfs.img", 20_000, seed=5)
+    code, output = invoke("os", "--dir", str(tmp_path / "e"), "--version", "1.0.1", str(image),
+                          "--json")
+    assert code == 0, output
+    bundle = rauc_info(tmp_path / "e" / "targets" / json.loads(output)["target"],
+                       tmp_path / "e" / "release-ca" / "ca.pem")
+    assert bundle.compatible == "wing-tab-v2"
+
+
+def test_a_malformed_version_is_refused_in_one_line(estate: Path, tmp_path: Path) -> None:
+    image = make_image(tmp_path / "rootfs.img", 20_000, seed=5)
+    code, output = invoke("os", "--dir", str(estate), "--version", "1.0; rm -rf /", str(image))
+    assert code != 0
+    assert len(output.strip().splitlines()) == 1
