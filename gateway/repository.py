@@ -57,8 +57,10 @@ def bump_timestamp(
     signer: CryptoSigner,
     now: datetime.datetime,
     lifetime: datetime.timedelta = TIMESTAMP_LIFETIME,
+    after: int = 0,
 ) -> Metadata[Timestamp]:
-    """Sign timestamp version+1 naming the current snapshot, valid for `lifetime` from `now`."""
+    """Sign timestamp version+1 (and above `after`) naming the current snapshot, valid for
+    `lifetime` from `now`."""
     snapshot = Metadata[Snapshot].from_file(str(metadata_dir / "snapshot.json")).signed
     path = metadata_dir / "timestamp.json"
     if path.exists():
@@ -66,6 +68,7 @@ def bump_timestamp(
         md.signed.version += 1
     else:
         md = Metadata(Timestamp(expires=now))
+    md.signed.version = max(md.signed.version, after + 1)
     md.signed.snapshot_meta = MetaFile(version=snapshot.version)
     md.signed.expires = (now + lifetime).replace(microsecond=0)
     md.signatures.clear()

@@ -331,6 +331,17 @@ class EstateRepository:
         repository directory. Returns the files written."""
         destination = Path(destination)
         written: list[str] = []
+        served = destination / "metadata" / "timestamp.json"
+        if served.exists():
+            # The gateway has been re-signing timestamp since the last publish: continue after
+            # its version, or tablets would see a rollback and refuse the new release.
+            theirs = Metadata[Timestamp].from_file(str(served)).signed.version
+            ours = self.load(Timestamp.type, Timestamp).signed.version
+            if ours <= theirs:
+                from gateway.repository import bump_timestamp
+
+                bump_timestamp(self.metadata_dir, self.signers(Timestamp.type)[0], utcnow(),
+                               EXPIRY[Timestamp.type], after=theirs)
         for src in sorted(self.targets_dir.rglob("*")):
             if not src.is_file():
                 continue

@@ -66,3 +66,20 @@ def test_tablets_accept_the_refreshed_timestamp(wing: Wing) -> None:
     repo.refresh_timestamp(two_days_on - datetime.timedelta(hours=1))
     release = tablet.engine().releases.lookup(target, two_days_on - datetime.timedelta(hours=1))
     assert release.meta.version == "1.1.0"
+
+
+def test_a_publish_after_gateway_refreshes_continues_the_timestamp_versions(wing: Wing) -> None:
+    repo = GatewayRepository(wing.repo_dir)
+    for _ in range(3):  # three days of gateway refreshes
+        expires = repo.timestamp_expires()
+        assert expires is not None
+        repo.refresh_timestamp(expires - datetime.timedelta(hours=1))
+    served = Metadata[Timestamp].from_file(str(repo.metadata_dir / "timestamp.json")).signed
+    target = wing.release("1.1.0")  # signs and publishes a new timestamp
+    after = Metadata[Timestamp].from_file(str(repo.metadata_dir / "timestamp.json"))
+    assert after.signed.version > served.version
+    root = Metadata[Root].from_file(str(repo.metadata_dir / "root.json")).signed
+    root.verify_delegate("timestamp", after.signed_bytes, after.signatures)
+    tablet = wing.tablet(wing.repo_dir.parent / "tablet")
+    assert tablet.engine().releases.lookup(target, datetime.datetime.now(UTC)).meta.version \
+        == "1.1.0"
