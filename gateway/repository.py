@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 TIMESTAMP_LIFETIME = datetime.timedelta(days=1)
 REFRESH_MARGIN = datetime.timedelta(hours=6)
+SNAPSHOT_LIFETIME = datetime.timedelta(days=7)
+SNAPSHOT_MARGIN = datetime.timedelta(days=2)
 
 
 class RepositoryConfig(Settings):
@@ -77,6 +79,25 @@ def bump_timestamp(
     return md
 
 
+def bump_snapshot(
+    metadata_dir: Path,
+    signer: CryptoSigner,
+    now: datetime.datetime,
+    lifetime: datetime.timedelta = SNAPSHOT_LIFETIME,
+    after: int = 0,
+) -> Metadata[Snapshot]:
+    """Sign snapshot version+1 (and above `after`) with the same contents, valid for `lifetime`
+    from `now`. Timestamp must be re-signed after it."""
+    path = metadata_dir / "snapshot.json"
+    md = Metadata[Snapshot].from_file(str(path))
+    md.signed.version = max(md.signed.version + 1, after + 1)
+    md.signed.expires = (now + lifetime).replace(microsecond=0)
+    md.signatures.clear()
+    md.sign(signer)
+    _atomic_write(path, md.to_bytes(JSONSerializer(compact=False)))
+    return md
+
+
 class GatewayRepository:
     """A published repository directory: metadata/, targets/, keys/timestamp.pem."""
 
@@ -91,14 +112,14 @@ class GatewayRepository:
     def targets_dir(self) -> Path:
         return self.dir / "targets"
 
-    def timestamp_signer(self) -> CryptoSigner:
-        path = self.dir / "keys" / "timestamp.pem"
+    def online_signer(self, role: str) -> CryptoSigner:
+        path = self.dir / "keys" / f"{role}.pem"
         try:
             key = serialization.load_pem_private_key(path.read_bytes(), None)
         except (OSError, ValueError, TypeError) as exc:
-            raise RepositoryError(f"timestamp key {path} unusable: {exc}") from exc
+            raise RepositoryError(f"{role} key {path} unusable: {exc}") from exc
         if not isinstance(key, ed25519.Ed25519PrivateKey):
-            raise RepositoryError(f"timestamp key {path} is not Ed25519")
+            raise RepositoryError(f"{role} key {path} is not Ed25519")
         return CryptoSigner(key)
 
     def timestamp_expires(self) -> datetime.datetime | None:
@@ -113,13 +134,20 @@ class GatewayRepository:
         margin: datetime.timedelta = REFRESH_MARGIN,
         lifetime: datetime.timedelta = TIMESTAMP_LIFETIME,
     ) -> bool:
-        """Re-sign timestamp if it expires within `margin`; True if it did."""
-        if not (self.metadata_dir / "snapshot.json").exists():
+        """Re-sign timestamp if it expires within `margin` (and snapshot first if that expires
+        within `SNAPSHOT_MARGIN`); True if it did."""
+        snapshot_path = self.metadata_dir / "snapshot.json"
+        if not snapshot_path.exists():
             return False  # nothing published yet
+        snapshot = Metadata[Snapshot].from_file(str(snapshot_path)).signed
+        snapshot_due = snapshot.expires - now <= SNAPSHOT_MARGIN
+        if snapshot_due:
+            fresh = bump_snapshot(self.metadata_dir, self.online_signer("snapshot"), now)
+            log.info("snapshot re-signed: version %d", fresh.signed.version)
         expires = self.timestamp_expires()
-        if expires is not None and expires - now > margin:
+        if not snapshot_due and expires is not None and expires - now > margin:
             return False
-        md = bump_timestamp(self.metadata_dir, self.timestamp_signer(), now, lifetime)
+        md = bump_timestamp(self.metadata_dir, self.online_signer("timestamp"), now, lifetime)
         log.info("timestamp re-signed: version %d, expires %s", md.signed.version,
                  md.signed.expires.isoformat())
         return True

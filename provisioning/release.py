@@ -331,17 +331,7 @@ class EstateRepository:
         repository directory. Returns the files written."""
         destination = Path(destination)
         written: list[str] = []
-        served = destination / "metadata" / "timestamp.json"
-        if served.exists():
-            # The gateway has been re-signing timestamp since the last publish: continue after
-            # its version, or tablets would see a rollback and refuse the new release.
-            theirs = Metadata[Timestamp].from_file(str(served)).signed.version
-            ours = self.load(Timestamp.type, Timestamp).signed.version
-            if ours <= theirs:
-                from gateway.repository import bump_timestamp
-
-                bump_timestamp(self.metadata_dir, self.signers(Timestamp.type)[0], utcnow(),
-                               EXPIRY[Timestamp.type], after=theirs)
+        self._continue_online_versions(destination / "metadata")
         for src in sorted(self.targets_dir.rglob("*")):
             if not src.is_file():
                 continue
@@ -361,6 +351,27 @@ class EstateRepository:
         for role in ONLINE_ROLES:
             write_private(destination / "keys" / f"{role}.pem", self.key_path(role).read_bytes())
         return written
+
+
+    def _continue_online_versions(self, served: Path) -> None:
+        """The gateway re-signs snapshot and timestamp between publishes: continue after its
+        versions, or tablets would see a rollback and refuse the new release."""
+        from gateway.repository import bump_snapshot, bump_timestamp
+
+        if not (served / "timestamp.json").exists():
+            return
+        their_snapshot = Metadata[Snapshot].from_file(str(served / "snapshot.json")).signed
+        their_timestamp = Metadata[Timestamp].from_file(str(served / "timestamp.json")).signed
+        now = utcnow()
+        snapshot = self.load(Snapshot.type, Snapshot).signed
+        timestamp = self.load(Timestamp.type, Timestamp).signed
+        if snapshot.version <= their_snapshot.version:
+            bump_snapshot(self.metadata_dir, self.signers(Snapshot.type)[0], now,
+                          EXPIRY[Snapshot.type], after=their_snapshot.version)
+        if (snapshot.version <= their_snapshot.version
+                or timestamp.version <= their_timestamp.version):
+            bump_timestamp(self.metadata_dir, self.signers(Timestamp.type)[0], now,
+                           EXPIRY[Timestamp.type], after=their_timestamp.version)
 
 
 def atomic_copy(src: Path, dst: Path) -> None:

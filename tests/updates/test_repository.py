@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 
-from tuf.api.metadata import Metadata, Root, Timestamp
+from tuf.api.metadata import Metadata, Root, Snapshot, Timestamp
 
 from agent.updates.http import make_pool
 from gateway.repository import GatewayRepository
@@ -83,3 +83,22 @@ def test_a_publish_after_gateway_refreshes_continues_the_timestamp_versions(wing
     tablet = wing.tablet(wing.repo_dir.parent / "tablet")
     assert tablet.engine().releases.lookup(target, datetime.datetime.now(UTC)).meta.version \
         == "1.1.0"
+
+
+def test_a_snapshot_near_expiry_is_resigned_and_tablets_follow(wing: Wing) -> None:
+    target = wing.release("1.1.0")
+    repo = GatewayRepository(wing.repo_dir)
+    snapshot = Metadata[Snapshot].from_file(str(repo.metadata_dir / "snapshot.json")).signed
+    six_days_on = snapshot.expires - datetime.timedelta(days=1)
+    assert repo.refresh_timestamp(six_days_on)
+    fresh = Metadata[Snapshot].from_file(str(repo.metadata_dir / "snapshot.json"))
+    assert fresh.signed.version == snapshot.version + 1
+    assert fresh.signed.expires > snapshot.expires
+    tablet = wing.tablet(wing.repo_dir.parent / "tablet")
+    eight_days_on = snapshot.expires + datetime.timedelta(days=1)
+    assert repo.refresh_timestamp(eight_days_on - datetime.timedelta(hours=1))
+    assert tablet.engine().releases.lookup(target, eight_days_on - datetime.timedelta(hours=1)) \
+        .meta.version == "1.1.0"
+    wing.release("1.2.0")  # the next publish continues after the gateway's versions
+    after = Metadata[Snapshot].from_file(str(repo.metadata_dir / "snapshot.json")).signed
+    assert after.version > fresh.signed.version
