@@ -18,6 +18,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -166,6 +167,9 @@ def _receive(
     watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), cut)
     watchdog.daemon = True
     watchdog.start()
+    # Writing and hashing block N (both release the GIL) overlap reading block N+1.
+    sink = ThreadPoolExecutor(1, thread_name_prefix="bundle-sink")
+    pending: Future[None] | None = None
     try:
         while have < expected.length:
             try:
@@ -180,20 +184,30 @@ def _receive(
                 break
             if have + len(chunk) > expected.length:
                 raise DownloadRefused(f"server sent more than the signed length {expected.length}")
-            out.write(chunk)
-            for h in hashers.values():
-                h.update(chunk)
+            if pending is not None:
+                pending.result()
+            pending = sink.submit(_consume, out, hashers, chunk)
             have += len(chunk)
             if progress is not None:
                 progress(have, expected.length)
             if stop_after is not None and have >= stop_after:
+                pending.result()
                 out.flush()
                 raise DownloadError(f"transfer stopped at {have} bytes")
         if have == expected.length and response.read(1):
             raise DownloadRefused(f"server sent more than the signed length {expected.length}")
+        if pending is not None:
+            pending.result()
     finally:
         watchdog.cancel()
+        sink.shutdown(wait=True)
     return have
+
+
+def _consume(out: BinaryIO, hashers: Hashers, chunk: bytes) -> None:
+    out.write(chunk)
+    for h in hashers.values():
+        h.update(chunk)
 
 
 def _slow(deadline: float) -> DownloadRefused:
