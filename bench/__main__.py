@@ -13,11 +13,14 @@ from bench.stats import markdown
     "--tablets", default=500, show_default=True, help="Simulated tablets for the lock benchmark."
 )
 @click.option("--samples", default=200, show_default=True, help="Single-tablet lock samples.")
+@click.option("--tls/--no-tls", "tls_only", default=None, help="Only mutual TLS / only plain TCP.")
 @click.option("--update-sizes", default="100,1024", show_default=True,
               help="OS bundle sizes (MiB) for the update benchmark; empty to skip it.")
-def main(tablets: int, samples: int, update_sizes: str) -> None:
+def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str) -> None:
     """Run the benchmarks and print their table (paste it into README.md)."""
-    rows = lock.run(tablets=tablets, samples=samples)
+    rows = []
+    for tls in (False, True) if tls_only is None else (tls_only,):
+        rows += lock.run(tablets=tablets, samples=samples, tls=tls)
     if update_sizes:
         from bench import updates
 

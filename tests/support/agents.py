@@ -22,7 +22,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent.config import AgentConfig
+from agent.config import AgentConfig, load_config
 from agent.service import Agent
 from cellbridge.mqtt import BrokerConfig
 from wire.documents import (
@@ -224,7 +224,7 @@ class AgentProcess:
     def __init__(self, config_path: Path) -> None:
         self.config_path = config_path
         self.directory = config_path.parent
-        self.socket_path = self.directory / "agent.sock"
+        self.socket_path = load_config(config_path).socket
         self.state_dir = self.directory / "state"
         self.log_path = self.directory / "agent.log"
         self.process: subprocess.Popen[bytes] | None = None
