@@ -161,10 +161,11 @@ class UpdateEngine:
         record = self.state()
         if not self._started:
             self._started = True
-            # Every healthy boot outside a trial confirms the running slot, or the
-            # bootloader would spend its attempts and fall back to the older one.
+            # Every boot outside a trial confirms the running slot (committed before, it needs
+            # no new proof, and a gateway outage must not make it fall back to an older one);
+            # otherwise the bootloader spends its attempts and boots the other slot.
             on_trial = record.state not in SETTLED and self.slots.booted() == record.to_slot
-            if not on_trial and self._healthy():
+            if not on_trial:
                 self.slots.mark_good()
             if record.state not in SETTLED and record.state != State.INSTALLED:
                 # Waiting for the window across restarts is expected, not a loop.

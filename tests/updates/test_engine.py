@@ -169,3 +169,15 @@ def test_an_unreadable_record_fails_the_update_without_touching_the_slots(
     assert engine.state().state == State.FAILED
     assert "record unreadable" in engine.state().error
     tablet.record_unchanged()
+
+
+def test_a_committed_release_survives_reboots_while_the_gateway_is_unreachable(
+    wing: Wing, tablet: Tablet
+) -> None:
+    install_and_reboot(wing, tablet)
+    tablet.slots.power_cycle()
+    assert tablet.engine().run() == Outcome.SETTLED
+    for _ in range(5):
+        assert tablet.slots.power_cycle() == "B"
+        assert tablet.engine(health=lambda: False).run() == Outcome.SETTLED
+    assert tablet.slots.version(tablet.slots.booted()) == "1.1.0"
