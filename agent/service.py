@@ -144,7 +144,8 @@ class Agent:
                 config.updates,
                 now=SignedTimeClock(lambda: self.last_signed_time),
                 health=HealthCheck(lambda: self._connected,
-                                   lambda: not shell_needed or self._api.watchers > 0),
+                                   lambda: not shell_needed or self._api.watchers > 0,
+                                   config.updates.health_timeout_s),
                 on_change=self._on_update_change,
             )
 

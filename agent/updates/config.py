@@ -35,6 +35,8 @@ class UpdatesConfig(Settings):
     metadata_deadline_s: float = 30.0
     health_needs_shell: bool = True
     """The post-update health check also waits for a shell watching the agent's socket."""
+    health_timeout_s: float = 180.0
+    """How long a trial boot may take to become healthy before it is rolled back."""
 
 
 def make_slots(config: UpdatesConfig) -> SlotBackend:

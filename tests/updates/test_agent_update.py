@@ -48,14 +48,31 @@ port = {port}
 
 
 def agent_with_updates(directory: Path, broker: Mosquitto, gateway: Gateway,
-                       tablet: Tablet) -> AgentProcess:
+                       tablet: Tablet, **updates_settings: object) -> AgentProcess:
     config = write_agent_config(directory, device_id="t1", wing="A", broker_host=broker.host,
                                 broker_port=broker.port, gateway_keys=[gateway.public_key_path])
     updates = tablet.config.model_dump(mode="json", exclude_none=True)
     updates["health_needs_shell"] = False
+    updates.update(updates_settings)
     with open(config, "a") as f:
         f.write("[updates]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in updates.items()))
     return AgentProcess(config)
+
+
+def wait_reboot_requested(tablet: Tablet) -> None:
+    for _ in range(200):  # `rebooting` is persisted (and shown) just before the request
+        if tablet.slots.bootloader().reboot_requested:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the agent never asked for a reboot")
+
+
+def rollout_view(gateway: Gateway, stage: str) -> dict:  # type: ignore[type-arg]
+    for _ in range(100):
+        view = gateway.staff_json("update", "status")
+        if view["rollouts"][0]["stage"] == stage:
+            return view  # type: ignore[no-any-return]
+    raise AssertionError(f"rollout never reached {stage}: {json.dumps(view)}")
 
 
 def test_a_rollout_reaches_a_real_agent_which_installs_reboots_and_commits(
@@ -73,11 +90,7 @@ def test_a_rollout_reaches_a_real_agent_which_installs_reboots_and_commits(
         assert started.returncode == 0, started.stderr
         state = agent.wait_for(lambda s: s.update.state == "rebooting", timeout=60)
         assert "restart" in state.update.message
-        for _ in range(200):  # `rebooting` is persisted (and shown) just before the request
-            if tablet.slots.bootloader().reboot_requested:
-                break
-            time.sleep(0.05)
-        assert tablet.slots.bootloader().reboot_requested
+        wait_reboot_requested(tablet)
     finally:
         agent.stop()
 
@@ -85,12 +98,7 @@ def test_a_rollout_reaches_a_real_agent_which_installs_reboots_and_commits(
     rebooted = AgentProcess(agent.config_path).start()
     try:
         rebooted.wait_for(lambda s: s.update.state == "committed", timeout=60)
-        for _ in range(100):
-            view = wing_gateway.staff_json("update", "status")
-            if view["rollouts"][0]["stage"] == "done":
-                break
-        assert view["rollouts"][0]["stage"] == "done", json.dumps(view)
-        row = view["tablets"][0]
+        row = rollout_view(wing_gateway, "done")["tablets"][0]
         assert (row["reported"]["state"], row["reported"]["running"]) == ("committed", "1.1.0")
     finally:
         rebooted.stop()
@@ -98,3 +106,45 @@ def test_a_rollout_reaches_a_real_agent_which_installs_reboots_and_commits(
     assert tablet.slots.bootloader().left["B"] == 3
     # It came from the gateway process's repository, not the test's own server.
     assert not [path for path, _ in wing.hostile.requests if path.startswith("/targets/")]
+
+
+def test_a_release_whose_trial_boot_is_unhealthy_is_rolled_back_and_the_gateway_told(
+    broker: Mosquitto, wing_gateway: Gateway, wing: Wing, tmp_path: Path
+) -> None:
+    target = wing.release("1.1.0")
+    tablet = wing.tablet(tmp_path / "tablet")
+    tablet.config = tablet.config.model_copy(
+        update={"repository_url": wing_gateway.repository_url})  # type: ignore[attr-defined]
+    agent = agent_with_updates(tmp_path / "t1", broker, wing_gateway, tablet).start()
+    try:
+        agent.wait_connected()
+        started = wing_gateway.staff("update", "start", "--id", "r1", "--target", target,
+                                     "--version", "1.1.0", "--canary", "t1")
+        assert started.returncode == 0, started.stderr
+        agent.wait_for(lambda s: s.update.state == "rebooting", timeout=60)
+        wait_reboot_requested(tablet)
+    finally:
+        agent.stop()
+
+    # The new release boots, but its shell never comes up: the trial fails its health check.
+    assert tablet.slots.power_cycle() == "B"
+    broken = agent_with_updates(tmp_path / "t1", broker, wing_gateway, tablet,
+                                health_needs_shell=True, health_timeout_s=1.0).start()
+    try:
+        wait_reboot_requested(tablet)
+    finally:
+        broken.stop()
+    assert tablet.slots.power_cycle() == "A"
+
+    back = agent_with_updates(tmp_path / "t1", broker, wing_gateway, tablet).start()
+    try:
+        state = back.wait_for(lambda s: s.update.state == "rolled_back", timeout=60)
+        assert state.update.message == ""  # nothing alarming on the prisoner's screen
+        view = rollout_view(wing_gateway, "stopped")
+        row = view["tablets"][0]
+        assert row["reported"]["state"] == "rolled_back"
+        assert row["reported"]["running"] == "1.0.0"
+        assert "health check failed" in row["reported"]["error"]
+    finally:
+        back.stop()
+    assert tablet.slots.bootloader().left["B"] == 0
