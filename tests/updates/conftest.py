@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,7 +39,7 @@ class Wing:
     def publish(self) -> None:
         self.estate.publish(self.repo_dir)
 
-    def tablet(self, directory: Path, **extra: object) -> Tablet:
+    def tablet(self, directory: Path, **extra: Any) -> Tablet:
         return make_tablet(directory, self.image_root, self.estate.release_ca, self.tls.ca,
                            self.url, **extra)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import MutableMapping
+from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -58,7 +60,7 @@ class _Cut:
         self.send = send
         self.left = limit
 
-    async def __call__(self, message: dict) -> None:  # type: ignore[type-arg]
+    async def __call__(self, message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.body":
             body = message.get("body", b"")
             if len(body) >= self.left:

@@ -49,6 +49,21 @@ def sign_and_serve(wing: Wing, role: str, mutate: Callable[[Any], None],
     served(wing, name or f"{role}.json").write_bytes(md.to_bytes(JSONSerializer()))
 
 
+def next_version(**changes: Any) -> Callable[[Any], None]:
+    """A mutation for `sign_and_serve`: version+1, plus attribute changes ("a__b" sets a.b)."""
+
+    def mutate(signed: Any) -> None:
+        signed.version += 1
+        for name, value in changes.items():
+            owner = signed
+            *path, last = name.split("__")
+            for part in path:
+                owner = getattr(owner, part)
+            setattr(owner, last, value)
+
+    return mutate
+
+
 def see(tablet: Tablet, target: str) -> None:
     """The tablet refreshes its metadata once (it now trusts the current versions)."""
     tablet.engine().releases.lookup(target, now())
@@ -90,8 +105,7 @@ def test_snapshot_rollback_is_refused(wing: Wing, tablet: Tablet) -> None:
     see(tablet, target)
     # A gateway that holds the online keys serves the old snapshot under a new timestamp.
     served(wing, "snapshot.json").write_bytes(old_snapshot)
-    sign_and_serve(wing, "timestamp", lambda ts: (
-        setattr(ts, "version", ts.version + 1), setattr(ts.snapshot_meta, "version", 1)))
+    sign_and_serve(wing, "timestamp", next_version(snapshot_meta__version=1))
     assert_refused(tablet, target, "1.1.0", "BadVersionNumberError")
 
 
@@ -100,12 +114,9 @@ def test_targets_rollback_is_refused(wing: Wing, tablet: Tablet) -> None:
     target = wing.release("1.1.0")
     see(tablet, target)
     served(wing, "targets.json").write_bytes(old_targets)
-    sign_and_serve(wing, "snapshot", lambda s: (
-        setattr(s, "version", s.version + 1), s.meta.__setitem__("targets.json", MetaFile(1))))
+    sign_and_serve(wing, "snapshot", next_version(meta={"targets.json": MetaFile(1)}))
     snapshot_version = Metadata.from_file(str(served(wing, "snapshot.json"))).signed.version
-    sign_and_serve(wing, "timestamp", lambda ts: (
-        setattr(ts, "version", ts.version + 1),
-        setattr(ts.snapshot_meta, "version", snapshot_version)))
+    sign_and_serve(wing, "timestamp", next_version(snapshot_meta__version=snapshot_version))
     assert_refused(tablet, target, "1.1.0", "BadVersionNumberError")
 
 
@@ -154,9 +165,8 @@ def test_fast_forward_recovery_after_timestamp_key_rotation(wing: Wing, tablet: 
 
 def test_expired_metadata_is_refused(wing: Wing, tablet: Tablet) -> None:
     target = wing.release("1.1.0")
-    sign_and_serve(wing, "timestamp", lambda ts: (
-        setattr(ts, "version", ts.version + 1),
-        setattr(ts, "expires", (now() - datetime.timedelta(hours=1)).replace(microsecond=0))))
+    expired = (now() - datetime.timedelta(hours=1)).replace(microsecond=0)
+    sign_and_serve(wing, "timestamp", next_version(expires=expired))
     assert_refused(tablet, target, "1.1.0", "ExpiredMetadataError")
 
 

@@ -7,6 +7,7 @@ import threading
 
 from agent.updates.engine import Outcome
 from agent.updates.states import RESUME, TRANSITIONS, State
+from agent.updates.store import UpdateRecord
 from tests.updates.conftest import Wing
 from tests.updates.support import Tablet
 
@@ -31,7 +32,7 @@ def test_a_release_that_fails_its_health_check_is_rolled_back_and_reported(
 ) -> None:
     install_and_reboot(wing, tablet)
     assert tablet.slots.power_cycle() == "B"
-    reports = []
+    reports: list[UpdateRecord] = []
     trial = tablet.engine(health=lambda: False, report=reports.append)
     assert trial.run() == Outcome.REBOOT
     assert trial.state().state == State.REBOOTING
