@@ -182,8 +182,15 @@ class UpdateEngine:
             State.TRIAL_BOOT: self._trial,
         }
         while True:
-            if record.state in BEFORE_SWITCH and self.state().pending is None:
-                return self._abort(record, "withdrawn: the desired state names no update")
+            if record.state in BEFORE_SWITCH:
+                pending = self.state().pending
+                if pending is None:
+                    return self._abort(record, "withdrawn: the desired state names no update")
+                if pending != record.handled:
+                    # A newer offer before the switch: drop this one, then start that one.
+                    self._abort(record, f"superseded by {pending.version}")
+                    record = self.state()
+                    continue
             handler = handlers.get(record.state, self._settled)
             outcome = handler(record)
             if outcome is not None:

@@ -182,3 +182,18 @@ def test_a_committed_release_survives_reboots_while_the_gateway_is_unreachable(
         assert tablet.slots.power_cycle() == "B"
         assert tablet.engine(health=lambda: False).run() == Outcome.SETTLED
     assert tablet.slots.version(tablet.slots.booted()) == "1.1.0"
+
+
+def test_a_newer_offer_before_the_switch_supersedes_the_installed_one(wing: Wing,
+                                                                       tablet: Tablet) -> None:
+    first = wing.release("1.1.0")
+    closed = tablet.engine(window_open=lambda: False)
+    closed.offer(first, "1.1.0")
+    assert closed.run() == Outcome.WAITING
+    second = wing.release("1.2.0")
+    closed.offer(second, "1.2.0")
+    assert closed.run() == Outcome.WAITING
+    record = closed.state()
+    assert (record.state, record.version) == (State.INSTALLED, "1.2.0")
+    assert tablet.slots.version("B") == "1.2.0"
+    assert tablet.slots.bootloader().installs == 2
