@@ -98,3 +98,21 @@ async def test_a_rollout_naming_an_unknown_tablet_is_refused(gateway: Gateway) -
                                   "--version", "1.1.0", "--canary", "NOPE")
     assert result.returncode == 2
     assert "unknown tablets NOPE" in result.stderr
+
+
+async def test_a_rollout_of_a_malformed_target_is_refused_in_one_line(gateway: Gateway) -> None:
+    result = await gateway.astaff("update", "start", "--id", "r9", "--target", "../../keys/x",
+                                  "--version", "1.1.0", "--canary", "T1")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: target/version:")
+    assert len(result.stderr.strip().splitlines()) == 1
+    status = await gateway.astaff("update", "status", "--json")
+    assert json.loads(status.stdout)["rollouts"] == []
+
+
+async def test_a_window_that_ends_before_it_starts_is_refused(gateway: Gateway) -> None:
+    result = await gateway.astaff("update", "start", "--id", "r9", "--target", TARGET,
+                                  "--version", "1.1.0", "--canary", "T1", "--window",
+                                  "2030-01-02T04:00", "2030-01-02T01:00")
+    assert result.returncode == 2
+    assert "window_end must be after window_start" in result.stderr
