@@ -13,11 +13,15 @@ import click
 from agent.config import load_config
 from agent.service import Agent
 from cellbridge.config import ConfigError
+from provisioning.csr import enrol_request
 
 
 @click.group()
 def agent() -> None:
     """The on-tablet agent."""
+
+
+agent.add_command(enrol_request)
 
 
 @agent.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from bench import lock
+from bench import tls as tls_bench
 from bench.stats import markdown
 
 
@@ -21,6 +22,8 @@ def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str) -
     rows = []
     for tls in (False, True) if tls_only is None else (tls_only,):
         rows += lock.run(tablets=tablets, samples=samples, tls=tls)
+    if tls_only is None:
+        rows += tls_bench.memory_rows(tablets)
     if update_sizes:
         from bench import updates
 
