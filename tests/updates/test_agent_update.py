@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.agents import AgentProcess, write_agent_config
-from tests.support.broker import Mosquitto
+from tests.support.broker import WingBroker
 from tests.support.gateway import Gateway
 from tests.updates.conftest import Wing
 from tests.updates.support import Tablet, _toml
@@ -27,10 +27,11 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def wing_gateway(broker: Mosquitto, wing: Wing, tmp_path: Path) -> Iterator[Gateway]:
+def wing_gateway(broker: WingBroker, wing: Wing, tmp_path: Path) -> Iterator[Gateway]:
     """The gateway process, also serving the published TUF repository (its `[repository]`)."""
-    gw = Gateway(tmp_path / "gw", broker.host, broker.port, wing="A",
-                 tablets=[("t1", "1", "L1")], time_beacon_s=0.5)
+    gw = Gateway(tmp_path / "gw", broker.host, broker.port,
+                 wing=broker.demo.wing if broker.secure else "A", tablets=[("t1", "1", "L1")],
+                 tls=broker.gateway_tls(), time_beacon_s=0.5)
     port = free_port()
     gw.repository_url = f"https://127.0.0.1:{port}"  # type: ignore[attr-defined]
     with open(gw.config_path, "a") as f:
@@ -47,10 +48,13 @@ port = {port}
     gw.close()
 
 
-def agent_with_updates(directory: Path, broker: Mosquitto, gateway: Gateway,
+def agent_with_updates(directory: Path, broker: WingBroker, gateway: Gateway,
                        tablet: Tablet, **updates_settings: object) -> AgentProcess:
-    config = write_agent_config(directory, device_id="t1", wing="A", broker_host=broker.host,
-                                broker_port=broker.port, gateway_keys=[gateway.public_key_path])
+    config = write_agent_config(
+        directory, device_id="t1", wing=broker.demo.wing if broker.secure else "A",
+        broker_host=broker.host, broker_port=broker.port,
+        gateway_keys=[gateway.public_key_path],
+        enrolment_bundle=broker.demo.bundle("t1") if broker.secure else None)
     updates = tablet.config.model_dump(mode="json", exclude_none=True)
     updates["health_needs_shell"] = False
     updates.update(updates_settings)
@@ -76,7 +80,7 @@ def rollout_view(gateway: Gateway, stage: str) -> dict:  # type: ignore[type-arg
 
 
 def test_a_rollout_reaches_a_real_agent_which_installs_reboots_and_commits(
-    broker: Mosquitto, wing_gateway: Gateway, wing: Wing, tmp_path: Path
+    broker: WingBroker, wing_gateway: Gateway, wing: Wing, tmp_path: Path
 ) -> None:
     target = wing.release("1.1.0")
     tablet = wing.tablet(tmp_path / "tablet")
@@ -109,7 +113,7 @@ def test_a_rollout_reaches_a_real_agent_which_installs_reboots_and_commits(
 
 
 def test_a_release_whose_trial_boot_is_unhealthy_is_rolled_back_and_the_gateway_told(
-    broker: Mosquitto, wing_gateway: Gateway, wing: Wing, tmp_path: Path
+    broker: WingBroker, wing_gateway: Gateway, wing: Wing, tmp_path: Path
 ) -> None:
     target = wing.release("1.1.0")
     tablet = wing.tablet(tmp_path / "tablet")
