@@ -136,6 +136,9 @@ class Agent:
         self._client: aiomqtt.Client | None = None
         self._state: ShellState = failsafe_state(device, self._failure)
         self._api = LocalApi(config.socket, config.socket_mode, lambda: self._state)
+        self._listeners: list[Callable[[ShellState], None]] = []
+        self.ready = asyncio.Event()
+        """Set once the state is loaded (or failed closed) and the shell's socket listens."""
         self._updates: UpdateService | None = None
         self._update_tasks: set[asyncio.Task[None]] = set()
         if config.updates is not None:
@@ -175,6 +178,10 @@ class Agent:
         document = self._documents.get("lockdown")
         return document if isinstance(document, WingLockdown) else None
 
+    def add_listener(self, callback: Callable[[ShellState], None]) -> None:
+        """Call `callback` with every new state (as the shell gets it), e.g. to tell systemd."""
+        self._listeners.append(callback)
+
     # -- lifecycle ------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -184,6 +191,7 @@ class Agent:
             # Only once loaded: a socket that answers holds the real state (an absent one means
             # locked to the shell anyway).
             await self._api.start()
+            self.ready.set()
             async with asyncio.TaskGroup() as tasks:
                 if self._updates is not None:
                     self._updates.desired_changed(self.desired)
@@ -241,6 +249,11 @@ class Agent:
         if state != self._state:
             self._state = state
             self._api.publish(state)
+            for callback in self._listeners:
+                try:
+                    callback(state)
+                except Exception:  # an observer's bug must not stop enforcement
+                    log.exception("%s: state listener failed", self.config.device_id)
 
     def _on_update_change(self) -> None:
         """The update engine moved (on the event loop): tell the shell and the gateway."""

@@ -25,6 +25,7 @@ from cellbridge.mqtt import make_client, run_reconnecting
 from gateway.config import GatewayConfig
 from gateway.desired import (
     LockRequest,
+    first_desired,
     is_behind,
     needs_reissue,
     next_desired,
@@ -38,13 +39,11 @@ from wire import topics
 from wire.documents import (
     Ack,
     DesiredState,
-    LockOrder,
     ReportedState,
     SignedTime,
     Status,
     UpdateTarget,
     WingLockdown,
-    device_audience,
     wing_audience,
 )
 from wire.envelope import private_key_from_pem, seal
@@ -155,6 +154,7 @@ class GatewayService:
                 "tablets": [{"id": t.id, "cell": t.cell, "landing": t.landing} for t in seeded]})
         self.tablets: dict[str, Tablet] = {t.id: t for t in self.store.tablets()}
         self.desired: dict[str, StoredDocument[DesiredState]] = self.store.desired()
+        self._issue_first_desired([t for t in self.tablets if t not in self.desired], now)
         self.lockdown: StoredDocument[WingLockdown] | None = self.store.lockdown(config.wing)
         self.reported: dict[str, ReportedState] = self.store.reported()
         self.statuses: dict[str, TabletStatus] = self.store.statuses()
@@ -600,10 +600,8 @@ class GatewayService:
         for device in devices:
             current = self.desired.get(device)
             if current is None:
-                docs.append(DesiredState(
-                    audience=device_audience(device), version=1, issued=now,
-                    expires=now + self.ttl_ms, update=update,
-                    lock=LockOrder(locked=False, by="gateway", reason="", since=now)))
+                docs.append(first_desired(device, now, self.ttl_ms).model_copy(
+                    update={"update": update}))
             else:
                 docs.append(current.document.model_copy(update={
                     "version": current.document.version + 1, "issued": now,
@@ -628,9 +626,24 @@ class GatewayService:
             self.store.audit(now, f"staff:{by}", "register", f"device:{tablet.id}",
                              {"cell": tablet.cell, "landing": tablet.landing})
             self.tablets[tablet.id] = tablet
-            if tablet.id in self.desired:
-                self._spawn(self._publish_desired(tablet.id))
+            if tablet.id not in self.desired:
+                self._issue_first_desired([tablet.id], now)
+            self._spawn(self._publish_desired(tablet.id))
         return changed
+
+    def _issue_first_desired(self, devices: list[str], now: int) -> None:
+        """Every registered tablet has a desired state: until it does, it stays locked."""
+        if not devices:
+            return
+        records = [
+            StoredDocument(doc, seal(doc, self._key))
+            for doc in (first_desired(device, now, self.ttl_ms) for device in devices)
+        ]
+        self.store.put_desired(records)
+        for record in records:
+            self.desired[_device_of(record.document)] = record
+        self.store.audit(now, "system", "first_desired", f"wing:{self.config.wing}",
+                         {"devices": devices})
 
     # -- views -----------------------------------------------------------------------------
 
