@@ -141,6 +141,7 @@ class Agent:
         """Set once the state is loaded (or failed closed) and the shell's socket listens."""
         self._updates: UpdateService | None = None
         self._update_tasks: set[asyncio.Task[None]] = set()
+        self._update_audited: tuple[str, str, str, str] | None = None
         if config.updates is not None:
             shell_needed = config.updates.health_needs_shell
             self._updates = UpdateService(
@@ -256,12 +257,26 @@ class Agent:
                     log.exception("%s: state listener failed", self.config.device_id)
 
     def _on_update_change(self) -> None:
-        """The update engine moved (on the event loop): tell the shell and the gateway."""
+        """The update engine moved (on the event loop): tell the shell and the gateway, and
+        keep an audit row of every update that was refused, failed or rolled back."""
         self._refresh()
+        loop = asyncio.get_running_loop()
         if self._client is not None:
-            task = asyncio.get_running_loop().create_task(self._publish_reported())
+            task = loop.create_task(self._publish_reported())
             self._update_tasks.add(task)
             task.add_done_callback(self._update_tasks.discard)
+        assert self._updates is not None
+        report = self._updates.report()
+        outcome = (report.state, report.target, report.version, report.error)
+        if report.state in ("failed", "rolled_back") and outcome != self._update_audited:
+            self._update_audited = outcome
+            row = AuditRow(self._now_ms(), report.state, "update",
+                           f"{report.target} {report.version}".strip(), report.error[:500])
+            store = self._store
+            if store is not None:
+                audit = loop.create_task(asyncio.to_thread(store.audit, row))
+                self._update_tasks.add(audit)
+                audit.add_done_callback(self._update_tasks.discard)
 
     # -- MQTT -----------------------------------------------------------------------------
 

@@ -33,15 +33,21 @@ class RolloutBody(BaseModel):
 def add_update_routes(app: FastAPI, service: GatewayService) -> RolloutManager:
     manager = RolloutManager(service)
 
+    def refuse(body: RolloutBody, status: int, error: str) -> HTTPException:
+        service.store.audit(service.clock(), f"staff:{body.by}", "rollout_refused",
+                            f"rollout:{body.id}", {"target": body.target,
+                                                   "version": body.version, "error": error})
+        return HTTPException(status, error)
+
     @app.post("/v1/rollouts")
     async def start(body: RolloutBody) -> dict[str, Any]:
         try:
             UpdateTarget(target=body.target, version=body.version)
         except ValueError as exc:
-            raise HTTPException(422, f"target/version: {_first(exc)}") from exc
+            raise refuse(body, 422, f"target/version: {_first(exc)}") from exc
         if body.window_start is not None and body.window_end is not None \
                 and body.window_end <= body.window_start:
-            raise HTTPException(422, "window_end must be after window_start")
+            raise refuse(body, 422, "window_end must be after window_start")
         rest = list(body.rest)
         if body.rest_wing:
             rest = sorted(set(service.tablets) - set(body.canary))
@@ -52,9 +58,9 @@ def add_update_routes(app: FastAPI, service: GatewayService) -> RolloutManager:
         try:
             result = await manager.start(rollout)
         except TargetError as exc:
-            raise HTTPException(404, str(exc)) from exc
+            raise refuse(body, 404, str(exc)) from exc
         except InputError as exc:
-            raise HTTPException(422, str(exc)) from exc
+            raise refuse(body, 422, str(exc)) from exc
         return result.rollout.model_dump(mode="json")
 
     @app.get("/v1/updates")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.store import Store
 from tests.support.agents import AgentProcess, write_agent_config
 from tests.support.broker import WingBroker
 from tests.support.gateway import Gateway
@@ -152,3 +153,10 @@ def test_a_release_whose_trial_boot_is_unhealthy_is_rolled_back_and_the_gateway_
     finally:
         back.stop()
     assert tablet.slots.bootloader().left["B"] == 0
+    store = Store(back.state_dir / "state.db")
+    try:
+        rows = [r for r in store.audit_rows() if r.topic == "update"]
+    finally:
+        store.close()
+    assert [(r.event, r.reason) for r in rows] == [("rolled_back", f"{target} 1.1.0")]
+    assert "health check failed" in rows[0].detail

@@ -108,6 +108,9 @@ async def test_a_rollout_of_a_malformed_target_is_refused_in_one_line(gateway: G
     assert len(result.stderr.strip().splitlines()) == 1
     status = await gateway.astaff("update", "status", "--json")
     assert json.loads(status.stdout)["rollouts"] == []
+    audit = await gateway.astaff("audit", "--json")
+    refused = [e for e in json.loads(audit.stdout)["entries"] if e["action"] == "rollout_refused"]
+    assert refused and refused[-1]["target"] == "rollout:r9"
 
 
 async def test_a_window_that_ends_before_it_starts_is_refused(gateway: Gateway) -> None:
