@@ -79,6 +79,11 @@ class LocalApi:
         with contextlib.suppress(OSError):
             self.path.unlink()
 
+    @property
+    def watchers(self) -> int:
+        """Shells currently watching (the update health check wants one alive)."""
+        return sum(1 for client in self._clients if client.watching)
+
     def publish(self, state: ShellState) -> None:
         line = localapi.encode(StateMessage(state=state))
         for client in list(self._clients):

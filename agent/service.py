@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from agent.config import AgentConfig
 from agent.localapi import LocalApi
 from agent.store import AuditRow, Store, StoredDocument, StoreError
+from agent.updates.service import HealthCheck, SignedTimeClock, UpdateService
 from agent.view import reported_state, shell_state
 from cellbridge.config import ConfigError
 from cellbridge.mqtt import make_client, run_reconnecting
@@ -138,6 +139,19 @@ class Agent:
         self._listeners: list[Callable[[ShellState], None]] = []
         self.ready = asyncio.Event()
         """Set once the state is loaded (or failed closed) and the shell's socket listens."""
+        self._updates: UpdateService | None = None
+        self._update_tasks: set[asyncio.Task[None]] = set()
+        self._update_audited: tuple[str, str, str, str] | None = None
+        if config.updates is not None:
+            shell_needed = config.updates.health_needs_shell
+            self._updates = UpdateService(
+                config.updates,
+                now=SignedTimeClock(lambda: self.last_signed_time),
+                health=HealthCheck(lambda: self._connected,
+                                   lambda: not shell_needed or self._api.watchers > 0,
+                                   config.updates.health_timeout_s),
+                on_change=self._on_update_change,
+            )
 
     # -- what the agent knows -------------------------------------------------------------
 
@@ -179,11 +193,15 @@ class Agent:
             # locked to the shell anyway).
             await self._api.start()
             self.ready.set()
-            await run_reconnecting(
-                self._session,
-                backoff_max_s=self.config.broker.backoff_max_s,
-                name=self.config.device_id,
-            )
+            async with asyncio.TaskGroup() as tasks:
+                if self._updates is not None:
+                    self._updates.desired_changed(self.desired)
+                    tasks.create_task(self._updates.run())
+                await run_reconnecting(
+                    self._session,
+                    backoff_max_s=self.config.broker.backoff_max_s,
+                    name=self.config.device_id,
+                )
         finally:
             await self._api.close()
             store, self._store = self._store, None
@@ -227,6 +245,8 @@ class Agent:
             state = shell_state(
                 self.config.device_id, self.desired, self.lockdown, connected=self._connected
             )
+        if self._updates is not None:
+            state = state.model_copy(update={"update": self._updates.view()})
         if state != self._state:
             self._state = state
             self._api.publish(state)
@@ -235,6 +255,28 @@ class Agent:
                     callback(state)
                 except Exception:  # an observer's bug must not stop enforcement
                     log.exception("%s: state listener failed", self.config.device_id)
+
+    def _on_update_change(self) -> None:
+        """The update engine moved (on the event loop): tell the shell and the gateway, and
+        keep an audit row of every update that was refused, failed or rolled back."""
+        self._refresh()
+        loop = asyncio.get_running_loop()
+        if self._client is not None:
+            task = loop.create_task(self._publish_reported())
+            self._update_tasks.add(task)
+            task.add_done_callback(self._update_tasks.discard)
+        assert self._updates is not None
+        report = self._updates.report()
+        outcome = (report.state, report.target, report.version, report.error)
+        if report.state in ("failed", "rolled_back") and outcome != self._update_audited:
+            self._update_audited = outcome
+            row = AuditRow(self._now_ms(), report.state, "update",
+                           f"{report.target} {report.version}".strip(), report.error[:500])
+            store = self._store
+            if store is not None:
+                audit = loop.create_task(asyncio.to_thread(store.audit, row))
+                self._update_tasks.add(audit)
+                audit.add_done_callback(self._update_tasks.discard)
 
     # -- MQTT -----------------------------------------------------------------------------
 
@@ -335,6 +377,8 @@ class Agent:
             return
         self._applied[route.key] = row
         self._documents[route.key] = document
+        if self._updates is not None and isinstance(document, DesiredState):
+            self._updates.desired_changed(document)
         if route.ack_prefix is not None:
             self._refresh()
             await self._publish_reported()
@@ -372,6 +416,8 @@ class Agent:
             boot_id=self.boot_id,
             agent_version=AGENT_VERSION,
         )
+        if self._updates is not None:
+            report = report.model_copy(update={"update": self._updates.report()})
         await self._client.publish(
             self._topic_reported, report.model_dump_json().encode(), qos=1, retain=True
         )

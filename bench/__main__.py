@@ -15,13 +15,19 @@ from bench.stats import markdown
 )
 @click.option("--samples", default=200, show_default=True, help="Single-tablet lock samples.")
 @click.option("--tls/--no-tls", "tls_only", default=None, help="Only mutual TLS / only plain TCP.")
-def main(tablets: int, samples: int, tls_only: bool | None) -> None:
+@click.option("--update-sizes", default="100,1024", show_default=True,
+              help="OS bundle sizes (MiB) for the update benchmark; empty to skip it.")
+def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str) -> None:
     """Run the benchmarks and print their table (paste it into README.md)."""
     rows = []
     for tls in (False, True) if tls_only is None else (tls_only,):
         rows += lock.run(tablets=tablets, samples=samples, tls=tls)
     if tls_only is None:
         rows += tls_bench.memory_rows(tablets)
+    if update_sizes:
+        from bench import updates
+
+        rows += updates.run([int(s) for s in update_sizes.split(",")])
     click.echo(markdown(rows))
 
 

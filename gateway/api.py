@@ -119,4 +119,7 @@ def make_app(service: GatewayService) -> FastAPI:
                                 "broken_at": check.broken_at, "problem": check.problem}
         return result
 
+    from gateway.rollout_api import add_update_routes
+
+    add_update_routes(app, service)
     return app

@@ -42,6 +42,7 @@ from wire.documents import (
     ReportedState,
     SignedTime,
     Status,
+    UpdateTarget,
     WingLockdown,
     wing_audience,
 )
@@ -176,6 +177,8 @@ class GatewayService:
             except RevokedListError as exc:
                 raise ConfigError(str(exc)) from exc
         self._last_time_version = 0
+        self.report_hooks: list[Callable[[ReportedState], None]] = []
+        """Called with every report a tablet sends (the rollouts watch them)."""
 
     @property
     def ttl_ms(self) -> int:
@@ -425,6 +428,8 @@ class GatewayService:
         self._dirty.set()
         for waiter in self._waiters:
             waiter.applied(report)
+        for hook in self.report_hooks:
+            hook(report)
 
     def _on_status(self, device: str, status: Status, retained: bool, now: int) -> None:
         known = self.statuses.get(device)
@@ -582,6 +587,37 @@ class GatewayService:
             report = self.reported.get(device)
             if report is not None:
                 waiter.applied(report)
+
+    async def set_update(self, devices: list[str], update: UpdateTarget | None, by: str
+                         ) -> dict[str, int]:
+        """Sign, record and publish each tablet's next desired state with `update` as its update
+        target (None withdraws it), the lock and profile carried over. Returns the versions."""
+        now = self.clock()
+        unknown = [d for d in devices if d not in self.tablets]
+        if unknown:
+            raise TargetError("unknown tablets " + ", ".join(unknown))
+        docs = []
+        for device in devices:
+            current = self.desired.get(device)
+            if current is None:
+                docs.append(first_desired(device, now, self.ttl_ms).model_copy(
+                    update={"update": update}))
+            else:
+                docs.append(current.document.model_copy(update={
+                    "version": current.document.version + 1, "issued": now,
+                    "expires": now + self.ttl_ms, "update": update}))
+        records = [StoredDocument(d, seal(d, self._key)) for d in docs]
+        self.store.put_desired(records)
+        for record in records:
+            self.desired[_device_of(record.document)] = record
+        self.store.audit(now, f"staff:{by}", "update" if update else "update_withdrawn",
+                         f"devices:{','.join(devices[:20])}", {
+                             "target": update.target if update else None,
+                             "version": update.version if update else None,
+                             "rollout": update.rollout if update else None,
+                             "devices": devices})
+        await asyncio.gather(*(self._publish_desired(d) for d in devices))
+        return {_device_of(d): d.version for d in docs}
 
     def register(self, tablet: Tablet, by: str) -> bool:
         now = self.clock()

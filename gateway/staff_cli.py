@@ -231,3 +231,12 @@ def audit(verify: bool, limit: int | None, api_path: Path, as_json: bool) -> Non
         click.echo(f"error: audit chain broken at entry {check['broken_at']}: "
                    f"{check['problem']}", err=True)
         sys.exit(EXIT_PENDING)
+
+
+def _add_update_commands() -> None:
+    from gateway.rollout_cli import update  # uses the client above: imported after it
+
+    staff.add_command(update)
+
+
+_add_update_commands()

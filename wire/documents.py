@@ -57,12 +57,27 @@ class LockOrder(Document):
     since: Millis
 
 
+class UpdateTarget(Document):
+    """The OS release a tablet should run: a TUF target the tablet verifies itself (DESIGN §4).
+
+    The gateway only names it; TUF metadata says whether it may be installed. The switch to the
+    new slot waits for the window, if one is set (e.g. curfew hours), so no one is interrupted.
+    """
+
+    target: Annotated[str, StringConstraints(pattern=r"^os/[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")]
+    version: Annotated[str, StringConstraints(pattern=r"^\d{1,9}(\.\d{1,9}){0,3}$")]
+    rollout: Annotated[str, StringConstraints(max_length=64)] = ""
+    window_start: Millis | None = None
+    window_end: Millis | None = None
+
+
 class DesiredState(SignedBody):
     """The full desired state of one tablet (`tablet/{id}/desired`, retained)."""
 
     type: Literal["desired"] = "desired"
     lock: LockOrder
     profile: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")] = "standard"
+    update: UpdateTarget | None = None
 
 
 class WingLockdown(SignedBody):
@@ -91,6 +106,25 @@ class LockView(Document):
     since: Millis = 0
 
 
+UpdateStateName = Literal[
+    "idle", "downloading", "verified", "installing", "installed", "rebooting", "trial_boot",
+    "committed", "rolled_back", "failed",
+]
+
+
+class UpdateReport(Document):
+    """Where a tablet's update engine stands (part of `ReportedState`)."""
+
+    state: UpdateStateName = "idle"
+    target: Annotated[str, StringConstraints(max_length=120)] = ""
+    version: Annotated[str, StringConstraints(max_length=40)] = ""
+    running: Annotated[str, StringConstraints(max_length=40)] = ""
+    """The OS version of the slot the tablet booted."""
+    slot: Annotated[str, StringConstraints(max_length=16)] = ""
+    progress: Annotated[int, Field(ge=0, le=100)] = 0
+    error: ShortText = ""
+
+
 class ReportedState(Document):
     """What a tablet has applied (`tablet/{id}/reported`, retained)."""
 
@@ -102,6 +136,7 @@ class ReportedState(Document):
     at: Millis
     boot_id: Annotated[str, StringConstraints(max_length=64)]
     agent_version: Annotated[str, StringConstraints(max_length=32)]
+    update: UpdateReport | None = None
 
     MAX_BYTES: ClassVar[int] = 16 * 1024
 
