@@ -22,6 +22,9 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=120)]
 DeviceId = Annotated[str, StringConstraints(pattern=rf"^{DEVICE_ID_PATTERN}$")]
 Audience = Annotated[str, StringConstraints(pattern=rf"^(device|wing):{DEVICE_ID_PATTERN}$")]
 Digest = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+APP_ID_PATTERN = r"[a-z][a-z0-9_.-]{0,63}"
+AppId = Annotated[str, StringConstraints(pattern=rf"^{APP_ID_PATTERN}$")]
+"""An app's id: lower-case, a name in policy, manifests, the shell's tiles and launch requests."""
 
 
 class Document(BaseModel):
