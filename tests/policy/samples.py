@@ -1,0 +1,53 @@
+"""A wing policy to test against, written the way staff would write it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wire.policy import AppEntry, Profile, WingPolicy, parse_window
+
+ISSUED = 1_780_000_000_000  # 2026-05-28
+EXPIRES = ISSUED + 10 * 365 * 86_400_000
+
+APPS = {
+    "listener": AppEntry(name="Listener line", version="2.1.0", icon="phone"),
+    "legal": AppEntry(name="Legal letters", version="1.0.0", icon="scales"),
+    "education": AppEntry(name="Education", version="3.2.0", icon="book"),
+    "canteen": AppEntry(name="Canteen", version="1.4.0"),
+    "music": AppEntry(name="Music", version="1.0.0"),
+    "games": AppEntry(name="Games", version="0.9.0"),
+    "jobsearch": AppEntry(name="Job search", version="1.1.0"),
+}
+
+
+def windows(*texts: str) -> tuple[Any, ...]:
+    return tuple(parse_window(t) for t in texts)
+
+
+def policy(**changes: Any) -> WingPolicy:
+    """Nights: Sunday to Thursday 22:00-07:00, Friday and Saturday 23:00-08:00 (local time)."""
+    fields: dict[str, Any] = {
+        "audience": "wing:A",
+        "version": 1,
+        "issued": ISSUED,
+        "expires": EXPIRES,
+        "name": "A wing regime",
+        "timezone": "Europe/London",
+        "curfew": windows("sun-thu 22:00-07:00", "fri-sat 23:00-08:00"),
+        "apps": APPS,
+        "always_allowed": ("listener", "legal"),
+        "profiles": {
+            "basic": Profile(apps=("education", "canteen")),
+            "standard": Profile(apps=("education", "canteen", "music")),
+            "enhanced": Profile(
+                apps=("education", "canteen", "music", "games"),
+                hours={"games": windows("weekdays 17:00-21:00", "weekends 10:00-21:00")},
+            ),
+            "resettlement": Profile(
+                apps=("education", "canteen", "music", "jobsearch"),
+                hours={"jobsearch": windows("weekdays 09:00-17:00")},
+            ),
+        },
+    }
+    fields.update(changes)
+    return WingPolicy(**fields)
