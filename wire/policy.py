@@ -15,10 +15,11 @@ from __future__ import annotations
 import hashlib
 import re
 import zoneinfo
+from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
 
 from wire.documents import AppId, Document, Name, ShortText, SignedBody
 from wire.envelope import canonical_json
@@ -88,7 +89,24 @@ class Window(Document):
         return self
 
     def __str__(self) -> str:
-        return f"{','.join(self.days)} {hhmm(self.start)}-{hhmm(self.end)}"
+        return f"{days_text(self.days)} {hhmm(self.start)}-{hhmm(self.end)}"
+
+
+def days_text(days: tuple[Weekday, ...]) -> str:
+    """Days as staff write them: `daily`, `weekdays`, `sun-thu`, `mon,wed,fri`."""
+    chosen = set(days)
+    for name, group in _DAY_GROUPS.items():
+        if chosen == set(group):
+            return name
+    parts = []
+    for i, day in enumerate(WEEKDAYS):
+        if day not in chosen or (WEEKDAYS[i - 1] in chosen and len(chosen) < 7):
+            continue
+        run = [day]
+        while WEEKDAYS[(i + len(run)) % 7] in chosen and len(run) < 7:
+            run.append(WEEKDAYS[(i + len(run)) % 7])
+        parts.append(f"{run[0]}-{run[-1]}" if len(run) > 2 else ",".join(run))
+    return ",".join(parts)
 
 
 _WINDOW = re.compile(
@@ -223,12 +241,17 @@ class WingPolicy(SignedBody):
 
     MAX_BYTES: ClassVar[int] = 256 * 1024
 
+    @field_validator("warn_minutes")
+    @classmethod
+    def _warnings(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(not 1 <= m <= 120 for m in value):
+            raise ValueError("each warning is 1 to 120 minutes before curfew")
+        if list(value) != sorted(set(value), reverse=True):
+            raise ValueError("distinct, largest first (e.g. 15, 5, 1)")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> WingPolicy:
-        if any(not 1 <= m <= 120 for m in self.warn_minutes):
-            raise ValueError("warn_minutes: each warning is 1 to 120 minutes before curfew")
-        if list(self.warn_minutes) != sorted(set(self.warn_minutes), reverse=True):
-            raise ValueError("warn_minutes: distinct, largest first (e.g. 15, 5, 1)")
         missing = [p for p in REQUIRED_PROFILES if p not in self.profiles]
         if missing:
             raise ValueError(f"profiles: missing {', '.join(missing)}")
@@ -252,3 +275,11 @@ def policy_hash(policy: WingPolicy) -> str:
     """sha256 of the canonical JSON of the policy's rules (not its audience, version or dates)."""
     rules = policy.model_dump(mode="json", include=set(RULE_FIELDS))
     return hashlib.sha256(canonical_json(rules)).hexdigest()
+
+
+def wing_policy(rules: Mapping[str, Any], **envelope: Any) -> WingPolicy:
+    """Build a WingPolicy from JSON-shaped rules (lists, strings) plus its envelope fields.
+
+    Raises ValueError (pydantic's ValidationError is one) when the rules do not hold.
+    """
+    return WingPolicy.model_validate_json(canonical_json({**rules, **envelope}))
