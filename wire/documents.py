@@ -7,6 +7,7 @@ frozen and strict and forbids unknown fields, so a document means exactly one th
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -25,6 +26,11 @@ Digest = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 APP_ID_PATTERN = r"[a-z][a-z0-9_.-]{0,63}"
 AppId = Annotated[str, StringConstraints(pattern=rf"^{APP_ID_PATTERN}$")]
 """An app's id: lower-case, a name in policy, manifests, the shell's tiles and launch requests."""
+_APP_ID = re.compile(rf"^{APP_ID_PATTERN}$")
+
+
+def is_app_id(value: str) -> bool:
+    return isinstance(value, str) and bool(_APP_ID.match(value))
 
 
 class Document(BaseModel):

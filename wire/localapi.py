@@ -28,6 +28,8 @@ class CurfewView(Document):
     ends_at: Millis | None = None
     minutes_left: int | None = None
     """Whole minutes before the curfew starts, while in `warning`."""
+    label: str = ""
+    """What the stretch is called in policy: `curfew`, a lockdown's or a one-off's name."""
 
 
 class AppTile(Document):

@@ -61,6 +61,8 @@ class AppDecision:
     """Why not (or, when allowed, on what grounds): short, for the shell and the audit log."""
     until: int | None = None
     """While allowed: the instant it stops being allowed, if known (never for always-allowed)."""
+    listed: bool = False
+    """Always allowed, or one of the profile's apps: what the shell shows as a tile."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,7 +338,7 @@ class Schedule:
         decisions = []
         for app in sorted(policy.apps):
             if app in always:
-                decisions.append(AppDecision(app, True, True, "always allowed"))
+                decisions.append(AppDecision(app, True, True, "always allowed", listed=True))
                 continue
             if kind == "unknown":
                 reason = "no trusted time yet: curfew rules apply"
@@ -352,8 +354,11 @@ class Schedule:
                 reason = f"not in the {profile} profile"
             else:
                 reason = ""
+            listed = rules is not None and app in rules.apps
             if reason or now_ms is None or rules is None or boundaries is None:
-                decisions.append(AppDecision(app, False, False, reason or "not allowed"))
+                decisions.append(
+                    AppDecision(app, False, False, reason or "not allowed", listed=listed)
+                )
                 continue
             until = closes_at
             if app in rules.hours:
@@ -363,12 +368,16 @@ class Schedule:
                     later = [a for a, _ in hours if a > now_ms]
                     if later:
                         boundaries.append(later[0])
-                    decisions.append(AppDecision(app, False, False, "outside its hours"))
+                    decisions.append(
+                        AppDecision(app, False, False, "outside its hours", listed=True)
+                    )
                     continue
                 end = inside[0][1]
                 boundaries.append(end)
                 until = end if until is None else min(until, end)
-            decisions.append(AppDecision(app, True, False, f"allowed for {profile}", until))
+            decisions.append(
+                AppDecision(app, True, False, f"allowed for {profile}", until, listed=True)
+            )
         return tuple(decisions)
 
 

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from agent.apps import build_manifest
+from wire.envelope import key_id, seal
+from wire.manifest import MANIFEST_NAME
 from wire.policy import AppEntry, Profile, WingPolicy, parse_window
 
 ISSUED = 1_780_000_000_000  # 2026-05-28
@@ -51,3 +57,39 @@ def policy(**changes: Any) -> WingPolicy:
     }
     fields.update(changes)
     return WingPolicy(**fields)
+
+
+WING_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+OTHER_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
+TRUSTED = {key_id(WING_KEY.public_key()): WING_KEY.public_key()}
+
+
+def install_app(
+    apps_dir: Path,
+    app: str,
+    *,
+    version: str | None = None,
+    key: Ed25519PrivateKey = WING_KEY,
+    wing: str = "A",
+    manifest_version: int = 1,
+) -> Path:
+    """Put a small app (an executable entry point and a data file) and its sealed manifest in
+    `apps_dir/app`, as the update path would deliver it."""
+    folder = apps_dir / app
+    (folder / "bin").mkdir(parents=True, exist_ok=True)
+    entry = folder / "bin" / "run"
+    entry.write_text(f"#!/bin/sh\necho {app}\n")
+    entry.chmod(0o755)
+    (folder / "data.txt").write_text(f"{app} data\n")
+    manifest = build_manifest(
+        folder,
+        app=app,
+        app_version=version or APPS[app].version,
+        entry="bin/run",
+        audience=f"wing:{wing}",
+        version=manifest_version,
+        issued=ISSUED,
+        expires=EXPIRES,
+    )
+    (folder / MANIFEST_NAME).write_bytes(seal(manifest, key))
+    return folder
