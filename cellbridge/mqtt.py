@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -26,6 +27,9 @@ log = logging.getLogger(__name__)
 
 # A session that stayed up this long was healthy: the next outage starts its backoff afresh.
 HEALTHY_SESSION_S = 30.0
+
+# Without it, Nagle's algorithm and delayed ACKs add ~40 ms to every small QoS 1 exchange.
+NODELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 
 
 class TlsConfig(Settings):
@@ -74,6 +78,7 @@ def make_client(
         will=will,
         tls_context=tls_context(broker.tls) if broker.tls else None,
         timeout=10,
+        socket_options=NODELAY,
     )
 
 

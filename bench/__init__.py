@@ -1,0 +1,1 @@
+"""Cellbridge benchmarks (`make bench`): figures as ratios to a floor measured in the same run."""

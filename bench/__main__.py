@@ -1,0 +1,21 @@
+"""`make bench`: every benchmark, each beside its floor measured in the same run."""
+
+from __future__ import annotations
+
+import click
+
+from bench import lock
+from bench.stats import markdown
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--tablets", default=500, show_default=True, help="Simulated tablets for the lock benchmark.")
+@click.option("--samples", default=200, show_default=True, help="Single-tablet lock samples.")
+def main(tablets: int, samples: int) -> None:
+    """Run the benchmarks and print their table (paste it into README.md)."""
+    rows = lock.run(tablets=tablets, samples=samples)
+    click.echo(markdown(rows))
+
+
+if __name__ == "__main__":
+    main()
