@@ -1,0 +1,123 @@
+"""Policy enforcement on the tablet: the stored wing policy, the trusted clock, and launch checks.
+
+`PolicyEnforcer` holds what the agent needs to answer, with no network: the last accepted wing
+policy (compiled to a `wire.schedule.Schedule`) and the trusted clock. It decides what the shell
+shows (curfew view, app tiles) and whether an app may start; the agent service owns the I/O around
+it (MQTT, the store, the socket) and calls `launch` off the event loop, since it hashes files.
+
+Fail closed throughout: no policy → no app at all and curfew `unknown`; no trusted time → curfew
+rules (only always-allowed apps); an error while deciding → no app.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from agent.apps import verify_app
+from agent.clock import TrustedClock
+from agent.policy_view import app_tiles, curfew_view
+from wire.documents import wing_audience
+from wire.localapi import AppTile, CurfewView, LaunchReply
+from wire.policy import WingPolicy, policy_hash
+from wire.schedule import Decision, Schedule
+
+log = logging.getLogger(__name__)
+
+MAX_SLEEP_S = 5.0
+"""The longest the agent waits between looks at the clock, even with no boundary near: a wall
+clock jump is noticed (and audited) within this, and a new trusted time is taken into account."""
+MIN_SLEEP_S = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyView:
+    """What the shell is told of the policy, at one instant."""
+
+    curfew: CurfewView
+    apps: tuple[AppTile, ...]
+    trusted_time: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchOutcome:
+    reply: LaunchReply
+    refused: bool
+    """True when the agent said no: the caller audits it."""
+
+
+class PolicyEnforcer:
+    def __init__(
+        self,
+        *,
+        wing: str,
+        apps_dir: Path,
+        trusted_keys: Mapping[str, Ed25519PublicKey],
+        clock: TrustedClock,
+    ) -> None:
+        self.wing = wing
+        self.apps_dir = apps_dir
+        self.trusted_keys = trusted_keys
+        self.clock = clock
+        self.policy: WingPolicy | None = None
+        self.policy_hash = ""
+        self._schedule: Schedule | None = None
+
+    def set_policy(self, policy: WingPolicy) -> None:
+        self.policy = policy
+        self.policy_hash = policy_hash(policy)
+        self._schedule = Schedule(policy)
+
+    def decide(self, profile: str, *, locked: bool) -> Decision | None:
+        """The decision now; None without a policy. Never raises (an error yields None)."""
+        if self._schedule is None:
+            return None
+        try:
+            return self._schedule.decide(profile, self.clock.now_ms(), locked=locked)
+        except Exception:  # fail closed: no policy answer means no apps
+            log.exception("cannot evaluate the policy; failing closed")
+            return None
+
+    def view(self, profile: str, *, locked: bool) -> PolicyView:
+        now = self.clock.now_ms()
+        decision = self.decide(profile, locked=locked)
+        if decision is None or self.policy is None:
+            return PolicyView(curfew_view(None), (), now)
+        return PolicyView(curfew_view(decision), app_tiles(self.policy, decision, now), now)
+
+    def sleep_s(self, profile: str, *, locked: bool) -> float:
+        """How long the agent may wait before the answer can change (bounded by MAX_SLEEP_S)."""
+        decision = self.decide(profile, locked=locked)
+        now = self.clock.now_ms()
+        if decision is None or decision.next_boundary is None or now is None:
+            return MAX_SLEEP_S
+        return min(MAX_SLEEP_S, max(MIN_SLEEP_S, (decision.next_boundary - now) / 1000))
+
+    def launch(self, app: str, profile: str, *, locked: bool) -> LaunchOutcome:
+        """May `app` start now? Checks the policy, then the signed manifest and the files."""
+        decision = self.decide(profile, locked=locked)
+        if decision is None or self.policy is None:
+            return _no(app, "no wing policy yet")
+        verdict = decision.app(app)
+        if not verdict.allowed:
+            return _no(app, verdict.reason)
+        check = verify_app(
+            self.apps_dir,
+            app,
+            policy=self.policy,
+            trusted_keys=self.trusted_keys,
+            audience=wing_audience(self.wing),
+            now_ms=self.clock.floor_ms(),
+        )
+        if not check.ok:
+            return _no(app, check.reason)
+        return LaunchOutcome(LaunchReply(app=app, ok=True, reason=verdict.reason, argv=check.argv),
+                             refused=False)
+
+
+def _no(app: str, reason: str) -> LaunchOutcome:
+    return LaunchOutcome(LaunchReply(app=app[:64], ok=False, reason=reason[:300]), refused=True)
