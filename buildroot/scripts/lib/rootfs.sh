@@ -1,0 +1,103 @@
+# shellcheck shell=sh
+# Steps of post-build.sh, one job each. They use TARGET_DIR, EXTERNAL and
+# the board's meta (RAUC_COMPATIBLE, ROOTFS_A, ROOTFS_B, BOARD_NAME).
+
+DEV_KEYRING="$EXTERNAL/board/common/rauc/dev/ca.cert.pem"
+
+# Units a release image must never start: every way to a shell.
+RELEASE_MASKED_UNITS="autovt@.service console-getty.service container-getty@.service
+ctrl-alt-del.target debug-shell.service dropbear.service emergency.service
+getty@.service rescue.service serial-getty@.service sshd.service"
+
+install_rauc_config() {
+	[ -n "${RAUC_COMPATIBLE:-}" ] || die "board meta sets no RAUC_COMPATIBLE"
+	if [ -z "${ROOTFS_A:-}" ] || [ -z "${ROOTFS_B:-}" ]; then
+		die "board meta sets no ROOTFS_A/ROOTFS_B"
+	fi
+	mkdir -p "$TARGET_DIR/etc/rauc"
+	sed -e "s|@BOARD@|$BOARD_NAME|g" \
+		-e "s|@COMPATIBLE@|$RAUC_COMPATIBLE|g" \
+		-e "s|@ROOTFS_A@|$ROOTFS_A|g" \
+		-e "s|@ROOTFS_B@|$ROOTFS_B|g" \
+		"$EXTERNAL/board/common/rauc/system.conf.in" >"$TARGET_DIR/etc/rauc/system.conf"
+}
+
+# The keyring follows the deployment: the development CA in this tree, or
+# the estate's release CA, which must be given and must not be the dev one.
+install_rauc_keyring() {
+	if [ "$(deployment)" = release ]; then
+		keyring=$(config_value BR2_CELLBRIDGE_RELEASE_KEYRING)
+		[ -n "$keyring" ] || die "release image: set BR2_CELLBRIDGE_RELEASE_KEYRING to the estate's release CA"
+		[ -r "$keyring" ] || die "release image: cannot read the release keyring $keyring"
+		grep -q 'BEGIN CERTIFICATE' "$keyring" || die "release image: $keyring holds no PEM certificate"
+		if cmp -s "$keyring" "$DEV_KEYRING"; then
+			die "release image: refusing to trust the development keyring"
+		fi
+	else
+		keyring=$DEV_KEYRING
+	fi
+	install -D -m 0644 "$keyring" "$TARGET_DIR/etc/rauc/keyring.pem"
+}
+
+install_tuf_root() {
+	root=$(config_value BR2_CELLBRIDGE_TUF_ROOT)
+	[ -n "$root" ] || return 0
+	[ -r "$root" ] || die "cannot read the TUF root metadata $root"
+	install -D -m 0644 "$root" "$TARGET_DIR/etc/cellbridge/tuf/root.json"
+}
+
+write_os_release() {
+	version=$(os_version)
+	variant=$(deployment)
+	mkdir -p "$TARGET_DIR/usr/lib"
+	cat >"$TARGET_DIR/usr/lib/os-release" <<-OS
+		NAME="Cellbridge tablet OS"
+		ID=cellbridge
+		ID_LIKE=buildroot
+		VERSION_ID=$version
+		PRETTY_NAME="Cellbridge tablet OS $version ($BOARD_NAME, $variant)"
+		VARIANT_ID=$variant
+		CELLBRIDGE_COMPATIBLE=$RAUC_COMPATIBLE
+	OS
+	mkdir -p "$TARGET_DIR/etc"
+	ln -sfn ../usr/lib/os-release "$TARGET_DIR/etc/os-release"
+}
+
+# A release image has no getty, no SSH, no emergency or debug shell.
+lock_down_services() {
+	[ "$(deployment)" = release ] || return 0
+	mkdir -p "$TARGET_DIR/etc/systemd/system"
+	for unit in $RELEASE_MASKED_UNITS; do
+		ln -sfn /dev/null "$TARGET_DIR/etc/systemd/system/$unit"
+	done
+}
+
+make_mount_points() {
+	mkdir -p "$TARGET_DIR/boot/firmware" "$TARGET_DIR/var/lib/cellbridge"
+}
+
+# Git records only the executable bit, so modes are set here: the
+# permissions table first, then the rules that hold for every file.
+enforce_modes() {
+	table="$EXTERNAL/board/common/permissions.table"
+	grep -v '^[[:space:]]*#' "$table" | while read -r name type mode _; do
+		[ -n "$name" ] || continue
+		case "$type" in
+		f | d) [ -e "$TARGET_DIR$name" ] && chmod "$mode" "$TARGET_DIR$name" ;;
+		esac
+	done
+	# Nothing world-writable except sticky directories such as /tmp.
+	find "$TARGET_DIR" ! -type l -perm -0002 ! \( -type d -perm -1000 \) \
+		-exec chmod o-w {} +
+	# Private keys are root's alone.
+	find "$TARGET_DIR" -type f \( -name '*.key' -o -name '*-key.pem' \
+		-o -name '*.key.pem' -o -path '*/private/*' \) -exec chmod 0600 {} +
+	# Helper scripts run; systemd units and configuration do not.
+	if [ -d "$TARGET_DIR/usr/libexec/cellbridge" ]; then
+		find "$TARGET_DIR/usr/libexec/cellbridge" -type f -exec chmod 0755 {} +
+	fi
+	for dir in etc/systemd usr/lib/systemd/system-preset usr/lib/tmpfiles.d etc/sysctl.d etc/modprobe.d; do
+		[ -d "$TARGET_DIR/$dir" ] || continue
+		find "$TARGET_DIR/$dir" -type f -exec chmod 0644 {} +
+	done
+}

@@ -1,0 +1,176 @@
+"""The image's systemd units: valid for systemd, sandboxed, and wired to each other."""
+
+from __future__ import annotations
+
+import posixpath
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.buildroot.support import BOARDS, COMMON_OVERLAY, copy_overlays, overlays
+from tests.buildroot.units import one, read_unit
+
+UNIT_SUFFIXES = {".service", ".mount", ".target", ".socket", ".timer", ".path"}
+UNITS = sorted(
+    {
+        p
+        for board in BOARDS
+        for o in overlays(board)
+        for p in o.rglob("*")
+        if p.suffix in UNIT_SUFFIXES
+        and p.is_file()
+        and not p.is_symlink()
+        and p.parent.name == "system"
+    }
+)
+SYSTEM = COMMON_OVERLAY / "etc" / "systemd" / "system"
+AGENT = read_unit(SYSTEM / "cellbridge-agent.service")
+SHELL = read_unit(SYSTEM / "cellbridge-shell.service")
+HOST_UNITS = Path("/lib/systemd/system")
+
+
+def systemd_analyze() -> str:
+    tool = shutil.which("systemd-analyze")
+    if tool is None:
+        pytest.fail("systemd-analyze is missing: run `make setup` (Debian package systemd)")
+    return tool
+
+
+@pytest.fixture(scope="module")
+def image_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A root laid out like the image: systemd's own units, both boards' overlays, the real entry point."""
+    root = tmp_path_factory.mktemp("root")
+    shutil.copytree(HOST_UNITS, root / "usr" / "lib" / "systemd" / "system", symlinks=True)
+    for board in BOARDS:
+        copy_overlays(board, root)
+    entry_point = Path(sys.executable).parent / "cellbridge"
+    assert entry_point.exists(), "the cellbridge console script is not installed (make setup)"
+    (root / "usr" / "bin").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(entry_point, root / "usr" / "bin" / "cellbridge")
+    return root
+
+
+def test_there_are_units_to_check() -> None:
+    names = {u.name for u in UNITS}
+    assert {
+        "cellbridge-agent.service",
+        "cellbridge-shell.service",
+        "var-lib-cellbridge.mount",
+        "cellbridge-network-policy.service",
+        "boot-firmware.mount",
+    } <= names
+
+
+@pytest.mark.parametrize("unit", UNITS, ids=lambda p: p.name)
+def test_systemd_analyze_verify_passes(image_root: Path, unit: Path) -> None:
+    installed = image_root / unit.relative_to(unit.parents[2])
+    result = subprocess.run(
+        [systemd_analyze(), "verify", f"--root={image_root}", "--man=no", str(installed)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # systemd 252 only warns (exit 0) about unknown keys: any output is a failure.
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+@pytest.mark.parametrize(
+    ("unit", "threshold"), [("cellbridge-agent.service", 20), ("cellbridge-shell.service", 12)]
+)
+def test_services_are_sandboxed_below_an_exposure_threshold(
+    image_root: Path, unit: str, threshold: int
+) -> None:
+    # `systemd-analyze security` rates exposure 0-10; --threshold is on a 0-100 scale.
+    result = subprocess.run(
+        [
+            systemd_analyze(),
+            "security",
+            "--offline=yes",
+            f"--root={image_root}",
+            f"--threshold={threshold}",
+            str(image_root / "etc" / "systemd" / "system" / unit),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:]
+
+
+def test_agent_runs_as_root_from_the_front_door_command_restarting_under_a_watchdog() -> None:
+    assert (
+        one(AGENT, "Service", "ExecStart")
+        == "/usr/bin/cellbridge agent run --config /etc/cellbridge/agent.toml"
+    )
+    assert "User" not in AGENT["Service"]
+    assert one(AGENT, "Service", "Restart") == "always"
+    assert one(AGENT, "Service", "Type") == "notify"
+    assert int(one(AGENT, "Service", "WatchdogSec")) > 0
+    assert one(AGENT, "Unit", "StartLimitIntervalSec") == "0"
+
+
+def test_agent_may_write_only_its_state_and_its_socket_directory() -> None:
+    assert one(AGENT, "Service", "ProtectSystem") == "strict"
+    assert one(AGENT, "Service", "ReadWritePaths").split() == [
+        "/var/lib/cellbridge",
+        "/run/cellbridge",
+    ]
+    assert one(AGENT, "Service", "NoNewPrivileges") == "yes"
+    assert one(AGENT, "Service", "CapabilityBoundingSet") == ""
+
+
+def test_shell_is_an_unprivileged_user_drawing_on_kms_with_no_network() -> None:
+    assert one(SHELL, "Service", "ExecStart").startswith(
+        "/usr/bin/cellbridge shell --socket /run/cellbridge/agent.sock"
+    )
+    assert one(SHELL, "Service", "User") == "cellbridge-shell"
+    assert one(SHELL, "Service", "Restart") == "always"
+    assert one(SHELL, "Service", "PrivateNetwork") == "yes"
+    assert one(SHELL, "Service", "CapabilityBoundingSet") == ""
+    assert "SDL_VIDEODRIVER=kmsdrm" in SHELL["Service"]["Environment"]
+    assert "char-drm rw" in SHELL["Service"]["DeviceAllow"]
+
+
+def test_only_the_shell_group_can_reach_the_agent_socket() -> None:
+    tmpfiles = (
+        (COMMON_OVERLAY / "usr" / "lib" / "tmpfiles.d" / "cellbridge.conf").read_text().splitlines()
+    )
+    assert "d /run/cellbridge 2750 root cellbridge-shell -" in tmpfiles
+    assert one(AGENT, "Service", "UMask") == "0007"
+
+
+def test_agent_config_and_state_live_on_the_data_partition() -> None:
+    mount = read_unit(SYSTEM / "var-lib-cellbridge.mount")
+    assert one(mount, "Mount", "Where") == "/var/lib/cellbridge"
+    assert one(mount, "Mount", "What") == "/dev/disk/by-label/cbdata"
+    assert "noexec" in one(mount, "Mount", "Options").split(",")
+    link = COMMON_OVERLAY / "etc" / "cellbridge" / "agent.toml"
+    assert link.is_symlink()
+    assert posixpath.normpath(posixpath.join("/etc/cellbridge", link.readlink())) == (
+        "/var/lib/cellbridge/enrolment/agent.toml"
+    )
+
+
+def test_no_network_comes_up_without_the_firewall() -> None:
+    dropin = read_unit(SYSTEM / "systemd-networkd.service.d" / "cellbridge-network-policy.conf")
+    assert one(dropin, "Unit", "Requires") == "cellbridge-network-policy.service"
+    assert one(dropin, "Unit", "After") == "cellbridge-network-policy.service"
+    assert "cellbridge-network-policy.service" in one(AGENT, "Unit", "Requires")
+
+
+def test_presets_enable_the_cellbridge_units_and_no_login() -> None:
+    preset = (
+        COMMON_OVERLAY / "usr" / "lib" / "systemd" / "system-preset" / "50-cellbridge.preset"
+    ).read_text()
+    lines = set(preset.splitlines())
+    for unit in (
+        "cellbridge-agent.service",
+        "cellbridge-shell.service",
+        "cellbridge-network-policy.service",
+    ):
+        assert f"enable {unit}" in lines
+    for unit in ("getty@.service", "debug-shell.service", "sshd.service", "dropbear.service"):
+        assert f"disable {unit}" in lines
