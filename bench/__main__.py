@@ -9,11 +9,16 @@ from bench.stats import markdown
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--tablets", default=500, show_default=True, help="Simulated tablets for the lock benchmark.")
+@click.option(
+    "--tablets", default=500, show_default=True, help="Simulated tablets for the lock benchmark."
+)
 @click.option("--samples", default=200, show_default=True, help="Single-tablet lock samples.")
-def main(tablets: int, samples: int) -> None:
+@click.option("--tls/--no-tls", "tls_only", default=None, help="Only mutual TLS / only plain TCP.")
+def main(tablets: int, samples: int, tls_only: bool | None) -> None:
     """Run the benchmarks and print their table (paste it into README.md)."""
-    rows = lock.run(tablets=tablets, samples=samples)
+    rows = []
+    for tls in (False, True) if tls_only is None else (tls_only,):
+        rows += lock.run(tablets=tablets, samples=samples, tls=tls)
     click.echo(markdown(rows))
 
 

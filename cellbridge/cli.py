@@ -14,6 +14,7 @@ SUBCOMMANDS: dict[str, str] = {
     "gateway": "gateway.cli:gateway",
     "staff": "gateway.staff_cli:staff",
     "demo": "cellbridge.demo:demo",
+    "provision": "provisioning.cli:provision",
 }
 
 

@@ -1,1 +1,6 @@
-"""The wing gateway: desired state, signing, reconciliation, staff API (DESIGN §1)."""
+"""The wing gateway: desired state, reconciliation, audit, control API and the staff CLI."""
+
+from pathlib import Path
+
+DEFAULT_API_SOCKET = Path("/run/cellbridge/gateway.sock")
+"""Where the gateway serves its control API unless configured otherwise, and staff look."""

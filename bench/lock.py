@@ -1,0 +1,216 @@
+"""The lock path (DESIGN §5) against its floor, on the real broker, in one run.
+
+- floor: raw MQTT through the same broker — a publish→echo round trip, and one publish fanned out
+  to N clients that each answer (`bench.floor`);
+- one tablet: `POST /v1/lock` for one tablet with `wait_s` until the gateway has its `reported`:
+  what `cellbridge staff lock --device X --wait` costs, HTTP included;
+- wing lockdown: one `POST /v1/lock` for the wing; each tablet's `reported` arrival time, and the
+  time until the gateway confirms them all.
+
+The N tablets are real `Agent`s in this process (`cellbridge.fleet`) with their state on tmpfs
+where there is one: on real hardware each tablet fsyncs to its own storage in parallel, so
+serialising N fsyncs through one process's disk would measure this machine's disk, not the path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import aiomqtt
+import httpx
+
+from bench.floor import connect_all
+from bench.stats import Row, ms, summary
+from cellbridge.fleet import fleet, wait_until
+from cellbridge.mqtt import make_client
+from cellbridge.wing import LocalWing
+from provisioning.demo_estate import OPERATORS
+from wire import topics
+from wire.documents import ReportedState
+
+TARGET_P99_S = 1.0
+TARGET_RATIO = 3.0
+
+
+def _scratch() -> Path:
+    shm = Path("/dev/shm")
+    base = shm if shm.is_dir() else None
+    return Path(tempfile.mkdtemp(prefix="cellbridge-bench-", dir=base))
+
+
+class Wing:
+    """A LocalWing with the clients the benchmark needs: an observer with full access."""
+
+    def __init__(self, root: Path, tablets: int, tls: bool) -> None:
+        self.local = LocalWing(root / "wing", tablets, tls=tls, state_root=root / "tablets")
+        self.local.start_broker()
+
+    def observer(self, index: int = 0) -> aiomqtt.Client:
+        config = self.local.broker_config(None)
+        if self.local.tls:
+            tls = self.local.estate.operator_tls(OPERATORS[index])
+            config = config.model_copy(update={"tls": tls})
+        return make_client(config, OPERATORS[index])
+
+    def tablet_client(self, tablet_id: str) -> aiomqtt.Client:
+        return make_client(self.local.broker_config(tablet_id), tablet_id)
+
+
+async def floor_round_trips(wing: Wing, count: int) -> list[float]:
+    """observer → wing/bench-rtt → tablet echo → tablet/<id>/telemetry → observer."""
+    tablet = wing.local.tablets[0]
+    async with contextlib.AsyncExitStack() as stack:
+        echo, caller = wing.tablet_client(tablet), wing.observer()
+        await connect_all([echo, caller], stack)
+        await echo.subscribe("wing/bench-rtt", qos=1)
+        await caller.subscribe(topics.tablet(tablet, topics.TabletChannel.TELEMETRY), qos=1)
+
+        async def serve() -> None:
+            async for message in echo.messages:
+                await echo.publish(topics.tablet(tablet, topics.TabletChannel.TELEMETRY),
+                                   message.payload, qos=1)
+
+        server = asyncio.create_task(serve())
+        samples = []
+        replies = caller.messages
+        for index in range(count):
+            started = time.perf_counter()
+            await caller.publish("wing/bench-rtt", str(index).encode(), qos=1)
+            await anext(replies)
+            samples.append(time.perf_counter() - started)
+        server.cancel()
+        with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+            await server
+        return samples
+
+
+async def floor_fan_out(wing: Wing) -> list[float]:
+    """One publish on wing/bench-all; every tablet answers on its telemetry topic."""
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [wing.tablet_client(t) for t in wing.local.tablets]
+        collector = wing.observer()
+        await connect_all([*clients, collector], stack)
+        await collector.subscribe(topics.tablet_filter(topics.TabletChannel.TELEMETRY), qos=1)
+        await asyncio.gather(*(c.subscribe("wing/bench-all", qos=1) for c in clients))
+
+        async def answer(tablet: str, client: aiomqtt.Client) -> None:
+            message = await anext(client.messages)
+            await client.publish(topics.tablet(tablet, topics.TabletChannel.TELEMETRY),
+                                 message.payload, qos=1)
+
+        pairs = zip(wing.local.tablets, clients, strict=True)
+        answering = [asyncio.create_task(answer(t, c)) for t, c in pairs]
+        started = time.perf_counter()
+        await collector.publish("wing/bench-all", b"lock", qos=1)
+        samples: list[float] = []
+        async for _message in collector.messages:
+            samples.append(time.perf_counter() - started)
+            if len(samples) == len(clients):
+                break
+        await asyncio.gather(*answering)
+        return samples
+
+
+async def one_tablet_locks(api: httpx.AsyncClient, tablets: list[str], count: int) -> list[float]:
+    samples = []
+    for index in range(count):
+        tablet = tablets[index % len(tablets)]
+        body = {"devices": [tablet], "locked": index % 2 == 0, "reason": "benchmark",
+                "by": "bench", "wait_s": 10}
+        started = time.perf_counter()
+        response = await api.post("/v1/lock", json=body)
+        elapsed = time.perf_counter() - started
+        outcome = response.json()
+        if response.status_code != 200 or outcome["pending"]:
+            raise RuntimeError(f"lock of {tablet} not confirmed: {outcome}")
+        samples.append(elapsed)
+    return samples
+
+
+async def wing_lockdown(wing: Wing, api: httpx.AsyncClient) -> tuple[list[float], float]:
+    """Per-tablet `reported` arrival after one wing lockdown, and the API's confirm-all time."""
+    tablets = set(wing.local.tablets)
+    async with wing.observer(1) as collector:
+        await collector.subscribe(topics.tablet_filter(topics.TabletChannel.REPORTED), qos=1)
+        arrivals: dict[str, float] = {}
+        done = asyncio.Event()
+        target_version: list[int] = []
+
+        async def collect() -> None:
+            async for message in collector.messages:
+                if message.retain or not target_version:
+                    continue
+                report = ReportedState.model_validate_json(bytes(message.payload))  # type: ignore[arg-type]
+                if (report.device in tablets and report.device not in arrivals
+                        and report.lockdown_version >= target_version[0] and report.lock.locked):
+                    arrivals[report.device] = time.perf_counter()
+                    if len(arrivals) == len(tablets):
+                        done.set()
+
+        collecting = asyncio.create_task(collect())
+        target_version.append(await _next_lockdown_version(api))
+        started = time.perf_counter()
+        response = await api.post("/v1/lock", json={
+            "wing": True, "locked": True, "reason": "benchmark lockdown", "by": "bench",
+            "wait_s": 120})
+        confirmed = time.perf_counter() - started
+        outcome = response.json()
+        wanted = target_version[0]
+        if response.status_code != 200 or outcome["pending"] or outcome["version"] != wanted:
+            raise RuntimeError(f"wing lockdown not confirmed: {str(outcome)[:300]}")
+        await asyncio.wait_for(done.wait(), 60)
+        collecting.cancel()
+        with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+            await collecting
+        return [arrivals[t] - started for t in wing.local.tablets], confirmed
+
+
+async def _next_lockdown_version(api: httpx.AsyncClient) -> int:
+    tablets = (await api.get("/v1/tablets")).json()
+    return max(t["lockdown"]["version"] for t in tablets) + 1
+
+
+async def measure(tablets: int, samples: int, tls: bool) -> list[Row]:
+    root = _scratch()
+    label = "mTLS" if tls else "plain TCP"
+    wing = Wing(root, tablets, tls)
+    try:
+        rtt = await floor_round_trips(wing, samples)
+        fan = await floor_fan_out(wing)
+        wing.local.start_gateway()
+        transport = httpx.AsyncHTTPTransport(uds=str(wing.local.gateway_api))
+        async with (
+            httpx.AsyncClient(transport=transport, base_url="http://gateway", timeout=180) as api,
+            fleet([wing.local.agent_config(t) for t in wing.local.tablets]) as agents,
+        ):
+            await wait_until(lambda: all(a.connected for a in agents), 300)
+            await wait_until(lambda: all(not a.state.locked for a in agents), 120)
+            one = await one_tablet_locks(api, wing.local.tablets, samples)
+            arrivals, confirmed = await wing_lockdown(wing, api)
+        rtt50, rtt99, _ = summary(rtt)
+        fan50, fan99, _ = summary(fan)
+        one50, one99, _ = summary(one)
+        arr50, arr99, _ = summary(arrivals)
+        one_name = f"lock one tablet ({label})"
+        wing_name = f"wing lockdown, {tablets} tablets ({label})"
+        target = f"≤ {TARGET_P99_S:.0f} s, ≤ {TARGET_RATIO:.0f}× floor"
+        return [
+            Row(one_name, "p50", ms(one50), ms(rtt50), f"{one50 / rtt50:.1f}×", ""),
+            Row(one_name, "p99", ms(one99), ms(rtt99), f"{one99 / rtt99:.1f}×", ""),
+            Row(wing_name, "reported p50", ms(arr50), ms(fan50), f"{arr50 / fan50:.2f}×", ""),
+            Row(wing_name, "reported p99", ms(arr99), ms(fan99), f"{arr99 / fan99:.2f}×", target),
+            Row(wing_name, "gateway confirms all", ms(confirmed), ms(fan[-1]),
+                f"{confirmed / fan[-1]:.2f}×", ""),
+        ]
+    finally:
+        wing.local.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def run(tablets: int, samples: int, tls: bool) -> list[Row]:
+    return asyncio.run(measure(tablets, samples, tls))

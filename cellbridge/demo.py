@@ -1,0 +1,178 @@
+"""`cellbridge demo` (what `make demo` runs): a whole wing on this machine — broker (mutual TLS,
+ACL, CRL from a generated demo estate), gateway, N tablets, the shell of tablet T-0001 in a window
+(under Xvfb when there is no display, with a screenshot per state change) — and how to drive it.
+
+Tablet T-0001 runs as its own agent process, exactly as on a tablet; the others are simulated in
+this process (real agents, one event loop). Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from cellbridge.display import Xvfb
+from cellbridge.fleet import fleet, wait_until
+from cellbridge.wing import LocalWing
+
+FIRST = "T-0001"
+
+
+def _cellbridge(*args: str) -> list[str]:
+    return [sys.executable, "-m", "cellbridge", *args]
+
+
+class Demo:
+    def __init__(self, directory: Path, tablets: int, show_shell: bool) -> None:
+        self.directory = directory.resolve()
+        self.wing = LocalWing(self.directory, tablets)
+        self.show_shell = show_shell and importlib.util.find_spec("kivy") is not None
+        self.screenshots = self.directory / "screenshots"
+        self.agent: subprocess.Popen[bytes] | None = None
+        self.shell: subprocess.Popen[bytes] | None = None
+        self.xvfb: Xvfb | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "CELLBRIDGE_GATEWAY_API": str(self.wing.gateway_api)}
+
+    def start(self) -> None:
+        broker = self.wing.start_broker()
+        click.echo(f"broker    mosquitto on {broker.host}:{broker.port} (mutual TLS), "
+                   f"{broker.workdir}")
+        self.wing.start_gateway()
+        click.echo(f"gateway   {self.directory / 'gateway'}  (API {self.wing.gateway_api})")
+        first_config = self.wing.write_agent_config(FIRST)
+        log = open(self.directory / "tablets" / FIRST / "agent.log", "ab")  # noqa: SIM115
+        self.agent = subprocess.Popen(_cellbridge("agent", "run", "--config", str(first_config)),
+                                      stdout=log, stderr=log)
+        log.close()
+        click.echo(f"tablet    {FIRST}: agent process, state in {first_config.parent}")
+        if self.show_shell:
+            self._start_shell(self.wing.agent_config(FIRST).socket)
+
+    def _start_shell(self, socket: Path) -> None:
+        env = dict(os.environ)
+        if not env.get("DISPLAY"):
+            self.xvfb = Xvfb().start()
+            env = self.xvfb.environ()
+        self.screenshots.mkdir(parents=True, exist_ok=True)
+        log = open(self.directory / "shell.log", "ab")  # noqa: SIM115
+        self.shell = subprocess.Popen(
+            _cellbridge("shell", "--socket", str(socket), "--screenshots", str(self.screenshots),
+                        "--data-dir", str(self.directory / "shell-data"), "--windowed"),
+            stdout=log, stderr=log, env=env,
+        )
+        log.close()
+        where = f"Xvfb {self.xvfb.display}" if self.xvfb else f"display {env['DISPLAY']}"
+        click.echo(f"shell     {FIRST}'s shell on {where}; screenshots in {self.screenshots}")
+
+    def stop(self) -> None:
+        for process in (self.shell, self.agent):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=10)
+                if process.poll() is None:
+                    process.kill()
+        if self.xvfb is not None:
+            self.xvfb.stop()
+        self.wing.stop()
+
+    def staff(self, *args: str) -> subprocess.CompletedProcess[str]:
+        command = _cellbridge("staff", *args)
+        click.echo(f"\n$ cellbridge staff {shlex.join(args)}")
+        result = subprocess.run(command, env=self.env, capture_output=True, text=True, check=False)
+        click.echo((result.stdout + result.stderr).rstrip())
+        click.echo(f"(exit {result.returncode})")
+        return result
+
+    def instructions(self) -> str:
+        return "\n".join([
+            "",
+            "The wing is running. From another terminal:",
+            f"  export CELLBRIDGE_GATEWAY_API={self.wing.gateway_api}",
+            "  .venv/bin/cellbridge staff status",
+            f'  .venv/bin/cellbridge staff lock --device {FIRST} --reason "Cell search" --wait 5',
+            f'  .venv/bin/cellbridge staff unlock --device {FIRST} --reason "All clear" --wait 5',
+            '  .venv/bin/cellbridge staff lock --wing --reason "Wing lockdown" --wait 10',
+            "  .venv/bin/cellbridge staff audit --verify",
+            "Press Ctrl-C to stop everything.",
+        ])
+
+
+async def _serve(demo: Demo, tour: bool) -> int:
+    others = [demo.wing.agent_config(t) for t in demo.wing.tablets if t != FIRST]
+    async with fleet(others) as agents:
+        await wait_until(lambda: all(a.connected for a in agents), 120)
+        click.echo(f"tablets   {len(agents)} more simulated in this process "
+                   f"({demo.wing.tablets[1] if agents else '-'}…)")
+        if tour:
+            return await asyncio.to_thread(_tour, demo)
+        click.echo(demo.instructions())
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        click.echo("\nstopping…")
+        return 0
+
+
+def _tour(demo: Demo) -> int:
+    """Lock and unlock T-0001 with the staff CLI, as an officer would, and show the result."""
+    steps = [
+        ("lock", "--device", FIRST, "--reason", "Cell search", "--wait", "10"),
+        ("status",),
+        ("unlock", "--device", FIRST, "--reason", "Search over", "--wait", "10"),
+        ("lock", "--wing", "--reason", "Wing lockdown drill", "--wait", "30"),
+        ("unlock", "--wing", "--reason", "Drill over", "--wait", "30"),
+        ("audit", "--verify"),
+    ]
+    for step in steps:
+        if demo.staff(*step).returncode != 0:
+            return 1
+        time.sleep(1.0)  # let the shell draw (and save) each state
+    if demo.show_shell:
+        shots = sorted(demo.screenshots.glob("*.png"))
+        click.echo(f"\n{len(shots)} screenshots in {demo.screenshots}")
+    return 0
+
+
+@click.command()
+@click.option("--tablets", default=5, show_default=True, type=click.IntRange(1, 5000))
+@click.option("--dir", "directory", default="demo", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Where the demo estate, broker, gateway and tablets live.")
+@click.option("--shell/--no-shell", "show_shell", default=True, show_default=True,
+              help="Show tablet T-0001's shell (needs the `device` extra).")
+@click.option("--tour", is_flag=True,
+              help="Lock and unlock T-0001 and the wing with the staff CLI, then stop.")
+def demo(tablets: int, directory: Path, show_shell: bool, tour: bool) -> None:
+    """Run a whole wing on this machine: broker, gateway, tablets and a shell."""
+    logging_quiet()
+    runner = Demo(directory, tablets, show_shell)
+    try:
+        runner.start()
+        code = asyncio.run(_serve(runner, tour))
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        runner.stop()
+    sys.exit(code)
+
+
+def logging_quiet() -> None:
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")

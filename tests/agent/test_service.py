@@ -1,0 +1,166 @@
+"""`agent.service.Agent` embedded in a process: several per event loop, a clock seam, the signed
+time beacon, clean cancellation (real broker, in-process agents)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiomqtt
+import pytest
+
+from agent.config import AgentConfig
+from agent.service import Agent
+from agent.store import Store
+from tests.support.agents import (
+    DAY_MS,
+    TestSigner,
+    agent_config,
+    now_ms,
+    running_agents,
+    wait_until,
+)
+from tests.support.broker import Mosquitto
+
+
+def config(tmp_path: Path, broker: Mosquitto, key: Path, device: str) -> AgentConfig:
+    return agent_config(
+        tmp_path,
+        device_id=device,
+        wing="w1",
+        broker_host=broker.host,
+        broker_port=broker.port,
+        gateway_keys=[key],
+        backoff_max_s=1.0,
+    )
+
+
+running = running_agents
+until = wait_until
+
+
+@pytest.fixture
+async def gateway(broker: Mosquitto) -> AsyncIterator[aiomqtt.Client]:
+    async with aiomqtt.Client(broker.host, broker.port, protocol=aiomqtt.ProtocolVersion.V5) as c:
+        yield c
+
+
+@pytest.fixture
+def key(signer: TestSigner, tmp_path: Path) -> Path:
+    return signer.write_public_key(tmp_path / "gateway.pem")
+
+
+async def test_several_agents_share_one_event_loop(
+    tmp_path: Path, broker: Mosquitto, key: Path, signer: TestSigner, gateway: aiomqtt.Client
+) -> None:
+    agents = [Agent(config(tmp_path, broker, key, f"t{n}")) for n in range(3)]
+    async with running(*agents):
+        await gateway.publish(
+            "tablet/t1/desired", signer.seal(signer.desired("t1", 1, locked=True)), qos=1
+        )
+        await until(lambda: agents[1].state.locked)
+        assert [a.state.locked for a in agents] == [False, True, False]
+
+        await gateway.publish(
+            "wing/lockdown", signer.seal(signer.lockdown("w1", 1, locked=True)), qos=1
+        )
+        await until(lambda: all(a.state.locked for a in agents))
+
+
+async def test_cancelling_run_stops_the_agent_cleanly(
+    tmp_path: Path, broker: Mosquitto, key: Path, gateway: aiomqtt.Client
+) -> None:
+    await gateway.subscribe("tablet/t0/status", qos=1)
+    agent = Agent(config(tmp_path, broker, key, "t0"))
+    async with running(agent) as tasks:
+        pass
+    assert tasks[0].cancelled()
+    assert not agent.config.socket.exists()
+    states = []
+    async with asyncio.timeout(10):
+        async for message in gateway.messages:
+            states.append(json.loads(message.payload)["state"])  # type: ignore[arg-type]
+            if states[-1] == "offline":
+                break
+    assert states[-2:] == ["online", "offline"]
+
+
+async def test_a_verified_time_beacon_is_kept_and_a_forged_one_refused(
+    tmp_path: Path, broker: Mosquitto, key: Path, signer: TestSigner, gateway: aiomqtt.Client
+) -> None:
+    agent = Agent(config(tmp_path, broker, key, "t0"))
+    beacon = signer.time("w1")
+    async with running(agent):
+        await gateway.publish("wing/time", signer.seal(beacon), qos=1)
+        await until(lambda: agent.last_signed_time == beacon)
+        await gateway.publish("wing/time", TestSigner().seal(signer.time("w1")), qos=1)
+        await gateway.publish(
+            "wing/time", signer.seal(signer.time("w1", issued=beacon.issued - 1)), qos=1
+        )  # older: not newer
+        store = Store(agent.config.store_path)
+        await until(lambda: len(store.audit_rows()) == 2)
+        assert [(r.topic, r.reason) for r in store.audit_rows()] == [
+            ("wing/time", "unknown_key"),
+            ("wing/time", "not_newer"),
+        ]
+        store.close()
+    assert agent.last_signed_time == beacon
+
+
+async def test_expiry_is_judged_by_the_injected_clock(
+    tmp_path: Path, broker: Mosquitto, key: Path, signer: TestSigner, gateway: aiomqtt.Client
+) -> None:
+    two_days_on = now_ms() + 2 * DAY_MS
+    agent = Agent(config(tmp_path, broker, key, "t0"), clock=lambda: two_days_on)
+    await gateway.subscribe("tablet/t0/ack", qos=1)
+    async with running(agent):
+        await gateway.publish(
+            "tablet/t0/desired", signer.seal(signer.desired("t0", 1, locked=False)), qos=1
+        )
+        async with asyncio.timeout(10):
+            message = await anext(aiter(gateway.messages))
+    assert json.loads(message.payload)["reason"].startswith("expired")  # type: ignore[arg-type]
+    assert agent.desired is None
+
+
+async def test_an_agent_with_an_unreachable_broker_serves_its_stored_state(
+    tmp_path: Path, broker: Mosquitto, key: Path, signer: TestSigner, gateway: aiomqtt.Client
+) -> None:
+    agent = Agent(config(tmp_path, broker, key, "t0"))
+    async with running(agent):
+        await gateway.publish(
+            "tablet/t0/desired", signer.seal(signer.desired("t0", 1, locked=True)), qos=1
+        )
+        await until(lambda: agent.state.locked)
+    broker.kill()
+    again = Agent(config(tmp_path, broker, key, "t0"))
+    task = asyncio.create_task(again.run())
+    try:
+        await until(lambda: again.state.lock.source == "device")
+        assert again.state.connected is False
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_one_lockdown_publish_reaches_and_is_reported_by_a_wing_of_50(
+    tmp_path: Path, broker: Mosquitto, key: Path, signer: TestSigner, gateway: aiomqtt.Client
+) -> None:
+    agents = [Agent(config(tmp_path, broker, key, f"t{n}")) for n in range(50)]
+    await gateway.subscribe("tablet/+/reported", qos=1)
+    async with running(*agents):
+        await gateway.publish(
+            "wing/lockdown", signer.seal(signer.lockdown("w1", 1, locked=True)), qos=1, retain=True
+        )
+        reported: set[str] = set()
+        async with asyncio.timeout(30):
+            async for message in gateway.messages:
+                body = json.loads(message.payload)  # type: ignore[arg-type]
+                if body["lockdown_version"] == 1 and body["lock"]["locked"]:
+                    reported.add(body["device"])
+                    if len(reported) == 50:
+                        break
+    assert reported == {f"t{n}" for n in range(50)}
+    assert all(agent.state.lock.source == "wing" for agent in agents)

@@ -1,0 +1,57 @@
+"""The agent against the real wing gateway: staff lock and unlock confirmed by the tablet's report.
+(The lead's end-to-end suite covers the whole slice; this keeps the agent's side of the contract
+honest as the gateway changes.)"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.agents import AgentProcess, write_agent_config
+from tests.support.broker import Mosquitto
+from tests.support.gateway import Gateway
+
+
+@pytest.fixture
+def gateway(broker: Mosquitto, tmp_path: Path) -> Iterator[Gateway]:
+    gw = Gateway(tmp_path / "gw", broker.host, broker.port, wing="A", tablets=[("t1", "1", "L1")])
+    gw.start()
+    yield gw
+    gw.close()
+
+
+@pytest.fixture
+def agent(broker: Mosquitto, gateway: Gateway, tmp_path: Path) -> Iterator[AgentProcess]:
+    config = write_agent_config(
+        tmp_path / "t1",
+        device_id="t1",
+        wing="A",
+        broker_host=broker.host,
+        broker_port=broker.port,
+        gateway_keys=[gateway.public_key_path],
+    )
+    process = AgentProcess(config).start()
+    process.wait_connected()
+    yield process
+    process.kill()
+
+
+def test_staff_lock_and_unlock_are_confirmed_by_the_tablet(
+    gateway: Gateway, agent: AgentProcess
+) -> None:
+    locked = gateway.staff("lock", "--device", "t1", "--reason", "cell search", "--wait", "20")
+    assert locked.returncode == 0, locked.stdout + locked.stderr
+    state = agent.state()
+    assert (state.locked, state.lock.reason) == (True, "cell search")
+
+    unlocked = gateway.staff("unlock", "--device", "t1", "--reason", "search over", "--wait", "20")
+    assert unlocked.returncode == 0, unlocked.stdout + unlocked.stderr
+    assert agent.state().locked is False
+
+
+def test_a_wing_lockdown_from_staff_locks_the_tablet(gateway: Gateway, agent: AgentProcess) -> None:
+    result = gateway.staff("lock", "--wing", "--reason", "roll check", "--wait", "20")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert agent.state().lock.source == "wing"
