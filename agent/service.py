@@ -1,0 +1,351 @@
+"""The agent service: one tablet's MQTT session, its durable state and the shell's socket.
+
+The per-message path is the lock latency path (DESIGN §5): verify the envelope (`wire.envelope`),
+persist it (one transaction, off the event loop so an fsync never stalls other agents), push the
+new state to the shell, publish `reported`. Everything an `Agent` owns hangs off the instance:
+many run in one event loop (benchmark, demo), and cancelling `run()` stops one cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+import aiomqtt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import ValidationError
+
+from agent.config import AgentConfig
+from agent.localapi import LocalApi
+from agent.store import AuditRow, Store, StoredDocument, StoreError
+from agent.view import reported_state, shell_state
+from cellbridge.config import ConfigError
+from cellbridge.mqtt import make_client, run_reconnecting
+from wire import topics
+from wire.documents import (
+    Ack,
+    DesiredState,
+    SignedBody,
+    SignedTime,
+    Status,
+    WingLockdown,
+    device_audience,
+    wing_audience,
+)
+from wire.envelope import (
+    Accepted,
+    AlreadyApplied,
+    Refused,
+    key_id,
+    open_envelope,
+    public_key_from_pem,
+)
+from wire.localapi import ShellState, failsafe_state
+
+log = logging.getLogger(__name__)
+
+try:
+    AGENT_VERSION = metadata.version("cellbridge")
+except metadata.PackageNotFoundError:  # running from a source tree
+    AGENT_VERSION = "0+unknown"
+
+Clock = Callable[[], int]
+"""Milliseconds since the epoch: the time expiry is checked against."""
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def load_trusted_keys(config: AgentConfig) -> dict[str, Ed25519PublicKey]:
+    """The gateway keys by key id; raises ConfigError naming the file that is not one."""
+    keys: dict[str, Ed25519PublicKey] = {}
+    for path in config.gateway_keys:
+        try:
+            key = public_key_from_pem(path.read_bytes())
+        except OSError as exc:
+            raise ConfigError(f"cannot read gateway key {path}: {exc.strerror}") from exc
+        except ValueError as exc:
+            raise ConfigError(f"{path}: not an Ed25519 public key PEM ({exc})") from exc
+        keys[key_id(key)] = key
+    return keys
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """How one signed topic is checked and applied."""
+
+    key: str
+    """Its row in the store."""
+    doc_type: type[SignedBody]
+    audience: str
+    ack_prefix: str | None
+    """`Ack.ref` prefix for refusals; None for documents that are not acknowledged (time)."""
+
+
+class Agent:
+    """One tablet's agent. `await run()` until cancelled; `state` is what the shell sees."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        *,
+        clock: Clock = wall_clock_ms,
+        trusted_keys: Mapping[str, Ed25519PublicKey] | None = None,
+    ) -> None:
+        self.config = config
+        self._now_ms = clock
+        self._keys = dict(trusted_keys) if trusted_keys is not None else load_trusted_keys(config)
+        self.boot_id = uuid.uuid4().hex
+        """Identifies this run of the agent in `status` and `reported`."""
+        device = config.device_id
+        self._topic_status = topics.tablet(device, topics.TabletChannel.STATUS)
+        self._topic_reported = topics.tablet(device, topics.TabletChannel.REPORTED)
+        self._topic_ack = topics.tablet(device, topics.TabletChannel.ACK)
+        self._topic_desired = topics.tablet(device, topics.TabletChannel.DESIRED)
+        self._topic_cmd = topics.tablet(device, topics.TabletChannel.CMD)
+        wing = wing_audience(config.wing)
+        self._routes = {
+            self._topic_desired: _Route(
+                "desired", DesiredState, device_audience(device), "desired"
+            ),
+            topics.WING_LOCKDOWN: _Route("lockdown", WingLockdown, wing, "lockdown"),
+            topics.WING_TIME: _Route("time", SignedTime, wing, None),
+        }
+        self._store: Store | None = None
+        self._applied: dict[str, StoredDocument] = {}
+        self._documents: dict[str, Any] = {}
+        self._failure: str | None = "agent starting"
+        self._connected = False
+        self._client: aiomqtt.Client | None = None
+        self._state: ShellState = failsafe_state(device, self._failure)
+        self._api = LocalApi(config.socket, config.socket_mode, lambda: self._state)
+
+    # -- what the agent knows -------------------------------------------------------------
+
+    @property
+    def state(self) -> ShellState:
+        return self._state
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    @property
+    def last_signed_time(self) -> SignedTime | None:
+        """The newest verified `wing/time` (the trusted clock is built on it)."""
+        document = self._documents.get("time")
+        return document if isinstance(document, SignedTime) else None
+
+    @property
+    def desired(self) -> DesiredState | None:
+        document = self._documents.get("desired")
+        return document if isinstance(document, DesiredState) else None
+
+    @property
+    def lockdown(self) -> WingLockdown | None:
+        document = self._documents.get("lockdown")
+        return document if isinstance(document, WingLockdown) else None
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Serve until cancelled. Never returns on its own; bad input never ends it."""
+        self._load()
+        await self._api.start()
+        try:
+            await run_reconnecting(
+                self._session,
+                backoff_max_s=self.config.broker.backoff_max_s,
+                name=self.config.device_id,
+            )
+        finally:
+            await self._api.close()
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+    def _load(self) -> None:
+        try:
+            store = Store(self.config.store_path)
+        except StoreError as exc:
+            self._fail(f"state store unreadable: {exc}")
+            return
+        try:
+            applied = store.applied()
+            documents = {}
+            for route in self._routes.values():
+                if route.key in applied:
+                    body = applied[route.key].body()
+                    documents[route.key] = route.doc_type.model_validate_json(body)
+        except (StoreError, ValidationError, ValueError) as exc:
+            store.close()
+            self._fail(f"state store unreadable: {exc}")
+            return
+        self._store, self._applied, self._documents = store, applied, documents
+        self._failure = None
+        self._refresh()
+
+    def _fail(self, reason: str) -> None:
+        """The agent can no longer trust its own state: locked until someone repairs it."""
+        log.error("%s: failing closed: %s", self.config.device_id, reason)
+        self._failure = reason[:200]
+        self._refresh()
+
+    def _refresh(self) -> None:
+        if self._failure is not None:
+            state = failsafe_state(self.config.device_id, self._failure).model_copy(
+                update={"connected": self._connected}
+            )
+        else:
+            state = shell_state(
+                self.config.device_id, self.desired, self.lockdown, connected=self._connected
+            )
+        if state != self._state:
+            self._state = state
+            self._api.publish(state)
+
+    # -- MQTT -----------------------------------------------------------------------------
+
+    def _status(self, state: str) -> bytes:
+        document = Status(state=state, boot_id=self.boot_id, at=self._now_ms())  # type: ignore[arg-type]
+        return document.model_dump_json().encode()
+
+    async def _session(self) -> None:
+        will = aiomqtt.Will(self._topic_status, self._status("offline"), qos=1, retain=True)
+        client = make_client(
+            self.config.broker,
+            self.config.device_id,
+            persistent_session_s=self.config.session_expiry_s,
+            will=will,
+        )
+        async with client:
+            await client.subscribe(
+                [(self._topic_desired, 1), (self._topic_cmd, 1), (topics.WING_ALL, 1)]
+            )
+            await client.publish(self._topic_status, self._status("online"), qos=1, retain=True)
+            self._client = client
+            try:
+                await self._publish_reported()
+                self._connected = True
+                self._refresh()
+                async for message in client.messages:
+                    await self._on_message(str(message.topic), message.payload)
+            except asyncio.CancelledError:
+                # Stopping on purpose: say so, since a clean disconnect sends no will.
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(
+                        client.publish(
+                            self._topic_status, self._status("offline"), qos=1, retain=True
+                        ),
+                        1.0,
+                    )
+                raise
+            finally:
+                self._client = None
+                self._connected = False
+                self._refresh()
+
+    async def _on_message(self, topic: str, payload: object) -> None:
+        raw = bytes(payload) if isinstance(payload, bytes | bytearray) else b""
+        try:
+            route = self._routes.get(topic)
+            if route is not None:
+                await self._on_document(topic, route, raw)
+            elif topic == self._topic_cmd:
+                await self._refuse(topic, "cmd", None, "unsupported", "no jobs are supported yet")
+            else:
+                log.debug("%s: ignoring %s", self.config.device_id, topic)
+        except aiomqtt.MqttError:
+            raise
+        except Exception:  # a bug must not take the tablet down; the state stays as it was
+            log.exception("%s: error handling %s", self.config.device_id, topic)
+
+    async def _on_document(self, topic: str, route: _Route, raw: bytes) -> None:
+        if self._store is None:
+            await self._refuse(
+                topic, route.ack_prefix, None, "store_unavailable", self._failure or ""
+            )
+            return
+        stored = self._applied.get(route.key)
+        verdict = open_envelope(
+            raw,
+            route.doc_type,
+            trusted_keys=self._keys,
+            audience=route.audience,
+            now_ms=self._now_ms(),
+            applied=stored.mark if stored is not None else None,
+        )
+        if isinstance(verdict, Accepted):
+            await self._apply(topic, route, verdict, raw)
+        elif isinstance(verdict, Refused):
+            version = str(verdict.version) if verdict.version is not None else "?"
+            await self._refuse(
+                topic, route.ack_prefix, version, verdict.reason.value, verdict.detail
+            )
+        else:
+            assert isinstance(verdict, AlreadyApplied)
+
+    async def _apply(self, topic: str, route: _Route, verdict: Accepted[Any], raw: bytes) -> None:
+        document = verdict.document
+        row = StoredDocument(route.key, document.version, verdict.digest, raw)
+        audit = None
+        if route.ack_prefix is not None:
+            audit = AuditRow(self._now_ms(), "applied", topic, "", f"version {document.version}")
+        store = self._store
+        assert store is not None
+        try:
+            await asyncio.to_thread(store.apply, row, audit)
+        except StoreError as exc:
+            self._fail(f"cannot write state: {exc}")
+            await self._publish_reported()
+            return
+        self._applied[route.key] = row
+        self._documents[route.key] = document
+        if route.ack_prefix is not None:
+            self._refresh()
+            await self._publish_reported()
+
+    async def _refuse(
+        self, topic: str, ack_prefix: str | None, version: str | None, reason: str, detail: str
+    ) -> None:
+        log.warning("%s: refused %s: %s: %s", self.config.device_id, topic, reason, detail)
+        store = self._store
+        if store is not None:
+            try:
+                await asyncio.to_thread(
+                    store.audit, AuditRow(self._now_ms(), "refused", topic, reason, detail)
+                )
+            except StoreError as exc:
+                self._fail(f"cannot write audit: {exc}")
+        if ack_prefix is not None and self._client is not None:
+            ack = Ack(
+                ref=f"{ack_prefix}/{version or '?'}",
+                state="rejected",
+                reason=f"{reason}: {detail}"[:500],
+                at=self._now_ms(),
+            )
+            await self._client.publish(self._topic_ack, ack.model_dump_json().encode(), qos=1)
+
+    async def _publish_reported(self) -> None:
+        if self._client is None:
+            return
+        desired, lockdown = (None, None) if self._failure else (self.desired, self.lockdown)
+        report = reported_state(
+            self._state,
+            desired,
+            lockdown,
+            at=self._now_ms(),
+            boot_id=self.boot_id,
+            agent_version=AGENT_VERSION,
+        )
+        await self._client.publish(
+            self._topic_reported, report.model_dump_json().encode(), qos=1, retain=True
+        )

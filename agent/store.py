@@ -1,0 +1,162 @@
+"""The agent's durable state: SQLite (sqlite-utils), WAL with synchronous=FULL so a power cut
+never loses an applied document (DESIGN §4).
+
+It keeps, per topic, the one document applied (version, digest, the signed envelope) and an audit
+trail. The lock is not stored: it is derived from the applied documents (`agent.lock`), so the two
+can never disagree. Every write is one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlite_utils
+
+from wire.envelope import AppliedMark
+
+AUDIT_KEEP = 10_000
+"""Audit rows kept on the tablet; older ones are pruned (the gateway keeps the durable trail)."""
+
+
+class StoreError(Exception):
+    """The store cannot be read or written: the agent must fail closed."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDocument:
+    topic: str
+    version: int
+    digest: str
+    envelope: bytes
+
+    @property
+    def mark(self) -> AppliedMark:
+        return AppliedMark(self.version, self.digest)
+
+    def body(self) -> bytes:
+        """The signed body, checked against its digest (a corrupted row raises StoreError)."""
+        try:
+            body = json.loads(self.envelope)["body"].encode("utf-8")
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise StoreError(f"stored {self.topic} document is unreadable") from exc
+        if hashlib.sha256(body).hexdigest() != self.digest:
+            raise StoreError(f"stored {self.topic} document does not match its digest")
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    at: int
+    event: str
+    topic: str
+    reason: str
+    detail: str
+
+
+class Store:
+    """One agent's state.db. Used from one thread at a time (the agent hands writes to a worker
+    thread so an fsync never stalls the event loop, but never two at once).
+
+    Writes are plain SQL inside one `with conn:` block: sqlite-utils' write helpers commit on
+    their own, which would split an apply from its audit row."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, check_same_thread=False)
+            self._db = sqlite_utils.Database(conn)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            check = self._db.execute("PRAGMA quick_check").fetchone()
+            if check is None or check[0] != "ok":
+                raise StoreError(f"{path}: integrity check failed: {check}")
+            with conn:
+                self._db.table("applied").create(
+                    {"topic": str, "version": int, "digest": str, "envelope": bytes},
+                    pk="topic",
+                    not_null={"version", "digest", "envelope"},
+                    if_not_exists=True,
+                )
+                self._db.table("audit").create(
+                    {
+                        "id": int,
+                        "at": int,
+                        "event": str,
+                        "topic": str,
+                        "reason": str,
+                        "detail": str,
+                    },
+                    pk="id",
+                    if_not_exists=True,
+                )
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"{path}: {exc}") from exc
+        self.path = path
+        self._lock = threading.Lock()  # close() waits for a write still running in a worker
+
+    def applied(self) -> dict[str, StoredDocument]:
+        """Every applied document by topic."""
+        try:
+            return {
+                row["topic"]: StoredDocument(
+                    row["topic"], row["version"], row["digest"], bytes(row["envelope"])
+                )
+                for row in self._db.table("applied").rows
+            }
+        except (sqlite3.Error, KeyError, TypeError) as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+
+    def apply(self, document: StoredDocument, audit: AuditRow | None = None) -> None:
+        """Record `document` as the applied one of its topic, with its audit row, atomically."""
+        row = {
+            "topic": document.topic,
+            "version": document.version,
+            "digest": document.digest,
+            "envelope": document.envelope,
+        }
+        try:
+            with self._lock, self._db.conn:  # one transaction: both rows or neither
+                self._db.execute(
+                    "INSERT INTO applied (topic, version, digest, envelope)"
+                    " VALUES (:topic, :version, :digest, :envelope)"
+                    " ON CONFLICT(topic) DO UPDATE SET version = excluded.version,"
+                    " digest = excluded.digest, envelope = excluded.envelope",
+                    row,
+                )
+                if audit is not None:
+                    self._insert_audit(audit)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+
+    def audit(self, row: AuditRow) -> None:
+        try:
+            with self._lock, self._db.conn:
+                self._insert_audit(row)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+
+    def audit_rows(self) -> list[AuditRow]:
+        try:
+            return [
+                AuditRow(r["at"], r["event"], r["topic"], r["reason"], r["detail"])
+                for r in self._db.table("audit").rows_where(order_by="id")
+            ]
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+
+    def _insert_audit(self, row: AuditRow) -> None:
+        last = self._db.execute(
+            "INSERT INTO audit (at, event, topic, reason, detail) VALUES (?, ?, ?, ?, ?)",
+            [row.at, row.event, row.topic, row.reason, row.detail[:1000]],
+        ).lastrowid
+        if last is not None and last % 1000 == 0:
+            self._db.execute("DELETE FROM audit WHERE id <= ?", [last - AUDIT_KEEP])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
