@@ -1,0 +1,121 @@
+"""The gateway's control API (FastAPI over a Unix socket): what the staff CLI and the console use.
+
+Errors are 4xx with a one-line `detail`, so a CLI can print them as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from gateway.config import Place
+from gateway.desired import LockRequest
+from gateway.service import GatewayService, InputError, Selector, TargetError
+from gateway.store import Tablet
+from wire.documents import DeviceId, Name, ShortText
+
+MAX_WAIT_S = 600.0
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LockBody(_Body):
+    devices: Annotated[list[DeviceId], Field(max_length=5000)] | None = None
+    cell: Place | None = None
+    landing: Place | None = None
+    wing: bool = False
+    locked: bool
+    reason: ShortText
+    by: Name
+    wait_s: Annotated[float, Field(ge=0, le=MAX_WAIT_S)] = 0.0
+
+    @model_validator(mode="after")
+    def one_selector(self) -> LockBody:
+        chosen = [self.devices is not None, self.cell is not None, self.landing is not None,
+                  self.wing]
+        if sum(chosen) != 1:
+            raise ValueError("give exactly one of devices, cell, landing or wing")
+        if self.devices is not None and not self.devices:
+            raise ValueError("devices is empty")
+        return self
+
+
+class RegisterBody(_Body):
+    id: DeviceId
+    cell: Place
+    landing: Place
+    by: Name = "api"
+
+
+def _one_line(exc: RequestValidationError) -> str:
+    errors = exc.errors()
+    if not errors:
+        return "invalid request"
+    first = errors[0]
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+    message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+def make_app(service: GatewayService) -> FastAPI:
+    app = FastAPI(title="Cellbridge wing gateway", docs_url=None, redoc_url=None)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _one_line(exc)}, status_code=422)
+
+    @app.post("/v1/lock")
+    async def lock(body: LockBody) -> dict[str, Any]:
+        selector = Selector(
+            devices=tuple(body.devices or ()), cell=body.cell, landing=body.landing,
+            wing=body.wing,
+        )
+        try:
+            outcome = await service.lock(
+                selector, LockRequest(body.locked, body.by, body.reason), body.wait_s
+            )
+        except TargetError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        except InputError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return {
+            "targets": outcome.targets,
+            "version": outcome.version,
+            "confirmed": outcome.confirmed,
+            "pending": outcome.pending,
+        }
+
+    @app.get("/v1/health")
+    async def health() -> dict[str, Any]:
+        return {"wing": service.config.wing, "broker_connected": service.connected.is_set(),
+                "tablets": len(service.tablets)}
+
+    @app.get("/v1/tablets")
+    async def tablets() -> list[dict[str, Any]]:
+        return service.tablet_views()
+
+    @app.post("/v1/tablets")
+    async def register(body: RegisterBody) -> dict[str, Any]:
+        changed = service.register(Tablet(body.id, body.cell, body.landing), body.by)
+        return {"id": body.id, "cell": body.cell, "landing": body.landing, "changed": changed}
+
+    @app.get("/v1/audit")
+    async def audit(verify: bool = False, limit: int | None = None) -> dict[str, Any]:
+        if limit is not None and limit < 1:
+            raise HTTPException(422, "limit: must be at least 1")
+        result: dict[str, Any] = {
+            "entries": [e.as_json() for e in service.audit_entries(limit)]
+        }
+        if verify:
+            check = service.verify_audit()
+            result["verify"] = {"ok": check.ok, "entries": check.entries,
+                                "broken_at": check.broken_at, "problem": check.problem}
+        return result
+
+    return app

@@ -1,0 +1,142 @@
+"""`cellbridge gateway`: run the wing gateway (service and control API in one process)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from cellbridge.config import ConfigError, load
+from gateway.config import GatewayConfig
+
+
+def bind_api_socket(path: Path) -> socket.socket:
+    """A listening Unix socket, mode 0660 (staff group), replacing a stale one left by a crash."""
+    if path.exists() or path.is_symlink():
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(path))
+        except OSError:
+            path.unlink()
+        else:
+            raise ConfigError(f"{path}: another gateway is already serving this socket")
+        finally:
+            probe.close()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old_umask = os.umask(0o117)
+    try:
+        sock.bind(str(path))
+    finally:
+        os.umask(old_umask)
+    os.chmod(path, 0o660)
+    sock.listen(128)
+    return sock
+
+
+async def serve(config: GatewayConfig) -> None:
+    """Run the gateway until SIGTERM or SIGINT, then stop cleanly."""
+    import uvicorn
+
+    from gateway.api import make_app
+    from gateway.service import GatewayService
+
+    class Server(uvicorn.Server):
+        # Signals are ours: uvicorn would re-raise them after shutting down.
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    service = GatewayService(config)
+    sock = bind_api_socket(config.api_socket)
+    server = Server(uvicorn.Config(make_app(service), log_level="warning", lifespan="off",
+                                   access_log=False))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    service_task = asyncio.create_task(service.run())
+    api_task = asyncio.create_task(server.serve(sockets=[sock]))
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        done, _ = await asyncio.wait(
+            {service_task, api_task, stopper}, return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in done:
+            error = None if task is stopper else task.exception()
+            if error is not None:
+                raise error
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(api_task, 5)
+        for task in (service_task, stopper):
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await service_task
+        service.close()
+        sock.close()
+        with contextlib.suppress(FileNotFoundError):
+            config.api_socket.unlink()
+
+
+@click.group()
+def gateway() -> None:
+    """The wing gateway: desired state, reconciliation, audit, control API."""
+
+
+@gateway.command()
+@click.option("--config", "config_path", required=True,
+              type=click.Path(dir_okay=False, path_type=Path), help="Gateway TOML file.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+def run(config_path: Path, log_level: str) -> None:
+    """Run the gateway service and its control API until SIGTERM or Ctrl-C."""
+    logging.basicConfig(level=log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load(GatewayConfig, config_path)
+        asyncio.run(serve(config))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except sqlite3.DatabaseError as exc:
+        raise click.ClickException(f"cannot use the gateway's state database: {exc}") from exc
+
+
+@gateway.command()
+@click.option("--device", "device_id", required=True, help="Tablet id (its certificate CN).")
+@click.option("--cell", required=True)
+@click.option("--landing", required=True)
+@click.option("--api", "api_path", envvar="CELLBRIDGE_GATEWAY_API", default=None,
+              type=click.Path(path_type=Path), help="The gateway's API socket.")
+@click.option("--config", "config_path", default=None,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Gateway TOML file (to find its API socket).")
+def register(device_id: str, cell: str, landing: str, api_path: Path | None,
+             config_path: Path | None) -> None:
+    """Register a tablet with the running gateway."""
+    from gateway.staff_cli import ApiClient, fail, operator
+
+    if api_path is None:
+        if config_path is None:
+            raise click.UsageError("give --api or --config")
+        try:
+            api_path = load(GatewayConfig, config_path).api_socket
+        except ConfigError as exc:
+            raise click.UsageError(str(exc)) from exc
+    reply = ApiClient(api_path).call(
+        "POST", "/v1/tablets",
+        {"id": device_id, "cell": cell, "landing": landing, "by": operator()},
+    )
+    if not isinstance(reply, dict):
+        fail(3, "unexpected answer from the gateway")
+    click.echo(f"registered {device_id} (cell {cell}, landing {landing})"
+               + ("" if reply.get("changed") else ": already so"))

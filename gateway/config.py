@@ -1,0 +1,49 @@
+"""The wing gateway's configuration file (TOML, docs/interfaces.md "Gateway")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from cellbridge.config import Settings
+from cellbridge.mqtt import BrokerConfig
+from wire.topics import DEVICE_ID_PATTERN
+
+WingId = Annotated[str, StringConstraints(pattern=rf"^{DEVICE_ID_PATTERN}$")]
+Place = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class TabletSeed(Settings):
+    """A tablet registered at start-up (the inventory a wing is built with)."""
+
+    id: WingId
+    cell: Place
+    landing: Place
+
+
+class GatewayConfig(Settings):
+    wing: WingId
+    state_dir: Path
+    signing_key: Path
+    """Ed25519 private key, PKCS8 PEM: signs every document the tablets accept."""
+    api_socket: Path
+    broker: BrokerConfig = BrokerConfig()
+    desired_ttl_s: Annotated[int, Field(ge=2)] = 7 * 86400
+    reissue_before_s: Annotated[int, Field(ge=1)] | None = None
+    """Re-issue a document this long before it expires; default a quarter of `desired_ttl_s`."""
+    time_beacon_s: Annotated[float, Field(gt=0)] = 30.0
+    lockdown_coalesce_s: Annotated[float, Field(ge=0)] = 3.0
+    """At most one birth-triggered `wing/lockdown` re-publish per this many seconds."""
+    tablets: list[TabletSeed] = Field(default_factory=list)
+
+    @property
+    def reissue_margin_s(self) -> int:
+        if self.reissue_before_s is not None:
+            return min(self.reissue_before_s, self.desired_ttl_s - 1)
+        return max(1, self.desired_ttl_s // 4)
+
+    @property
+    def database(self) -> Path:
+        return self.state_dir / "gateway.db"

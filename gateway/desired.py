@@ -1,0 +1,88 @@
+"""The rules of desired state, pure: what the next document is, who is behind, what to re-issue.
+
+Versions only grow. A re-issue is a *new* version with the same content, so a tablet never sees
+one version with two different digests (it would refuse the second as not newer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from wire.documents import (
+    DesiredState,
+    LockOrder,
+    WingLockdown,
+    device_audience,
+    wing_audience,
+)
+
+Doc = TypeVar("Doc", DesiredState, WingLockdown)
+
+
+@dataclass(frozen=True, slots=True)
+class LockRequest:
+    """A staff decision, before it becomes a signed document."""
+
+    locked: bool
+    by: str
+    reason: str
+
+
+def next_desired(
+    current: DesiredState | None, device_id: str, request: LockRequest, now_ms: int, ttl_ms: int
+) -> DesiredState:
+    """The tablet's next desired state: version+1 with the new lock, the rest carried over."""
+    return DesiredState(
+        audience=device_audience(device_id),
+        version=(current.version if current else 0) + 1,
+        issued=now_ms,
+        expires=now_ms + ttl_ms,
+        lock=LockOrder(
+            locked=request.locked, by=request.by, reason=request.reason, since=now_ms
+        ),
+        profile=current.profile if current else "standard",
+    )
+
+
+def next_lockdown(
+    current: WingLockdown | None, wing_id: str, request: LockRequest, now_ms: int, ttl_ms: int
+) -> WingLockdown:
+    return WingLockdown(
+        audience=wing_audience(wing_id),
+        version=(current.version if current else 0) + 1,
+        issued=now_ms,
+        expires=now_ms + ttl_ms,
+        lock=LockOrder(
+            locked=request.locked, by=request.by, reason=request.reason, since=now_ms
+        ),
+    )
+
+
+def needs_reissue(expires_ms: int, now_ms: int, margin_ms: int) -> bool:
+    return expires_ms - now_ms <= margin_ms
+
+
+def reissued(current: Doc, now_ms: int, ttl_ms: int) -> Doc:
+    """The same content as a new version with a fresh validity window."""
+    return current.model_copy(
+        update={"version": current.version + 1, "issued": now_ms, "expires": now_ms + ttl_ms}
+    )
+
+
+def is_behind(desired_version: int, reported_version: int | None) -> bool:
+    """A tablet is behind while it has not reported applying the desired version (or later)."""
+    return reported_version is None or reported_version < desired_version
+
+
+def behind(
+    desired: Mapping[str, int], reported: Mapping[str, int]
+) -> list[str]:
+    """The tablets (sorted) that have not reported applying their desired version."""
+    return sorted(d for d, v in desired.items() if is_behind(v, reported.get(d)))
+
+
+def pending(needs: Mapping[str, int], reported: Mapping[str, int], ids: Iterable[str]) -> set[str]:
+    """Of `ids`, those whose reported version is still below what `needs` asks of them."""
+    return {d for d in ids if is_behind(needs[d], reported.get(d))}

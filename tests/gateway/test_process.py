@@ -1,0 +1,75 @@
+"""The gateway as a process: it stops cleanly, restarts from its record, and its audit trail
+is checked end to end through `staff audit --verify`."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+
+from tests.support.gateway import REPO_ROOT
+
+
+def test_sigterm_stops_the_gateway_cleanly_and_removes_its_socket(gateway):
+    assert gateway.stop() == 0
+    assert not gateway.api_socket.exists()
+
+
+def test_a_restarted_gateway_continues_the_versions_it_issued(gateway):
+    assert gateway.staff_json("lock", "--device", "T1", "--reason", "a")["version"] == 1
+    gateway.stop()
+    gateway.start()
+    assert gateway.staff_json("lock", "--device", "T1", "--reason", "b")["version"] == 2
+
+
+def test_a_gateway_killed_with_sigkill_restarts_over_its_stale_socket(gateway):
+    assert gateway.staff_json("lock", "--wing", "--reason", "a")["version"] == 1
+    gateway.kill()
+    assert gateway.api_socket.exists()
+    gateway.start()
+    assert gateway.staff_json("lock", "--wing", "--reason", "b")["version"] == 2
+
+
+def test_the_api_socket_is_only_for_owner_and_group(gateway):
+    assert gateway.api_socket.stat().st_mode & 0o777 == 0o660
+
+
+def test_audit_verify_exits_0_on_an_intact_trail_and_1_naming_a_tampered_entry(gateway):
+    gateway.staff("lock", "--device", "T1", "--reason", "search")
+    gateway.staff("unlock", "--device", "T1", "--reason", "done")
+    intact = gateway.staff("audit", "--verify")
+    assert intact.returncode == 0
+    assert "audit chain intact: 5 entries" in intact.stdout
+
+    with sqlite3.connect(gateway.state_dir / "gateway.db") as raw:
+        raw.execute("UPDATE audit SET detail = '{\"reason\":\"nothing\"}' WHERE seq = 4")
+    tampered = gateway.staff("audit", "--verify", "--json")
+    assert tampered.returncode == 1
+    assert json.loads(tampered.stdout)["verify"]["broken_at"] == 4
+    assert tampered.stderr == (
+        "error: audit chain broken at entry 4: contents do not match its hash\n"
+    )
+
+
+def test_every_staff_action_is_in_the_audit_trail_including_refused_ones(gateway):
+    gateway.staff("lock", "--device", "T1", "--reason", "search", "--by", "officer.smith")
+    gateway.staff("lock", "--device", "NOPE", "--reason", "search", "--by", "officer.smith")
+    entries = gateway.staff_json("audit")["entries"][3:]
+    assert [(e["actor"], e["action"], e["target"]) for e in entries] == [
+        ("staff:officer.smith", "lock", "devices:T1"),
+        ("staff:officer.smith", "lock_refused", "devices:NOPE"),
+    ]
+    assert entries[0]["detail"]["reason"] == "search"
+
+
+def test_a_bad_config_file_fails_with_one_line(tmp_path):
+    config = tmp_path / "gateway.toml"
+    config.write_text('wing = "A"\nstate_dir = "/tmp/x"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "cellbridge", "gateway", "run", "--config", str(config)],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=60,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0
+    assert "signing_key" in result.stderr
