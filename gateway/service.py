@@ -31,6 +31,7 @@ from gateway.desired import (
     next_lockdown,
     reissued,
 )
+from gateway.policy_service import PolicyPublisher
 from gateway.store import AuditEntry, ChainCheck, Store, StoredDocument, Tablet, TabletStatus
 from gateway.throttle import AuditThrottle
 from wire import topics
@@ -140,6 +141,7 @@ class GatewayService:
         self._bad_messages = AuditThrottle(BAD_MESSAGE_WINDOW_MS)
         self._unknown_tablets = AuditThrottle(UNKNOWN_TABLET_WINDOW_MS)
         self._last_time_version = 0
+        self.policy = PolicyPublisher(self)
 
     @property
     def ttl_ms(self) -> int:
@@ -158,6 +160,7 @@ class GatewayService:
                 group.create_task(self._beat_time())
                 group.create_task(self._reissue_loop())
                 group.create_task(self._flush_loop())
+                group.create_task(self.policy.run())
         finally:
             for task in list(self._tasks):
                 task.cancel()
@@ -227,6 +230,7 @@ class GatewayService:
     async def _republish_all(self) -> None:
         await asyncio.gather(
             self._publish_lockdown(),
+            self.policy.publish(),
             *(self._publish_desired(d) for d in self.desired if d in self.tablets),
         )
 
@@ -372,6 +376,7 @@ class GatewayService:
         self._dirty_reported[report.device] = (report, now)
         self._touch(report.device, now)
         self._dirty.set()
+        self.policy.on_reported(report)
         for waiter in list(self._waiters):
             if report.device in waiter.pending:
                 have = (report.desired_version if waiter.kind == "desired"
@@ -392,6 +397,7 @@ class GatewayService:
 
     def _reconcile(self, device: str) -> None:
         """A tablet was born: give it what it has not reported as applied."""
+        self.policy.on_birth(device)
         report = self.reported.get(device)
         stored = self.desired.get(device)
         if stored is not None and is_behind(
