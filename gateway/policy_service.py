@@ -23,7 +23,14 @@ from pydantic import ValidationError
 from gateway.desired import needs_reissue, reissued
 from gateway.store import StoredDocument
 from wire import topics
-from wire.documents import DesiredState, LockOrder, ReportedState, device_audience, wing_audience
+from wire.documents import (
+    DesiredState,
+    LockOrder,
+    ReportedState,
+    SignedTime,
+    device_audience,
+    wing_audience,
+)
 from wire.envelope import canonical_json, seal
 from wire.policy import RULE_FIELDS, WingPolicy, policy_hash, wing_policy
 from wire.schedule import Schedule
@@ -34,6 +41,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 POLICY_FILE = "wing-policy.envelope"
+TIME_COALESCE_S = 0.5
+"""A tablet born gets a time beacon within this, not up to `time_beacon_s` later."""
 
 
 class PolicyInputError(Exception):
@@ -74,6 +83,7 @@ class PolicyPublisher:
         self._waiters: list[_HashWaiter] = []
         self._republish: asyncio.Task[None] | None = None
         self._published_at = float("-inf")
+        self._time_beacon: asyncio.Task[None] | None = None
         self._load()
 
     # -- the document ---------------------------------------------------------------------
@@ -222,8 +232,10 @@ class PolicyPublisher:
                     waiter.done.set()
 
     def on_birth(self, device: str) -> None:
-        """A tablet came online: if it has not reported the current policy, re-publish it (at
-        most once per coalescing window, however many tablets are born)."""
+        """A tablet came online: it needs the time now (it enforces curfew rules until it has
+        some), and the current policy if it has not reported it; each at most once per
+        coalescing window, however many tablets are born."""
+        self._time_soon()
         if self.envelope is None or self._has_current(device):
             return
         if self._republish is not None and not self._republish.done():
@@ -236,6 +248,23 @@ class PolicyPublisher:
             await self.publish()
 
         self._republish = loop.create_task(republish())
+
+    def _time_soon(self) -> None:
+        if self._time_beacon is not None and not self._time_beacon.done():
+            return
+        service = self.service
+
+        async def beat() -> None:
+            await asyncio.sleep(TIME_COALESCE_S)
+            now = service.clock()
+            version = max(now, service._last_time_version + 1)
+            service._last_time_version = version
+            beacon = SignedTime(audience=wing_audience(service.config.wing), version=version,
+                                issued=now, expires=now + int(service.config.time_beacon_s * 3000))
+            await service._publish(topics.WING_TIME, seal(beacon, service._key), retain=False,
+                                   qos=0)
+
+        self._time_beacon = asyncio.get_running_loop().create_task(beat())
 
     async def reissue_if_expiring(self) -> bool:
         service = self.service
