@@ -171,6 +171,13 @@ def test_an_app_outside_its_hours_is_refused_until_they_start_and_follows_the_pr
     agent.wait_for(lambda s: any(t.id == "games" and t.allowed_now for t in s.apps))
     assert launch(agent, "games").ok
 
+    clocks.advance(3 * 3600 + 47 * 60)  # 20:47: the shell is told when games will close
+    warned = agent.wait_for(lambda s: any(t.id == "games" and t.closes_at for t in s.apps))
+    assert {t.id: t.closes_at for t in warned.apps}["games"] == utc_ms("2026-11-11T21:00Z")
+    clocks.advance(14 * 60)  # 21:01: closed
+    agent.wait_for(lambda s: any(t.id == "games" and not t.allowed_now for t in s.apps))
+    assert launch(agent, "games").reason == "outside its hours"
+
     probe.publish("tablet/t1/desired", signer.seal(signer.desired("t1", 2, locked=False,
                                                                   profile="basic")))
     state = agent.wait_for(lambda s: s.profile == "basic")
