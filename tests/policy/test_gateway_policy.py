@@ -142,3 +142,15 @@ def test_the_policy_outlives_a_gateway_restart_and_is_published_again(
         assert late.wait_for(lambda s: bool(s.apps), timeout=20).apps
     finally:
         late.kill()
+
+
+def test_curfew_status_answers_by_the_gateways_clock(gateway: Gateway) -> None:
+    assert gateway.staff("policy", "curfew", "status").returncode == 2  # no policy yet
+    assert gateway.staff("policy", "apply", str(EXAMPLE)).returncode == 0
+    answer = gateway.staff_json("policy", "curfew", "status", "--profile", "basic")
+    assert answer["state"] in {"open", "warning", "curfew", "lockdown"}
+    apps = {a["app"]: a["allowed"] for a in answer["apps"]}
+    assert set(apps) == {"canteen", "education", "legal", "listener"}
+    assert apps["listener"] and apps["legal"]
+    text = gateway.staff("policy", "curfew", "status")
+    assert text.returncode == 0 and "standard may use now:" in text.stdout
