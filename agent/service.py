@@ -405,7 +405,7 @@ class Agent:
         """Re-decide at every policy boundary (and every few seconds): the curfew starts and
         ends, warnings and app hours take effect on the trusted clock, broker or no broker."""
         while True:
-            await asyncio.sleep(self.policy.sleep_s(self.profile, locked=self._state.locked))
+            await asyncio.sleep(self.policy.sleep_s())
             try:
                 jump = self._trusted.check_wall()
                 if jump is not None:
@@ -413,6 +413,8 @@ class Agent:
                         "clock_jump", "system", "ignored",
                         f"system clock moved {jump.delta_ms / 1000:+.0f} s; trusted time kept",
                     )
+                if not self.policy.due(self.profile, locked=self._state.locked):
+                    continue
                 before = self._state.curfew.state
                 self._refresh()
                 if self._state.curfew.state != before:
