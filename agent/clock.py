@@ -11,6 +11,7 @@ that sleeps through a curfew's start wakes up knowing it. Both sources are injec
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -55,6 +56,31 @@ class OffsetMonotonic:
         return self.base() + self.offset
 
 
+TEST_WALL_OFFSET_ENV = "CELLBRIDGE_TEST_WALL_OFFSET_FILE"
+"""Test hook: a file holding seconds to add to the system clock as this process sees it, so a
+test can move one agent's "system time" without touching the machine's clock."""
+
+
+class OffsetWall:
+    """`time.time()` plus the seconds written in a file (any sign; unreadable: the last value)."""
+
+    def __init__(self, path: Path, base: WallSource = time.time) -> None:
+        self.path = path
+        self.base = base
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        with contextlib.suppress(OSError, ValueError):
+            self.offset = float(self.path.read_text(encoding="ascii").strip() or 0)
+        return self.base() + self.offset
+
+
+def wall_from_env() -> WallSource:
+    """The system clock as the agent sees it: `time.time`, or `OffsetWall` under the test hook."""
+    path = os.environ.get(TEST_WALL_OFFSET_ENV)
+    return OffsetWall(Path(path)) if path else time.time
+
+
 def monotonic_from_env() -> MonotonicSource:
     """The agent's monotonic source: `boottime`, or `OffsetMonotonic` when the test hook is set."""
     path = os.environ.get(TEST_OFFSET_ENV)
@@ -90,6 +116,10 @@ class TrustedClock:
         self._anchor = (gateway_ms, self._monotonic())
         self._floor_ms = max(self._floor_ms, gateway_ms)
 
+    def raise_floor(self, at_least_ms: int) -> None:
+        """Carry a trusted time known before (e.g. from the store) as a lower bound."""
+        self._floor_ms = max(self._floor_ms, at_least_ms)
+
     @property
     def trusted(self) -> bool:
         return self._anchor is not None
@@ -116,3 +146,9 @@ class TrustedClock:
             return None
         self._wall_offset = offset
         return ClockJump(delta_ms)
+
+
+def wall_ms_from_env() -> Callable[[], int]:
+    """`wall_from_env` in whole milliseconds (the agent's document-expiry clock)."""
+    wall = wall_from_env()
+    return lambda: int(wall() * 1000)

@@ -23,6 +23,12 @@ class AgentConfig(Settings):
     """Ed25519 public keys (PEM) whose signatures on gateway documents this tablet trusts."""
     broker: BrokerConfig = BrokerConfig()
     session_expiry_s: Annotated[int, Field(ge=0)] = 86400
+    apps_dir: Path | None = None
+    """Installed apps, one folder each with its signed manifest (default `state_dir/apps`)."""
+
+    @property
+    def apps_path(self) -> Path:
+        return self.apps_dir if self.apps_dir is not None else self.state_dir / "apps"
 
     @property
     def store_path(self) -> Path:

@@ -66,6 +66,8 @@ class PolicyEnforcer:
         self.policy: WingPolicy | None = None
         self.policy_hash = ""
         self._schedule: Schedule | None = None
+        self._shown: tuple[str, bool, str, bool, int | None] | None = None
+        """What the last view was computed for, and until when it holds."""
 
     def set_policy(self, policy: WingPolicy) -> None:
         self.policy = policy
@@ -85,17 +87,31 @@ class PolicyEnforcer:
     def view(self, profile: str, *, locked: bool) -> PolicyView:
         now = self.clock.now_ms()
         decision = self.decide(profile, locked=locked)
+        self._shown = (profile, locked, self.policy_hash, now is not None,
+                       decision.next_boundary if decision is not None else None)
         if decision is None or self.policy is None:
             return PolicyView(curfew_view(None), (), now)
         return PolicyView(curfew_view(decision), app_tiles(self.policy, decision, now), now)
 
-    def sleep_s(self, profile: str, *, locked: bool) -> float:
-        """How long the agent may wait before the answer can change (bounded by MAX_SLEEP_S)."""
-        decision = self.decide(profile, locked=locked)
+    def due(self, profile: str, *, locked: bool) -> bool:
+        """Could the view have changed since it was last computed? (Cheap: no decision.)"""
+        if self._shown is None:
+            return True
+        shown_profile, shown_locked, shown_hash, had_time, valid_until = self._shown
         now = self.clock.now_ms()
-        if decision is None or decision.next_boundary is None or now is None:
+        return (
+            (shown_profile, shown_locked, shown_hash, had_time)
+            != (profile, locked, self.policy_hash, now is not None)
+            or (valid_until is not None and now is not None and now >= valid_until)
+        )
+
+    def sleep_s(self) -> float:
+        """How long the agent may wait before the view can change (bounded by MAX_SLEEP_S)."""
+        now = self.clock.now_ms()
+        valid_until = self._shown[4] if self._shown is not None else None
+        if valid_until is None or now is None:
             return MAX_SLEEP_S
-        return min(MAX_SLEEP_S, max(MIN_SLEEP_S, (decision.next_boundary - now) / 1000))
+        return min(MAX_SLEEP_S, max(MIN_SLEEP_S, (valid_until - now) / 1000))
 
     def launch(self, app: str, profile: str, *, locked: bool) -> LaunchOutcome:
         """May `app` start now? Checks the policy, then the signed manifest and the files."""

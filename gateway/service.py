@@ -31,6 +31,7 @@ from gateway.desired import (
     next_lockdown,
     reissued,
 )
+from gateway.policy_service import PolicyPublisher
 from gateway.store import AuditEntry, ChainCheck, Store, StoredDocument, Tablet, TabletStatus
 from gateway.throttle import AuditThrottle
 from wire import topics
@@ -166,6 +167,7 @@ class GatewayService:
         self._bad_messages = AuditThrottle(BAD_MESSAGE_WINDOW_MS)
         self._unknown_tablets = AuditThrottle(UNKNOWN_TABLET_WINDOW_MS)
         self._last_time_version = 0
+        self.policy = PolicyPublisher(self)
 
     @property
     def ttl_ms(self) -> int:
@@ -184,6 +186,7 @@ class GatewayService:
                 group.create_task(self._beat_time())
                 group.create_task(self._reissue_loop())
                 group.create_task(self._flush_loop())
+                group.create_task(self.policy.run())
         finally:
             for task in list(self._tasks):
                 task.cancel()
@@ -253,6 +256,7 @@ class GatewayService:
     async def _republish_all(self) -> None:
         await asyncio.gather(
             self._publish_lockdown(),
+            self.policy.publish(),
             *(self._publish_desired(d) for d in self.desired if d in self.tablets),
         )
 
@@ -407,6 +411,7 @@ class GatewayService:
         if not retained:  # a retained copy replayed to us says nothing about the tablet now
             self._touch(report.device, now)
         self._dirty.set()
+        self.policy.on_reported(report)
         for waiter in self._waiters:
             waiter.applied(report)
 
@@ -427,6 +432,7 @@ class GatewayService:
 
     def _reconcile(self, device: str) -> None:
         """A tablet was born: give it what it has not reported as applied."""
+        self.policy.on_birth(device)
         report = self.reported.get(device)
         stored = self.desired.get(device)
         if stored is not None and is_behind(

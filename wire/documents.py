@@ -111,6 +111,10 @@ class ReportedState(Document):
     at: Millis
     boot_id: Annotated[str, StringConstraints(max_length=64)]
     agent_version: Annotated[str, StringConstraints(max_length=32)]
+    policy_hash: Annotated[str, StringConstraints(pattern=r"^([0-9a-f]{64})?$")] = ""
+    """`wire.policy.policy_hash` of the wing policy the tablet enforces ("" for none yet)."""
+    curfew: Literal["open", "warning", "curfew", "unknown"] = "unknown"
+    """Where the tablet stands against curfew by its own trusted clock and stored policy."""
 
     MAX_BYTES: ClassVar[int] = 16 * 1024
 

@@ -374,6 +374,8 @@ class Schedule:
                     continue
                 end = inside[0][1]
                 boundaries.append(end)
+                # The shell warns before an app closes, as before a curfew: those are boundaries.
+                boundaries.extend(end - w for w in self._warn if end - w > now_ms)
                 until = end if until is None else min(until, end)
             decisions.append(
                 AppDecision(app, True, False, f"allowed for {profile}", until, listed=True)

@@ -78,6 +78,19 @@ def test_without_a_policy_nothing_runs(tmp_path: Path) -> None:
 
 def test_the_agent_sleeps_until_the_next_boundary_at_most_a_few_seconds(tmp_path: Path) -> None:
     subject, _ = enforcer(tmp_path, at=utc_ms("2026-11-11T21:44:59Z"))
-    assert subject.sleep_s("standard", locked=False) == 1.0
+    subject.view("standard", locked=False)
+    assert subject.sleep_s() == 1.0
     subject.clock.anchor(EVENING)
-    assert subject.sleep_s("standard", locked=False) == 5.0
+    subject.view("standard", locked=False)
+    assert subject.sleep_s() == 5.0
+
+
+def test_the_view_is_due_again_at_its_boundary_or_when_its_inputs_change(tmp_path: Path) -> None:
+    subject, mono = enforcer(tmp_path, at=utc_ms("2026-11-11T21:44:59Z"))
+    assert subject.due("standard", locked=False)
+    subject.view("standard", locked=False)
+    assert not subject.due("standard", locked=False)
+    assert subject.due("basic", locked=False)
+    assert subject.due("standard", locked=True)
+    mono.now += 1.0
+    assert subject.due("standard", locked=False)

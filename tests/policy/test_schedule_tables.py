@@ -236,7 +236,10 @@ def test_a_profile_change_mid_window_changes_the_apps_at_once() -> None:
 
 def test_an_app_with_hours_closes_at_their_end_and_that_is_a_boundary() -> None:
     decision = ORDINARY.decide("enhanced", at("2026-11-11T20:50Z"))
-    assert decision.next_boundary == at("2026-11-11T21:00Z")
+    assert decision.next_boundary == at("2026-11-11T20:55Z")  # its 5-minute warning
+    assert ORDINARY.decide("enhanced", at("2026-11-11T20:59:30Z")).next_boundary == at(
+        "2026-11-11T21:00Z"
+    )
     later = ORDINARY.decide("enhanced", at("2026-11-11T21:00Z"))
     assert (later.app("games").allowed, later.app("games").reason) == (False, "outside its hours")
 

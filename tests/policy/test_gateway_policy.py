@@ -1,0 +1,156 @@
+"""Staff publish the wing policy and set profiles with `cellbridge staff policy`; a real gateway
+signs and publishes, a real agent enforces and reports the policy hash."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.policy_file import load_rules
+from tests.support.agents import AgentProcess, write_agent_config
+from tests.support.broker import Mosquitto
+from tests.support.gateway import Gateway
+from wire.policy import policy_hash, wing_policy
+
+EXAMPLE = Path(__file__).parents[2] / "gateway" / "policies" / "example.toml"
+
+
+@pytest.fixture
+def gateway(tmp_path: Path, broker: Mosquitto) -> Iterator[Gateway]:
+    gateway = Gateway(tmp_path / "gateway", broker.host, broker.port, wing="A",
+                      tablets=[("t1", "C1", "L1"), ("t2", "C1", "L1")])
+    gateway.start()
+    yield gateway
+    gateway.close()
+
+
+@pytest.fixture
+def tablet(tmp_path: Path, broker: Mosquitto, gateway: Gateway) -> Iterator[AgentProcess]:
+    config = write_agent_config(tmp_path / "t1", device_id="t1", wing="A", broker_host=broker.host,
+                                broker_port=broker.port, gateway_keys=[gateway.public_key_path])
+    agent = AgentProcess(config)
+    agent.start()
+    agent.wait_connected()
+    yield agent
+    agent.kill()
+
+
+def example_hash() -> str:
+    rules = load_rules(EXAMPLE)
+    return policy_hash(wing_policy(rules, audience="wing:A", version=1, issued=0, expires=1))
+
+
+def test_apply_publishes_a_signed_policy_the_tablet_enforces_and_reports(
+    gateway: Gateway, tablet: AgentProcess
+) -> None:
+    result = gateway.staff("policy", "apply", str(EXAMPLE), "--wait", "0")
+    assert result.returncode == 0, result.stderr
+    assert "published policy version 1" in result.stdout
+    state = tablet.wait_for(lambda s: s.curfew.state != "unknown" and bool(s.apps))
+    assert {"listener", "legal"} <= {t.id for t in state.apps if t.always_allowed}
+
+    summary = gateway.staff_json("policy", "show")
+    assert (summary["version"], summary["hash"]) == (1, example_hash())
+    assert summary["tablets_behind"] == ["t2"]  # t1 reports the hash; t2 was never seen
+    audit = gateway.staff_json("audit")["entries"]
+    published = [e for e in audit if e["action"] == "policy_publish"]
+    assert [e["detail"]["hash"] for e in published] == [example_hash()]
+
+
+def test_apply_with_wait_names_the_tablets_that_did_not_report(
+    gateway: Gateway, tablet: AgentProcess
+) -> None:
+    result = gateway.staff("policy", "apply", str(EXAMPLE), "--wait", "3")
+    assert result.returncode == 1
+    assert "not reported within 3s by 1 of 2: t2" in result.stderr
+
+
+def test_applying_the_same_rules_again_publishes_nothing_new(gateway: Gateway) -> None:
+    assert gateway.staff("policy", "apply", str(EXAMPLE)).returncode == 0
+    again = gateway.staff("policy", "apply", str(EXAMPLE))
+    assert "unchanged: version 1" in again.stdout
+
+
+def test_a_bad_policy_file_is_refused_before_anything_is_published(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(EXAMPLE.read_text().replace('"fri-sat 23:00-08:00"', '"fri-sat 23:00-8"'))
+    result = gateway.staff("policy", "apply", str(bad))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {bad}:24: curfew.windows[2]: ")
+    assert gateway.staff_json("policy", "show")["version"] is None
+
+
+def test_show_prints_the_policy_as_a_file_staff_can_apply_again(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    assert gateway.staff("policy", "apply", str(EXAMPLE)).returncode == 0
+    shown = gateway.staff("policy", "show")
+    assert shown.returncode == 0 and "[profiles.enhanced]" in shown.stdout
+    copy = tmp_path / "copy.toml"
+    copy.write_text(shown.stdout)
+    assert "unchanged" in gateway.staff("policy", "apply", str(copy)).stdout
+
+
+def test_curfew_exceptions_and_lockdowns_are_new_policy_versions(gateway: Gateway) -> None:
+    assert gateway.staff("policy", "apply", str(EXAMPLE)).returncode == 0
+    added = gateway.staff("policy", "curfew", "lockdown", "--name", "Search",
+                          "--start", "2026-12-09T08:00", "--end", "2026-12-09T12:00")
+    assert added.returncode == 0, added.stderr
+    rules = gateway.staff_json("policy", "show")["rules"]
+    assert rules["lockdowns"][-1] == {"name": "Search", "start": "2026-12-09T08:00",
+                                      "end": "2026-12-09T12:00"}
+    backwards = gateway.staff("policy", "curfew", "exception", "--name", "Late",
+                              "--start", "2026-12-09T23:00", "--end", "2026-12-09T22:00")
+    assert backwards.returncode == 2 and "ends (2026-12-09T22:00) before it starts" in backwards.stderr
+    assert gateway.staff("policy", "curfew", "remove", "Search").returncode == 0
+    assert gateway.staff_json("policy", "show")["version"] == 3
+
+
+def test_a_profile_reaches_the_tablet_in_its_desired_state(
+    gateway: Gateway, tablet: AgentProcess, tmp_path: Path
+) -> None:
+    assert gateway.staff("policy", "apply", str(EXAMPLE)).returncode == 0
+    result = gateway.staff("policy", "profile", "enhanced", "--device", "t1")
+    assert result.returncode == 0, result.stderr
+    assert tablet.wait_for(lambda s: s.profile == "enhanced").locked is False
+    unknown = gateway.staff("policy", "profile", "vip", "--device", "t1")
+    assert unknown.returncode == 2 and "unknown profile 'vip'" in unknown.stderr
+    entries = gateway.staff_json("audit")["entries"]
+    assert [e["action"] for e in entries if "profile" in e["action"]] == [
+        "profile", "profile_refused"]
+
+
+def test_the_policy_outlives_a_gateway_restart_and_is_published_again(
+    gateway: Gateway, broker: Mosquitto, tablet: AgentProcess
+) -> None:
+    assert gateway.staff("policy", "apply", str(EXAMPLE)).returncode == 0
+    tablet.wait_for(lambda s: bool(s.apps))
+    gateway.stop()
+    broker.kill()
+    broker.start()  # the retained policy is gone from the broker
+    gateway.start()
+    assert gateway.staff_json("policy", "show")["hash"] == example_hash()
+    late = AgentProcess(write_agent_config(
+        tablet.directory.parent / "t2", device_id="t2", wing="A", broker_host=broker.host,
+        broker_port=broker.port, gateway_keys=[gateway.public_key_path]))
+    try:
+        late.start()
+        assert late.wait_for(lambda s: bool(s.apps), timeout=20).apps
+    finally:
+        late.kill()
+
+
+def test_curfew_status_answers_by_the_gateways_clock(gateway: Gateway) -> None:
+    assert gateway.staff("policy", "curfew", "status").returncode == 2  # no policy yet
+    assert gateway.staff("policy", "apply", str(EXAMPLE)).returncode == 0
+    answer = gateway.staff_json("policy", "curfew", "status", "--profile", "basic")
+    assert answer["state"] in {"open", "warning", "curfew", "lockdown"}
+    apps = {a["app"]: a["allowed"] for a in answer["apps"]}
+    assert set(apps) == {"canteen", "education", "legal", "listener"}
+    assert apps["listener"] and apps["legal"]
+    text = gateway.staff("policy", "curfew", "status")
+    assert text.returncode == 0 and "standard may use now:" in text.stdout
