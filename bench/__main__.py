@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bench import lock
+from bench import lock, policy
 from bench.stats import markdown
 
 
@@ -14,11 +14,16 @@ from bench.stats import markdown
 )
 @click.option("--samples", default=200, show_default=True, help="Single-tablet lock samples.")
 @click.option("--tls/--no-tls", "tls_only", default=None, help="Only mutual TLS / only plain TCP.")
-def main(tablets: int, samples: int, tls_only: bool | None) -> None:
+@click.option("--policy-tablets", default=2000, show_default=True,
+              help="Simulated tablets for the policy publish benchmark (0: skip it).")
+def main(tablets: int, samples: int, tls_only: bool | None, policy_tablets: int) -> None:
     """Run the benchmarks and print their table (paste it into README.md)."""
     rows = []
     for tls in (False, True) if tls_only is None else (tls_only,):
         rows += lock.run(tablets=tablets, samples=samples, tls=tls)
+    rows += policy.evaluation()
+    if policy_tablets:
+        rows += policy.publish_to_reports(policy_tablets)
     click.echo(markdown(rows))
 
 
