@@ -315,7 +315,7 @@ class Agent:
             route.doc_type,
             trusted_keys=self._keys,
             audience=route.audience,
-            now_ms=self._now_ms(),
+            now_ms=self._expiry_clock(route.key),
             applied=stored.mark if stored is not None else None,
         )
         if isinstance(verdict, Accepted):
@@ -398,6 +398,18 @@ class Agent:
     @property
     def trusted_clock(self) -> TrustedClock:
         return self._trusted
+
+    def _expiry_clock(self, key: str) -> int:
+        """The time a document's expiry is checked against. The signed time is checked against
+        the latest trusted time known (its versions already refuse a replay), and the policy
+        against the trusted clock when there is one: a system clock set ahead must not make the
+        tablet refuse the very time that would correct it, nor every new policy."""
+        if key == "time":
+            return self._trusted.floor_ms()
+        if key == "policy":
+            trusted = self._trusted.now_ms()
+            return trusted if trusted is not None else self._now_ms()
+        return self._now_ms()
 
     def _policy_documents(self, key: str | None = None) -> None:
         """Feed the enforcer what was applied: the wing policy and the signed time."""

@@ -198,3 +198,28 @@ def test_an_always_allowed_app_runs_in_curfew_and_on_a_locked_tablet(
     locked = agent.wait_for(lambda s: s.locked)
     assert [t.id for t in locked.apps if t.allowed_now] == ["legal", "listener"]
     assert launch(agent, "listener").ok
+
+
+def test_a_system_clock_set_days_ahead_does_not_stop_the_tablet_taking_gateway_time(
+    make_agent: Callable[..., AgentProcess], probe: Probe, signer: TestSigner, clocks: Clocks,
+) -> None:
+    clocks.set_wall(MIDNIGHT + 3 * 86_400_000)
+    agent = make_agent()
+    agent.start()
+    agent.wait_connected()
+    probe.publish(POLICY_TOPIC, seal(policy(), signer.key))
+    probe.publish(TIME_TOPIC, beacon(signer, MIDNIGHT), retain=False)
+    state = agent.wait_for(lambda s: s.trusted_time is not None)
+    assert state.curfew.state == "curfew"
+    assert abs(state.trusted_time - MIDNIGHT) < 60_000
+
+
+def test_a_replayed_older_time_is_refused(
+    make_agent: Callable[..., AgentProcess], probe: Probe, signer: TestSigner, clocks: Clocks,
+) -> None:
+    agent = start_at(make_agent, probe, signer, clocks, MIDNIGHT)
+    probe.publish(TIME_TOPIC, beacon(signer, EVENING), retain=False)  # six hours earlier
+    agent.wait_for(lambda _s: any(r[:2] == ("refused", TIME_TOPIC) for r in audit_rows(agent)))
+    state = agent.state()
+    assert state.curfew.state == "curfew"
+    assert state.trusted_time is not None and state.trusted_time >= MIDNIGHT
