@@ -33,6 +33,15 @@ class ProfileBody(_Body):
     by: Name
 
 
+class ManifestBody(_Body):
+    app: str
+    app_version: str
+    entry: str
+    args: list[str] = []
+    files: dict[str, str]
+    by: Name
+
+
 def policy_router(publisher: PolicyPublisher) -> APIRouter:
     router = APIRouter()
 
@@ -80,5 +89,14 @@ def policy_router(publisher: PolicyPublisher) -> APIRouter:
         except PolicyInputError as exc:
             raise HTTPException(422, str(exc)) from exc
         return {"devices": body.devices, "profile": body.profile, "version": version}
+
+    @router.post("/v1/apps/manifest")
+    async def sign_manifest(body: ManifestBody) -> dict[str, Any]:
+        fields = body.model_dump(exclude={"by"})
+        try:
+            envelope = publisher.sign_manifest(fields, body.by)
+        except PolicyInputError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return {"envelope": envelope.decode("utf-8")}
 
     return router

@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from agent.apps import TreeError, hash_tree
 from gateway.policy_file import PolicyFileError, load_rules, rules_to_toml
 from gateway.staff_cli import (
     EXIT_PENDING,
@@ -26,6 +27,7 @@ from gateway.staff_cli import (
     json_option,
     operator,
 )
+from wire.manifest import MANIFEST_NAME
 from wire.policy import wing_policy
 
 _ENVELOPE = {"audience": "wing:show", "version": 1, "issued": 0, "expires": 1}
@@ -213,3 +215,25 @@ def remove(name: str, by: str | None, api_path: Path, as_json: bool) -> None:
             fail(EXIT_REFUSED, f"no exception or lockdown called {name!r}")
 
     _edit(api_path, change, by, as_json)
+
+
+@policy.command("sign-app")
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--app", "app_id", required=True, help="The app's id in the policy's catalogue.")
+@click.option("--version", "app_version", required=True, help="The build's version.")
+@click.option("--entry", required=True, help="The executable, relative to FOLDER.")
+@click.option("--by", default=None, help="Who admitted it (default: your user name).")
+@api_option
+def sign_app(folder: Path, app_id: str, app_version: str, entry: str, by: str | None,
+             api_path: Path) -> None:
+    """Have the gateway sign the manifest of the app in FOLDER (every file's sha256), written
+    as FOLDER/manifest.json: this exact build may then run on the wing's tablets."""
+    try:
+        files = hash_tree(folder)
+    except (TreeError, OSError) as exc:
+        fail(EXIT_REFUSED, f"{folder}: {exc}")
+    result = ApiClient(api_path).call("POST", "/v1/apps/manifest", {
+        "app": app_id, "app_version": app_version, "entry": entry, "files": files,
+        "by": by or operator()})
+    (folder / MANIFEST_NAME).write_text(result["envelope"], encoding="utf-8")
+    click.echo(f"signed {app_id} {app_version}: {len(files)} file(s) → {folder / MANIFEST_NAME}")

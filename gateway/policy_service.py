@@ -32,6 +32,7 @@ from wire.documents import (
     wing_audience,
 )
 from wire.envelope import canonical_json, seal
+from wire.manifest import AppManifest
 from wire.policy import RULE_FIELDS, WingPolicy, policy_hash, wing_policy
 from wire.schedule import Schedule
 
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 POLICY_FILE = "wing-policy.envelope"
+MANIFEST_TTL_MS = 5 * 365 * 86_400_000
+"""App manifests live as long as the build may: the policy's pinned version retires a build."""
 TIME_COALESCE_S = 0.5
 """A tablet born gets a time beacon within this, not up to `time_beacon_s` later."""
 
@@ -212,6 +215,28 @@ class PolicyPublisher:
                                                             "devices": devices})
         await asyncio.gather(*(service._publish_desired(d) for d in devices))
         return max(r.document.version for r in records)
+
+    def sign_manifest(self, fields: dict[str, Any], by: str) -> bytes:
+        """Seal an app manifest with the wing key: admits this exact build to the wing's tablets
+        (the policy still decides who may use it, and pins its version)."""
+        service = self.service
+        now = service.clock()
+        try:
+            manifest = AppManifest.model_validate_json(canonical_json({
+                **fields, "audience": wing_audience(service.config.wing), "version": now,
+                "issued": now, "expires": now + MANIFEST_TTL_MS,
+            }))
+        except ValidationError as exc:
+            message = first_error(exc)
+            service.store.audit(now, f"staff:{by}", "app_sign_refused",
+                                f"app:{fields.get('app', '?')}"[:120], {"error": message})
+            raise PolicyInputError(message) from exc
+        except ValueError as exc:
+            raise PolicyInputError(str(exc)) from exc
+        service.store.audit(now, f"staff:{by}", "app_sign", f"app:{manifest.app}", {
+            "version": manifest.app_version, "files": len(manifest.files),
+            "manifest_version": manifest.version})
+        return seal(manifest, service._key)
 
     # -- publishing and reconciling ---------------------------------------------------------
 

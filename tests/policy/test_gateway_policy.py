@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.policy_file import load_rules
+from tests.policy.conftest import launch
 from tests.support.agents import AgentProcess, write_agent_config
 from tests.support.broker import Mosquitto
 from tests.support.gateway import Gateway
@@ -154,3 +155,32 @@ def test_curfew_status_answers_by_the_gateways_clock(gateway: Gateway) -> None:
     assert apps["listener"] and apps["legal"]
     text = gateway.staff("policy", "curfew", "status")
     assert text.returncode == 0 and "standard may use now:" in text.stdout
+
+
+def test_an_app_signed_by_the_gateway_launches_on_the_tablet(
+    gateway: Gateway, tablet: AgentProcess
+) -> None:
+    folder = tablet.state_dir / "apps" / "listener"
+    (folder / "bin").mkdir(parents=True)
+    (folder / "bin" / "run").write_text("#!/bin/sh\necho listener\n")
+    (folder / "bin" / "run").chmod(0o755)
+    (folder / "numbers.txt").write_text("Samaritans 116 123\n")
+    signed = gateway.staff("policy", "sign-app", str(folder), "--app", "listener",
+                           "--version", "2.1.0", "--entry", "bin/run")
+    assert signed.returncode == 0, signed.stderr
+    assert gateway.staff("policy", "apply", str(EXAMPLE)).returncode == 0
+    tablet.wait_for(lambda s: s.trusted_time is not None and bool(s.apps))
+    reply = launch(tablet, "listener")
+    assert (reply.ok, reply.argv) == (True, (str((folder / "bin" / "run").resolve()),))
+    assert any(e["action"] == "app_sign" for e in gateway.staff_json("audit")["entries"])
+
+
+def test_a_manifest_whose_entry_is_not_among_its_files_is_not_signed(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "data").write_text("x")
+    result = gateway.staff("policy", "sign-app", str(tmp_path / "app"), "--app", "listener",
+                           "--version", "1.0", "--entry", "bin/run")
+    assert result.returncode == 2 and "entry 'bin/run' is not among the listed files" in result.stderr
+    assert not (tmp_path / "app" / "manifest.json").exists()
