@@ -103,6 +103,9 @@ class PolicyPublisher:
             # Not fatal: tablets keep the policy they hold; staff re-apply a file.
             log.error("%s unreadable (%s): no policy will be published until one is applied",
                       self.path, exc)
+            self.service.store.audit(self.service.clock(), "gateway", "policy_unreadable",
+                                     f"wing:{self.service.config.wing}",
+                                     {"file": str(self.path), "error": str(exc)[:200]})
             return
         self.document, self.envelope, self.hash = document, raw, policy_hash(document)
 
@@ -147,7 +150,9 @@ class PolicyPublisher:
         now = service.clock()
         actor = f"staff:{by}"
         target = f"wing:{service.config.wing}"
-        version = (self.document.version if self.document else 0) + 1
+        # Clock-based, so even a gateway that lost its policy file issues a version newer than
+        # what tablets hold (they refuse anything not newer).
+        version = max((self.document.version if self.document else 0) + 1, now)
         try:
             canonical_json(rules)  # refuses floats with a clear reason
             document, envelope = self._sign(rules, version, now)
@@ -299,7 +304,8 @@ class PolicyPublisher:
         if not needs_reissue(self.document.expires, now, service.config.reissue_margin_s * 1000):
             return False
         document = self.document.model_copy(update={
-            "version": self.document.version + 1, "issued": now, "expires": now + service.ttl_ms})
+            "version": max(self.document.version + 1, now), "issued": now,
+            "expires": now + service.ttl_ms})
         self._save(document, seal(document, service._key))
         service.store.audit(now, "gateway", "policy_reissue", f"wing:{service.config.wing}",
                             {"version": document.version, "hash": self.hash})
