@@ -115,23 +115,36 @@ class PolicyEnforcer:
 
     def launch(self, app: str, profile: str, *, locked: bool) -> LaunchOutcome:
         """May `app` start now? Checks the policy, then the signed manifest and the files."""
+        refused = self.policy_allows(app, profile, locked=locked)
+        return refused if refused is not None else self.verify(app)
+
+    def policy_allows(self, app: str, profile: str, *, locked: bool) -> LaunchOutcome | None:
+        """The policy's no (an outcome to send and audit), or None when it says yes. Cheap; call
+        it on the event loop (the schedule's caches are not shared across threads)."""
         decision = self.decide(profile, locked=locked)
         if decision is None or self.policy is None:
             return _no(app, "no wing policy yet")
         verdict = decision.app(app)
         if not verdict.allowed:
             return _no(app, verdict.reason)
+        return None
+
+    def verify(self, app: str) -> LaunchOutcome:
+        """The signed manifest and every file on disk (hashes files: run it in a worker)."""
+        policy = self.policy
+        if policy is None:
+            return _no(app, "no wing policy yet")
         check = verify_app(
             self.apps_dir,
             app,
-            policy=self.policy,
+            policy=policy,
             trusted_keys=self.trusted_keys,
             audience=wing_audience(self.wing),
             now_ms=self.clock.floor_ms(),
         )
         if not check.ok:
             return _no(app, check.reason)
-        return LaunchOutcome(LaunchReply(app=app, ok=True, reason=verdict.reason, argv=check.argv),
+        return LaunchOutcome(LaunchReply(app=app, ok=True, reason="verified", argv=check.argv),
                              refused=False)
 
 

@@ -450,8 +450,10 @@ class Agent:
                 log.exception("%s: policy loop error", self.config.device_id)
 
     async def _launch(self, request: LaunchRequest) -> LaunchReply:
-        outcome = await asyncio.to_thread(
-            self.policy.launch, request.app, self.profile, locked=self._state.locked
+        refused = self.policy.policy_allows(request.app, self.profile, locked=self._state.locked)
+        outcome = (
+            refused if refused is not None
+            else await asyncio.to_thread(self.policy.verify, request.app)
         )
         if outcome.refused:
             await self._audit_local("refused", "launch", "app_refused",
