@@ -14,11 +14,15 @@ from agent.clock import wall_ms_from_env
 from agent.config import load_config
 from agent.service import Agent
 from cellbridge.config import ConfigError
+from provisioning.csr import enrol_request
 
 
 @click.group()
 def agent() -> None:
     """The on-tablet agent."""
+
+
+agent.add_command(enrol_request)
 
 
 @agent.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from bench import lock, policy
+from bench import tls as tls_bench
 from bench.stats import markdown
 
 
@@ -21,6 +22,8 @@ def main(tablets: int, samples: int, tls_only: bool | None, policy_tablets: int)
     rows = []
     for tls in (False, True) if tls_only is None else (tls_only,):
         rows += lock.run(tablets=tablets, samples=samples, tls=tls)
+    if tls_only is None:
+        rows += tls_bench.memory_rows(tablets)
     rows += policy.evaluation()
     if policy_tablets:
         rows += policy.publish_to_reports(policy_tablets)

@@ -8,6 +8,7 @@ On real hardware the same files come from `cellbridge provision` and the tablet 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -17,12 +18,13 @@ from pathlib import Path
 import httpx
 import tomli_w
 
-from agent.config import AgentConfig
+from agent.config import AgentConfig, apply_enrolment
 from cellbridge.broker import Mosquitto
 from cellbridge.mqtt import BrokerConfig
 from gateway.config import GatewayConfig, TabletSeed
 from provisioning.demo_estate import DemoEstate
 from provisioning.estate import EstateError
+from provisioning.mosquitto_conf import REVOKED_FILE
 
 CELLS_PER_LANDING = 20
 _SOCKET_PATH_MAX = 100  # AF_UNIX paths are limited to 108 bytes
@@ -77,6 +79,7 @@ class LocalWing:
         self.estate = DemoEstate(self.root / "estate", wing=wing)
         self.estate.enrol(self.tablets)
         self.broker: Mosquitto | None = None
+        self._temporary_broker_dir: Path | None = None
         self.gateway: subprocess.Popen[bytes] | None = None
 
     def start_broker(self) -> Mosquitto:
@@ -90,19 +93,17 @@ class LocalWing:
                 self.broker = self.estate.start_broker(directory)
             except EstateError:
                 self.broker = self.estate.start_broker()
+                self._temporary_broker_dir = self.broker.workdir
         else:
             self.broker = Mosquitto(directory).start()
         return self.broker
 
     def broker_config(self, tablet_id: str | None) -> BrokerConfig:
-        """How the gateway (`tablet_id` None) or a tablet reaches this wing's broker."""
+        """How the gateway (`tablet_id` None) or a tablet reaches this wing's broker: a tablet
+        takes its TLS identity from its enrolment bundle (`agent_config`)."""
         if self.broker is None:
             raise RuntimeError("start the broker first")
-        tls = None
-        if self.tls and tablet_id is None:
-            tls = self.estate.gateway_tls()
-        elif self.tls and tablet_id is not None:
-            tls = self.estate.tablet_tls(tablet_id)
+        tls = self.estate.gateway_tls() if self.tls and tablet_id is None else None
         return BrokerConfig(host=self.broker.host, port=self.broker.port, tls=tls,
                             backoff_max_s=5.0)
 
@@ -118,25 +119,43 @@ class LocalWing:
             signing_key=self.estate.gateway_signing_key,
             api_socket=self.gateway_api,
             broker=self.broker_config(None),
+            revoked_list=self.revoked_list,
             tablets=[
                 TabletSeed(id=t, cell=place(t)[0], landing=place(t)[1]) for t in self.tablets
             ],
         )
         return write_toml(self.root / "gateway" / "gateway.toml", config)
 
-    def agent_config(self, tablet_id: str) -> AgentConfig:
+    @property
+    def revoked_list(self) -> Path | None:
+        """The revoked tablets `provision revoke` lists beside the broker's CRL."""
+        if not self.tls or self.broker is None:
+            return None
+        return self.broker.workdir / REVOKED_FILE
+
+    def agent_config(self, tablet_id: str, *, resolved: bool = True) -> AgentConfig:
+        """A tablet's agent: its identity and the gateway's key from its enrolment bundle (as on
+        a tablet), the broker's address from this machine (its port is chosen at start).
+        `resolved`: with the bundle checked and applied, ready for an in-process `Agent`;
+        otherwise as its configuration file says it."""
         directory = self.state_root / tablet_id
-        return AgentConfig(
-            device_id=tablet_id,
-            wing=self.wing,
-            state_dir=directory / "state",
-            socket=socket_path(directory / "agent.sock"),
-            gateway_keys=[self.estate.gateway_public_key],
-            broker=self.broker_config(tablet_id),
-        )
+        if self.tls:
+            trust: dict[str, object] = {"enrolment_bundle": self.estate.bundle(tablet_id)}
+        else:
+            trust = {"gateway_keys": [self.estate.gateway_public_key]}
+        config = AgentConfig.model_validate({
+            "device_id": tablet_id,
+            "wing": self.wing,
+            "state_dir": directory / "state",
+            "socket": socket_path(directory / "agent.sock"),
+            "broker": self.broker_config(tablet_id),
+            **trust,
+        })
+        return apply_enrolment(config) if resolved else config
 
     def write_agent_config(self, tablet_id: str) -> Path:
-        return write_toml(self.state_root / tablet_id / "agent.toml", self.agent_config(tablet_id))
+        config = self.agent_config(tablet_id, resolved=False)
+        return write_toml(self.state_root / tablet_id / "agent.toml", config)
 
     def start_gateway(self, timeout: float = 30.0) -> subprocess.Popen[bytes]:
         """Start `cellbridge gateway run` for this wing; return once it has its broker session."""
@@ -173,3 +192,6 @@ class LocalWing:
         if self.broker is not None:
             self.broker.stop()
             self.broker = None
+        if self._temporary_broker_dir is not None:
+            shutil.rmtree(self._temporary_broker_dir, ignore_errors=True)
+            self._temporary_broker_dir = None

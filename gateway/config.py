@@ -39,6 +39,9 @@ class GatewayConfig(Settings):
     lockdown_coalesce_s: Annotated[float, Field(ge=0)] = 3.0
     """At most one birth-triggered `wing/lockdown` re-publish per this many seconds."""
     tablets: list[TabletSeed] = Field(default_factory=list)
+    revoked_list: Path | None = None
+    """`revoked.json` that `provision revoke` writes beside the wing's CRL: messages from a
+    listed tablet are refused (its session may outlive the revocation)."""
 
     @property
     def reissue_margin_s(self) -> int:

@@ -34,6 +34,7 @@ from gateway.desired import (
 from gateway.policy_service import PolicyPublisher
 from gateway.store import AuditEntry, ChainCheck, Store, StoredDocument, Tablet, TabletStatus
 from gateway.throttle import AuditThrottle
+from provisioning.revocation import RevokedListError, RevokedWatch
 from wire import topics
 from wire.documents import (
     Ack,
@@ -166,6 +167,13 @@ class GatewayService:
         self._lockdown_published_at = float("-inf")
         self._bad_messages = AuditThrottle(BAD_MESSAGE_WINDOW_MS)
         self._unknown_tablets = AuditThrottle(UNKNOWN_TABLET_WINDOW_MS)
+        self._revoked_tablets = AuditThrottle(UNKNOWN_TABLET_WINDOW_MS)
+        self._revoked: RevokedWatch | None = None
+        if config.revoked_list is not None:
+            try:
+                self._revoked = RevokedWatch(config.revoked_list)
+            except RevokedListError as exc:
+                raise ConfigError(str(exc)) from exc
         self._last_time_version = 0
         self.policy = PolicyPublisher(self)
 
@@ -333,6 +341,12 @@ class GatewayService:
             admitted = self._unknown_tablets.admit(device, now)
             if admitted is not None:
                 self.store.audit(now, f"tablet:{device}", "unknown_tablet", f"device:{device}", {
+                    "topic": str(message.topic), "suppressed": admitted})
+            return
+        if self._revoked is not None and self._revoked.is_revoked(device):
+            admitted = self._revoked_tablets.admit(device, now)
+            if admitted is not None:
+                self.store.audit(now, f"tablet:{device}", "revoked_tablet", f"device:{device}", {
                     "topic": str(message.topic), "suppressed": admitted})
             return
         if channel is TabletChannel.REPORTED:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.agents import AgentProcess, Probe, TestSigner, write_agent_config
-from tests.support.broker import Mosquitto
+from tests.support.broker import WingBroker
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def signer() -> TestSigner:
 
 @pytest.fixture
 def make_agent(
-    broker: Mosquitto, signer: TestSigner, tmp_path: Path
+    broker: WingBroker, signer: TestSigner, tmp_path: Path
 ) -> Iterator[Callable[..., AgentProcess]]:
     """Write an agent config (trusting `signer`) and return its process, not yet started."""
     processes: list[AgentProcess] = []
@@ -32,6 +32,7 @@ def make_agent(
             broker_host=broker.host,
             broker_port=broker.port,
             gateway_keys=[key],
+            enrolment_bundle=broker.demo.bundle(device_id) if broker.secure else None,
         )
         process = AgentProcess(config)
         processes.append(process)
@@ -43,10 +44,13 @@ def make_agent(
 
 
 @pytest.fixture
-def probe(broker: Mosquitto) -> Iterator[Probe]:
+def probe(broker: WingBroker) -> Iterator[Probe]:
     """Sees everything tablets publish."""
     client = Probe(
-        broker.host, broker.port, ["tablet/+/reported", "tablet/+/ack", "tablet/+/status"]
+        broker.host,
+        broker.port,
+        ["tablet/+/reported", "tablet/+/ack", "tablet/+/status"],
+        tls=broker.observer_tls(1),
     )
     yield client
     client.close()

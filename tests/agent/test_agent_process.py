@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.support.agents import AgentProcess, Probe, Received, TestSigner, watching
-from tests.support.broker import Mosquitto
+from tests.support.broker import WingBroker
 
 DESIRED = "tablet/t1/desired"
 
@@ -65,7 +65,7 @@ def test_a_signed_unlock_unlocks(
 
 
 def test_the_lock_survives_a_killed_agent_even_without_the_broker(
-    make_agent: Callable[..., AgentProcess], signer: TestSigner, probe: Probe, broker: Mosquitto
+    make_agent: Callable[..., AgentProcess], signer: TestSigner, probe: Probe, broker: WingBroker
 ) -> None:
     agent = make_agent().start()
     agent.wait_connected()
@@ -80,7 +80,7 @@ def test_the_lock_survives_a_killed_agent_even_without_the_broker(
 
 
 def test_a_restarted_agent_reports_its_stored_lock_on_reconnecting(
-    make_agent: Callable[..., AgentProcess], signer: TestSigner, probe: Probe, broker: Mosquitto
+    make_agent: Callable[..., AgentProcess], signer: TestSigner, probe: Probe, broker: WingBroker
 ) -> None:
     agent = make_agent().start()
     agent.wait_connected()
@@ -143,10 +143,10 @@ def test_each_run_announces_itself_with_a_new_boot_id(
 
 
 def test_the_retained_status_tells_a_late_subscriber_the_agent_is_online(
-    make_agent: Callable[..., AgentProcess], broker: Mosquitto
+    make_agent: Callable[..., AgentProcess], broker: WingBroker
 ) -> None:
     make_agent().start().wait_connected()
-    late = Probe(broker.host, broker.port, ["tablet/t1/status"])
+    late = Probe(broker.host, broker.port, ["tablet/t1/status"], tls=broker.observer_tls(2))
     try:
         message = late.expect(lambda m: True)
     finally:
@@ -193,7 +193,7 @@ def test_applied_documents_are_audited_in_the_store(
 
 
 def test_after_a_broker_restart_the_agent_announces_itself_again(
-    make_agent: Callable[..., AgentProcess], signer: TestSigner, probe: Probe, broker: Mosquitto
+    make_agent: Callable[..., AgentProcess], signer: TestSigner, probe: Probe, broker: WingBroker
 ) -> None:
     agent = make_agent().start()
     boot_id = json.loads(probe.expect(status("online")).payload)["boot_id"]
@@ -201,7 +201,12 @@ def test_after_a_broker_restart_the_agent_announces_itself_again(
     probe.close()
     broker.kill()  # sessions and retained messages since the last autosave are gone
     broker.start()
-    again = Probe(broker.host, broker.port, ["tablet/t1/status", "tablet/t1/reported"])
+    again = Probe(
+        broker.host,
+        broker.port,
+        ["tablet/t1/status", "tablet/t1/reported"],
+        tls=broker.observer_tls(2),
+    )
     try:
         again.expect(status("online", boot_id), timeout=30)
         report = json.loads(again.expect(reported(1), timeout=30).payload)
@@ -210,7 +215,7 @@ def test_after_a_broker_restart_the_agent_announces_itself_again(
     assert report["lock"]["locked"] is True
     agent.wait_connected()
     # Its subscriptions were lost with the broker's sessions: it must have made them again.
-    late = Probe(broker.host, broker.port, ["tablet/t1/reported"])
+    late = Probe(broker.host, broker.port, ["tablet/t1/reported"], tls=broker.observer_tls(3))
     try:
         late.publish(DESIRED, signer.seal(signer.desired("t1", 2, locked=False)))
         assert json.loads(late.expect(reported(2)).payload)["lock"]["locked"] is False

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from provisioning.demo_estate import DemoEstate
 from tests.support.agents import DAY_MS, AgentProcess, Probe, TestSigner, now_ms, write_agent_config
-from tests.support.broker import Mosquitto
+from tests.support.broker import WingBroker
 from wire.envelope import canonical_json, key_id
 from wire.localapi import ShellState
 
@@ -35,9 +36,9 @@ class Tablet:
 
 
 @pytest.fixture(scope="module")
-def tablet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tablet]:
+def tablet(tmp_path_factory: pytest.TempPathFactory, demo_estate: DemoEstate) -> Iterator[Tablet]:
     root = tmp_path_factory.mktemp("refusals")
-    broker = Mosquitto(root / "broker").start()
+    broker = WingBroker(demo_estate).start()
     signer = TestSigner()
     config = write_agent_config(
         root / "t1",
@@ -46,9 +47,12 @@ def tablet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tablet]:
         broker_host=broker.host,
         broker_port=broker.port,
         gateway_keys=[signer.write_public_key(root / "gateway.pem")],
+        enrolment_bundle=demo_estate.bundle("t1"),
     )
     agent = AgentProcess(config)
-    probe = Probe(broker.host, broker.port, ["tablet/t1/reported", "tablet/t1/ack"])
+    probe = Probe(
+        broker.host, broker.port, ["tablet/t1/reported", "tablet/t1/ack"], tls=broker.observer_tls(1)
+    )
     try:
         agent.start().wait_connected()
         replay = signer.seal(signer.desired("t1", 4, locked=False))
@@ -69,7 +73,7 @@ def tablet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tablet]:
     finally:
         probe.close()
         agent.kill()
-        broker.kill()
+        broker.remove()
 
 
 def sign_raw(body: dict[str, object], key: Ed25519PrivateKey) -> bytes:

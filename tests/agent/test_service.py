@@ -22,10 +22,10 @@ from tests.support.agents import (
     running_agents,
     wait_until,
 )
-from tests.support.broker import Mosquitto
+from tests.support.broker import WingBroker
 
 
-def config(tmp_path: Path, broker: Mosquitto, key: Path, device: str) -> AgentConfig:
+def config(tmp_path: Path, broker: WingBroker, key: Path, device: str) -> AgentConfig:
     return agent_config(
         tmp_path,
         device_id=device,
@@ -34,6 +34,7 @@ def config(tmp_path: Path, broker: Mosquitto, key: Path, device: str) -> AgentCo
         broker_port=broker.port,
         gateway_keys=[key],
         backoff_max_s=1.0,
+        tls=broker.tablet_tls(device),
     )
 
 
@@ -42,8 +43,13 @@ until = wait_until
 
 
 @pytest.fixture
-async def gateway(broker: Mosquitto) -> AsyncIterator[aiomqtt.Client]:
-    async with aiomqtt.Client(broker.host, broker.port, protocol=aiomqtt.ProtocolVersion.V5) as c:
+async def gateway(broker: WingBroker) -> AsyncIterator[aiomqtt.Client]:
+    async with aiomqtt.Client(
+        broker.host,
+        broker.port,
+        protocol=aiomqtt.ProtocolVersion.V5,
+        tls_context=broker.context(broker.gateway_tls()),
+    ) as c:
         yield c
 
 
@@ -53,7 +59,7 @@ def key(signer: TestSigner, tmp_path: Path) -> Path:
 
 
 async def test_several_agents_share_one_event_loop(
-    tmp_path: Path, broker: Mosquitto, key: Path, signer: TestSigner, gateway: aiomqtt.Client
+    tmp_path: Path, broker: WingBroker, key: Path, signer: TestSigner, gateway: aiomqtt.Client
 ) -> None:
     agents = [Agent(config(tmp_path, broker, key, f"t{n}")) for n in range(3)]
     async with running(*agents):
@@ -70,7 +76,7 @@ async def test_several_agents_share_one_event_loop(
 
 
 async def test_cancelling_run_stops_the_agent_cleanly(
-    tmp_path: Path, broker: Mosquitto, key: Path, gateway: aiomqtt.Client
+    tmp_path: Path, broker: WingBroker, key: Path, gateway: aiomqtt.Client
 ) -> None:
     await gateway.subscribe("tablet/t0/status", qos=1)
     agent = Agent(config(tmp_path, broker, key, "t0"))
@@ -88,7 +94,7 @@ async def test_cancelling_run_stops_the_agent_cleanly(
 
 
 async def test_a_verified_time_beacon_is_kept_and_a_forged_one_refused(
-    tmp_path: Path, broker: Mosquitto, key: Path, signer: TestSigner, gateway: aiomqtt.Client
+    tmp_path: Path, broker: WingBroker, key: Path, signer: TestSigner, gateway: aiomqtt.Client
 ) -> None:
     agent = Agent(config(tmp_path, broker, key, "t0"))
     beacon = signer.time("w1")
@@ -110,7 +116,7 @@ async def test_a_verified_time_beacon_is_kept_and_a_forged_one_refused(
 
 
 async def test_expiry_is_judged_by_the_injected_clock(
-    tmp_path: Path, broker: Mosquitto, key: Path, signer: TestSigner, gateway: aiomqtt.Client
+    tmp_path: Path, broker: WingBroker, key: Path, signer: TestSigner, gateway: aiomqtt.Client
 ) -> None:
     two_days_on = now_ms() + 2 * DAY_MS
     agent = Agent(config(tmp_path, broker, key, "t0"), clock=lambda: two_days_on)
@@ -126,7 +132,7 @@ async def test_expiry_is_judged_by_the_injected_clock(
 
 
 async def test_an_agent_with_an_unreachable_broker_serves_its_stored_state(
-    tmp_path: Path, broker: Mosquitto, key: Path, signer: TestSigner, gateway: aiomqtt.Client
+    tmp_path: Path, broker: WingBroker, key: Path, signer: TestSigner, gateway: aiomqtt.Client
 ) -> None:
     agent = Agent(config(tmp_path, broker, key, "t0"))
     async with running(agent):
@@ -146,7 +152,7 @@ async def test_an_agent_with_an_unreachable_broker_serves_its_stored_state(
 
 
 async def test_one_lockdown_publish_reaches_and_is_reported_by_a_wing_of_50(
-    tmp_path: Path, broker: Mosquitto, key: Path, signer: TestSigner, gateway: aiomqtt.Client
+    tmp_path: Path, broker: WingBroker, key: Path, signer: TestSigner, gateway: aiomqtt.Client
 ) -> None:
     agents = [Agent(config(tmp_path, broker, key, f"t{n}")) for n in range(50)]
     await gateway.subscribe("tablet/+/reported", qos=1)

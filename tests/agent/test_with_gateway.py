@@ -10,27 +10,35 @@ from pathlib import Path
 import pytest
 
 from tests.support.agents import AgentProcess, write_agent_config
-from tests.support.broker import Mosquitto
+from tests.support.broker import WingBroker
 from tests.support.gateway import Gateway
 
 
 @pytest.fixture
-def gateway(broker: Mosquitto, tmp_path: Path) -> Iterator[Gateway]:
-    gw = Gateway(tmp_path / "gw", broker.host, broker.port, wing="A", tablets=[("t1", "1", "L1")])
+def gateway(broker: WingBroker, tmp_path: Path) -> Iterator[Gateway]:
+    gw = Gateway(
+        tmp_path / "gw",
+        broker.host,
+        broker.port,
+        wing=broker.demo.wing if broker.secure else "A",
+        tablets=[("t1", "1", "L1")],
+        tls=broker.gateway_tls(),
+    )
     gw.start()
     yield gw
     gw.close()
 
 
 @pytest.fixture
-def agent(broker: Mosquitto, gateway: Gateway, tmp_path: Path) -> Iterator[AgentProcess]:
+def agent(broker: WingBroker, gateway: Gateway, tmp_path: Path) -> Iterator[AgentProcess]:
     config = write_agent_config(
         tmp_path / "t1",
         device_id="t1",
-        wing="A",
+        wing=broker.demo.wing if broker.secure else "A",
         broker_host=broker.host,
         broker_port=broker.port,
         gateway_keys=[gateway.public_key_path],
+        enrolment_bundle=broker.demo.bundle("t1") if broker.secure else None,
     )
     process = AgentProcess(config).start()
     process.wait_connected()

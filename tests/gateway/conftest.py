@@ -9,18 +9,19 @@ from typing import Any
 import pytest
 
 from tests.gateway.tablet_peer import TabletPeer
-from tests.support.broker import Mosquitto
+from tests.support.broker import WingBroker
 from tests.support.gateway import Gateway
 
 TABLETS = [("T1", "C1", "L1"), ("T2", "C1", "L1"), ("T3", "C2", "L1")]
 
 
 @pytest.fixture
-def make_gateway(tmp_path: Path, broker: Mosquitto) -> Iterator[Callable[..., Gateway]]:
+def make_gateway(tmp_path: Path, broker: WingBroker) -> Iterator[Callable[..., Gateway]]:
     made: list[Gateway] = []
 
     def make(**settings: Any) -> Gateway:
         settings.setdefault("tablets", TABLETS)
+        settings.setdefault("tls", broker.gateway_tls())
         gateway = Gateway(tmp_path / f"gateway{len(made)}", broker.host, broker.port, **settings)
         made.append(gateway)
         return gateway.start()
@@ -36,8 +37,9 @@ def gateway(make_gateway: Callable[..., Gateway]) -> Gateway:
 
 
 @pytest.fixture
-def peer(broker: Mosquitto, gateway: Gateway) -> Callable[..., TabletPeer]:
+def peer(broker: WingBroker, gateway: Gateway) -> Callable[..., TabletPeer]:
     def make(device: str, **kwargs: Any) -> TabletPeer:
+        kwargs.setdefault("tls", broker.context(broker.tablet_tls(device)))
         return TabletPeer(broker.host, broker.port, device, gateway.wing, gateway.trusted_keys,
                           **kwargs)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ class TabletPeer:
     answer: bool = True
     refuse: str = ""
     """When set, refuse every state document with this reason (an ack), as a tablet would."""
+    tls: ssl.SSLContext | None = None
     received: list[Received] = field(default_factory=list)
     desired_mark: AppliedMark | None = None
     lockdown_mark: AppliedMark | None = None
@@ -66,7 +68,8 @@ class TabletPeer:
 
     async def __aenter__(self) -> TabletPeer:
         self._client = aiomqtt.Client(
-            self.host, self.port, identifier=self.device, protocol=aiomqtt.ProtocolVersion.V5
+            self.host, self.port, identifier=self.device, protocol=aiomqtt.ProtocolVersion.V5,
+            tls_context=self.tls,
         )
         await self._client.__aenter__()
         await self._client.subscribe(

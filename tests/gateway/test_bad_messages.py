@@ -103,7 +103,8 @@ async def test_a_tablet_refusing_a_document_is_audited_with_its_reason(gateway, 
 async def test_a_message_on_a_topic_that_names_no_valid_tablet_id_is_ignored(
     gateway, peer, broker
 ):
-    async with aiomqtt.Client(broker.host, broker.port) as client, peer("T1"):
+    observer = broker.context(broker.observer_tls(1))
+    async with aiomqtt.Client(broker.host, broker.port, tls_context=observer) as client, peer("T1"):
         await client.publish("tablet/bad id!/status", VALID_STATUS, qos=1)
         await client.publish("tablet/" + "x" * 200 + "/reported", b"{}", qos=1)
         result = await gateway.astaff("lock", "--device", "T1", "--reason", "x", "--wait", "20")

@@ -71,7 +71,8 @@ async def test_lock_wait_ends_early_naming_a_tablet_that_refused_and_why(gateway
 
 
 async def test_a_wing_lockdown_is_one_retained_publish_not_one_per_tablet(gateway, broker):
-    async with aiomqtt.Client(broker.host, broker.port) as watcher:
+    observer = broker.context(broker.observer_tls(1))
+    async with aiomqtt.Client(broker.host, broker.port, tls_context=observer) as watcher:
         await watcher.subscribe([("wing/lockdown", 1), ("tablet/+/desired", 1)])
         result = await gateway.astaff("lock", "--wing", "--reason", "incident", "--json")
         assert result.returncode == 0, result.stderr

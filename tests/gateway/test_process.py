@@ -90,7 +90,10 @@ async def test_the_gateway_runs_in_a_callers_event_loop_and_stops_when_told(tmp_
     from gateway.config import GatewayConfig
     from tests.support.gateway import Gateway
 
-    files = Gateway(tmp_path / "gw", broker.host, broker.port, tablets=[("T1", "C1", "L1")])
+    files = Gateway(
+        tmp_path / "gw", broker.host, broker.port, tablets=[("T1", "C1", "L1")],
+        tls=broker.gateway_tls(),
+    )
     config = load(GatewayConfig, files.config_path)
     stop = asyncio.Event()
     running = asyncio.create_task(serve(config, stop))

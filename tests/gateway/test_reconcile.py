@@ -21,7 +21,8 @@ T1_DESIRED = topics.tablet("T1", TabletChannel.DESIRED)
 
 async def forget_retained(broker, topic: str) -> None:
     """What a broker that lost its retained store looks like to a tablet."""
-    async with aiomqtt.Client(broker.host, broker.port) as client:
+    observer = broker.context(broker.observer_tls(3))
+    async with aiomqtt.Client(broker.host, broker.port, tls_context=observer) as client:
         await client.publish(topic, b"", qos=1, retain=True)
 
 
@@ -40,7 +41,8 @@ async def test_a_tablet_in_sync_is_not_sent_its_state_again_on_birth(gateway, pe
         assert result.returncode == 0, result.stderr
         # T2 is locked while away and never reports: it stays behind.
         assert (await gateway.astaff("lock", "--device", "T2", "--reason", "y")).returncode == 0
-        async with aiomqtt.Client(broker.host, broker.port) as watcher, peer(
+        observer = broker.context(broker.observer_tls(1))
+        async with aiomqtt.Client(broker.host, broker.port, tls_context=observer) as watcher, peer(
             "T2", answer=False
         ) as t2:
             await watcher.subscribe("tablet/+/desired", qos=1)
@@ -81,8 +83,10 @@ async def test_a_wing_coming_back_gets_one_lockdown_republish_not_one_per_tablet
     await forget_retained(broker, topics.WING_LOCKDOWN)
     await forget_retained(broker, topics.tablet("S", TabletChannel.DESIRED))
 
-    async with aiomqtt.Client(broker.host, broker.port) as watcher, aiomqtt.Client(
-        broker.host, broker.port
+    async with aiomqtt.Client(
+        broker.host, broker.port, tls_context=broker.context(broker.observer_tls(1))
+    ) as watcher, aiomqtt.Client(
+        broker.host, broker.port, tls_context=broker.context(broker.observer_tls(2))
     ) as wing:
         await watcher.subscribe([(topics.WING_LOCKDOWN, 1), ("tablet/S/desired", 1)])
 
@@ -120,6 +124,7 @@ async def test_a_document_near_expiry_is_reissued_as_a_new_version_with_the_same
     gateway = make_gateway(desired_ttl_s=4, reissue_before_s=2)
     assert gateway.staff("lock", "--device", "T1", "--reason", "search").returncode == 0
     async with TabletPeer(broker.host, broker.port, "T1", gateway.wing, gateway.trusted_keys,
+                          tls=broker.context(broker.tablet_tls("T1")),
                           answer=False) as tablet:
         await tablet.wait_until(lambda: tablet.desired is not None and tablet.desired.version >= 2)
         accepted = [r.verdict for r in tablet.on(T1_DESIRED) if isinstance(r.verdict, Accepted)]

@@ -506,3 +506,34 @@ def test_crl_refresh_keeps_every_revocation_and_extends_the_validity(estate: Pat
     assert [r.serial_number for r in after] == [r.serial_number for r in before]
     assert after.last_update_utc > before.last_update_utc
     assert after.next_update_utc > before.next_update_utc
+
+
+def test_revoke_can_hand_the_crl_to_a_reload_command(estate: Path, tmp_path: Path) -> None:
+    shipped = tmp_path / "shipped"
+    command = f"sh -c 'cp \"$0\" {shipped}'"
+    result = ok(
+        run(estate, "revoke", "--device", "T1", "--reason", "lost", "--reload-command", command)
+    )
+    assert "reloaded by the reload command" in result.output
+    assert shipped.read_bytes() == (estate / "wings" / "w1" / "broker" / "crl.pem").read_bytes()
+
+
+def test_a_failing_reload_command_is_reported_after_the_revocation_is_recorded(
+    estate: Path,
+) -> None:
+    result = run(
+        estate,
+        "revoke",
+        "--device",
+        "T1",
+        "--reason",
+        "lost",
+        "--reload-command",
+        "sh -c 'echo no route >&2; exit 3'",
+    )
+    assert result.exit_code == 1
+    assert (
+        result.stderr.strip()
+        == "Error: revoked in the estate, but the reload command failed (3): no route"
+    )
+    assert est.Estate(estate).inventory.get("T1").status.value == "revoked"

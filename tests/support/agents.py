@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.config import AgentConfig, load_config
 from agent.service import Agent
-from cellbridge.mqtt import BrokerConfig
+from cellbridge.mqtt import BrokerConfig, TlsConfig, tls_context
 from wire.documents import (
     DesiredState,
     LockOrder,
@@ -127,6 +127,7 @@ def write_agent_config(
     gateway_keys: list[Path],
     session_expiry_s: int = 86400,
     backoff_max_s: float = 2.0,
+    enrolment_bundle: Path | None = None,
 ) -> Path:
     """Write `agent.toml` (state in `directory/state`, socket `directory/agent.sock`)."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -141,6 +142,7 @@ def write_agent_config(
         f"socket = {q(directory / 'agent.sock')}",
         f"gateway_keys = [{', '.join(q(k) for k in gateway_keys)}]",
         f"session_expiry_s = {session_expiry_s}",
+        *([f"enrolment_bundle = {q(enrolment_bundle)}"] if enrolment_bundle else []),
         "",
         "[broker]",
         f"host = {q(broker_host)}",
@@ -330,11 +332,15 @@ class Received:
 class Probe:
     """A plain paho client for tests: publish, and collect what arrives on some topics."""
 
-    def __init__(self, host: str, port: int, topics: list[str] | None = None) -> None:
+    def __init__(
+        self, host: str, port: int, topics: list[str] | None = None, tls: TlsConfig | None = None
+    ) -> None:
         self.messages: queue.Queue[Received] = queue.Queue()
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5, client_id=""
         )
+        if tls is not None:
+            self.client.tls_set_context(tls_context(tls))
         self.client.on_message = lambda _c, _u, m: self.messages.put(
             Received(m.topic, bytes(m.payload), bool(m.retain))
         )
@@ -378,6 +384,7 @@ def agent_config(
     broker_port: int,
     gateway_keys: list[Path],
     backoff_max_s: float = 2.0,
+    tls: TlsConfig | None = None,
 ) -> AgentConfig:
     """An in-memory config for an in-process `Agent` (state and socket under `directory`)."""
     return AgentConfig(
@@ -386,7 +393,9 @@ def agent_config(
         state_dir=directory / device_id / "state",
         socket=directory / device_id / "agent.sock",
         gateway_keys=gateway_keys,
-        broker=BrokerConfig(host=broker_host, port=broker_port, backoff_max_s=backoff_max_s),
+        broker=BrokerConfig(
+            host=broker_host, port=broker_port, backoff_max_s=backoff_max_s, tls=tls
+        ),
     )
 
 

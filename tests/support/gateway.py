@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from cellbridge.mqtt import TlsConfig
 from wire.envelope import key_id, private_key_to_pem, public_key_to_pem
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +44,7 @@ class Gateway:
         wing: str = "A",
         tablets: Iterable[tuple[str, str, str]] = (),
         signing_key: Ed25519PrivateKey | None = None,
+        tls: TlsConfig | None = None,
         **settings: Any,
     ) -> None:
         self.workdir = workdir
@@ -71,6 +73,8 @@ class Gateway:
             f"port = {broker_port}",
             "backoff_max_s = 2.0",
         ]
+        if tls is not None:
+            lines += ["", "[broker.tls]", *(f"{k} = {_toml_value(v)}" for k, v in tls.model_dump().items())]
         for device, cell, landing in tablets:
             lines += ["", "[[tablets]]", f"id = {_toml_value(device)}",
                       f"cell = {_toml_value(cell)}", f"landing = {_toml_value(landing)}"]

@@ -1,0 +1,43 @@
+"""Small JSON files in the shell's data directory, written atomically (temp file + os.replace),
+so a power cut leaves the old file or the new one, never half of one."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+MAX_BYTES = 256 * 1024
+
+
+def read_json(path: Path) -> Any | None:
+    """The file's JSON, or None if it is missing, too large or unreadable (logged)."""
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            log.warning("%s: over %d bytes, ignored", path, MAX_BYTES)
+            return None
+        return json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("%s: unreadable (%s), ignored", path, exc)
+        return None
+
+
+def write_json(path: Path, value: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(value, f, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,201 @@
+"""What the shell shows for a `ShellState`: pure view-model rules, testable without Kivy.
+
+The agent is the only source of truth; this module decides which screen wins (lock over curfew
+over updating over what the prisoner was doing), the banner and status-bar texts, and which app
+tiles each screen may offer. Texts go through the gettext catalogue `t` (English by default).
+"""
+
+from __future__ import annotations
+
+import gettext
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal
+from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:  # the shell draws its first frame before it imports pydantic
+    from wire.localapi import AppTile, ShellState
+
+ENGLISH = gettext.NullTranslations()
+
+PRISON_TZ = ZoneInfo("Europe/London")
+
+ForcedScreen = Literal["lock", "curfew", "updating"]
+
+UPDATE_BLOCKING_STATES = frozenset({"installing", "rebooting"})
+"""Update steps during which the tablet cannot be used: the shell shows the updating screen."""
+
+UPDATE_QUIET_STATES = frozenset({"idle", "committed", ""})
+"""Update steps not worth mentioning in the status bar."""
+
+
+def forced_screen(state: ShellState) -> ForcedScreen | None:
+    """The screen the state imposes, or None when the prisoner may use the tablet.
+
+    Lock beats everything; curfew (and an unknown curfew state: no policy or no trusted time yet,
+    which the agent enforces as curfew) beats an update; an update only while it blocks use.
+    """
+    if state.locked or state.lock.locked:
+        return "lock"
+    if state.curfew.state in ("curfew", "unknown"):
+        return "curfew"
+    if state.update.state in UPDATE_BLOCKING_STATES:
+        return "updating"
+    return None
+
+
+def screen_for(state: ShellState, user_screen: str) -> str:
+    """The screen to show: the imposed one, else where the prisoner was."""
+    return forced_screen(state) or user_screen
+
+
+def home_tiles(state: ShellState) -> tuple[AppTile, ...]:
+    """External apps the home screen offers: only those the agent would allow right now."""
+    return tuple(app for app in state.apps if app.allowed_now)
+
+
+def restricted_tiles(state: ShellState) -> tuple[AppTile, ...]:
+    """Apps offered on the lock and curfew screens: only those policy names always-allowed."""
+    return tuple(app for app in state.apps if app.always_allowed and app.allowed_now)
+
+
+def format_minutes(minutes: int, t: gettext.NullTranslations = ENGLISH) -> str:
+    """'1 minute', '14 minutes', '1 hour 5 minutes', '3 hours', with the language's plurals."""
+    minutes = max(0, minutes)
+    hours, mins = divmod(minutes, 60)
+    parts = []
+    if hours:
+        parts.append(t.ngettext("{n} hour", "{n} hours", hours).format(n=hours))
+    if mins or not hours:
+        parts.append(t.ngettext("{n} minute", "{n} minutes", mins).format(n=mins))
+    return " ".join(parts)
+
+
+def minutes_until(at_ms: int, now_ms: int) -> int:
+    """Whole minutes from now until `at_ms`, rounded up (a curfew 30 s away is '1 minute')."""
+    return max(0, -(-(at_ms - now_ms) // 60_000))
+
+
+def clock_text(now_ms: int | None) -> str:
+    """The trusted time as the prison's wall clock, or '--:--' when there is none."""
+    if now_ms is None:
+        return "--:--"
+    return datetime.fromtimestamp(now_ms / 1000, tz=UTC).astimezone(PRISON_TZ).strftime("%H:%M")
+
+
+@dataclass(frozen=True)
+class Banner:
+    """A warning strip: the icon and words carry the meaning, colour only repeats it."""
+
+    kind: Literal["warning", "info"]
+    icon: str
+    text: str
+
+
+def banner(
+    state: ShellState,
+    now_ms: int | None,
+    t: gettext.NullTranslations = ENGLISH,
+    running_app: str | None = None,
+) -> Banner | None:
+    """The warning banner, if any: the running app about to be closed, curfew soon (15/5/1
+    minutes), or an update about to restart."""
+    if forced_screen(state) is not None:
+        return None
+    closing = next((a for a in state.apps if a.id == running_app), None)
+    closes_at = getattr(closing, "closes_at", None)  # set by the agent within the warning period
+    if closing is not None and closes_at is not None and now_ms is not None:
+        text = t.gettext("{name} closes in {time}.").format(
+            name=closing.name, time=format_minutes(minutes_until(closes_at, now_ms), t)
+        )
+        return Banner("warning", "warning", text)
+    curfew = state.curfew
+    if curfew.state == "warning":
+        minutes = curfew.minutes_left
+        if curfew.starts_at is not None and now_ms is not None:
+            minutes = minutes_until(curfew.starts_at, now_ms)
+        if minutes is not None:
+            text = t.gettext("Curfew starts in {time}.").format(time=format_minutes(minutes, t))
+            return Banner("warning", "moon", text)
+        return Banner("warning", "moon", t.gettext("Curfew starts soon."))
+    if state.update.state in ("installed", "verified"):
+        text = t.gettext("An update is ready. The tablet will restart soon.")
+        return Banner("info", "update", text)
+    return None
+
+
+def curfew_status(
+    state: ShellState, now_ms: int | None, t: gettext.NullTranslations = ENGLISH
+) -> str:
+    """Status-bar text about curfew."""
+    curfew = state.curfew
+    if curfew.state == "curfew":
+        return t.gettext("Curfew now")
+    if curfew.state == "unknown":
+        return t.gettext("Curfew: waiting for the time")
+    minutes = curfew.minutes_left
+    if curfew.starts_at is not None and now_ms is not None:
+        minutes = minutes_until(curfew.starts_at, now_ms)
+    if minutes is not None:
+        return t.gettext("Curfew in {time}").format(time=format_minutes(minutes, t))
+    return t.gettext("No curfew today")
+
+
+def curfew_title(state: ShellState, t: gettext.NullTranslations = ENGLISH) -> str:
+    """The curfew screen's heading: a real curfew, or the fail-closed wait for policy or time."""
+    if state.curfew.state == "unknown":
+        return t.gettext("The tablet is not ready yet.")
+    return t.gettext("It is curfew. Time to rest.")
+
+
+def curfew_ends_text(state: ShellState, t: gettext.NullTranslations = ENGLISH) -> str:
+    """The curfew screen's 'until when' line."""
+    if state.curfew.state == "unknown":
+        return t.gettext("The tablet is waiting for the time from the wing.")
+    if state.curfew.ends_at is None:
+        return t.gettext("The tablet opens again after curfew.")
+    return t.gettext("The tablet opens again at {clock}.").format(
+        clock=clock_text(state.curfew.ends_at)
+    )
+
+
+def connection_status(
+    state: ShellState, agent_reachable: bool, t: gettext.NullTranslations = ENGLISH
+) -> tuple[str, str]:
+    """(icon, text) for the link to the wing; words, not just a coloured dot."""
+    if not agent_reachable:
+        return "unlinked", t.gettext("Tablet service not running")
+    if state.connected:
+        return "linked", t.gettext("Connected")
+    return "unlinked", t.gettext("Not connected")
+
+
+def update_status(state: ShellState, t: gettext.NullTranslations = ENGLISH) -> str:
+    """Status-bar text about updates; empty when there is nothing to say."""
+    update = state.update
+    if update.state in UPDATE_QUIET_STATES:
+        return ""
+    if update.state == "downloading":
+        return t.gettext("Downloading update {percent}%").format(percent=update.progress)
+    if update.state == "rolled_back":
+        return t.gettext("Update undone")
+    return t.gettext("Updating")
+
+
+def lock_since_text(state: ShellState, t: gettext.NullTranslations = ENGLISH) -> str:
+    """'Locked since 14:02.' when staff's order says when; empty otherwise (and for fail-safe)."""
+    if state.lock.source == "failsafe" or state.lock.since <= 0:
+        return ""
+    return t.gettext("Locked since {clock}.").format(clock=clock_text(state.lock.since))
+
+
+def curfew_name(state: ShellState) -> str:
+    """What policy calls this stretch when it is not a plain curfew (a lockdown's name)."""
+    label = str(getattr(state.curfew, "label", "") or "").strip()
+    return "" if label.lower() in ("", "curfew") else label
+
+
+def lock_reason_text(state: ShellState, t: gettext.NullTranslations = ENGLISH) -> str:
+    """The reason staff gave, or a calm default when they gave none."""
+    reason = state.lock.reason.strip()
+    return reason or t.gettext("Staff have locked this tablet.")

@@ -1,0 +1,50 @@
+"""ShellState values for the shell's tests (the agent's messages, as data)."""
+
+from __future__ import annotations
+
+from wire.documents import LockView
+from wire.localapi import AppTile, CurfewView, ShellState, UpdateView
+
+NOW = 1_780_000_000_000  # a fixed trusted time (ms)
+LISTENER = AppTile(
+    id="listener", name="Listener line", icon="phone", allowed_now=True, always_allowed=True
+)
+CALCULATOR = AppTile(id="calculator", name="Calculator", icon="app", allowed_now=True)
+GAMES = AppTile(id="games", name="Games", icon="app", allowed_now=False)
+
+
+def state(**changes: object) -> ShellState:
+    base = ShellState(
+        device="t-0001",
+        locked=False,
+        lock=LockView(locked=False),
+        connected=True,
+        profile="standard",
+        trusted_time=NOW,
+        curfew=CurfewView(state="open", starts_at=NOW + 3 * 3600_000),
+        apps=(LISTENER, CALCULATOR, GAMES),
+    )
+    return base.model_copy(update=changes)
+
+
+def locked(reason: str = "Cell search in progress", source: str = "device") -> ShellState:
+    return state(
+        locked=True,
+        lock=LockView(locked=True, source=source, by="officer", reason=reason, since=NOW),
+    )
+
+
+def curfew_now() -> ShellState:
+    return state(
+        curfew=CurfewView(state="curfew", starts_at=NOW - 60_000, ends_at=NOW + 8 * 3600_000)
+    )
+
+
+def curfew_warning(minutes: int = 14) -> ShellState:
+    return state(
+        curfew=CurfewView(state="warning", starts_at=NOW + minutes * 60_000, minutes_left=minutes)
+    )
+
+
+def updating(progress: int = 40) -> ShellState:
+    return state(update=UpdateView(state="installing", progress=progress))

@@ -1,0 +1,132 @@
+"""Every screen, in both themes and at the largest text size: text contrast ≥ 4.5:1, touch targets
+≥ 48 dp, words with every icon. A screenshot of each screen and theme is saved (set
+CELLBRIDGE_SCREENSHOT_DIR=docs/screenshots to refresh the README's pictures)."""
+
+from __future__ import annotations
+
+import pytest
+
+from device.theme import PALETTES, contrast_ratio
+from tests.device.accessibility import contrast_failures, target_failures, unlabelled_controls
+from tests.device.states import curfew_now, curfew_warning, locked, state, updating
+
+pytestmark = pytest.mark.gui
+
+
+def show_home(shell):
+    shell.app.on_agent_state(state())
+
+
+def show_banner(shell):
+    shell.app.on_agent_state(curfew_warning(5))
+
+
+def show_lock(shell):
+    shell.app.on_agent_state(locked("Wing search: tablets locked until 16:00"))
+
+
+def show_curfew(shell):
+    shell.app.on_agent_state(curfew_now())
+
+
+def show_updating(shell):
+    shell.app.on_agent_state(updating(62))
+
+
+def show_error(shell):
+    shell.app.on_agent_state(state())
+    shell.app.go("error")
+
+
+def show_lessons(shell):
+    shell.app.on_agent_state(state())
+    shell.app.go("lessons")
+
+
+def show_lesson(shell):
+    shell.app.on_agent_state(state())
+    shell.app.open_lesson("staying-safe")
+    shell.step()
+    shell.app.root.ids.sm.get_screen("lesson").forward()
+
+
+def show_settings(shell):
+    shell.app.on_agent_state(state())
+    shell.app.go("settings")
+
+
+def show_requests(shell):
+    shell.app.on_agent_state(state())
+    shell.app.go("requests")
+    shell.step()
+    shell.app.root.ids.sm.get_screen("requests").choose_type()
+
+
+def show_request_writing(shell):
+    shell.app.on_agent_state(state())
+    shell.app.go("requests")
+    shell.step()
+    screen = shell.app.root.ids.sm.get_screen("requests")
+    screen.write("healthcare")
+    screen.ids.text.text = "I would like to see the nurse about my back."
+
+
+SCREENS = {
+    "home": show_home,
+    "home-curfew-warning": show_banner,
+    "lock": show_lock,
+    "curfew": show_curfew,
+    "updating": show_updating,
+    "error": show_error,
+    "lessons": show_lessons,
+    "lesson": show_lesson,
+    "settings": show_settings,
+    "requests-type": show_requests,
+    "requests-write": show_request_writing,
+}
+
+
+@pytest.mark.parametrize("theme", sorted(PALETTES))
+def test_every_palette_pair_has_enough_contrast(theme):
+    for surface, (text, background) in PALETTES[theme].pairs().items():
+        assert contrast_ratio(text, background) >= 4.5, surface
+
+
+@pytest.mark.parametrize("theme", sorted(PALETTES))
+@pytest.mark.parametrize("screen", sorted(SCREENS))
+def test_screen_is_readable_and_easy_to_tap(start_shell, theme, screen):
+    shell = start_shell(connect=False, theme=theme)
+    SCREENS[screen](shell)
+    shell.step(4)
+    assert shell.app.palette.name == theme
+    assert contrast_failures(shell.app.root) == []
+    assert target_failures(shell.app.root) == []
+    assert unlabelled_controls(shell.app.root) == []
+    shell.screenshot(screen)
+
+
+@pytest.mark.parametrize("screen", ["home", "lesson", "settings", "requests-write"])
+def test_largest_text_still_fits_the_rules(start_shell, screen):
+    shell = start_shell(connect=False)
+    shell.app.set_text_scale(1.5)
+    SCREENS[screen](shell)
+    shell.step(4)
+    assert contrast_failures(shell.app.root) == []
+    assert target_failures(shell.app.root) == []
+    shell.screenshot(f"{screen}-largest-text")
+
+
+def test_the_checks_catch_faint_text_and_small_targets(start_shell):
+    """The checks above can fail: faint text and a tiny button are reported."""
+    from kivy.uix.button import Button
+
+    shell = start_shell(connect=False)
+    show_settings(shell)
+    shell.step()
+    label = next(w for w in shell.app.root.walk() if getattr(w, "text", "") == "Text size")
+    label.color = shell.app.palette.bg
+    tiny = Button(text="x", size_hint=(None, None), size=(20, 20))
+    shell.app.root.ids.sm.current_screen.children[0].add_widget(tiny)
+    shell.step()
+    assert any("Text size" in f for f in contrast_failures(shell.app.root))
+    assert any("20x20" in f for f in target_failures(shell.app.root))

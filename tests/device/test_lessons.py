@@ -1,0 +1,93 @@
+"""Digital skills: content is data, and a prisoner's progress survives a restart of the shell."""
+
+from __future__ import annotations
+
+import pytest
+
+from device.lessons import LessonProgress, Progress, load_lessons, load_progress, save_progress
+from tests.device.conftest import stop_app
+from tests.device.states import state
+
+
+def find(shell, text):
+    return next(
+        w for w in shell.app.root.ids.sm.current_screen.walk() if getattr(w, "text", "") == text
+    )
+
+
+def test_every_lesson_file_loads_in_course_order():
+    lessons = load_lessons()
+    assert [x.id for x in lessons] == [
+        "touch-screen",
+        "typing",
+        "email",
+        "staying-safe",
+        "forms",
+        "resettlement-sites",
+    ]
+    assert all(len(x.steps) >= 3 for x in lessons)
+
+
+def test_a_broken_lesson_file_is_skipped_not_shown(tmp_path):
+    (tmp_path / "01-good.toml").write_text(
+        'id = "good"\norder = 1\ntitle = "Good"\n[[steps]]\ntitle = "A"\ntext = "B"\n'
+    )
+    (tmp_path / "02-bad.toml").write_text('id = "Bad Id!"\norder = 2\ntitle = "x"\nsteps = []\n')
+    (tmp_path / "03-notoml.toml").write_text("this is [ not toml")
+    assert [x.id for x in load_lessons(tmp_path)] == ["good"]
+
+
+def test_damaged_progress_file_starts_afresh(tmp_path):
+    path = tmp_path / "progress.json"
+    path.write_text('{"lessons": {"email": {"step": -4}}}')
+    assert load_progress(path) == Progress()
+    path.write_text("\x00garbage")
+    assert load_progress(path) == Progress()
+
+
+def test_progress_is_clamped_to_the_lesson(tmp_path):
+    lesson = load_lessons()[0]
+    saved = Progress(lessons={lesson.id: LessonProgress(step=99)})
+    save_progress(tmp_path / "p.json", saved)
+    assert load_progress(tmp_path / "p.json").of(lesson).step == len(lesson.steps) - 1
+
+
+@pytest.mark.gui
+def test_walking_a_lesson_and_its_progress_surviving_a_restart(start_shell, kivy_window, tmp_path):
+    data = tmp_path / "tablet-data"
+    shell = start_shell(connect=False, data_dir=data)
+    shell.app.on_agent_state(state())
+    shell.step()
+    shell.tap(find(shell, "Digital skills"))
+    assert shell.screen() == "lessons"
+    shell.tap(find(shell, "Staying safe online — Not started"))
+    assert shell.screen() == "lesson"
+    lesson = shell.app.root.ids.sm.current_screen
+    assert lesson.step_title == "Passwords"
+    shell.tap(find(shell, "Next"))
+    shell.tap(find(shell, "Next"))
+    assert lesson.step_title == "Check first"
+    assert lesson.position_text == "Step 3 of 4"
+    shell.screenshot("lesson-step-3")
+
+    stop_app(shell.app, kivy_window)  # the shell restarts (crash, reboot, watchdog)
+    shell = start_shell(connect=False, data_dir=data)
+    shell.app.on_agent_state(state())
+    shell.app.go("lessons")
+    shell.step()
+    shell.tap(find(shell, "Staying safe online — Step 3 of 4"))
+    lesson = shell.app.root.ids.sm.current_screen
+    assert lesson.step_title == "Check first"
+    shell.tap(find(shell, "Next"))
+    assert lesson.is_last
+    shell.tap(find(shell, "Finish"))
+    assert shell.screen() == "lessons"
+    assert find(shell, "Staying safe online — Done")
+
+    stop_app(shell.app, kivy_window)
+    shell = start_shell(connect=False, data_dir=data)
+    shell.app.on_agent_state(state())
+    shell.app.go("lessons")
+    shell.step()
+    assert find(shell, "Staying safe online — Done")
+    assert find(shell, "Using the touch screen — Not started")

@@ -1,0 +1,121 @@
+"""The shell's view rules (which screen, which tiles, which words), without Kivy."""
+
+from __future__ import annotations
+
+import pytest
+
+from device import view
+from tests.device.states import (
+    CALCULATOR,
+    GAMES,
+    LISTENER,
+    NOW,
+    curfew_now,
+    curfew_warning,
+    locked,
+    state,
+    updating,
+)
+from wire.documents import LockView
+from wire.localapi import CurfewView, UpdateView, failsafe_state
+
+
+@pytest.mark.parametrize(
+    ("shell_state", "user_screen", "expected"),
+    [
+        (state(), "home", "home"),
+        (state(), "lessons", "lessons"),
+        (locked(), "lessons", "lock"),
+        (failsafe_state("t-0001", "agent unreachable"), "home", "lock"),
+        (state(locked=False, lock=LockView(locked=True, source="wing")), "home", "lock"),
+        (curfew_now(), "requests", "curfew"),
+        (state(curfew=CurfewView(state="unknown")), "home", "curfew"),
+        (curfew_warning(), "home", "home"),
+        (updating(), "settings", "updating"),
+        (state(update=UpdateView(state="downloading", progress=3)), "home", "home"),
+        (locked().model_copy(update={"curfew": CurfewView(state="curfew")}), "home", "lock"),
+        (
+            curfew_now().model_copy(update={"update": UpdateView(state="rebooting")}),
+            "home",
+            "curfew",
+        ),
+    ],
+)
+def test_the_imposed_screen_wins_else_the_prisoner_stays_where_they_were(
+    shell_state, user_screen, expected
+):
+    assert view.screen_for(shell_state, user_screen) == expected
+
+
+def test_home_offers_only_apps_the_agent_allows_now():
+    assert view.home_tiles(state()) == (LISTENER, CALCULATOR)
+    assert GAMES not in view.home_tiles(state())
+
+
+def test_lock_and_curfew_offer_only_always_allowed_apps():
+    assert view.restricted_tiles(locked()) == (LISTENER,)
+
+
+@pytest.mark.parametrize(
+    ("minutes", "text"),
+    [
+        (0, "0 minutes"),
+        (1, "1 minute"),
+        (14, "14 minutes"),
+        (60, "1 hour"),
+        (65, "1 hour 5 minutes"),
+        (121, "2 hours 1 minute"),
+    ],
+)
+def test_time_left_reads_as_words(minutes, text):
+    assert view.format_minutes(minutes) == text
+
+
+def test_minutes_until_rounds_up_so_30_seconds_is_one_minute():
+    assert view.minutes_until(NOW + 30_000, NOW) == 1
+    assert view.minutes_until(NOW - 5_000, NOW) == 0
+
+
+def test_clock_shows_prison_local_time_across_summer_time():
+    winter = 1_767_268_800_000  # 2026-01-01 12:00 UTC
+    summer = 1_782_907_200_000  # 2026-07-01 12:00 UTC
+    assert view.clock_text(winter) == "12:00"
+    assert view.clock_text(summer) == "13:00"
+    assert view.clock_text(None) == "--:--"
+
+
+def test_curfew_warning_banner_counts_down_from_the_trusted_clock():
+    banner = view.banner(curfew_warning(14), NOW + 9 * 60_000)
+    assert banner is not None
+    assert banner.text == "Curfew starts in 5 minutes."
+    assert banner.icon == "moon"
+
+
+def test_no_banner_over_a_lock_screen():
+    shell_state = locked().model_copy(
+        update={"curfew": CurfewView(state="warning", minutes_left=5)}
+    )
+    assert view.banner(shell_state, NOW) is None
+
+
+def test_lock_reason_is_staffs_words_or_a_calm_default():
+    assert view.lock_reason_text(locked("Wing search")) == "Wing search"
+    assert view.lock_reason_text(locked("  ")) == "Staff have locked this tablet."
+
+
+def test_connection_is_said_in_words_not_only_colour():
+    assert view.connection_status(state(), True) == ("linked", "Connected")
+    assert view.connection_status(state(connected=False), True) == ("unlinked", "Not connected")
+    assert view.connection_status(state(), False)[1] == "Tablet service not running"
+
+
+def test_the_lock_says_since_when_but_a_fail_safe_lock_does_not():
+    assert view.lock_since_text(locked()) == f"Locked since {view.clock_text(NOW)}."
+    assert view.lock_since_text(failsafe_state("t-0001", "agent unreachable")) == ""
+
+
+def test_waiting_for_policy_or_time_is_not_called_curfew_on_screen():
+    waiting = state(curfew=CurfewView(state="unknown"))
+    assert view.screen_for(waiting, "home") == "curfew"  # still fail closed
+    assert view.curfew_title(waiting) == "The tablet is not ready yet."
+    assert view.curfew_title(curfew_now()) == "It is curfew. Time to rest."
