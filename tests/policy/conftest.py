@@ -14,8 +14,11 @@ import pytest
 from agent.clock import TEST_OFFSET_ENV, TEST_WALL_OFFSET_ENV
 from tests.policy.samples import WING_KEY
 from tests.support.agents import AgentProcess, Probe, TestSigner, write_agent_config
-from tests.support.broker import Mosquitto
+from tests.support.broker import WingBroker
 from wire.localapi import LaunchReply, LaunchRequest, encode, parse_message
+
+WING = "w1"
+"""The demo estate's wing: the `broker` fixture's tablets are enrolled in it."""
 
 
 @dataclass
@@ -57,15 +60,16 @@ def clocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Clocks:
 
 @pytest.fixture
 def make_agent(
-    broker: Mosquitto, signer: TestSigner, clocks: Clocks, tmp_path: Path
+    broker: WingBroker, signer: TestSigner, clocks: Clocks, tmp_path: Path
 ) -> Iterator[Callable[..., AgentProcess]]:
     processes: list[AgentProcess] = []
     key = signer.write_public_key(tmp_path / "gateway.pem")
 
-    def make(device_id: str = "t1", wing: str = "A") -> AgentProcess:
+    def make(device_id: str = "t1") -> AgentProcess:
         config = write_agent_config(
-            tmp_path / device_id, device_id=device_id, wing=wing, broker_host=broker.host,
+            tmp_path / device_id, device_id=device_id, wing=WING, broker_host=broker.host,
             broker_port=broker.port, gateway_keys=[key], backoff_max_s=1.0,
+            enrolment_bundle=broker.demo.bundle(device_id) if broker.demo else None,
         )
         process = AgentProcess(config)
         processes.append(process)
@@ -77,8 +81,9 @@ def make_agent(
 
 
 @pytest.fixture
-def probe(broker: Mosquitto) -> Iterator[Probe]:
-    client = Probe(broker.host, broker.port, ["tablet/+/reported", "tablet/+/ack"])
+def probe(broker: WingBroker) -> Iterator[Probe]:
+    client = Probe(broker.host, broker.port, ["tablet/+/reported", "tablet/+/ack"],
+                   tls=broker.observer_tls(1))
     yield client
     client.close()
 

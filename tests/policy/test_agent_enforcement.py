@@ -6,14 +6,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from tests.policy.conftest import Clocks, audit_rows, launch, reported_hash
-from tests.policy.samples import OTHER_KEY, install_app, policy
+from tests.policy import samples
+from tests.policy.conftest import WING, Clocks, audit_rows, launch, reported_hash
+from tests.policy.samples import OTHER_KEY
 from tests.support.agents import AgentProcess, Probe, TestSigner
-from tests.support.broker import Mosquitto
+from tests.support.broker import WingBroker
 from wire.documents import SignedTime
 from wire.envelope import seal
-from wire.policy import policy_hash
+from wire.policy import WingPolicy, policy_hash
 from wire.schedule import utc_ms
 
 POLICY_TOPIC, TIME_TOPIC = "wing/policy", "wing/time"
@@ -22,8 +24,16 @@ MIDNIGHT = utc_ms("2026-11-12T00:00Z")
 EVENING = utc_ms("2026-11-11T18:00Z")
 
 
+def policy(**changes: Any) -> WingPolicy:
+    return samples.policy(**{"audience": f"wing:{WING}", **changes})
+
+
+def install_app(apps_dir: Path, app: str) -> Path:
+    return samples.install_app(apps_dir, app, wing=WING)
+
+
 def beacon(signer: TestSigner, at: int) -> bytes:
-    return seal(SignedTime(audience="wing:A", version=at, issued=at, expires=at + 90_000),
+    return seal(SignedTime(audience=f"wing:{WING}", version=at, issued=at, expires=at + 90_000),
                 signer.key)
 
 
@@ -44,7 +54,7 @@ def start_at(make_agent: Callable[..., AgentProcess], probe: Probe, signer: Test
 
 def test_with_the_broker_gone_the_tablet_enters_curfew_on_time(
     make_agent: Callable[..., AgentProcess], probe: Probe, signer: TestSigner, clocks: Clocks,
-    broker: Mosquitto,
+    broker: WingBroker,
 ) -> None:
     agent = start_at(make_agent, probe, signer, clocks, TEN_TO_CURFEW)
     state = agent.state()
@@ -82,7 +92,7 @@ def test_moving_the_system_clock_by_hours_or_days_does_not_end_a_curfew(
 
 def test_after_a_restart_without_gateway_time_the_tablet_fails_closed_to_curfew_rules(
     make_agent: Callable[..., AgentProcess], probe: Probe, signer: TestSigner, clocks: Clocks,
-    broker: Mosquitto,
+    broker: WingBroker,
 ) -> None:
     agent = start_at(make_agent, probe, signer, clocks, EVENING)
     assert agent.state().curfew.state == "open"

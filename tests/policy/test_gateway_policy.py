@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from gateway.policy_file import load_rules
-from tests.policy.conftest import launch
+from tests.policy.conftest import WING, launch
 from tests.support.agents import AgentProcess, write_agent_config
-from tests.support.broker import Mosquitto
+from tests.support.broker import WingBroker
 from tests.support.gateway import Gateway
 from wire.policy import policy_hash, wing_policy
 
@@ -19,18 +19,21 @@ EXAMPLE = Path(__file__).parents[2] / "gateway" / "policies" / "example.toml"
 
 
 @pytest.fixture
-def gateway(tmp_path: Path, broker: Mosquitto) -> Iterator[Gateway]:
-    gateway = Gateway(tmp_path / "gateway", broker.host, broker.port, wing="A",
-                      tablets=[("t1", "C1", "L1"), ("t2", "C1", "L1")])
+def gateway(tmp_path: Path, broker: WingBroker) -> Iterator[Gateway]:
+    gateway = Gateway(tmp_path / "gateway", broker.host, broker.port, wing=WING,
+                      tablets=[("t1", "C1", "L1"), ("t2", "C1", "L1")],
+                      tls=broker.gateway_tls())
     gateway.start()
     yield gateway
     gateway.close()
 
 
 @pytest.fixture
-def tablet(tmp_path: Path, broker: Mosquitto, gateway: Gateway) -> Iterator[AgentProcess]:
-    config = write_agent_config(tmp_path / "t1", device_id="t1", wing="A", broker_host=broker.host,
-                                broker_port=broker.port, gateway_keys=[gateway.public_key_path])
+def tablet(tmp_path: Path, broker: WingBroker, gateway: Gateway) -> Iterator[AgentProcess]:
+    config = write_agent_config(
+        tmp_path / "t1", device_id="t1", wing=WING, broker_host=broker.host,
+        broker_port=broker.port, gateway_keys=[gateway.public_key_path],
+        enrolment_bundle=broker.demo.bundle("t1") if broker.demo else None)
     agent = AgentProcess(config)
     agent.start()
     agent.wait_connected()
@@ -131,7 +134,7 @@ def test_a_profile_reaches_the_tablet_in_its_desired_state(
 
 
 def test_the_policy_outlives_a_gateway_restart_and_is_published_again(
-    gateway: Gateway, broker: Mosquitto, tablet: AgentProcess
+    gateway: Gateway, broker: WingBroker, tablet: AgentProcess
 ) -> None:
     assert gateway.staff("policy", "apply", str(EXAMPLE)).returncode == 0
     tablet.wait_for(lambda s: bool(s.apps))
@@ -141,8 +144,9 @@ def test_the_policy_outlives_a_gateway_restart_and_is_published_again(
     gateway.start()
     assert gateway.staff_json("policy", "show")["hash"] == example_hash()
     late = AgentProcess(write_agent_config(
-        tablet.directory.parent / "t2", device_id="t2", wing="A", broker_host=broker.host,
-        broker_port=broker.port, gateway_keys=[gateway.public_key_path]))
+        tablet.directory.parent / "t2", device_id="t2", wing=WING, broker_host=broker.host,
+        broker_port=broker.port, gateway_keys=[gateway.public_key_path],
+        enrolment_bundle=broker.demo.bundle("t2") if broker.demo else None))
     try:
         late.start()
         assert late.wait_for(lambda s: bool(s.apps), timeout=20).apps
