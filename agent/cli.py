@@ -13,8 +13,10 @@ import click
 from agent.clock import wall_ms_from_env
 from agent.config import load_config
 from agent.service import Agent
+from agent.systemd import Notifier
 from cellbridge.config import ConfigError
 from provisioning.csr import enrol_request
+from wire.localapi import ShellState
 
 
 @click.group()
@@ -55,10 +57,43 @@ def run(config_path: Path, log_level: str) -> None:
 
 
 async def _serve(service: Agent) -> None:
+    """Run `service` until SIGTERM/SIGINT, telling systemd (when it started us) how it is going."""
     task = asyncio.current_task()
     assert task is not None
     loop = asyncio.get_running_loop()
+    notifier = Notifier.take_from_environment()
+
+    def stop() -> None:
+        notifier.stopping()
+        task.cancel()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
-    with contextlib.suppress(asyncio.CancelledError):
-        await service.run()
+        loop.add_signal_handler(sig, stop)
+    shown = [service.connected]
+
+    def on_state(state: ShellState) -> None:
+        if state.connected != shown[0]:  # only changes: every lock push is not news to systemd
+            shown[0] = state.connected
+            notifier.status(_connection_status(state.connected))
+
+    service.add_listener(on_state)
+    announcer = asyncio.create_task(_announce(service, notifier))
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await service.run()
+    finally:
+        announcer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await announcer
+        notifier.close()
+
+
+def _connection_status(connected: bool) -> str:
+    return "connected to the wing" if connected else "not connected to the wing"
+
+
+async def _announce(service: Agent, notifier: Notifier) -> None:
+    """READY=1 once the agent serves its state, then the watchdog pings from this loop."""
+    await service.ready.wait()
+    notifier.ready(_connection_status(service.connected))
+    await notifier.keep_alive()

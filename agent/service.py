@@ -146,6 +146,9 @@ class Agent:
         self._api = LocalApi(
             config.socket, config.socket_mode, lambda: self._state, launch=self._launch
         )
+        self._listeners: list[Callable[[ShellState], None]] = []
+        self.ready = asyncio.Event()
+        """Set once the state is loaded (or failed closed) and the shell's socket listens."""
 
     # -- what the agent knows -------------------------------------------------------------
 
@@ -173,6 +176,10 @@ class Agent:
         document = self._documents.get("lockdown")
         return document if isinstance(document, WingLockdown) else None
 
+    def add_listener(self, callback: Callable[[ShellState], None]) -> None:
+        """Call `callback` with every new state (as the shell gets it), e.g. to tell systemd."""
+        self._listeners.append(callback)
+
     # -- lifecycle ------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -183,6 +190,7 @@ class Agent:
             # Only once loaded: a socket that answers holds the real state (an absent one means
             # locked to the shell anyway).
             await self._api.start()
+            self.ready.set()
             await run_reconnecting(
                 self._session,
                 backoff_max_s=self.config.broker.backoff_max_s,
@@ -244,6 +252,11 @@ class Agent:
         ):
             self._state = state
             self._api.publish(state)
+            for callback in self._listeners:
+                try:
+                    callback(state)
+                except Exception:  # an observer's bug must not stop enforcement
+                    log.exception("%s: state listener failed", self.config.device_id)
 
     # -- MQTT -----------------------------------------------------------------------------
 

@@ -46,6 +46,15 @@ def next_desired(
     )
 
 
+FIRST_ORDER = LockRequest(locked=False, by="system", reason="registered on the wing")
+
+
+def first_desired(device_id: str, now_ms: int, ttl_ms: int) -> DesiredState:
+    """A newly registered tablet's first desired state. Tablets stay locked until they have one
+    (agent.lock.NOT_SET_UP), so registering a tablet is what makes it usable."""
+    return next_desired(None, device_id, FIRST_ORDER, now_ms, ttl_ms)
+
+
 def next_lockdown(
     current: WingLockdown | None, wing_id: str, request: LockRequest, now_ms: int, ttl_ms: int
 ) -> WingLockdown:

@@ -25,6 +25,7 @@ from cellbridge.mqtt import make_client, run_reconnecting
 from gateway.config import GatewayConfig
 from gateway.desired import (
     LockRequest,
+    first_desired,
     is_behind,
     needs_reissue,
     next_desired,
@@ -153,6 +154,7 @@ class GatewayService:
                 "tablets": [{"id": t.id, "cell": t.cell, "landing": t.landing} for t in seeded]})
         self.tablets: dict[str, Tablet] = {t.id: t for t in self.store.tablets()}
         self.desired: dict[str, StoredDocument[DesiredState]] = self.store.desired()
+        self._issue_first_desired([t for t in self.tablets if t not in self.desired], now)
         self.lockdown: StoredDocument[WingLockdown] | None = self.store.lockdown(config.wing)
         self.reported: dict[str, ReportedState] = self.store.reported()
         self.statuses: dict[str, TabletStatus] = self.store.statuses()
@@ -594,9 +596,24 @@ class GatewayService:
             self.store.audit(now, f"staff:{by}", "register", f"device:{tablet.id}",
                              {"cell": tablet.cell, "landing": tablet.landing})
             self.tablets[tablet.id] = tablet
-            if tablet.id in self.desired:
-                self._spawn(self._publish_desired(tablet.id))
+            if tablet.id not in self.desired:
+                self._issue_first_desired([tablet.id], now)
+            self._spawn(self._publish_desired(tablet.id))
         return changed
+
+    def _issue_first_desired(self, devices: list[str], now: int) -> None:
+        """Every registered tablet has a desired state: until it does, it stays locked."""
+        if not devices:
+            return
+        records = [
+            StoredDocument(doc, seal(doc, self._key))
+            for doc in (first_desired(device, now, self.ttl_ms) for device in devices)
+        ]
+        self.store.put_desired(records)
+        for record in records:
+            self.desired[_device_of(record.document)] = record
+        self.store.audit(now, "system", "first_desired", f"wing:{self.config.wing}",
+                         {"devices": devices})
 
     # -- views -----------------------------------------------------------------------------
 

@@ -4,10 +4,12 @@ birth and last will tell the gateway whether it is there."""
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+from agent.lock import NOT_SET_UP
 from tests.support.agents import AgentProcess, Probe, Received, TestSigner, watching
 from tests.support.broker import WingBroker
 
@@ -39,14 +41,66 @@ def lock_t1(probe: Probe, signer: TestSigner, version: int, locked: bool, reason
     return json.loads(probe.expect(reported(version)).payload)
 
 
-def test_a_signed_lock_is_pushed_to_the_shell_and_reported(
+def set_up(probe: Probe, signer: TestSigner) -> Any:
+    """What registering t1 at the gateway does: a first, unlocked desired state (version 1)."""
+    probe.publish(DESIRED, signer.seal(signer.first("t1")))
+    return json.loads(probe.expect(reported(1)).payload)
+
+
+def test_a_new_agent_without_desired_state_is_locked_as_not_set_up(
+    make_agent: Callable[..., AgentProcess],
+) -> None:
+    agent = make_agent().start()
+    state = agent.wait_connected()
+    assert (state.locked, state.lock.source, state.lock.reason) == (
+        True,
+        "failsafe",
+        NOT_SET_UP.reason,
+    )
+
+
+def test_the_first_desired_state_from_the_wing_unlocks_a_new_agent(
     make_agent: Callable[..., AgentProcess], signer: TestSigner, probe: Probe
 ) -> None:
     agent = make_agent().start()
     agent.wait_connected()
     with watching(agent.socket_path) as shell:
-        assert shell.next().locked is False
-        report = lock_t1(probe, signer, 1, True, "fight on the landing")
+        assert shell.next().locked is True
+        report = set_up(probe, signer)
+        state = shell.until(lambda s: not s.locked)
+    assert report["lock"]["locked"] is False
+    assert state.lock.source is None
+
+
+def test_an_agent_whose_store_was_deleted_comes_back_locked(
+    make_agent: Callable[..., AgentProcess], signer: TestSigner, probe: Probe, broker: WingBroker
+) -> None:
+    agent = make_agent().start()
+    agent.wait_connected()
+    set_up(probe, signer)
+    assert agent.wait_for(lambda s: not s.locked).locked is False
+    agent.kill()
+    broker.kill()  # nothing left to hand the state back but the wing's gateway, later
+    shutil.rmtree(agent.state_dir)
+
+    agent.start()
+    state = agent.state()
+    assert (state.locked, state.lock.source, state.lock.reason) == (
+        True,
+        "failsafe",
+        NOT_SET_UP.reason,
+    )
+
+
+def test_a_signed_lock_is_pushed_to_the_shell_and_reported(
+    make_agent: Callable[..., AgentProcess], signer: TestSigner, probe: Probe
+) -> None:
+    agent = make_agent().start()
+    agent.wait_connected()
+    set_up(probe, signer)
+    with watching(agent.socket_path) as shell:
+        shell.until(lambda s: not s.locked)
+        report = lock_t1(probe, signer, 2, True, "fight on the landing")
         pushed = shell.until(lambda s: s.locked)
     assert (pushed.lock.source, pushed.lock.reason) == ("device", "fight on the landing")
     assert report["lock"]["locked"] is True
@@ -114,6 +168,7 @@ def test_a_wing_lockdown_is_reported_with_its_version(
 ) -> None:
     agent = make_agent().start()
     agent.wait_connected()
+    set_up(probe, signer)
     probe.publish("wing/lockdown", signer.seal(signer.lockdown("w1", 7, locked=True)))
     message = probe.expect(
         lambda m: m.topic == "tablet/t1/reported" and json.loads(m.payload)["lockdown_version"] == 7

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.lock import combine
+from agent.lock import NOT_SET_UP, combine
 from agent.view import shell_state
 from tests.support.agents import TestSigner
 
@@ -19,8 +19,21 @@ def lockdown(locked: bool, since: int = 1_000, reason: str = "wing order") -> An
     return signer.lockdown("w1", 1, locked=locked, reason=reason, issued=since)
 
 
-def test_a_tablet_without_any_order_is_unlocked() -> None:
-    assert combine(None, None).locked is False
+def test_a_tablet_without_desired_state_is_locked_as_not_set_up() -> None:
+    assert combine(None, None) == NOT_SET_UP
+    assert (NOT_SET_UP.locked, NOT_SET_UP.source) == (True, "failsafe")
+
+
+def test_lifting_a_lockdown_does_not_unlock_a_tablet_that_is_not_set_up() -> None:
+    assert combine(None, lockdown(False)) == NOT_SET_UP
+
+
+def test_a_tablet_not_set_up_stays_locked_under_a_lockdown() -> None:
+    assert combine(None, lockdown(True)).locked is True
+
+
+def test_the_first_desired_state_unlocks() -> None:
+    assert combine(signer.first("t1"), None).locked is False
 
 
 def test_a_device_lock_locks_with_its_reason() -> None:

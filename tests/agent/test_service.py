@@ -42,6 +42,15 @@ running = running_agents
 until = wait_until
 
 
+async def set_up(gateway: aiomqtt.Client, signer: TestSigner, devices: list[str]) -> None:
+    """Register the tablets, as the gateway does: a retained first desired state (version 1)
+    for each, which unlocks it."""
+    for device in devices:
+        await gateway.publish(
+            f"tablet/{device}/desired", signer.seal(signer.first(device)), qos=1, retain=True
+        )
+
+
 @pytest.fixture
 async def gateway(broker: WingBroker) -> AsyncIterator[aiomqtt.Client]:
     async with aiomqtt.Client(
@@ -62,9 +71,11 @@ async def test_several_agents_share_one_event_loop(
     tmp_path: Path, broker: WingBroker, key: Path, signer: TestSigner, gateway: aiomqtt.Client
 ) -> None:
     agents = [Agent(config(tmp_path, broker, key, f"t{n}")) for n in range(3)]
+    await set_up(gateway, signer, [f"t{n}" for n in range(3)])
     async with running(*agents):
+        await until(lambda: not any(a.state.locked for a in agents))
         await gateway.publish(
-            "tablet/t1/desired", signer.seal(signer.desired("t1", 1, locked=True)), qos=1
+            "tablet/t1/desired", signer.seal(signer.desired("t1", 2, locked=True)), qos=1
         )
         await until(lambda: agents[1].state.locked)
         assert [a.state.locked for a in agents] == [False, True, False]
@@ -139,7 +150,7 @@ async def test_an_agent_with_an_unreachable_broker_serves_its_stored_state(
         await gateway.publish(
             "tablet/t0/desired", signer.seal(signer.desired("t0", 1, locked=True)), qos=1
         )
-        await until(lambda: agent.state.locked)
+        await until(lambda: agent.state.lock.source == "device")
     broker.kill()
     again = Agent(config(tmp_path, broker, key, "t0"))
     task = asyncio.create_task(again.run())
@@ -155,8 +166,10 @@ async def test_one_lockdown_publish_reaches_and_is_reported_by_a_wing_of_50(
     tmp_path: Path, broker: WingBroker, key: Path, signer: TestSigner, gateway: aiomqtt.Client
 ) -> None:
     agents = [Agent(config(tmp_path, broker, key, f"t{n}")) for n in range(50)]
+    await set_up(gateway, signer, [f"t{n}" for n in range(50)])
     await gateway.subscribe("tablet/+/reported", qos=1)
     async with running(*agents):
+        await until(lambda: not any(a.state.locked for a in agents))
         await gateway.publish(
             "wing/lockdown", signer.seal(signer.lockdown("w1", 1, locked=True)), qos=1, retain=True
         )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.lock import NOT_SET_UP
 from tests.support.agents import AgentProcess, write_agent_config
 from tests.support.broker import WingBroker
 from tests.support.gateway import Gateway
@@ -29,18 +30,21 @@ def gateway(broker: WingBroker, tmp_path: Path) -> Iterator[Gateway]:
     gw.close()
 
 
-@pytest.fixture
-def agent(broker: WingBroker, gateway: Gateway, tmp_path: Path) -> Iterator[AgentProcess]:
-    config = write_agent_config(
-        tmp_path / "t1",
-        device_id="t1",
+def tablet_config(broker: WingBroker, gateway: Gateway, tmp_path: Path, device: str) -> Path:
+    return write_agent_config(
+        tmp_path / device,
+        device_id=device,
         wing=broker.demo.wing if broker.secure else "A",
         broker_host=broker.host,
         broker_port=broker.port,
         gateway_keys=[gateway.public_key_path],
-        enrolment_bundle=broker.demo.bundle("t1") if broker.secure else None,
+        enrolment_bundle=broker.demo.bundle(device) if broker.secure else None,
     )
-    process = AgentProcess(config).start()
+
+
+@pytest.fixture
+def agent(broker: WingBroker, gateway: Gateway, tmp_path: Path) -> Iterator[AgentProcess]:
+    process = AgentProcess(tablet_config(broker, gateway, tmp_path, "t1")).start()
     process.wait_connected()
     yield process
     process.kill()
@@ -63,3 +67,21 @@ def test_a_wing_lockdown_from_staff_locks_the_tablet(gateway: Gateway, agent: Ag
     result = gateway.staff("lock", "--wing", "--reason", "roll check", "--wait", "20")
     assert result.returncode == 0, result.stdout + result.stderr
     assert agent.state().lock.source == "wing"
+
+
+def test_a_tablet_seeded_on_the_wing_comes_up_unlocked(agent: AgentProcess) -> None:
+    state = agent.wait_for(lambda s: not s.locked)
+    assert state.lock.source is None
+
+
+def test_a_new_tablet_is_locked_until_registered_then_unlocked_by_its_first_desired_state(
+    broker: WingBroker, gateway: Gateway, tmp_path: Path
+) -> None:
+    tablet = AgentProcess(tablet_config(broker, gateway, tmp_path, "t2")).start()
+    try:
+        assert tablet.wait_connected().lock == NOT_SET_UP
+        gateway.register("t2", "2", "L1")
+        state = tablet.wait_for(lambda s: not s.locked)
+    finally:
+        tablet.kill()
+    assert state.lock.source is None

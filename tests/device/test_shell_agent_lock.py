@@ -10,27 +10,31 @@ from pathlib import Path
 import pytest
 
 from tests.support.agents import AgentProcess, Probe, TestSigner, write_agent_config
-from tests.support.broker import Mosquitto
+from tests.support.broker import WingBroker
 from wire.topics import TabletChannel, tablet
 
 pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def agent(broker: Mosquitto, tmp_path: Path) -> Iterator[tuple[AgentProcess, TestSigner, Probe]]:
+def agent(broker: WingBroker, tmp_path: Path) -> Iterator[tuple[AgentProcess, TestSigner, Probe]]:
     signer = TestSigner()
     config = write_agent_config(
         tmp_path / "t1",
         device_id="t1",
-        wing="A",
+        wing=broker.demo.wing if broker.secure else "A",
         broker_host=broker.host,
         broker_port=broker.port,
         gateway_keys=[signer.write_public_key(tmp_path / "gw.pem")],
         backoff_max_s=1.0,
+        enrolment_bundle=broker.demo.bundle("t1") if broker.secure else None,
     )
     process = AgentProcess(config).start()
     process.wait_connected()
-    probe = Probe(broker.host, broker.port)
+    probe = Probe(broker.host, broker.port, tls=broker.observer_tls(1))
+    # Registered on the wing: the gateway's first desired state (version 1) unlocks it.
+    probe.publish(tablet("t1", TabletChannel.DESIRED), signer.seal(signer.first("t1")))
+    process.wait_for(lambda s: not s.locked)
     yield process, signer, probe
     probe.close()
     process.kill()
@@ -49,12 +53,12 @@ def test_a_staff_lock_shows_the_reason_and_unlock_takes_the_lock_screen_away(
     assert shell.wait_until(lambda: shell.app.agent_reachable and shell.app.shell_state.connected)
     assert not shell.app.shell_state.locked
 
-    publish_lock(signer, probe, 1, True, "Cell search in progress")
+    publish_lock(signer, probe, 2, True, "Cell search in progress")
     assert shell.wait_until(lambda: shell.screen() == "lock" and shell.app.shell_state.locked)
     assert shell.app.root.ids.sm.current_screen.ids.reason.text == "Cell search in progress"
     shell.screenshot("agent-lock-reason")
 
-    publish_lock(signer, probe, 2, False, "search over")
+    publish_lock(signer, probe, 3, False, "search over")
     assert shell.wait_until(lambda: not shell.app.shell_state.locked and shell.screen() != "lock")
 
 
@@ -66,8 +70,8 @@ def test_a_forged_lock_changes_nothing_on_screen(
     assert shell.wait_until(lambda: shell.app.agent_reachable and shell.app.shell_state.connected)
     before = shell.screen()
     forger = TestSigner()  # a key the agent does not trust
-    publish_lock(forger, probe, 1, True, "forged")
-    publish_lock(forger, probe, 2, False, "forged")
+    publish_lock(forger, probe, 2, True, "forged")
+    publish_lock(forger, probe, 3, False, "forged")
     process.wait_for(lambda s: s.connected)
     shell.settle(0.5)
     assert shell.screen() == before

@@ -73,10 +73,10 @@ def test_the_shell_command_shows_a_staff_lock_and_saves_a_screenshot_of_each_sta
     )
     try:
         wait_for_png(shots, "*")  # the first state the agent gave
-        publish_lock(signer, probe, 1, True, "Cell search")
+        publish_lock(signer, probe, 2, True, "Cell search")
         wait_for_png(shots, "lock")
         before = set(shots.glob("*.png"))
-        publish_lock(signer, probe, 2, False, "done")
+        publish_lock(signer, probe, 3, False, "done")
         deadline = time.monotonic() + 30
         while set(shots.glob("*.png")) == before and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -65,6 +65,8 @@ class World:
         self.probe.publish(WING_POLICY, seal(policy(), self.signer.key))
         self.beacon(at)
         self.agent.wait_for(lambda s: s.trusted_time is not None and s.curfew.state != "unknown")
+        self.lock(False, "registered on the wing", by="system")  # the gateway's first desired
+        self.agent.wait_for(lambda s: s.lock.source != "failsafe")
 
     def beacon(self, at: int) -> None:
         time_doc = SignedTime(audience="wing:A", version=at, issued=at, expires=at + 90_000)
@@ -73,7 +75,7 @@ class World:
     def advance(self, seconds: float) -> None:
         self.monotonic_file.write_text(str(float(self.monotonic_file.read_text()) + seconds))
 
-    def lock(self, locked: bool, reason: str) -> None:
+    def lock(self, locked: bool, reason: str, by: str = "officer") -> None:
         self.version += 1
         # Valid around the agent's trusted time, which the test has set (not the machine's).
         issued = EVENING - 60_000
@@ -82,6 +84,7 @@ class World:
             self.version,
             locked=locked,
             reason=reason,
+            by=by,
             issued=issued,
             expires=issued + 30 * 86_400_000,
         )

@@ -32,7 +32,7 @@ async def test_a_tablet_birth_gets_the_desired_state_it_has_not_reported(gateway
     async with peer("T1") as tablet:
         await tablet.birth()
         await tablet.wait_until(lambda: tablet.desired is not None)
-    assert tablet.desired.version == 1 and tablet.desired.lock.locked
+    assert tablet.desired.version == 2 and tablet.desired.lock.locked
 
 
 async def test_a_tablet_in_sync_is_not_sent_its_state_again_on_birth(gateway, peer, broker):
@@ -126,9 +126,14 @@ async def test_a_document_near_expiry_is_reissued_as_a_new_version_with_the_same
     async with TabletPeer(broker.host, broker.port, "T1", gateway.wing, gateway.trusted_keys,
                           tls=broker.context(broker.tablet_tls("T1")),
                           answer=False) as tablet:
-        await tablet.wait_until(lambda: tablet.desired is not None and tablet.desired.version >= 2)
+
+        def locks() -> list[Accepted]:
+            return [r.verdict for r in tablet.on(T1_DESIRED)
+                    if isinstance(r.verdict, Accepted) and r.verdict.document.lock.locked]
+
+        await tablet.wait_until(lambda: len(locks()) >= 2)
         accepted = [r.verdict for r in tablet.on(T1_DESIRED) if isinstance(r.verdict, Accepted)]
-    first, renewed = accepted[0].document, accepted[-1].document
+    first, renewed = locks()[0].document, locks()[-1].document
     assert isinstance(renewed, DesiredState)
     assert renewed.version > first.version
     assert renewed.lock == first.lock

@@ -86,6 +86,13 @@ class TestSigner:
             profile=profile,
         )
 
+    def first(self, device: str, version: int = 1) -> DesiredState:
+        """What the gateway issues a tablet it registers (`gateway.desired.first_desired`):
+        unlocked by the system. A tablet without it stays locked as not set up."""
+        return self.desired(
+            device, version, locked=False, by="system", reason="registered on the wing"
+        )
+
     def lockdown(
         self,
         wing: str,
@@ -231,8 +238,16 @@ class AgentProcess:
         self.log_path = self.directory / "agent.log"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, wait: bool = True, timeout: float = 15.0) -> AgentProcess:
-        env = dict(os.environ)
+    def start(
+        self,
+        wait: bool = True,
+        timeout: float = 15.0,
+        env: dict[str, str] | None = None,
+        umask: int = -1,
+    ) -> AgentProcess:
+        """Spawn the agent (with `env` added to this process's environment; `umask` as a
+        systemd unit's `UMask=`, -1 to inherit)."""
+        env = {**os.environ, **(env or {})}
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p
         )
@@ -251,6 +266,7 @@ class AgentProcess:
                 stderr=log,
                 env=env,
                 cwd=REPO_ROOT,
+                umask=umask,
             )
         if wait:
             self.wait_ready(timeout)
