@@ -46,9 +46,12 @@ def start_at(make_agent: Callable[..., AgentProcess], probe: Probe, signer: Test
         install_app(agent.state_dir / "apps", app)
     agent.start()
     agent.wait_connected()
+    # What the gateway gives every registered tablet first: unlocked (without it, locked).
+    probe.publish("tablet/t1/desired", signer.seal(signer.desired("t1", 1, locked=False)))
     probe.publish(POLICY_TOPIC, seal(policy(), signer.key))
     probe.publish(TIME_TOPIC, beacon(signer, at), retain=False)
-    agent.wait_for(lambda s: s.trusted_time is not None and s.curfew.state != "unknown")
+    agent.wait_for(lambda s: s.trusted_time is not None and s.curfew.state != "unknown"
+                   and not s.locked)
     return agent
 
 
@@ -170,7 +173,7 @@ def test_an_app_outside_its_hours_is_refused_until_they_start_and_follows_the_pr
     make_agent: Callable[..., AgentProcess], probe: Probe, signer: TestSigner, clocks: Clocks,
 ) -> None:
     agent = start_at(make_agent, probe, signer, clocks, utc_ms("2026-11-11T16:00Z"))
-    probe.publish("tablet/t1/desired", signer.seal(signer.desired("t1", 1, locked=False,
+    probe.publish("tablet/t1/desired", signer.seal(signer.desired("t1", 2, locked=False,
                                                                   profile="enhanced")))
     agent.wait_for(lambda s: s.profile == "enhanced")
     reply = launch(agent, "games")  # games: weekdays 17:00-21:00 for enhanced
@@ -188,7 +191,7 @@ def test_an_app_outside_its_hours_is_refused_until_they_start_and_follows_the_pr
     agent.wait_for(lambda s: any(t.id == "games" and not t.allowed_now for t in s.apps))
     assert launch(agent, "games").reason == "outside its hours"
 
-    probe.publish("tablet/t1/desired", signer.seal(signer.desired("t1", 2, locked=False,
+    probe.publish("tablet/t1/desired", signer.seal(signer.desired("t1", 3, locked=False,
                                                                   profile="basic")))
     state = agent.wait_for(lambda s: s.profile == "basic")
     assert "games" not in {t.id for t in state.apps}
@@ -204,7 +207,7 @@ def test_an_always_allowed_app_runs_in_curfew_and_on_a_locked_tablet(
     assert (reply.ok, reply.reason) == (False, "curfew")
     assert ("refused", "launch", "app_refused", "education: curfew") in audit_rows(agent)
 
-    probe.publish("tablet/t1/desired", signer.seal(signer.desired("t1", 1, locked=True)))
+    probe.publish("tablet/t1/desired", signer.seal(signer.desired("t1", 2, locked=True)))
     locked = agent.wait_for(lambda s: s.locked)
     assert [t.id for t in locked.apps if t.allowed_now] == ["legal", "listener"]
     assert launch(agent, "listener").ok
