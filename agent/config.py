@@ -35,6 +35,8 @@ class AgentConfig(Settings):
     """Pin: the bundle's CA chain must end at this estate root (sha256 of its certificate)."""
     updates: UpdatesConfig | None = None
     """`[updates]`: the OS update engine (TUF + RAUC); absent, the tablet takes no updates."""
+    apps_dir: Path | None = None
+    """Installed apps, one folder each with its signed manifest (default `state_dir/apps`)."""
 
     @model_validator(mode="after")
     def _trusts_some_gateway(self) -> AgentConfig:
@@ -43,6 +45,10 @@ class AgentConfig(Settings):
         if self.enrolment_bundle is not None and self.broker.tls is not None:
             raise ValueError("[broker.tls] and enrolment_bundle both name an identity: keep one")
         return self
+
+    @property
+    def apps_path(self) -> Path:
+        return self.apps_dir if self.apps_dir is not None else self.state_dir / "apps"
 
     @property
     def store_path(self) -> Path:

@@ -32,6 +32,7 @@ from gateway.desired import (
     next_lockdown,
     reissued,
 )
+from gateway.policy_service import PolicyPublisher
 from gateway.store import AuditEntry, ChainCheck, Store, StoredDocument, Tablet, TabletStatus
 from gateway.throttle import AuditThrottle
 from provisioning.revocation import RevokedListError, RevokedWatch
@@ -179,6 +180,7 @@ class GatewayService:
         self._last_time_version = 0
         self.report_hooks: list[Callable[[ReportedState], None]] = []
         """Called with every report a tablet sends (the rollouts watch them)."""
+        self.policy = PolicyPublisher(self)
 
     @property
     def ttl_ms(self) -> int:
@@ -197,6 +199,7 @@ class GatewayService:
                 group.create_task(self._beat_time())
                 group.create_task(self._reissue_loop())
                 group.create_task(self._flush_loop())
+                group.create_task(self.policy.run())
         finally:
             for task in list(self._tasks):
                 task.cancel()
@@ -266,6 +269,7 @@ class GatewayService:
     async def _republish_all(self) -> None:
         await asyncio.gather(
             self._publish_lockdown(),
+            self.policy.publish(),
             *(self._publish_desired(d) for d in self.desired if d in self.tablets),
         )
 
@@ -426,6 +430,7 @@ class GatewayService:
         if not retained:  # a retained copy replayed to us says nothing about the tablet now
             self._touch(report.device, now)
         self._dirty.set()
+        self.policy.on_reported(report)
         for waiter in self._waiters:
             waiter.applied(report)
         for hook in self.report_hooks:
@@ -448,6 +453,7 @@ class GatewayService:
 
     def _reconcile(self, device: str) -> None:
         """A tablet was born: give it what it has not reported as applied."""
+        self.policy.on_birth(device)
         report = self.reported.get(device)
         stored = self.desired.get(device)
         if stored is not None and is_behind(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+import importlib
 import json
 import os
 import sys
@@ -240,3 +241,4 @@ def _add_update_commands() -> None:
 
 
 _add_update_commands()
+staff.add_command(importlib.import_module("gateway.policy_cli").policy)  # imports this module

@@ -7,6 +7,7 @@ frozen and strict and forbids unknown fields, so a document means exactly one th
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -22,6 +23,14 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=120)]
 DeviceId = Annotated[str, StringConstraints(pattern=rf"^{DEVICE_ID_PATTERN}$")]
 Audience = Annotated[str, StringConstraints(pattern=rf"^(device|wing):{DEVICE_ID_PATTERN}$")]
 Digest = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+APP_ID_PATTERN = r"[a-z][a-z0-9_.-]{0,63}"
+AppId = Annotated[str, StringConstraints(pattern=rf"^{APP_ID_PATTERN}$")]
+"""An app's id: lower-case, a name in policy, manifests, the shell's tiles and launch requests."""
+_APP_ID = re.compile(rf"^{APP_ID_PATTERN}$")
+
+
+def is_app_id(value: str) -> bool:
+    return isinstance(value, str) and bool(_APP_ID.match(value))
 
 
 class Document(BaseModel):
@@ -137,6 +146,10 @@ class ReportedState(Document):
     boot_id: Annotated[str, StringConstraints(max_length=64)]
     agent_version: Annotated[str, StringConstraints(max_length=32)]
     update: UpdateReport | None = None
+    policy_hash: Annotated[str, StringConstraints(pattern=r"^([0-9a-f]{64})?$")] = ""
+    """`wire.policy.policy_hash` of the wing policy the tablet enforces ("" for none yet)."""
+    curfew: Literal["open", "warning", "curfew", "unknown"] = "unknown"
+    """Where the tablet stands against curfew by its own trusted clock and stored policy."""
 
     MAX_BYTES: ClassVar[int] = 16 * 1024
 
