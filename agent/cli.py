@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from agent.clock import wall_ms_from_env
 from agent.config import load_config
 from agent.service import Agent
 from agent.systemd import Notifier
@@ -46,7 +47,7 @@ def run(config_path: Path, log_level: str) -> None:
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        service = Agent(load_config(config_path))
+        service = Agent(load_config(config_path), clock=wall_ms_from_env())
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     try:

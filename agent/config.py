@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, model_validator
 
+from agent.updates.config import UpdatesConfig
 from cellbridge.config import ConfigError, Settings, load
 from cellbridge.mqtt import BrokerConfig, TlsConfig
 from provisioning.enrolment import BundleError, load_bundle
@@ -32,6 +33,10 @@ class AgentConfig(Settings):
     """The private key `agent enrol-request` made, when the bundle came from a CSR."""
     estate_root_sha256: str | None = None
     """Pin: the bundle's CA chain must end at this estate root (sha256 of its certificate)."""
+    updates: UpdatesConfig | None = None
+    """`[updates]`: the OS update engine (TUF + RAUC); absent, the tablet takes no updates."""
+    apps_dir: Path | None = None
+    """Installed apps, one folder each with its signed manifest (default `state_dir/apps`)."""
 
     @model_validator(mode="after")
     def _trusts_some_gateway(self) -> AgentConfig:
@@ -40,6 +45,10 @@ class AgentConfig(Settings):
         if self.enrolment_bundle is not None and self.broker.tls is not None:
             raise ValueError("[broker.tls] and enrolment_bundle both name an identity: keep one")
         return self
+
+    @property
+    def apps_path(self) -> Path:
+        return self.apps_dir if self.apps_dir is not None else self.state_dir / "apps"
 
     @property
     def store_path(self) -> Path:

@@ -12,11 +12,18 @@ import contextlib
 import logging
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from wire import localapi
-from wire.localapi import ErrorMessage, GetRequest, ShellState, StateMessage
+from wire.localapi import (
+    ErrorMessage,
+    GetRequest,
+    LaunchReply,
+    LaunchRequest,
+    ShellState,
+    StateMessage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +53,15 @@ class _Client:
 class LocalApi:
     """The socket server. `publish(state)` pushes to every watcher; `current` answers `get`."""
 
-    def __init__(self, path: Path, mode: int, current: Callable[[], ShellState]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        mode: int,
+        current: Callable[[], ShellState],
+        launch: Callable[[LaunchRequest], Awaitable[LaunchReply]] | None = None,
+    ) -> None:
         self.path = path
+        self._launch = launch
         self.mode = mode
         self._current = current
         self._clients: set[_Client] = set()
@@ -78,6 +92,11 @@ class LocalApi:
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
         with contextlib.suppress(OSError):
             self.path.unlink()
+
+    @property
+    def watchers(self) -> int:
+        """Shells currently watching (the update health check wants one alive)."""
+        return sum(1 for client in self._clients if client.watching)
 
     def publish(self, state: ShellState) -> None:
         line = localapi.encode(StateMessage(state=state))
@@ -126,10 +145,24 @@ class LocalApi:
                 if not client.send(localapi.encode(ErrorMessage(error=str(exc)[:200]))):
                     return
                 continue
+            if isinstance(request, LaunchRequest):
+                if not client.send(localapi.encode(await self._answer_launch(request))):
+                    return
+                continue
             if not isinstance(request, GetRequest):
                 client.watching = True
             if not client.send(localapi.encode(StateMessage(state=self._current()))):
                 return
+
+    async def _answer_launch(self, request: LaunchRequest) -> LaunchReply:
+        """The agent's yes or no; any failure answering is a no (fail closed)."""
+        if self._launch is None:
+            return LaunchReply(app=request.app, ok=False, reason="launching is not available")
+        try:
+            return await self._launch(request)
+        except Exception:
+            log.exception("%s: launch check failed", self.path)
+            return LaunchReply(app=request.app, ok=False, reason="internal error")
 
     async def _send_loop(self, client: _Client) -> None:
         try:

@@ -22,10 +22,13 @@ import aiomqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
+from agent.clock import TrustedClock, monotonic_from_env, wall_from_env
 from agent.config import AgentConfig
 from agent.localapi import LocalApi
+from agent.policy import PolicyEnforcer
 from agent.store import AuditRow, Store, StoredDocument, StoreError
-from agent.view import reported_state, shell_state
+from agent.updates.service import HealthCheck, SignedTimeClock, UpdateService
+from agent.view import DEFAULT_PROFILE, reported_state, shell_state
 from cellbridge.config import ConfigError
 from cellbridge.mqtt import make_client, run_reconnecting
 from wire import topics
@@ -47,7 +50,8 @@ from wire.envelope import (
     open_envelope,
     public_key_from_pem,
 )
-from wire.localapi import ShellState, failsafe_state
+from wire.localapi import LaunchReply, LaunchRequest, ShellState, failsafe_state
+from wire.policy import WingPolicy
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +130,13 @@ class Agent:
             ),
             topics.WING_LOCKDOWN: _Route("lockdown", WingLockdown, wing, "lockdown"),
             topics.WING_TIME: _Route("time", SignedTime, wing, None),
+            topics.WING_POLICY: _Route("policy", WingPolicy, wing, "policy"),
         }
+        self._trusted = TrustedClock(monotonic=monotonic_from_env(), wall=wall_from_env())
+        self.policy = PolicyEnforcer(
+            wing=config.wing, apps_dir=config.apps_path, trusted_keys=self._keys,
+            clock=self._trusted,
+        )
         self._store: Store | None = None
         self._applied: dict[str, StoredDocument] = {}
         self._documents: dict[str, Any] = {}
@@ -134,10 +144,25 @@ class Agent:
         self._connected = False
         self._client: aiomqtt.Client | None = None
         self._state: ShellState = failsafe_state(device, self._failure)
-        self._api = LocalApi(config.socket, config.socket_mode, lambda: self._state)
+        self._api = LocalApi(
+            config.socket, config.socket_mode, lambda: self._state, launch=self._launch
+        )
         self._listeners: list[Callable[[ShellState], None]] = []
         self.ready = asyncio.Event()
         """Set once the state is loaded (or failed closed) and the shell's socket listens."""
+        self._updates: UpdateService | None = None
+        self._update_tasks: set[asyncio.Task[None]] = set()
+        self._update_audited: tuple[str, str, str, str] | None = None
+        if config.updates is not None:
+            shell_needed = config.updates.health_needs_shell
+            self._updates = UpdateService(
+                config.updates,
+                now=SignedTimeClock(lambda: self.last_signed_time),
+                health=HealthCheck(lambda: self._connected,
+                                   lambda: not shell_needed or self._api.watchers > 0,
+                                   config.updates.health_timeout_s),
+                on_change=self._on_update_change,
+            )
 
     # -- what the agent knows -------------------------------------------------------------
 
@@ -174,17 +199,25 @@ class Agent:
     async def run(self) -> None:
         """Serve until cancelled. Never returns on its own; bad input never ends it."""
         await self._load()
+        policy_loop = asyncio.create_task(self._policy_loop())
         try:
             # Only once loaded: a socket that answers holds the real state (an absent one means
             # locked to the shell anyway).
             await self._api.start()
             self.ready.set()
-            await run_reconnecting(
-                self._session,
-                backoff_max_s=self.config.broker.backoff_max_s,
-                name=self.config.device_id,
-            )
+            async with asyncio.TaskGroup() as tasks:
+                if self._updates is not None:
+                    self._updates.desired_changed(self.desired)
+                    tasks.create_task(self._updates.run())
+                await run_reconnecting(
+                    self._session,
+                    backoff_max_s=self.config.broker.backoff_max_s,
+                    name=self.config.device_id,
+                )
         finally:
+            policy_loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await policy_loop
             await self._api.close()
             store, self._store = self._store, None
             if store is not None:
@@ -209,6 +242,7 @@ class Agent:
             self._fail(f"state store unreadable: {exc}")
             return
         self._store, self._applied, self._documents = store, applied, documents
+        self._policy_documents()
         self._failure = None
         self._refresh()
 
@@ -227,7 +261,15 @@ class Agent:
             state = shell_state(
                 self.config.device_id, self.desired, self.lockdown, connected=self._connected
             )
-        if state != self._state:
+        if self._updates is not None:
+            state = state.model_copy(update={"update": self._updates.view()})
+        view = self.policy.view(self.profile, locked=state.locked)
+        state = state.model_copy(
+            update={"curfew": view.curfew, "apps": view.apps, "trusted_time": view.trusted_time}
+        )
+        if state.model_copy(update={"trusted_time": None}) != self._state.model_copy(
+            update={"trusted_time": None}
+        ):
             self._state = state
             self._api.publish(state)
             for callback in self._listeners:
@@ -235,6 +277,28 @@ class Agent:
                     callback(state)
                 except Exception:  # an observer's bug must not stop enforcement
                     log.exception("%s: state listener failed", self.config.device_id)
+
+    def _on_update_change(self) -> None:
+        """The update engine moved (on the event loop): tell the shell and the gateway, and
+        keep an audit row of every update that was refused, failed or rolled back."""
+        self._refresh()
+        loop = asyncio.get_running_loop()
+        if self._client is not None:
+            task = loop.create_task(self._publish_reported())
+            self._update_tasks.add(task)
+            task.add_done_callback(self._update_tasks.discard)
+        assert self._updates is not None
+        report = self._updates.report()
+        outcome = (report.state, report.target, report.version, report.error)
+        if report.state in ("failed", "rolled_back") and outcome != self._update_audited:
+            self._update_audited = outcome
+            row = AuditRow(self._now_ms(), report.state, "update",
+                           f"{report.target} {report.version}".strip(), report.error[:500])
+            store = self._store
+            if store is not None:
+                audit = loop.create_task(asyncio.to_thread(store.audit, row))
+                self._update_tasks.add(audit)
+                audit.add_done_callback(self._update_tasks.discard)
 
     # -- MQTT -----------------------------------------------------------------------------
 
@@ -306,7 +370,7 @@ class Agent:
             route.doc_type,
             trusted_keys=self._keys,
             audience=route.audience,
-            now_ms=self._now_ms(),
+            now_ms=self._expiry_clock(route.key),
             applied=stored.mark if stored is not None else None,
         )
         if isinstance(verdict, Accepted):
@@ -335,6 +399,9 @@ class Agent:
             return
         self._applied[route.key] = row
         self._documents[route.key] = document
+        if self._updates is not None and isinstance(document, DesiredState):
+            self._updates.desired_changed(document)
+        self._policy_documents(route.key)
         if route.ack_prefix is not None:
             self._refresh()
             await self._publish_reported()
@@ -371,7 +438,95 @@ class Agent:
             at=self._now_ms(),
             boot_id=self.boot_id,
             agent_version=AGENT_VERSION,
+        ).model_copy(
+            update={"policy_hash": self.policy.policy_hash, "curfew": self._state.curfew.state}
         )
+        if self._updates is not None:
+            report = report.model_copy(update={"update": self._updates.report()})
         await self._client.publish(
             self._topic_reported, report.model_dump_json().encode(), qos=1, retain=True
         )
+
+    # -- policy: curfew, profiles, apps (issue 5) -------------------------------------------
+
+    @property
+    def profile(self) -> str:
+        desired = self.desired
+        return desired.profile if desired is not None else DEFAULT_PROFILE
+
+    @property
+    def trusted_clock(self) -> TrustedClock:
+        return self._trusted
+
+    def _expiry_clock(self, key: str) -> int:
+        """The time a document's expiry is checked against. The signed time is checked against
+        the latest trusted time known (its versions already refuse a replay), and the policy
+        against the trusted clock when there is one: a system clock set ahead must not make the
+        tablet refuse the very time that would correct it, nor every new policy."""
+        if key == "time":
+            return self._trusted.floor_ms()
+        if key == "policy":
+            trusted = self._trusted.now_ms()
+            return trusted if trusted is not None else self._now_ms()
+        return self._now_ms()
+
+    def _policy_documents(self, key: str | None = None) -> None:
+        """Feed the enforcer what was applied: the wing policy and the signed time."""
+        if key in (None, "policy"):
+            policy = self._documents.get("policy")
+            if isinstance(policy, WingPolicy):
+                self.policy.set_policy(policy)
+        if key in (None, "time"):
+            beacon = self._documents.get("time")
+            if isinstance(beacon, SignedTime):
+                if key is None:  # from the store: a lower bound only, the monotonic base is gone
+                    self._trusted.raise_floor(beacon.issued)
+                else:
+                    self._trusted.anchor(beacon.issued)
+                    self._refresh()
+
+    async def _policy_loop(self) -> None:
+        """Re-decide at every policy boundary (and every few seconds): the curfew starts and
+        ends, warnings and app hours take effect on the trusted clock, broker or no broker."""
+        while True:
+            await asyncio.sleep(self.policy.sleep_s())
+            try:
+                jump = self._trusted.check_wall()
+                if jump is not None:
+                    await self._audit_local(
+                        "clock_jump", "system", "ignored",
+                        f"system clock moved {jump.delta_ms / 1000:+.0f} s; trusted time kept",
+                    )
+                if not self.policy.due(self.profile, locked=self._state.locked):
+                    continue
+                before = self._state.curfew.state
+                self._refresh()
+                if self._state.curfew.state != before:
+                    await self._publish_reported()
+            except aiomqtt.MqttError:
+                pass  # the session task reconnects; the state is already shown
+            except Exception:  # never let the policy loop die: it is the curfew's clock
+                log.exception("%s: policy loop error", self.config.device_id)
+
+    async def _launch(self, request: LaunchRequest) -> LaunchReply:
+        refused = self.policy.policy_allows(request.app, self.profile, locked=self._state.locked)
+        outcome = (
+            refused if refused is not None
+            else await asyncio.to_thread(self.policy.verify, request.app)
+        )
+        if outcome.refused:
+            await self._audit_local("refused", "launch", "app_refused",
+                                    f"{request.app}: {outcome.reply.reason}")
+        return outcome.reply
+
+    async def _audit_local(self, event: str, topic: str, reason: str, detail: str) -> None:
+        log.warning("%s: %s %s: %s: %s", self.config.device_id, event, topic, reason, detail)
+        store = self._store
+        if store is None:
+            return
+        try:
+            await asyncio.to_thread(
+                store.audit, AuditRow(self._now_ms(), event, topic, reason, detail)
+            )
+        except StoreError as exc:
+            self._fail(f"cannot write audit: {exc}")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from bench import lock
+from bench import lock, policy
 from bench import tls as tls_bench
-from bench.stats import markdown
+from bench.stats import Row, markdown
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,13 +15,31 @@ from bench.stats import markdown
 )
 @click.option("--samples", default=200, show_default=True, help="Single-tablet lock samples.")
 @click.option("--tls/--no-tls", "tls_only", default=None, help="Only mutual TLS / only plain TCP.")
-def main(tablets: int, samples: int, tls_only: bool | None) -> None:
+@click.option("--update-sizes", default="100,1024", show_default=True,
+              help="OS bundle sizes (MiB) for the update benchmark; empty to skip it.")
+@click.option("--policy-tablets", default=2000, show_default=True,
+              help="Simulated tablets for the policy publish benchmark (0: skip it).")
+@click.option("--shell/--no-shell", "with_shell", default=True, show_default=True,
+              help="The shell benchmark (cold start, state change to frame, RSS).")
+def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str,
+         policy_tablets: int, with_shell: bool) -> None:
     """Run the benchmarks and print their table (paste it into README.md)."""
-    rows = []
+    rows: list[Row] = []
     for tls in (False, True) if tls_only is None else (tls_only,):
         rows += lock.run(tablets=tablets, samples=samples, tls=tls)
     if tls_only is None:
         rows += tls_bench.memory_rows(tablets)
+    rows += policy.evaluation()
+    if policy_tablets:
+        rows += policy.publish_to_reports(policy_tablets)
+    if update_sizes:
+        from bench import updates
+
+        rows += updates.run([int(s) for s in update_sizes.split(",")])
+    if with_shell:
+        from bench import shell
+
+        rows += shell.run()
     click.echo(markdown(rows))
 
 

@@ -15,6 +15,7 @@ SUBCOMMANDS: dict[str, str] = {
     "staff": "gateway.staff_cli:staff",
     "demo": "cellbridge.demo:demo",
     "provision": "provisioning.cli:provision",
+    "release": "provisioning.release_cli:release",
 }
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.config import Place
 from gateway.desired import LockRequest
+from gateway.policy_api import policy_router
 from gateway.service import GatewayService, InputError, Selector, TargetError
 from gateway.store import Tablet
 from wire.documents import DeviceId, Name, ShortText
@@ -119,4 +120,8 @@ def make_app(service: GatewayService) -> FastAPI:
                                 "broken_at": check.broken_at, "problem": check.problem}
         return result
 
+    from gateway.rollout_api import add_update_routes
+
+    add_update_routes(app, service)
+    app.include_router(policy_router(service.policy))
     return app

@@ -74,9 +74,14 @@ async def serve(config: GatewayConfig, stop: asyncio.Event | None = None) -> Non
     service_task = asyncio.create_task(service.run())
     api_task = asyncio.create_task(server.serve(sockets=[sock]))
     stopper = asyncio.create_task(stop.wait())
+    others = set()
+    if config.repository is not None:
+        from gateway.repository_server import run_repository
+
+        others.add(asyncio.create_task(run_repository(config.repository)))
     try:
         done, _ = await asyncio.wait(
-            {service_task, api_task, stopper}, return_when=asyncio.FIRST_COMPLETED
+            {service_task, api_task, stopper, *others}, return_when=asyncio.FIRST_COMPLETED
         )
         for task in done:
             error = None if task is stopper else task.exception()
@@ -86,7 +91,7 @@ async def serve(config: GatewayConfig, stop: asyncio.Event | None = None) -> Non
         server.should_exit = True
         with contextlib.suppress(Exception):
             await asyncio.wait_for(api_task, 5)
-        for task in (service_task, stopper):
+        for task in (service_task, stopper, *others):
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await service_task

@@ -10,6 +10,7 @@ from pydantic import Field, StringConstraints
 from cellbridge.config import Settings
 from cellbridge.mqtt import BrokerConfig
 from gateway import DEFAULT_API_SOCKET
+from gateway.repository import RepositoryConfig
 from wire.topics import DEVICE_ID_PATTERN
 
 WingId = Annotated[str, StringConstraints(pattern=rf"^{DEVICE_ID_PATTERN}$")]
@@ -42,6 +43,8 @@ class GatewayConfig(Settings):
     revoked_list: Path | None = None
     """`revoked.json` that `provision revoke` writes beside the wing's CRL: messages from a
     listed tablet are refused (its session may outlive the revocation)."""
+    repository: RepositoryConfig | None = None
+    """`[repository]`: serve the estate's TUF repository (OS releases) to the wing's tablets."""
 
     @property
     def reissue_margin_s(self) -> int:

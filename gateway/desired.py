@@ -43,6 +43,7 @@ def next_desired(
             locked=request.locked, by=request.by, reason=request.reason, since=now_ms
         ),
         profile=current.profile if current else "standard",
+        update=current.update if current else None,
     )
 
 

@@ -32,6 +32,7 @@ from gateway.desired import (
     next_lockdown,
     reissued,
 )
+from gateway.policy_service import PolicyPublisher
 from gateway.store import AuditEntry, ChainCheck, Store, StoredDocument, Tablet, TabletStatus
 from gateway.throttle import AuditThrottle
 from provisioning.revocation import RevokedListError, RevokedWatch
@@ -42,6 +43,7 @@ from wire.documents import (
     ReportedState,
     SignedTime,
     Status,
+    UpdateTarget,
     WingLockdown,
     wing_audience,
 )
@@ -176,6 +178,9 @@ class GatewayService:
             except RevokedListError as exc:
                 raise ConfigError(str(exc)) from exc
         self._last_time_version = 0
+        self.report_hooks: list[Callable[[ReportedState], None]] = []
+        """Called with every report a tablet sends (the rollouts watch them)."""
+        self.policy = PolicyPublisher(self)
 
     @property
     def ttl_ms(self) -> int:
@@ -194,6 +199,7 @@ class GatewayService:
                 group.create_task(self._beat_time())
                 group.create_task(self._reissue_loop())
                 group.create_task(self._flush_loop())
+                group.create_task(self.policy.run())
         finally:
             for task in list(self._tasks):
                 task.cancel()
@@ -263,6 +269,7 @@ class GatewayService:
     async def _republish_all(self) -> None:
         await asyncio.gather(
             self._publish_lockdown(),
+            self.policy.publish(),
             *(self._publish_desired(d) for d in self.desired if d in self.tablets),
         )
 
@@ -423,8 +430,11 @@ class GatewayService:
         if not retained:  # a retained copy replayed to us says nothing about the tablet now
             self._touch(report.device, now)
         self._dirty.set()
+        self.policy.on_reported(report)
         for waiter in self._waiters:
             waiter.applied(report)
+        for hook in self.report_hooks:
+            hook(report)
 
     def _on_status(self, device: str, status: Status, retained: bool, now: int) -> None:
         known = self.statuses.get(device)
@@ -443,6 +453,7 @@ class GatewayService:
 
     def _reconcile(self, device: str) -> None:
         """A tablet was born: give it what it has not reported as applied."""
+        self.policy.on_birth(device)
         report = self.reported.get(device)
         stored = self.desired.get(device)
         if stored is not None and is_behind(
@@ -582,6 +593,37 @@ class GatewayService:
             report = self.reported.get(device)
             if report is not None:
                 waiter.applied(report)
+
+    async def set_update(self, devices: list[str], update: UpdateTarget | None, by: str
+                         ) -> dict[str, int]:
+        """Sign, record and publish each tablet's next desired state with `update` as its update
+        target (None withdraws it), the lock and profile carried over. Returns the versions."""
+        now = self.clock()
+        unknown = [d for d in devices if d not in self.tablets]
+        if unknown:
+            raise TargetError("unknown tablets " + ", ".join(unknown))
+        docs = []
+        for device in devices:
+            current = self.desired.get(device)
+            if current is None:
+                docs.append(first_desired(device, now, self.ttl_ms).model_copy(
+                    update={"update": update}))
+            else:
+                docs.append(current.document.model_copy(update={
+                    "version": current.document.version + 1, "issued": now,
+                    "expires": now + self.ttl_ms, "update": update}))
+        records = [StoredDocument(d, seal(d, self._key)) for d in docs]
+        self.store.put_desired(records)
+        for record in records:
+            self.desired[_device_of(record.document)] = record
+        self.store.audit(now, f"staff:{by}", "update" if update else "update_withdrawn",
+                         f"devices:{','.join(devices[:20])}", {
+                             "target": update.target if update else None,
+                             "version": update.version if update else None,
+                             "rollout": update.rollout if update else None,
+                             "devices": devices})
+        await asyncio.gather(*(self._publish_desired(d) for d in devices))
+        return {_device_of(d): d.version for d in docs}
 
     def register(self, tablet: Tablet, by: str) -> bool:
         now = self.clock()

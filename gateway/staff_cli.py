@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+import importlib
 import json
 import os
 import sys
@@ -231,3 +232,13 @@ def audit(verify: bool, limit: int | None, api_path: Path, as_json: bool) -> Non
         click.echo(f"error: audit chain broken at entry {check['broken_at']}: "
                    f"{check['problem']}", err=True)
         sys.exit(EXIT_PENDING)
+
+
+def _add_update_commands() -> None:
+    from gateway.rollout_cli import update  # uses the client above: imported after it
+
+    staff.add_command(update)
+
+
+_add_update_commands()
+staff.add_command(importlib.import_module("gateway.policy_cli").policy)  # imports this module

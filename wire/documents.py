@@ -7,6 +7,7 @@ frozen and strict and forbids unknown fields, so a document means exactly one th
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -22,6 +23,14 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=120)]
 DeviceId = Annotated[str, StringConstraints(pattern=rf"^{DEVICE_ID_PATTERN}$")]
 Audience = Annotated[str, StringConstraints(pattern=rf"^(device|wing):{DEVICE_ID_PATTERN}$")]
 Digest = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+APP_ID_PATTERN = r"[a-z][a-z0-9_.-]{0,63}"
+AppId = Annotated[str, StringConstraints(pattern=rf"^{APP_ID_PATTERN}$")]
+"""An app's id: lower-case, a name in policy, manifests, the shell's tiles and launch requests."""
+_APP_ID = re.compile(rf"^{APP_ID_PATTERN}$")
+
+
+def is_app_id(value: str) -> bool:
+    return isinstance(value, str) and bool(_APP_ID.match(value))
 
 
 class Document(BaseModel):
@@ -57,12 +66,27 @@ class LockOrder(Document):
     since: Millis
 
 
+class UpdateTarget(Document):
+    """The OS release a tablet should run: a TUF target the tablet verifies itself (DESIGN §4).
+
+    The gateway only names it; TUF metadata says whether it may be installed. The switch to the
+    new slot waits for the window, if one is set (e.g. curfew hours), so no one is interrupted.
+    """
+
+    target: Annotated[str, StringConstraints(pattern=r"^os/[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")]
+    version: Annotated[str, StringConstraints(pattern=r"^\d{1,9}(\.\d{1,9}){0,3}$")]
+    rollout: Annotated[str, StringConstraints(max_length=64)] = ""
+    window_start: Millis | None = None
+    window_end: Millis | None = None
+
+
 class DesiredState(SignedBody):
     """The full desired state of one tablet (`tablet/{id}/desired`, retained)."""
 
     type: Literal["desired"] = "desired"
     lock: LockOrder
     profile: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")] = "standard"
+    update: UpdateTarget | None = None
 
 
 class WingLockdown(SignedBody):
@@ -91,6 +115,25 @@ class LockView(Document):
     since: Millis = 0
 
 
+UpdateStateName = Literal[
+    "idle", "downloading", "verified", "installing", "installed", "rebooting", "trial_boot",
+    "committed", "rolled_back", "failed",
+]
+
+
+class UpdateReport(Document):
+    """Where a tablet's update engine stands (part of `ReportedState`)."""
+
+    state: UpdateStateName = "idle"
+    target: Annotated[str, StringConstraints(max_length=120)] = ""
+    version: Annotated[str, StringConstraints(max_length=40)] = ""
+    running: Annotated[str, StringConstraints(max_length=40)] = ""
+    """The OS version of the slot the tablet booted."""
+    slot: Annotated[str, StringConstraints(max_length=16)] = ""
+    progress: Annotated[int, Field(ge=0, le=100)] = 0
+    error: ShortText = ""
+
+
 class ReportedState(Document):
     """What a tablet has applied (`tablet/{id}/reported`, retained)."""
 
@@ -102,6 +145,11 @@ class ReportedState(Document):
     at: Millis
     boot_id: Annotated[str, StringConstraints(max_length=64)]
     agent_version: Annotated[str, StringConstraints(max_length=32)]
+    update: UpdateReport | None = None
+    policy_hash: Annotated[str, StringConstraints(pattern=r"^([0-9a-f]{64})?$")] = ""
+    """`wire.policy.policy_hash` of the wing policy the tablet enforces ("" for none yet)."""
+    curfew: Literal["open", "warning", "curfew", "unknown"] = "unknown"
+    """Where the tablet stands against curfew by its own trusted clock and stored policy."""
 
     MAX_BYTES: ClassVar[int] = 16 * 1024
 

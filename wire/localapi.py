@@ -1,8 +1,9 @@
 """The agent's local API for the shell: JSON lines over a Unix socket (DESIGN §1).
 
 The shell sends requests (`{"op": ...}`); the agent answers each with one line and, after
-`watch`, pushes a `state` line on every change. The shell is unprivileged and trusts nothing but
-this socket; a line longer than `MAX_LINE` is a protocol error.
+`watch`, pushes a `state` line on every change. `{"op": "launch", "app": ID}` is answered with a
+`launch` line (ok, reason, argv): the shell spawns an app only on its yes. The shell is
+unprivileged and trusts nothing but this socket; a line longer than `MAX_LINE` is a protocol error.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter, ValidationError
 
-from wire.documents import Document, LockView, Millis
+from wire.documents import AppId, Document, LockView, Millis
 
 MAX_LINE = 64 * 1024
 
@@ -27,6 +28,8 @@ class CurfewView(Document):
     ends_at: Millis | None = None
     minutes_left: int | None = None
     """Whole minutes before the curfew starts, while in `warning`."""
+    label: str = ""
+    """What the stretch is called in policy: `curfew`, a lockdown's or a one-off's name."""
 
 
 class AppTile(Document):
@@ -40,6 +43,10 @@ class AppTile(Document):
     """Whether the agent would say yes to launching it at this instant."""
     always_allowed: bool = False
     """Named in policy as allowed in curfew and when locked (e.g. the Listener line)."""
+    closes_at: Millis | None = None
+    """While allowed: when it stops being allowed (a curfew or the end of its profile hours), if
+    within the warning period. The shell warns; when the tile turns `allowed_now=False` (or leaves
+    `apps`) the shell closes the running app."""
 
 
 class UpdateView(Document):
@@ -85,7 +92,16 @@ class GetRequest(Document):
     op: Literal["get"]
 
 
-Request = Annotated[WatchRequest | GetRequest, Field(discriminator="op")]
+class LaunchRequest(Document):
+    """Ask whether an app may start now. The shell starts the process itself, with the reply's
+    `argv`, only after `ok=True`: the agent has verified the app's signed manifest and the hashes
+    of its files on disk, and the policy allows it at this instant."""
+
+    op: Literal["launch"]
+    app: AppId
+
+
+Request = Annotated[WatchRequest | GetRequest | LaunchRequest, Field(discriminator="op")]
 _REQUEST = TypeAdapter(Request)
 
 
@@ -99,7 +115,18 @@ class ErrorMessage(Document):
     error: str
 
 
-Message = Annotated[StateMessage | ErrorMessage, Field(discriminator="type")]
+class LaunchReply(Document):
+    """The answer to one `LaunchRequest`; `reason` is short and says why not when `ok` is False."""
+
+    type: Literal["launch"] = "launch"
+    app: str
+    ok: bool
+    reason: str = ""
+    argv: tuple[str, ...] = ()
+    """The command line to run, the verified entry point's absolute path first; empty unless ok."""
+
+
+Message = Annotated[StateMessage | ErrorMessage | LaunchReply, Field(discriminator="type")]
 _MESSAGE = TypeAdapter(Message)
 
 
@@ -107,12 +134,12 @@ def encode(message: Document) -> bytes:
     return message.model_dump_json().encode("utf-8") + b"\n"
 
 
-def parse_request(line: bytes) -> WatchRequest | GetRequest:
+def parse_request(line: bytes) -> WatchRequest | GetRequest | LaunchRequest:
     """Parse one request line; raises ValueError with a short reason."""
     return _parse(_REQUEST, line)
 
 
-def parse_message(line: bytes) -> StateMessage | ErrorMessage:
+def parse_message(line: bytes) -> StateMessage | ErrorMessage | LaunchReply:
     """Parse one agent→shell line; raises ValueError with a short reason."""
     return _parse(_MESSAGE, line)
 
@@ -121,7 +148,7 @@ def _parse(adapter: TypeAdapter[Any], line: bytes) -> Any:
     if len(line) > MAX_LINE:
         raise ValueError(f"line over {MAX_LINE} bytes")
     try:
-        # JSON mode: strict models still take a JSON array for a tuple field (`apps`).
+        # JSON mode: strict models still accept a JSON array for a tuple field (apps, argv).
         return adapter.validate_json(line)
     except (ValueError, ValidationError) as exc:
         raise ValueError(f"bad message: {str(exc).splitlines()[0]}") from exc

@@ -211,7 +211,7 @@ def test_the_very_document_applied_again_is_neither_refused_nor_reapplied(tablet
 
 
 def test_unknown_wing_topics_are_ignored_quietly(tablet: Tablet) -> None:
-    tablet.probe.publish("wing/policy", b"{}", retain=False)
+    tablet.probe.publish("wing/announcements", b"{}", retain=False)  # wing/policy is known now
     tablet.probe.publish("wing/something-new", b"\x00", retain=False)
     assert next_ack_after_a_marker(tablet) == "cmd/?"
     assert tablet.agent.state() == tablet.baseline

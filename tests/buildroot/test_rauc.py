@@ -212,6 +212,13 @@ def test_system_conf_names_this_board_and_its_ab_root_slots(release_image: Path)
     assert "@" not in text
 
 
+def test_an_installed_slot_is_not_activated_until_the_agent_switches_in_its_window(
+    release_image: Path,
+) -> None:
+    text = (release_image / "etc" / "rauc" / "system.conf").read_text()
+    assert "\nactivate-installed=false\n" in text
+
+
 def test_a_bundle_for_this_compatible_is_accepted(
     release_image: Path, rootfs: Path, estate: Signer, work: Path
 ) -> None:

@@ -1,0 +1,214 @@
+"""Resumable, bounded, streaming download of a release bundle.
+
+TUF's own `download_target` buffers into a temporary file and cannot resume, so bundles come
+through here: the partial file grows with Range requests, never past the target's declared
+length; the whole transfer has a deadline; and the bytes are hashed as they arrive, with the
+digests compared against the TUF target's hashes at the end (the streaming equivalent of
+`TargetFile.verify_length_and_hashes`, in constant memory). A resumed download re-hashes what it
+already has rather than trusting it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import urllib3
+
+CHUNK = 1024 * 1024
+_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+
+
+class DownloadError(Exception):
+    """The transfer failed (network, server): retry later, keep the partial file."""
+
+
+class DownloadRefused(Exception):
+    """The bytes are not the release TUF signed for (too long, wrong hash, too slow)."""
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What TUF says the file is."""
+
+    length: int
+    hashes: dict[str, str] = field(default_factory=dict)
+
+
+def _hashers(expected: Expected) -> dict[str, hashlib._Hash]:
+    if not expected.hashes:
+        raise DownloadRefused("the target lists no hashes")
+    try:
+        return {algo: hashlib.new(algo) for algo in expected.hashes}
+    except ValueError as exc:
+        raise DownloadRefused(f"unsupported hash algorithm: {exc}") from exc
+
+
+def verify_digests(hashers: dict[str, hashlib._Hash], length: int, expected: Expected) -> None:
+    if length != expected.length:
+        raise DownloadRefused(f"length {length} is not the signed length {expected.length}")
+    for algo, hasher in hashers.items():
+        if not hmac.compare_digest(hasher.hexdigest(), expected.hashes[algo].lower()):
+            raise DownloadRefused(f"{algo} of the bundle does not match the signed target")
+
+
+Hashers = dict[str, "hashlib._Hash"]
+
+
+def hash_file(path: Path, expected: Expected, limit: int | None = None) -> tuple[Hashers, int]:
+    """Hash the first `limit` bytes of `path` (all when None) in constant memory."""
+    hashers = _hashers(expected)
+    done = 0
+    with open(path, "rb") as f:
+        while limit is None or done < limit:
+            want = CHUNK if limit is None else min(CHUNK, limit - done)
+            chunk = f.read(want)
+            if not chunk:
+                break
+            for h in hashers.values():
+                h.update(chunk)
+            done += len(chunk)
+    return hashers, done
+
+
+def verify_file(path: Path, expected: Expected) -> None:
+    """Re-check a finished download (after a restart) against the signed length and hashes."""
+    hashers, length = hash_file(path, expected)
+    if path.stat().st_size != length:
+        raise DownloadRefused("file changed while hashing")
+    verify_digests(hashers, length, expected)
+
+
+def download(
+    pool: urllib3.PoolManager,
+    url: str,
+    partial: Path,
+    expected: Expected,
+    *,
+    deadline_s: float,
+    progress: Callable[[int, int], None] | None = None,
+    stop_after: int | None = None,
+) -> None:
+    """Complete `partial` from `url` and verify it; raises DownloadError or DownloadRefused.
+
+    `stop_after` ends the transfer (DownloadError) once that many bytes are on disk: how tests
+    and the bench cut a download at a chosen point.
+    """
+    started = time.monotonic()
+    have = partial.stat().st_size if partial.exists() else 0
+    if have > expected.length:
+        partial.unlink()
+        have = 0
+    hashers, have = hash_file(partial, expected, have) if have else (_hashers(expected), 0)
+    if have < expected.length:
+        headers = {"Range": f"bytes={have}-"} if have else {}
+        try:
+            response = pool.request("GET", url, headers=headers, preload_content=False,
+                                    redirect=False, decode_content=False)
+        except urllib3.exceptions.HTTPError as exc:
+            raise DownloadError(f"cannot fetch {url}: {exc}") from exc
+        try:
+            if have and response.status == 206:
+                match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
+                if not match or int(match.group(1)) != have:
+                    raise DownloadError("server answered a different range")
+            elif response.status == 200:
+                have = 0
+                hashers = _hashers(expected)
+            else:
+                raise DownloadError(f"{url}: HTTP {response.status}")
+            with open(partial, "r+b" if have and partial.exists() else "wb") as out:
+                out.seek(have)
+                out.truncate()
+                have = _receive(response, out, hashers, have, expected, started + deadline_s,
+                                progress, stop_after)
+                out.flush()
+                os.fsync(out.fileno())
+        finally:
+            response.close()  # never hand a half-read body back to the pool
+            response.release_conn()
+        if have < expected.length:
+            raise DownloadError(f"transfer ended at {have} of {expected.length} bytes")
+    verify_digests(hashers, have, expected)
+
+
+def _receive(
+    response: urllib3.BaseHTTPResponse,
+    out: BinaryIO,
+    hashers: Hashers,
+    have: int,
+    expected: Expected,
+    deadline: float,
+    progress: Callable[[int, int], None] | None,
+    stop_after: int | None,
+) -> int:
+    """Copy the body to `out` in 1 MiB blocks, hashing as it goes; returns the bytes on disk.
+
+    Blocks are read whole (few Python steps per MiB), so a server trickling bytes never returns
+    from a read: a watchdog shuts the socket at the deadline and the read fails.
+    """
+    expired = threading.Event()
+
+    def cut() -> None:
+        expired.set()
+        with contextlib.suppress(OSError, ValueError, RuntimeError):
+            response.shutdown()
+
+    watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), cut)
+    watchdog.daemon = True
+    watchdog.start()
+    # Writing and hashing block N (both release the GIL) overlap reading block N+1.
+    sink = ThreadPoolExecutor(1, thread_name_prefix="bundle-sink")
+    pending: Future[None] | None = None
+    try:
+        while have < expected.length:
+            try:
+                chunk = response.read(min(CHUNK, expected.length - have + 1))
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                if expired.is_set():
+                    raise _slow(deadline) from exc
+                raise DownloadError(f"transfer broke at {have} bytes: {exc}") from exc
+            if expired.is_set():
+                raise _slow(deadline)
+            if not chunk:
+                break
+            if have + len(chunk) > expected.length:
+                raise DownloadRefused(f"server sent more than the signed length {expected.length}")
+            if pending is not None:
+                pending.result()
+            pending = sink.submit(_consume, out, hashers, chunk)
+            have += len(chunk)
+            if progress is not None:
+                progress(have, expected.length)
+            if stop_after is not None and have >= stop_after:
+                pending.result()
+                out.flush()
+                raise DownloadError(f"transfer stopped at {have} bytes")
+        if have == expected.length and response.read(1):
+            raise DownloadRefused(f"server sent more than the signed length {expected.length}")
+        if pending is not None:
+            pending.result()
+    finally:
+        watchdog.cancel()
+        sink.shutdown(wait=True)
+    return have
+
+
+def _consume(out: BinaryIO, hashers: Hashers, chunk: bytes) -> None:
+    out.write(chunk)
+    for h in hashers.values():
+        h.update(chunk)
+
+
+def _slow(deadline: float) -> DownloadRefused:
+    return DownloadRefused("not delivered within the deadline (slow retrieval)")

@@ -1,0 +1,140 @@
+"""The update engine inside the agent's event loop.
+
+The engine is synchronous (downloads, fsyncs, `rauc`): it runs in a worker thread, one `run()` at
+a time, woken when the desired state changes, retried with jittered backoff after transient
+failures, and re-checked while it waits for the staff window. Every change of its record reaches
+the agent through `on_change` on the event loop (the agent then refreshes the shell and
+publishes `reported`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+
+from agent.updates.bridge import UpdateWindow, apply_desired, report_of, view_of
+from agent.updates.config import UpdatesConfig, build_engine
+from agent.updates.engine import Outcome, UpdateEngine
+from agent.updates.store import UpdateRecord
+from agent.updates.tufclient import TrustedNow
+from wire.documents import DesiredState, SignedTime, UpdateReport
+from wire.localapi import UpdateView
+
+log = logging.getLogger(__name__)
+
+WINDOW_POLL_S = 60.0
+RETRY_MAX_S = 600.0
+
+
+class SignedTimeClock:
+    """Trusted time from the gateway's signed `wing/time` plus the monotonic clock since it
+    arrived; None before the first one. (The policy issue's trusted clock replaces this.)"""
+
+    def __init__(self, latest: Callable[[], SignedTime | None]) -> None:
+        self._latest = latest
+        self._seen: tuple[int, float] | None = None
+
+    def __call__(self) -> datetime.datetime | None:
+        signed = self._latest()
+        if signed is None:
+            return None
+        if self._seen is None or self._seen[0] != signed.version:
+            self._seen = (signed.version, time.monotonic())
+        elapsed = time.monotonic() - self._seen[1]
+        return datetime.datetime.fromtimestamp(signed.issued / 1000 + elapsed, datetime.UTC)
+
+
+class HealthCheck:
+    """After a switch: healthy once the agent is connected to its gateway (and, where a shell
+    runs, the shell watches the agent's socket) within `timeout_s`."""
+
+    def __init__(self, connected: Callable[[], bool], shell_alive: Callable[[], bool],
+                 timeout_s: float = 180.0) -> None:
+        self.connected = connected
+        self.shell_alive = shell_alive
+        self.timeout_s = timeout_s
+
+    def __call__(self) -> bool:
+        deadline = time.monotonic() + self.timeout_s
+        while time.monotonic() < deadline:
+            if self.connected() and self.shell_alive():
+                return True
+            time.sleep(0.5)
+        return False
+
+
+class UpdateService:
+    def __init__(
+        self,
+        config: UpdatesConfig,
+        now: TrustedNow,
+        health: Callable[[], bool],
+        on_change: Callable[[], None],
+        engine: UpdateEngine | None = None,
+    ) -> None:
+        self.window = UpdateWindow()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._on_change = on_change
+        self._wake = asyncio.Event()
+        self._record_lock = threading.Lock()
+
+        def window_open() -> bool:
+            current = now()
+            return self.window.is_open(int(current.timestamp() * 1000) if current else None)
+
+        self.engine = engine or build_engine(config, now=now, health=health,
+                                             window_open=window_open, report=self._changed)
+        self._record = self.engine.state()
+
+    # -- what the agent asks --------------------------------------------------------------
+    def report(self) -> UpdateReport:
+        with self._record_lock:
+            record = self._record
+        return report_of(record, self.engine.slots)
+
+    def view(self) -> UpdateView:
+        with self._record_lock:
+            return view_of(self._record)
+
+    def desired_changed(self, desired: DesiredState | None) -> None:
+        """The agent applied a new desired state (or loaded one at start)."""
+        apply_desired(self.engine, self.window, desired.update if desired else None)
+        self._wake.set()
+
+    # -- running --------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Until cancelled: run the engine whenever there may be something to do."""
+        self._loop = asyncio.get_running_loop()
+        failures = 0
+        while True:
+            self._wake.clear()
+            try:
+                outcome = await asyncio.to_thread(self.engine.run)
+            except Exception:  # a bug must not stop updates for good, nor the agent
+                log.exception("update engine failed")
+                outcome = Outcome.RETRY
+            self._changed(self.engine.state())
+            delay: float | None
+            if outcome == Outcome.RETRY:
+                failures += 1
+                delay = random.uniform(0, min(RETRY_MAX_S, 5 * 1.5 ** min(failures, 12)))
+            else:
+                failures = 0
+                delay = WINDOW_POLL_S if outcome == Outcome.WAITING else None
+            if outcome == Outcome.REBOOT:
+                log.info("update installed: reboot requested")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+
+    def _changed(self, record: UpdateRecord) -> None:
+        with self._record_lock:
+            self._record = record.model_copy()
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._on_change)

@@ -1,0 +1,365 @@
+"""A/B slot backends: `RaucSlots` on a tablet, `FileSlots` (file-backed, with a simulated
+bootloader) everywhere else, so every step of an update runs in tests.
+
+Both check the bundle's RAUC signature against the estate release CA with real `rauc` before a
+byte reaches a slot. The simulated bootloader follows RAUC's bootchooser model: a boot order,
+and per slot a count of attempts left; booting a slot spends one; `mark-good` refills it,
+`mark-bad` empties it; the first slot in order with attempts left boots.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent.updates.store import fsync_dir
+from agent.updates.target import ReleaseMeta
+
+RAUC_TIMEOUT_S = 120.0
+INSTALL_TIMEOUT_S = 1800.0
+
+
+class SlotError(Exception):
+    """The slot backend could not do what was asked (the tool failed, a file is unusable)."""
+
+
+class BundleRefused(SlotError):
+    """RAUC refuses the bundle: bad signature, untrusted signer, wrong compatible or version."""
+
+
+@dataclass(frozen=True)
+class BundleInfo:
+    compatible: str
+    version: str
+
+
+def rauc_info(bundle: Path, keyring: Path | None) -> BundleInfo:
+    """Verify a bundle's CMS signature with `rauc info` (against `keyring`, or the system's)."""
+    cmd = ["rauc", "info", "--output-format=json"]
+    if keyring is not None:
+        cmd.append(f"--keyring={keyring}")
+    cmd.append(str(bundle))
+    try:
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=RAUC_TIMEOUT_S,
+                                stdin=subprocess.DEVNULL, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SlotError(f"rauc info could not run: {exc}") from exc
+    if result.returncode != 0:
+        raise BundleRefused(f"rauc refused the bundle: {_last_line(result.stderr)}")
+    try:
+        data = json.loads(result.stdout)
+        return BundleInfo(compatible=str(data["compatible"]), version=str(data["version"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SlotError(f"rauc info printed something unexpected: {exc}") from exc
+
+
+def check_bundle(info: BundleInfo, expected: ReleaseMeta) -> None:
+    if info.compatible != expected.compatible:
+        raise BundleRefused(
+            f"bundle is for {info.compatible!r}, this tablet is {expected.compatible!r}")
+    if info.version != expected.version:
+        raise BundleRefused(
+            f"bundle says version {info.version}, TUF signed {expected.version}")
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "(no output)"
+
+
+class SlotBackend(Protocol):
+    """What the update engine needs from the A/B machinery."""
+
+    def booted(self) -> str: ...
+    def other(self) -> str: ...
+    def boot_id(self) -> str: ...
+    def version(self, slot: str) -> str | None: ...
+    def install(self, bundle: Path, expected: ReleaseMeta) -> None:
+        """Verify `bundle` (signature, compatible, version), then write it to the inactive slot,
+        which stays inactive. Raises BundleRefused (nothing written) or SlotError."""
+    def activate(self, slot: str) -> None:
+        """Make `slot` the next to boot, on trial (RAUC: `mark-active`)."""
+    def mark_good(self) -> None: ...
+    def mark_bad(self, slot: str) -> None: ...
+    def reboot(self) -> None: ...
+
+
+# ---------------------------------------------------------------- file-backed slots
+
+
+class SlotMeta(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: str
+    compatible: str
+    sha256: str = ""
+
+
+class Bootloader(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    order: list[str] = Field(default_factory=lambda: ["A", "B"])
+    left: dict[str, int] = Field(default_factory=lambda: {"A": 3, "B": 0})
+    bad: list[str] = Field(default_factory=list)
+    booted: str = "A"
+    boot_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    boots: int = 1
+    installs: int = 0
+    reboot_requested: bool = False
+
+
+def _write_json_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+class FileSlots:
+    """Two slot files and a bootloader state file in one directory.
+
+    `power_cycle()` is the simulated bootloader: tests call it after a kill -9 (a power cut) or
+    when the engine asked for a reboot.
+    """
+
+    SLOTS = ("A", "B")
+
+    def __init__(self, directory: Path, keyring: Path, attempts: int = 3) -> None:
+        self.dir = Path(directory)
+        self.keyring = Path(keyring)
+        self.attempts = attempts
+
+    # ---- setup
+    @classmethod
+    def create(cls, directory: Path, keyring: Path, factory_image: Path, version: str,
+               compatible: str, attempts: int = 3) -> FileSlots:
+        """A fresh tablet: the factory image in slot A (good), slot B empty."""
+        slots = cls(directory, keyring, attempts)
+        slots.dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(factory_image, slots.image("A"))
+        slots._write_meta("A", SlotMeta(version=version, compatible=compatible,
+                                        sha256=_sha256(slots.image("A"))))
+        slots.image("B").touch()
+        slots._save(Bootloader(left={"A": attempts, "B": 0}))
+        return slots
+
+    def image(self, slot: str) -> Path:
+        return self.dir / f"slot-{slot}.img"
+
+    def _meta_path(self, slot: str) -> Path:
+        return self.dir / f"slot-{slot}.json"
+
+    def meta(self, slot: str) -> SlotMeta | None:
+        try:
+            return SlotMeta.model_validate_json(self._meta_path(slot).read_bytes())
+        except (OSError, ValidationError):
+            return None
+
+    def _write_meta(self, slot: str, meta: SlotMeta) -> None:
+        _write_json_atomic(self._meta_path(slot), meta.model_dump_json().encode())
+
+    def _drop_meta(self, slot: str) -> None:
+        self._meta_path(slot).unlink(missing_ok=True)
+        fsync_dir(self.dir)
+
+    def bootloader(self) -> Bootloader:
+        try:
+            return Bootloader.model_validate_json((self.dir / "bootloader.json").read_bytes())
+        except (OSError, ValidationError) as exc:
+            raise SlotError(f"bootloader state unreadable: {exc}") from exc
+
+    def _save(self, state: Bootloader) -> None:
+        _write_json_atomic(self.dir / "bootloader.json", state.model_dump_json().encode())
+
+    # ---- SlotBackend
+    def booted(self) -> str:
+        return self.bootloader().booted
+
+    def other(self) -> str:
+        booted = self.booted()
+        return next(s for s in self.SLOTS if s != booted)
+
+    def boot_id(self) -> str:
+        return self.bootloader().boot_id
+
+    def version(self, slot: str) -> str | None:
+        meta = self.meta(slot)
+        return meta.version if meta else None
+
+    def install(self, bundle: Path, expected: ReleaseMeta) -> None:
+        check_bundle(rauc_info(bundle, self.keyring), expected)
+        target = self.other()
+        # Like RAUC: the slot is marked bad before the first byte is written, active after the
+        # last one is on disk. A power cut in between leaves a slot that never boots.
+        self.mark_bad(target)
+        self._drop_meta(target)
+        try:
+            shutil.copyfile(bundle, self.image(target))  # sendfile: kernel-side, constant memory
+            with open(self.image(target), "rb+") as written:
+                os.fsync(written.fileno())
+        except OSError as exc:
+            raise SlotError(f"writing slot {target} failed: {exc}") from exc
+        self._write_meta(target, SlotMeta(version=expected.version,
+                                          compatible=expected.compatible))
+        state = self.bootloader()
+        state.installs += 1
+        self._save(state)
+
+    def activate(self, slot: str) -> None:
+        state = self.bootloader()
+        state.order = [slot, *(s for s in state.order if s != slot)]
+        state.left[slot] = self.attempts
+        state.bad = [s for s in state.bad if s != slot]
+        self._save(state)
+
+    def mark_good(self) -> None:
+        state = self.bootloader()
+        state.left[state.booted] = self.attempts
+        state.bad = [s for s in state.bad if s != state.booted]
+        self._save(state)
+
+    def mark_bad(self, slot: str) -> None:
+        state = self.bootloader()
+        state.left[slot] = 0
+        if slot not in state.bad:
+            state.bad.append(slot)
+        self._save(state)
+
+    def reboot(self) -> None:
+        state = self.bootloader()
+        state.reboot_requested = True
+        self._save(state)
+
+    # ---- the simulated bootloader
+    def power_cycle(self) -> str:
+        """Boot: the first slot in order with attempts left and an image spends one attempt.
+
+        With none left, it boots the first slot with an image not marked bad (a bootloader's
+        last resort). Returns the booted slot.
+        """
+        state = self.bootloader()
+        candidates = [s for s in state.order if state.left.get(s, 0) > 0 and self.meta(s)]
+        if candidates:
+            chosen = candidates[0]
+            state.left[chosen] -= 1
+        else:
+            usable = [s for s in state.order if self.meta(s)]
+            chosen = next((s for s in usable if s not in state.bad), (usable or state.order)[0])
+        state.booted = chosen
+        state.boot_id = uuid.uuid4().hex
+        state.boots += 1
+        state.reboot_requested = False
+        self._save(state)
+        return chosen
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1024 * 1024):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------- RAUC on the tablet
+
+
+class RaucSlots:
+    """The real A/B machinery: `rauc install`, `rauc status`, `rauc status mark-good`.
+
+    Slot names are RAUC's boot names (e.g. "A", "B" of the rootfs slot class). The image's
+    system.conf must say `activate-installed=false`: the switch waits for the staff window, so
+    the engine activates the slot itself when it reboots.
+    """
+
+    def __init__(self, slot_class: str = "rootfs", rauc: str = "rauc") -> None:
+        self.slot_class = slot_class
+        self.rauc = rauc
+
+    def _run(self, *args: str, timeout: float = RAUC_TIMEOUT_S) -> str:
+        try:
+            result = subprocess.run([self.rauc, *args], capture_output=True, text=True,
+                                    timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise SlotError(f"rauc {args[0]} could not run: {exc}") from exc
+        if result.returncode != 0:
+            raise SlotError(f"rauc {args[0]} failed: {_last_line(result.stderr)}")
+        return result.stdout
+
+    def _status(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self._run("status", "--detailed", "--output-format=json"))
+        except ValueError as exc:
+            raise SlotError(f"rauc status printed something unexpected: {exc}") from exc
+        if not isinstance(data, dict):
+            raise SlotError("rauc status printed something unexpected")
+        return data
+
+    def _slots(self) -> dict[str, dict[str, object]]:
+        """bootname -> slot status, for our slot class."""
+        found: dict[str, dict[str, object]] = {}
+        for entry in self._status().get("slots", []):
+            for name, slot in dict(entry).items():
+                if str(name).startswith(f"{self.slot_class}.") and slot.get("bootname"):
+                    found[str(slot["bootname"])] = dict(slot, name=name)
+        return found
+
+    def booted(self) -> str:
+        return str(self._status()["booted"])
+
+    def other(self) -> str:
+        booted = self.booted()
+        others = [b for b in self._slots() if b != booted]
+        if len(others) != 1:
+            raise SlotError(f"expected one other {self.slot_class} slot, found {others}")
+        return others[0]
+
+    def boot_id(self) -> str:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+
+    def version(self, slot: str) -> str | None:
+        status = self._slots().get(slot, {}).get("slot_status")
+        if isinstance(status, dict):
+            bundle = status.get("bundle")
+            if isinstance(bundle, dict) and bundle.get("version"):
+                return str(bundle["version"])
+        return None
+
+    def install(self, bundle: Path, expected: ReleaseMeta) -> None:
+        check_bundle(rauc_info(bundle, None), expected)  # the system keyring
+        try:
+            self._run("install", str(bundle), timeout=INSTALL_TIMEOUT_S)
+        except SlotError as exc:
+            raise BundleRefused(str(exc)) from exc
+
+    def activate(self, slot: str) -> None:
+        name = self._slots().get(slot, {}).get("name")
+        if not name:
+            raise SlotError(f"no {self.slot_class} slot with boot name {slot}")
+        self._run("status", "mark-active", str(name))
+
+    def mark_good(self) -> None:
+        self._run("status", "mark-good", "booted")
+
+    def mark_bad(self, slot: str) -> None:
+        name = self._slots().get(slot, {}).get("name")
+        self._run("status", "mark-bad", str(name) if name else "booted")
+
+    def reboot(self) -> None:
+        subprocess.run(["systemctl", "reboot"], check=False, timeout=30)

@@ -1,0 +1,107 @@
+"""What the estate released, according to TUF (python-tuf ngclient).
+
+A new `Updater` for every lookup (ngclient refreshes once per instance), bootstrapped from the
+root metadata baked into the image, so a tampered cache cannot become the trust anchor; the
+local cache only carries later roots that chain from it. Expiry is judged against the trusted
+clock, never the tablet's RTC.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tuf.api import exceptions
+from tuf.api.metadata import TargetFile
+from tuf.ngclient import Updater, UpdaterConfig
+
+from agent.updates.http import GatewayFetcher, SlowRetrievalError
+from agent.updates.target import ReleaseMeta, release_meta
+
+TrustedNow = Callable[[], datetime.datetime | None]
+
+METADATA_LIMITS = UpdaterConfig(
+    max_root_rotations=32,
+    root_max_length=64 * 1024,
+    timestamp_max_length=4 * 1024,
+    snapshot_max_length=256 * 1024,
+    targets_max_length=2 * 1024 * 1024,
+    prefix_targets_with_hash=False,
+    app_user_agent="cellbridge-agent",
+)
+
+
+class ReleaseRefused(Exception):
+    """TUF, the clock or the release checks say no: install nothing."""
+
+
+class ReleaseUnavailable(Exception):
+    """The repository could not be reached: nothing is wrong yet, try again later."""
+
+
+@dataclass(frozen=True)
+class Release:
+    """A target TUF vouches for, with its parsed release fields."""
+
+    info: TargetFile
+    meta: ReleaseMeta
+
+
+class TrustedReleases:
+    def __init__(
+        self,
+        metadata_dir: Path,
+        base_url: str,
+        bootstrap_root: bytes,
+        fetcher: GatewayFetcher,
+    ) -> None:
+        self.metadata_dir = Path(metadata_dir)
+        self.base_url = base_url.rstrip("/")
+        self.bootstrap_root = bootstrap_root
+        self.fetcher = fetcher
+
+    def lookup(self, target_path: str, now: datetime.datetime) -> Release:
+        """Refresh metadata and return the target at `target_path`; raises ReleaseRefused.
+
+        `now` is the trusted time the caller has checked against its floor.
+        """
+        self.metadata_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            updater = Updater(
+                metadata_dir=str(self.metadata_dir),
+                metadata_base_url=f"{self.base_url}/metadata/",
+                target_base_url=f"{self.base_url}/targets/",
+                fetcher=self.fetcher,
+                config=METADATA_LIMITS,
+                bootstrap=self.bootstrap_root,
+            )
+            # ngclient judges expiry by the system clock it reads when the Updater is made;
+            # the RTC is not trusted here (a Pi has none; a prisoner may move it), so the
+            # trusted clock replaces it before any metadata is loaded.
+            updater._trusted_set.reference_time = now
+            try:
+                updater.refresh()
+                info = updater.get_targetinfo(target_path)
+            finally:
+                os.sync()  # ngclient wrote metadata with rename but without fsync
+        except exceptions.RepositoryError as exc:
+            raise ReleaseRefused(f"metadata refused: {type(exc).__name__}: {exc}") from exc
+        except (exceptions.DownloadLengthMismatchError, SlowRetrievalError) as exc:
+            raise ReleaseRefused(f"metadata download refused: {exc}") from exc
+        except exceptions.DownloadError as exc:
+            raise ReleaseUnavailable(f"repository unreachable: {exc}") from exc
+        except (OSError, ValueError) as exc:
+            raise ReleaseRefused(f"metadata unusable: {exc}") from exc
+        if info is None:
+            raise ReleaseRefused(f"no signed target {target_path!r}")
+        try:
+            meta = release_meta(info.custom)
+        except ValueError as exc:
+            raise ReleaseRefused(str(exc)) from exc
+        return Release(info, meta)
+
+    def target_url(self, target_path: str) -> str:
+        return f"{self.base_url}/targets/{target_path}"

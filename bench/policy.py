@@ -1,0 +1,191 @@
+"""Policy benchmarks: how fast the schedule answers, and how fast a wing applies a new policy.
+
+`evaluation`: decisions per second of `Schedule.decide` at random instants of a year and random
+profiles (a warm schedule, as on a tablet, and a cold one, as right after a new policy arrives),
+beside the floor of converting an instant to the prison's local time, which any answer needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import resource
+import tempfile
+import time
+import zoneinfo
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from agent.config import AgentConfig
+from agent.service import Agent
+from bench import floor
+from bench.stats import Row, ms, summary
+from cellbridge.broker import Mosquitto
+from cellbridge.mqtt import BrokerConfig
+from gateway.config import GatewayConfig, TabletSeed
+from gateway.policy_file import load_rules
+from gateway.service import GatewayService
+from wire.envelope import key_id, private_key_to_pem
+from wire.policy import WingPolicy, wing_policy
+from wire.schedule import Schedule, utc_ms
+
+EXAMPLE = Path(__file__).parents[1] / "gateway" / "policies" / "example.toml"
+PROFILES = ("basic", "standard", "enhanced", "resettlement")
+YEAR_START, YEAR_END = utc_ms("2026-01-01T00:00Z"), utc_ms("2027-01-01T00:00Z")
+
+
+def example_policy(version: int = 1, issued: int = 0, expires: int = 2**52) -> WingPolicy:
+    return wing_policy(
+        load_rules(EXAMPLE), audience="wing:A", version=version, issued=issued, expires=expires
+    )
+
+
+def _rate(work: int, seconds: float) -> str:
+    return f"{work / seconds:,.0f}/s"
+
+
+def evaluation(count: int = 20_000, seed: int = 1) -> list[Row]:
+    rng = random.Random(seed)
+    policy = example_policy()
+    instants = [rng.randrange(YEAR_START, YEAR_END) for _ in range(count)]
+    profiles = [rng.choice(PROFILES) for _ in range(count)]
+    tz = zoneinfo.ZoneInfo("Europe/London")
+
+    started = time.perf_counter()
+    for instant in instants:
+        datetime.fromtimestamp(instant / 1000, tz)
+    floor = time.perf_counter() - started
+
+    # A tablet asks about "now" again and again: instants close together, a warm schedule.
+    schedule = Schedule(policy)
+    nearby = sorted(instants)
+    started = time.perf_counter()
+    for instant, profile in zip(nearby, profiles, strict=True):
+        schedule.decide(profile, instant)
+    warm = time.perf_counter() - started
+
+    # Scattered instants over a year: every answer may need its days expanded afresh.
+    cold_count = max(1, count // 10)
+    started = time.perf_counter()
+    for instant, profile in zip(instants[:cold_count], profiles, strict=False):
+        Schedule(policy).decide(profile, instant)
+    cold = time.perf_counter() - started
+
+    floor_rate = count / floor
+    return [
+        Row(
+            "policy evaluation",
+            "decisions/s, warm schedule",
+            _rate(count, warm),
+            f"{floor_rate:,.0f} local-time conversions/s",
+            f"{(count / warm) / floor_rate:.2f}",
+            "≥ 10,000/s",
+        ),
+        Row(
+            "policy evaluation",
+            "decisions/s, fresh schedule each time",
+            _rate(cold_count, cold),
+            f"{floor_rate:,.0f} local-time conversions/s",
+            f"{(cold_count / cold) / floor_rate:.3f}",
+            "≥ 200/s",
+        ),
+    ]
+
+
+
+
+# -- publish → every tablet reporting the new policy hash -------------------------------------
+
+
+async def _publish_to_reports(tablets: int, workdir: Path) -> tuple[float, int, list[float]]:
+    # Each real tablet writes (fsyncs) to its own storage, in parallel: give the simulated
+    # ones more than the default handful of worker threads for their store writes.
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=64))
+    key = Ed25519PrivateKey.generate()
+    key_path = workdir / "gateway-key.pem"
+    key_path.write_bytes(private_key_to_pem(key))
+    trusted = {key_id(key.public_key()): key.public_key()}
+    broker = Mosquitto(workdir / "broker").start()
+    try:
+        fan_out = await floor.fan_out(broker, tablets)
+        broker_config = BrokerConfig(host=broker.host, port=broker.port)
+        ids = [f"t{i:05d}" for i in range(tablets)]
+        service = GatewayService(GatewayConfig(
+            wing="A", state_dir=workdir / "gateway", signing_key=key_path,
+            api_socket=workdir / "gw.sock", broker=broker_config,
+            tablets=[TabletSeed(id=d, cell=f"c{i // 2}", landing=f"l{i // 50}")
+                     for i, d in enumerate(ids)],
+        ))
+        agents = [
+            Agent(AgentConfig(device_id=d, wing="A", state_dir=workdir / "tablets" / d,
+                              socket=workdir / "s" / f"{d}.sock", gateway_keys=[key_path],
+                              broker=broker_config), trusted_keys=trusted)
+            for d in ids
+        ]
+        tasks = [asyncio.create_task(service.run())]
+        gate = asyncio.Semaphore(50)
+
+        async def run_agent(agent: Agent) -> None:
+            async with gate:
+                task = asyncio.create_task(agent.run())
+                tasks.append(task)
+                while not agent.connected:
+                    await asyncio.sleep(0.05)
+
+        try:
+            await asyncio.wait_for(asyncio.gather(*(run_agent(a) for a in agents)), 600)
+            while len(service.reported) < tablets:  # every tablet has reported once
+                await asyncio.sleep(0.1)
+            started = time.perf_counter()
+            outcome = await service.policy.apply(load_rules(EXAMPLE), "bench", wait_s=600)
+            elapsed = time.perf_counter() - started
+            return elapsed, len(outcome.confirmed), fan_out
+        finally:
+            for task in tasks:
+                task.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.gather(*tasks, return_exceptions=True)
+            service.close()
+    finally:
+        broker.kill()
+
+
+def publish_to_reports(tablets: int = 2000) -> list[Row]:
+    """Time from `staff policy apply` (sign, keep, publish) until all `tablets` in-process agents
+    on a real broker have applied the policy and reported its hash; the floor is one raw publish
+    fanned out to as many plain MQTT clients and answered by each."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
+    with tempfile.TemporaryDirectory(prefix="cbp-") as directory:
+        workdir = Path(directory)
+        (workdir / "s").mkdir()
+        elapsed, confirmed, fan_out = asyncio.run(_publish_to_reports(tablets, workdir))
+    floor_all = max(fan_out)
+    _p50, _p99, _mean = summary(fan_out)
+    return [
+        Row(
+            "policy publish",
+            f"publish → all {tablets} tablets report the new policy hash ({confirmed} did)",
+            ms(elapsed),
+            f"{ms(floor_all)} raw fan-out to {tablets} and back",
+            f"{elapsed / floor_all:.1f}",
+            "< 10 s for 2,000",
+        )
+    ]
+
+
+def run(tablets: int = 2000) -> list[Row]:
+    """Every policy benchmark (what `make bench` calls)."""
+    return [*evaluation(), *publish_to_reports(tablets)]
+
+
+if __name__ == "__main__":
+    import sys
+
+    from bench.stats import markdown
+
+    print(markdown(run(int(sys.argv[1]) if len(sys.argv) > 1 else 2000)))

@@ -1,0 +1,102 @@
+"""The policy part of the gateway's control API (included into `gateway.api.make_app`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.policy_service import PolicyInputError, PolicyPublisher
+from wire.documents import DeviceId, Name
+from wire.policy import ProfileName
+
+MAX_WAIT_S = 600.0
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PolicyBody(_Body):
+    rules: dict[str, Any]
+    by: Name
+    wait_s: Annotated[float, Field(ge=0, le=MAX_WAIT_S)] = 0.0
+    base_version: int | None = None
+    """If given, refuse (409) unless the current policy is still this version: two staff
+    editing at once do not overwrite each other."""
+
+
+class ProfileBody(_Body):
+    devices: Annotated[list[DeviceId], Field(min_length=1, max_length=5000)]
+    profile: ProfileName
+    by: Name
+
+
+class ManifestBody(_Body):
+    app: str
+    app_version: str
+    entry: str
+    args: list[str] = []
+    files: dict[str, str]
+    by: Name
+
+
+def policy_router(publisher: PolicyPublisher) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/v1/policy")
+    async def show() -> dict[str, Any]:
+        return publisher.summary()
+
+    @router.get("/v1/policy/decision")
+    async def decision(profile: str = "standard", at: int | None = None) -> dict[str, Any]:
+        schedule = publisher.schedule()
+        if schedule is None:
+            raise HTTPException(404, "no wing policy has been applied yet")
+        now = publisher.service.clock() if at is None else at
+        answer = schedule.decide(profile, now)
+        return {
+            "at": now, "profile": profile, "state": answer.state, "label": answer.label,
+            "starts_at": answer.starts_at, "ends_at": answer.ends_at,
+            "next_boundary": answer.next_boundary,
+            "apps": [{"app": a.app, "allowed": a.allowed, "reason": a.reason}
+                     for a in answer.apps if a.listed],
+        }
+
+    @router.post("/v1/policy")
+    async def apply(body: PolicyBody) -> dict[str, Any]:
+        current = publisher.document.version if publisher.document else 0
+        if body.base_version is not None and body.base_version != current:
+            raise HTTPException(
+                409, f"the policy changed meanwhile (now version {current}): look again"
+            )
+        try:
+            outcome = await publisher.apply(body.rules, body.by, body.wait_s)
+        except PolicyInputError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return {
+            "version": outcome.version, "hash": outcome.hash, "changed": outcome.changed,
+            "targets": outcome.targets, "confirmed": outcome.confirmed,
+            "pending": outcome.pending,
+        }
+
+    @router.post("/v1/profile")
+    async def profile(body: ProfileBody) -> dict[str, Any]:
+        try:
+            version = await publisher.set_profile(list(dict.fromkeys(body.devices)),
+                                                  body.profile, body.by)
+        except PolicyInputError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return {"devices": body.devices, "profile": body.profile, "version": version}
+
+    @router.post("/v1/apps/manifest")
+    async def sign_manifest(body: ManifestBody) -> dict[str, Any]:
+        fields = body.model_dump(exclude={"by"})
+        try:
+            envelope = publisher.sign_manifest(fields, body.by)
+        except PolicyInputError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return {"envelope": envelope.decode("utf-8")}
+
+    return router

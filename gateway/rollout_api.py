@@ -1,0 +1,75 @@
+"""Control API routes for updates: start a rollout, see where every tablet stands."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.rollout import Rollout
+from gateway.rollout_service import RolloutManager
+from gateway.service import GatewayService, InputError, TargetError
+from wire.documents import DeviceId, Millis, Name, UpdateTarget
+
+
+class RolloutBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+    target: str
+    version: str
+    canary: Annotated[list[DeviceId], Field(min_length=1, max_length=5000)]
+    rest: Annotated[list[DeviceId], Field(max_length=5000)] = []
+    rest_wing: bool = False
+    """The rest is every other tablet of the wing."""
+    max_failure_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.2
+    window_start: Millis | None = None
+    window_end: Millis | None = None
+    by: Name
+
+
+def add_update_routes(app: FastAPI, service: GatewayService) -> RolloutManager:
+    manager = RolloutManager(service)
+
+    def refuse(body: RolloutBody, status: int, error: str) -> HTTPException:
+        service.store.audit(service.clock(), f"staff:{body.by}", "rollout_refused",
+                            f"rollout:{body.id}", {"target": body.target,
+                                                   "version": body.version, "error": error})
+        return HTTPException(status, error)
+
+    @app.post("/v1/rollouts")
+    async def start(body: RolloutBody) -> dict[str, Any]:
+        try:
+            UpdateTarget(target=body.target, version=body.version)
+        except ValueError as exc:
+            raise refuse(body, 422, f"target/version: {_first(exc)}") from exc
+        if body.window_start is not None and body.window_end is not None \
+                and body.window_end <= body.window_start:
+            raise refuse(body, 422, "window_end must be after window_start")
+        rest = list(body.rest)
+        if body.rest_wing:
+            rest = sorted(set(service.tablets) - set(body.canary))
+        rollout = Rollout(id=body.id, target=body.target, version=body.version,
+                          canary=tuple(body.canary), rest=tuple(rest),
+                          max_failure_share=body.max_failure_share,
+                          window_start=body.window_start, window_end=body.window_end, by=body.by)
+        try:
+            result = await manager.start(rollout)
+        except TargetError as exc:
+            raise refuse(body, 404, str(exc)) from exc
+        except InputError as exc:
+            raise refuse(body, 422, str(exc)) from exc
+        return result.rollout.model_dump(mode="json")
+
+    @app.get("/v1/updates")
+    async def updates() -> dict[str, Any]:
+        return manager.status()
+
+    return manager
+
+
+def _first(exc: ValueError) -> str:
+    text = str(exc).splitlines()
+    return re.sub(r"\s+", " ", text[2] if len(text) > 2 else text[0]).strip()

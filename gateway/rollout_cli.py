@@ -1,0 +1,74 @@
+"""`cellbridge staff update …`: start a rollout and see where every tablet's update stands."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import click
+
+from gateway.staff_cli import ApiClient, _table, api_option, json_option, operator
+
+
+@click.group()
+def update() -> None:
+    """OS updates: rollouts (canary first) and each tablet's progress."""
+
+
+@update.command("status")
+@api_option
+@json_option
+def status(api_path: Path, as_json: bool) -> None:
+    """Every rollout and where every tablet stands."""
+    data = ApiClient(api_path).call("GET", "/v1/updates")
+    if as_json:
+        click.echo(json.dumps(data, indent=1, sort_keys=True))
+        return
+    for r in data["rollouts"]:
+        c = r["counts"]
+        click.echo(f"rollout {r['id']}: {r['version']} {r['stage']}"
+                   f"{' (' + r['reason'] + ')' if r['reason'] else ''} - "
+                   f"{c['succeeded']} done, {c['in_progress']} updating, {c['failed']} failed, "
+                   f"{c['waiting']} waiting, {c['not_reached']} not yet offered")
+    rows = []
+    for t in data["tablets"]:
+        reported = t["reported"] or {}
+        desired = t["desired"] or {}
+        progress = reported.get("progress", 0)
+        rows.append([
+            t["id"], reported.get("running", "") or "?", desired.get("version", "-"),
+            reported.get("state", "?") + (f" {progress}%" if reported.get("state") ==
+                                          "downloading" else ""),
+            (reported.get("error") or "")[:60],
+        ])
+    click.echo(_table(["tablet", "running", "wanted", "update", "last error"], rows))
+
+
+@update.command("start")
+@click.option("--id", "rollout_id", required=True, help="A name for this rollout.")
+@click.option("--target", required=True, help="TUF target, e.g. os/cellbridge-os-1.4.0.raucb")
+@click.option("--version", "version", required=True)
+@click.option("--canary", multiple=True, required=True, metavar="ID",
+              help="A canary tablet (repeatable): they update first.")
+@click.option("--rest", multiple=True, metavar="ID", help="A tablet for the second stage.")
+@click.option("--rest-wing", is_flag=True, help="The second stage is every other tablet.")
+@click.option("--max-failures", "share", type=click.FloatRange(0, 1), default=0.2,
+              show_default=True, help="Stop when more than this share of tablets fail.")
+@click.option("--window", nargs=2, type=click.DateTime(["%Y-%m-%dT%H:%M"]), default=None,
+              help="START END (local time): switch to the new release only in this window.")
+@api_option
+@json_option
+def start(rollout_id: str, target: str, version: str, canary: tuple[str, ...],
+          rest: tuple[str, ...], rest_wing: bool, share: float,
+          window: tuple[dt.datetime, dt.datetime] | None, api_path: Path, as_json: bool) -> None:
+    """Offer a release to the canary tablets now, the rest when the canaries succeed."""
+    body = {"id": rollout_id, "target": target, "version": version, "canary": list(canary),
+            "rest": list(rest), "rest_wing": rest_wing, "max_failure_share": share,
+            "by": operator()}
+    if window is not None:
+        body["window_start"] = int(window[0].astimezone().timestamp() * 1000)
+        body["window_end"] = int(window[1].astimezone().timestamp() * 1000)
+    data = ApiClient(api_path).call("POST", "/v1/rollouts", body)
+    click.echo(json.dumps(data, sort_keys=True) if as_json
+               else f"rollout {data['id']} started: {len(canary)} canary tablets")

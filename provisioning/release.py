@@ -1,0 +1,430 @@
+"""The estate's TUF repository on the IT station (`cellbridge release`).
+
+Layout of a release directory:
+
+    keys/       root-1..3.pem, targets.pem   offline keys, encrypted with the release passphrase
+    online/     snapshot.pem, timestamp.pem  the gateway's keys (it re-signs timestamp unattended)
+    release-ca/ ca.pem (goes into the tablet image as RAUC's keyring), release.pem, release.key
+    metadata/   N.root.json, root.json, targets.json, snapshot.json, timestamp.json
+    targets/    os/…raucb, app/…raucb
+
+Root needs 2 of its 3 keys; every role's keys are Ed25519. All metadata goes through
+`tuf.api.metadata`, and every write is atomic (temp file, fsync, rename).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from securesystemslib.signer import CryptoSigner
+from tuf.api.metadata import (
+    Metadata,
+    MetaFile,
+    Root,
+    Snapshot,
+    TargetFile,
+    Targets,
+    Timestamp,
+)
+from tuf.api.serialization.json import JSONSerializer
+
+from agent.updates.target import (
+    ReleaseMeta,
+    app_target_path,
+    os_target_path,
+    release_meta,
+    version_key,
+)
+from provisioning.release_keys import (
+    INSECURE_MARKER,
+    ReleaseError,
+    load_signer,
+    make_release_ca,
+    new_signer,
+    private_pem,
+    write_private,
+)
+
+__all__ = ["EstateRepository", "ReleaseError", "build_rauc_bundle"]
+
+ROOT_KEYS = 3
+ROOT_THRESHOLD = 2
+EXPIRY = {
+    Root.type: datetime.timedelta(days=365),
+    Targets.type: datetime.timedelta(days=90),
+    Snapshot.type: datetime.timedelta(days=7),
+    Timestamp.type: datetime.timedelta(days=1),
+}
+ONLINE_ROLES = (Snapshot.type, Timestamp.type)
+T = TypeVar("T", Root, Targets, Snapshot, Timestamp)
+
+
+def utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so a reader sees the old or the new file, never a torn one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class EstateRepository:
+    """One estate's release repository; each method is one signed, persisted step."""
+
+    def __init__(self, directory: Path, passphrase: bytes | None) -> None:
+        self.dir = Path(directory)
+        if not (self.dir / "metadata" / "root.json").exists():
+            raise ReleaseError(f"{self.dir} is not a release repository (run `release init`)")
+        self.insecure = (self.dir / INSECURE_MARKER).exists()
+        self.passphrase = None if self.insecure else passphrase
+        """None: only what needs no offline key works (publish); signing says why it fails."""
+
+    # ---- layout
+    @property
+    def metadata_dir(self) -> Path:
+        return self.dir / "metadata"
+
+    @property
+    def targets_dir(self) -> Path:
+        return self.dir / "targets"
+
+    @property
+    def release_ca(self) -> Path:
+        return self.dir / "release-ca" / "ca.pem"
+
+    @property
+    def release_cert(self) -> Path:
+        return self.dir / "release-ca" / "release.pem"
+
+    @property
+    def release_key(self) -> Path:
+        return self.dir / "release-ca" / "release.key"
+
+    def key_path(self, name: str) -> Path:
+        folder = "online" if name in ONLINE_ROLES else "keys"
+        return self.dir / folder / f"{name}.pem"
+
+    # ---- creation
+    @classmethod
+    def init(
+        cls,
+        directory: Path,
+        passphrase: bytes | None,
+        *,
+        insecure_demo: bool = False,
+        now: datetime.datetime | None = None,
+    ) -> EstateRepository:
+        """Create keys, the release CA and version 1 of every role."""
+        directory = Path(directory)
+        if (directory / "metadata" / "root.json").exists():
+            raise ReleaseError(f"{directory} already holds a release repository")
+        if passphrase is None and not insecure_demo:
+            raise ReleaseError("a release passphrase is required (or --insecure-demo-keys)")
+        if insecure_demo:
+            passphrase = None
+            directory.mkdir(parents=True, exist_ok=True)
+            (directory / INSECURE_MARKER).write_text(
+                "The offline keys in this directory are NOT encrypted. Demo and tests only.\n"
+            )
+        now = now or utcnow()
+        signers: dict[str, list[CryptoSigner]] = {}
+        for role, count in (("root", ROOT_KEYS), ("targets", 1), ("snapshot", 1), ("timestamp", 1)):
+            signers[role] = []
+            for i in range(count):
+                signer, private = new_signer()
+                name = f"root-{i + 1}" if role == "root" else role
+                key_pass = None if role in ONLINE_ROLES else passphrase
+                write_private(cls._key_file(directory, name), private_pem(private, key_pass))
+                signers[role].append(signer)
+        make_release_ca(directory / "release-ca", passphrase)
+
+        root = Root(expires=now + EXPIRY[Root.type], consistent_snapshot=False)
+        for role, role_signers in signers.items():
+            for signer in role_signers:
+                root.add_key(signer.public_key, role)
+        root.roles[Root.type].threshold = ROOT_THRESHOLD
+        repo = cls.__new__(cls)
+        repo.dir = directory
+        repo.insecure = insecure_demo
+        repo.passphrase = passphrase
+        repo._write(Root.type, Metadata(root), signers["root"])
+        targets = Targets(expires=now + EXPIRY[Targets.type])
+        repo._write(Targets.type, Metadata(targets), signers["targets"])
+        repo._refresh_snapshot_and_timestamp(now)
+        (directory / "targets").mkdir(exist_ok=True)
+        return repo
+
+    @staticmethod
+    def _key_file(directory: Path, name: str) -> Path:
+        folder = "online" if name in ONLINE_ROLES else "keys"
+        return directory / folder / f"{name}.pem"
+
+    # ---- reading and writing roles
+    def load(self, role: str, cls: type[T]) -> Metadata[T]:
+        path = self.metadata_dir / f"{role}.json"
+        md: Metadata[Any] = Metadata.from_file(str(path))
+        if not isinstance(md.signed, cls):
+            raise ReleaseError(f"{path} is not {role} metadata")
+        return md
+
+    def signers(self, role: str) -> list[CryptoSigner]:
+        """The signers on disk for `role`, in root's key order (all 3 for root)."""
+        root = self.load(Root.type, Root).signed
+        found = []
+        for path in sorted(self.key_path(role).parent.glob("*.pem")):
+            if not path.stem.startswith(role):
+                continue
+            signer = load_signer(path, None if role in ONLINE_ROLES else self.passphrase)
+            if signer.public_key.keyid in root.roles[role].keyids:
+                found.append(signer)
+        if len(found) < root.roles[role].threshold:
+            raise ReleaseError(f"only {len(found)} usable {role} keys; threshold is "
+                               f"{root.roles[role].threshold}")
+        return found
+
+    def _write(self, role: str, md: Metadata[Any], signers: Iterable[CryptoSigner]) -> None:
+        md.signatures.clear()
+        for signer in signers:
+            md.sign(signer, append=True)
+        data = md.to_bytes(JSONSerializer(compact=False))
+        if role == Root.type:
+            atomic_write(self.metadata_dir / f"{md.signed.version}.root.json", data)
+        atomic_write(self.metadata_dir / f"{role}.json", data)
+
+    def _refresh_snapshot_and_timestamp(self, now: datetime.datetime) -> None:
+        targets = self.load(Targets.type, Targets).signed
+        snapshot_path = self.metadata_dir / "snapshot.json"
+        if snapshot_path.exists():
+            snapshot_md = self.load(Snapshot.type, Snapshot)
+            snapshot_md.signed.version += 1
+        else:
+            snapshot_md = Metadata(Snapshot(expires=now))
+        snapshot_md.signed.expires = now + EXPIRY[Snapshot.type]
+        snapshot_md.signed.meta = {"targets.json": MetaFile(version=targets.version)}
+        self._write(Snapshot.type, snapshot_md, self.signers(Snapshot.type))
+        from gateway.repository import bump_timestamp  # one implementation for IT and gateway
+
+        bump_timestamp(self.metadata_dir, self.signers(Timestamp.type)[0], now,
+                       EXPIRY[Timestamp.type])
+
+    # ---- releases
+    def add_target(self, target_path: str, file: Path, meta: ReleaseMeta,
+                   now: datetime.datetime | None = None) -> TargetFile:
+        """Copy `file` into targets/ and sign a new targets version naming it."""
+        now = now or utcnow()
+        targets_md = self.load(Targets.type, Targets)
+        for existing in targets_md.signed.targets.values():
+            other = release_meta(existing.custom)
+            if (other.kind, other.app) == (meta.kind, meta.app) and version_key(
+                other.version
+            ) >= version_key(meta.version) and other.compatible == meta.compatible:
+                raise ReleaseError(
+                    f"version {meta.version} is not newer than released {other.version}"
+                )
+        destination = self.targets_dir / target_path
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        tmp = destination.with_name(f".{destination.name}.tmp")
+        shutil.copyfile(file, tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, destination)
+        info = TargetFile.from_file(target_path, str(destination), ["sha256"])
+        info.unrecognized_fields["custom"] = meta.model_dump(exclude_none=True)
+        targets_md.signed.targets[target_path] = info
+        targets_md.signed.version += 1
+        targets_md.signed.expires = now + EXPIRY[Targets.type]
+        self._write(Targets.type, targets_md, self.signers(Targets.type))
+        self._refresh_snapshot_and_timestamp(now)
+        return info
+
+    def release_os(self, image: Path, version: str, compatible: str,
+                   now: datetime.datetime | None = None) -> TargetFile:
+        meta = ReleaseMeta(kind="os", version=version, compatible=compatible)
+        self.signers(Targets.type)  # a wrong passphrase fails here, before any work
+        with tempfile.TemporaryDirectory() as tmp:
+            bundle = build_rauc_bundle(
+                {"rootfs": image}, version, compatible, self.release_cert, self.release_key,
+                Path(tmp) / "bundle.raucb", self.passphrase,
+            )
+            return self.add_target(os_target_path(version), bundle, meta, now)
+
+    def release_app(self, app: str, payload: Path, version: str, compatible: str,
+                    now: datetime.datetime | None = None) -> TargetFile:
+        meta = ReleaseMeta(kind="app", version=version, compatible=compatible, app=app)
+        self.signers(Targets.type)
+        with tempfile.TemporaryDirectory() as tmp:
+            bundle = build_rauc_bundle(
+                {"appfs": payload}, version, compatible, self.release_cert, self.release_key,
+                Path(tmp) / "bundle.raucb", self.passphrase,
+            )
+            return self.add_target(app_target_path(app, version), bundle, meta, now)
+
+    # ---- keys
+    def rotate_key(self, role: str, now: datetime.datetime | None = None,
+                   replace: str | None = None) -> str:
+        """Replace one key of `role` (the first, or the one with key id `replace`) by a new one.
+
+        The new root is signed by the threshold of the old root *and* of the new one, so tablets
+        holding the old root accept it. Returns the new key id.
+        """
+        if role not in EXPIRY:
+            raise ReleaseError(f"unknown role {role!r}")
+        now = now or utcnow()
+        root_md = self.load(Root.type, Root)
+        old_root_signers = self.signers(Root.type)
+        self.signers(role)  # the old keys must be usable before anything changes
+        keyids = root_md.signed.roles[role].keyids
+        victim = replace or keyids[0]
+        if victim not in keyids:
+            raise ReleaseError(f"key {victim} is not a {role} key")
+        signer, private = new_signer()
+        root_md.signed.revoke_key(victim, role)
+        root_md.signed.add_key(signer.public_key, role)
+        root_md.signed.version += 1
+        root_md.signed.expires = now + EXPIRY[Root.type]
+        # Replace the key file: same name, so `signers()` keeps finding one file per key.
+        for path in self.key_path(role).parent.glob(f"{role}*.pem"):
+            key_pass = None if role in ONLINE_ROLES else self.passphrase
+            if load_signer(path, key_pass).public_key.keyid == victim:
+                write_private(path.with_name(path.name + ".retired"),
+                              path.read_bytes())
+                write_private(path, private_pem(private, key_pass))
+                break
+        new_root_signers = [s for s in old_root_signers if s.public_key.keyid != victim]
+        if role == Root.type:
+            new_root_signers.append(signer)
+        root_signers = {s.public_key.keyid: s for s in [*old_root_signers, *new_root_signers]}
+        self._write(Root.type, root_md, root_signers.values())
+        # Re-sign the roles whose keys changed, so the repository is consistent under the new root.
+        if role == Targets.type:
+            targets_md = self.load(Targets.type, Targets)
+            targets_md.signed.version += 1
+            self._write(Targets.type, targets_md, self.signers(Targets.type))
+        self._refresh_snapshot_and_timestamp(now)
+        return str(signer.public_key.keyid)
+
+    # ---- handing over
+    def publish(self, destination: Path) -> list[str]:
+        """Copy targets, then metadata (timestamp last), then online keys, into a gateway's
+        repository directory. Returns the files written."""
+        destination = Path(destination)
+        written: list[str] = []
+        self._continue_online_versions(destination / "metadata")
+        for src in sorted(self.targets_dir.rglob("*")):
+            if not src.is_file():
+                continue
+            rel = src.relative_to(self.dir)
+            dst = destination / rel
+            if dst.exists() and dst.stat().st_size == src.stat().st_size:
+                continue
+            atomic_copy(src, dst)
+            written.append(str(rel))
+        roots = sorted(self.metadata_dir.glob("*.root.json"),
+                       key=lambda p: int(p.name.split(".")[0]))
+        order = [*roots, *(self.metadata_dir / f"{r}.json"
+                           for r in ("root", "targets", "snapshot", "timestamp"))]
+        for src in order:
+            atomic_copy(src, destination / "metadata" / src.name)
+            written.append(f"metadata/{src.name}")
+        for role in ONLINE_ROLES:
+            write_private(destination / "keys" / f"{role}.pem", self.key_path(role).read_bytes())
+        return written
+
+
+    def _continue_online_versions(self, served: Path) -> None:
+        """The gateway re-signs snapshot and timestamp between publishes: continue after its
+        versions, or tablets would see a rollback and refuse the new release."""
+        from gateway.repository import bump_snapshot, bump_timestamp
+
+        if not (served / "timestamp.json").exists():
+            return
+        their_snapshot = Metadata[Snapshot].from_file(str(served / "snapshot.json")).signed
+        their_timestamp = Metadata[Timestamp].from_file(str(served / "timestamp.json")).signed
+        now = utcnow()
+        snapshot = self.load(Snapshot.type, Snapshot).signed
+        timestamp = self.load(Timestamp.type, Timestamp).signed
+        if snapshot.version <= their_snapshot.version:
+            bump_snapshot(self.metadata_dir, self.signers(Snapshot.type)[0], now,
+                          EXPIRY[Snapshot.type], after=their_snapshot.version)
+        if (snapshot.version <= their_snapshot.version
+                or timestamp.version <= their_timestamp.version):
+            bump_timestamp(self.metadata_dir, self.signers(Timestamp.type)[0], now,
+                           EXPIRY[Timestamp.type], after=their_timestamp.version)
+
+
+def atomic_copy(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    shutil.copyfile(src, tmp)
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, dst)
+
+
+def build_rauc_bundle(
+    images: dict[str, Path],
+    version: str,
+    compatible: str,
+    cert: Path,
+    key: Path,
+    output: Path,
+    passphrase: bytes | None = None,
+) -> Path:
+    """Build a signed RAUC bundle (verity format) with `rauc bundle`; one image per slot class."""
+    ReleaseMeta(kind="os", version=version, compatible=compatible)  # validates both strings
+    with tempfile.TemporaryDirectory() as tmp:
+        content = Path(tmp) / "content"
+        content.mkdir()
+        lines = ["[update]", f"compatible={compatible}", f"version={version}", "",
+                 "[bundle]", "format=verity", ""]
+        for slot_class, image in images.items():
+            if not image.is_file():
+                raise ReleaseError(f"image {image} is not a file")
+            if _same_fs(image, content):
+                os.link(image, content / image.name)
+            else:
+                shutil.copyfile(image, content / image.name)
+            lines += [f"[image.{slot_class}]", f"filename={image.name}", ""]
+        (content / "manifest.raucm").write_text("\n".join(lines))
+        output.unlink(missing_ok=True)
+        env = dict(os.environ)
+        if passphrase is not None:
+            env["RAUC_KEY_PASSPHRASE"] = passphrase.decode()
+        result = subprocess.run(
+            ["rauc", "bundle", f"--cert={cert}", f"--key={key}", str(content), str(output)],
+            capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, check=False,
+        )
+    if result.returncode != 0:
+        raise ReleaseError(f"rauc bundle failed: {last_line(result.stderr or result.stdout)}")
+    return output
+
+
+def _same_fs(a: Path, b: Path) -> bool:
+    return a.stat().st_dev == b.stat().st_dev
+
+
+def last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "(no output)"

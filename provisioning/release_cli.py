@@ -1,0 +1,169 @@
+"""`cellbridge release …`: sign and publish OS and app releases (TUF + RAUC), rotate keys.
+
+The offline keys are encrypted with the release passphrase: from `--passphrase-file`, the
+environment variable CELLBRIDGE_RELEASE_PASSPHRASE, or a prompt. `--insecure-demo-keys` (init
+only) writes them unencrypted, for demos and tests, and marks the directory so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from agent.updates.target import ReleaseMeta
+from provisioning.release import EstateRepository, ReleaseError
+
+PASSPHRASE_ENV = "CELLBRIDGE_RELEASE_PASSPHRASE"
+DEFAULT_COMPATIBLE = "cellbridge-tablet"
+
+
+def _passphrase(passphrase_file: Path | None, confirm: bool = False) -> bytes:
+    if passphrase_file is not None:
+        try:
+            text = passphrase_file.read_text().rstrip("\n")
+        except OSError as exc:
+            raise click.ClickException(f"cannot read {passphrase_file}: {exc.strerror}") from exc
+    elif os.environ.get(PASSPHRASE_ENV):
+        text = os.environ[PASSPHRASE_ENV]
+    elif sys.stdin.isatty():
+        text = click.prompt("Release passphrase", hide_input=True,
+                            confirmation_prompt=confirm)
+    else:
+        raise click.ClickException(
+            f"the release keys are encrypted: give --passphrase-file or set {PASSPHRASE_ENV}")
+    if len(text) < 12:
+        raise click.ClickException("the release passphrase must be at least 12 characters")
+    return text.encode()
+
+
+def _open(directory: Path, passphrase_file: Path | None) -> EstateRepository:
+    insecure = (directory / "INSECURE-DEMO-KEYS").exists()
+    try:
+        return EstateRepository(directory, None if insecure else _passphrase(passphrase_file))
+    except ReleaseError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _compatible(directory: Path) -> str:
+    try:
+        return (directory / "compatible").read_text().strip()
+    except OSError as exc:
+        raise click.ClickException("give --compatible (none was set at init)") from exc
+
+
+def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
+    click.echo(json.dumps(data, sort_keys=True) if as_json else text)
+
+
+DIR = click.option("--dir", "directory", type=click.Path(path_type=Path), default=Path("release"),
+                   show_default=True, help="The estate's release directory.")
+PASSFILE = click.option("--passphrase-file", type=click.Path(path_type=Path, dir_okay=False),
+                        help=f"File holding the release passphrase (else ${PASSPHRASE_ENV}).")
+JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+@click.group()
+def release() -> None:
+    """Sign and publish OS and app releases (TUF metadata + RAUC bundles)."""
+
+
+@release.command("init")
+@DIR
+@PASSFILE
+@click.option("--insecure-demo-keys", is_flag=True,
+              help="Write the offline keys UNENCRYPTED (demos and tests only).")
+@click.option("--compatible", default=DEFAULT_COMPATIBLE, show_default=True,
+              help="RAUC compatible string of the estate's tablets (the default for releases).")
+@JSON
+def init(directory: Path, passphrase_file: Path | None, insecure_demo_keys: bool,
+         compatible: str, as_json: bool) -> None:
+    """Create the TUF repository: root 2-of-3, targets, snapshot, timestamp; a release CA."""
+    passphrase = None if insecure_demo_keys else _passphrase(passphrase_file, confirm=True)
+    try:
+        ReleaseMeta(kind="os", version="1", compatible=compatible)
+        repo = EstateRepository.init(directory, passphrase, insecure_demo=insecure_demo_keys)
+        (directory / "compatible").write_text(compatible + "\n")
+    except (ReleaseError, OSError, ValueError) as exc:
+        raise click.ClickException(str(exc).splitlines()[0]) from exc
+    _emit(as_json, {"dir": str(repo.dir), "root": str(repo.metadata_dir / "1.root.json"),
+                    "release_ca": str(repo.release_ca), "insecure": insecure_demo_keys},
+          f"release repository created in {repo.dir}\n"
+          f"  bake into the image: {repo.metadata_dir / '1.root.json'} (TUF root), "
+          f"{repo.release_ca} (RAUC keyring)")
+
+
+@release.command("os")
+@DIR
+@PASSFILE
+@click.option("--version", "version", required=True, help="Release version, e.g. 1.4.0.")
+@click.option("--compatible", default=None,
+              help="RAUC compatible string of the tablet type (default: the one set at init).")
+@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@JSON
+def release_os(directory: Path, passphrase_file: Path | None, version: str,
+               compatible: str | None, image: Path, as_json: bool) -> None:
+    """Build a signed RAUC bundle of IMAGE and add it as a TUF target."""
+    repo = _open(directory, passphrase_file)
+    try:
+        info = repo.release_os(image, version, compatible or _compatible(directory))
+    except (ReleaseError, ValueError, OSError) as exc:
+        raise click.ClickException(str(exc).splitlines()[0]) from exc
+    _emit(as_json, {"target": info.path, "length": info.length, "hashes": info.hashes},
+          f"released {info.path} ({info.length} bytes, sha256 {info.hashes['sha256']})")
+
+
+@release.command("app")
+@DIR
+@PASSFILE
+@click.option("--app", "app", required=True, help="App id, e.g. education.")
+@click.option("--version", "version", required=True)
+@click.option("--compatible", default=None, help="Default: the one set at init.")
+@click.argument("payload", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@JSON
+def release_app(directory: Path, passphrase_file: Path | None, app: str, version: str,
+                compatible: str | None, payload: Path, as_json: bool) -> None:
+    """Build a signed RAUC bundle of an app image and add it as a TUF target."""
+    repo = _open(directory, passphrase_file)
+    try:
+        info = repo.release_app(app, payload, version, compatible or _compatible(directory))
+    except (ReleaseError, ValueError, OSError) as exc:
+        raise click.ClickException(str(exc).splitlines()[0]) from exc
+    _emit(as_json, {"target": info.path, "length": info.length, "hashes": info.hashes},
+          f"released {info.path} ({info.length} bytes)")
+
+
+@release.command("publish")
+@DIR
+@click.argument("gateway_repo", type=click.Path(file_okay=False, path_type=Path))
+@JSON
+def publish(directory: Path, gateway_repo: Path, as_json: bool) -> None:
+    """Copy signed metadata, bundles and the online keys into a gateway's repository dir."""
+    try:
+        written = EstateRepository(directory, None).publish(gateway_repo)
+    except (ReleaseError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    _emit(as_json, {"written": written}, f"published {len(written)} files to {gateway_repo}")
+
+
+@release.command("rotate-key")
+@DIR
+@PASSFILE
+@click.option("--role", type=click.Choice(["root", "targets", "snapshot", "timestamp"]),
+              required=True)
+@click.option("--keyid", default=None, help="The key to replace (default: the role's first).")
+@JSON
+def rotate_key(directory: Path, passphrase_file: Path | None, role: str, keyid: str | None,
+               as_json: bool) -> None:
+    """Replace a key; the new root is signed by the old and the new root thresholds."""
+    repo = _open(directory, passphrase_file)
+    try:
+        new = repo.rotate_key(role, replace=keyid)
+    except (ReleaseError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    _emit(as_json, {"role": role, "keyid": new},
+          f"{role} key replaced by {new}; publish to hand the new root to the gateways")

@@ -1,0 +1,238 @@
+"""The tablet enforces the wing policy itself: a real agent process on a real broker, its
+monotonic and system clocks moved by the test (never the machine's own clock)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.policy import samples
+from tests.policy.conftest import WING, Clocks, audit_rows, launch, reported_hash
+from tests.policy.samples import OTHER_KEY
+from tests.support.agents import AgentProcess, Probe, TestSigner
+from tests.support.broker import WingBroker
+from wire.documents import SignedTime
+from wire.envelope import seal
+from wire.policy import WingPolicy, policy_hash
+from wire.schedule import utc_ms
+
+POLICY_TOPIC, TIME_TOPIC = "wing/policy", "wing/time"
+TEN_TO_CURFEW = utc_ms("2026-11-11T21:50Z")  # a Wednesday: curfew at 22:00 (GMT)
+MIDNIGHT = utc_ms("2026-11-12T00:00Z")
+EVENING = utc_ms("2026-11-11T18:00Z")
+
+
+def policy(**changes: Any) -> WingPolicy:
+    return samples.policy(**{"audience": f"wing:{WING}", **changes})
+
+
+def install_app(apps_dir: Path, app: str) -> Path:
+    return samples.install_app(apps_dir, app, wing=WING)
+
+
+def beacon(signer: TestSigner, at: int) -> bytes:
+    return seal(SignedTime(audience=f"wing:{WING}", version=at, issued=at, expires=at + 90_000),
+                signer.key)
+
+
+def start_at(make_agent: Callable[..., AgentProcess], probe: Probe, signer: TestSigner,
+             clocks: Clocks, at: int) -> AgentProcess:
+    """An agent that holds the sample policy and has trusted time `at`."""
+    clocks.set_wall(at)
+    agent = make_agent()
+    for app in ("listener", "education", "games"):
+        install_app(agent.state_dir / "apps", app)
+    agent.start()
+    agent.wait_connected()
+    # What the gateway gives every registered tablet first: unlocked (without it, locked).
+    probe.publish("tablet/t1/desired", signer.seal(signer.desired("t1", 1, locked=False)))
+    probe.publish(POLICY_TOPIC, seal(policy(), signer.key))
+    probe.publish(TIME_TOPIC, beacon(signer, at), retain=False)
+    agent.wait_for(lambda s: s.trusted_time is not None and s.curfew.state != "unknown"
+                   and not s.locked)
+    return agent
+
+
+def test_with_the_broker_gone_the_tablet_enters_curfew_on_time(
+    make_agent: Callable[..., AgentProcess], probe: Probe, signer: TestSigner, clocks: Clocks,
+    broker: WingBroker,
+) -> None:
+    agent = start_at(make_agent, probe, signer, clocks, TEN_TO_CURFEW)
+    state = agent.state()
+    assert (state.curfew.state, state.curfew.minutes_left) == ("warning", 10)
+    assert state.curfew.starts_at == utc_ms("2026-11-11T22:00Z")
+    broker.kill()
+    agent.wait_for(lambda s: not s.connected)
+
+    clocks.advance(9 * 60)  # 21:59 and a few seconds: the last warning
+    warned = agent.wait_for(lambda s: s.curfew.state == "warning" and s.curfew.minutes_left == 1)
+    assert {t.id for t in warned.apps if t.allowed_now} >= {"education", "listener"}
+
+    clocks.advance(61)  # past 22:00
+    night = agent.wait_for(lambda s: s.curfew.state == "curfew")
+    assert night.connected is False
+    assert night.curfew.ends_at == utc_ms("2026-11-12T07:00Z")
+    assert {t.id for t in night.apps if t.allowed_now} == {"listener", "legal"}
+
+
+def test_moving_the_system_clock_by_hours_or_days_does_not_end_a_curfew(
+    make_agent: Callable[..., AgentProcess], probe: Probe, signer: TestSigner, clocks: Clocks,
+) -> None:
+    agent = start_at(make_agent, probe, signer, clocks, MIDNIGHT)
+    assert agent.state().curfew.state == "curfew"
+    for hours in (+9, -9, +24 * 3, -24 * 10):
+        clocks.move_wall(hours * 3600)
+        jumps = len([r for r in audit_rows(agent) if r[0] == "clock_jump"])
+        agent.wait_for(lambda _s, n=jumps: len([r for r in audit_rows(agent)
+                                                if r[0] == "clock_jump"]) > n)
+        state = agent.state()
+        assert state.curfew.state == "curfew"
+        assert state.trusted_time is not None and abs(state.trusted_time - MIDNIGHT) < 120_000
+        assert launch(agent, "education").ok is False
+
+
+def test_after_a_restart_without_gateway_time_the_tablet_fails_closed_to_curfew_rules(
+    make_agent: Callable[..., AgentProcess], probe: Probe, signer: TestSigner, clocks: Clocks,
+    broker: WingBroker,
+) -> None:
+    agent = start_at(make_agent, probe, signer, clocks, EVENING)
+    assert agent.state().curfew.state == "open"
+    agent.kill()
+    broker.kill()
+    clocks.move_wall(-6 * 3600)  # and someone set the clock back, too
+    agent.start()
+    state = agent.state()
+    assert (state.curfew.state, state.trusted_time) == ("unknown", None)
+    assert {t.id for t in state.apps if t.allowed_now} == {"listener", "legal"}
+    assert launch(agent, "education").reason == "no trusted time yet: curfew rules apply"
+
+
+def policy_acks(probe: Probe, count: int) -> list[dict[str, str]]:
+    acks = []
+    for _ in range(count):
+        message = probe.expect(lambda m: m.topic == "tablet/t1/ack"
+                               and json.loads(m.payload)["ref"].startswith("policy/"))
+        acks.append(json.loads(message.payload))
+    return acks
+
+
+def test_a_replayed_unsigned_or_other_wing_policy_is_refused_and_audited(
+    make_agent: Callable[..., AgentProcess], probe: Probe, signer: TestSigner, clocks: Clocks,
+) -> None:
+    agent = start_at(make_agent, probe, signer, clocks, EVENING)
+    newer = policy(version=2, name="A wing: version 2")
+    probe.publish(POLICY_TOPIC, seal(newer, signer.key))
+    probe.expect(lambda m: m.topic == "tablet/t1/reported"
+                 and reported_hash(m.payload) == policy_hash(newer))
+
+    replay = seal(policy(version=1, name="A wing: the old one"), signer.key)
+    unsigned = seal(policy(version=3), OTHER_KEY)
+    envelope = json.loads(seal(policy(version=4, always_allowed=("listener", "legal", "games")),
+                               signer.key))
+    envelope["body"] = envelope["body"].replace('"version":4', '"version":5')
+    forged = json.dumps(envelope).encode()
+    other_wing = seal(policy(version=6, audience="wing:B"), signer.key)
+    for bad in (replay, unsigned, forged, other_wing):
+        probe.publish(POLICY_TOPIC, bad)
+
+    reasons = [a["reason"].split(":")[0] for a in policy_acks(probe, 4)]
+    assert reasons == ["not_newer", "unknown_key", "bad_signature", "wrong_audience"]
+    refused = [r for r in audit_rows(agent) if r[0] == "refused" and r[1] == POLICY_TOPIC]
+    assert [r[2] for r in refused] == reasons
+    # still version 2's rules: none of the refused documents made games always allowed
+    assert launch(agent, "games").reason == "not in the standard profile"
+    assert "games" not in {t.id for t in agent.state().apps}
+
+
+def test_apps_are_refused_and_audited_unless_allowed_signed_and_intact(
+    make_agent: Callable[..., AgentProcess], probe: Probe, signer: TestSigner, clocks: Clocks,
+) -> None:
+    agent = start_at(make_agent, probe, signer, clocks, EVENING)
+    apps: Path = agent.state_dir / "apps"
+    ok = launch(agent, "education")
+    assert ok.ok and ok.argv == (str((apps / "education" / "bin" / "run").resolve()),)
+
+    (apps / "education" / "data.txt").write_text("changed after signing\n")
+    (apps / "listener" / "bin" / "helper").write_bytes(b"\x7fELF unlisted")
+    refusals = {
+        "education": "file data.txt changed since it was signed",
+        "listener": "unlisted file bin/helper",
+        "games": "not in the standard profile",
+        "casino": "not in the wing's app allow-list",
+    }
+    for app, reason in refusals.items():
+        reply = launch(agent, app)
+        assert (reply.ok, reply.reason, reply.argv) == (False, reason, ())
+    audited = [r[3] for r in audit_rows(agent) if r[:3] == ("refused", "launch", "app_refused")]
+    assert audited == [f"{app}: {reason}" for app, reason in refusals.items()]
+
+
+def test_an_app_outside_its_hours_is_refused_until_they_start_and_follows_the_profile(
+    make_agent: Callable[..., AgentProcess], probe: Probe, signer: TestSigner, clocks: Clocks,
+) -> None:
+    agent = start_at(make_agent, probe, signer, clocks, utc_ms("2026-11-11T16:00Z"))
+    probe.publish("tablet/t1/desired", signer.seal(signer.desired("t1", 2, locked=False,
+                                                                  profile="enhanced")))
+    agent.wait_for(lambda s: s.profile == "enhanced")
+    reply = launch(agent, "games")  # games: weekdays 17:00-21:00 for enhanced
+    assert (reply.ok, reply.reason) == (False, "outside its hours")
+    assert ("refused", "launch", "app_refused", "games: outside its hours") in audit_rows(agent)
+
+    clocks.advance(3600)
+    agent.wait_for(lambda s: any(t.id == "games" and t.allowed_now for t in s.apps))
+    assert launch(agent, "games").ok
+
+    clocks.advance(3 * 3600 + 47 * 60)  # 20:47: the shell is told when games will close
+    warned = agent.wait_for(lambda s: any(t.id == "games" and t.closes_at for t in s.apps))
+    assert {t.id: t.closes_at for t in warned.apps}["games"] == utc_ms("2026-11-11T21:00Z")
+    clocks.advance(14 * 60)  # 21:01: closed
+    agent.wait_for(lambda s: any(t.id == "games" and not t.allowed_now for t in s.apps))
+    assert launch(agent, "games").reason == "outside its hours"
+
+    probe.publish("tablet/t1/desired", signer.seal(signer.desired("t1", 3, locked=False,
+                                                                  profile="basic")))
+    state = agent.wait_for(lambda s: s.profile == "basic")
+    assert "games" not in {t.id for t in state.apps}
+    assert launch(agent, "games").reason == "not in the basic profile"
+
+
+def test_an_always_allowed_app_runs_in_curfew_and_on_a_locked_tablet(
+    make_agent: Callable[..., AgentProcess], probe: Probe, signer: TestSigner, clocks: Clocks,
+) -> None:
+    agent = start_at(make_agent, probe, signer, clocks, MIDNIGHT)
+    assert launch(agent, "listener").ok
+    reply = launch(agent, "education")
+    assert (reply.ok, reply.reason) == (False, "curfew")
+    assert ("refused", "launch", "app_refused", "education: curfew") in audit_rows(agent)
+
+    probe.publish("tablet/t1/desired", signer.seal(signer.desired("t1", 2, locked=True)))
+    locked = agent.wait_for(lambda s: s.locked)
+    assert [t.id for t in locked.apps if t.allowed_now] == ["legal", "listener"]
+    assert launch(agent, "listener").ok
+
+
+def test_a_system_clock_set_days_ahead_does_not_stop_the_tablet_taking_gateway_time(
+    make_agent: Callable[..., AgentProcess], probe: Probe, signer: TestSigner, clocks: Clocks,
+) -> None:
+    clocks.set_wall(MIDNIGHT + 3 * 86_400_000)
+    agent = make_agent()
+    agent.start()
+    agent.wait_connected()
+    probe.publish(POLICY_TOPIC, seal(policy(), signer.key))
+    probe.publish(TIME_TOPIC, beacon(signer, MIDNIGHT), retain=False)
+    state = agent.wait_for(lambda s: s.trusted_time is not None)
+    assert state.curfew.state == "curfew"
+    assert abs(state.trusted_time - MIDNIGHT) < 60_000
+
+
+def test_a_replayed_older_time_is_refused(
+    make_agent: Callable[..., AgentProcess], probe: Probe, signer: TestSigner, clocks: Clocks,
+) -> None:
+    agent = start_at(make_agent, probe, signer, clocks, MIDNIGHT)
+    probe.publish(TIME_TOPIC, beacon(signer, EVENING), retain=False)  # six hours earlier
+    agent.wait_for(lambda _s: any(r[:2] == ("refused", TIME_TOPIC) for r in audit_rows(agent)))
+    state = agent.state()
+    assert state.curfew.state == "curfew"
+    assert state.trusted_time is not None and state.trusted_time >= MIDNIGHT
