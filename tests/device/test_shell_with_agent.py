@@ -9,16 +9,13 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("agent.clock", reason="needs the agent's policy engine (issue 5) merged")
-
 from agent.clock import TEST_OFFSET_ENV, TEST_WALL_OFFSET_ENV
-from wire.schedule import utc_ms
-
 from tests.policy.samples import WING_KEY, install_app, policy
 from tests.support.agents import AgentProcess, Probe, TestSigner, write_agent_config
 from tests.support.broker import WingBroker
 from wire.documents import SignedTime
 from wire.envelope import seal
+from wire.schedule import utc_ms
 from wire.topics import WING_POLICY, WING_TIME, TabletChannel, tablet
 
 pytestmark = pytest.mark.gui
