@@ -58,7 +58,8 @@ class Wing:
         return make_client(config, OPERATORS[index])
 
     def tablet_client(self, tablet_id: str) -> aiomqtt.Client:
-        return make_client(self.local.broker_config(tablet_id), tablet_id)
+        """A raw client with the tablet's own identity (from its enrolment bundle)."""
+        return make_client(self.local.agent_config(tablet_id).broker, tablet_id)
 
 
 async def floor_round_trips(wing: Wing, count: int) -> list[float]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.resources
 import importlib.util
 import os
 import shlex
@@ -26,6 +27,7 @@ from cellbridge.fleet import fleet, wait_until
 from cellbridge.wing import LocalWing
 
 FIRST = "T-0001"
+EXAMPLE_POLICY = Path(str(importlib.resources.files("gateway") / "policies" / "example.toml"))
 
 
 def _cellbridge(*args: str) -> list[str]:
@@ -52,6 +54,10 @@ class Demo:
                    f"{broker.workdir}")
         self.wing.start_gateway()
         click.echo(f"gateway   {self.directory / 'gateway'}  (API {self.wing.gateway_api})")
+        policy = self.staff("policy", "apply", str(EXAMPLE_POLICY), quiet=True)
+        if policy.returncode != 0:
+            raise RuntimeError(f"the example policy was refused: {policy.stderr.strip()}")
+        click.echo(f"policy    {EXAMPLE_POLICY.name} applied (curfews, profiles, app catalogue)")
         first_config = self.wing.write_agent_config(FIRST)
         log = open(self.directory / "tablets" / FIRST / "agent.log", "ab")  # noqa: SIM115
         self.agent = subprocess.Popen(_cellbridge("agent", "run", "--config", str(first_config)),
@@ -89,12 +95,13 @@ class Demo:
             self.xvfb.stop()
         self.wing.stop()
 
-    def staff(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def staff(self, *args: str, quiet: bool = False) -> subprocess.CompletedProcess[str]:
         command = _cellbridge("staff", *args)
-        click.echo(f"\n$ cellbridge staff {shlex.join(args)}")
         result = subprocess.run(command, env=self.env, capture_output=True, text=True, check=False)
-        click.echo((result.stdout + result.stderr).rstrip())
-        click.echo(f"(exit {result.returncode})")
+        if not quiet:
+            click.echo(f"\n$ cellbridge staff {shlex.join(args)}")
+            click.echo((result.stdout + result.stderr).rstrip())
+            click.echo(f"(exit {result.returncode})")
         return result
 
     def instructions(self) -> str:
@@ -103,6 +110,7 @@ class Demo:
             "The wing is running. From another terminal:",
             f"  export CELLBRIDGE_GATEWAY_API={self.wing.gateway_api}",
             "  .venv/bin/cellbridge staff status",
+            "  .venv/bin/cellbridge staff policy curfew status",
             f'  .venv/bin/cellbridge staff lock --device {FIRST} --reason "Cell search" --wait 5',
             f'  .venv/bin/cellbridge staff unlock --device {FIRST} --reason "All clear" --wait 5',
             '  .venv/bin/cellbridge staff lock --wing --reason "Wing lockdown" --wait 10',
@@ -134,6 +142,7 @@ def _tour(demo: Demo) -> int:
     steps = [
         ("lock", "--device", FIRST, "--reason", "Cell search", "--wait", "10"),
         ("status",),
+        ("policy", "curfew", "status"),
         ("unlock", "--device", FIRST, "--reason", "Search over", "--wait", "10"),
         ("lock", "--wing", "--reason", "Wing lockdown drill", "--wait", "30"),
         ("unlock", "--wing", "--reason", "Drill over", "--wait", "30"),
