@@ -135,9 +135,8 @@ def cold_start(runs: int) -> list[Row]:
 def state_to_frame(locks: int) -> list[Row]:
     """Lock/unlock published as signed `desired` documents to a real agent on a real broker; the
     shell runs in this process (its event loop stepped at its normal frame rate)."""
-    from tests.support.agents import AgentProcess, Probe, TestSigner, write_agent_config
-
     from cellbridge.broker import Mosquitto
+    from tests.support.agents import AgentProcess, Probe, TestSigner, write_agent_config
     from wire.topics import TabletChannel, tablet
 
     publish_to_frame, push_to_frame, publish_to_push = [], [], []
@@ -180,9 +179,18 @@ def state_to_frame(locks: int) -> list[Row]:
                         raise TimeoutError("the shell never showed the state")
                     EventLoop.idle()
 
-            step_until(lambda: app.agent_reachable and not app._prebuild)
-            for version in range(1, locks + 1):
-                locked = version % 2 == 1
+            # Registered on the wing: the gateway's first desired state unlocks the tablet.
+            probe.publish(tablet("t1", TabletChannel.DESIRED), signer.seal(signer.first("t1")))
+            step_until(
+                lambda: (
+                    app.agent_reachable
+                    and not app._prebuild
+                    and app.shell_state is not None
+                    and not app.shell_state.locked
+                )
+            )
+            for version in range(2, locks + 2):
+                locked = version % 2 == 0
                 document = signer.desired("t1", version, locked=locked, reason=f"bench {version}")
                 sealed = signer.seal(document)
                 step_until(lambda: app.frames_after_state >= 2)  # idle before each change

@@ -43,10 +43,13 @@ class Lesson(BaseModel):
     steps: Annotated[tuple[Step, ...], Field(min_length=1, max_length=40)]
 
 
-def load_lessons(directory: Path = LESSON_DIR) -> tuple[Lesson, ...]:
-    """Every valid lesson in `directory`, in course order."""
+def load_lessons(directory: Path = LESSON_DIR, language: str = "en") -> tuple[Lesson, ...]:
+    """Every valid lesson in `directory`, in course order; a lesson translated into `language`
+    (`directory/<language>/<same file name>`, same id) replaces the English one."""
     lessons = []
-    for path in sorted(directory.glob("*.toml")):
+    for english in sorted(directory.glob("*.toml")):
+        translated = directory / language / english.name
+        path = translated if language != "en" and translated.is_file() else english
         try:
             if path.stat().st_size > MAX_LESSON_BYTES:
                 raise ValueError(f"over {MAX_LESSON_BYTES} bytes")

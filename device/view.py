@@ -132,7 +132,7 @@ def curfew_status(
     if curfew.state == "curfew":
         return t.gettext("Curfew now")
     if curfew.state == "unknown":
-        return t.gettext("Curfew: waiting for the time")
+        return t.gettext("Curfew: waiting for the wing")
     minutes = curfew.minutes_left
     if curfew.starts_at is not None and now_ms is not None:
         minutes = minutes_until(curfew.starts_at, now_ms)
@@ -151,7 +151,7 @@ def curfew_title(state: ShellState, t: gettext.NullTranslations = ENGLISH) -> st
 def curfew_ends_text(state: ShellState, t: gettext.NullTranslations = ENGLISH) -> str:
     """The curfew screen's 'until when' line."""
     if state.curfew.state == "unknown":
-        return t.gettext("The tablet is waiting for the time from the wing.")
+        return t.gettext("The tablet is waiting for its settings and the time from the wing.")
     if state.curfew.ends_at is None:
         return t.gettext("The tablet opens again after curfew.")
     return t.gettext("The tablet opens again at {clock}.").format(
@@ -190,12 +190,19 @@ def lock_since_text(state: ShellState, t: gettext.NullTranslations = ENGLISH) ->
 
 
 def curfew_name(state: ShellState) -> str:
-    """What policy calls this stretch when it is not a plain curfew (a lockdown's name)."""
+    """What policy calls this stretch when it is not a plain curfew (a lockdown's name). Only
+    during a real curfew: while waiting (`unknown`) the agent's label is a technical note."""
+    if state.curfew.state != "curfew":
+        return ""
     label = str(getattr(state.curfew, "label", "") or "").strip()
     return "" if label.lower() in ("", "curfew") else label
 
 
 def lock_reason_text(state: ShellState, t: gettext.NullTranslations = ENGLISH) -> str:
-    """The reason staff gave, or a calm default when they gave none."""
+    """The reason staff gave, or a calm default when they gave none. A fail-safe lock (agent
+    starting, unreachable, not set up, or failing) gets one calm sentence, never the technical
+    detail behind it."""
+    if state.lock.source == "failsafe":
+        return t.gettext("The tablet is not ready. Please wait.")
     reason = state.lock.reason.strip()
     return reason or t.gettext("Staff have locked this tablet.")

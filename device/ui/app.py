@@ -431,7 +431,7 @@ class ShellApp(App):
         if self._lessons is None:
             from device import lessons as lesson_rules
 
-            self._lessons = lesson_rules.load_lessons()
+            self._lessons = lesson_rules.load_lessons(language=self.language)
         return self._lessons
 
     @property
@@ -517,6 +517,7 @@ class ShellApp(App):
         if language not in LANGUAGES:
             return
         self.language = language
+        self._lessons = None  # reloaded in the new language (progress is kept by lesson id)
         tr.switch(language)
         self._save_prefs()
         self._refresh()

@@ -190,7 +190,19 @@ def _keyboard(x: float, y: float, s: float) -> None:
     Rectangle(pos=(x + 0.3 * s, y + 0.31 * s), size=(0.4 * s, 0.07 * s))
 
 
+def _scales(x: float, y: float, s: float) -> None:
+    w = max(1.0, 0.06 * s)
+    Line(points=[x + 0.5 * s, y + 0.15 * s, x + 0.5 * s, y + 0.85 * s], width=w)
+    Line(points=[x + 0.3 * s, y + 0.15 * s, x + 0.7 * s, y + 0.15 * s], width=w)
+    Line(points=[x + 0.15 * s, y + 0.75 * s, x + 0.85 * s, y + 0.75 * s], width=w)
+    for cx in (0.22, 0.78):
+        Line(points=[x + cx * s, y + 0.75 * s, x + (cx - 0.1) * s, y + 0.45 * s], width=w)
+        Line(points=[x + cx * s, y + 0.75 * s, x + (cx + 0.1) * s, y + 0.45 * s], width=w)
+        Line(ellipse=(x + (cx - 0.13) * s, y + 0.36 * s, 0.26 * s, 0.18 * s, 90, 270), width=w)
+
+
 ICONS: dict[str, Draw] = {
+    "scales": _scales,
     "lock": _lock,
     "moon": _moon,
     "book": _book,

@@ -164,7 +164,6 @@ def stop_app(app: Any, window: Any) -> None:
 def world(broker: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A broker, a real agent process holding the sample wing policy, and a publisher with the
     wing's key (tests/device/test_shell_with_agent.py: World)."""
-    pytest.importorskip("agent.clock", reason="needs the agent's policy engine (issue 5) merged")
     from tests.device.test_shell_with_agent import World
 
     w = World(broker, tmp_path, monkeypatch)

@@ -91,3 +91,12 @@ def test_walking_a_lesson_and_its_progress_surviving_a_restart(start_shell, kivy
     shell.step()
     assert find(shell, "Staying safe online — Done")
     assert find(shell, "Using the touch screen — Not started")
+
+
+def test_a_translated_lesson_replaces_the_english_one_and_keeps_its_id():
+    english = {x.id: x for x in load_lessons()}
+    polish = {x.id: x for x in load_lessons(language="pl")}
+    assert polish.keys() == english.keys()
+    assert polish["staying-safe"].title == "Bezpieczeństwo w internecie"
+    assert len(polish["staying-safe"].steps) == len(english["staying-safe"].steps)
+    assert polish["email"] == english["email"]  # not translated yet: English

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.gui
 
 @pytest.fixture
 def agent(broker: WingBroker, tmp_path: Path) -> Iterator[tuple[AgentProcess, TestSigner, Probe]]:
+    """Tablet t1's real agent on the wing's broker (mutual TLS, enrolled like a real tablet)."""
     signer = TestSigner()
     config = write_agent_config(
         tmp_path / "t1",

@@ -10,14 +10,11 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("agent.clock", reason="needs the agent's policy engine (issue 5) merged")
-
 from agent.apps import build_manifest
-from wire.manifest import MANIFEST_NAME
-
-from tests.device.test_shell_with_agent import EVENING, TEN_TO_CURFEW, World
+from tests.device.test_shell_with_agent import EVENING, TEN_TO_CURFEW, WING, World
 from tests.policy.samples import APPS, EXPIRES, ISSUED, WING_KEY
 from wire.envelope import seal
+from wire.manifest import MANIFEST_NAME
 
 pytestmark = pytest.mark.gui
 
@@ -35,7 +32,7 @@ def install_recording_app(apps_dir: Path, app: str, *, lingers: bool) -> None:
         app=app,
         app_version=APPS[app].version,
         entry="bin/run",
-        audience="wing:A",
+        audience=f"wing:{WING}",
         version=1,
         issued=ISSUED,
         expires=EXPIRES,

@@ -9,21 +9,19 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("agent.clock", reason="needs the agent's policy engine (issue 5) merged")
-
 from agent.clock import TEST_OFFSET_ENV, TEST_WALL_OFFSET_ENV
-from wire.schedule import utc_ms
-
 from tests.policy.samples import WING_KEY, install_app, policy
 from tests.support.agents import AgentProcess, Probe, TestSigner, write_agent_config
-from tests.support.broker import Mosquitto
+from tests.support.broker import WingBroker
 from wire.documents import SignedTime
 from wire.envelope import seal
+from wire.schedule import utc_ms
 from wire.topics import WING_POLICY, WING_TIME, TabletChannel, tablet
 
 pytestmark = pytest.mark.gui
 
 DEVICE = "t1"
+WING = "w1"  # the test estate's wing (tests/conftest.py: demo_estate)
 EVENING = utc_ms("2026-11-11T18:00Z")  # a Wednesday, hours before the 22:00 curfew (GMT)
 TEN_TO_CURFEW = utc_ms("2026-11-11T21:50Z")
 
@@ -32,7 +30,7 @@ class World:
     """A broker, one agent process with its clocks under the test's control, and a publisher
     holding the wing's signing key."""
 
-    def __init__(self, broker: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    def __init__(self, broker: WingBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         self.broker = broker
         self.signer = TestSigner(key=WING_KEY)
         self.monotonic_file = tmp_path / "monotonic-offset"
@@ -44,14 +42,15 @@ class World:
         config = write_agent_config(
             tmp_path / DEVICE,
             device_id=DEVICE,
-            wing="A",
+            wing=WING,
             broker_host=broker.host,
             broker_port=broker.port,
             gateway_keys=[self.signer.write_public_key(tmp_path / "gateway.pem")],
             backoff_max_s=1.0,
+            enrolment_bundle=broker.demo.bundle(DEVICE) if broker.secure else None,
         )
         self.agent = AgentProcess(config)
-        self.probe = Probe(broker.host, broker.port)
+        self.probe = Probe(broker.host, broker.port, tls=broker.observer_tls(1))
         self.version = 0
 
     def start(self, at: int, apps: tuple[str, ...] = ("listener", "education")) -> None:
@@ -59,17 +58,17 @@ class World:
 
         self.wall_file.write_text(str(at / 1000 - time.time()))
         for app in apps:
-            install_app(self.agent.state_dir / "apps", app)
+            install_app(self.agent.state_dir / "apps", app, wing=WING)
         self.agent.start()
         self.agent.wait_connected()
-        self.probe.publish(WING_POLICY, seal(policy(), self.signer.key))
+        self.probe.publish(WING_POLICY, seal(policy(audience=f"wing:{WING}"), self.signer.key))
         self.beacon(at)
         self.agent.wait_for(lambda s: s.trusted_time is not None and s.curfew.state != "unknown")
         self.lock(False, "registered on the wing", by="system")  # the gateway's first desired
         self.agent.wait_for(lambda s: s.lock.source != "failsafe")
 
     def beacon(self, at: int) -> None:
-        time_doc = SignedTime(audience="wing:A", version=at, issued=at, expires=at + 90_000)
+        time_doc = SignedTime(audience=f"wing:{WING}", version=at, issued=at, expires=at + 90_000)
         self.probe.publish(WING_TIME, seal(time_doc, self.signer.key), retain=False)
 
     def advance(self, seconds: float) -> None:

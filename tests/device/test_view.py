@@ -119,3 +119,15 @@ def test_waiting_for_policy_or_time_is_not_called_curfew_on_screen():
     assert view.screen_for(waiting, "home") == "curfew"  # still fail closed
     assert view.curfew_title(waiting) == "The tablet is not ready yet."
     assert view.curfew_title(curfew_now()) == "It is curfew. Time to rest."
+
+
+def test_a_fail_safe_lock_never_shows_technical_detail():
+    broken = failsafe_state("t-0001", "internal error: OperationalError")
+    assert view.lock_reason_text(broken) == "The tablet is not ready. Please wait."
+
+
+def test_a_waiting_tablet_shows_no_technical_label():
+    waiting = state(curfew=CurfewView(state="unknown", label="no policy yet"))
+    assert view.curfew_name(waiting) == ""
+    named = state(curfew=CurfewView(state="curfew", label="Wing search"))
+    assert view.curfew_name(named) == "Wing search"
