@@ -13,13 +13,13 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from cellbridge.files import write_atomic
 from gateway.desired import needs_reissue, reissued
 from gateway.store import StoredDocument
 from wire import topics
@@ -110,17 +110,7 @@ class PolicyPublisher:
         self.document, self.envelope, self.hash = document, raw, policy_hash(document)
 
     def _save(self, document: WingPolicy, envelope: bytes) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "wb") as handle:
-            handle.write(envelope)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
-        directory = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        write_atomic(self.path, envelope)
         self.document, self.envelope, self.hash = document, envelope, policy_hash(document)
 
     def _sign(self, rules: dict[str, Any], version: int, now: int) -> tuple[WingPolicy, bytes]:

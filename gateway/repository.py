@@ -21,6 +21,7 @@ from tuf.api.metadata import Metadata, MetaFile, Snapshot, Timestamp
 from tuf.api.serialization.json import JSONSerializer
 
 from cellbridge.config import Settings
+from cellbridge.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +48,6 @@ class RepositoryError(Exception):
     """The repository directory is incomplete or its online key unusable."""
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    # Imported lazily: provisioning is not needed by a gateway for anything else.
-    from provisioning.release import atomic_write
-
-    atomic_write(path, data)
-
-
 def bump_timestamp(
     metadata_dir: Path,
     signer: CryptoSigner,
@@ -75,7 +69,7 @@ def bump_timestamp(
     md.signed.expires = (now + lifetime).replace(microsecond=0)
     md.signatures.clear()
     md.sign(signer)
-    _atomic_write(path, md.to_bytes(JSONSerializer(compact=False)))
+    write_atomic(path, md.to_bytes(JSONSerializer(compact=False)))
     return md
 
 
@@ -94,7 +88,7 @@ def bump_snapshot(
     md.signed.expires = (now + lifetime).replace(microsecond=0)
     md.signatures.clear()
     md.sign(signer)
-    _atomic_write(path, md.to_bytes(JSONSerializer(compact=False)))
+    write_atomic(path, md.to_bytes(JSONSerializer(compact=False)))
     return md
 
 

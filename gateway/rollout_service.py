@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from cellbridge.files import write_atomic
 from gateway.rollout import Rollout, Step, outcome, step, summary
 from gateway.service import GatewayService, InputError, TargetError
 from wire.documents import ReportedState
@@ -42,12 +41,7 @@ class RolloutManager:
 
     def _save(self) -> None:
         data = json.dumps([r.model_dump(mode="json") for r in self.rollouts.values()], indent=1)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".rollouts.")
-        with os.fdopen(fd, "w") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        write_atomic(self.path, data.encode())
 
     async def start(self, rollout: Rollout) -> Step:
         if rollout.id in self.rollouts:

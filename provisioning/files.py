@@ -1,4 +1,5 @@
-"""Atomic file writes for the estate: a command that fails half-way leaves no half-written file."""
+"""Atomic file writes for the estate: a command that fails half-way leaves no half-written file
+(single files: `cellbridge.files`; whole directories: `staged_directory`)."""
 
 from __future__ import annotations
 
@@ -9,27 +10,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-PRIVATE = 0o600
-PUBLIC = 0o644
+from cellbridge.files import PRIVATE, PUBLIC, write_atomic
 
-
-def write_atomic(path: Path, data: bytes, mode: int = PUBLIC) -> None:
-    """Write `data` to `path` through a temp file in the same directory and `os.replace`, with
-    `mode` set before any byte is written (a private key is never readable by others, even
-    briefly)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+__all__ = ["PRIVATE", "PUBLIC", "staged_directory", "write_atomic"]
 
 
 @contextlib.contextmanager

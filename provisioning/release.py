@@ -42,6 +42,7 @@ from agent.updates.target import (
     release_meta,
     version_key,
 )
+from cellbridge.files import PRIVATE, copy_atomic, write_atomic
 from provisioning.release_keys import (
     INSECURE_MARKER,
     ReleaseError,
@@ -49,7 +50,6 @@ from provisioning.release_keys import (
     make_release_ca,
     new_signer,
     private_pem,
-    write_private,
 )
 
 __all__ = ["EstateRepository", "ReleaseError", "build_rauc_bundle"]
@@ -68,26 +68,6 @@ T = TypeVar("T", Root, Targets, Snapshot, Timestamp)
 
 def utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so a reader sees the old or the new file, never a torn one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 class EstateRepository:
@@ -156,7 +136,8 @@ class EstateRepository:
                 signer, private = new_signer()
                 name = f"root-{i + 1}" if role == "root" else role
                 key_pass = None if role in ONLINE_ROLES else passphrase
-                write_private(cls._key_file(directory, name), private_pem(private, key_pass))
+                pem = private_pem(private, key_pass)
+                write_atomic(cls._key_file(directory, name), pem, PRIVATE)
                 signers[role].append(signer)
         make_release_ca(directory / "release-ca", passphrase)
 
@@ -210,8 +191,8 @@ class EstateRepository:
             md.sign(signer, append=True)
         data = md.to_bytes(JSONSerializer(compact=False))
         if role == Root.type:
-            atomic_write(self.metadata_dir / f"{md.signed.version}.root.json", data)
-        atomic_write(self.metadata_dir / f"{role}.json", data)
+            write_atomic(self.metadata_dir / f"{md.signed.version}.root.json", data)
+        write_atomic(self.metadata_dir / f"{role}.json", data)
 
     def _refresh_snapshot_and_timestamp(self, now: datetime.datetime) -> None:
         targets = self.load(Targets.type, Targets).signed
@@ -244,12 +225,7 @@ class EstateRepository:
                     f"version {meta.version} is not newer than released {other.version}"
                 )
         destination = self.targets_dir / target_path
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        tmp = destination.with_name(f".{destination.name}.tmp")
-        shutil.copyfile(file, tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, destination)
+        copy_atomic(file, destination)
         info = TargetFile.from_file(target_path, str(destination), ["sha256"])
         info.unrecognized_fields["custom"] = meta.model_dump(exclude_none=True)
         targets_md.signed.targets[target_path] = info
@@ -308,9 +284,9 @@ class EstateRepository:
         for path in self.key_path(role).parent.glob(f"{role}*.pem"):
             key_pass = None if role in ONLINE_ROLES else self.passphrase
             if load_signer(path, key_pass).public_key.keyid == victim:
-                write_private(path.with_name(path.name + ".retired"),
-                              path.read_bytes())
-                write_private(path, private_pem(private, key_pass))
+                write_atomic(path.with_name(path.name + ".retired"),
+                              path.read_bytes(), PRIVATE)
+                write_atomic(path, private_pem(private, key_pass), PRIVATE)
                 break
         new_root_signers = [s for s in old_root_signers if s.public_key.keyid != victim]
         if role == Root.type:
@@ -339,17 +315,18 @@ class EstateRepository:
             dst = destination / rel
             if dst.exists() and dst.stat().st_size == src.stat().st_size:
                 continue
-            atomic_copy(src, dst)
+            copy_atomic(src, dst)
             written.append(str(rel))
         roots = sorted(self.metadata_dir.glob("*.root.json"),
                        key=lambda p: int(p.name.split(".")[0]))
         order = [*roots, *(self.metadata_dir / f"{r}.json"
                            for r in ("root", "targets", "snapshot", "timestamp"))]
         for src in order:
-            atomic_copy(src, destination / "metadata" / src.name)
+            copy_atomic(src, destination / "metadata" / src.name)
             written.append(f"metadata/{src.name}")
         for role in ONLINE_ROLES:
-            write_private(destination / "keys" / f"{role}.pem", self.key_path(role).read_bytes())
+            key = self.key_path(role).read_bytes()
+            write_atomic(destination / "keys" / f"{role}.pem", key, PRIVATE)
         return written
 
 
@@ -372,15 +349,6 @@ class EstateRepository:
                 or timestamp.version <= their_timestamp.version):
             bump_timestamp(self.metadata_dir, self.signers(Timestamp.type)[0], now,
                            EXPIRY[Timestamp.type], after=their_timestamp.version)
-
-
-def atomic_copy(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    shutil.copyfile(src, tmp)
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, dst)
 
 
 def build_rauc_bundle(

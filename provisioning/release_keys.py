@@ -9,7 +9,6 @@ publish`, because the gateway signs with them unattended.
 from __future__ import annotations
 
 import datetime
-import os
 from pathlib import Path
 
 from cryptography import x509
@@ -18,23 +17,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 from securesystemslib.signer import CryptoSigner
 
+from cellbridge.files import PRIVATE, write_atomic
+
 INSECURE_MARKER = "INSECURE-DEMO-KEYS"
 
 
 class ReleaseError(Exception):
     """A release operation was refused: bad input, a missing or locked key, a failed tool."""
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write a secret atomically, readable by the owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _encryption(passphrase: bytes | None) -> serialization.KeySerializationEncryption:
@@ -123,7 +112,7 @@ def make_release_ca(
     release_pem = directory / "release.pem"
     release_key = directory / "release.key"
     ca_pem.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    write_private(directory / "ca.key", private_pem(ca_key, passphrase))
+    write_atomic(directory / "ca.key", private_pem(ca_key, passphrase), PRIVATE)
     release_pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    write_private(release_key, private_pem(key, passphrase))
+    write_atomic(release_key, private_pem(key, passphrase), PRIVATE)
     return ca_pem, release_pem, release_key

@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +20,8 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.updates.store import fsync_dir
 from agent.updates.target import ReleaseMeta
+from cellbridge.files import fsync_dir, write_atomic
 
 RAUC_TIMEOUT_S = 120.0
 INSTALL_TIMEOUT_S = 1800.0
@@ -115,20 +114,6 @@ class Bootloader(BaseModel):
     reboot_requested: bool = False
 
 
-def _write_json_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-
-
 class FileSlots:
     """Two slot files and a bootloader state file in one directory.
 
@@ -170,7 +155,7 @@ class FileSlots:
             return None
 
     def _write_meta(self, slot: str, meta: SlotMeta) -> None:
-        _write_json_atomic(self._meta_path(slot), meta.model_dump_json().encode())
+        write_atomic(self._meta_path(slot), meta.model_dump_json().encode())
 
     def _drop_meta(self, slot: str) -> None:
         self._meta_path(slot).unlink(missing_ok=True)
@@ -183,7 +168,7 @@ class FileSlots:
             raise SlotError(f"bootloader state unreadable: {exc}") from exc
 
     def _save(self, state: Bootloader) -> None:
-        _write_json_atomic(self.dir / "bootloader.json", state.model_dump_json().encode())
+        write_atomic(self.dir / "bootloader.json", state.model_dump_json().encode())
 
     # ---- SlotBackend
     def booted(self) -> str:

@@ -8,13 +8,12 @@ entered deliberately.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.updates.states import State
+from cellbridge.files import write_atomic
 
 
 class Pending(BaseModel):
@@ -79,27 +78,8 @@ class UpdateStore:
             raise StoreError(f"update record {self.path} unreadable: {exc}") from exc
 
     def save(self, record: UpdateRecord) -> None:
-        data = record.model_dump_json(indent=1).encode()
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".update-record.")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        fsync_dir(self.path.parent)
+        write_atomic(self.path, record.model_dump_json(indent=1).encode())
 
 
 class StoreError(Exception):
     """The persisted update record cannot be read."""
-
-
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -17,7 +17,11 @@ from provisioning.enrolment import BundleError, load_bundle
 from tests.provisioning.conftest import WING, make_estate
 from wire.envelope import key_id, public_key_to_pem
 
-NOW = dt.datetime.now(dt.UTC)
+
+def now() -> dt.datetime:
+    """The time of the check: read when the test runs, never at import (certificates are made
+    when each test's estate is, and a suite can run for longer than their back-dating)."""
+    return dt.datetime.now(dt.UTC)
 
 
 @pytest.fixture
@@ -26,7 +30,7 @@ def estate(tmp_path: Path) -> est.Estate:
 
 
 def test_a_bulk_bundle_loads_into_the_tablets_identity(estate: est.Estate) -> None:
-    identity = load_bundle(estate.bundles / "A", now=NOW)
+    identity = load_bundle(estate.bundles / "A", now=now())
     assert (identity.tablet_id, identity.wing, identity.cell) == ("A", WING, "cell-A")
     assert (identity.broker_host, identity.broker_port) == ("127.0.0.1", 8883)
     gateway_key = estate.gateway_signing_key(WING).public_key()
@@ -46,7 +50,7 @@ def test_a_csr_bundle_pairs_with_the_key_that_never_left_the_tablet(
     request = est.request_from_csr((tablet / "C7.csr").read_bytes(), WING, "cell-7")
     est.enrol(estate, [request], None, enrolled_by="it")
     assert not (estate.bundles / "C7" / "tablet.key").exists()
-    identity = load_bundle(estate.bundles / "C7", now=NOW, key_path=made.key_path)
+    identity = load_bundle(estate.bundles / "C7", now=now(), key_path=made.key_path)
     assert identity.tablet_id == "C7"
     assert estate.inventory.get("C7").serial == "SN-77"
 
@@ -64,7 +68,7 @@ def test_a_csr_bundle_without_the_tablets_key_is_refused(
     other_key = tmp_path / "other.key"
     other_key.write_bytes(pki.key_pem(pki.new_key()))
     with pytest.raises(BundleError, match="not issued for this tablet's key"):
-        load_bundle(estate.bundles / "C8", now=NOW, key_path=other_key)
+        load_bundle(estate.bundles / "C8", now=now(), key_path=other_key)
 
 
 def _alter(name: str, change) -> callable:
@@ -163,7 +167,7 @@ def test_a_tampered_bundle_is_refused_with_a_clear_message(
     bundle = estate.bundles / "A"
     tamper(bundle, estate, tmp_path)
     with pytest.raises(BundleError, match=message) as refused:
-        load_bundle(bundle, now=NOW)
+        load_bundle(bundle, now=now())
     assert str(refused.value).startswith(f"enrolment bundle {bundle} refused: ")
     assert "\n" not in str(refused.value)
 
@@ -173,12 +177,12 @@ def test_a_bundle_from_a_look_alike_estate_is_refused_when_the_root_is_pinned(
 ) -> None:
     bundle = estate.bundles / "A"
     pinned = pki.fingerprint(estate.root_cert())
-    assert load_bundle(bundle, now=NOW, root_fingerprint=pinned).tablet_id == "A"
+    assert load_bundle(bundle, now=now(), root_fingerprint=pinned).tablet_id == "A"
     _resigned_by_another_estate(bundle, estate, tmp_path)
     with pytest.raises(BundleError, match="root this tablet does not trust"):
-        load_bundle(bundle, now=NOW, root_fingerprint=pinned)
+        load_bundle(bundle, now=now(), root_fingerprint=pinned)
 
 
 def test_an_expired_bundle_is_refused(estate: est.Estate) -> None:
     with pytest.raises(BundleError, match="not valid now"):
-        load_bundle(estate.bundles / "A", now=NOW + dt.timedelta(days=3 * 365))
+        load_bundle(estate.bundles / "A", now=now() + dt.timedelta(days=3 * 365))
