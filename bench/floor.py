@@ -1,8 +1,10 @@
-"""The floor: raw MQTT on the same broker, no signing, no storage, no gateway.
+"""The floor: raw MQTT on the same broker, no signing, no storage, no gateway — what the lock path
+would cost with nothing but the broker. Topics are ones a tablet's ACL allows (`wing/…` to read,
+its own `tablet/<id>/telemetry` to write), so the same floor runs on the mutual-TLS wing broker.
 
-`round_trips`: one publisher, one echo client; publish → echo → receive, one at a time.
-`fan_out`: one retained-free publish to N echo clients, each answering on its own topic; the time
-until each answer arrives. This is what a wing lockdown costs with nothing but the broker.
+`round_trips`: observer → `wing/bench-rtt` → one tablet echoes → observer, one at a time.
+`fan_out`: one publish on `wing/bench-all`; every tablet answers; the time until each answer
+arrives. This is a wing lockdown with nothing but the broker.
 """
 
 from __future__ import annotations
@@ -11,17 +13,21 @@ import asyncio
 import contextlib
 import socket
 import time
+from collections.abc import Mapping
 
 import aiomqtt
 
 from cellbridge.broker import Mosquitto
+from wire import topics
 
 CONNECT_CONCURRENCY = 50
 NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+ASK_ONE = "wing/bench-rtt"
+ASK_ALL = "wing/bench-all"
 
 
 def raw_client(broker: Mosquitto, identifier: str) -> aiomqtt.Client:
-    """A plain MQTT 5 client, as lean as the agent's and the gateway's own (TCP_NODELAY)."""
+    """A plain MQTT 5 client for an anonymous broker, as lean as the agent's (TCP_NODELAY)."""
     return aiomqtt.Client(
         broker.host,
         broker.port,
@@ -41,55 +47,61 @@ async def connect_all(clients: list[aiomqtt.Client], stack: contextlib.AsyncExit
     await asyncio.gather(*(one(c) for c in clients))
 
 
-async def round_trips(broker: Mosquitto, count: int) -> list[float]:
-    """Seconds per publish→echo→receive round trip (QoS 1), `count` samples."""
+def _answer_topic(tablet: str) -> str:
+    return topics.tablet(tablet, topics.TabletChannel.TELEMETRY)
+
+
+async def round_trips(
+    tablet: str, echo: aiomqtt.Client, observer: aiomqtt.Client, count: int
+) -> list[float]:
+    """Seconds per observer → tablet → observer round trip (QoS 1), `count` samples."""
     async with contextlib.AsyncExitStack() as stack:
-        echo = raw_client(broker, "floor-echo")
-        caller = raw_client(broker, "floor-caller")
-        await connect_all([echo, caller], stack)
-        await echo.subscribe("floor/ping", qos=1)
-        await caller.subscribe("floor/pong", qos=1)
+        await connect_all([echo, observer], stack)
+        await echo.subscribe(ASK_ONE, qos=1)
+        await observer.subscribe(_answer_topic(tablet), qos=1)
 
         async def serve() -> None:
             async for message in echo.messages:
-                await echo.publish("floor/pong", message.payload, qos=1)
+                await echo.publish(_answer_topic(tablet), message.payload, qos=1)
 
         server = asyncio.create_task(serve())
         samples = []
-        replies = caller.messages
+        replies = observer.messages
         for index in range(count):
             started = time.perf_counter()
-            await caller.publish("floor/ping", str(index).encode(), qos=1)
+            await observer.publish(ASK_ONE, str(index).encode(), qos=1)
             await anext(replies)
             samples.append(time.perf_counter() - started)
         server.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
             await server
         return samples
 
 
-async def fan_out(broker: Mosquitto, tablets: int) -> list[float]:
-    """Seconds from one publish until each of `tablets` echo clients' answers arrive."""
+async def fan_out(tablets: Mapping[str, aiomqtt.Client], observer: aiomqtt.Client) -> list[float]:
+    """Seconds from one publish until each tablet's answer arrives at the observer."""
     async with contextlib.AsyncExitStack() as stack:
-        clients = [
-            raw_client(broker, f"floor-{i}") for i in range(tablets)
-        ]
-        collector = raw_client(broker, "floor-collector")
-        await connect_all([*clients, collector], stack)
-        await collector.subscribe("floor/answer/+", qos=1)
-        await asyncio.gather(*(c.subscribe("floor/all", qos=1) for c in clients))
+        await connect_all([*tablets.values(), observer], stack)
+        await observer.subscribe(topics.tablet_filter(topics.TabletChannel.TELEMETRY), qos=1)
+        await asyncio.gather(*(c.subscribe(ASK_ALL, qos=1) for c in tablets.values()))
 
-        async def answer(index: int, client: aiomqtt.Client) -> None:
+        async def answer(tablet: str, client: aiomqtt.Client) -> None:
             message = await anext(client.messages)
-            await client.publish(f"floor/answer/{index}", message.payload, qos=1)
+            await client.publish(_answer_topic(tablet), message.payload, qos=1)
 
-        answering = [asyncio.create_task(answer(i, c)) for i, c in enumerate(clients)]
+        answering = [asyncio.create_task(answer(t, c)) for t, c in tablets.items()]
         started = time.perf_counter()
-        await collector.publish("floor/all", b"lock", qos=1)
-        samples = []
-        async for _message in collector.messages:
+        await observer.publish(ASK_ALL, b"lock", qos=1)
+        samples: list[float] = []
+        async for _message in observer.messages:
             samples.append(time.perf_counter() - started)
-            if len(samples) == tablets:
+            if len(samples) == len(tablets):
                 break
         await asyncio.gather(*answering)
         return samples
+
+
+async def fan_out_plain(broker: Mosquitto, tablets: int) -> list[float]:
+    """`fan_out` on an anonymous plain-TCP broker with `tablets` raw clients."""
+    clients = {f"T-{i:04d}": raw_client(broker, f"floor-{i}") for i in range(1, tablets + 1)}
+    return await fan_out(clients, raw_client(broker, "floor-observer"))

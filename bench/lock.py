@@ -24,7 +24,7 @@ from pathlib import Path
 import aiomqtt
 import httpx
 
-from bench.floor import connect_all
+from bench import floor
 from bench.stats import Row, ms, summary
 from cellbridge.fleet import fleet, wait_until
 from cellbridge.mqtt import make_client
@@ -63,58 +63,13 @@ class Wing:
 
 
 async def floor_round_trips(wing: Wing, count: int) -> list[float]:
-    """observer → wing/bench-rtt → tablet echo → tablet/<id>/telemetry → observer."""
     tablet = wing.local.tablets[0]
-    async with contextlib.AsyncExitStack() as stack:
-        echo, caller = wing.tablet_client(tablet), wing.observer()
-        await connect_all([echo, caller], stack)
-        await echo.subscribe("wing/bench-rtt", qos=1)
-        await caller.subscribe(topics.tablet(tablet, topics.TabletChannel.TELEMETRY), qos=1)
-
-        async def serve() -> None:
-            async for message in echo.messages:
-                await echo.publish(topics.tablet(tablet, topics.TabletChannel.TELEMETRY),
-                                   message.payload, qos=1)
-
-        server = asyncio.create_task(serve())
-        samples = []
-        replies = caller.messages
-        for index in range(count):
-            started = time.perf_counter()
-            await caller.publish("wing/bench-rtt", str(index).encode(), qos=1)
-            await anext(replies)
-            samples.append(time.perf_counter() - started)
-        server.cancel()
-        with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
-            await server
-        return samples
+    return await floor.round_trips(tablet, wing.tablet_client(tablet), wing.observer(), count)
 
 
 async def floor_fan_out(wing: Wing) -> list[float]:
-    """One publish on wing/bench-all; every tablet answers on its telemetry topic."""
-    async with contextlib.AsyncExitStack() as stack:
-        clients = [wing.tablet_client(t) for t in wing.local.tablets]
-        collector = wing.observer()
-        await connect_all([*clients, collector], stack)
-        await collector.subscribe(topics.tablet_filter(topics.TabletChannel.TELEMETRY), qos=1)
-        await asyncio.gather(*(c.subscribe("wing/bench-all", qos=1) for c in clients))
-
-        async def answer(tablet: str, client: aiomqtt.Client) -> None:
-            message = await anext(client.messages)
-            await client.publish(topics.tablet(tablet, topics.TabletChannel.TELEMETRY),
-                                 message.payload, qos=1)
-
-        pairs = zip(wing.local.tablets, clients, strict=True)
-        answering = [asyncio.create_task(answer(t, c)) for t, c in pairs]
-        started = time.perf_counter()
-        await collector.publish("wing/bench-all", b"lock", qos=1)
-        samples: list[float] = []
-        async for _message in collector.messages:
-            samples.append(time.perf_counter() - started)
-            if len(samples) == len(clients):
-                break
-        await asyncio.gather(*answering)
-        return samples
+    clients = {t: wing.tablet_client(t) for t in wing.local.tablets}
+    return await floor.fan_out(clients, wing.observer())
 
 
 async def one_tablet_locks(api: httpx.AsyncClient, tablets: list[str], count: int) -> list[float]:

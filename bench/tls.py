@@ -84,10 +84,11 @@ def measure(tablets: int) -> dict[str, tuple[int, int]]:
     ids = [f"bench-{i:05d}" for i in range(tablets)]
     demo.enrol(ids)
     contexts: list[ssl.SSLContext | None] = [tls_context(demo.tablet_tls(i)) for i in ids]
+    plain: list[ssl.SSLContext | None] = [None] * tablets
     results = {}
     for name, start, ctxs in (
         ("mtls", demo.start_broker, contexts),
-        ("plain", _plain_broker, [None] * tablets),
+        ("plain", _plain_broker, plain),
     ):
         broker = start()
         try:

@@ -134,6 +134,22 @@ def test_shell_is_an_unprivileged_user_drawing_on_kms_with_no_network() -> None:
     assert "char-drm rw" in SHELL["Service"]["DeviceAllow"]
 
 
+def test_the_shell_is_restarted_when_its_ui_loop_freezes() -> None:
+    assert one(SHELL, "Service", "Type") == "notify"
+    assert one(SHELL, "Service", "NotifyAccess") == "main"
+    assert int(one(SHELL, "Service", "WatchdogSec")) > 0
+
+
+def test_the_shells_progress_and_settings_live_on_the_data_partition_private_to_it() -> None:
+    tmpfiles = (
+        (COMMON_OVERLAY / "usr" / "lib" / "tmpfiles.d" / "cellbridge.conf").read_text().splitlines()
+    )
+    assert "--data-dir /var/lib/cellbridge/shell" in one(SHELL, "Service", "ExecStart")
+    assert one(SHELL, "Service", "ReadWritePaths") == "/var/lib/cellbridge/shell"
+    assert "d /var/lib/cellbridge/shell 0700 cellbridge-shell cellbridge-shell -" in tmpfiles
+    assert "z /var/lib/cellbridge 0711 root root -" in tmpfiles
+
+
 def test_only_the_shell_group_can_reach_the_agent_socket() -> None:
     tmpfiles = (
         (COMMON_OVERLAY / "usr" / "lib" / "tmpfiles.d" / "cellbridge.conf").read_text().splitlines()
