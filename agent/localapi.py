@@ -21,8 +21,10 @@ from wire.localapi import (
     GetRequest,
     LaunchReply,
     LaunchRequest,
+    RequestSaved,
     ShellState,
     StateMessage,
+    SubmitRequest,
 )
 
 log = logging.getLogger(__name__)
@@ -59,8 +61,10 @@ class LocalApi:
         mode: int,
         current: Callable[[], ShellState],
         launch: Callable[[LaunchRequest], Awaitable[LaunchReply]] | None = None,
+        submit: Callable[[SubmitRequest], Awaitable[RequestSaved]] | None = None,
     ) -> None:
         self.path = path
+        self._submit = submit
         self._launch = launch
         self.mode = mode
         self._current = current
@@ -149,6 +153,10 @@ class LocalApi:
                 if not client.send(localapi.encode(await self._answer_launch(request))):
                     return
                 continue
+            if isinstance(request, SubmitRequest):
+                if not client.send(localapi.encode(await self._answer_submit(request))):
+                    return
+                continue
             if not isinstance(request, GetRequest):
                 client.watching = True
             if not client.send(localapi.encode(StateMessage(state=self._current()))):
@@ -163,6 +171,16 @@ class LocalApi:
         except Exception:
             log.exception("%s: launch check failed", self.path)
             return LaunchReply(app=request.app, ok=False, reason="internal error")
+
+    async def _answer_submit(self, request: SubmitRequest) -> RequestSaved:
+        """Saved, or a short reason why not; never an unhandled error."""
+        if self._submit is None:
+            return RequestSaved(ok=False, reason="requests are not available")
+        try:
+            return await self._submit(request)
+        except Exception:
+            log.exception("%s: saving a request failed", self.path)
+            return RequestSaved(ok=False, reason="internal error")
 
     async def _send_loop(self, client: _Client) -> None:
         try:

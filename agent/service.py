@@ -25,7 +25,9 @@ from pydantic import ValidationError
 from agent.clock import TrustedClock, monotonic_from_env, wall_from_env
 from agent.config import AgentConfig
 from agent.localapi import LocalApi
+from agent.outbox import Outbox
 from agent.policy import PolicyEnforcer
+from agent.requests import RequestDesk
 from agent.store import AuditRow, Store, StoredDocument, StoreError
 from agent.updates.service import HealthCheck, SignedTimeClock, UpdateService
 from agent.view import DEFAULT_PROFILE, reported_state, shell_state
@@ -50,7 +52,14 @@ from wire.envelope import (
     open_envelope,
     public_key_from_pem,
 )
-from wire.localapi import LaunchReply, LaunchRequest, ShellState, failsafe_state
+from wire.localapi import (
+    LaunchReply,
+    LaunchRequest,
+    RequestSaved,
+    ShellState,
+    SubmitRequest,
+    failsafe_state,
+)
 from wire.policy import WingPolicy
 
 log = logging.getLogger(__name__)
@@ -145,8 +154,10 @@ class Agent:
         self._client: aiomqtt.Client | None = None
         self._state: ShellState = failsafe_state(device, self._failure)
         self._api = LocalApi(
-            config.socket, config.socket_mode, lambda: self._state, launch=self._launch
+            config.socket, config.socket_mode, lambda: self._state, launch=self._launch,
+            submit=self._submit,
         )
+        self._requests: RequestDesk | None = None
         self._listeners: list[Callable[[ShellState], None]] = []
         self.ready = asyncio.Event()
         """Set once the state is loaded (or failed closed) and the shell's socket listens."""
@@ -219,6 +230,8 @@ class Agent:
             with contextlib.suppress(asyncio.CancelledError):
                 await policy_loop
             await self._api.close()
+            if self._requests is not None:
+                await self._requests.close()
             store, self._store = self._store, None
             if store is not None:
                 await asyncio.to_thread(store.close)
@@ -242,6 +255,7 @@ class Agent:
             self._fail(f"state store unreadable: {exc}")
             return
         self._store, self._applied, self._documents = store, applied, documents
+        await self._open_requests()
         self._policy_documents()
         self._failure = None
         self._refresh()
@@ -265,7 +279,8 @@ class Agent:
             state = state.model_copy(update={"update": self._updates.view()})
         view = self.policy.view(self.profile, locked=state.locked)
         state = state.model_copy(
-            update={"curfew": view.curfew, "apps": view.apps, "trusted_time": view.trusted_time}
+            update={"curfew": view.curfew, "apps": view.apps, "trusted_time": view.trusted_time,
+                    "requests": self._requests.views if self._requests is not None else ()}
         )
         if state.model_copy(update={"trusted_time": None}) != self._state.model_copy(
             update={"trusted_time": None}
@@ -316,13 +331,16 @@ class Agent:
         )
         async with client:
             await client.subscribe(
-                [(self._topic_desired, 1), (self._topic_cmd, 1), (topics.WING_ALL, 1)]
+                [(self._topic_desired, 1), (self._topic_cmd, 1), (topics.WING_ALL, 1),
+                 (topics.tablet(self.config.device_id, topics.TabletChannel.REPLY), 1)]
             )
             await client.publish(self._topic_status, self._status("online"), qos=1, retain=True)
             self._client = client
             try:
                 await self._publish_reported()
                 self._connected = True
+                if self._requests is not None:
+                    self._requests.connected(client)
                 self._refresh()
                 _raise_if_cancelling()
                 async for message in client.messages:
@@ -341,6 +359,8 @@ class Agent:
             finally:
                 self._client = None
                 self._connected = False
+                if self._requests is not None:
+                    self._requests.connected(None)
                 self._refresh()
 
     async def _on_message(self, topic: str, payload: object) -> None:
@@ -349,6 +369,8 @@ class Agent:
             route = self._routes.get(topic)
             if route is not None:
                 await self._on_document(topic, route, raw)
+            elif self._requests is not None and topic == self._requests.topic_reply:
+                await self._requests.on_reply(raw)
             elif topic == self._topic_cmd:
                 await self._refuse(topic, "cmd", None, "unsupported", "no jobs are supported yet")
             else:
@@ -530,3 +552,25 @@ class Agent:
             )
         except StoreError as exc:
             self._fail(f"cannot write audit: {exc}")
+
+    # -- requests to staff (issue 6) --------------------------------------------------------
+
+    async def _open_requests(self) -> None:
+        """Open the request outbox; without it the Requests app says it cannot send (the rest
+        of the tablet is unaffected)."""
+        try:
+            outbox = await asyncio.to_thread(Outbox, self.config.state_dir / "requests.db")
+            desk = RequestDesk(
+                outbox, device=self.config.device_id, trusted_keys=self._keys,
+                now_ms=self._now_ms, audit=self._audit_local, changed=self._refresh,
+            )
+            await desk.load()
+        except StoreError as exc:
+            log.error("%s: request outbox unreadable: %s", self.config.device_id, exc)
+            return
+        self._requests = desk
+
+    async def _submit(self, request: SubmitRequest) -> RequestSaved:
+        if self._requests is None:
+            return RequestSaved(ok=False, reason="requests are not available on this tablet")
+        return await self._requests.submit(request)

@@ -1,21 +1,23 @@
-"""The Requests app's records: what the prisoner wrote, and where it is on its way to staff.
+"""The Requests app's rules: the forms a prisoner may choose, what may be sent, and the one call
+that hands a request to the agent.
 
-Pure apart from the one JSON file it is kept in. A request is `waiting` until the agent takes it
-for delivery; the agent, not the shell, talks to the wing (the shell never touches the network).
+The agent, not the shell, keeps the request (on disk, before it says "saved") and delivers it to
+the wing; the shell never touches the network. What the shell lists comes back in the agent's
+`ShellState.requests` (waiting / delivered / answered, with staff's reply).
 """
 
 from __future__ import annotations
 
-import uuid
+import json
+import socket
 from pathlib import Path
-from typing import Annotated, Literal
-
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from device.i18n import N_
-from device.storage import read_json, write_json
+from wire import requests as wire_requests
+from wire.localapi import MAX_LINE, RequestSaved, parse_message
 
-MAX_TEXT = 2000
+MAX_TEXT = wire_requests.MAX_TEXT
+SEND_TIMEOUT_S = 10.0
 
 REQUEST_TYPES: tuple[tuple[str, str, str], ...] = (
     ("general", N_("General application"), "envelope"),
@@ -29,25 +31,19 @@ REQUEST_TYPES: tuple[tuple[str, str, str], ...] = (
 
 TYPE_IDS = frozenset(t[0] for t in REQUEST_TYPES)
 
-
-class Request(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    id: str
-    type: str
-    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]
-    status: Literal["waiting", "sent", "answered"] = "waiting"
-    reply: str = ""
+STATUS_LABELS = {
+    "waiting": N_("Waiting to send"),
+    "delivered": N_("Sent to staff"),
+    "answered": N_("Answered"),
+}
 
 
-class Outbox(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    requests: tuple[Request, ...] = ()
+def label_of(type_id: str) -> str:
+    return dict((t, label) for t, label, _ in REQUEST_TYPES).get(type_id, type_id)
 
 
-def new_request(type_id: str, text: str) -> Request:
-    """A request ready to queue; ValueError with a prisoner-safe reason if it cannot be sent."""
+def checked_text(type_id: str, text: str) -> str:
+    """The text to send; ValueError with a prisoner-safe reason if it cannot be sent."""
     text = text.strip()
     if type_id not in TYPE_IDS:
         raise ValueError(N_("Choose what your request is about."))
@@ -55,19 +51,27 @@ def new_request(type_id: str, text: str) -> Request:
         raise ValueError(N_("Write something first."))
     if len(text) > MAX_TEXT:
         raise ValueError(N_("Your request is too long."))
-    return Request(id=uuid.uuid4().hex, type=type_id, text=text)
+    return text
 
 
-def load(path: Path) -> Outbox:
-    raw = read_json(path)
+def send(socket_path: Path | str, type_id: str, text: str,
+         timeout: float = SEND_TIMEOUT_S) -> RequestSaved:
+    """Hand the request to the agent on a connection of its own; any failure is a not-saved."""
+    line = json.dumps({"op": "request", "type": type_id, "text": text}).encode() + b"\n"
     try:
-        return Outbox.model_validate(raw or {})
-    except ValidationError:
-        return Outbox()
-
-
-def add(path: Path, request: Request) -> Outbox:
-    outbox = load(path)
-    updated = Outbox(requests=(*outbox.requests, request))
-    write_json(path, updated.model_dump())
-    return updated
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(str(socket_path))
+            sock.sendall(line)
+            with sock.makefile("rb") as stream:
+                while True:
+                    answer = stream.readline(MAX_LINE + 1)
+                    if not answer:
+                        return RequestSaved(ok=False, reason="agent closed the connection")
+                    message = parse_message(answer)
+                    if isinstance(message, RequestSaved):
+                        return message
+                    if message.type == "error":
+                        return RequestSaved(ok=False, reason=message.error)
+    except (OSError, ValueError) as exc:
+        return RequestSaved(ok=False, reason=f"agent unreachable: {exc}")

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from gateway.config import Place
 from gateway.desired import LockRequest
 from gateway.policy_api import policy_router
+from gateway.requests_api import requests_router
 from gateway.service import GatewayService, InputError, Selector, TargetError
 from gateway.store import Tablet
 from wire.documents import DeviceId, Name, ShortText
@@ -124,4 +125,5 @@ def make_app(service: GatewayService) -> FastAPI:
 
     add_update_routes(app, service)
     app.include_router(policy_router(service.policy))
+    app.include_router(requests_router(service.requests))
     return app

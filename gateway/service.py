@@ -33,6 +33,7 @@ from gateway.desired import (
     reissued,
 )
 from gateway.policy_service import PolicyPublisher
+from gateway.requests import RequestDesk
 from gateway.store import AuditEntry, ChainCheck, Store, StoredDocument, Tablet, TabletStatus
 from gateway.throttle import AuditThrottle
 from provisioning.revocation import RevokedListError, RevokedWatch
@@ -181,6 +182,7 @@ class GatewayService:
         self.report_hooks: list[Callable[[ReportedState], None]] = []
         """Called with every report a tablet sends (the rollouts watch them)."""
         self.policy = PolicyPublisher(self)
+        self.requests = RequestDesk(self)
 
     @property
     def ttl_ms(self) -> int:
@@ -222,6 +224,7 @@ class GatewayService:
                     (topics.tablet_filter(TabletChannel.STATUS), 1),
                     (topics.tablet_filter(TabletChannel.ACK), 1),
                     (topics.tablet_filter(TabletChannel.TELEMETRY), 0),
+                    (topics.tablet_filter(TabletChannel.REQUEST), 1),
                 ]
             )
             self._client = client
@@ -270,6 +273,7 @@ class GatewayService:
         await asyncio.gather(
             self._publish_lockdown(),
             self.policy.publish(),
+            self.requests.republish(),
             *(self._publish_desired(d) for d in self.desired if d in self.tablets),
         )
 
@@ -372,6 +376,9 @@ class GatewayService:
                 self._touch(device, now)
                 if ack.state == "rejected":
                     self._on_refusal(device, ack, now)
+                self.requests.on_ack(device, ack)
+        elif channel is TabletChannel.REQUEST:
+            self.requests.on_request(device, bytes(payload), now)
         elif channel is TabletChannel.TELEMETRY:
             if len(payload) > TELEMETRY_MAX_BYTES:
                 self._invalid(device, channel, f"over_size_cap: {len(payload)} bytes", now)
@@ -454,6 +461,7 @@ class GatewayService:
     def _reconcile(self, device: str) -> None:
         """A tablet was born: give it what it has not reported as applied."""
         self.policy.on_birth(device)
+        self.requests.on_birth(device)
         report = self.reported.get(device)
         stored = self.desired.get(device)
         if stored is not None and is_behind(

@@ -242,3 +242,4 @@ def _add_update_commands() -> None:
 
 _add_update_commands()
 staff.add_command(importlib.import_module("gateway.policy_cli").policy)  # imports this module
+staff.add_command(importlib.import_module("gateway.requests_cli").requests)  # imports this module

@@ -159,6 +159,10 @@ def open_envelope(
         return Refused(Refusal.UNKNOWN_KEY, f"no trusted key {envelope['kid'][:40]!r}")
     try:
         signature = base64.b64decode(envelope["sig"], validate=True)
+        # base64 ignores the padding bits of the last character: only the canonical spelling
+        # of a signature is the signature (else one envelope has several valid encodings).
+        if base64.b64encode(signature).decode("ascii") != envelope["sig"]:
+            raise ValueError("signature is not canonical base64")
         key.verify(signature, body)
     except (binascii.Error, ValueError, InvalidSignature):
         return Refused(Refusal.BAD_SIGNATURE, "signature does not match the body")

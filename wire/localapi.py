@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, TypeAdapter, ValidationError
 
 from wire.documents import AppId, Document, LockView, Millis
+from wire.requests import RequestText, RequestType
 
 MAX_LINE = 64 * 1024
 
@@ -57,6 +58,25 @@ class UpdateView(Document):
     message: str = ""
 
 
+class RequestView(Document):
+    """One of the tablet's requests as the shell lists it: `waiting` (kept on the tablet, not
+    yet delivered), `delivered` (the wing has it), `answered` (with staff's `reply`)."""
+
+    id: str
+    type: str
+    text: str
+    """The start of what was written (the shell shows a preview)."""
+    created: Millis
+    status: Literal["waiting", "delivered", "answered"]
+    reply: str = ""
+    reply_by: str = ""
+
+
+MAX_SHOWN_REQUESTS = 5
+"""Newest requests carried in `ShellState` (keeps a state line far below `MAX_LINE`)."""
+REQUEST_PREVIEW = 200
+
+
 class ShellState(Document):
     """Everything the shell must show. The agent is its only source."""
 
@@ -71,6 +91,8 @@ class ShellState(Document):
     curfew: CurfewView = CurfewView()
     apps: tuple[AppTile, ...] = ()
     update: UpdateView = UpdateView()
+    requests: tuple[RequestView, ...] = ()
+    """The newest requests, newest first."""
 
 
 def failsafe_state(device: str, reason: str) -> ShellState:
@@ -101,7 +123,18 @@ class LaunchRequest(Document):
     app: AppId
 
 
-Request = Annotated[WatchRequest | GetRequest | LaunchRequest, Field(discriminator="op")]
+class SubmitRequest(Document):
+    """Send a request to staff. The agent answers `RequestSaved` only once it is stored on the
+    tablet (it survives a reboot); it delivers it when the wing is reachable."""
+
+    op: Literal["request"]
+    type: RequestType
+    text: RequestText
+
+
+Request = Annotated[
+    WatchRequest | GetRequest | LaunchRequest | SubmitRequest, Field(discriminator="op")
+]
 _REQUEST = TypeAdapter(Request)
 
 
@@ -126,7 +159,18 @@ class LaunchReply(Document):
     """The command line to run, the verified entry point's absolute path first; empty unless ok."""
 
 
-Message = Annotated[StateMessage | ErrorMessage | LaunchReply, Field(discriminator="type")]
+class RequestSaved(Document):
+    """The answer to one `SubmitRequest`: `ok` with the request's id, or a short reason."""
+
+    type: Literal["request_saved"] = "request_saved"
+    ok: bool
+    id: str = ""
+    reason: str = ""
+
+
+Message = Annotated[
+    StateMessage | ErrorMessage | LaunchReply | RequestSaved, Field(discriminator="type")
+]
 _MESSAGE = TypeAdapter(Message)
 
 
@@ -134,12 +178,14 @@ def encode(message: Document) -> bytes:
     return message.model_dump_json().encode("utf-8") + b"\n"
 
 
-def parse_request(line: bytes) -> WatchRequest | GetRequest | LaunchRequest:
+def parse_request(
+    line: bytes,
+) -> WatchRequest | GetRequest | LaunchRequest | SubmitRequest:
     """Parse one request line; raises ValueError with a short reason."""
     return _parse(_REQUEST, line)
 
 
-def parse_message(line: bytes) -> StateMessage | ErrorMessage | LaunchReply:
+def parse_message(line: bytes) -> StateMessage | ErrorMessage | LaunchReply | RequestSaved:
     """Parse one agent→shell line; raises ValueError with a short reason."""
     return _parse(_MESSAGE, line)
 

@@ -18,11 +18,16 @@ class TabletChannel(StrEnum):
     ACK = "ack"
     TELEMETRY = "telemetry"
     STATUS = "status"
+    REQUEST = "request"
+    """A prisoner's request (application or complaint), tablet → gateway, QoS 1, not retained."""
+    REPLY = "reply"
+    """Staff's signed answer to one request, gateway → tablet, QoS 1, not retained."""
 
 
-TO_TABLET = frozenset({TabletChannel.DESIRED, TabletChannel.CMD})
+TO_TABLET = frozenset({TabletChannel.DESIRED, TabletChannel.CMD, TabletChannel.REPLY})
 FROM_TABLET = frozenset(
-    {TabletChannel.REPORTED, TabletChannel.ACK, TabletChannel.TELEMETRY, TabletChannel.STATUS}
+    {TabletChannel.REPORTED, TabletChannel.ACK, TabletChannel.TELEMETRY, TabletChannel.STATUS,
+     TabletChannel.REQUEST}
 )
 
 WING_POLICY = "wing/policy"

@@ -38,10 +38,11 @@ from device.ui import screens
 from device.ui.tr import tr
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from device import lessons as lesson_rules
-    from device import requests as request_rules
     from device.agent_link import AgentLink
-    from wire.localapi import ShellState
+    from wire.localapi import RequestSaved, ShellState
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,6 @@ class ShellApp(App):
         self._root_sm: Any = None
         self._lessons: tuple[lesson_rules.Lesson, ...] | None = None
         self._progress: lesson_rules.Progress | None = None
-        self._outbox: request_rules.Outbox | None = None
 
     # --- Kivy lifecycle -------------------------------------------------------------------
 
@@ -443,20 +443,8 @@ class ShellApp(App):
         return self._progress
 
     @property
-    def outbox(self) -> request_rules.Outbox:
-        if self._outbox is None:
-            from device import requests as request_rules
-
-            self._outbox = request_rules.load(self.outbox_path)
-        return self._outbox
-
-    @property
     def progress_path(self) -> Path:
         return self.data_dir / "lesson-progress.json"
-
-    @property
-    def outbox_path(self) -> Path:
-        return self.data_dir / "requests.json"
 
     def open_lesson(self, lesson_id: str) -> None:
         lesson = next((x for x in self.lessons if x.id == lesson_id), None)
@@ -481,11 +469,20 @@ class ShellApp(App):
         save_progress(self.progress_path, self._progress)
         self.go("lessons")
 
-    def queue_request(self, request: request_rules.Request) -> None:
-        from device.requests import add
+    def send_request(self, type_id: str, text: str,
+                     done: Callable[[RequestSaved], None]) -> None:
+        """Hand a request to the agent off the UI thread; `done` runs on the UI thread."""
+        from device import requests as request_rules
 
-        self._outbox = add(self.outbox_path, request)
-        log.info("request %s (%s) queued", request.id, request.type)
+        def work() -> None:
+            saved = request_rules.send(self.socket_path, type_id, text)
+            if saved.ok:
+                log.info("request %s (%s) saved by the agent", saved.id, type_id)
+            else:
+                log.warning("request not saved: %s", saved.reason)
+            Clock.schedule_once(lambda _dt: done(saved), -1)
+
+        threading.Thread(target=work, name="request", daemon=True).start()
 
     # --- preferences ----------------------------------------------------------------------
 

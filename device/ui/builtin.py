@@ -6,7 +6,7 @@ progress rules live in device.lessons, request records in device.requests.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kivy.app import App
 from kivy.factory import Factory
@@ -19,6 +19,9 @@ from device import requests as request_rules
 from device.i18n import LANGUAGES, N_
 from device.ui.tr import tr
 from device.ui.widgets import KeyButton, ShellButton
+
+if TYPE_CHECKING:
+    from wire.localapi import RequestSaved
 
 
 def _app() -> Any:
@@ -171,49 +174,66 @@ class RequestsScreen(Screen):
     type_label = StringProperty("")
     notice = StringProperty("")
 
+    sending = BooleanProperty(False)
+
     def on_kv_post(self, base_widget: Any) -> None:
         self.ids.steps.transition = NoTransition()
         for type_id, label, icon in request_rules.REQUEST_TYPES:
             button = ShellButton(icon=icon, text=tr._(label), action=type_id)
             button.bind(on_release=lambda b: self.write(b.action))
             self.ids.types.add_widget(button)
+        # The agent's state carries the requests: a delivery or a reply updates the list.
+        _app().bind(shell_state=lambda *_a: self._refresh_list())
 
     def on_pre_enter(self, *_args: Any) -> None:
         self.show_list()
 
+    def _refresh_list(self) -> None:
+        if self.ids.steps.current == "list":
+            self._fill_list()
+
     def show_list(self) -> None:
         self.notice = ""
+        self._fill_list()
+        self.ids.steps.current = "list"
+
+    def _fill_list(self) -> None:
         box = self.ids.sent
         box.clear_widgets()
-        for request in reversed(_app().outbox.requests):
-            label = dict((t, lbl) for t, lbl, _ in request_rules.REQUEST_TYPES)[request.type]
-            status = {
-                "waiting": tr._("Waiting to send"),
-                "sent": tr._("Sent to staff"),
-                "answered": tr._("Answered"),
-            }[request.status]
-            body = Factory.Body(text=f"{tr._(label)} — {status}\n{request.text[:200]}")
+        state = _app().shell_state
+        for request in state.requests if state is not None else ():
+            label = request_rules.label_of(request.type)
+            status = request_rules.STATUS_LABELS.get(request.status, request.status)
+            body = Factory.Body(text=f"{tr._(label)} — {tr._(status)}\n{request.text[:200]}")
             if request.reply:
                 body.text += "\n" + tr._("Reply: {reply}").format(reply=request.reply)
             box.add_widget(body)
-        self.ids.steps.current = "list"
 
     def choose_type(self) -> None:
         self.ids.steps.current = "type"
 
     def write(self, type_id: str) -> None:
         self.type_id = type_id
-        label = dict((t, lbl) for t, lbl, _ in request_rules.REQUEST_TYPES)[type_id]
-        self.type_label = tr._(label)
+        self.type_label = tr._(request_rules.label_of(type_id))
         self.notice = ""
         self.ids.text.text = ""
         self.ids.steps.current = "write"
 
     def send(self) -> None:
+        if self.sending:
+            return  # one tap, one request
         try:
-            request = request_rules.new_request(self.type_id, self.ids.text.text)
+            text = request_rules.checked_text(self.type_id, self.ids.text.text)
         except ValueError as exc:
             self.notice = tr._(str(exc))
             return
-        _app().queue_request(request)
-        self.show_list()
+        self.sending = True
+        self.notice = tr._("Sending…")
+        _app().send_request(self.type_id, text, self._sent)
+
+    def _sent(self, saved: RequestSaved) -> None:
+        self.sending = False
+        if saved.ok:
+            self.show_list()
+        else:  # the text stays, so nothing written is lost
+            self.notice = tr._("Your request could not be saved. Please try again.")

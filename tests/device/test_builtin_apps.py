@@ -89,40 +89,6 @@ def type_on_screen(shell, keyboard, text):
         shell.tap(find(shell, char, keyboard))
 
 
-def test_a_request_is_written_on_the_on_screen_keyboard_and_queued(
-    start_shell, kivy_window, tmp_path
-):
-    data = tmp_path / "tablet"
-    shell = start_shell(connect=False, data_dir=data)
-    shell.app.on_agent_state(state())
-    shell.app.go("requests")
-    shell.step()
-    shell.tap(find(shell, "New request"))
-    shell.tap(find(shell, "Healthcare"))
-    screen = shell.app.root.ids.sm.current_screen
-    shell.tap(find(shell, "Send"))
-    assert screen.notice == "Write something first."
-    keyboard = screen.ids.keyboard
-    type_on_screen(shell, keyboard, "Need nurse")
-    shell.tap(find(shell, "Delete", keyboard))
-    assert screen.ids.text.text == "Need nurs"
-    shell.screenshot("requests-typing")
-    shell.tap(find(shell, "Send"))
-    assert screen.ids.steps.current == "list"
-    outbox = json.loads((data / "requests.json").read_text())["requests"]
-    assert [(r["type"], r["text"], r["status"]) for r in outbox] == [
-        ("healthcare", "Need nurs", "waiting")
-    ]
-    assert any("Waiting to send" in t for t in texts(shell))
-
-    stop_app(shell.app, kivy_window)
-    shell = start_shell(connect=False, data_dir=data)
-    shell.app.on_agent_state(state())
-    shell.app.go("requests")
-    shell.step()
-    assert any("Need nurs" in t for t in texts(shell))
-
-
 def test_unlock_returns_the_prisoner_to_where_they_were(start_shell):
     shell = start_shell(connect=False)
     shell.app.on_agent_state(state())

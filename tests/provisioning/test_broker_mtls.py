@@ -133,6 +133,8 @@ async def test_revoking_one_tablet_leaves_the_others_connected(wing: Wing) -> No
         "tablet/B/ack",
         "tablet/B/status",
         "tablet/B/telemetry",
+        "tablet/B/request",
+        "tablet/A/reply",
         "wing/lockdown",
         "wing/policy",
     ],
@@ -154,7 +156,7 @@ async def test_a_tablet_cannot_publish_as_another_tablet_or_as_the_wing(
         assert (str(received.topic), received.payload) == ("tablet/A/telemetry", b"sentinel")
 
 
-@pytest.mark.parametrize("channel", ["reported", "ack", "telemetry", "status"])
+@pytest.mark.parametrize("channel", ["reported", "ack", "telemetry", "status", "request"])
 async def test_a_tablet_may_publish_on_its_own_channels(wing: Wing, channel: str) -> None:
     async with (
         client(wing, wing.gateway_context(), "gw") as gateway,
@@ -167,7 +169,8 @@ async def test_a_tablet_may_publish_on_its_own_channels(wing: Wing, channel: str
 
 
 @pytest.mark.parametrize(
-    "subscription", ["tablet/B/desired", "tablet/B/cmd", "tablet/+/desired", "tablet/#", "#"]
+    "subscription",
+    ["tablet/B/desired", "tablet/B/cmd", "tablet/B/reply", "tablet/+/desired", "tablet/#", "#"],
 )
 async def test_a_tablet_receives_nothing_meant_for_another_tablet(
     wing: Wing, subscription: str
@@ -180,6 +183,7 @@ async def test_a_tablet_receives_nothing_meant_for_another_tablet(
         await tablet.subscribe("tablet/A/desired", qos=1)
         await gateway.publish("tablet/B/desired", b"B's state", qos=1)
         await gateway.publish("tablet/B/cmd", b"B's job", qos=1)
+        await gateway.publish("tablet/B/reply", b"B's answer", qos=1)
         await gateway.publish("tablet/A/desired", b"sentinel", qos=1)
         received = await next_message(tablet)
         assert (str(received.topic), received.payload) == ("tablet/A/desired", b"sentinel")
@@ -190,9 +194,10 @@ async def test_a_tablet_receives_its_own_channels_and_the_wing(wing: Wing) -> No
         client(wing, wing.gateway_context(), "gw") as gateway,
         client(wing, wing.tablet_context("A"), "A") as tablet,
     ):
-        for topic in ("tablet/A/desired", "tablet/A/cmd", "wing/#"):
+        for topic in ("tablet/A/desired", "tablet/A/cmd", "tablet/A/reply", "wing/#"):
             await tablet.subscribe(topic, qos=1)
-        sent = [("tablet/A/desired", b"1"), ("tablet/A/cmd", b"2"), ("wing/lockdown", b"3")]
+        sent = [("tablet/A/desired", b"1"), ("tablet/A/cmd", b"2"), ("tablet/A/reply", b"4"),
+                ("wing/lockdown", b"3")]
         for topic, payload in sent:
             await gateway.publish(topic, payload, qos=1)
         received = [await next_message(tablet) for _ in sent]

@@ -1,0 +1,179 @@
+"""The agent's side of the Requests app: take a request from the shell, keep it, deliver it once
+the wing is reachable, and take staff's signed reply (`wire.requests`).
+
+Delivery is at-least-once on the wire (a request is marked delivered only after the broker's
+PUBACK, so one sent just before a crash goes again) and exactly-once for staff: the gateway keeps
+a request id once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+
+import aiomqtt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from agent.outbox import Answer, Outbox
+from agent.store import StoreError
+from wire import topics
+from wire.documents import Ack, device_audience
+from wire.envelope import Accepted, Refused, open_envelope
+from wire.localapi import RequestSaved, RequestView, SubmitRequest
+from wire.requests import Request, RequestReply, reply_ref
+
+log = logging.getLogger(__name__)
+
+Audit = Callable[[str, str, str, str], Awaitable[None]]
+"""(event, topic, reason, detail): the agent's audit trail."""
+
+
+class RequestDesk:
+    def __init__(
+        self,
+        outbox: Outbox,
+        *,
+        device: str,
+        trusted_keys: Mapping[str, Ed25519PublicKey],
+        now_ms: Callable[[], int],
+        audit: Audit,
+        changed: Callable[[], None],
+    ) -> None:
+        self._outbox = outbox
+        self._device = device
+        self._keys = trusted_keys
+        self._now_ms = now_ms
+        self._audit = audit
+        self._changed = changed
+        self.topic_request = topics.tablet(device, topics.TabletChannel.REQUEST)
+        self.topic_reply = topics.tablet(device, topics.TabletChannel.REPLY)
+        self._topic_ack = topics.tablet(device, topics.TabletChannel.ACK)
+        self._client: aiomqtt.Client | None = None
+        self._flushing = asyncio.Lock()
+        self._views: tuple[RequestView, ...] = ()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def views(self) -> tuple[RequestView, ...]:
+        """The newest requests as the shell shows them (read at load and after each change)."""
+        return self._views
+
+    async def load(self) -> None:
+        self._views = await asyncio.to_thread(self._outbox.views)
+
+    async def _reload(self) -> None:
+        await self.load()
+        self._changed()
+
+    # -- from the shell ---------------------------------------------------------------------
+
+    async def submit(self, submit: SubmitRequest) -> RequestSaved:
+        """Store the request durably, then say so; delivery follows when connected."""
+        request = Request(
+            id=uuid.uuid4().hex, type=submit.type, text=submit.text, created=self._now_ms()
+        )
+        try:
+            await asyncio.to_thread(self._outbox.add, request)
+        except StoreError as exc:
+            log.error("%s: cannot save a request: %s", self._device, exc)
+            return RequestSaved(ok=False, reason="could not be saved on the tablet")
+        await self._reload()
+        if self._client is not None:
+            self._spawn(self.flush())
+        return RequestSaved(ok=True, id=request.id)
+
+    # -- to and from the wing ---------------------------------------------------------------
+
+    def connected(self, client: aiomqtt.Client | None) -> None:
+        """The MQTT session started (deliver what waits) or ended (None)."""
+        self._client = client
+        if client is not None:
+            self._spawn(self.flush())
+
+    async def flush(self) -> None:
+        """Publish every undelivered request (QoS 1) and mark each once the broker has it."""
+        async with self._flushing:
+            try:
+                pending = await asyncio.to_thread(self._outbox.undelivered)
+            except StoreError as exc:
+                log.error("%s: outbox unreadable: %s", self._device, exc)
+                return
+            for request in pending:
+                client = self._client
+                if client is None:
+                    return
+                try:
+                    await client.publish(
+                        self.topic_request, request.model_dump_json().encode(), qos=1,
+                        timeout=10,
+                    )
+                except aiomqtt.MqttError as exc:  # left waiting: sent again on reconnect
+                    log.warning("%s: request %s not delivered: %s", self._device, request.id, exc)
+                    return
+                try:
+                    await asyncio.to_thread(self._outbox.mark_delivered, request.id)
+                except StoreError as exc:  # sent again later; the gateway ignores the copy
+                    log.error("%s: cannot mark request delivered: %s", self._device, exc)
+                    return
+            if pending:
+                await self._reload()
+
+    async def on_reply(self, raw: bytes) -> None:
+        """Verify staff's reply, keep it, acknowledge it; refusals are audited and acked."""
+        verdict = open_envelope(
+            raw, RequestReply, trusted_keys=self._keys, audience=device_audience(self._device),
+            now_ms=self._now_ms(),
+        )
+        if isinstance(verdict, Refused):
+            await self._refuse("?", verdict.reason.value, verdict.detail)
+            return
+        assert isinstance(verdict, Accepted)
+        reply: RequestReply = verdict.document
+        try:
+            if not await asyncio.to_thread(self._outbox.known, reply.request):
+                await self._refuse(reply.request, "unknown_request",
+                                   "no such request on this tablet")
+                return
+            if await asyncio.to_thread(self._outbox.answer, reply.request) is None:
+                await asyncio.to_thread(
+                    self._outbox.set_answer, reply.request, Answer(reply.text, reply.by), raw
+                )
+                await self._audit("applied", self.topic_reply, "", f"reply to {reply.request}")
+                await self._reload()
+        except StoreError as exc:
+            log.error("%s: cannot keep a reply: %s", self._device, exc)
+            return  # not acknowledged: the gateway sends it again at the next birth
+        await self._ack(reply_ref(reply.request), "succeeded", "")
+
+    async def _refuse(self, request_id: str, reason: str, detail: str) -> None:
+        await self._audit("refused", self.topic_reply, reason, detail)
+        await self._ack(reply_ref(request_id), "rejected", f"{reason}: {detail}")
+
+    async def _ack(self, ref: str, state: str, reason: str) -> None:
+        client = self._client
+        if client is None:
+            return
+        ack = Ack.model_validate(
+            {"ref": ref, "state": state, "reason": reason[:500], "at": self._now_ms()}
+        )
+        await client.publish(self._topic_ack, ack.model_dump_json().encode(), qos=1)
+
+    def _spawn(self, coroutine: Awaitable[None]) -> None:
+        async def run() -> None:
+            try:
+                await coroutine
+            except Exception:  # a delivery bug must never stop the agent
+                log.exception("%s: request delivery failed", self._device)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.to_thread(self._outbox.close)
