@@ -143,7 +143,7 @@ def open_envelope(
         return Refused(Refusal.TOO_LARGE, f"{len(raw)} bytes, cap {cap}")
     try:
         envelope = _strict_loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nesting deeper than parsable
         return Refused(Refusal.MALFORMED, f"envelope is not JSON: {exc}")
     if not (
         isinstance(envelope, dict)
@@ -172,7 +172,7 @@ def open_envelope(
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
         return Refused(Refusal.MALFORMED, f"{where}: {first['msg']}")
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         return Refused(Refusal.MALFORMED, f"body is not valid JSON: {exc}")
     if document.audience != audience:
         return Refused(

@@ -175,3 +175,9 @@ def test_any_change_to_a_signed_envelope_is_refused(position, flip):
     # A change that leaves the same JSON (e.g. inside insignificant bytes) cannot exist in
     # canonical output, so every change must be refused.
     assert isinstance(result, Refused), (index, bytes(raw))
+
+
+def test_an_envelope_nested_deeper_than_the_parser_recurses_is_refused_not_raised() -> None:
+    result = verdict(b"[" * 10_000)
+    assert isinstance(result, Refused)
+    assert result.reason is Refusal.MALFORMED
