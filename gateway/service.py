@@ -378,7 +378,7 @@ class GatewayService:
                 return
             try:
                 ok = isinstance(json.loads(payload), dict)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested deeper than parsable
                 ok = False
             if not ok:
                 self._invalid(device, channel, "malformed: not a JSON object", now)
