@@ -462,13 +462,12 @@ class Agent:
         """The time a document's expiry is checked against. The signed time is checked against
         the latest trusted time known (its versions already refuse a replay), and the policy
         against the trusted clock when there is one: a system clock set ahead must not make the
-        tablet refuse the very time that would correct it, nor every new policy."""
+        tablet refuse the very time that would correct it, nor every new policy or staff lock:
+        desired state and lockdown, too, use the trusted clock once there is one."""
         if key == "time":
             return self._trusted.floor_ms()
-        if key == "policy":
-            trusted = self._trusted.now_ms()
-            return trusted if trusted is not None else self._now_ms()
-        return self._now_ms()
+        trusted = self._trusted.now_ms()
+        return trusted if trusted is not None else self._now_ms()
 
     def _policy_documents(self, key: str | None = None) -> None:
         """Feed the enforcer what was applied: the wing policy and the signed time."""
