@@ -163,6 +163,11 @@ class PolicyPublisher:
         except ValueError as exc:
             service.store.audit(now, actor, "policy_refused", target, {"error": str(exc)})
             raise PolicyInputError(str(exc)) from exc
+        size = len(canonical_json(document.model_dump(mode="json")))
+        if size > WingPolicy.MAX_BYTES:  # tablets would refuse it: publish nothing
+            message = f"the signed policy would be {size} bytes, cap {WingPolicy.MAX_BYTES}"
+            service.store.audit(now, actor, "policy_refused", target, {"error": message})
+            raise PolicyInputError(message)
         changed = policy_hash(document) != self.hash
         if changed:
             self._save(document, envelope)
