@@ -243,6 +243,12 @@ class PolicyPublisher:
             raise PolicyInputError(message) from exc
         except ValueError as exc:
             raise PolicyInputError(str(exc)) from exc
+        size = len(canonical_json(manifest.model_dump(mode="json")))
+        if size > AppManifest.MAX_BYTES:  # tablets would refuse it: sign nothing
+            message = f"the signed manifest would be {size} bytes, cap {AppManifest.MAX_BYTES}"
+            service.store.audit(now, f"staff:{by}", "app_sign_refused", f"app:{manifest.app}",
+                                {"error": message})
+            raise PolicyInputError(message)
         service.store.audit(now, f"staff:{by}", "app_sign", f"app:{manifest.app}", {
             "version": manifest.app_version, "files": len(manifest.files),
             "manifest_version": manifest.version})
