@@ -30,13 +30,24 @@ class LockRequest:
     reason: str
 
 
+PLAUSIBLE_VERSION = 2**40
+"""Far beyond any version a gateway issues one by one, far below the wire's 2**53 limit."""
+
+
 def next_desired(
-    current: DesiredState | None, device_id: str, request: LockRequest, now_ms: int, ttl_ms: int
+    current: DesiredState | None, device_id: str, request: LockRequest, now_ms: int, ttl_ms: int,
+    *, reported: int = 0,
 ) -> DesiredState:
-    """The tablet's next desired state: version+1 with the new lock, the rest carried over."""
+    """The tablet's next desired state: version+1 with the new lock, the rest carried over.
+
+    `reported` is the version the tablet says it applied: a gateway that lost its records (a
+    restored backup, a new host) must still issue a version the tablet accepts as newer. A
+    report no gateway could have caused (past `PLAUSIBLE_VERSION`) is ignored: a hostile tablet
+    must not push versions to the wire's limit and so block a lock of its whole cell."""
+    floor = reported if reported <= PLAUSIBLE_VERSION else 0
     return DesiredState(
         audience=device_audience(device_id),
-        version=(current.version if current else 0) + 1,
+        version=max(current.version if current else 0, floor) + 1,
         issued=now_ms,
         expires=now_ms + ttl_ms,
         lock=LockOrder(

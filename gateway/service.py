@@ -553,9 +553,11 @@ class GatewayService:
             docs = []
             for device in devices:
                 current = self.desired.get(device)
+                report = self.reported.get(device)
                 docs.append(next_desired(
                     current.document if current else None,
                     device, request, now, self.ttl_ms,
+                    reported=report.desired_version if report else 0,
                 ))
             records = [StoredDocument(d, seal(d, self._key)) for d in docs]
             self.store.put_desired(records)
