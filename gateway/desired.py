@@ -68,11 +68,15 @@ def first_desired(device_id: str, now_ms: int, ttl_ms: int) -> DesiredState:
 
 
 def next_lockdown(
-    current: WingLockdown | None, wing_id: str, request: LockRequest, now_ms: int, ttl_ms: int
+    current: WingLockdown | None, wing_id: str, request: LockRequest, now_ms: int, ttl_ms: int,
+    *, reported: Iterable[int] = (),
 ) -> WingLockdown:
+    """The wing's next lockdown: newer than any the tablets report applying (as `next_desired`);
+    implausible reports are ignored."""
+    floor = max((v for v in reported if v <= PLAUSIBLE_VERSION), default=0)
     return WingLockdown(
         audience=wing_audience(wing_id),
-        version=(current.version if current else 0) + 1,
+        version=max(current.version if current else 0, floor) + 1,
         issued=now_ms,
         expires=now_ms + ttl_ms,
         lock=LockOrder(

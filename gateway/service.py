@@ -543,6 +543,8 @@ class GatewayService:
             doc = next_lockdown(
                 self.lockdown.document if self.lockdown else None,
                 self.config.wing, request, now, self.ttl_ms,
+                reported=[r.lockdown_version for d, r in self.reported.items()
+                          if d in self.tablets],
             )
             stored = StoredDocument(doc, seal(doc, self._key))
             self.store.put_lockdown(stored)

@@ -68,3 +68,8 @@ def test_the_next_version_is_newer_than_what_the_tablet_reports_applying() -> No
 def test_an_implausible_reported_version_is_ignored() -> None:
     doc = next_desired(None, "T1", LOCK, NOW, TTL, reported=2**53 - 1)
     assert doc.version == 1
+
+
+def test_the_next_lockdown_is_newer_than_any_the_tablets_report_but_an_implausible_one() -> None:
+    doc = next_lockdown(None, "A", LOCK, NOW, TTL, reported=[3, 9, 2**53 - 1])
+    assert doc.version == 10
