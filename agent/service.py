@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import logging
 import time
 import uuid
@@ -27,7 +28,7 @@ from agent.config import AgentConfig
 from agent.localapi import LocalApi
 from agent.policy import PolicyEnforcer
 from agent.store import AuditRow, Store, StoredDocument, StoreError
-from agent.updates.service import HealthCheck, SignedTimeClock, UpdateService
+from agent.updates.service import HealthCheck, UpdateService
 from agent.view import DEFAULT_PROFILE, reported_state, shell_state
 from cellbridge.config import ConfigError
 from cellbridge.mqtt import make_client, run_reconnecting
@@ -157,7 +158,7 @@ class Agent:
             shell_needed = config.updates.health_needs_shell
             self._updates = UpdateService(
                 config.updates,
-                now=SignedTimeClock(lambda: self.last_signed_time),
+                now=self._trusted_datetime,
                 health=HealthCheck(lambda: self._connected,
                                    lambda: not shell_needed or self._api.watchers > 0,
                                    config.updates.health_timeout_s),
@@ -457,6 +458,12 @@ class Agent:
     @property
     def trusted_clock(self) -> TrustedClock:
         return self._trusted
+
+    def _trusted_datetime(self) -> datetime.datetime | None:
+        """The update engine's clock: the trusted clock, so a signed time kept from before a
+        restart is not taken for the time now (None until a fresh one arrives)."""
+        now = self._trusted.now_ms()
+        return None if now is None else datetime.datetime.fromtimestamp(now / 1000, datetime.UTC)
 
     def _expiry_clock(self, key: str) -> int:
         """The time a document's expiry is checked against. The signed time is checked against
