@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import logging
 import time
 import uuid
@@ -29,7 +30,7 @@ from agent.outbox import Outbox
 from agent.policy import PolicyEnforcer
 from agent.requests import RequestDesk
 from agent.store import AuditRow, Store, StoredDocument, StoreError
-from agent.updates.service import HealthCheck, SignedTimeClock, UpdateService
+from agent.updates.service import HealthCheck, UpdateService
 from agent.view import DEFAULT_PROFILE, reported_state, shell_state
 from cellbridge.config import ConfigError
 from cellbridge.mqtt import make_client, run_reconnecting
@@ -168,7 +169,7 @@ class Agent:
             shell_needed = config.updates.health_needs_shell
             self._updates = UpdateService(
                 config.updates,
-                now=SignedTimeClock(lambda: self.last_signed_time),
+                now=self._trusted_datetime,
                 health=HealthCheck(lambda: self._connected,
                                    lambda: not shell_needed or self._api.watchers > 0,
                                    config.updates.health_timeout_s),
@@ -480,17 +481,22 @@ class Agent:
     def trusted_clock(self) -> TrustedClock:
         return self._trusted
 
+    def _trusted_datetime(self) -> datetime.datetime | None:
+        """The update engine's clock: the trusted clock, so a signed time kept from before a
+        restart is not taken for the time now (None until a fresh one arrives)."""
+        now = self._trusted.now_ms()
+        return None if now is None else datetime.datetime.fromtimestamp(now / 1000, datetime.UTC)
+
     def _expiry_clock(self, key: str) -> int:
         """The time a document's expiry is checked against. The signed time is checked against
         the latest trusted time known (its versions already refuse a replay), and the policy
         against the trusted clock when there is one: a system clock set ahead must not make the
-        tablet refuse the very time that would correct it, nor every new policy."""
+        tablet refuse the very time that would correct it, nor every new policy or staff lock:
+        desired state and lockdown, too, use the trusted clock once there is one."""
         if key == "time":
             return self._trusted.floor_ms()
-        if key == "policy":
-            trusted = self._trusted.now_ms()
-            return trusted if trusted is not None else self._now_ms()
-        return self._now_ms()
+        trusted = self._trusted.now_ms()
+        return trusted if trusted is not None else self._now_ms()
 
     def _policy_documents(self, key: str | None = None) -> None:
         """Feed the enforcer what was applied: the wing policy and the signed time."""

@@ -29,8 +29,12 @@ def load(model: type[M], path: Path | None, **defaults: object) -> M:
             data.update(tomllib.loads(Path(path).read_text(encoding="utf-8")))
         except OSError as exc:
             raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        except RecursionError as exc:
+            raise ConfigError(f"{path}: not valid TOML: nested too deeply") from exc
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -95,7 +95,7 @@ class AgentLink:
             raise _Stopped
         try:
             self._watch()
-        except (OSError, ValueError, LinkDown) as exc:
+        except Exception as exc:  # any failure, ours or the callback's: fail closed, reconnect
             if self._stop.is_set():
                 raise _Stopped from exc
             self._lost(str(exc) or type(exc).__name__)
@@ -124,7 +124,8 @@ class AgentLink:
                     message = parse_message(line)
                     if isinstance(message, ErrorMessage):
                         raise LinkDown(f"agent error: {message.error}")
-                    assert isinstance(message, StateMessage)
+                    if not isinstance(message, StateMessage):
+                        raise LinkDown(f"unexpected {message.type} message on a watch")
                     self._up = True
                     self._on_state(message.state)
         finally:

@@ -30,13 +30,24 @@ class LockRequest:
     reason: str
 
 
+PLAUSIBLE_VERSION = 2**40
+"""Far beyond any version a gateway issues one by one, far below the wire's 2**53 limit."""
+
+
 def next_desired(
-    current: DesiredState | None, device_id: str, request: LockRequest, now_ms: int, ttl_ms: int
+    current: DesiredState | None, device_id: str, request: LockRequest, now_ms: int, ttl_ms: int,
+    *, reported: int = 0,
 ) -> DesiredState:
-    """The tablet's next desired state: version+1 with the new lock, the rest carried over."""
+    """The tablet's next desired state: version+1 with the new lock, the rest carried over.
+
+    `reported` is the version the tablet says it applied: a gateway that lost its records (a
+    restored backup, a new host) must still issue a version the tablet accepts as newer. A
+    report no gateway could have caused (past `PLAUSIBLE_VERSION`) is ignored: a hostile tablet
+    must not push versions to the wire's limit and so block a lock of its whole cell."""
+    floor = reported if reported <= PLAUSIBLE_VERSION else 0
     return DesiredState(
         audience=device_audience(device_id),
-        version=(current.version if current else 0) + 1,
+        version=max(current.version if current else 0, floor) + 1,
         issued=now_ms,
         expires=now_ms + ttl_ms,
         lock=LockOrder(
@@ -57,11 +68,15 @@ def first_desired(device_id: str, now_ms: int, ttl_ms: int) -> DesiredState:
 
 
 def next_lockdown(
-    current: WingLockdown | None, wing_id: str, request: LockRequest, now_ms: int, ttl_ms: int
+    current: WingLockdown | None, wing_id: str, request: LockRequest, now_ms: int, ttl_ms: int,
+    *, reported: Iterable[int] = (),
 ) -> WingLockdown:
+    """The wing's next lockdown: newer than any the tablets report applying (as `next_desired`);
+    implausible reports are ignored."""
+    floor = max((v for v in reported if v <= PLAUSIBLE_VERSION), default=0)
     return WingLockdown(
         audience=wing_audience(wing_id),
-        version=(current.version if current else 0) + 1,
+        version=max(current.version if current else 0, floor) + 1,
         issued=now_ms,
         expires=now_ms + ttl_ms,
         lock=LockOrder(

@@ -74,6 +74,8 @@ def parse_rules(text: str, *, source: str = "policy") -> dict[str, Any]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyFileError(f"{source}: not valid TOML: {exc}") from exc
+    except RecursionError as exc:
+        raise PolicyFileError(f"{source}: not valid TOML: nested too deeply") from exc
     try:
         rules = _translate(data)
     except _FieldError as exc:

@@ -153,6 +153,11 @@ class PolicyPublisher:
         except ValueError as exc:
             service.store.audit(now, actor, "policy_refused", target, {"error": str(exc)})
             raise PolicyInputError(str(exc)) from exc
+        size = len(canonical_json(document.model_dump(mode="json")))
+        if size > WingPolicy.MAX_BYTES:  # tablets would refuse it: publish nothing
+            message = f"the signed policy would be {size} bytes, cap {WingPolicy.MAX_BYTES}"
+            service.store.audit(now, actor, "policy_refused", target, {"error": message})
+            raise PolicyInputError(message)
         changed = policy_hash(document) != self.hash
         if changed:
             self._save(document, envelope)
@@ -228,6 +233,12 @@ class PolicyPublisher:
             raise PolicyInputError(message) from exc
         except ValueError as exc:
             raise PolicyInputError(str(exc)) from exc
+        size = len(canonical_json(manifest.model_dump(mode="json")))
+        if size > AppManifest.MAX_BYTES:  # tablets would refuse it: sign nothing
+            message = f"the signed manifest would be {size} bytes, cap {AppManifest.MAX_BYTES}"
+            service.store.audit(now, f"staff:{by}", "app_sign_refused", f"app:{manifest.app}",
+                                {"error": message})
+            raise PolicyInputError(message)
         service.store.audit(now, f"staff:{by}", "app_sign", f"app:{manifest.app}", {
             "version": manifest.app_version, "files": len(manifest.files),
             "manifest_version": manifest.version})

@@ -385,7 +385,7 @@ class GatewayService:
                 return
             try:
                 ok = isinstance(json.loads(payload), dict)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested deeper than parsable
                 ok = False
             if not ok:
                 self._invalid(device, channel, "malformed: not a JSON object", now)
@@ -551,6 +551,8 @@ class GatewayService:
             doc = next_lockdown(
                 self.lockdown.document if self.lockdown else None,
                 self.config.wing, request, now, self.ttl_ms,
+                reported=[r.lockdown_version for d, r in self.reported.items()
+                          if d in self.tablets],
             )
             stored = StoredDocument(doc, seal(doc, self._key))
             self.store.put_lockdown(stored)
@@ -561,9 +563,11 @@ class GatewayService:
             docs = []
             for device in devices:
                 current = self.desired.get(device)
+                report = self.reported.get(device)
                 docs.append(next_desired(
                     current.document if current else None,
                     device, request, now, self.ttl_ms,
+                    reported=report.desired_version if report else 0,
                 ))
             records = [StoredDocument(d, seal(d, self._key)) for d in docs]
             self.store.put_desired(records)

@@ -27,8 +27,11 @@ from wire.documents import SignedBody
 
 D = TypeVar("D", bound=SignedBody)
 
-# Room for the envelope's own fields and JSON escaping of the body string.
+# Room for the envelope's own fields (key id, signature, keys and quotes).
 _ENVELOPE_OVERHEAD = 512
+# The body is a JSON string inside the envelope, where each `"` or `\` it holds gains a `\`:
+# so the envelope is at most twice the body, and without its backslashes no longer than it.
+_ESCAPING_FACTOR = 2
 
 
 class Refusal(StrEnum):
@@ -139,11 +142,13 @@ def open_envelope(
     `applied`. Never raises for bad input.
     """
     cap = max_bytes if max_bytes is not None else doc_type.MAX_BYTES
-    if len(raw) > cap + _ENVELOPE_OVERHEAD:
+    if len(raw) > cap * _ESCAPING_FACTOR + _ENVELOPE_OVERHEAD or (
+        len(raw) - raw.count(b"\\") > cap + _ENVELOPE_OVERHEAD
+    ):
         return Refused(Refusal.TOO_LARGE, f"{len(raw)} bytes, cap {cap}")
     try:
         envelope = _strict_loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nesting deeper than parsable
         return Refused(Refusal.MALFORMED, f"envelope is not JSON: {exc}")
     if not (
         isinstance(envelope, dict)
@@ -176,7 +181,7 @@ def open_envelope(
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
         return Refused(Refusal.MALFORMED, f"{where}: {first['msg']}")
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         return Refused(Refusal.MALFORMED, f"body is not valid JSON: {exc}")
     if document.audience != audience:
         return Refused(

@@ -54,3 +54,19 @@ def test_a_config_without_gateway_keys_is_refused(tmp_path: Path) -> None:
     code, output = run("--config", str(config))
     assert code == 1
     assert "gateway_keys" in output
+
+
+def test_a_config_file_that_is_not_utf8_is_a_one_line_error(tmp_path: Path) -> None:
+    config = tmp_path / "agent.toml"
+    config.write_bytes(b'device_id = "t1\xff"\n')
+    code, output = run("--config", str(config))
+    assert code == 1
+    assert "agent.toml" in output and "UTF-8" in output
+
+
+def test_a_config_file_nested_too_deeply_is_a_one_line_error(tmp_path: Path) -> None:
+    config = tmp_path / "agent.toml"
+    config.write_text("device_id = " + "[" * 5000 + "\n")
+    code, output = run("--config", str(config))
+    assert code == 1
+    assert "agent.toml" in output and "not valid TOML" in output

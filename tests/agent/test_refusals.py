@@ -125,6 +125,11 @@ def not_json(t: Tablet) -> bytes:
     return b"\x00{unlock everything"
 
 
+def deeply_nested(t: Tablet) -> bytes:
+    """Under the size cap, yet nested deeper than Python's JSON parser can recurse."""
+    return b"[" * 10_000
+
+
 def body_missing_lock(t: Tablet) -> bytes:
     body = t.signer.desired("t1", 6, locked=False).model_dump(mode="json")
     del body["lock"]
@@ -161,6 +166,7 @@ CASES: list[tuple[str, Callable[[Tablet], bytes], str, str, str]] = [
     (DESIRED, expired, "desired/6", "expired"),
     (DESIRED, over_size, "desired/?", "over_size_cap"),
     (DESIRED, not_json, "desired/?", "malformed"),
+    (DESIRED, deeply_nested, "desired/?", "malformed"),
     (DESIRED, body_missing_lock, "desired/?", "malformed"),
     (DESIRED, lockdown_sent_as_desired, "desired/?", "malformed"),
     (DESIRED, for_another_tablet, "desired/6", "wrong_audience"),

@@ -4,6 +4,8 @@ honest as the gateway changes.)"""
 
 from __future__ import annotations
 
+import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,3 +87,43 @@ def test_a_new_tablet_is_locked_until_registered_then_unlocked_by_its_first_desi
     finally:
         tablet.kill()
     assert state.lock.source is None
+
+
+def test_a_gateway_that_lost_its_database_can_still_lock_the_tablet(
+    gateway: Gateway, agent: AgentProcess
+) -> None:
+    for action in ("lock", "unlock", "lock", "unlock"):  # the tablet holds desired version 5
+        done = gateway.staff(action, "--device", "t1", "--reason", "routine", "--wait", "20")
+        assert done.returncode == 0, done.stdout + done.stderr
+    gateway.stop()
+    shutil.rmtree(gateway.state_dir)  # a replacement host, or a restore from an old backup
+    gateway.start()
+    for _ in range(100):  # the tablet's retained report tells the new gateway where it stands
+        [row] = gateway.staff_json("status")
+        if row["desired"]["reported_version"] is not None:
+            break
+        time.sleep(0.1)
+
+    result = gateway.staff("lock", "--device", "t1", "--reason", "after restore", "--wait", "20")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (agent.state().locked, agent.state().lock.reason) == (True, "after restore")
+
+
+def test_a_gateway_that_lost_its_database_can_still_lock_down_the_wing(
+    gateway: Gateway, agent: AgentProcess
+) -> None:
+    for action in ("lock", "unlock", "lock", "unlock"):  # the tablet holds lockdown version 4
+        done = gateway.staff(action, "--wing", "--reason", "roll check", "--wait", "20")
+        assert done.returncode == 0, done.stdout + done.stderr
+    gateway.stop()
+    shutil.rmtree(gateway.state_dir)
+    gateway.start()
+    for _ in range(100):
+        [row] = gateway.staff_json("status")
+        if row["desired"]["reported_version"] is not None:
+            break
+        time.sleep(0.1)
+
+    result = gateway.staff("lock", "--wing", "--reason", "after restore", "--wait", "20")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (agent.state().lock.source, agent.state().lock.reason) == ("wing", "after restore")

@@ -31,6 +31,7 @@ BAD = [
     pytest.param(TabletChannel.STATUS, b"", "malformed", id="status-empty"),
     pytest.param(TabletChannel.ACK, b"[]", "malformed", id="ack-not-object"),
     pytest.param(TabletChannel.TELEMETRY, b"\xff\xfe", "malformed", id="telemetry-binary"),
+    pytest.param(TabletChannel.TELEMETRY, b"[" * 4000, "malformed", id="telemetry-deeply-nested"),
     pytest.param(TabletChannel.TELEMETRY, b"{" + b" " * 5000 + b"}", "over_size_cap",
                  id="telemetry-oversize"),
 ]

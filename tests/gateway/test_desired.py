@@ -57,3 +57,19 @@ def test_a_tablet_is_behind_until_it_reports_the_desired_version_or_later():
     assert not is_behind(3, 3)
     assert not is_behind(3, 4)
     assert behind({"T1": 2, "T2": 2, "T3": 1}, {"T1": 2, "T3": 0}) == ["T2", "T3"]
+
+
+def test_the_next_version_is_newer_than_what_the_tablet_reports_applying() -> None:
+    # The gateway lost its records: it holds version 1, the tablet applied version 7.
+    doc = next_desired(next_desired(None, "T1", LOCK, NOW, TTL), "T1", LOCK, NOW, TTL, reported=7)
+    assert doc.version == 8
+
+
+def test_an_implausible_reported_version_is_ignored() -> None:
+    doc = next_desired(None, "T1", LOCK, NOW, TTL, reported=2**53 - 1)
+    assert doc.version == 1
+
+
+def test_the_next_lockdown_is_newer_than_any_the_tablets_report_but_an_implausible_one() -> None:
+    doc = next_lockdown(None, "A", LOCK, NOW, TTL, reported=[3, 9, 2**53 - 1])
+    assert doc.version == 10

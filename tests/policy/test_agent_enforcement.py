@@ -236,3 +236,34 @@ def test_a_replayed_older_time_is_refused(
     state = agent.state()
     assert state.curfew.state == "curfew"
     assert state.trusted_time is not None and state.trusted_time >= MIDNIGHT
+
+
+def test_a_system_clock_set_ahead_does_not_make_the_tablet_refuse_a_staff_lock(
+    make_agent: Callable[..., AgentProcess], probe: Probe, signer: TestSigner, clocks: Clocks,
+) -> None:
+    issued = EVENING
+    agent = start_at(make_agent, probe, signer, clocks, issued)
+    clocks.move_wall(30 * 86_400)  # the tablet's system clock a month ahead: the lock has not
+    lock = signer.desired("t1", 2, locked=True, issued=issued, expires=issued + 86_400_000)
+    probe.publish("tablet/t1/desired", signer.seal(lock))
+
+    state = agent.wait_for(lambda s: s.locked)
+    assert (state.lock.source, state.lock.by) == ("device", lock.lock.by)
+
+
+def test_a_system_clock_set_back_does_not_make_the_tablet_accept_an_expired_unlock(
+    make_agent: Callable[..., AgentProcess], probe: Probe, signer: TestSigner, clocks: Clocks,
+) -> None:
+    agent = start_at(make_agent, probe, signer, clocks, EVENING)
+    probe.publish("tablet/t1/desired", signer.seal(signer.desired(
+        "t1", 2, locked=True, issued=EVENING, expires=EVENING + 86_400_000)))
+    agent.wait_for(lambda s: s.locked)
+    clocks.move_wall(-3 * 86_400)  # back to when an old unlock was still valid
+    issued = EVENING - 2 * 86_400_000
+    probe.publish("tablet/t1/desired", signer.seal(signer.desired(
+        "t1", 3, locked=False, issued=issued, expires=issued + 86_400_000)))
+
+    ack = json.loads(probe.expect(lambda m: m.topic == "tablet/t1/ack").payload)
+    assert (ack["ref"], ack["state"]) == ("desired/3", "rejected")
+    assert ack["reason"].startswith("expired: ")
+    assert agent.state().locked

@@ -222,3 +222,41 @@ def test_after_losing_its_policy_file_the_gateway_still_issues_a_version_tablets
     assert gateway.staff("policy", "apply", str(changed)).returncode == 0
     state = tablet.wait_for(lambda s: "canteen" not in {t.id for t in s.apps})
     assert {"education", "music"} <= {t.id for t in state.apps}
+
+
+def test_a_policy_too_large_for_the_tablets_is_refused_before_anything_is_published(
+    gateway: Gateway,
+) -> None:
+    import httpx
+
+    from wire.policy import WingPolicy
+
+    rules = load_rules(EXAMPLE)
+    rules["apps"] = {**rules["apps"], **{
+        f"app{n:04}": {"name": "x" * 120, "version": "1.0"} for n in range(2000)}}
+    transport = httpx.HTTPTransport(uds=str(gateway.api_socket))
+    with httpx.Client(transport=transport, base_url="http://gateway", timeout=30) as client:
+        answer = client.post("/v1/policy", json={"rules": rules, "by": "officer"})
+    assert answer.status_code == 422
+    assert f"cap {WingPolicy.MAX_BYTES}" in answer.json()["detail"]
+    assert gateway.staff_json("policy", "show")["version"] is None
+    audit = gateway.staff_json("audit")["entries"]
+    assert [e["action"] for e in audit if e["action"].startswith("policy_")] == ["policy_refused"]
+
+
+def test_a_manifest_too_large_for_the_tablets_is_not_signed(gateway: Gateway) -> None:
+    import httpx
+
+    from wire.manifest import AppManifest
+
+    files = {f"{'d' * 200}/{n:04}": "0" * 64 for n in range(4000)}
+    body = {"app": "listener", "app_version": "1.0", "entry": next(iter(files)), "files": files,
+            "by": "officer"}
+    transport = httpx.HTTPTransport(uds=str(gateway.api_socket))
+    with httpx.Client(transport=transport, base_url="http://gateway", timeout=30) as client:
+        answer = client.post("/v1/apps/manifest", json=body)
+    assert answer.status_code == 422
+    assert f"cap {AppManifest.MAX_BYTES}" in answer.json()["detail"]
+    audit = gateway.staff_json("audit")["entries"]
+    assert [e["action"] for e in audit if e["action"].startswith("app_sign")] == [
+        "app_sign_refused"]

@@ -102,3 +102,10 @@ def test_a_float_is_refused() -> None:
 def test_a_missing_file_is_a_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(PolicyFileError, match="cannot read"):
         load_rules(tmp_path / "nope.toml")
+
+
+def test_toml_nested_deeper_than_the_parser_recurses_is_a_one_line_error(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.toml"
+    deep.write_text("name = " + "[" * 5000 + "\n")
+    with pytest.raises(PolicyFileError, match=r"deep.toml: not valid TOML: .*nested"):
+        load_rules(deep)

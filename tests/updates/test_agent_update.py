@@ -160,3 +160,48 @@ def test_a_release_whose_trial_boot_is_unhealthy_is_rolled_back_and_the_gateway_
         store.close()
     assert [(r.event, r.reason) for r in rows] == [("rolled_back", f"{target} 1.1.0")]
     assert "health check failed" in rows[0].detail
+
+
+def test_after_a_restart_the_update_engine_waits_for_fresh_gateway_time(
+    broker: WingBroker, wing: Wing, tmp_path: Path
+) -> None:
+    """The signed time kept from before the restart is a lower bound, not the time now: trusting
+    it would judge TUF expiry and the staff window by a clock that stood still while off."""
+    from tests.support.agents import Probe, TestSigner
+    from wire.documents import SignedTime, UpdateTarget
+    from wire.envelope import seal
+
+    target = wing.release("1.1.0")
+    tablet = wing.tablet(tmp_path / "tablet")
+    signer = TestSigner()
+    config = write_agent_config(
+        tmp_path / "t1", device_id="t1", wing=broker.demo.wing, broker_host=broker.host,
+        broker_port=broker.port, gateway_keys=[signer.write_public_key(tmp_path / "gw.pem")],
+        enrolment_bundle=broker.demo.bundle("t1"))
+    updates = tablet.config.model_dump(mode="json", exclude_none=True)
+    updates["health_needs_shell"] = False
+    with open(config, "a") as f:
+        f.write("[updates]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in updates.items()))
+    probe = Probe(broker.host, broker.port, ["tablet/t1/reported"], tls=broker.observer_tls(1))
+    agent = AgentProcess(config).start()
+    try:
+        agent.wait_connected()
+        now = int(time.time() * 1000)
+        probe.publish("wing/time", seal(SignedTime(
+            audience=f"wing:{broker.demo.wing}", version=now, issued=now, expires=now + 90_000),
+            signer.key), retain=False)
+        probe.publish("tablet/t1/desired", signer.seal(signer.first("t1")))
+        agent.wait_for(lambda s: not s.locked)  # applied after the time: both are stored
+        agent.stop()
+        agent.start()
+        agent.wait_connected()
+        update = UpdateTarget(target=target, version="1.1.0")
+        probe.publish("tablet/t1/desired", signer.seal(signer.first("t1", 2).model_copy(
+            update={"update": update})))
+        report = probe.expect(lambda m: (json.loads(m.payload).get("update") or {}).get("error")
+                              or (json.loads(m.payload).get("update") or {}).get("state")
+                              not in (None, "idle"), timeout=30)
+        assert json.loads(report.payload)["update"]["error"] == "no trusted time yet"
+    finally:
+        agent.stop()
+        probe.close()

@@ -175,3 +175,23 @@ def test_any_change_to_a_signed_envelope_is_refused(position, flip):
     # A change that leaves the same JSON (e.g. inside insignificant bytes) cannot exist in
     # canonical output, so every change must be refused.
     assert isinstance(result, Refused), (index, bytes(raw))
+
+
+def test_an_envelope_nested_deeper_than_the_parser_recurses_is_refused_not_raised() -> None:
+    result = verdict(b"[" * 10_000)
+    assert isinstance(result, Refused)
+    assert result.reason is Refusal.MALFORMED
+
+
+def test_a_policy_within_its_cap_is_accepted_however_much_json_escaping_adds() -> None:
+    from tests.policy import samples
+    from wire.policy import AppEntry, WingPolicy
+
+    apps = {f"app{n:04}": AppEntry(name='"' * 120, version="1.0") for n in range(600)}
+    policy = samples.policy(audience="wing:A", apps={**samples.APPS, **apps})
+    raw = seal(policy, GATEWAY_KEY)
+    body = json.loads(raw)["body"].encode()
+    assert len(body) <= WingPolicy.MAX_BYTES < len(raw)  # the body fits; its escaping does not
+
+    result = open_envelope(raw, WingPolicy, trusted_keys=TRUSTED, audience="wing:A", now_ms=NOW)
+    assert isinstance(result, Accepted)
