@@ -67,6 +67,7 @@ class Mosquitto:
                 "autosave_interval 60",
                 "max_queued_messages 10000",
                 "set_tcp_nodelay true",
+                "max_packet_size 1048576",
                 "log_dest stderr",
                 "log_type error",
                 "log_type warning",

@@ -80,6 +80,9 @@ def render_conf(directory: Path, listener: Listener) -> str:
             "max_connections -1",
             # Small QoS 1 exchanges: without it Nagle + delayed ACKs add ~40 ms to each.
             "set_tcp_nodelay true",
+            # Nothing on the wire is larger (the wing policy and app manifests are the biggest):
+            # a tablet cannot make the gateway hold a huge message before its own size checks.
+            "max_packet_size 1048576",
             "log_dest stderr",
             "log_type error",
             "log_type warning",
