@@ -15,12 +15,16 @@ import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from tenacity import Retrying, retry_if_exception_type, wait_random_exponential
 
+from wire.documents import Document
 from wire.localapi import (
     MAX_LINE,
     ErrorMessage,
+    LaunchReply,
+    RequestSaved,
     ShellState,
     StateMessage,
     WatchRequest,
@@ -32,6 +36,36 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 2.0
 BACKOFF_MAX_S = 5.0
+
+
+M = TypeVar("M", LaunchReply, RequestSaved)
+
+
+class AgentRefused(Exception):
+    """A one-shot question got no answer of the kind asked: the reason, for the caller's 'no'."""
+
+
+def ask_once(socket_path: Path | str, request: Document, reply_type: type[M],
+             timeout: float) -> M:
+    """Send one request on a connection of its own and return the agent's reply of `reply_type`
+    (state pushes in between are skipped). Raises AgentRefused saying why there is none."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(str(socket_path))
+            sock.sendall(encode(request))
+            with sock.makefile("rb") as stream:
+                while True:
+                    line = stream.readline(MAX_LINE + 1)
+                    if not line:
+                        raise AgentRefused("agent closed the connection")
+                    message = parse_message(line)
+                    if isinstance(message, reply_type):
+                        return message
+                    if isinstance(message, ErrorMessage):
+                        raise AgentRefused(message.error)
+    except (OSError, ValueError) as exc:
+        raise AgentRefused(f"agent unreachable: {exc}") from exc
 
 
 class LinkDown(Exception):

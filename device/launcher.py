@@ -13,13 +13,13 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from wire.localapi import MAX_LINE, LaunchReply, LaunchRequest, encode, parse_message
+from device.agent_link import AgentRefused, ask_once
+from wire.localapi import LaunchReply, LaunchRequest
 
 log = logging.getLogger(__name__)
 
@@ -37,24 +37,13 @@ def refusal(app_id: str, reason: str) -> LaunchReply:
 def ask_agent(socket_path: Path | str, app_id: str, timeout: float = ASK_TIMEOUT_S) -> LaunchReply:
     """The agent's answer for `app_id`, on a connection of its own. Any failure is a no."""
     try:
-        request = encode(LaunchRequest(op="launch", app=app_id))
+        request = LaunchRequest(op="launch", app=app_id)
     except ValueError as exc:
         return refusal(app_id, f"bad app id: {str(exc).splitlines()[0]}")
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(str(socket_path))
-            sock.sendall(request)
-            with sock.makefile("rb") as stream:
-                while True:
-                    line = stream.readline(MAX_LINE + 1)
-                    if not line:
-                        return refusal(app_id, "agent closed the connection")
-                    message = parse_message(line)
-                    if isinstance(message, LaunchReply):
-                        break
-    except (OSError, ValueError) as exc:
-        return refusal(app_id, f"agent unreachable: {exc}")
+        message = ask_once(socket_path, request, LaunchReply, timeout)
+    except AgentRefused as exc:
+        return refusal(app_id, str(exc))
     if message.app != app_id:
         return refusal(app_id, f"agent answered for another app ({message.app})")
     if message.ok and (not message.argv or not os.path.isabs(message.argv[0])):

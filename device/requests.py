@@ -8,13 +8,12 @@ the wing; the shell never touches the network. What the shell lists comes back i
 
 from __future__ import annotations
 
-import json
-import socket
 from pathlib import Path
 
+from device.agent_link import AgentRefused, ask_once
 from device.i18n import N_
 from wire import requests as wire_requests
-from wire.localapi import MAX_LINE, RequestSaved, parse_message
+from wire.localapi import RequestSaved, SubmitRequest
 
 MAX_TEXT = wire_requests.MAX_TEXT
 SEND_TIMEOUT_S = 10.0
@@ -57,21 +56,11 @@ def checked_text(type_id: str, text: str) -> str:
 def send(socket_path: Path | str, type_id: str, text: str,
          timeout: float = SEND_TIMEOUT_S) -> RequestSaved:
     """Hand the request to the agent on a connection of its own; any failure is a not-saved."""
-    line = json.dumps({"op": "request", "type": type_id, "text": text}).encode() + b"\n"
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(str(socket_path))
-            sock.sendall(line)
-            with sock.makefile("rb") as stream:
-                while True:
-                    answer = stream.readline(MAX_LINE + 1)
-                    if not answer:
-                        return RequestSaved(ok=False, reason="agent closed the connection")
-                    message = parse_message(answer)
-                    if isinstance(message, RequestSaved):
-                        return message
-                    if message.type == "error":
-                        return RequestSaved(ok=False, reason=message.error)
-    except (OSError, ValueError) as exc:
-        return RequestSaved(ok=False, reason=f"agent unreachable: {exc}")
+        request = SubmitRequest.model_validate({"op": "request", "type": type_id, "text": text})
+    except ValueError as exc:
+        return RequestSaved(ok=False, reason=f"not a request the agent takes: {exc}")
+    try:
+        return ask_once(socket_path, request, RequestSaved, timeout)
+    except AgentRefused as exc:
+        return RequestSaved(ok=False, reason=str(exc))
