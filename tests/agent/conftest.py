@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.agents import AgentProcess, Probe, TestSigner, write_agent_config
+from tests.support.agents import AgentProcess, Probe, TestSigner, agent_factory
 from tests.support.broker import WingBroker
 
 
@@ -21,26 +21,8 @@ def make_agent(
     broker: WingBroker, signer: TestSigner, tmp_path: Path
 ) -> Iterator[Callable[..., AgentProcess]]:
     """Write an agent config (trusting `signer`) and return its process, not yet started."""
-    processes: list[AgentProcess] = []
-    key = signer.write_public_key(tmp_path / "gateway.pem")
-
-    def make(device_id: str = "t1", wing: str = "w1") -> AgentProcess:
-        config = write_agent_config(
-            tmp_path / device_id,
-            device_id=device_id,
-            wing=wing,
-            broker_host=broker.host,
-            broker_port=broker.port,
-            gateway_keys=[key],
-            enrolment_bundle=broker.demo.bundle(device_id) if broker.secure else None,
-        )
-        process = AgentProcess(config)
-        processes.append(process)
-        return process
-
-    yield make
-    for process in processes:
-        process.kill()
+    with agent_factory(broker, signer, tmp_path) as make:
+        yield make
 
 
 @pytest.fixture

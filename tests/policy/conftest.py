@@ -13,7 +13,7 @@ import pytest
 
 from agent.clock import TEST_OFFSET_ENV, TEST_WALL_OFFSET_ENV
 from tests.policy.samples import WING_KEY
-from tests.support.agents import AgentProcess, Probe, TestSigner, write_agent_config
+from tests.support.agents import AgentProcess, Probe, TestSigner, agent_factory
 from tests.support.broker import WingBroker
 from wire.localapi import LaunchReply, LaunchRequest, encode, parse_message
 
@@ -62,22 +62,9 @@ def clocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Clocks:
 def make_agent(
     broker: WingBroker, signer: TestSigner, clocks: Clocks, tmp_path: Path
 ) -> Iterator[Callable[..., AgentProcess]]:
-    processes: list[AgentProcess] = []
-    key = signer.write_public_key(tmp_path / "gateway.pem")
-
-    def make(device_id: str = "t1") -> AgentProcess:
-        config = write_agent_config(
-            tmp_path / device_id, device_id=device_id, wing=WING, broker_host=broker.host,
-            broker_port=broker.port, gateway_keys=[key], backoff_max_s=1.0,
-            enrolment_bundle=broker.demo.bundle(device_id) if broker.demo else None,
-        )
-        process = AgentProcess(config)
-        processes.append(process)
-        return process
-
-    yield make
-    for process in processes:
-        process.kill()
+    """Agents whose clocks the test moves (`clocks` sets their environment first)."""
+    with agent_factory(broker, signer, tmp_path, wing=WING, backoff_max_s=1.0) as make:
+        yield make
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from agent.config import AgentConfig, load_config
 from agent.service import Agent
 from cellbridge.mqtt import BrokerConfig, TlsConfig, tls_context
+from tests.support.broker import WingBroker
 from wire.documents import (
     DesiredState,
     LockOrder,
@@ -161,6 +162,37 @@ def write_agent_config(
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
 
+
+
+@contextmanager
+def agent_factory(
+    broker: WingBroker,
+    signer: TestSigner,
+    directory: Path,
+    *,
+    wing: str = "w1",
+    backoff_max_s: float = 2.0,
+) -> Iterator[Callable[..., AgentProcess]]:
+    """`make(device_id, wing)`: an agent config trusting `signer` (and, on the mutual-TLS broker,
+    the tablet's enrolment bundle) and its process, not yet started; all killed at the end."""
+    processes: list[AgentProcess] = []
+    key = signer.write_public_key(directory / "gateway.pem")
+
+    def make(device_id: str = "t1", wing: str = wing) -> AgentProcess:
+        config = write_agent_config(
+            directory / device_id, device_id=device_id, wing=wing, broker_host=broker.host,
+            broker_port=broker.port, gateway_keys=[key], backoff_max_s=backoff_max_s,
+            enrolment_bundle=broker.demo.bundle(device_id) if broker.demo else None,
+        )
+        process = AgentProcess(config)
+        processes.append(process)
+        return process
+
+    try:
+        yield make
+    finally:
+        for process in processes:
+            process.kill()
 
 def _send(sock_path: Path, request: bytes, timeout: float) -> socket.socket:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
