@@ -268,6 +268,26 @@ class Agent:
         self._refresh()
 
     def _refresh(self) -> None:
+        try:
+            state = self._compose_state()
+        except Exception as exc:  # whatever went wrong, the shell shows the lock (fail closed)
+            log.exception("%s: cannot compute the state; failing closed", self.config.device_id)
+            state = failsafe_state(
+                self.config.device_id, f"internal error: {type(exc).__name__}"
+            ).model_copy(update={"connected": self._connected})
+        if state.model_copy(update={"trusted_time": None}) != self._state.model_copy(
+            update={"trusted_time": None}
+        ):
+            self._state = state
+            self._api.publish(state)
+            for callback in self._listeners:
+                try:
+                    callback(state)
+                except Exception:  # an observer's bug must not stop enforcement
+                    log.exception("%s: state listener failed", self.config.device_id)
+
+    def _compose_state(self) -> ShellState:
+        """The shell's state from the lock, the update engine, the policy and the requests."""
         if self._failure is not None:
             state = failsafe_state(self.config.device_id, self._failure).model_copy(
                 update={"connected": self._connected}
@@ -279,20 +299,10 @@ class Agent:
         if self._updates is not None:
             state = state.model_copy(update={"update": self._updates.view()})
         view = self.policy.view(self.profile, locked=state.locked)
-        state = state.model_copy(
+        return state.model_copy(
             update={"curfew": view.curfew, "apps": view.apps, "trusted_time": view.trusted_time,
                     "requests": self._requests.views if self._requests is not None else ()}
         )
-        if state.model_copy(update={"trusted_time": None}) != self._state.model_copy(
-            update={"trusted_time": None}
-        ):
-            self._state = state
-            self._api.publish(state)
-            for callback in self._listeners:
-                try:
-                    callback(state)
-                except Exception:  # an observer's bug must not stop enforcement
-                    log.exception("%s: state listener failed", self.config.device_id)
 
     def _on_update_change(self) -> None:
         """The update engine moved (on the event loop): tell the shell and the gateway, and

@@ -183,3 +183,23 @@ async def test_one_lockdown_publish_reaches_and_is_reported_by_a_wing_of_50(
                         break
     assert reported == {f"t{n}" for n in range(50)}
     assert all(agent.state.lock.source == "wing" for agent in agents)
+
+
+async def test_any_error_computing_the_state_shows_the_shell_the_lock(
+    tmp_path: Path, broker: WingBroker, key: Path, signer: TestSigner, gateway: aiomqtt.Client,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    agent = Agent(config(tmp_path, broker, key, "t0"))
+    await set_up(gateway, signer, ["t0"])
+    async with running(agent):
+        await until(lambda: not agent.state.locked)
+
+        def broken(*_args: object, **_kwargs: object) -> None:
+            raise RuntimeError("policy engine bug")
+
+        monkeypatch.setattr(agent.policy, "view", broken)
+        await gateway.publish(
+            "tablet/t0/desired", signer.seal(signer.desired("t0", 2, locked=False)), qos=1
+        )
+        await until(lambda: agent.state.locked)
+        assert agent.state.lock.source == "failsafe"
