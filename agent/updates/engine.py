@@ -339,11 +339,13 @@ class UpdateEngine:
             try:
                 verify_file(bundle, self._expected(record))
             except (DownloadRefused, OSError) as exc:
+                # The download is not fsynced: a power cut may have cost it bytes. The server's
+                # bytes were verified once; what is lost here is ours, so fetch them again.
                 if record.state == State.INSTALLING:
                     self.slots.mark_bad(record.to_slot)
                 self._cleanup()
-                self._go(record, Event.REFUSED, f"downloaded bundle no longer valid: {exc}")
-                return Outcome.SETTLED
+                self._go(record, Event.LOST, f"downloaded bundle lost in a restart: {exc}")
+                return None
         if record.state == State.VERIFIED:
             self._go(record, Event.INSTALL)
         meta = ReleaseMeta(kind="os", version=record.version, compatible=self.config.compatible)

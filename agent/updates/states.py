@@ -27,6 +27,7 @@ class State(StrEnum):
 class Event(StrEnum):
     ACCEPTED = "accepted"  # TUF and the release checks accept a new target
     DOWNLOADED = "downloaded"  # length and hashes match the target
+    LOST = "lost"  # after a restart the downloaded file no longer matches: download it again
     INSTALL = "install"  # start writing the inactive slot
     INSTALL_DONE = "install_done"  # slot written, bootloader set to try it once
     REBOOT = "reboot"  # the staff window is open: switch
@@ -50,9 +51,11 @@ TRANSITIONS: dict[tuple[State, Event], State] = {
     (S.DOWNLOADING, E.REFUSED): S.FAILED,
     (S.DOWNLOADING, E.ABORT): S.FAILED,
     (S.VERIFIED, E.INSTALL): S.INSTALLING,
+    (S.VERIFIED, E.LOST): S.DOWNLOADING,
     (S.VERIFIED, E.REFUSED): S.FAILED,
     (S.VERIFIED, E.ABORT): S.FAILED,
     (S.INSTALLING, E.INSTALL_DONE): S.INSTALLED,
+    (S.INSTALLING, E.LOST): S.DOWNLOADING,
     (S.INSTALLING, E.REFUSED): S.FAILED,
     (S.INSTALLING, E.ABORT): S.FAILED,
     (S.INSTALLED, E.REBOOT): S.REBOOTING,
@@ -70,8 +73,9 @@ TRANSITIONS: dict[tuple[State, Event], State] = {
 RESUME: dict[State, str] = {
     S.IDLE: "nothing in flight; start a pending target if there is one",
     S.DOWNLOADING: "resume the download with a Range request after re-hashing the partial file",
-    S.VERIFIED: "re-verify the downloaded file, then install",
-    S.INSTALLING: "the inactive slot is half-written and marked bad: verify and install again",
+    S.VERIFIED: "re-verify the downloaded file (lost or damaged: download it again), then install",
+    S.INSTALLING: "the inactive slot is half-written and marked bad: verify (lost or damaged: "
+                  "download again) and install again",
     S.INSTALLED: "wait for the staff window, then reboot",
     S.REBOOTING: "same boot: reboot again; new slot booted: trial boot; old slot: rolled back",
     S.TRIAL_BOOT: "new slot booted: health check again; old slot booted: rolled back",
