@@ -251,20 +251,29 @@ class FileSlots:
         return chosen
 
 
+COPY_PIECE = 32 * 1024 * 1024
+
+
 def _copy_durably(source: Path, target: Path) -> None:
     """Copy `source` over `target` in the kernel (constant memory), then fsync it.
 
-    copy_file_range measured ~25% faster than shutil's sendfile here; where the kernel or the
-    filesystems cannot do it, shutil's copy (sendfile) does.
+    copy_file_range measured ~25% faster than shutil's sendfile here. After each piece,
+    POSIX_FADV_DONTNEED starts its writeback at once, so storage works while the copy goes on
+    and the final fsync waits for the tail only; the slot's pages then leave the page cache
+    instead of pushing out the running system's. Where the kernel or the filesystems cannot
+    copy_file_range, shutil's copy (sendfile) does.
     """
     try:
         with open(source, "rb") as src, open(target, "wb") as dst:
-            left = os.fstat(src.fileno()).st_size
-            while left > 0:
-                copied = os.copy_file_range(src.fileno(), dst.fileno(), min(left, 1 << 30))
+            size = os.fstat(src.fileno()).st_size
+            done = 0
+            while done < size:
+                copied = os.copy_file_range(src.fileno(), dst.fileno(),
+                                            min(size - done, COPY_PIECE))
                 if copied == 0:
                     raise SlotError(f"{source} shrank while it was copied")
-                left -= copied
+                os.posix_fadvise(dst.fileno(), done, copied, os.POSIX_FADV_DONTNEED)
+                done += copied
     except OSError as exc:
         if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
             raise

@@ -3,7 +3,13 @@ mark-good, interrupted downloads, the staff window, storms of notices, the loop 
 
 from __future__ import annotations
 
+import hashlib
+import os
 import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
 
 from agent.updates.engine import Outcome
 from agent.updates.states import RESUME, TRANSITIONS, State
@@ -74,6 +80,79 @@ def test_a_download_cut_at_half_resumes_with_a_range_request(wing: Wing, tablet:
     bundle_requests = [r for r in wing.hostile.requests if r[0] == f"/targets/{target}"]
     assert bundle_requests == [(f"/targets/{target}", ""),
                                (f"/targets/{target}", f"bytes={half}-")]
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class PowerCut(Exception):
+    """Raised from the engine's report hook: the process dies right after a state is saved."""
+
+
+def cut_power_in(state: State) -> Callable[[UpdateRecord], None]:
+    def report(record: UpdateRecord) -> None:
+        if record.state == state:
+            raise PowerCut(state)
+    return report
+
+
+def test_a_kept_partial_that_lost_bytes_is_downloaded_again_from_the_start(
+    wing: Wing, tablet: Tablet
+) -> None:
+    target = wing.release("1.1.0", size=2 * 1024 * 1024)
+    bundle = wing.repo_dir / "targets" / target
+    half = bundle.stat().st_size // 2
+    wing.hostile.rules[f"/targets/{target}"] = f"cut:{half}"
+    engine = tablet.engine()
+    engine.offer(target, "1.1.0")
+    assert engine.run() == Outcome.RETRY
+    # The download is not fsynced: a power cut may leave zeros where bytes were.
+    [partial] = (tablet.config.work_dir / "download").glob("*.partial")
+    with open(partial, "r+b") as f:
+        f.write(bytes(4096))
+
+    del wing.hostile.rules[f"/targets/{target}"]
+    assert tablet.engine().run() == Outcome.REBOOT
+    bundle_requests = [r[1] for r in wing.hostile.requests if r[0] == f"/targets/{target}"]
+    assert bundle_requests == ["", f"bytes={half}-", ""]
+    assert sha256(tablet.slots.image("B")) == sha256(bundle)
+
+
+def test_a_verified_bundle_lost_in_a_power_cut_is_downloaded_again(wing: Wing,
+                                                                   tablet: Tablet) -> None:
+    target = wing.release("1.1.0", size=2 * 1024 * 1024)
+    bundle = wing.repo_dir / "targets" / target
+    engine = tablet.engine(report=cut_power_in(State.VERIFIED))
+    engine.offer(target, "1.1.0")
+    with pytest.raises(PowerCut):
+        engine.run()
+    [downloaded] = (tablet.config.work_dir / "download").glob("*.raucb")
+    os.truncate(downloaded, bundle.stat().st_size // 2)  # its tail never reached storage
+
+    engine = tablet.engine()
+    assert engine.run() == Outcome.REBOOT
+    assert engine.state().state == State.REBOOTING
+    bundle_requests = [r[1] for r in wing.hostile.requests if r[0] == f"/targets/{target}"]
+    assert bundle_requests == ["", ""]
+    assert sha256(tablet.slots.image("B")) == sha256(bundle)
+
+
+def test_a_download_refused_from_the_start_is_not_downloaded_again(wing: Wing,
+                                                                   tablet: Tablet) -> None:
+    target = wing.release("1.1.0", size=2 * 1024 * 1024)
+    bundle = wing.repo_dir / "targets" / target
+    with open(bundle, "r+b") as f:  # the gateway serves bytes TUF did not sign
+        f.seek(1024)
+        f.write(b"\xff" * 16)
+    engine = tablet.engine()
+    engine.offer(target, "1.1.0")
+    assert engine.run() == Outcome.SETTLED
+    assert engine.state().state == State.FAILED
+    assert "does not match the signed target" in engine.state().error
+    assert [r for r in wing.hostile.requests if r[0] == f"/targets/{target}"] == [
+        (f"/targets/{target}", "")]
+    tablet.record_unchanged()
 
 
 def test_the_switch_waits_for_the_staff_window(wing: Wing, tablet: Tablet) -> None:
