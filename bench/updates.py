@@ -2,18 +2,27 @@
 RAUC signature check, write to a file-backed slot) against one hashlib SHA-256 pass over the
 same file in the same run, and the engine process's peak RSS at two bundle sizes.
 
-    python -m bench.updates [--sizes 100,1024] [--dir DIR]
+    python -m bench.updates [--sizes 100,1024] [--repeat N] [--dir DIR]
 
 Targets (issue 4): install rate >= 0.8x the hashing rate; peak RSS <= 64 MiB and the same at
 both sizes (constant memory).
-"""
 
+The install is timed from spawning the engine process to its exit, and split into phases at the
+states it enters: start (interpreter, imports, TUF metadata refresh), download + streaming
+verify, install (RAUC check, slot copy, fsync), finish (cleanup, activation, exit). Each phase
+also gets the CPU seconds the engine spent in it (all its threads) and, for the download, the
+gateway's (the repository server runs in this process): CPU / wall says how many of the
+machine's cores the phase kept busy. With `--repeat N` the fastest of N installs (each on a fresh
+tablet) and of N hash passes is kept: on a shared machine that is the one least disturbed.
+"""
 from __future__ import annotations
 
 import argparse
 import hashlib
 import json
 import os
+import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -47,25 +56,52 @@ def sha256_rate(path: Path) -> float:
     return path.stat().st_size / (time.perf_counter() - began)
 
 
+def _own_cpu() -> float:
+    """CPU seconds of this process: the repository server's thread (the rest waits)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_engine(config: Path, target: str, version: str) -> dict[str, Any]:
-    """One install by a real engine process: its JSON report (phases, peak RSS)."""
+    """One install by a real engine process: its JSON report (phases, CPU, peak RSS)."""
+    server, children = _own_cpu(), _children_cpu()
     began = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "agent.updates.run_once", str(config), target, version],
         cwd=ROOT, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - began
     if result.returncode != 10:  # 10: installed, reboot requested
         raise SystemExit(f"engine exited {result.returncode}: {result.stderr[-2000:]}")
     report: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
-    report["wall"] = time.perf_counter() - began
+    report["wall"] = wall
+    report["server_cpu"] = _own_cpu() - server
+    report["engine_cpu"] = _children_cpu() - children  # with rauc and the exit
     return report
 
 
-def phase(report: dict[str, Any], start: str, end: str) -> float:
-    times = dict(report["entered"])
-    return float(times[end] - times[start])
+Phase = tuple[float, float]
+"""(wall seconds, engine CPU seconds)"""
 
 
-def bench(directory: Path, sizes_mib: list[int]) -> list[dict[str, float]]:
+def phases(report: dict[str, Any]) -> dict[str, Phase]:
+    """start / download / install / finish; their walls add up to the whole install."""
+    at = dict(report["entered"])
+    cpu = dict(report["cpu"])
+    before_main = report["wall"] - report["seconds"]  # interpreter start, imports before main()
+    return {
+        "start": (before_main + at["downloading"], cpu["downloading"]),
+        "download": (at["verified"] - at["downloading"], cpu["verified"] - cpu["downloading"]),
+        "install": (at["installed"] - at["verified"], cpu["installed"] - cpu["verified"]),
+        "finish": (report["seconds"] - at["installed"], report["engine_cpu"] - cpu["installed"]),
+    }
+
+
+def bench(directory: Path, sizes_mib: list[int], repeat: int = 1) -> list[dict[str, Any]]:
     estate = EstateRepository.init(directory / "estate", None, insecure_demo=True)
     tls = make_tls(directory / "tls")
     repo_dir = directory / "gateway-repo"
@@ -78,49 +114,75 @@ def bench(directory: Path, sizes_mib: list[int]) -> list[dict[str, float]]:
             image.unlink()
             estate.publish(repo_dir)
             bundle = repo_dir / "targets" / info.path
-            tablet = make_tablet(directory / f"tablet-{size}", estate.metadata_dir / "1.root.json",
-                                 estate.release_ca, tls.ca, url)
-            hash_rate = sha256_rate(bundle)
-            report = run_engine(tablet.config_file, info.path, version)
             length = bundle.stat().st_size
-            seconds = report["wall"]
-            install_rate = length / seconds
+            load = os.getloadavg()[0]
+            hash_rate = max(sha256_rate(bundle) for _ in range(repeat))
+            reports = []
+            for attempt in range(repeat):
+                home = directory / f"tablet-{size}-{attempt}"
+                tablet = make_tablet(home, estate.metadata_dir / "1.root.json",
+                                     estate.release_ca, tls.ca, url)
+                reports.append(run_engine(tablet.config_file, info.path, version))
+                shutil.rmtree(home)
+            report = min(reports, key=lambda r: float(r["wall"]))
+            install_rate = length / report["wall"]
+            split = phases(report)
             results.append({
-                "size_mib": size, "hash_mbps": hash_rate / MiB,
+                "size_mib": size, "hash_mbps": hash_rate / MiB, "load": load,
                 "install_mbps": install_rate / MiB, "ratio": install_rate / hash_rate,
-                "download_mbps": length / phase(report, "downloading", "verified") / MiB,
-                "slot_mbps": length / phase(report, "installing", "installed") / MiB,
-                "rss_mib": report["peak_rss_kib"] / 1024, "seconds": seconds})
-            tablet.slots.image("B").unlink()
+                "download_mbps": length / split["download"][0] / MiB,
+                "slot_mbps": length / split["install"][0] / MiB,
+                "phases": split, "server_cpu": report["server_cpu"],
+                "rss_mib": report["peak_rss_kib"] / 1024, "seconds": report["wall"]})
             (estate.targets_dir / info.path).unlink()
             bundle.unlink()
     return results
 
 
-def run(sizes_mib: list[int], directory: Path | None = None) -> list[Row]:
+def run(sizes_mib: list[int], directory: Path | None = None, repeat: int = 1) -> list[Row]:
     """The benchmark as rows of the `make bench` table (the largest size is the headline)."""
     with tempfile.TemporaryDirectory(dir=directory) as tmp:
-        results = bench(Path(tmp), sizes_mib)
+        results = bench(Path(tmp), sizes_mib, repeat)
     big = results[-1]
     rss = " / ".join(f"{r['rss_mib']:.0f} MiB @ {r['size_mib']} MiB" for r in results)
     hash_floor = f"SHA-256 pass {big['hash_mbps']:.0f} MiB/s"
+    split: dict[str, Phase] = big["phases"]
+
+    def cores(wall: float, *cpu: float) -> str:
+        return f"{' + '.join(f'{c:.2f}' for c in cpu)} s CPU in {wall:.2f} s: " \
+               f"{sum(cpu) / wall:.1f} of {os.cpu_count()} cores"
+
+    best = f", fastest of {repeat}" if repeat > 1 else ""
     return [
-        Row(f"update install, {big['size_mib']} MiB bundle", "end to end (download, verify, "
-            "slot write, fsyncs)", f"{big['install_mbps']:.0f} MiB/s ({big['seconds']:.1f} s)",
-            hash_floor, f"{big['ratio']:.2f}x", ">= 0.8x"),
-        Row("", "download + streaming verify", f"{big['download_mbps']:.0f} MiB/s", hash_floor,
+        Row(f"update install, {big['size_mib']} MiB bundle", "end to end (spawn to exit: "
+            "download, verify, slot write, fsync)" + best,
+            f"{big['install_mbps']:.0f} MiB/s ({big['seconds']:.2f} s)", hash_floor,
+            f"{big['ratio']:.2f}x", ">= 0.8x"),
+        Row("", "phase: start (interpreter, imports, TUF refresh)", f"{split['start'][0]:.2f} s",
+            "", "", ""),
+        Row("", "phase: download + streaming verify",
+            f"{big['download_mbps']:.0f} MiB/s ({split['download'][0]:.2f} s)", hash_floor,
             f"{big['download_mbps'] / big['hash_mbps']:.2f}x", ""),
-        Row("", "slot write + fsync", f"{big['slot_mbps']:.0f} MiB/s", "", "", ""),
+        Row("", "… CPU: engine (read+TLS, hash, write threads) + gateway (TLS, send)",
+            cores(split["download"][0], split["download"][1], big["server_cpu"]), "", "", ""),
+        Row("", "phase: install (rauc info, slot copy, fsync)",
+            f"{big['slot_mbps']:.0f} MiB/s ({split['install'][0]:.2f} s)", "", "", ""),
+        Row("", "… CPU: engine", cores(split["install"][0], split["install"][1]), "", "", ""),
+        Row("", "phase: finish (drop download, activate, exit)", f"{split['finish'][0]:.2f} s",
+            "", "", ""),
         Row("", "engine peak RSS (VmHWM)", rss, "", "", "<= 64 MiB, flat"),
+        Row("", "machine load (1-min average) at start", f"{big['load']:.1f}", "", "", ""),
     ]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sizes", default="100,1024", help="bundle sizes in MiB")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="installs per size (fresh tablet each); the fastest counts")
     parser.add_argument("--dir", type=Path, default=None)
     args = parser.parse_args(argv)
-    print(markdown(run([int(s) for s in args.sizes.split(",")], args.dir)))
+    print(markdown(run([int(s) for s in args.sizes.split(",")], args.dir, args.repeat)))
     return 0
 
 

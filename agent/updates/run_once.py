@@ -2,9 +2,9 @@
 until it settles or asks for a reboot. A real process for the power-cut tests (kill -9) and the
 benchmark; on a tablet the agent service drives the engine instead.
 
-Prints one JSON line: the final state, when each state was entered (seconds since start) and the
-process's peak RSS. Exit codes: 0 settled, 10 reboot requested, 11 waiting for the window,
-12 retry later.
+Prints one JSON line: the final state, when each state was entered (seconds since start, and the
+process's CPU seconds, all threads, at that point) and the process's peak RSS. Exit codes:
+0 settled, 10 reboot requested, 11 waiting for the window, 12 retry later.
 """
 
 from __future__ import annotations
@@ -36,18 +36,21 @@ def main(argv: list[str]) -> int:
     config = load(UpdatesConfig, Path(argv[0]))
     health_file = config.work_dir / "unhealthy"
     entered: list[tuple[str, float]] = []
+    cpu: list[tuple[str, float]] = [("start", round(time.process_time(), 3))]
 
     def report(record: UpdateRecord) -> None:
         if not entered or entered[-1][0] != record.state.value:
             entered.append((record.state.value, round(time.monotonic() - started, 3)))
+            cpu.append((record.state.value, round(time.process_time(), 3)))
 
     engine = build_engine(config, now=system_now, health=lambda: not health_file.exists(),
                           report=report)
     if len(argv) >= 3 and argv[1]:
         engine.offer(argv[1], argv[2])
     outcome = engine.run()
-    print(json.dumps({"state": engine.state().state.value, "entered": entered,
+    print(json.dumps({"state": engine.state().state.value, "entered": entered, "cpu": cpu,
                       "seconds": round(time.monotonic() - started, 3),
+                      "cpu_seconds": round(time.process_time(), 3),
                       "peak_rss_kib": peak_rss_kib()}), flush=True)
     return EXIT[outcome]
 
