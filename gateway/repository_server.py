@@ -85,7 +85,9 @@ def serving_in_thread(directory: Path, certfile: Path, keyfile: Path, host: str 
     `wrap` puts ASGI middleware around the app (tests use it to play a hostile gateway)."""
     import socket
 
-    sock = socket.socket()
+    # proto must say TCP: asyncio sets TCP_NODELAY only on such sockets, and without it every
+    # response waits ~40 ms for a delayed ACK between its headers and its body (Nagle).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind((host, port))
     port = sock.getsockname()[1]
     config = server_config(directory, host, port, certfile, keyfile)
