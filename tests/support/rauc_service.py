@@ -126,7 +126,7 @@ class RaucService:
             with open(service.slot_file(slot), "ab") as f:
                 f.truncate(max(slot_size, f.tell()))
         backend = d / "bootloader-backend"
-        backend.write_text(f'#!/bin/sh\nexec "{sys.executable}" '
+        backend.write_text(f'#!/bin/sh\nexec "{sys.executable}" -I -S '
                            f'"{Path(__file__).with_name("simulated_bootloader.py")}" '
                            f'"{service.state_file}" "$@"\n')
         backend.chmod(0o755)

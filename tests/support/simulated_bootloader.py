@@ -10,7 +10,8 @@ RAUC (`bootloader=custom`) runs this file as its `bootloader-custom-backend`:
 The model is the one `FileSlots`' `Bootloader` follows (RAUC's U-Boot boot-counter scheme): a
 boot order, and per slot a count of attempts left; booting a slot spends one; set-primary puts
 the slot first with full attempts, good refills them, bad empties them; the first slot in order
-with attempts left boots. Standard library only: RAUC starts it several times per `rauc status`.
+with attempts left boots. Standard library only (run with `python -I -S`): RAUC starts it
+several times per `rauc status`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,8 +39,10 @@ class BootState:
         return cls(**json.loads(path.read_text()))
 
     def save(self, path: Path) -> None:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".bootloader-")
-        with os.fdopen(fd, "w") as f:
+        # One writer at a time: RAUC runs its backend calls one after another, and the harness
+        # writes only while the service is stopped.
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w") as f:
             json.dump(asdict(self), f)
             f.flush()
             os.fsync(f.fileno())

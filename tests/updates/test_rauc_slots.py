@@ -13,7 +13,7 @@ import pytest
 
 from agent.updates.config import UpdatesConfig, build_engine
 from agent.updates.engine import Outcome, UpdateEngine
-from agent.updates.slots import BundleRefused, RaucSlots
+from agent.updates.slots import BundleRefused, RaucSlots, SlotError
 from agent.updates.states import State
 from agent.updates.store import UpdateRecord
 from agent.updates.target import ReleaseMeta
@@ -196,9 +196,16 @@ def test_an_unknown_slot_is_an_error_not_a_mark_on_the_booted_slot(
     device: RaucService, slots: RaucSlots
 ) -> None:
     before = device.bootloader()
-    with pytest.raises(Exception, match="no rootfs slot"):
+    with pytest.raises(SlotError, match="no rootfs slot"):
         slots.mark_bad("C")
     assert device.bootloader() == before
+
+
+def test_a_reboot_command_that_fails_is_an_error(device: RaucService) -> None:
+    slots = RaucSlots(conf=device.conf, bus_address=device.bus_address,
+                      reboot_command=["false"])
+    with pytest.raises(SlotError, match="reboot failed"):
+        slots.reboot()
 
 
 # ---------------------------------------------------------------- the engine over real RAUC
@@ -305,3 +312,20 @@ def test_a_new_slot_that_never_reaches_mark_good_is_rolled_back_through_real_rau
     assert "never reached mark-good" in record.error
     assert device.status()["booted"] == "A"
     assert device.status()["by_bootname"]["B"]["boot_status"] == "bad"
+
+
+def test_the_engine_refuses_a_release_older_than_the_factory_image_through_real_rauc(
+    wing: Wing, device: RaucService, tmp_path: Path
+) -> None:
+    target = release(wing, "0.9.0")
+    before = device.bootloader()
+    engine = rauc_engine(wing, device, tmp_path, [])
+    engine.offer(target, "0.9.0")
+
+    assert engine.run() == Outcome.SETTLED
+
+    record = engine.state()
+    assert record.state == State.FAILED
+    assert "not newer than 1.0.0" in record.error
+    assert device.slot_bytes("B").count(0) == len(device.slot_bytes("B"))
+    assert device.bootloader() == before
