@@ -6,15 +6,18 @@ A "reboot" stops the service, lets the simulated bootloader choose and spend an 
 starts the service again with `--override-boot-slot` set to the slot it chose; a new boot id
 (the file `RaucSlots.boot_id` reads) marks the new boot.
 
-The system.conf follows buildroot/board/common/rauc/system.conf.in, except what this machine
-cannot do: `bootloader=custom` (no U-Boot), regular files as slots, paths in a temporary
-directory, and plain bundles (no device-mapper here, so verity bundles cannot be installed).
+The system.conf is buildroot/board/common/rauc/system.conf.in rendered as the image build does,
+changed only where this machine cannot do what a tablet does: `bootloader=custom` (no U-Boot),
+regular files as slots, paths in a temporary directory, and plain bundles (no device-mapper
+here, so verity bundles cannot be installed).
 
 Use `rauc_service` (the fixture) or `RaucService.create` inside `with`.
 """
 
 from __future__ import annotations
 
+import configparser
+import io
 import json
 import os
 import shutil
@@ -53,32 +56,33 @@ BUS_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configur
 </busconfig>
 """
 
-SYSTEM_CONF = """# Test double of buildroot/board/common/rauc/system.conf.in (see tests/support/rauc_service.py)
-[system]
-compatible={compatible}
-bootloader=custom
-mountprefix={mount}
-data-directory={data}
-bundle-formats=plain
-max-bundle-download-size=1073741824
-activate-installed=false
+IMAGE_CONF = Path(__file__).parents[2] / "buildroot" / "board" / "common" / "rauc" / "system.conf.in"
 
-[handlers]
-bootloader-custom-backend={backend}
 
-[keyring]
-path={keyring}
-
-[slot.rootfs.0]
-device={slot_a}
-type=raw
-bootname=A
-
-[slot.rootfs.1]
-device={slot_b}
-type=raw
-bootname=B
-"""
+def render_system_conf(compatible: str, slot_a: Path, slot_b: Path, keyring: Path,
+                       backend: Path, directory: Path, bundle_formats: str | None) -> str:
+    """The image's system.conf (rendered from its template as the image build does), changed
+    only where this host differs: the custom bootloader, paths in `directory`, the keyring, and
+    (unless `bundle_formats` is None) the bundle formats."""
+    text = IMAGE_CONF.read_text()
+    for placeholder, value in (("@BOARD@", "test"), ("@COMPATIBLE@", compatible),
+                               ("@ROOTFS_A@", str(slot_a)), ("@ROOTFS_B@", str(slot_b))):
+        text = text.replace(placeholder, value)
+    conf = configparser.ConfigParser(interpolation=None, delimiters=("=",),
+                                     comment_prefixes=("#",))
+    conf.optionxform = str  # type: ignore[assignment,method-assign]  # RAUC keys are case-sensitive
+    conf.read_string(text)
+    conf["system"]["bootloader"] = "custom"
+    conf["system"]["mountprefix"] = str(directory / "mnt")
+    conf["system"]["data-directory"] = str(directory / "data")
+    if bundle_formats is not None:
+        conf["system"]["bundle-formats"] = bundle_formats
+    conf["keyring"]["path"] = str(keyring)
+    conf["handlers"] = {"bootloader-custom-backend": str(backend)}
+    out = io.StringIO()
+    out.write(f"# {IMAGE_CONF.name} for a test host (tests/support/rauc_service.py)\n")
+    conf.write(out, space_around_delimiters=False)
+    return out.getvalue()
 
 
 def unavailable() -> str | None:
@@ -115,8 +119,9 @@ class RaucService:
     @classmethod
     def create(cls, directory: Path, keyring: Path, compatible: str, factory_image: Path,
                factory_version: str = "1.0.0", slot_size: int = 1 << 20,
-               attempts: int = 3) -> RaucService:
-        """A fresh tablet: the factory image in slot A (booted, good), slot B zeroed and bad."""
+               attempts: int = 3, bundle_formats: str | None = "plain") -> RaucService:
+        """A fresh tablet: the factory image in slot A (booted, good), slot B zeroed and bad.
+        `bundle_formats=None` keeps the image's setting (verity only: nothing installs here)."""
         service = cls(directory, factory_version)
         d = service.dir
         for sub in ("slots", "data", "mnt"):
@@ -131,10 +136,9 @@ class RaucService:
                            f'"{service.state_file}" "$@"\n')
         backend.chmod(0o755)
         BootState(attempts=attempts, left={"A": attempts, "B": 0}).save(service.state_file)
-        service.conf.write_text(SYSTEM_CONF.format(
-            compatible=compatible, mount=service.mount_prefix, data=d / "data",
-            backend=backend, keyring=keyring, slot_a=service.slot_file("A"),
-            slot_b=service.slot_file("B")))
+        service.conf.write_text(render_system_conf(
+            compatible, service.slot_file("A"), service.slot_file("B"), keyring, backend, d,
+            bundle_formats))
         try:
             service._power_on()
         except BaseException:

@@ -132,6 +132,20 @@ def test_a_bundle_for_another_compatible_is_refused_by_rauc_itself(
     assert slots.version("B") is None
 
 
+def test_the_images_rauc_configuration_refuses_a_plain_bundle(
+    wing: Wing, rauc_service: RaucServiceFactory, tmp_path: Path  # noqa: F811
+) -> None:
+    factory = make_image(tmp_path / "factory.img", IMAGE_SIZE, seed=1)
+    tablet = rauc_service(wing.estate.release_ca, COMPATIBLE, factory, bundle_formats=None)
+    bundle, _ = make_bundle(wing, tmp_path, "1.1.0")  # estate-signed, but not dm-verity
+
+    with pytest.raises(BundleRefused, match="plain"):
+        tablet.slots().install(bundle, meta("1.1.0"))
+
+    assert tablet.slot_bytes("B").count(0) == len(tablet.slot_bytes("B"))
+    assert tablet.slots().version("B") is None
+
+
 def test_activate_and_a_reboot_boot_the_new_slot_on_trial(
     wing: Wing, device: RaucService, slots: RaucSlots, tmp_path: Path
 ) -> None:
