@@ -17,6 +17,7 @@ Use `rauc_service` (the fixture) or `RaucService.create` inside `with`.
 from __future__ import annotations
 
 import configparser
+import contextlib
 import io
 import json
 import os
@@ -91,7 +92,7 @@ def unavailable() -> str | None:
         return "the RAUC service mounts bundles through loop devices: needs root"
     if not Path("/dev/loop-control").exists():
         return "no loop devices (/dev/loop-control): RAUC cannot mount a bundle"
-    for tool in ("rauc", "dbus-daemon", "mksquashfs"):
+    for tool in ("rauc", "dbus-daemon", "mksquashfs", "unshare"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed"
     return None
@@ -105,6 +106,8 @@ class RaucService:
         self.factory_version = factory_version
         self.conf = self.dir / "system.conf"
         self.state_file = self.dir / "bootloader.json"
+        self.hang_file = self.dir / "bootloader.json.hang"  # see simulated_bootloader.py
+        self.hung_file = self.dir / "bootloader.json.hung"
         self.boot_id_file = self.dir / "boot_id"
         self.os_release = self.dir / "os-release"
         self.reboot_flag = self.dir / "reboot-requested"
@@ -154,6 +157,8 @@ class RaucService:
 
     def close(self) -> None:
         """Stop the service and the bus; unmount and detach whatever RAUC left behind."""
+        if self.hung_file.exists():  # frozen at a power-cut point: SIGTERM would wait for it
+            self.power_cut()
         self.stop()
         if self._bus is not None:
             _terminate(self._bus)
@@ -183,7 +188,8 @@ class RaucService:
             log.write(f"---- boot {self.bootloader().boots}: slot {booted}\n".encode())
             self._service = subprocess.Popen(
                 ["rauc", "service", f"--conf={self.conf}", f"--override-boot-slot={booted}"],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env)
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env,
+                start_new_session=True)  # its own process group: with the backends it runs
         deadline = time.monotonic() + START_TIMEOUT_S
         while self.rauc("status", "--output-format=json").returncode != 0:
             if self._service.poll() is not None or time.monotonic() > deadline:
@@ -194,17 +200,42 @@ class RaucService:
     def stop(self) -> None:
         if self._service is not None:
             _terminate(self._service)
+            _kill_group(self._service.pid)
             self._service = None
+
+    def hang_at(self, *request: str) -> None:
+        """Freeze RAUC when it asks the bootloader for `request` (e.g. "set-state", "B",
+        "bad"), once the bootloader has done it: a point to cut the power at."""
+        self.hang_file.write_text(" ".join(request))
+
+    def wait_hung(self, driver: subprocess.Popen[Any] | None = None,
+                  timeout_s: float = 60.0) -> None:
+        """Wait until RAUC froze at the `hang_at` point (or `driver`, the process meant to
+        lead it there, exited first: an error)."""
+        deadline = time.monotonic() + timeout_s
+        while not self.hung_file.exists():
+            if driver is not None and driver.poll() is not None:
+                raise RuntimeError(f"exited with {driver.returncode} before the power-cut point")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"RAUC never reached the power-cut point: {self.log.read_text()}")
+            time.sleep(0.02)
+
+    def power_cut(self) -> None:
+        """kill -9 of the service and everything it runs; the next `reboot()` powers on."""
+        if self._service is not None:
+            _kill_group(self._service.pid)
+            self._service.wait()
+            self._service = None
+        self.hang_file.unlink(missing_ok=True)
+        self.hung_file.unlink(missing_ok=True)
 
     def _power_on(self) -> None:
         state = self.bootloader()
         self.boot_id_file.write_text(state.boot_id + "\n")
         # The running system's os-release: the factory image knows its version; a slot RAUC
         # wrote has its version in RAUC's status instead.
-        if state.booted == "A":
-            self.os_release.write_text(f'VERSION_ID="{self.factory_version}"\n')
-        else:
-            self.os_release.unlink(missing_ok=True)
+        version = f'VERSION_ID="{self.factory_version}"\n' if state.booted == "A" else ""
+        self.os_release.write_text("ID=cellbridge\n" + version)
         self.reboot_flag.unlink(missing_ok=True)
         self.start()
 
@@ -228,6 +259,14 @@ class RaucService:
         return RaucSlots(conf=self.conf, bus_address=self.bus_address,
                          reboot_command=["touch", str(self.reboot_flag)],
                          boot_id_file=self.boot_id_file, os_release=self.os_release)
+
+    def on_tablet(self, argv: list[str]) -> list[str]:
+        """`argv` run as on this tablet: in a private mount namespace where /etc/os-release and
+        the kernel's boot id are this tablet's (run it with `env`, for the bus address)."""
+        script = ('mount --bind "$1" /etc/os-release && '
+                  'mount --bind "$2" /proc/sys/kernel/random/boot_id && shift 2 && exec "$@"')
+        return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+                str(self.os_release), str(self.boot_id_file), *argv]
 
     def rauc(self, *args: str) -> subprocess.CompletedProcess[str]:
         """The `rauc` client against this service."""
@@ -269,6 +308,11 @@ def _terminate(process: subprocess.Popen[Any]) -> None:
     for stream in (process.stdout, process.stderr):
         if stream is not None:
             stream.close()
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def _unmount_under(prefix: Path) -> None:

@@ -7,6 +7,9 @@ RAUC (`bootloader=custom`) runs this file as its `bootloader-custom-backend`:
     simulated_bootloader.py STATE set-primary BOOTNAME   `rauc status mark-active`, after install
     simulated_bootloader.py STATE set-state BOOTNAME good|bad   mark-good / mark-bad, install
 
+A file STATE.hang holding one such request makes that request freeze once it is done (a point
+for a test to cut the power at); STATE.hung appears when it does.
+
 The model is the one `FileSlots`' `Bootloader` follows (RAUC's U-Boot boot-counter scheme): a
 boot order, and per slot a count of attempts left; booting a slot spends one; set-primary puts
 the slot first with full attempts, good refills them, bad empties them; the first slot in order
@@ -19,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -106,6 +110,12 @@ def main(argv: list[str]) -> int:
         print(f"simulated bootloader: bad request {argv[1:]}", file=sys.stderr)
         return 2
     state.save(path)
+    hang = path.with_name(path.name + ".hang")
+    if hang.exists() and hang.read_text().split() == argv[1:]:
+        # A power-cut point: the request is done; freeze here until the test cuts the power.
+        path.with_name(path.name + ".hung").touch()
+        while True:
+            time.sleep(60)
     return 0
 
 

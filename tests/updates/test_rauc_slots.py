@@ -7,6 +7,11 @@ the verity bundles tablets take (bundle-formats=-plain there)."""
 from __future__ import annotations
 
 import datetime
+import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +20,7 @@ from agent.updates.config import UpdatesConfig, build_engine
 from agent.updates.engine import Outcome, UpdateEngine
 from agent.updates.slots import BundleRefused, RaucSlots, SlotError
 from agent.updates.states import State
-from agent.updates.store import UpdateRecord
+from agent.updates.store import UpdateRecord, UpdateStore
 from agent.updates.target import ReleaseMeta
 from provisioning.release import build_rauc_bundle
 from provisioning.release_keys import make_release_ca
@@ -24,6 +29,7 @@ from tests.updates.conftest import Wing
 from tests.updates.support import COMPATIBLE, make_image
 
 IMAGE_SIZE = 256 * 1024
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -233,18 +239,23 @@ def release(wing: Wing, version: str) -> str:
     return info.path
 
 
+def agent_config(wing: Wing, device: RaucService, tmp_path: Path) -> UpdatesConfig:
+    """The agent's [updates] settings on this device: RAUC slots, this service's system.conf."""
+    root = tmp_path / "image-root.json"
+    root.write_bytes(wing.image_root.read_bytes())
+    return UpdatesConfig(
+        repository_url=wing.url, ca_file=wing.tls.ca, root_file=root,
+        keyring=wing.estate.release_ca, compatible=COMPATIBLE, work_dir=tmp_path / "work",
+        slots="rauc", rauc_conf=device.conf, reboot_command=["touch", str(device.reboot_flag)],
+        not_before=1_700_000_000)
+
+
 def rauc_engine(wing: Wing, device: RaucService, tmp_path: Path,
                 reports: list[UpdateRecord], healthy: bool = True) -> UpdateEngine:
     """An engine as the agent builds one, with RaucSlots on this device's service; every
     report it sends lands in `reports` (a copy: the engine goes on changing its record)."""
-    root = tmp_path / "image-root.json"
-    root.write_bytes(wing.image_root.read_bytes())
-    config = UpdatesConfig(
-        repository_url=wing.url, ca_file=wing.tls.ca, root_file=root,
-        keyring=wing.estate.release_ca, compatible=COMPATIBLE, work_dir=tmp_path / "work",
-        slots="rauc", rauc_conf=device.conf, not_before=1_700_000_000)
-    return build_engine(config, now=lambda: datetime.datetime.now(datetime.UTC),
-                        health=lambda: healthy,
+    return build_engine(agent_config(wing, device, tmp_path),
+                        now=lambda: datetime.datetime.now(datetime.UTC), health=lambda: healthy,
                         report=lambda record: reports.append(record.model_copy(deep=True)),
                         slots=device.slots())
 
@@ -343,3 +354,40 @@ def test_the_engine_refuses_a_release_older_than_the_factory_image_through_real_
     assert "not newer than 1.0.0" in record.error
     assert device.slot_bytes("B").count(0) == len(device.slot_bytes("B"))
     assert device.bootloader() == before
+
+
+def test_a_power_cut_in_a_real_install_boots_the_old_slot_and_the_update_resumes(
+    wing: Wing, device: RaucService, tmp_path: Path
+) -> None:
+    target = release(wing, "1.1.0")
+    config = agent_config(wing, device, tmp_path)
+    config_file = tmp_path / "updates.toml"
+    config_file.write_text("".join(f"{key} = {json.dumps(value)}\n" for key, value
+                                   in config.model_dump(mode="json", exclude_none=True).items()))
+    # RAUC marks the target slot bad before it writes a byte; the power fails right then,
+    # with the agent (a real process, its RaucSlots from the config, reading the tablet's
+    # /etc/os-release and boot id) waiting on `rauc install`.
+    device.hang_at("set-state", "B", "bad")
+    agent = subprocess.Popen(
+        device.on_tablet([sys.executable, "-m", "agent.updates.run_once", str(config_file),
+                          target, "1.1.0"]),
+        cwd=ROOT, env=device.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        device.wait_hung(agent)
+    finally:
+        os.killpg(agent.pid, signal.SIGKILL)
+        agent.wait()
+    device.power_cut()
+
+    assert UpdateStore(config.work_dir / "update.json").load().state == State.INSTALLING
+    assert device.reboot() == "A"
+    assert device.status()["by_bootname"]["B"]["boot_status"] == "bad"
+
+    reports: list[UpdateRecord] = []
+    assert rauc_engine(wing, device, tmp_path, reports).run() == Outcome.REBOOT
+    assert device.reboot() == "B"
+    after = rauc_engine(wing, device, tmp_path, reports)
+    assert after.run() == Outcome.SETTLED
+    assert after.state().state == State.COMMITTED
+    assert device.status()["by_bootname"]["B"]["slot_status"]["bundle"]["version"] == "1.1.0"
