@@ -226,6 +226,7 @@ class RaucService:
             _kill_group(self._service.pid)
             self._service.wait()
             self._service = None
+        _unmount_under(self.mount_prefix)  # a bundle RAUC had mounted is gone with the power
         self.hang_file.unlink(missing_ok=True)
         self.hung_file.unlink(missing_ok=True)
 
@@ -241,8 +242,10 @@ class RaucService:
 
     def reboot(self) -> str:
         """Power cycle: the simulated bootloader chooses a slot and spends an attempt, and the
-        service comes back booted from it. Returns the booted slot's boot name."""
+        service comes back booted from it. Returns the booted slot's boot name. (The bus
+        stays up: its address is what `RaucSlots` instances hold.)"""
         self.stop()
+        _unmount_under(self.mount_prefix)
         state = self.bootloader()
         chosen = state.boot()
         state.save(self.state_file)
