@@ -185,6 +185,24 @@ def test_mark_good_commits_the_new_slot(
     assert slots.version(slots.booted()) == "1.1.0"
 
 
+def test_booted_from_the_new_slot_the_next_install_goes_to_the_old_one(
+    wing: Wing, device: RaucService, slots: RaucSlots, tmp_path: Path
+) -> None:
+    first = installed_and_activated(wing, device, slots, tmp_path)
+    device.reboot()
+    slots.mark_good()
+    bundle, image = make_bundle(wing, tmp_path, "1.2.0")
+
+    slots.install(bundle, meta("1.2.0"))
+
+    assert (slots.booted(), slots.other()) == ("B", "A")
+    assert device.slot_bytes("A")[:len(image)] == image
+    assert device.slot_bytes("B")[:len(first)] == first
+    assert (slots.version("A"), slots.version("B")) == ("1.2.0", "1.1.0")
+    assert device.status()["by_bootname"]["A"]["boot_status"] == "bad"
+    assert device.reboot() == "B"
+
+
 def test_a_slot_never_marked_good_falls_back_to_the_old_one_after_its_attempts(
     wing: Wing, device: RaucService, slots: RaucSlots, tmp_path: Path
 ) -> None:
