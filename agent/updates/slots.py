@@ -277,8 +277,9 @@ class RaucSlots:
     the engine activates the slot itself when it reboots.
 
     `conf` (None: RAUC's default /etc/rauc/system.conf) is what `rauc info` checks signatures
-    against; `bus_address` (None: the system bus) is where the `rauc service` listens. Both, the
-    reboot command and the boot-id file are what a test harness running real RAUC changes.
+    against; `bus_address` (None: the system bus) is where `rauc service` listens; the booted
+    slot RAUC never wrote (the factory image) has the version `os_release` says. The defaults
+    are a tablet's; tests/support/rauc_service.py points them at a simulated one.
     """
 
     def __init__(
