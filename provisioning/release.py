@@ -66,6 +66,11 @@ ONLINE_ROLES = (Snapshot.type, Timestamp.type)
 T = TypeVar("T", Root, Targets, Snapshot, Timestamp)
 BundleFormat = Literal["verity", "plain"]
 
+INSTALL_CHECK_HOOK = Path(__file__).with_name("install-check.sh")
+"""The image's RAUC `install-check` hook (buildroot/board/common/rauc/hook; this is a link to
+it): every OS bundle carries it, so RAUC on the tablet refuses another compatible string or a
+version older than the running one, whatever the bundle's signature says."""
+
 
 def utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
@@ -245,6 +250,7 @@ class EstateRepository:
             bundle = build_rauc_bundle(
                 {"rootfs": image}, version, compatible, self.release_cert, self.release_key,
                 Path(tmp) / "bundle.raucb", self.passphrase, bundle_format,
+                install_check=True,
             )
             return self.add_target(os_target_path(version), bundle, meta, now)
 
@@ -362,6 +368,7 @@ def build_rauc_bundle(
     output: Path,
     passphrase: bytes | None = None,
     bundle_format: BundleFormat = "verity",
+    install_check: bool = False,
 ) -> Path:
     """Build a signed RAUC bundle with `rauc bundle`; one image per slot class. Tablets take
     only verity bundles; `plain` is for hosts without device-mapper (the RAUC service tests)."""
@@ -379,6 +386,10 @@ def build_rauc_bundle(
             else:
                 shutil.copyfile(image, content / image.name)
             lines += [f"[image.{slot_class}]", f"filename={image.name}", ""]
+        if install_check:
+            shutil.copyfile(INSTALL_CHECK_HOOK, content / "hook")
+            (content / "hook").chmod(0o755)
+            lines += ["[hooks]", "filename=hook", "hooks=install-check", ""]
         (content / "manifest.raucm").write_text("\n".join(lines))
         output.unlink(missing_ok=True)
         env = dict(os.environ)

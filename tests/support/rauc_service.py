@@ -187,7 +187,9 @@ class RaucService:
         with open(self.log, "ab") as log:
             log.write(f"---- boot {self.bootloader().boots}: slot {booted}\n".encode())
             self._service = subprocess.Popen(
-                ["rauc", "service", f"--conf={self.conf}", f"--override-boot-slot={booted}"],
+                # on the tablet: the bundle's install-check hook reads its /etc/os-release
+                self.on_tablet(["rauc", "service", f"--conf={self.conf}",
+                                f"--override-boot-slot={booted}"]),
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env,
                 start_new_session=True)  # its own process group: with the backends it runs
         deadline = time.monotonic() + START_TIMEOUT_S

@@ -46,13 +46,14 @@ def slots(device: RaucService) -> RaucSlots:
 
 def make_bundle(wing: Wing, directory: Path, version: str, compatible: str = COMPATIBLE,
                 cert: Path | None = None, key: Path | None = None) -> tuple[Path, bytes]:
-    """A plain bundle of a fresh rootfs image; returns the bundle and the image's bytes."""
+    """A plain bundle of a fresh rootfs image, with the image's install-check hook as every OS
+    bundle has; returns the bundle and the image's bytes."""
     image = make_image(directory / f"rootfs-{version}-{compatible}.img", IMAGE_SIZE,
                        seed=hash((version, compatible)) & 0xFFFF)
     bundle = build_rauc_bundle(
         {"rootfs": image}, version, compatible, cert or wing.estate.release_cert,
         key or wing.estate.release_key, directory / f"{version}-{compatible}.raucb",
-        bundle_format="plain")
+        bundle_format="plain", install_check=True)
     return bundle, image.read_bytes()
 
 
@@ -129,13 +130,27 @@ def test_a_bundle_for_another_compatible_is_refused_by_rauc_itself(
     bundle, _ = make_bundle(wing, tmp_path, "1.1.0", compatible="another-tablet")
     before = device.bootloader()
 
-    # Even told to expect that compatible (a wrong TUF target), `rauc install` refuses it.
-    with pytest.raises(BundleRefused, match="Compatible mismatch"):
+    # Even told to expect that compatible (a wrong TUF target), `rauc install` refuses it:
+    # the image's install-check hook, run by the service.
+    with pytest.raises(BundleRefused, match="the bundle is for 'another-tablet'"):
         slots.install(bundle, meta("1.1.0", "another-tablet"))
 
     assert device.slot_bytes("B").count(0) == len(device.slot_bytes("B"))
     assert device.bootloader() == before
     assert slots.version("B") is None
+
+
+def test_a_bundle_older_than_the_running_system_is_refused_by_the_install_check_hook(
+    wing: Wing, device: RaucService, slots: RaucSlots, tmp_path: Path
+) -> None:
+    bundle, _ = make_bundle(wing, tmp_path, "0.9.0")
+    before = device.bootloader()
+
+    with pytest.raises(BundleRefused, match=r"older than the running 1\.0\.0"):
+        slots.install(bundle, meta("0.9.0"))
+
+    assert device.slot_bytes("B").count(0) == len(device.slot_bytes("B"))
+    assert device.bootloader() == before
 
 
 def test_the_images_rauc_configuration_refuses_a_plain_bundle(
