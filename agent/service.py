@@ -23,7 +23,7 @@ import aiomqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
-from agent.clock import TrustedClock, monotonic_from_env, wall_from_env
+from agent.clock import MonotonicSource, TrustedClock, WallSource, boottime
 from agent.config import AgentConfig
 from agent.localapi import LocalApi
 from agent.outbox import Outbox
@@ -73,6 +73,9 @@ except metadata.PackageNotFoundError:  # running from a source tree
 Clock = Callable[[], int]
 """Milliseconds since the epoch: the time expiry is checked against."""
 
+TIME_STORE_INTERVAL_MS = 300_000
+"""How much newer a signed time must be than the stored one to be written to the store."""
+
 
 def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
@@ -120,8 +123,12 @@ class Agent:
         config: AgentConfig,
         *,
         clock: Clock = wall_clock_ms,
+        monotonic: MonotonicSource = boottime,
+        wall: WallSource = time.time,
         trusted_keys: Mapping[str, Ed25519PublicKey] | None = None,
     ) -> None:
+        """`clock` is the system clock in ms (document expiry before time is trusted); the
+        trusted clock runs on `monotonic` and watches `wall` for jumps (agent.clock)."""
         self.config = config
         self._now_ms = clock
         self._keys = dict(trusted_keys) if trusted_keys is not None else load_trusted_keys(config)
@@ -142,13 +149,14 @@ class Agent:
             topics.WING_TIME: _Route("time", SignedTime, wing, None),
             topics.WING_POLICY: _Route("policy", WingPolicy, wing, "policy"),
         }
-        self._trusted = TrustedClock(monotonic=monotonic_from_env(), wall=wall_from_env())
+        self._trusted = TrustedClock(monotonic=monotonic, wall=wall)
         self.policy = PolicyEnforcer(
             wing=config.wing, apps_dir=config.apps_path, trusted_keys=self._keys,
             clock=self._trusted,
         )
         self._store: Store | None = None
         self._applied: dict[str, StoredDocument] = {}
+        self._stored_versions: dict[str, int] = {}
         self._documents: dict[str, Any] = {}
         self._failure: str | None = "agent starting"
         self._connected = False
@@ -256,6 +264,7 @@ class Agent:
             self._fail(f"state store unreadable: {exc}")
             return
         self._store, self._applied, self._documents = store, applied, documents
+        self._stored_versions = {key: row.version for key, row in applied.items()}
         await self._open_requests()
         self._policy_documents()
         self._failure = None
@@ -424,12 +433,14 @@ class Agent:
             audit = AuditRow(self._now_ms(), "applied", topic, "", f"version {document.version}")
         store = self._store
         assert store is not None
-        try:
-            await asyncio.to_thread(store.apply, row, audit)
-        except StoreError as exc:
-            self._fail(f"cannot write state: {exc}")
-            await self._publish_reported()
-            return
+        if self._worth_storing(route.key, document.version):
+            try:
+                await asyncio.to_thread(store.apply, row, audit)
+            except StoreError as exc:
+                self._fail(f"cannot write state: {exc}")
+                await self._publish_reported()
+                return
+            self._stored_versions[route.key] = document.version
         self._applied[route.key] = row
         self._documents[route.key] = document
         if self._updates is not None and isinstance(document, DesiredState):
@@ -438,6 +449,15 @@ class Agent:
         if route.ack_prefix is not None:
             self._refresh()
             await self._publish_reported()
+
+    def _worth_storing(self, key: str, version: int) -> bool:
+        """Every document is stored before it takes effect, except the signed time: the store
+        keeps it as a floor (any earlier trusted time will do), so it is written at most every
+        `TIME_STORE_INTERVAL_MS` — not a synced flash write every beacon on every tablet. In
+        memory every beacon counts (the clock, and the replay mark)."""
+        if key != "time":
+            return True
+        return version - self._stored_versions.get(key, 0) >= TIME_STORE_INTERVAL_MS
 
     async def _refuse(
         self, topic: str, ack_prefix: str | None, version: str | None, reason: str, detail: str
