@@ -263,6 +263,8 @@ class AppInstaller:
             raise InstallRefused(f"bundle refused: {exc}") from exc
         except DownloadError as exc:
             raise InstallFailed(f"download interrupted: {exc}") from exc
+        # RAUC checks a bundle's payload only if nobody else may write to it.
+        os.chmod(partial, 0o600)
         partial.replace(bundle)
         return bundle
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 import datetime
 import os
 import random
+import re
 import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -250,6 +251,37 @@ def test_without_trusted_time_nothing_is_fetched(
     assert wing.hostile.requests == []
 
 
+@pytest.fixture
+def small_apps_dir(tmp_path: Path) -> Iterator[Path]:
+    """An apps folder on a real 512 KiB file system (tmpfs), to fill up."""
+    path = tmp_path / "small-apps"
+    path.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(path)],
+                             capture_output=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", str(path)], check=False)
+
+
+def test_a_full_disk_installs_nothing_keeps_the_previous_build_and_is_tried_again(
+    wing: Wing, tablet: Tablet, small_apps_dir: Path
+) -> None:
+    before = installed_education(wing, tablet, small_apps_dir)
+    release(wing, "education", "1.1.0", icon_bytes=1024 * 1024)
+    subject = installer(tablet, small_apps_dir)
+
+    assert subject.run(pins(education="1.1.0")) is True
+
+    status = subject.statuses()["education"]
+    assert status.state == AppState.FAILED
+    assert "No space left on device" in status.error
+    assert fingerprint(small_apps_dir) == before
+    assert verify(small_apps_dir, "education", pins(education="1.0.0")).ok
+
+
 # ------------------------------------------------------------------ hostile appfs images
 
 
@@ -328,9 +360,10 @@ def test_release_app_refuses_a_folder_whose_manifest_is_for_another_version(
     wing: Wing, tmp_path: Path
 ) -> None:
     folder = make_app(tmp_path / "education", "education", "1.0.0")
-    with pytest.raises(ReleaseError, match="is for education 1.0.0, not education 1.1.0"):
+    expected = re.escape("is for education 1.0.0, not education 1.1.0")
+    with pytest.raises(ReleaseError, match=expected):
         check_app_folder(folder, "education", "1.1.0")
-    with pytest.raises(ReleaseError, match="is for education 1.0.0, not education 1.1.0"):
+    with pytest.raises(ReleaseError, match=expected):
         wing.estate.release_app("education", folder, "1.1.0", COMPATIBLE)
 
 
