@@ -6,11 +6,12 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from pathlib import Path
 
 import click
 
-from agent.clock import wall_ms_from_env
+from agent.clock import MonotonicSource, WallSource, boottime
 from agent.config import load_config
 from agent.service import Agent
 from agent.systemd import Notifier
@@ -43,11 +44,18 @@ agent.add_command(enrol_request)
 )
 def run(config_path: Path, log_level: str) -> None:
     """Run the agent until SIGTERM or SIGINT."""
+    serve_agent(config_path, log_level)
+
+
+def serve_agent(config_path: Path, log_level: str = "INFO", *,
+                monotonic: MonotonicSource = boottime, wall: WallSource = time.time) -> None:
+    """What `run` does, with the clocks as parameters (tests run it with clocks they move)."""
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        service = Agent(load_config(config_path), clock=wall_ms_from_env())
+        service = Agent(load_config(config_path), clock=lambda: int(wall() * 1000),
+                        monotonic=monotonic, wall=wall)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     try:

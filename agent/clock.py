@@ -6,17 +6,15 @@ time since boot there is no trusted time at all (`now_ms()` is None) and the pol
 curfew rules (`wire.schedule.Schedule.decide(..., None)`).
 
 The monotonic source counts time spent suspended (CLOCK_BOOTTIME where there is one), so a tablet
-that sleeps through a curfew's start wakes up knowing it. Both sources are injectable for tests.
+that sleeps through a curfew's start wakes up knowing it. Both sources are injectable (tests move
+them: tests/support/clocked_agent.py).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 MonotonicSource = Callable[[], float]
 """Seconds from an arbitrary origin that never goes back (not even across a wall-clock change)."""
@@ -25,66 +23,10 @@ WallSource = Callable[[], float]
 JUMP_TOLERANCE_MS = 2_000
 """How far the wall clock may drift against the monotonic clock before it counts as a jump."""
 
-TEST_OFFSET_ENV = "CELLBRIDGE_TEST_CLOCK_OFFSET_FILE"
-"""Test hook: a file holding seconds to add to the monotonic clock (tests move time forward)."""
-
-
 def boottime() -> float:
     """Monotonic seconds that include time spent suspended."""
     clock = getattr(time, "CLOCK_BOOTTIME", None)
     return time.clock_gettime(clock) if clock is not None else time.monotonic()
-
-
-class OffsetMonotonic:
-    """`boottime()` plus the seconds written in a file: lets a test advance a real agent's clock.
-
-    The offset may only grow (a monotonic clock never goes back); an unreadable or smaller value
-    keeps the last one.
-    """
-
-    def __init__(self, path: Path, base: MonotonicSource = boottime) -> None:
-        self.path = path
-        self.base = base
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        try:
-            offset = float(self.path.read_text(encoding="ascii").strip() or 0)
-        except (OSError, ValueError):
-            offset = self.offset
-        self.offset = max(self.offset, offset)
-        return self.base() + self.offset
-
-
-TEST_WALL_OFFSET_ENV = "CELLBRIDGE_TEST_WALL_OFFSET_FILE"
-"""Test hook: a file holding seconds to add to the system clock as this process sees it, so a
-test can move one agent's "system time" without touching the machine's clock."""
-
-
-class OffsetWall:
-    """`time.time()` plus the seconds written in a file (any sign; unreadable: the last value)."""
-
-    def __init__(self, path: Path, base: WallSource = time.time) -> None:
-        self.path = path
-        self.base = base
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        with contextlib.suppress(OSError, ValueError):
-            self.offset = float(self.path.read_text(encoding="ascii").strip() or 0)
-        return self.base() + self.offset
-
-
-def wall_from_env() -> WallSource:
-    """The system clock as the agent sees it: `time.time`, or `OffsetWall` under the test hook."""
-    path = os.environ.get(TEST_WALL_OFFSET_ENV)
-    return OffsetWall(Path(path)) if path else time.time
-
-
-def monotonic_from_env() -> MonotonicSource:
-    """The agent's monotonic source: `boottime`, or `OffsetMonotonic` when the test hook is set."""
-    path = os.environ.get(TEST_OFFSET_ENV)
-    return OffsetMonotonic(Path(path)) if path else boottime
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,9 +88,3 @@ class TrustedClock:
             return None
         self._wall_offset = offset
         return ClockJump(delta_ms)
-
-
-def wall_ms_from_env() -> Callable[[], int]:
-    """`wall_from_env` in whole milliseconds (the agent's document-expiry clock)."""
-    wall = wall_from_env()
-    return lambda: int(wall() * 1000)

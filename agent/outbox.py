@@ -59,6 +59,10 @@ class Outbox:
             (KEEP,),
         )
 
+    def waiting(self) -> int:
+        """Requests not answered yet (sent or not)."""
+        return int(self._read("SELECT COUNT(*) FROM requests WHERE reply IS NULL")[0][0])
+
     def undelivered(self) -> list[Request]:
         rows = self._read(
             "SELECT id, type, text, created FROM requests WHERE delivered = 0 ORDER BY created"

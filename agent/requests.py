@@ -22,7 +22,7 @@ from wire import topics
 from wire.documents import Ack, device_audience
 from wire.envelope import Accepted, Refused, open_envelope
 from wire.localapi import RequestSaved, RequestView, SubmitRequest
-from wire.requests import Request, RequestReply, reply_ref
+from wire.requests import MAX_OPEN, TOO_MANY_OPEN, Request, RequestReply, reply_ref
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,10 @@ class RequestDesk:
             id=uuid.uuid4().hex, type=submit.type, text=submit.text, created=self._now_ms()
         )
         try:
+            if await asyncio.to_thread(self._outbox.waiting) >= MAX_OPEN:
+                log.info("%s: request refused: %d already wait for an answer",
+                         self._device, MAX_OPEN)
+                return RequestSaved(ok=False, reason=TOO_MANY_OPEN)
             await asyncio.to_thread(self._outbox.add, request)
         except StoreError as exc:
             log.error("%s: cannot save a request: %s", self._device, exc)

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
 from agent.apps import AppCheck, verify_app
-from agent.clock import TrustedClock, monotonic_from_env, wall_from_env
+from agent.clock import MonotonicSource, TrustedClock, WallSource, boottime
 from agent.config import AgentConfig
 from agent.localapi import LocalApi
 from agent.outbox import Outbox
@@ -124,8 +124,12 @@ class Agent:
         config: AgentConfig,
         *,
         clock: Clock = wall_clock_ms,
+        monotonic: MonotonicSource = boottime,
+        wall: WallSource = time.time,
         trusted_keys: Mapping[str, Ed25519PublicKey] | None = None,
     ) -> None:
+        """`clock` is the system clock in ms (document expiry before time is trusted); the
+        trusted clock runs on `monotonic` and watches `wall` for jumps (agent.clock)."""
         self.config = config
         self._now_ms = clock
         self._keys = dict(trusted_keys) if trusted_keys is not None else load_trusted_keys(config)
@@ -146,7 +150,7 @@ class Agent:
             topics.WING_TIME: _Route("time", SignedTime, wing, None),
             topics.WING_POLICY: _Route("policy", WingPolicy, wing, "policy"),
         }
-        self._trusted = TrustedClock(monotonic=monotonic_from_env(), wall=wall_from_env())
+        self._trusted = TrustedClock(monotonic=monotonic, wall=wall)
         self.policy = PolicyEnforcer(
             wing=config.wing, apps_dir=config.apps_path, trusted_keys=self._keys,
             clock=self._trusted,

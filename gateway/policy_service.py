@@ -20,15 +20,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from cellbridge.files import write_atomic
-from gateway.desired import needs_reissue, reissued
+from gateway.desired import needs_reissue
 from gateway.store import StoredDocument
 from wire import topics
 from wire.documents import (
     DesiredState,
-    LockOrder,
     ReportedState,
     SignedTime,
-    device_audience,
     wing_audience,
 )
 from wire.envelope import canonical_json, seal
@@ -196,16 +194,7 @@ class PolicyPublisher:
             raise PolicyInputError(message)
         records = []
         for device in devices:
-            current = service.desired.get(device)
-            if current is not None:
-                doc = reissued(current.document, now, service.ttl_ms).model_copy(
-                    update={"profile": profile})
-            else:
-                doc = DesiredState(
-                    audience=device_audience(device), version=1, issued=now,
-                    expires=now + service.ttl_ms, profile=profile,
-                    lock=LockOrder(locked=False, by=by, reason="profile set", since=now),
-                )
+            doc = service.revision(device, now).model_copy(update={"profile": profile})
             doc = DesiredState.model_validate(doc.model_dump())
             records.append(StoredDocument(doc, seal(doc, service._key)))
         service.store.put_desired(records)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from wire import topics
 from wire.documents import Ack, device_audience
 from wire.envelope import seal
-from wire.requests import MAX_TEXT, Request, RequestReply
+from wire.requests import MAX_OPEN, MAX_TEXT, Request, RequestReply
 from wire.topics import TabletChannel
 
 if TYPE_CHECKING:
@@ -70,6 +70,13 @@ class RequestDesk:
             "SELECT device, copies FROM requests WHERE id = ?", [request.id]
         ).fetchone()
         if row is None:
+            waiting = self._db.execute(
+                "SELECT COUNT(*) FROM requests WHERE device = ? AND reply IS NULL", [device]
+            ).fetchone()[0]
+            if waiting >= MAX_OPEN:
+                service._invalid(device, TabletChannel.REQUEST, f"too_many_open: {waiting} "
+                                 f"requests already wait for an answer (at most {MAX_OPEN})", now)
+                return
             with self._db.conn:
                 self._db.execute(
                     "INSERT INTO requests (id, device, type, text, created, received)"

@@ -156,9 +156,9 @@ class GatewayService:
                 "tablets": [{"id": t.id, "cell": t.cell, "landing": t.landing} for t in seeded]})
         self.tablets: dict[str, Tablet] = {t.id: t for t in self.store.tablets()}
         self.desired: dict[str, StoredDocument[DesiredState]] = self.store.desired()
+        self.reported: dict[str, ReportedState] = self.store.reported()
         self._issue_first_desired([t for t in self.tablets if t not in self.desired], now)
         self.lockdown: StoredDocument[WingLockdown] | None = self.store.lockdown(config.wing)
-        self.reported: dict[str, ReportedState] = self.store.reported()
         self.statuses: dict[str, TabletStatus] = self.store.statuses()
         self._client: aiomqtt.Client | None = None
         self.connected = asyncio.Event()
@@ -304,13 +304,15 @@ class GatewayService:
         renewed: list[StoredDocument[DesiredState]] = []
         for stored in self.desired.values():
             if needs_reissue(stored.document.expires, now, margin):
-                doc = reissued(stored.document, now, self.ttl_ms)
+                doc = reissued(stored.document, now, self.ttl_ms,
+                               reported=self._reported_desired(_device_of(stored.document)))
                 renewed.append(StoredDocument(doc, seal(doc, self._key)))
         lockdown: StoredDocument[WingLockdown] | None = None
         if self.lockdown is not None and needs_reissue(
             self.lockdown.document.expires, now, margin
         ):
-            wing_doc = reissued(self.lockdown.document, now, self.ttl_ms)
+            wing_doc = reissued(self.lockdown.document, now, self.ttl_ms,
+                                reported=self._reported_lockdowns())
             lockdown = StoredDocument(wing_doc, seal(wing_doc, self._key))
         if not renewed and lockdown is None:
             return 0
@@ -551,8 +553,7 @@ class GatewayService:
             doc = next_lockdown(
                 self.lockdown.document if self.lockdown else None,
                 self.config.wing, request, now, self.ttl_ms,
-                reported=[r.lockdown_version for d, r in self.reported.items()
-                          if d in self.tablets],
+                reported=self._reported_lockdowns(),
             )
             stored = StoredDocument(doc, seal(doc, self._key))
             self.store.put_lockdown(stored)
@@ -563,11 +564,10 @@ class GatewayService:
             docs = []
             for device in devices:
                 current = self.desired.get(device)
-                report = self.reported.get(device)
                 docs.append(next_desired(
                     current.document if current else None,
                     device, request, now, self.ttl_ms,
-                    reported=report.desired_version if report else 0,
+                    reported=self._reported_desired(device),
                 ))
             records = [StoredDocument(d, seal(d, self._key)) for d in docs]
             self.store.put_desired(records)
@@ -616,14 +616,7 @@ class GatewayService:
             raise TargetError("unknown tablets " + ", ".join(unknown))
         docs = []
         for device in devices:
-            current = self.desired.get(device)
-            if current is None:
-                docs.append(first_desired(device, now, self.ttl_ms).model_copy(
-                    update={"update": update}))
-            else:
-                docs.append(current.document.model_copy(update={
-                    "version": current.document.version + 1, "issued": now,
-                    "expires": now + self.ttl_ms, "update": update}))
+            docs.append(self.revision(device, now).model_copy(update={"update": update}))
         records = [StoredDocument(d, seal(d, self._key)) for d in docs]
         self.store.put_desired(records)
         for record in records:
@@ -649,13 +642,32 @@ class GatewayService:
             self._spawn(self._publish_desired(tablet.id))
         return changed
 
+    def _reported_desired(self, device: str) -> int:
+        report = self.reported.get(device)
+        return report.desired_version if report else 0
+
+    def _reported_lockdowns(self) -> list[int]:
+        return [r.lockdown_version for d, r in self.reported.items() if d in self.tablets]
+
+    def revision(self, device: str, now: int) -> DesiredState:
+        """The tablet's next desired state with its content carried over, for a caller to revise
+        (profile, update target): above both our last version and what the tablet reports."""
+        current = self.desired.get(device)
+        if current is None:
+            return first_desired(device, now, self.ttl_ms,
+                                 reported=self._reported_desired(device))
+        return reissued(current.document, now, self.ttl_ms,
+                        reported=self._reported_desired(device))
+
     def _issue_first_desired(self, devices: list[str], now: int) -> None:
         """Every registered tablet has a desired state: until it does, it stays locked."""
         if not devices:
             return
         records = [
             StoredDocument(doc, seal(doc, self._key))
-            for doc in (first_desired(device, now, self.ttl_ms) for device in devices)
+            for doc in (first_desired(device, now, self.ttl_ms,
+                                      reported=self._reported_desired(device))
+                        for device in devices)
         ]
         self.store.put_desired(records)
         for record in records:

@@ -26,6 +26,13 @@ REQUEST_TYPES: tuple[str, ...] = (
 
 MAX_TEXT = 2000
 
+MAX_OPEN = 10
+"""Requests one tablet may have waiting for an answer. The tablet refuses the next one (the
+prisoner waits for answers first) and the gateway refuses it too, so a tablet cannot fill the
+wing's database or the staff's queue."""
+TOO_MANY_OPEN = "too_many_open"
+"""`RequestSaved.reason` when a tablet already has `MAX_OPEN` requests waiting."""
+
 RequestId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 """A uuid4 in hex, made on the tablet."""
 RequestType = Literal["general", "complaint", "healthcare", "visits", "canteen", "education"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import logging
 import random
 import threading
@@ -23,31 +22,13 @@ from agent.updates.config import UpdatesConfig, build_engine
 from agent.updates.engine import Outcome, UpdateEngine
 from agent.updates.store import UpdateRecord
 from agent.updates.tufclient import TrustedNow
-from wire.documents import DesiredState, SignedTime, UpdateReport
+from wire.documents import DesiredState, UpdateReport
 from wire.localapi import UpdateView
 
 log = logging.getLogger(__name__)
 
 WINDOW_POLL_S = 60.0
 RETRY_MAX_S = 600.0
-
-
-class SignedTimeClock:
-    """Trusted time from the gateway's signed `wing/time` plus the monotonic clock since it
-    arrived; None before the first one. (The policy issue's trusted clock replaces this.)"""
-
-    def __init__(self, latest: Callable[[], SignedTime | None]) -> None:
-        self._latest = latest
-        self._seen: tuple[int, float] | None = None
-
-    def __call__(self) -> datetime.datetime | None:
-        signed = self._latest()
-        if signed is None:
-            return None
-        if self._seen is None or self._seen[0] != signed.version:
-            self._seen = (signed.version, time.monotonic())
-        elapsed = time.monotonic() - self._seen[1]
-        return datetime.datetime.fromtimestamp(signed.issued / 1000 + elapsed, datetime.UTC)
 
 
 class HealthCheck:

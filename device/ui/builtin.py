@@ -19,6 +19,7 @@ from device import requests as request_rules
 from device.i18n import LANGUAGES, N_
 from device.ui.tr import tr
 from device.ui.widgets import KeyButton, ShellButton
+from wire.requests import MAX_OPEN, TOO_MANY_OPEN
 
 if TYPE_CHECKING:
     from wire.localapi import RequestSaved
@@ -235,5 +236,8 @@ class RequestsScreen(Screen):
         self.sending = False
         if saved.ok:
             self.show_list()
-        else:  # the text stays, so nothing written is lost
+        elif saved.reason == TOO_MANY_OPEN:  # the text stays, so nothing written is lost
+            self.notice = tr._("You have {count} requests waiting for an answer. Please wait for "
+                               "an answer before you send another.").format(count=MAX_OPEN)
+        else:
             self.notice = tr._("Your request could not be saved. Please try again.")

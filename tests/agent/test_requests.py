@@ -14,7 +14,7 @@ from tests.support.agents import Probe, now_ms
 from tests.support.requests import submit
 from wire.documents import device_audience
 from wire.envelope import seal
-from wire.requests import RequestReply
+from wire.requests import MAX_OPEN, TOO_MANY_OPEN, RequestReply
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -135,3 +135,18 @@ def test_a_bad_reply_is_refused_audited_and_acked_as_rejected(
     assert ("refused", "tablet/t1/reply", expected) in [r[:3] for r in audit_rows(agent)]
     assert agent.state().requests[0].status == "delivered"
     assert agent.state().requests[0].reply == ""
+
+
+def test_a_tablet_with_max_open_requests_waiting_refuses_the_next_and_keeps_the_others(
+    make_agent,
+):
+    agent = make_agent("t1").start()
+    saved = [submit(agent.socket_path, "general", f"number {n}") for n in range(MAX_OPEN)]
+    assert all(s.ok for s in saved)
+
+    refused = submit(agent.socket_path, "general", "one too many")
+
+    assert (refused.ok, refused.reason) == (False, TOO_MANY_OPEN)
+    with sqlite3.connect(agent.state_dir / "requests.db") as db:
+        kept = {row[0] for row in db.execute("SELECT id FROM requests")}
+    assert kept == {s.id for s in saved}

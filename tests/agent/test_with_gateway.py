@@ -109,6 +109,26 @@ def test_a_gateway_that_lost_its_database_can_still_lock_the_tablet(
     assert (agent.state().locked, agent.state().lock.reason) == (True, "after restore")
 
 
+def test_a_gateway_that_lost_its_database_can_still_change_the_tablets_profile(
+    gateway: Gateway, agent: AgentProcess
+) -> None:
+    for action in ("lock", "unlock"):  # the tablet holds desired version 3
+        done = gateway.staff(action, "--device", "t1", "--reason", "routine", "--wait", "20")
+        assert done.returncode == 0, done.stdout + done.stderr
+    gateway.stop()
+    shutil.rmtree(gateway.state_dir)
+    gateway.start()
+    for _ in range(100):
+        [row] = gateway.staff_json("status")
+        if row["desired"]["reported_version"] is not None:
+            break
+        time.sleep(0.1)
+
+    result = gateway.staff("policy", "profile", "basic", "--device", "t1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert agent.wait_for(lambda s: s.profile == "basic").profile == "basic"
+
+
 def test_a_gateway_that_lost_its_database_can_still_lock_down_the_wing(
     gateway: Gateway, agent: AgentProcess
 ) -> None:

@@ -14,6 +14,7 @@ from tests.device.conftest import stop_app
 from tests.device.test_builtin_apps import find, texts, type_on_screen
 from tests.device.test_shell_with_agent import DEVICE, EVENING, World
 from tests.support.agents import Probe, now_ms
+from tests.support.requests import submit
 from wire import requests as wire_requests
 from wire.documents import device_audience
 from wire.envelope import seal
@@ -102,3 +103,26 @@ def test_a_request_the_agent_cannot_take_keeps_the_text_and_says_so(
         lambda: screen.notice == "Your request could not be saved. Please try again.")
     assert screen.ids.steps.current == "write"
     assert screen.ids.text.text == "Cold"
+
+
+def test_a_prisoner_with_the_most_requests_waiting_is_told_to_wait_and_keeps_the_text(
+    world: World, start_shell: Callable, kivy_window
+) -> None:
+    world.start(EVENING)
+    for n in range(wire_requests.MAX_OPEN):
+        assert submit(world.agent.socket_path, "general", f"number {n}").ok
+    shell = start_shell(world.agent.socket_path)
+    assert shell.wait_until(lambda: shell.app.agent_reachable and shell.screen() == "home")
+    shell.app.go("requests")
+    shell.step()
+    shell.tap(find(shell, "New request"))
+    shell.tap(find(shell, "Canteen and money"))
+    screen = shell.app.root.ids.sm.current_screen
+    type_on_screen(shell, screen.ids.keyboard, "More tea")
+    shell.tap(find(shell, "Send"))
+
+    assert shell.wait_until(lambda: screen.notice == (
+        f"You have {wire_requests.MAX_OPEN} requests waiting for an answer. "
+        "Please wait for an answer before you send another."))
+    assert (screen.ids.steps.current, screen.ids.text.text) == ("write", "More tea")
+    shell.screenshot("requests-too-many-waiting")

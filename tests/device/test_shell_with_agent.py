@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.clock import TEST_OFFSET_ENV, TEST_WALL_OFFSET_ENV
 from tests.policy.samples import WING_KEY, install_app, policy
 from tests.support.agents import AgentProcess, Probe, TestSigner, write_agent_config
 from tests.support.broker import WingBroker
+from tests.support.clocked_agent import MONOTONIC_OFFSET_ENV, WALL_OFFSET_ENV
 from wire.documents import SignedTime
 from wire.envelope import seal
 from wire.schedule import utc_ms
@@ -37,8 +37,8 @@ class World:
         self.wall_file = tmp_path / "wall-offset"
         self.monotonic_file.write_text("0")
         self.wall_file.write_text("0")
-        monkeypatch.setenv(TEST_OFFSET_ENV, str(self.monotonic_file))
-        monkeypatch.setenv(TEST_WALL_OFFSET_ENV, str(self.wall_file))
+        monkeypatch.setenv(MONOTONIC_OFFSET_ENV, str(self.monotonic_file))
+        monkeypatch.setenv(WALL_OFFSET_ENV, str(self.wall_file))
         config = write_agent_config(
             tmp_path / DEVICE,
             device_id=DEVICE,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from gateway.desired import (
     LockRequest,
     behind,
+    first_desired,
     is_behind,
     needs_reissue,
     next_desired,
@@ -73,3 +74,24 @@ def test_an_implausible_reported_version_is_ignored() -> None:
 def test_the_next_lockdown_is_newer_than_any_the_tablets_report_but_an_implausible_one() -> None:
     doc = next_lockdown(None, "A", LOCK, NOW, TTL, reported=[3, 9, 2**53 - 1])
     assert doc.version == 10
+
+
+def test_a_reissue_is_newer_than_what_the_tablet_reports_applying() -> None:
+    held = next_desired(None, "T1", LOCK, NOW, TTL)  # version 1; the tablet applied 7
+    assert reissued(held, NOW + 1, TTL, reported=7).version == 8
+
+
+def test_a_reissue_keeps_the_content_and_renews_the_window() -> None:
+    held = next_desired(None, "T1", LOCK, NOW, TTL)
+    again = reissued(held, NOW + 5, TTL)
+    assert (again.version, again.lock, again.issued, again.expires) == (
+        2, held.lock, NOW + 5, NOW + 5 + TTL)
+
+
+def test_a_first_desired_state_is_newer_than_what_the_tablet_reports_applying() -> None:
+    assert first_desired("T1", NOW, TTL, reported=41).version == 42
+
+
+def test_a_reissue_ignores_an_implausible_report() -> None:
+    held = next_desired(None, "T1", LOCK, NOW, TTL)
+    assert reissued(held, NOW, TTL, reported=2**53 - 1).version == 2

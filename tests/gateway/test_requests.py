@@ -12,7 +12,7 @@ from tests.gateway.tablet_peer import now_ms
 from wire import topics
 from wire.documents import Ack, device_audience
 from wire.envelope import Accepted, open_envelope
-from wire.requests import Request, RequestReply
+from wire.requests import MAX_OPEN, Request, RequestReply
 from wire.topics import TabletChannel
 
 pytestmark = pytest.mark.timeout(90)
@@ -161,3 +161,20 @@ def test_requests_list_exits_3_when_the_gateway_is_unreachable(tmp_path):
     result = CliRunner().invoke(staff, ["requests", "list", "--api", str(tmp_path / "no.sock")])
     assert result.exit_code == 3
     assert "unreachable" in result.output
+
+
+async def test_a_tablet_with_max_open_requests_waiting_has_the_next_refused_and_audited(
+    gateway, peer
+):
+    async with peer("T1") as t1, peer("T2") as t2:
+        for n in range(MAX_OPEN + 2):
+            await t1.publish(TabletChannel.REQUEST, a_request(f"number {n}")
+                             .model_dump_json().encode())
+        await t2.publish(TabletChannel.REQUEST, a_request("from another cell")
+                         .model_dump_json().encode())  # after T1's: handled once it is listed
+        rows = await wait_listed(gateway, MAX_OPEN + 1)
+    assert sorted(r["text"] for r in rows if r["device"] == "T1") == sorted(
+        f"number {n}" for n in range(MAX_OPEN))
+    assert [r["text"] for r in rows if r["device"] == "T2"] == ["from another cell"]
+    [entry] = audit_of(gateway, "invalid_message")  # two refused, audited once (throttled)
+    assert entry["detail"]["reason"].startswith("too_many_open")

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.clock import TEST_OFFSET_ENV, TEST_WALL_OFFSET_ENV
 from tests.policy.samples import WING_KEY
 from tests.support.agents import AgentProcess, Probe, TestSigner, agent_factory
 from tests.support.broker import WingBroker
+from tests.support.clocked_agent import MONOTONIC_OFFSET_ENV, WALL_OFFSET_ENV
 from wire.localapi import LaunchReply, LaunchRequest, encode, parse_message
 
 WING = "w1"
@@ -53,8 +53,8 @@ def clocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Clocks:
     result = Clocks(tmp_path / "monotonic-offset", tmp_path / "wall-offset")
     result.monotonic_file.write_text("0")
     result.wall_file.write_text("0")
-    monkeypatch.setenv(TEST_OFFSET_ENV, str(result.monotonic_file))
-    monkeypatch.setenv(TEST_WALL_OFFSET_ENV, str(result.wall_file))
+    monkeypatch.setenv(MONOTONIC_OFFSET_ENV, str(result.monotonic_file))
+    monkeypatch.setenv(WALL_OFFSET_ENV, str(result.wall_file))
     return result
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.clock import ClockJump, OffsetMonotonic, TrustedClock
+from agent.clock import ClockJump, TrustedClock
+from tests.support.clocked_agent import OffsetMonotonic
 
 GATEWAY_TIME = 1_790_000_000_000
 

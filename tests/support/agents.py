@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from agent.config import AgentConfig, load_config
 from agent.service import Agent
 from cellbridge.mqtt import BrokerConfig, TlsConfig, tls_context
+from tests.support import clocked_agent
 from tests.support.broker import WingBroker
 from wire.documents import (
     DesiredState,
@@ -278,22 +279,19 @@ class AgentProcess:
         umask: int = -1,
     ) -> AgentProcess:
         """Spawn the agent (with `env` added to this process's environment; `umask` as a
-        systemd unit's `UMask=`, -1 to inherit)."""
+        systemd unit's `UMask=`, -1 to inherit). An environment naming clock offset files
+        runs it through `tests.support.clocked_agent`."""
         env = {**os.environ, **(env or {})}
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p
         )
+        if clocked_agent.wanted(env):  # the test moves this agent's clocks
+            command = ["-m", "tests.support.clocked_agent", str(self.config_path)]
+        else:
+            command = ["-m", "cellbridge", "agent", "run", "--config", str(self.config_path)]
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "cellbridge",
-                    "agent",
-                    "run",
-                    "--config",
-                    str(self.config_path),
-                ],
+                [sys.executable, *command],
                 stdout=log,
                 stderr=log,
                 env=env,
