@@ -77,6 +77,9 @@ except metadata.PackageNotFoundError:  # running from a source tree
 Clock = Callable[[], int]
 """Milliseconds since the epoch: the time expiry is checked against."""
 
+TIME_STORE_INTERVAL_MS = 300_000
+"""How much newer a signed time must be than the stored one to be written to the store."""
+
 
 def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
@@ -157,6 +160,7 @@ class Agent:
         )
         self._store: Store | None = None
         self._applied: dict[str, StoredDocument] = {}
+        self._stored_versions: dict[str, int] = {}
         self._documents: dict[str, Any] = {}
         self._failure: str | None = "agent starting"
         self._connected = False
@@ -274,6 +278,7 @@ class Agent:
             self._fail(f"state store unreadable: {exc}")
             return
         self._store, self._applied, self._documents = store, applied, documents
+        self._stored_versions = {key: row.version for key, row in applied.items()}
         await self._open_requests()
         self._policy_documents()
         self._failure = None
@@ -471,12 +476,14 @@ class Agent:
             audit = AuditRow(self._now_ms(), "applied", topic, "", f"version {document.version}")
         store = self._store
         assert store is not None
-        try:
-            await asyncio.to_thread(store.apply, row, audit)
-        except StoreError as exc:
-            self._fail(f"cannot write state: {exc}")
-            await self._publish_reported()
-            return
+        if self._worth_storing(route.key, document.version):
+            try:
+                await asyncio.to_thread(store.apply, row, audit)
+            except StoreError as exc:
+                self._fail(f"cannot write state: {exc}")
+                await self._publish_reported()
+                return
+            self._stored_versions[route.key] = document.version
         self._applied[route.key] = row
         self._documents[route.key] = document
         if self._updates is not None and isinstance(document, DesiredState):
@@ -485,6 +492,15 @@ class Agent:
         if route.ack_prefix is not None:
             self._refresh()
             await self._publish_reported()
+
+    def _worth_storing(self, key: str, version: int) -> bool:
+        """Every document is stored before it takes effect, except the signed time: the store
+        keeps it as a floor (any earlier trusted time will do), so it is written at most every
+        `TIME_STORE_INTERVAL_MS` — not a synced flash write every beacon on every tablet. In
+        memory every beacon counts (the clock, and the replay mark)."""
+        if key != "time":
+            return True
+        return version - self._stored_versions.get(key, 0) >= TIME_STORE_INTERVAL_MS
 
     async def _refuse(
         self, topic: str, ack_prefix: str | None, version: str | None, reason: str, detail: str

@@ -35,7 +35,7 @@ from gateway.desired import (
 from gateway.policy_service import PolicyPublisher
 from gateway.requests import RequestDesk
 from gateway.store import AuditEntry, ChainCheck, Store, StoredDocument, Tablet, TabletStatus
-from gateway.throttle import AuditThrottle
+from gateway.throttle import AuditThrottle, Spacing
 from provisioning.revocation import RevokedListError, RevokedWatch
 from wire import topics
 from wire.documents import (
@@ -58,6 +58,7 @@ SESSION_EXPIRY_S = 86400
 FLUSH_GATHER_S = 0.05
 BAD_MESSAGE_WINDOW_MS = 10_000
 UNKNOWN_TABLET_WINDOW_MS = 3_600_000
+BIRTH_SPACING_MS = 2_000
 
 
 def wall_ms() -> int:
@@ -171,6 +172,7 @@ class GatewayService:
         self._lockdown_published_at = float("-inf")
         self._bad_messages = AuditThrottle(BAD_MESSAGE_WINDOW_MS)
         self._unknown_tablets = AuditThrottle(UNKNOWN_TABLET_WINDOW_MS)
+        self._births = Spacing(BIRTH_SPACING_MS)
         self._revoked_tablets = AuditThrottle(UNKNOWN_TABLET_WINDOW_MS)
         self._revoked: RevokedWatch | None = None
         if config.revoked_list is not None:
@@ -458,7 +460,24 @@ class GatewayService:
         # A retained `online` is an old birth replayed on our own subscribe, not a new one (we
         # re-publish everything on connect anyway).
         if status.state == "online" and not retained:
+            self._on_birth(device, now)
+
+    def _on_birth(self, device: str, now: int) -> None:
+        """Reconcile at once, or once at the end of the tablet's birth spacing (a tablet
+        reconnecting in a loop gets one reconcile per interval, never one per connect)."""
+        delay = self._births.request(device, now)
+        if delay == 0:
             self._reconcile(device)
+        elif delay is not None:
+            log.info("%s reconnected within %d ms: reconcile deferred by %d ms",
+                     device, BIRTH_SPACING_MS, delay)
+
+            async def deferred() -> None:
+                await asyncio.sleep(delay / 1000)
+                self._births.ran(device, self.clock())
+                self._reconcile(device)
+
+            self._spawn(deferred())
 
     def _reconcile(self, device: str) -> None:
         """A tablet was born: give it what it has not reported as applied."""

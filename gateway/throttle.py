@@ -40,3 +40,43 @@ class AuditThrottle:
         for key in [k for k, t in self._last.items() if now_ms - t >= self.window_ms]:
             del self._last[key]
             self._suppressed.pop(key, None)
+
+
+class Spacing:
+    """At most one run per key per `interval_ms`; a call inside the interval is deferred to its
+    end, and further calls before then join that one (pure: the caller schedules).
+
+    A tablet's birth re-sends it what it is missing; a hostile tablet reconnecting in a loop must
+    not make the gateway publish at the rate it reconnects, and an honest one that reconnects
+    quickly must still get its state, once the interval is over.
+    """
+
+    def __init__(self, interval_ms: int, max_keys: int = 100_000) -> None:
+        self.interval_ms = interval_ms
+        self.max_keys = max_keys
+        self._last: dict[Hashable, int] = {}
+        self._deferred: set[Hashable] = set()
+
+    def request(self, key: Hashable, now_ms: int) -> int | None:
+        """0: run now. A positive delay in ms: run then (the caller schedules it, then calls
+        `ran`). None: a deferred run is already scheduled and will cover this call."""
+        if key in self._deferred:
+            return None
+        last = self._last.get(key)
+        if last is None or now_ms - last >= self.interval_ms:
+            self._remember(key, now_ms)
+            return 0
+        self._deferred.add(key)
+        return last + self.interval_ms - now_ms
+
+    def ran(self, key: Hashable, now_ms: int) -> None:
+        """The deferred run for `key` happened now."""
+        self._deferred.discard(key)
+        self._remember(key, now_ms)
+
+    def _remember(self, key: Hashable, now_ms: int) -> None:
+        if key not in self._last and len(self._last) >= self.max_keys:
+            for old in [k for k, t in self._last.items()
+                        if now_ms - t >= self.interval_ms and k not in self._deferred]:
+                del self._last[old]
+        self._last[key] = now_ms

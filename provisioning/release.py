@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import (
@@ -67,6 +67,12 @@ EXPIRY = {
 }
 ONLINE_ROLES = (Snapshot.type, Timestamp.type)
 T = TypeVar("T", Root, Targets, Snapshot, Timestamp)
+BundleFormat = Literal["verity", "plain"]
+
+INSTALL_CHECK_HOOK = Path(__file__).with_name("install-check.sh")
+"""The image's RAUC `install-check` hook (buildroot/board/common/rauc/hook; this is a link to
+it): every OS bundle carries it, so RAUC on the tablet refuses another compatible string or a
+version older than the running one, whatever the bundle's signature says."""
 
 
 def utcnow() -> datetime.datetime:
@@ -239,13 +245,15 @@ class EstateRepository:
         return info
 
     def release_os(self, image: Path, version: str, compatible: str,
-                   now: datetime.datetime | None = None) -> TargetFile:
+                   now: datetime.datetime | None = None,
+                   bundle_format: BundleFormat = "verity") -> TargetFile:
         meta = ReleaseMeta(kind="os", version=version, compatible=compatible)
         self.signers(Targets.type)  # a wrong passphrase fails here, before any work
         with tempfile.TemporaryDirectory() as tmp:
             bundle = build_rauc_bundle(
                 {"rootfs": image}, version, compatible, self.release_cert, self.release_key,
-                Path(tmp) / "bundle.raucb", self.passphrase,
+                Path(tmp) / "bundle.raucb", self.passphrase, bundle_format,
+                install_check=True,
             )
             return self.add_target(os_target_path(version), bundle, meta, now)
 
@@ -387,14 +395,17 @@ def build_rauc_bundle(
     key: Path,
     output: Path,
     passphrase: bytes | None = None,
+    bundle_format: BundleFormat = "verity",
+    install_check: bool = False,
 ) -> Path:
-    """Build a signed RAUC bundle (verity format) with `rauc bundle`; one image per slot class."""
+    """Build a signed RAUC bundle with `rauc bundle`; one image per slot class. Tablets take
+    only verity bundles; `plain` is for hosts without device-mapper (the RAUC service tests)."""
     ReleaseMeta(kind="os", version=version, compatible=compatible)  # validates both strings
     with tempfile.TemporaryDirectory() as tmp:
         content = Path(tmp) / "content"
         content.mkdir()
         lines = ["[update]", f"compatible={compatible}", f"version={version}", "",
-                 "[bundle]", "format=verity", ""]
+                 "[bundle]", f"format={bundle_format}", ""]
         for slot_class, image in images.items():
             if not image.is_file():
                 raise ReleaseError(f"image {image} is not a file")
@@ -403,6 +414,10 @@ def build_rauc_bundle(
             else:
                 shutil.copyfile(image, content / image.name)
             lines += [f"[image.{slot_class}]", f"filename={image.name}", ""]
+        if install_check:
+            shutil.copyfile(INSTALL_CHECK_HOOK, content / "hook")
+            (content / "hook").chmod(0o755)
+            lines += ["[hooks]", "filename=hook", "hooks=install-check", ""]
         (content / "manifest.raucm").write_text("\n".join(lines))
         output.unlink(missing_ok=True)
         env = dict(os.environ)

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
+
 from agent.updates.engine import EngineConfig, UpdateEngine
 from agent.updates.http import GatewayFetcher, make_pool
 from agent.updates.slots import FileSlots, RaucSlots, SlotBackend
@@ -31,6 +33,10 @@ class UpdatesConfig(Settings):
     slots: Literal["rauc", "file"] = "rauc"
     file_slots_dir: Path | None = None
     boot_attempts: int = 3
+    rauc_conf: Path | None = None
+    """RAUC's system.conf (None: RAUC's default, /etc/rauc/system.conf)."""
+    reboot_command: list[str] = Field(default=["systemctl", "reboot"], min_length=1)
+    """How `RaucSlots` reboots the tablet into the slot it activated."""
     download_deadline_s: float = 3600.0
     metadata_deadline_s: float = 30.0
     health_needs_shell: bool = True
@@ -44,7 +50,7 @@ def make_slots(config: UpdatesConfig) -> SlotBackend:
         if config.file_slots_dir is None:
             raise ValueError("slots = 'file' needs file_slots_dir")
         return FileSlots(config.file_slots_dir, config.keyring, config.boot_attempts)
-    return RaucSlots()
+    return RaucSlots(conf=config.rauc_conf, reboot_command=config.reboot_command)
 
 
 def build_engine(

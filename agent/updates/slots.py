@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,11 +42,14 @@ class BundleInfo:
     version: str
 
 
-def rauc_info(bundle: Path, keyring: Path | None) -> BundleInfo:
-    """Verify a bundle's CMS signature with `rauc info` (against `keyring`, or the system's)."""
+def rauc_info(bundle: Path, keyring: Path | None, conf: Path | None = None) -> BundleInfo:
+    """Verify a bundle's CMS signature with `rauc info` (against `keyring`, or the keyring of
+    `conf`, or of the system's system.conf)."""
     cmd = ["rauc", "info", "--output-format=json"]
     if keyring is not None:
         cmd.append(f"--keyring={keyring}")
+    if conf is not None:
+        cmd.append(f"--conf={conf}")
     cmd.append(str(bundle))
     try:
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=RAUC_TIMEOUT_S,
@@ -271,20 +275,44 @@ class RaucSlots:
     Slot names are RAUC's boot names (e.g. "A", "B" of the rootfs slot class). The image's
     system.conf must say `activate-installed=false`: the switch waits for the staff window, so
     the engine activates the slot itself when it reboots.
+
+    `conf` (None: RAUC's default /etc/rauc/system.conf) is what `rauc info` checks signatures
+    against; `bus_address` (None: the system bus) is where `rauc service` listens; the booted
+    slot RAUC never wrote (the factory image) has the version `os_release` says. The defaults
+    are a tablet's; tests/support/rauc_service.py points them at a simulated one.
     """
 
-    def __init__(self, slot_class: str = "rootfs", rauc: str = "rauc") -> None:
+    def __init__(
+        self,
+        slot_class: str = "rootfs",
+        rauc: str = "rauc",
+        conf: Path | None = None,
+        bus_address: str | None = None,
+        reboot_command: Sequence[str] = ("systemctl", "reboot"),
+        boot_id_file: Path = Path("/proc/sys/kernel/random/boot_id"),
+        os_release: Path = Path("/etc/os-release"),
+    ) -> None:
         self.slot_class = slot_class
         self.rauc = rauc
+        self.conf = conf
+        self.reboot_command = list(reboot_command)
+        self.boot_id_file = Path(boot_id_file)
+        self.os_release = Path(os_release)
+        self.env = dict(os.environ)
+        if bus_address is not None:
+            self.env["DBUS_SYSTEM_BUS_ADDRESS"] = bus_address
 
     def _run(self, *args: str, timeout: float = RAUC_TIMEOUT_S) -> str:
+        cmd = [self.rauc, *args]
+        if self.conf is not None:
+            cmd.insert(1, f"--conf={self.conf}")
         try:
-            result = subprocess.run([self.rauc, *args], capture_output=True, text=True,
+            result = subprocess.run(cmd, capture_output=True, text=True, env=self.env,
                                     timeout=timeout, stdin=subprocess.DEVNULL, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise SlotError(f"rauc {args[0]} could not run: {exc}") from exc
         if result.returncode != 0:
-            raise SlotError(f"rauc {args[0]} failed: {_last_line(result.stderr)}")
+            raise SlotError(f"rauc {args[0]} failed: {_rauc_error(result)}")
         return result.stdout
 
     def _status(self) -> dict[str, Any]:
@@ -292,59 +320,102 @@ class RaucSlots:
             data = json.loads(self._run("status", "--detailed", "--output-format=json"))
         except ValueError as exc:
             raise SlotError(f"rauc status printed something unexpected: {exc}") from exc
-        if not isinstance(data, dict):
+        if not isinstance(data, dict) or not isinstance(data.get("slots"), list):
             raise SlotError("rauc status printed something unexpected")
         return data
 
-    def _slots(self) -> dict[str, dict[str, object]]:
-        """bootname -> slot status, for our slot class."""
-        found: dict[str, dict[str, object]] = {}
-        for entry in self._status().get("slots", []):
-            for name, slot in dict(entry).items():
-                if str(name).startswith(f"{self.slot_class}.") and slot.get("bootname"):
+    def _slots(self, status: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+        """bootname -> slot status (with its RAUC slot name), for our slot class."""
+        found: dict[str, dict[str, Any]] = {}
+        for entry in (status or self._status())["slots"]:
+            if not isinstance(entry, dict):
+                raise SlotError("rauc status printed something unexpected")
+            for name, slot in entry.items():
+                if (str(name).startswith(f"{self.slot_class}.") and isinstance(slot, dict)
+                        and slot.get("bootname")):
                     found[str(slot["bootname"])] = dict(slot, name=name)
         return found
 
+    def _name(self, slot: str) -> str:
+        name = self._slots().get(slot, {}).get("name")
+        if not name:
+            raise SlotError(f"no {self.slot_class} slot with boot name {slot!r}")
+        return str(name)
+
     def booted(self) -> str:
-        return str(self._status()["booted"])
+        status = self._status()
+        booted = status.get("booted")
+        if not isinstance(booted, str) or booted not in self._slots(status):
+            raise SlotError(f"RAUC booted from {booted!r}, not a {self.slot_class} slot")
+        return booted
 
     def other(self) -> str:
-        booted = self.booted()
-        others = [b for b in self._slots() if b != booted]
+        status = self._status()
+        booted = status.get("booted")
+        others = [b for b in self._slots(status) if b != booted]
         if len(others) != 1:
             raise SlotError(f"expected one other {self.slot_class} slot, found {others}")
         return others[0]
 
     def boot_id(self) -> str:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        try:
+            return self.boot_id_file.read_text().strip()
+        except OSError as exc:
+            raise SlotError(f"boot id unreadable: {exc}") from exc
 
     def version(self, slot: str) -> str | None:
-        status = self._slots().get(slot, {}).get("slot_status")
-        if isinstance(status, dict):
-            bundle = status.get("bundle")
-            if isinstance(bundle, dict) and bundle.get("version"):
-                return str(bundle["version"])
+        """The version of the last bundle RAUC installed in `slot`; for the booted slot that
+        RAUC never wrote (the factory image), the running system's VERSION_ID."""
+        status = self._status()
+        slot_status = self._slots(status).get(slot, {}).get("slot_status")
+        bundle = slot_status.get("bundle") if isinstance(slot_status, dict) else None
+        if isinstance(bundle, dict) and bundle.get("version"):
+            return str(bundle["version"])
+        if slot == status.get("booted"):
+            return _os_release_version(self.os_release)
         return None
 
     def install(self, bundle: Path, expected: ReleaseMeta) -> None:
-        check_bundle(rauc_info(bundle, None), expected)  # the system keyring
+        check_bundle(rauc_info(bundle, None, self.conf), expected)  # system.conf's keyring
         try:
             self._run("install", str(bundle), timeout=INSTALL_TIMEOUT_S)
         except SlotError as exc:
             raise BundleRefused(str(exc)) from exc
 
     def activate(self, slot: str) -> None:
-        name = self._slots().get(slot, {}).get("name")
-        if not name:
-            raise SlotError(f"no {self.slot_class} slot with boot name {slot}")
-        self._run("status", "mark-active", str(name))
+        self._run("status", "mark-active", self._name(slot))
 
     def mark_good(self) -> None:
         self._run("status", "mark-good", "booted")
 
     def mark_bad(self, slot: str) -> None:
-        name = self._slots().get(slot, {}).get("name")
-        self._run("status", "mark-bad", str(name) if name else "booted")
+        self._run("status", "mark-bad", self._name(slot))
 
     def reboot(self) -> None:
-        subprocess.run(["systemctl", "reboot"], check=False, timeout=30)
+        try:
+            result = subprocess.run(self.reboot_command, capture_output=True, text=True,
+                                    timeout=30, stdin=subprocess.DEVNULL, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise SlotError(f"reboot could not run: {exc}") from exc
+        if result.returncode != 0:
+            raise SlotError(f"reboot failed: {_last_line(result.stderr)}")
+
+
+def _rauc_error(result: subprocess.CompletedProcess[str]) -> str:
+    """Why a `rauc` client call failed: `rauc install` prints the service's reason on stdout
+    ("LastError: ..."); stderr's last line then only says that it failed."""
+    reasons = [line.removeprefix("LastError:").strip() for line in result.stdout.splitlines()
+               if line.startswith("LastError:")]
+    return reasons[-1] if reasons else _last_line(result.stderr)
+
+
+def _os_release_version(path: Path) -> str | None:
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        key, _, value = line.partition("=")
+        if key.strip() == "VERSION_ID" and value.strip().strip("\"'"):
+            return value.strip().strip("\"'")
+    return None

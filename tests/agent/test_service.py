@@ -126,6 +126,44 @@ async def test_a_verified_time_beacon_is_kept_and_a_forged_one_refused(
     assert agent.last_signed_time == beacon
 
 
+async def test_time_beacons_are_stored_at_most_every_few_minutes_but_each_one_counts(
+    tmp_path: Path, broker: WingBroker, key: Path, signer: TestSigner, gateway: aiomqtt.Client
+) -> None:
+    agent = Agent(config(tmp_path, broker, key, "t0"))
+    first = now_ms() - 10 * 60_000
+    beacons = [signer.time("w1", issued=first + n * 30_000) for n in range(12)]  # 5.5 minutes
+    async with running(agent):
+        for beacon in beacons:
+            await gateway.publish("wing/time", signer.seal(beacon), qos=1)
+        await until(lambda: agent.last_signed_time == beacons[-1])
+        store = Store(agent.config.store_path)
+        stored = store.applied()["time"].version
+        store.close()
+    assert agent.trusted_clock.floor_ms() >= beacons[-1].issued
+    assert stored == beacons[10].version  # the first, then the first 5 minutes newer
+
+
+async def test_after_a_restart_the_stored_time_is_a_floor_and_older_beacons_are_refused(
+    tmp_path: Path, broker: WingBroker, key: Path, signer: TestSigner, gateway: aiomqtt.Client
+) -> None:
+    first = now_ms() - 60_000
+    agent = Agent(config(tmp_path, broker, key, "t0"))
+    later = signer.time("w1", issued=first + 30_000)
+    async with running(agent):
+        await gateway.publish("wing/time", signer.seal(signer.time("w1", issued=first)), qos=1)
+        await gateway.publish("wing/time", signer.seal(later), qos=1)
+        await until(lambda: agent.last_signed_time == later)
+    again = Agent(config(tmp_path, broker, key, "t0"))
+    async with running(again):
+        assert again.trusted_clock.floor_ms() == first
+        await gateway.publish("wing/time", signer.seal(signer.time("w1", issued=first - 1)),
+                              qos=1)
+        store = Store(again.config.store_path)
+        await until(lambda: len(store.audit_rows()) == 1)
+        assert [r.reason for r in store.audit_rows()] == ["not_newer"]
+        store.close()
+
+
 async def test_expiry_is_judged_by_the_injected_clock(
     tmp_path: Path, broker: WingBroker, key: Path, signer: TestSigner, gateway: aiomqtt.Client
 ) -> None:

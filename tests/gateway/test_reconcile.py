@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import aiomqtt
 import pytest
 
+from gateway.service import BIRTH_SPACING_MS
 from tests.gateway.tablet_peer import TabletPeer
 from wire import topics
 from wire.documents import DesiredState, Status
@@ -153,3 +155,24 @@ async def test_a_lock_given_while_the_broker_is_down_reaches_the_tablet_when_it_
     async with peer("T1") as tablet:
         await tablet.wait_until(lambda: tablet.desired is not None, timeout=30)
     assert tablet.desired.lock.reason == "during outage"
+
+
+async def test_a_tablet_born_again_and_again_is_reconciled_once_now_and_once_after_the_spacing(
+    gateway, peer, broker
+):
+    assert gateway.staff("lock", "--device", "T2", "--reason", "away").returncode == 0
+    observer = broker.context(broker.observer_tls(1))
+    async with aiomqtt.Client(broker.host, broker.port, tls_context=observer) as watcher, peer(
+        "T2", answer=False  # never reports: behind at every birth
+    ) as t2:
+        await watcher.subscribe("tablet/T2/desired", qos=1)
+        for n in range(20):  # a reconnect loop
+            await t2.birth(boot_id=f"boot-{n}")
+        live = 0
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(BIRTH_SPACING_MS / 1000 + 3):
+                async for message in watcher.messages:
+                    live += not message.retain
+    assert live == 2
+    [entry] = [e for e in gateway.staff_json("status") if e["id"] == "T2"]
+    assert entry["desired"]["version"] == 2  # nothing re-issued: the same document re-sent

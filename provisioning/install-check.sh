@@ -1,0 +1,1 @@
+../buildroot/board/common/rauc/hook
