@@ -25,6 +25,7 @@ from __future__ import annotations
 import configparser
 import contextlib
 import datetime
+import json
 import logging
 import os
 import shutil
@@ -64,7 +65,7 @@ from agent.updates.tufclient import (
     TrustedNow,
     TrustedReleases,
 )
-from cellbridge.files import fsync_dir, replace_dir
+from cellbridge.files import fsync_dir, replace_dir, write_atomic
 from wire.policy import WingPolicy
 
 log = logging.getLogger(__name__)
@@ -115,8 +116,9 @@ class AppInstaller:
         self.now = now
         self.verify = verify
         self.report = report
-        self.refused: dict[str, str] = {}
-        """app -> `bundle_key` of the bundle refused for it (not fetched again)."""
+        self.refused: dict[str, str] = self._load_refused()
+        """app -> `bundle_key` of the bundle refused for it (not fetched again, even after a
+        restart: a crash loop must not download a bad bundle over and over)."""
         self._statuses: dict[str, AppStatus] = {}
         self._lock = threading.Lock()
         self._floor = 0.0
@@ -183,6 +185,7 @@ class AppInstaller:
             self._install(app, version, policy, release)
         except InstallRefused:
             self.refused[app] = key
+            self._save_refused()
             raise
         except (OSError, SlotError) as exc:  # the disk is full, rauc could not run
             raise InstallFailed(str(exc)) from exc
@@ -287,6 +290,28 @@ class AppInstaller:
         return out
 
     # ------------------------------------------------------------ helpers
+    @property
+    def _refused_file(self) -> Path:
+        return self.config.work_dir / "refused.json"
+
+    def _load_refused(self) -> dict[str, str]:
+        try:
+            data = json.loads(self._refused_file.read_bytes())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            log.warning("forgetting refused app bundles: %s", exc)
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+
+    def _save_refused(self) -> None:
+        try:
+            write_atomic(self._refused_file, json.dumps(self.refused, sort_keys=True).encode())
+        except OSError as exc:  # only costs a download again after a restart
+            log.warning("cannot keep the refused app bundles: %s", exc)
+
     @property
     def _extract_dir(self) -> Path:
         return self.config.work_dir / "extract"

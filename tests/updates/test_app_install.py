@@ -195,7 +195,7 @@ def test_a_bad_release_is_refused_and_the_previous_build_is_untouched(
     assert verify(apps_dir, "education", pins(education="1.0.0")).ok
 
 
-def test_a_refused_bundle_is_not_fetched_again(
+def test_a_refused_bundle_is_not_fetched_again_even_after_a_restart(
     wing: Wing, tablet: Tablet, apps_dir: Path
 ) -> None:
     installed_education(wing, tablet, apps_dir)
@@ -204,9 +204,25 @@ def test_a_refused_bundle_is_not_fetched_again(
     subject.run(pins(education="1.1.0"))
 
     assert subject.run(pins(education="1.1.0")) is False
+    restarted = installer(tablet, apps_dir)
+    assert restarted.run(pins(education="1.1.0")) is False
 
     assert fetched(wing, "education", "1.1.0") == 1
-    assert subject.statuses()["education"].state == AppState.REFUSED
+    assert restarted.statuses()["education"].state == AppState.REFUSED
+    assert "refused before" in restarted.statuses()["education"].error
+
+
+def test_after_a_refused_release_a_newly_pinned_one_is_installed(
+    wing: Wing, tablet: Tablet, apps_dir: Path
+) -> None:
+    installed_education(wing, tablet, apps_dir)
+    another_signer(wing)
+    installer(tablet, apps_dir).run(pins(education="1.1.0"))
+    source = release(wing, "education", "1.1.1")
+
+    assert installer(tablet, apps_dir).run(pins(education="1.1.1")) is False
+
+    assert fingerprint(apps_dir / "education") == fingerprint(source)
 
 
 def test_expired_tuf_metadata_installs_nothing_and_is_tried_again_later(
