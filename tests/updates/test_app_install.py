@@ -369,7 +369,6 @@ def test_a_hostile_app_image_is_refused_and_the_previous_build_is_untouched(
     assert reason in status.error
     assert fingerprint(apps_dir) == before
     assert verify(apps_dir, "education", pins(education="1.0.0")).ok
-    assert not (wing.estate.dir.parent / "escape").exists()
 
 
 def test_release_app_refuses_a_folder_whose_manifest_is_for_another_version(
