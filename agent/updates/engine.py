@@ -354,10 +354,12 @@ class UpdateEngine:
             self._go(record, Event.REFUSED, str(exc))
             return Outcome.SETTLED
         except SlotError as exc:
-            self.slots.mark_bad(record.to_slot)
-            self._cleanup()
-            self._go(record, Event.REFUSED, f"install failed: {exc}")
-            return Outcome.SETTLED
+            # Not the bundle's fault (RAUC's service unreachable or restarting, a write that
+            # failed): keep the verified bundle and try again later. A slot written halfway was
+            # marked bad before its first byte, so nothing boots it meanwhile.
+            record.error = f"install interrupted: {exc}"
+            self._save(record)
+            return Outcome.RETRY
         self._go(record, Event.INSTALL_DONE)
         self._cleanup()
         return None

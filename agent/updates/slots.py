@@ -36,6 +36,15 @@ class BundleRefused(SlotError):
     """RAUC refuses the bundle: bad signature, untrusted signer, wrong compatible or version."""
 
 
+class RaucFailed(SlotError):
+    """A `rauc` client call exited non-zero (`returncode` says how: RAUC's client exits 1 when
+    the service ran the request and it failed, other codes when it could not ask at all)."""
+
+    def __init__(self, message: str, returncode: int) -> None:
+        super().__init__(message)
+        self.returncode = returncode
+
+
 @dataclass(frozen=True)
 class BundleInfo:
     compatible: str
@@ -312,7 +321,7 @@ class RaucSlots:
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise SlotError(f"rauc {args[0]} could not run: {exc}") from exc
         if result.returncode != 0:
-            raise SlotError(f"rauc {args[0]} failed: {_rauc_error(result)}")
+            raise RaucFailed(f"rauc {args[0]} failed: {_rauc_error(result)}", result.returncode)
         return result.stdout
 
     def _status(self) -> dict[str, Any]:
@@ -379,8 +388,10 @@ class RaucSlots:
         check_bundle(rauc_info(bundle, None, self.conf), expected)  # system.conf's keyring
         try:
             self._run("install", str(bundle), timeout=INSTALL_TIMEOUT_S)
-        except SlotError as exc:
-            raise BundleRefused(str(exc)) from exc
+        except RaucFailed as exc:
+            if exc.returncode == 1:  # the service ran the install and refused or failed it
+                raise BundleRefused(str(exc)) from exc
+            raise  # the service could not be asked (D-Bus, not running): try again later
 
     def activate(self, slot: str) -> None:
         self._run("status", "mark-active", self._name(slot))

@@ -89,20 +89,26 @@ def test_a_new_tablet_is_locked_until_registered_then_unlocked_by_its_first_desi
     assert state.lock.source is None
 
 
+def lose_the_database(gateway: Gateway) -> None:
+    """Restart the gateway with no state: a replacement host, or a restore from an old backup.
+    Returns once the tablet's retained report told the new gateway where it stands."""
+    gateway.stop()
+    shutil.rmtree(gateway.state_dir)
+    gateway.start()
+    for _ in range(100):
+        [row] = gateway.staff_json("status")
+        if row["desired"]["reported_version"] is not None:
+            return
+        time.sleep(0.1)
+
+
 def test_a_gateway_that_lost_its_database_can_still_lock_the_tablet(
     gateway: Gateway, agent: AgentProcess
 ) -> None:
     for action in ("lock", "unlock", "lock", "unlock"):  # the tablet holds desired version 5
         done = gateway.staff(action, "--device", "t1", "--reason", "routine", "--wait", "20")
         assert done.returncode == 0, done.stdout + done.stderr
-    gateway.stop()
-    shutil.rmtree(gateway.state_dir)  # a replacement host, or a restore from an old backup
-    gateway.start()
-    for _ in range(100):  # the tablet's retained report tells the new gateway where it stands
-        [row] = gateway.staff_json("status")
-        if row["desired"]["reported_version"] is not None:
-            break
-        time.sleep(0.1)
+    lose_the_database(gateway)
 
     result = gateway.staff("lock", "--device", "t1", "--reason", "after restore", "--wait", "20")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -115,14 +121,7 @@ def test_a_gateway_that_lost_its_database_can_still_change_the_tablets_profile(
     for action in ("lock", "unlock"):  # the tablet holds desired version 3
         done = gateway.staff(action, "--device", "t1", "--reason", "routine", "--wait", "20")
         assert done.returncode == 0, done.stdout + done.stderr
-    gateway.stop()
-    shutil.rmtree(gateway.state_dir)
-    gateway.start()
-    for _ in range(100):
-        [row] = gateway.staff_json("status")
-        if row["desired"]["reported_version"] is not None:
-            break
-        time.sleep(0.1)
+    lose_the_database(gateway)
 
     result = gateway.staff("policy", "profile", "basic", "--device", "t1")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -135,14 +134,7 @@ def test_a_gateway_that_lost_its_database_can_still_lock_down_the_wing(
     for action in ("lock", "unlock", "lock", "unlock"):  # the tablet holds lockdown version 4
         done = gateway.staff(action, "--wing", "--reason", "roll check", "--wait", "20")
         assert done.returncode == 0, done.stdout + done.stderr
-    gateway.stop()
-    shutil.rmtree(gateway.state_dir)
-    gateway.start()
-    for _ in range(100):
-        [row] = gateway.staff_json("status")
-        if row["desired"]["reported_version"] is not None:
-            break
-        time.sleep(0.1)
+    lose_the_database(gateway)
 
     result = gateway.staff("lock", "--wing", "--reason", "after restore", "--wait", "20")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -424,3 +424,32 @@ def test_a_power_cut_in_a_real_install_boots_the_old_slot_and_the_update_resumes
     assert after.run() == Outcome.SETTLED
     assert after.state().state == State.COMMITTED
     assert device.status()["by_bootname"]["B"]["slot_status"]["bundle"]["version"] == "1.1.0"
+
+
+def test_rauc_service_dying_during_an_install_is_retried_not_a_refusal(
+    wing: Wing, device: RaucService, tmp_path: Path
+) -> None:
+    import threading
+
+    target = release(wing, "1.1.0")
+    reports: list[UpdateRecord] = []
+    engine = rauc_engine(wing, device, tmp_path, reports)
+    engine.offer(target, "1.1.0")
+    device.hang_at("set-state", "B", "bad")  # RAUC is installing: the slot is marked bad
+    outcome: list[Outcome] = []
+    worker = threading.Thread(target=lambda: outcome.append(engine.run()))
+    worker.start()
+    device.wait_hung()
+    device.power_cut()  # the service alone dies (systemd will start it again); the agent lives
+    worker.join(60)
+
+    assert outcome == [Outcome.RETRY]
+    record = engine.state()
+    assert record.state == State.INSTALLING
+    assert "install interrupted" in record.error
+    assert device.bootloader().left["B"] == 0  # nothing boots the half-written slot
+
+    device.start()
+    assert engine.run() == Outcome.REBOOT
+    assert engine.state().state == State.REBOOTING
+    assert device.status()["by_bootname"]["B"]["slot_status"]["bundle"]["version"] == "1.1.0"
