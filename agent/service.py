@@ -17,12 +17,14 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 from typing import Any, Literal
 
 import aiomqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
+from agent.apps import AppCheck, verify_app
 from agent.clock import MonotonicSource, TrustedClock, WallSource, boottime
 from agent.config import AgentConfig
 from agent.localapi import LocalApi
@@ -30,6 +32,8 @@ from agent.outbox import Outbox
 from agent.policy import PolicyEnforcer
 from agent.requests import RequestDesk
 from agent.store import AuditRow, Store, StoredDocument, StoreError
+from agent.updates.app_plan import AppState
+from agent.updates.app_service import AppInstallService, build_app_installer
 from agent.updates.service import HealthCheck, UpdateService
 from agent.view import DEFAULT_PROFILE, reported_state, shell_state
 from cellbridge.config import ConfigError
@@ -183,6 +187,14 @@ class Agent:
                                    config.updates.health_timeout_s),
                 on_change=self._on_update_change,
             )
+        self._app_installs: AppInstallService | None = None
+        self._app_audited: dict[str, tuple[str, str, str]] = {}
+        if config.updates is not None and self._updates is not None:
+            self._app_installs = AppInstallService(
+                build_app_installer(config.updates, config.apps_path, self._updates.engine,
+                                    now=self._trusted_datetime, verify=self._verify_app),
+                on_change=self._on_app_install_change,
+            )
 
     # -- what the agent knows -------------------------------------------------------------
 
@@ -229,6 +241,8 @@ class Agent:
                 if self._updates is not None:
                     self._updates.desired_changed(self.desired)
                     tasks.create_task(self._updates.run())
+                if self._app_installs is not None:
+                    tasks.create_task(self._app_installs.run())
                 await run_reconnecting(
                     self._session,
                     backoff_max_s=self.config.broker.backoff_max_s,
@@ -334,6 +348,35 @@ class Agent:
                 audit = loop.create_task(asyncio.to_thread(store.audit, row))
                 self._update_tasks.add(audit)
                 audit.add_done_callback(self._update_tasks.discard)
+
+    def _verify_app(self, apps_root: Path, app: str, policy: WingPolicy) -> AppCheck:
+        """The launch check (`verify_app`), for the app installer: on an installed build and on
+        a staged one before it may replace it."""
+        return verify_app(apps_root, app, policy=policy, trusted_keys=self._keys,
+                          audience=wing_audience(self.config.wing),
+                          now_ms=self._trusted.floor_ms())
+
+    def _on_app_install_change(self) -> None:
+        """An app install moved (on the event loop): tell the gateway, and audit each failed or
+        refused install once."""
+        assert self._app_installs is not None
+        loop = asyncio.get_running_loop()
+        if self._client is not None:
+            task = loop.create_task(self._publish_reported())
+            self._update_tasks.add(task)
+            task.add_done_callback(self._update_tasks.discard)
+        for app, status in self._app_installs.statuses().items():
+            if status.state not in (AppState.FAILED, AppState.REFUSED):
+                continue
+            outcome = (status.version, status.state.value, status.error)
+            if self._app_audited.get(app) == outcome:
+                continue
+            self._app_audited[app] = outcome
+            audit = loop.create_task(self._audit_local(
+                status.state.value, f"app/{app}", "app_install", f"{status.version}: "
+                f"{status.error}"[:500]))
+            self._update_tasks.add(audit)
+            audit.add_done_callback(self._update_tasks.discard)
 
     # -- MQTT -----------------------------------------------------------------------------
 
@@ -496,6 +539,8 @@ class Agent:
         )
         if self._updates is not None:
             report = report.model_copy(update={"update": self._updates.report()})
+        if self._app_installs is not None:
+            report = report.model_copy(update={"apps": self._app_installs.reports()})
         await self._client.publish(
             self._topic_reported, report.model_dump_json().encode(), qos=1, retain=True
         )
@@ -534,6 +579,8 @@ class Agent:
             policy = self._documents.get("policy")
             if isinstance(policy, WingPolicy):
                 self.policy.set_policy(policy)
+                if self._app_installs is not None:
+                    self._app_installs.policy_changed(policy)
         if key in (None, "time"):
             beacon = self._documents.get("time")
             if isinstance(beacon, SignedTime):

@@ -4,6 +4,8 @@ cut or a refused command leaves the old file or the new one, never a torn or hal
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import os
 import shutil
 import tempfile
@@ -60,3 +62,48 @@ def copy_atomic(source: Path, destination: Path, mode: int = PUBLIC) -> None:
             os.unlink(tmp)
         raise
     fsync_dir(destination.parent)
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux `renameat2(RENAME_EXCHANGE)`); False where the C library
+    or the file system cannot."""
+    func = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if func is None:
+        return False
+    func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if func(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(a))
+
+
+def replace_dir(new: Path, path: Path, retired: Path) -> Path | None:
+    """Make the complete, synced folder `new` be `path`; return where the previous folder now
+    is (the caller removes it), or None if there was none.
+
+    With `renameat2(RENAME_EXCHANGE)` the swap is one step: a power cut leaves the old folder or
+    the new one at `path`, never neither. Where the file system cannot exchange, the old folder
+    is renamed to `retired` first: a cut between the two renames leaves it whole there, and the
+    caller puts it back when it starts (`path` missing, `retired` present).
+    """
+    old: Path | None
+    if not os.path.lexists(path):
+        os.rename(new, path)
+        old = None
+    elif _exchange(new, path):
+        old = new
+    else:
+        os.rename(path, retired)
+        fsync_dir(retired.parent)
+        os.rename(new, path)
+        old = retired
+    fsync_dir(path.parent)
+    if new.parent != path.parent:
+        fsync_dir(new.parent)
+    return old

@@ -15,6 +15,7 @@ Root needs 2 of its 3 keys; every role's keys are Ed25519. All metadata goes thr
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import shutil
 import subprocess
@@ -35,6 +36,7 @@ from tuf.api.metadata import (
 )
 from tuf.api.serialization.json import JSONSerializer
 
+from agent.updates import appfs
 from agent.updates.target import (
     ReleaseMeta,
     app_target_path,
@@ -51,6 +53,7 @@ from provisioning.release_keys import (
     new_signer,
     private_pem,
 )
+from wire.manifest import MANIFEST_NAME, AppManifest
 
 __all__ = ["EstateRepository", "ReleaseError", "build_rauc_bundle"]
 
@@ -256,11 +259,21 @@ class EstateRepository:
 
     def release_app(self, app: str, payload: Path, version: str, compatible: str,
                     now: datetime.datetime | None = None) -> TargetFile:
+        """`payload`: the app's folder, with the manifest the wing gateway sealed for this
+        build (`staff policy sign-app`), packed here as its appfs image
+        (`agent.updates.appfs`); or an appfs image already packed."""
         meta = ReleaseMeta(kind="app", version=version, compatible=compatible, app=app)
         self.signers(Targets.type)
         with tempfile.TemporaryDirectory() as tmp:
+            if payload.is_dir():
+                check_app_folder(payload, app, version)
+                try:
+                    payload = appfs.pack(payload, Path(tmp) / appfs.IMAGE_NAME)
+                except appfs.HostileImage as exc:
+                    raise ReleaseError(str(exc)) from exc
             bundle = build_rauc_bundle(
-                {"appfs": payload}, version, compatible, self.release_cert, self.release_key,
+                {appfs.SLOT_CLASS: payload}, version, compatible, self.release_cert,
+                self.release_key,
                 Path(tmp) / "bundle.raucb", self.passphrase,
             )
             return self.add_target(app_target_path(app, version), bundle, meta, now)
@@ -357,6 +370,21 @@ class EstateRepository:
                 or timestamp.version <= their_timestamp.version):
             bump_timestamp(self.metadata_dir, self.signers(Timestamp.type)[0], now,
                            EXPIRY[Timestamp.type], after=their_timestamp.version)
+
+
+def check_app_folder(folder: Path, app: str, version: str) -> None:
+    """The sealed manifest in `folder` must be for this app and version (its signature is the
+    tablet's to check, against the wing key): a mismatch would be refused on every tablet."""
+    try:
+        envelope = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+        manifest = AppManifest.model_validate_json(envelope["body"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ReleaseError(f"{folder / MANIFEST_NAME} is not a sealed app manifest "
+                           f"(sign it with `cellbridge staff policy sign-app`): "
+                           f"{str(exc).splitlines()[0]}") from exc
+    if (manifest.app, manifest.app_version) != (app, version):
+        raise ReleaseError(f"{folder / MANIFEST_NAME} is for {manifest.app} "
+                           f"{manifest.app_version}, not {app} {version}")
 
 
 def build_rauc_bundle(

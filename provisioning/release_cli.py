@@ -123,11 +123,15 @@ def release_os(directory: Path, passphrase_file: Path | None, version: str,
 @click.option("--app", "app", required=True, help="App id, e.g. education.")
 @click.option("--version", "version", required=True)
 @click.option("--compatible", default=None, help="Default: the one set at init.")
-@click.argument("payload", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("payload", type=click.Path(exists=True, path_type=Path))
 @JSON
 def release_app(directory: Path, passphrase_file: Path | None, app: str, version: str,
                 compatible: str | None, payload: Path, as_json: bool) -> None:
-    """Build a signed RAUC bundle of an app image and add it as a TUF target."""
+    """Build a signed RAUC bundle of an app and add it as a TUF target.
+
+    PAYLOAD is the app's folder, holding the manifest its wing gateway sealed for this build
+    (`cellbridge staff policy sign-app FOLDER --app ID --version V --entry E`); tablets whose
+    wing policy pins this version install it. (An appfs image already packed works too.)"""
     repo = _open(directory, passphrase_file)
     try:
         info = repo.release_app(app, payload, version, compatible or _compatible(directory))

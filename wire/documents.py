@@ -134,6 +134,21 @@ class UpdateReport(Document):
     error: ShortText = ""
 
 
+AppInstallStateName = Literal["pending", "installing", "failed", "refused"]
+MAX_APP_REPORTS = 16
+
+
+class AppInstallReport(Document):
+    """An app whose pinned build is not (yet) installed on a tablet (part of `ReportedState`):
+    `failed` is retried by the tablet with backoff; `refused` is a signed bundle the tablet will
+    not install (it waits for another release or another pinned version)."""
+
+    app: AppId
+    version: Annotated[str, StringConstraints(max_length=32)]
+    state: AppInstallStateName
+    error: Annotated[str, StringConstraints(max_length=200)] = ""
+
+
 class ReportedState(Document):
     """What a tablet has applied (`tablet/{id}/reported`, retained)."""
 
@@ -150,6 +165,9 @@ class ReportedState(Document):
     """`wire.policy.policy_hash` of the wing policy the tablet enforces ("" for none yet)."""
     curfew: Literal["open", "warning", "curfew", "unknown"] = "unknown"
     """Where the tablet stands against curfew by its own trusted clock and stored policy."""
+    apps: Annotated[tuple[AppInstallReport, ...], Field(max_length=MAX_APP_REPORTS)] = ()
+    """Apps of the policy's catalogue whose pinned build is not installed, at most
+    `MAX_APP_REPORTS` (by app id); empty when every pinned build is installed."""
 
     MAX_BYTES: ClassVar[int] = 16 * 1024
 

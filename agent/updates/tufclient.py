@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,10 @@ class ReleaseRefused(Exception):
     """TUF, the clock or the release checks say no: install nothing."""
 
 
+class TargetMissing(ReleaseRefused):
+    """The metadata is fine but names no such target (perhaps not released yet)."""
+
+
 class ReleaseUnavailable(Exception):
     """The repository could not be reached: nothing is wrong yet, try again later."""
 
@@ -62,12 +67,18 @@ class TrustedReleases:
         self.base_url = base_url.rstrip("/")
         self.bootstrap_root = bootstrap_root
         self.fetcher = fetcher
+        self._lock = threading.Lock()
+        """One refresh at a time: the OS engine and the app installer share the metadata."""
 
     def lookup(self, target_path: str, now: datetime.datetime) -> Release:
         """Refresh metadata and return the target at `target_path`; raises ReleaseRefused.
 
         `now` is the trusted time the caller has checked against its floor.
         """
+        with self._lock:
+            return self._lookup(target_path, now)
+
+    def _lookup(self, target_path: str, now: datetime.datetime) -> Release:
         self.metadata_dir.mkdir(parents=True, exist_ok=True)
         try:
             updater = Updater(
@@ -96,7 +107,7 @@ class TrustedReleases:
         except (OSError, ValueError) as exc:
             raise ReleaseRefused(f"metadata unusable: {exc}") from exc
         if info is None:
-            raise ReleaseRefused(f"no signed target {target_path!r}")
+            raise TargetMissing(f"no signed target {target_path!r}")
         try:
             meta = release_meta(info.custom)
         except ValueError as exc:
