@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Literal
 
 from wire.localapi import AppTile, CurfewView
@@ -54,3 +55,14 @@ def app_tiles(policy: WingPolicy, decision: Decision, now_ms: int | None) -> tup
             )
         )
     return tuple(tiles)
+
+
+def without_builds(tiles: tuple[AppTile, ...], missing: Collection[str]) -> tuple[AppTile, ...]:
+    """Tiles of apps whose pinned build is not installed yet (being fetched, or refused) say
+    they cannot start now: the launch check would refuse them, so the shell must not offer
+    them."""
+    return tuple(
+        tile.model_copy(update={"allowed_now": False, "closes_at": None})
+        if tile.id in missing else tile
+        for tile in tiles
+    )

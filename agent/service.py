@@ -30,6 +30,7 @@ from agent.config import AgentConfig
 from agent.localapi import LocalApi
 from agent.outbox import Outbox
 from agent.policy import PolicyEnforcer
+from agent.policy_view import without_builds
 from agent.requests import RequestDesk
 from agent.store import AuditRow, Store, StoredDocument, StoreError
 from agent.updates.app_plan import AppState
@@ -322,8 +323,11 @@ class Agent:
         if self._updates is not None:
             state = state.model_copy(update={"update": self._updates.view()})
         view = self.policy.view(self.profile, locked=state.locked)
+        apps = view.apps
+        if self._app_installs is not None:
+            apps = without_builds(apps, {r.app for r in self._app_installs.reports()})
         return state.model_copy(
-            update={"curfew": view.curfew, "apps": view.apps, "trusted_time": view.trusted_time,
+            update={"curfew": view.curfew, "apps": apps, "trusted_time": view.trusted_time,
                     "requests": self._requests.views if self._requests is not None else ()}
         )
 
@@ -360,6 +364,7 @@ class Agent:
         """An app install moved (on the event loop): tell the gateway, and audit each failed or
         refused install once."""
         assert self._app_installs is not None
+        self._refresh()  # a build that arrived (or left) changes what the shell may offer
         loop = asyncio.get_running_loop()
         if self._client is not None:
             task = loop.create_task(self._publish_reported())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.policy_view import app_tiles, curfew_view
+from agent.policy_view import app_tiles, curfew_view, without_builds
 from tests.policy.samples import policy
 from wire.policy import Lockdown
 from wire.schedule import Schedule, utc_ms
@@ -48,3 +48,12 @@ def test_a_warning_carries_the_minutes_left() -> None:
 def test_no_policy_or_no_time_is_unknown() -> None:
     assert curfew_view(None).state == "unknown"
     assert curfew_view(SCHEDULE.decide("standard", None)).state == "unknown"
+
+
+def test_an_app_whose_pinned_build_is_not_installed_yet_is_shown_but_cannot_start() -> None:
+    now = utc_ms("2026-11-11T20:50Z")
+    tiles = {t.id: t for t in without_builds(
+        app_tiles(POLICY, SCHEDULE.decide("enhanced", now), now), {"games", "legal"})}
+    assert (tiles["games"].allowed_now, tiles["games"].closes_at) == (False, None)
+    assert not tiles["legal"].allowed_now
+    assert tiles["music"].allowed_now and tiles["listener"].allowed_now

@@ -71,6 +71,10 @@ def test_a_policy_pinning_a_new_app_version_has_the_agent_install_it_and_the_she
     try:
         agent.wait_connected()
         assert launch(agent, "listener").ok is False  # nothing installed yet
+        # The example policy pins listener 2.1.0 before it is released: the tile cannot start.
+        pin_listener(wing_gateway, "1.9.0", tmp_path)
+        agent.wait_for(lambda s: any(t.id == "listener" and not t.allowed_now for t in s.apps)
+                       and s.trusted_time, timeout=30)
 
         pin_listener(wing_gateway, "2.1.0", tmp_path)
         wait_launchable(agent, "2.1.0")
