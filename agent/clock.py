@@ -53,10 +53,13 @@ class TrustedClock:
     def _wall_minus_monotonic(self) -> float:
         return self._wall() - self._monotonic()
 
-    def anchor(self, gateway_ms: int) -> None:
-        """Take `gateway_ms` (a verified signed gateway time, arriving now) as the time."""
+    def anchor(self, gateway_ms: int) -> int | None:
+        """Take `gateway_ms` (a verified signed gateway time, arriving now) as the time.
+        Returns how far that moved the trusted time (ms), or None if there was none before."""
+        before = self.now_ms()
         self._anchor = (gateway_ms, self._monotonic())
         self._floor_ms = max(self._floor_ms, gateway_ms)
+        return None if before is None else gateway_ms - before
 
     def raise_floor(self, at_least_ms: int) -> None:
         """Carry a trusted time known before (e.g. from the store) as a lower bound."""

@@ -25,7 +25,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
 from agent.apps import AppCheck, verify_app
-from agent.clock import MonotonicSource, TrustedClock, WallSource, boottime
+from agent.clock import (
+    JUMP_TOLERANCE_MS,
+    MonotonicSource,
+    TrustedClock,
+    WallSource,
+    boottime,
+)
 from agent.config import AgentConfig
 from agent.localapi import LocalApi
 from agent.outbox import Outbox
@@ -592,8 +598,11 @@ class Agent:
                 if key is None:  # from the store: a lower bound only, the monotonic base is gone
                     self._trusted.raise_floor(beacon.issued)
                 else:
-                    self._trusted.anchor(beacon.issued)
-                    self._refresh()
+                    moved = self._trusted.anchor(beacon.issued)
+                    # The policy loop re-decides at every boundary; a beacon changes what the
+                    # shell shows only when time becomes trusted or is corrected noticeably.
+                    if moved is None or abs(moved) > JUMP_TOLERANCE_MS:
+                        self._refresh()
 
     async def _policy_loop(self) -> None:
         """Re-decide at every policy boundary (and every few seconds): the curfew starts and

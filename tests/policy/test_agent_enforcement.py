@@ -227,6 +227,17 @@ def test_a_system_clock_set_days_ahead_does_not_stop_the_tablet_taking_gateway_t
     assert abs(state.trusted_time - MIDNIGHT) < 60_000
 
 
+def test_a_gateway_time_that_corrects_the_clock_into_curfew_shows_the_curfew_at_once(
+    make_agent: Callable[..., AgentProcess], probe: Probe, signer: TestSigner, clocks: Clocks,
+) -> None:
+    agent = start_at(make_agent, probe, signer, clocks, EVENING)
+    assert agent.state().curfew.state == "open"
+
+    probe.publish(TIME_TOPIC, beacon(signer, MIDNIGHT), retain=False)  # the gateway was right
+
+    assert agent.wait_for(lambda s: s.curfew.state == "curfew").curfew.state == "curfew"
+
+
 def test_a_replayed_older_time_is_refused(
     make_agent: Callable[..., AgentProcess], probe: Probe, signer: TestSigner, clocks: Clocks,
 ) -> None:

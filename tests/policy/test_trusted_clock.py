@@ -74,6 +74,15 @@ def test_a_later_gateway_time_takes_over() -> None:
     assert trusted.now_ms() == GATEWAY_TIME + 32_000
 
 
+def test_anchoring_says_how_far_it_moved_the_trusted_time() -> None:
+    sources = Sources()
+    trusted = clock(sources)
+    assert trusted.anchor(GATEWAY_TIME) is None  # there was no trusted time before
+    sources.elapse(30)
+    assert trusted.anchor(GATEWAY_TIME + 31_000) == 1_000
+    assert trusted.anchor(GATEWAY_TIME + 29_500) == -1_500
+
+
 def test_the_floor_is_the_latest_time_ever_trusted() -> None:
     sources = Sources()
     trusted = clock(sources, floor_ms=GATEWAY_TIME)
