@@ -293,6 +293,15 @@ def rauc_engine(wing: Wing, device: RaucService, tmp_path: Path,
                         slots=device.slots())
 
 
+def installed_by_engine(wing: Wing, device: RaucService, tmp_path: Path,
+                        reports: list[UpdateRecord]) -> UpdateEngine:
+    """Release 1.1.0 and let an engine install it through RAUC up to its reboot request."""
+    engine = rauc_engine(wing, device, tmp_path, reports)
+    engine.offer(release(wing, "1.1.0"), "1.1.0")
+    assert engine.run() == Outcome.REBOOT
+    return engine
+
+
 def test_the_engine_installs_switches_and_commits_through_real_rauc(
     wing: Wing, device: RaucService, tmp_path: Path
 ) -> None:
@@ -325,11 +334,8 @@ def test_the_engine_installs_switches_and_commits_through_real_rauc(
 def test_a_failed_health_check_rolls_back_through_real_rauc(
     wing: Wing, device: RaucService, tmp_path: Path
 ) -> None:
-    target = release(wing, "1.1.0")
     reports: list[UpdateRecord] = []
-    engine = rauc_engine(wing, device, tmp_path, reports)
-    engine.offer(target, "1.1.0")
-    assert engine.run() == Outcome.REBOOT
+    installed_by_engine(wing, device, tmp_path, reports)
     assert device.reboot() == "B"
 
     trial = rauc_engine(wing, device, tmp_path, reports, healthy=False)
@@ -353,11 +359,8 @@ def test_a_failed_health_check_rolls_back_through_real_rauc(
 def test_a_new_slot_that_never_reaches_mark_good_is_rolled_back_through_real_rauc(
     wing: Wing, device: RaucService, tmp_path: Path
 ) -> None:
-    target = release(wing, "1.1.0")
     reports: list[UpdateRecord] = []
-    engine = rauc_engine(wing, device, tmp_path, reports)
-    engine.offer(target, "1.1.0")
-    assert engine.run() == Outcome.REBOOT
+    installed_by_engine(wing, device, tmp_path, reports)
     attempts = device.bootloader().attempts
     # The new slot dies on every boot before the agent runs.
     assert [device.reboot() for _ in range(attempts + 1)] == ["B"] * attempts + ["A"]
