@@ -43,6 +43,11 @@ def status(api_path: Path, as_json: bool) -> None:
             (reported.get("error") or "")[:60],
         ])
     click.echo(_table(["tablet", "running", "wanted", "update", "last error"], rows))
+    apps = [[t["id"], a["app"], a["version"], a["state"], (a["error"] or "")[:60]]
+            for t in data["tablets"] for a in t.get("apps", [])]
+    if apps:
+        click.echo("\npinned apps not installed:")
+        click.echo(_table(["tablet", "app", "version", "state", "last error"], apps))
 
 
 @update.command("start")

@@ -98,6 +98,7 @@ class RolloutManager:
                 "reported": report.update.model_dump() if report and report.update else None,
                 "outcome": (outcome(self.rollouts[wanted.rollout], report)
                             if wanted and wanted.rollout in self.rollouts else None),
+                "apps": [a.model_dump() for a in report.apps] if report else [],
             })
         return {
             "rollouts": [{**r.model_dump(mode="json"), "counts": summary(r, reported)}

@@ -96,6 +96,15 @@ def test_a_policy_pinning_a_new_app_version_has_the_agent_install_it_and_the_she
         legal = next(a for a in report.apps if a.app == "legal")
         assert (legal.version, legal.state) == ("1.0.0", "failed")
         assert "no signed target 'app/legal-1.0.0.raucb'" in legal.error
+
+        # Staff see it in `update status` (the gateway's copy of the report may lag the probe's).
+        for _ in range(100):
+            [row] = wing_gateway.staff_json("update", "status")["tablets"]
+            if any(a["app"] == "legal" for a in row["apps"]):
+                break
+        assert {a["app"]: a["state"] for a in row["apps"]}["legal"] == "failed"
+        text = wing_gateway.staff("update", "status").stdout
+        assert "pinned apps not installed" in text and "legal" in text
     finally:
         probe.close()
         agent.stop()
