@@ -444,10 +444,16 @@ class RaucSlots:
 
 def _rauc_error(result: subprocess.CompletedProcess[str]) -> str:
     """Why a `rauc` client call failed: `rauc install` prints the service's reason on stdout
-    ("LastError: ..."); stderr's last line then only says that it failed."""
+    ("LastError: ..."); stderr's last line then only says that it failed. A D-Bus failure is
+    the reason on stderr ("Failed GDBus.Error:...: Already processing a different method")."""
     reasons = [line.removeprefix("LastError:").strip() for line in result.stdout.splitlines()
                if line.startswith("LastError:")]
-    return reasons[-1] if reasons else _last_line(result.stderr)
+    if reasons:
+        return reasons[-1]
+    dbus = [line.split(": ", 1)[-1].strip() for line in result.stderr.splitlines()
+            if "GDBus.Error" in line]
+    last = _last_line(result.stderr)
+    return f"{dbus[-1]} ({last})" if dbus else last
 
 
 def _os_release_version(path: Path) -> str | None:

@@ -456,3 +456,21 @@ def test_rauc_service_dying_during_an_install_is_retried_not_a_refusal(
     assert engine.run() == Outcome.REBOOT
     assert engine.state().state == State.REBOOTING
     assert device.status()["by_bootname"]["B"]["slot_status"]["bundle"]["version"] == "1.1.0"
+
+
+def test_an_install_while_rauc_is_busy_is_an_error_to_retry_not_a_refusal(
+    wing: Wing, device: RaucService, slots: RaucSlots, tmp_path: Path
+) -> None:
+    bundle, _ = make_bundle(wing, tmp_path, "1.1.0")
+    device.hang_at("set-state", "B", "bad")
+    busy = subprocess.Popen(["rauc", f"--conf={device.conf}", "install", str(bundle)],
+                            env=device.env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        device.wait_hung(busy)
+        with pytest.raises(SlotError, match="Already processing") as caught:
+            slots.install(bundle, meta("1.1.0"))
+        assert not isinstance(caught.value, BundleRefused)
+    finally:
+        busy.kill()
+        busy.wait()
