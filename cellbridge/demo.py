@@ -22,9 +22,14 @@ from pathlib import Path
 
 import click
 
+from cellbridge.broker import free_port
+from cellbridge.demo_apps import catalogue_apps, open_repository, release_apps, tablet_updates
 from cellbridge.display import Xvfb
 from cellbridge.fleet import fleet, wait_until
 from cellbridge.wing import LocalWing
+from gateway.policy_file import load_rules
+from gateway.repository import RepositoryConfig
+from provisioning.release import EstateRepository, ReleaseError
 
 FIRST = "T-0001"
 EXAMPLE_POLICY = Path(str(importlib.resources.files("gateway") / "policies" / "example.toml"))
@@ -43,6 +48,8 @@ class Demo:
         self.agent: subprocess.Popen[bytes] | None = None
         self.shell: subprocess.Popen[bytes] | None = None
         self.xvfb: Xvfb | None = None
+        self.served = self.directory / "gateway" / "repository"
+        self.releases: EstateRepository | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -52,12 +59,14 @@ class Demo:
         broker = self.wing.start_broker()
         click.echo(f"broker    mosquitto on {broker.host}:{broker.port} (mutual TLS), "
                    f"{broker.workdir}")
+        self._serve_releases()
         self.wing.start_gateway()
         click.echo(f"gateway   {self.directory / 'gateway'}  (API {self.wing.gateway_api})")
         policy = self.staff("policy", "apply", str(EXAMPLE_POLICY), quiet=True)
         if policy.returncode != 0:
             raise RuntimeError(f"the example policy was refused: {policy.stderr.strip()}")
         click.echo(f"policy    {EXAMPLE_POLICY.name} applied (curfews, profiles, app catalogue)")
+        self._release_apps()
         first_config = self.wing.write_agent_config(FIRST)
         log = open(self.directory / "tablets" / FIRST / "agent.log", "ab")  # noqa: SIM115
         self.agent = subprocess.Popen(_cellbridge("agent", "run", "--config", str(first_config)),
@@ -66,6 +75,33 @@ class Demo:
         click.echo(f"tablet    {FIRST}: agent process, state in {first_config.parent}")
         if self.show_shell:
             self._start_shell(self.wing.agent_config(FIRST).socket)
+
+    def _serve_releases(self) -> None:
+        """The estate's release repository, published to the gateway, which serves it over
+        HTTPS (a certificate from the wing CA); T-0001 installs from it."""
+        self.releases = open_repository(self.directory / "releases")
+        self.releases.publish(self.served)
+        tls = self.wing.estate.repository_tls()
+        self.wing.repository = RepositoryConfig(dir=self.served, cert=tls.cert, key=tls.key,
+                                                host="127.0.0.1", port=free_port())
+        self.wing.updates[FIRST] = tablet_updates(
+            self.directory / "tablets" / FIRST / "image", self.releases,
+            f"https://127.0.0.1:{self.wing.repository.port}",
+            self.wing.estate.tablet_tls(FIRST).ca)
+
+    def _release_apps(self) -> None:
+        """What IT does for each app the example policy pins: seal, release, publish."""
+        assert self.releases is not None, "serve the releases first"
+        apps = catalogue_apps(load_rules(EXAMPLE_POLICY)["apps"])
+        began = time.monotonic()
+        try:
+            new = release_apps(self.releases, apps, self.wing.gateway_api, self.served)
+        except ReleaseError as exc:
+            raise RuntimeError(f"the demo apps could not be released: {exc}") from exc
+        done = (f"sealed, released and published in {time.monotonic() - began:.1f} s" if new
+                else "released before")
+        click.echo(f"apps      {len(apps)} signed apps ({', '.join(a.app for a in apps)}) {done}: "
+                   f"{self.releases.dir}, served at {self.wing.updates[FIRST].repository_url}")
 
     def _start_shell(self, socket: Path) -> None:
         env = dict(os.environ)

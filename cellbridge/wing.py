@@ -19,9 +19,11 @@ import httpx
 import tomli_w
 
 from agent.config import AgentConfig, apply_enrolment
+from agent.updates.config import UpdatesConfig
 from cellbridge.broker import Mosquitto
 from cellbridge.mqtt import BrokerConfig
 from gateway.config import GatewayConfig, TabletSeed
+from gateway.repository import RepositoryConfig
 from provisioning.demo_estate import DemoEstate
 from provisioning.estate import EstateError
 from provisioning.mosquitto_conf import REVOKED_FILE
@@ -81,6 +83,10 @@ class LocalWing:
         self.broker: Mosquitto | None = None
         self._temporary_broker_dir: Path | None = None
         self.gateway: subprocess.Popen[bytes] | None = None
+        self.repository: RepositoryConfig | None = None
+        """The gateway's `[repository]` (set before `start_gateway`): it serves app releases."""
+        self.updates: dict[str, UpdatesConfig] = {}
+        """The `[updates]` of the tablets that take releases (the others take none)."""
 
     def start_broker(self) -> Mosquitto:
         directory = self.root / "broker"
@@ -120,6 +126,7 @@ class LocalWing:
             api_socket=self.gateway_api,
             broker=self.broker_config(None),
             revoked_list=self.revoked_list,
+            repository=self.repository,
             tablets=[
                 TabletSeed(id=t, cell=place(t)[0], landing=place(t)[1]) for t in self.tablets
             ],
@@ -149,6 +156,7 @@ class LocalWing:
             "state_dir": directory / "state",
             "socket": socket_path(directory / "agent.sock"),
             "broker": self.broker_config(tablet_id),
+            "updates": self.updates.get(tablet_id),
             **trust,
         })
         return apply_enrolment(config) if resolved else config

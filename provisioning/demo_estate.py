@@ -13,7 +13,9 @@ from pathlib import Path
 from cellbridge.broker import Mosquitto, free_port
 from cellbridge.mqtt import BrokerConfig, TlsConfig
 from provisioning import estate as est
+from provisioning import pki
 from provisioning.enrolment import Identity, load_bundle
+from provisioning.files import PRIVATE, write_atomic
 
 OPERATORS = ("observer-1", "observer-2", "observer-3", "observer-4")
 """Full-access identities besides the gateway, for test observers and bench collectors."""
@@ -82,6 +84,23 @@ class DemoEstate:
         return TlsConfig(
             ca=directory / "ca.pem", cert=directory / "client.pem", key=directory / "client.key"
         )
+
+    def repository_tls(self, host: str = "127.0.0.1") -> TlsConfig:
+        """The HTTPS identity of the wing gateway's release repository: a server certificate
+        for `host` from the wing CA (issued once), so tablets verify it with the CA chain of
+        their enrolment bundle, as they verify the broker."""
+        directory = self.estate.wing_dir(self.wing) / "repository"
+        tls = TlsConfig(ca=self.estate.gateway_material(self.wing) / "ca.pem",
+                        cert=directory / "server.pem", key=directory / "server.key")
+        if not tls.cert.is_file() or not tls.key.is_file():
+            ca_cert, ca_key = self.estate.wing_ca(self.wing, None)
+            key = pki.new_key()
+            cert = pki.issue_leaf(ca_cert, ca_key, key.public_key(), f"repository.{self.wing}",
+                                  dt.datetime.now(dt.UTC), server_names=[host],
+                                  days=pki.SERVICE_DAYS)
+            write_atomic(tls.key, pki.key_pem(key), PRIVATE)
+            write_atomic(tls.cert, pki.cert_pem(cert, ca_cert))
+        return tls
 
     @property
     def gateway_signing_key(self) -> Path:
