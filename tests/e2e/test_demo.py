@@ -1,27 +1,40 @@
 """`make demo`'s program, run as a reader of the README would: a whole wing comes up over mutual
-TLS, the tour locks and unlocks with the staff CLI, and tablet T-0001's shell draws each state."""
+TLS, the tour locks and unlocks with the staff CLI, and tablet T-0001's shell draws each state;
+T-0001 installs the signed apps the example policy pins, released by the demo as IT would."""
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
+import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from device.launcher import ask_agent, start
+from gateway.policy_file import load_rules
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO_ROOT / "gateway" / "policies" / "example.toml"
 
-pytestmark = pytest.mark.gui
 
-
-def test_the_demo_tour_locks_and_unlocks_a_tablet_and_its_shell_shows_it(tmp_path: Path) -> None:
+def demo_env() -> dict[str, str]:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     env.pop("DISPLAY", None)  # the demo starts its own Xvfb
+    return env
+
+
+@pytest.mark.gui
+def test_the_demo_tour_locks_and_unlocks_a_tablet_and_its_shell_shows_it(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "cellbridge", "demo", "--tablets", "3", "--dir",
          str(tmp_path / "demo"), "--tour"],
-        env=env, capture_output=True, text=True, timeout=300, check=False,
+        env=demo_env(), capture_output=True, text=True, timeout=300, check=False,
     )
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -31,3 +44,57 @@ def test_the_demo_tour_locks_and_unlocks_a_tablet_and_its_shell_shows_it(tmp_pat
     shots = sorted(p.name for p in (tmp_path / "demo" / "screenshots").glob("*.png"))
     assert any(name.endswith("-lock.png") for name in shots), shots
     assert any(name.endswith("-home.png") for name in shots), shots
+
+
+def installed_version(state_dir: Path, app: str) -> str | None:
+    try:
+        envelope = json.loads((state_dir / "apps" / app / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return str(json.loads(envelope["body"])["app_version"])
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"not within {timeout:g} s: {what}")
+
+
+def test_the_demo_tablet_installs_every_app_the_policy_pins_and_one_launches(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "demo"
+    out = tmp_path / "demo.out"
+    with open(out, "wb") as log:
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "cellbridge", "demo", "--tablets", "1", "--no-shell",
+             "--dir", str(directory)], env=demo_env(), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: "The wing is running" in out.read_text() or demo.poll() is not None,
+                 120, "the demo is up")
+        assert demo.poll() is None, out.read_text()[-3000:]
+        assert "7 signed apps" in out.read_text()
+        tablet = directory / "tablets" / "T-0001"
+        config = tomllib.loads((tablet / "agent.toml").read_text())
+        pins = {app: entry["version"] for app, entry in load_rules(EXAMPLE)["apps"].items()}
+
+        wait_for(lambda: all(installed_version(tablet / "state", app) == version
+                             for app, version in pins.items()), 60, f"{pins} installed")
+        wait_for(lambda: ask_agent(config["socket"], "listener").ok, 30, "listener may start")
+        reply = ask_agent(config["socket"], "listener")
+        assert reply.argv == (str((tablet / "state" / "apps" / "listener" / "bin" / "run")
+                                  .resolve()),)
+        home = tmp_path / "home"
+        app = start(reply, home, parent_env={})
+        try:
+            wait_for(lambda: (home / "listener.log").is_file(), 10, "the app ran")
+        finally:
+            app.stop()
+        assert "Listener line 2.1.0 started" in (home / "listener.log").read_text()
+    finally:
+        demo.send_signal(signal.SIGINT)
+        demo.wait(timeout=60)
+    assert demo.returncode == 0, out.read_text()[-3000:]
