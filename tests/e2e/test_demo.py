@@ -76,10 +76,10 @@ def test_the_demo_tablet_installs_every_app_the_policy_pins_and_one_launches(
         wait_for(lambda: "The wing is running" in out.read_text() or demo.poll() is not None,
                  120, "the demo is up")
         assert demo.poll() is None, out.read_text()[-3000:]
-        assert "7 signed apps" in out.read_text()
+        pins = {app: entry["version"] for app, entry in load_rules(EXAMPLE)["apps"].items()}
+        assert f"{len(pins)} signed apps" in out.read_text()
         tablet = directory / "tablets" / "T-0001"
         config = tomllib.loads((tablet / "agent.toml").read_text())
-        pins = {app: entry["version"] for app, entry in load_rules(EXAMPLE)["apps"].items()}
 
         wait_for(lambda: all(installed_version(tablet / "state", app) == version
                              for app, version in pins.items()), 60, f"{pins} installed")
