@@ -603,6 +603,8 @@ class Agent:
                     # shell shows only when time becomes trusted or is corrected noticeably.
                     if moved is None or abs(moved) > JUMP_TOLERANCE_MS:
                         self._refresh()
+                    if moved is None and self._app_installs is not None:
+                        self._app_installs.time_trusted()
 
     async def _policy_loop(self) -> None:
         """Re-decide at every policy boundary (and every few seconds): the curfew starts and

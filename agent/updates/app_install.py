@@ -71,6 +71,7 @@ from wire.policy import WingPolicy
 log = logging.getLogger(__name__)
 
 RAUC_EXTRACT_TIMEOUT_S = 600.0
+NO_TRUSTED_TIME = "waiting for the gateway's signed time"
 STAGING_PREFIX = ".install-"
 """`<apps_dir>/.install-<app>/`: never an app id (those start with a letter)."""
 
@@ -155,6 +156,12 @@ class AppInstaller:
         with self._lock:
             self._statuses = statuses_after_policy(self._statuses, pins, verified)
         self._publish()
+        if to_install(pins, verified) and self.now() is None:
+            # Nothing can be checked for freshness yet: pending, not failed, until the gateway's
+            # signed time arrives (the agent wakes the installer then).
+            for app in to_install(pins, verified):
+                self._set(AppStatus(app, pins[app], AppState.PENDING, NO_TRUSTED_TIME))
+            return True
         retry = False
         for app in to_install(pins, verified):
             self._set(AppStatus(app, pins[app], AppState.INSTALLING))

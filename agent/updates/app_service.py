@@ -65,6 +65,10 @@ class AppInstallService:
         self._policy = policy
         self._wake.set()
 
+    def time_trusted(self) -> None:
+        """The agent's clock became trusted: installs waiting for it can go now."""
+        self._wake.set()
+
     def reports(self) -> tuple[AppInstallReport, ...]:
         return reports(self.installer.statuses().values())
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from agent.updates import appfs
+from agent.updates.app_install import NO_TRUSTED_TIME
 from agent.updates.app_plan import AppState
 from agent.updates.target import ReleaseMeta, app_target_path
 from provisioning.release import build_rauc_bundle, check_app_folder
@@ -263,7 +264,8 @@ def test_without_trusted_time_nothing_is_fetched(
 
     assert subject.run(pins(education="1.0.0")) is True
 
-    assert subject.statuses()["education"].error == "no trusted time yet"
+    status = subject.statuses()["education"]
+    assert (status.state, status.error) == (AppState.PENDING, NO_TRUSTED_TIME)
     assert wing.hostile.requests == []
 
 
