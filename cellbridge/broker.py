@@ -82,6 +82,7 @@ class Mosquitto:
                 stdout=log,
                 stderr=log,
                 preexec_fn=_raise_nofile,
+                start_new_session=True,  # stopped by its owner, after the clients (not Ctrl-C)
             )
         try:
             wait_for_port(self.host, self.port)

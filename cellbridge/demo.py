@@ -69,8 +69,10 @@ class Demo:
         self._release_apps()
         first_config = self.wing.write_agent_config(FIRST)
         log = open(self.directory / "tablets" / FIRST / "agent.log", "ab")  # noqa: SIM115
+        # Each child in its own session: Ctrl-C reaches the demo only, which then stops the
+        # tablets before the gateway and the broker (no tablet sees its broker vanish).
         self.agent = subprocess.Popen(_cellbridge("agent", "run", "--config", str(first_config)),
-                                      stdout=log, stderr=log)
+                                      stdout=log, stderr=log, start_new_session=True)
         log.close()
         click.echo(f"tablet    {FIRST}: agent process, state in {first_config.parent}")
         if self.show_shell:
@@ -113,7 +115,7 @@ class Demo:
         self.shell = subprocess.Popen(
             _cellbridge("shell", "--socket", str(socket), "--screenshots", str(self.screenshots),
                         "--data-dir", str(self.directory / "shell-data"), "--windowed"),
-            stdout=log, stderr=log, env=env,
+            stdout=log, stderr=log, env=env, start_new_session=True,
         )
         log.close()
         where = f"Xvfb {self.xvfb.display}" if self.xvfb else f"display {env['DISPLAY']}"

@@ -30,6 +30,7 @@ class Xvfb:
             pass_fds=(write_fd,),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # stopped by its owner, after the shell (not Ctrl-C)
         )
         os.close(write_fd)
         with os.fdopen(read_fd) as ready:

@@ -171,7 +171,7 @@ class LocalWing:
         log = open(self.root / "gateway" / "gateway.log", "ab")  # noqa: SIM115 - child's stderr
         self.gateway = subprocess.Popen(
             [sys.executable, "-m", "cellbridge", "gateway", "run", "--config", str(config)],
-            stdout=log, stderr=log,
+            stdout=log, stderr=log, start_new_session=True,  # stopped by `stop()`, not Ctrl-C
         )
         log.close()
         transport = httpx.HTTPTransport(uds=str(self.gateway_api))
