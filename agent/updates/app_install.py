@@ -64,6 +64,8 @@ from agent.updates.tufclient import (
     TargetMissing,
     TrustedNow,
     TrustedReleases,
+    UntrustedTime,
+    checked_time,
 )
 from cellbridge.files import fsync_dir, replace_dir, write_atomic
 from wire.policy import WingPolicy
@@ -218,13 +220,10 @@ class AppInstaller:
         return release
 
     def _trusted_now(self) -> datetime.datetime:
-        now = self.now()
-        if now is None:
-            raise InstallFailed("no trusted time yet")
-        floor = max(self.config.not_before, self._floor)
-        if now.timestamp() < floor:
-            raise InstallFailed(f"trusted clock {now.isoformat()} is earlier than the image "
-                                "or a time already trusted")
+        try:
+            now = checked_time(self.now(), max(self.config.not_before, self._floor))
+        except UntrustedTime as exc:
+            raise InstallFailed(str(exc)) from exc
         self._floor = now.timestamp()
         return now
 

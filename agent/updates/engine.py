@@ -40,6 +40,8 @@ from agent.updates.tufclient import (
     ReleaseUnavailable,
     TrustedNow,
     TrustedReleases,
+    UntrustedTime,
+    checked_time,
 )
 
 log = logging.getLogger(__name__)
@@ -253,17 +255,10 @@ class UpdateEngine:
         return None
 
     def _trusted_now(self, record: UpdateRecord) -> datetime.datetime | None:
-        now = self.now()
-        if now is None:
-            record.error = "no trusted time yet"
-            self._save(record)
-            return None
-        floor = max(self.config.not_before, record.trusted_floor)
-        if now.timestamp() < floor:
-            # A clock before the image was built, or before a time already trusted, is an
-            # attack on expiry (an old, expired release made to look fresh).
-            record.error = (f"trusted clock {now.isoformat()} is earlier than "
-                            f"{datetime.datetime.fromtimestamp(floor, datetime.UTC).isoformat()}")
+        try:
+            now = checked_time(self.now(), max(self.config.not_before, record.trusted_floor))
+        except UntrustedTime as exc:
+            record.error = str(exc)
             self._save(record)
             return None
         record.trusted_floor = int(now.timestamp())

@@ -24,6 +24,22 @@ from agent.updates.target import ReleaseMeta, release_meta
 
 TrustedNow = Callable[[], datetime.datetime | None]
 
+
+class UntrustedTime(Exception):
+    """There is no time to judge metadata expiry by (yet): try again later, install nothing."""
+
+
+def checked_time(now: datetime.datetime | None, floor_s: float) -> datetime.datetime:
+    """The trusted time, if it may judge expiry: there is one, and it is not before `floor_s`
+    (the image's build time, or a time already trusted). A clock before that is an attack on
+    expiry: an old, expired release made to look fresh. Raises UntrustedTime."""
+    if now is None:
+        raise UntrustedTime("no trusted time yet")
+    if now.timestamp() < floor_s:
+        floor = datetime.datetime.fromtimestamp(floor_s, datetime.UTC).isoformat()
+        raise UntrustedTime(f"trusted clock {now.isoformat()} is earlier than {floor}")
+    return now
+
 METADATA_LIMITS = UpdaterConfig(
     max_root_rotations=32,
     root_max_length=64 * 1024,
