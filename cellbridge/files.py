@@ -9,7 +9,9 @@ import errno
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 PRIVATE = 0o600
 PUBLIC = 0o644
@@ -24,16 +26,16 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes, mode: int = PUBLIC) -> None:
-    """Write `data` to `path` through a synced temp file in the same directory and `os.replace`,
-    then sync the directory. `mode` is set before any byte is written (a private key is never
-    readable by others, even briefly)."""
+@contextlib.contextmanager
+def _replacing(path: Path, mode: int) -> Iterator[BinaryIO]:
+    """A temp file beside `path` (its mode set before any byte), synced and renamed over `path`
+    when the block ends, then the directory synced; removed if the block raises."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -44,24 +46,18 @@ def write_atomic(path: Path, data: bytes, mode: int = PUBLIC) -> None:
     fsync_dir(path.parent)
 
 
+def write_atomic(path: Path, data: bytes, mode: int = PUBLIC) -> None:
+    """Write `data` to `path` through a synced temp file in the same directory and `os.replace`,
+    then sync the directory. `mode` is set before any byte is written (a private key is never
+    readable by others, even briefly)."""
+    with _replacing(path, mode) as handle:
+        handle.write(data)
+
+
 def copy_atomic(source: Path, destination: Path, mode: int = PUBLIC) -> None:
     """Copy a (possibly large) file into place with the guarantees of `write_atomic`, streaming."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=destination.parent, prefix=f".{destination.name}.", suffix=".tmp"
-    )
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle, open(source, "rb") as original:
-            shutil.copyfileobj(original, handle, 1024 * 1024)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, destination)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(destination.parent)
+    with _replacing(destination, mode) as handle, open(source, "rb") as original:
+        shutil.copyfileobj(original, handle, 1024 * 1024)
 
 
 _AT_FDCWD = -100
