@@ -17,13 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from tuf.api.metadata import Targets
 
 from agent.apps import hash_tree
 from agent.updates.config import UpdatesConfig
 from agent.updates.slots import FileSlots
 from agent.updates.target import app_target_path
+from gateway.staff_cli import ApiClient
 from provisioning.release import EstateRepository
 from wire.manifest import MANIFEST_NAME
 
@@ -69,17 +69,12 @@ def make_app_folder(folder: Path, app: DemoApp) -> Path:
 
 
 def seal(folder: Path, app: DemoApp, gateway_api: Path) -> None:
-    """Have the wing gateway sign the build's manifest (its `/v1/apps/manifest`, the call
-    `staff policy sign-app` makes), written as FOLDER/manifest.json."""
-    transport = httpx.HTTPTransport(uds=str(gateway_api))
-    with httpx.Client(transport=transport, base_url="http://gateway", timeout=30) as api:
-        response = api.post("/v1/apps/manifest", json={
-            "app": app.app, "app_version": app.version, "entry": ENTRY,
-            "files": hash_tree(folder), "by": "demo"})
-    if response.status_code != 200:
-        raise RuntimeError(f"the gateway would not seal {app.app} {app.version}: "
-                           f"{response.status_code} {response.text[:200]}")
-    (folder / MANIFEST_NAME).write_text(response.json()["envelope"], encoding="utf-8")
+    """Have the wing gateway sign the build's manifest (its `/v1/apps/manifest`, through the
+    staff CLI's client, as `staff policy sign-app` does), written as FOLDER/manifest.json."""
+    result = ApiClient(gateway_api).call("POST", "/v1/apps/manifest", {
+        "app": app.app, "app_version": app.version, "entry": ENTRY,
+        "files": hash_tree(folder), "by": "demo"})
+    (folder / MANIFEST_NAME).write_text(result["envelope"], encoding="utf-8")
 
 
 def open_repository(directory: Path) -> EstateRepository:
