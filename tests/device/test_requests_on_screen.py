@@ -56,9 +56,10 @@ def test_a_request_written_offline_is_sent_when_the_wing_is_back_and_the_reply_s
     assert (kept.type, kept.text, kept.status) == ("healthcare", "Need nurs", "waiting")
 
     observer_topics = [f"tablet/{DEVICE}/request", f"tablet/{DEVICE}/ack"]
-    world.broker.start()
-    observer = Probe(world.broker.host, world.broker.port, observer_topics,
-                     tls=world.broker.observer_tls(2))
+    with world.agent.paused():  # the observer listens before the agent can reconnect
+        world.broker.start()
+        observer = Probe(world.broker.host, world.broker.port, observer_topics,
+                         tls=world.broker.observer_tls(2))
     try:
         sent = observer.expect(lambda m: m.topic == f"tablet/{DEVICE}/request", timeout=60)
         assert json.loads(sent.payload)["id"] == kept.id

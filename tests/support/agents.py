@@ -336,6 +336,18 @@ class AgentProcess:
     def state(self) -> ShellState:
         return read_state(self.socket_path)
 
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Hold the agent still (SIGSTOP) while the test sets something up that the agent must
+        not race, e.g. an observer subscribing to a broker the agent is about to reconnect to."""
+        assert self.process is not None, "the agent is not running"
+        self.process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            if self.process is not None:
+                self.process.send_signal(signal.SIGCONT)
+
     def log_tail(self, size: int = 3000) -> str:
         try:
             return self.log_path.read_text(errors="replace")[-size:]
