@@ -6,6 +6,7 @@ bootloader's try-boot and the engine's mark-good decide commit or roll back.
 - `tufclient`: python-tuf ngclient against the gateway's repository (`http`);
 - `download`: resumable, bounded, streaming-verified bundle download;
 - `slots`: `RaucSlots` (tablet) and `FileSlots` (file-backed, simulated bootloader);
+- `bootcount`: the A/B boot-counter rules `FileSlots` and the RAUC tests' bootloader follow (pure);
 - `service` / `bridge`: the engine inside the agent (desired state in, reports out);
 - `run_once`: one engine run as a process (power-cut tests, benchmark).
 """

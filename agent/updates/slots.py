@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agent.updates import bootcount
 from agent.updates.target import ReleaseMeta
 from cellbridge.files import fsync_dir, write_atomic
 
@@ -218,22 +219,17 @@ class FileSlots:
 
     def activate(self, slot: str) -> None:
         state = self.bootloader()
-        state.order = [slot, *(s for s in state.order if s != slot)]
-        state.left[slot] = self.attempts
-        state.bad = [s for s in state.bad if s != slot]
+        bootcount.activate(state, slot, self.attempts)
         self._save(state)
 
     def mark_good(self) -> None:
         state = self.bootloader()
-        state.left[state.booted] = self.attempts
-        state.bad = [s for s in state.bad if s != state.booted]
+        bootcount.mark_good(state, state.booted, self.attempts)
         self._save(state)
 
     def mark_bad(self, slot: str) -> None:
         state = self.bootloader()
-        state.left[slot] = 0
-        if slot not in state.bad:
-            state.bad.append(slot)
+        bootcount.mark_bad(state, slot)
         self._save(state)
 
     def reboot(self) -> None:
@@ -243,22 +239,9 @@ class FileSlots:
 
     # ---- the simulated bootloader
     def power_cycle(self) -> str:
-        """Boot: the first slot in order with attempts left and an image spends one attempt.
-
-        With none left, it boots the first slot with an image not marked bad (a bootloader's
-        last resort). Returns the booted slot.
-        """
+        """Boot (`bootcount.boot`) among the slots holding an image; returns the booted slot."""
         state = self.bootloader()
-        candidates = [s for s in state.order if state.left.get(s, 0) > 0 and self.meta(s)]
-        if candidates:
-            chosen = candidates[0]
-            state.left[chosen] -= 1
-        else:
-            usable = [s for s in state.order if self.meta(s)]
-            chosen = next((s for s in usable if s not in state.bad), (usable or state.order)[0])
-        state.booted = chosen
-        state.boot_id = uuid.uuid4().hex
-        state.boots += 1
+        chosen = bootcount.boot(state, bootable=lambda slot: self.meta(slot) is not None)
         state.reboot_requested = False
         self._save(state)
         return chosen

@@ -34,6 +34,7 @@ from typing import Any
 
 import pytest
 
+from agent.updates import bootcount
 from agent.updates.slots import RaucSlots
 from tests.support.simulated_bootloader import BootState
 
@@ -249,7 +250,7 @@ class RaucService:
         self.stop()
         _unmount_under(self.mount_prefix)
         state = self.bootloader()
-        chosen = state.boot()
+        chosen = bootcount.boot(state)
         state.save(self.state_file)
         self._power_on()
         return chosen
@@ -296,6 +297,11 @@ class RaucService:
 
     def slot_bytes(self, bootname: str) -> bytes:
         return self.slot_file(bootname).read_bytes()
+
+    def slot_is_blank(self, bootname: str) -> bool:
+        """Nothing was ever written to the slot (it is all zeros, as created)."""
+        data = self.slot_bytes(bootname)
+        return data.count(0) == len(data)
 
     @property
     def reboot_requested(self) -> bool:

@@ -10,11 +10,9 @@ RAUC (`bootloader=custom`) runs this file as its `bootloader-custom-backend`:
 A file STATE.hang holding one such request makes that request freeze once it is done (a point
 for a test to cut the power at); STATE.hung appears when it does.
 
-The model is the one `FileSlots`' `Bootloader` follows (RAUC's U-Boot boot-counter scheme): a
-boot order, and per slot a count of attempts left; booting a slot spends one; set-primary puts
-the slot first with full attempts, good refills them, bad empties them; the first slot in order
-with attempts left boots. Standard library only (run with `python -I -S`): RAUC starts it
-several times per `rauc status`.
+The rules are `agent.updates.bootcount`'s, the ones `FileSlots` follows (RAUC's U-Boot
+boot-counter scheme). Standard library only (run with `python -I -S`): RAUC starts it several
+times per `rauc status`.
 """
 
 from __future__ import annotations
@@ -26,6 +24,11 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+if __name__ == "__main__":  # run by RAUC with `python -I -S`: the repository is not on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from agent.updates import bootcount  # standard library only
 
 
 @dataclass
@@ -52,41 +55,6 @@ class BootState:
             os.fsync(f.fileno())
         os.replace(tmp, path)
 
-    # ---- what RAUC asks and sets
-    def primary(self) -> str | None:
-        return next((s for s in self.order if self.left.get(s, 0) > 0), None)
-
-    def good(self, slot: str) -> bool:
-        return self.left.get(slot, 0) > 0 and slot not in self.bad
-
-    def set_primary(self, slot: str) -> None:
-        self.order = [slot, *(s for s in self.order if s != slot)]
-        self.left[slot] = self.attempts
-        self.bad = [s for s in self.bad if s != slot]
-
-    def set_state(self, slot: str, good: bool) -> None:
-        if good:
-            self.left[slot] = self.attempts
-            self.bad = [s for s in self.bad if s != slot]
-        else:
-            self.left[slot] = 0
-            if slot not in self.bad:
-                self.bad.append(slot)
-
-    # ---- the power button
-    def boot(self) -> str:
-        """The first slot in order with attempts left boots and spends one; with none left, the
-        first slot not marked bad (a bootloader's last resort)."""
-        chosen = self.primary()
-        if chosen is not None:
-            self.left[chosen] -= 1
-        else:
-            chosen = next((s for s in self.order if s not in self.bad), self.order[0])
-        self.booted = chosen
-        self.boot_id = uuid.uuid4().hex
-        self.boots += 1
-        return chosen
-
 
 def main(argv: list[str]) -> int:
     if len(argv) < 2:
@@ -96,16 +64,19 @@ def main(argv: list[str]) -> int:
     path, command, args = Path(argv[0]), argv[1], argv[2:]
     state = BootState.load(path)
     if command == "get-primary" and not args:
-        print(state.primary() or "")
+        print(bootcount.primary(state) or "")
         return 0
     if command == "get-state" and len(args) == 1 and args[0] in state.order:
-        print("good" if state.good(args[0]) else "bad")
+        print("good" if bootcount.is_good(state, args[0]) else "bad")
         return 0
     if command == "set-primary" and len(args) == 1 and args[0] in state.order:
-        state.set_primary(args[0])
+        bootcount.activate(state, args[0], state.attempts)
     elif (command == "set-state" and len(args) == 2 and args[0] in state.order
           and args[1] in ("good", "bad")):
-        state.set_state(args[0], args[1] == "good")
+        if args[1] == "good":
+            bootcount.mark_good(state, args[0], state.attempts)
+        else:
+            bootcount.mark_bad(state, args[0])
     else:
         print(f"simulated bootloader: bad request {argv[1:]}", file=sys.stderr)
         return 2
