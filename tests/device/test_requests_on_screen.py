@@ -23,6 +23,23 @@ from wire.requests import RequestReply
 pytestmark = pytest.mark.gui
 
 
+def open_new_request(shell, category: str):
+    """From wherever the shell is: the Requests app, New request, `category`; its screen."""
+    shell.app.go("requests")
+    shell.step()
+    shell.tap(find(shell, "New request"))
+    shell.tap(find(shell, category))
+    return shell.app.root.ids.sm.current_screen
+
+
+def send_request(shell, category: str, text: str):
+    """Write `text` under `category` on the on-screen keyboard and tap Send; its screen."""
+    screen = open_new_request(shell, category)
+    type_on_screen(shell, screen.ids.keyboard, text)
+    shell.tap(find(shell, "Send"))
+    return screen
+
+
 def test_the_shell_offers_exactly_the_request_types_of_the_wire_contract():
     assert set(wire_requests.REQUEST_TYPES) == request_rules.TYPE_IDS
 
@@ -36,11 +53,7 @@ def test_a_request_written_offline_is_sent_when_the_wing_is_back_and_the_reply_s
     world.broker.kill()
     world.agent.wait_for(lambda s: not s.connected)
 
-    shell.app.go("requests")
-    shell.step()
-    shell.tap(find(shell, "New request"))
-    shell.tap(find(shell, "Healthcare"))
-    screen = shell.app.root.ids.sm.current_screen
+    screen = open_new_request(shell, "Healthcare")
     shell.tap(find(shell, "Send"))
     assert screen.notice == "Write something first."
     keyboard = screen.ids.keyboard
@@ -92,13 +105,7 @@ def test_a_request_the_agent_cannot_take_keeps_the_text_and_says_so(
 
     shell = start_shell(connect=False)  # no agent behind the socket
     shell.app.on_agent_state(state())
-    shell.app.go("requests")
-    shell.step()
-    shell.tap(find(shell, "New request"))
-    shell.tap(find(shell, "Complaint"))
-    screen = shell.app.root.ids.sm.current_screen
-    type_on_screen(shell, screen.ids.keyboard, "Cold")
-    shell.tap(find(shell, "Send"))
+    screen = send_request(shell, "Complaint", "Cold")
 
     assert shell.wait_until(
         lambda: screen.notice == "Your request could not be saved. Please try again.")
@@ -114,13 +121,7 @@ def test_a_prisoner_with_the_most_requests_waiting_is_told_to_wait_and_keeps_the
         assert submit(world.agent.socket_path, "general", f"number {n}").ok
     shell = start_shell(world.agent.socket_path)
     assert shell.wait_until(lambda: shell.app.agent_reachable and shell.screen() == "home")
-    shell.app.go("requests")
-    shell.step()
-    shell.tap(find(shell, "New request"))
-    shell.tap(find(shell, "Canteen and money"))
-    screen = shell.app.root.ids.sm.current_screen
-    type_on_screen(shell, screen.ids.keyboard, "More tea")
-    shell.tap(find(shell, "Send"))
+    screen = send_request(shell, "Canteen and money", "More tea")
 
     assert shell.wait_until(lambda: screen.notice == (
         f"You have {wire_requests.MAX_OPEN} requests waiting for an answer. "
