@@ -96,8 +96,12 @@ def replace_dir(new: Path, path: Path, retired: Path) -> Path | None:
         old = new
     else:
         os.rename(path, retired)
-        fsync_dir(retired.parent)
-        os.rename(new, path)
+        try:
+            fsync_dir(retired.parent)
+            os.rename(new, path)
+        except OSError:
+            os.rename(retired, path)  # the caller's cleanup of `new` must not take it along
+            raise
         old = retired
     fsync_dir(path.parent)
     if new.parent != path.parent:

@@ -3,6 +3,8 @@ folder swap and its recovery on real files."""
 
 from __future__ import annotations
 
+import errno
+import os
 import tarfile
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from agent.updates.app_plan import (
     to_install,
 )
 from agent.updates.appfs import MAX_MEMBERS, HostileImage, check_members
+from cellbridge import files
 from cellbridge.files import replace_dir
 from wire.documents import MAX_APP_REPORTS
 
@@ -133,6 +136,31 @@ def test_a_folder_takes_an_empty_place(tmp_path: Path) -> None:
     build(tmp_path / "staging" / "app", "new")
     assert replace_dir(tmp_path / "staging" / "app", tmp_path / "app", tmp_path / "r") is None
     assert (tmp_path / "app" / "file").read_text() == "new"
+
+
+def test_a_swap_that_fails_after_setting_the_old_folder_aside_puts_it_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """File systems without an atomic exchange, and moving the new folder in fails (an I/O
+    error): the old folder is at its place again when the error reaches the caller, who then
+    removes its staging folder."""
+    build(tmp_path / "app", "old")
+    build(tmp_path / "staging" / "app", "new")
+    monkeypatch.setattr(files, "_exchange", lambda new, path: False)
+    real_rename = os.rename
+
+    def rename(source: object, target: object) -> None:
+        if Path(str(source)) == tmp_path / "staging" / "app":
+            raise OSError(errno.EIO, "I/O error")
+        real_rename(source, target)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(files.os, "rename", rename)
+
+    with pytest.raises(OSError, match="I/O error"):
+        replace_dir(tmp_path / "staging" / "app", tmp_path / "app", tmp_path / "retired")
+
+    assert (tmp_path / "app" / "file").read_text() == "old"
+    assert not (tmp_path / "retired").exists()
 
 
 def installer_for(apps_dir: Path, work_dir: Path) -> AppInstaller:
