@@ -331,7 +331,7 @@ class Agent:
         view = self.policy.view(self.profile, locked=state.locked)
         apps = view.apps
         if self._app_installs is not None:
-            apps = without_builds(apps, {r.app for r in self._app_installs.reports()})
+            apps = without_builds(apps, self._app_installs.not_installed())
         return state.model_copy(
             update={"curfew": view.curfew, "apps": apps, "trusted_time": view.trusted_time,
                     "requests": self._requests.views if self._requests is not None else ()}

@@ -55,7 +55,7 @@ from agent.updates.download import (
     download,
     verify_file,
 )
-from agent.updates.slots import BundleRefused, SlotError, check_bundle, rauc_info
+from agent.updates.slots import BundleRefused, SlotError, check_bundle, last_line, rauc_info
 from agent.updates.target import ReleaseMeta, app_target_path, version_key
 from agent.updates.tufclient import (
     Release,
@@ -152,7 +152,8 @@ class AppInstaller:
 
     def run(self, policy: WingPolicy) -> bool:
         """Install every pinned build that is not installed. True if one failed transiently
-        (call again later). Raises only for bugs."""
+        (call again later); without trusted time False: the agent calls again once it has it.
+        Raises only for bugs."""
         pins = pinned(policy.apps)
         verified = {app: self.verify(self.config.apps_dir, app, policy).ok for app in pins}
         with self._lock:
@@ -160,15 +161,23 @@ class AppInstaller:
         self._publish()
         if to_install(pins, verified) and self.now() is None:
             # Nothing can be checked for freshness yet: pending, not failed, until the gateway's
-            # signed time arrives (the agent wakes the installer then).
+            # signed time arrives (the agent wakes the installer then; no retries till then).
             for app in to_install(pins, verified):
                 self._set(AppStatus(app, pins[app], AppState.PENDING, NO_TRUSTED_TIME))
+            return False
+        todo = to_install(pins, verified)
+        try:
+            found = self._lookup_all({app: pins[app] for app in todo}) if todo else {}
+        except InstallFailed as exc:
+            log.warning("app installs: release metadata unusable, will retry: %s", exc)
+            for app in todo:
+                self._set(AppStatus(app, pins[app], AppState.FAILED, str(exc)))
             return True
         retry = False
-        for app in to_install(pins, verified):
+        for app in todo:
             self._set(AppStatus(app, pins[app], AppState.INSTALLING))
             try:
-                self.install(app, pins[app], policy)
+                self.install(app, pins[app], policy, found[app])
             except InstallFailed as exc:
                 log.warning("app %s %s: install failed, will retry: %s", app, pins[app], exc)
                 self._set(AppStatus(app, pins[app], AppState.FAILED, str(exc)))
@@ -183,10 +192,11 @@ class AppInstaller:
             self._clear_downloads()
         return retry
 
-    def install(self, app: str, version: str, policy: WingPolicy) -> None:
-        """Install the pinned `version` of `app`, or raise InstallFailed / InstallRefused with
-        the previous build untouched."""
-        release = self._lookup(app, version)
+    def install(self, app: str, version: str, policy: WingPolicy,
+                found: Release | ReleaseRefused) -> None:
+        """Install the pinned `version` of `app` as TUF `found` it, or raise InstallFailed /
+        InstallRefused with the previous build untouched."""
+        release = self._release(found, app, version)
         key = bundle_key(version, release.info.hashes.get("sha256", ""), release.info.length)
         if self.refused.get(app) == key:
             raise InstallRefused("this bundle was refused before; waiting for another release")
@@ -203,21 +213,25 @@ class AppInstaller:
             _remove(self._extract_dir)
 
     # ------------------------------------------------------------ steps
-    def _lookup(self, app: str, version: str) -> Release:
+    def _lookup_all(self, pins: Mapping[str, str]) -> dict[str, Release | ReleaseRefused]:
+        """One metadata refresh for every app to install (app -> what TUF says of its pin)."""
         now = self._trusted_now()
-        target = app_target_path(app, version)
         try:
-            release = self.releases.lookup(target, now)
-        except TargetMissing as exc:
-            raise InstallFailed(f"{exc} (not released yet?)") from exc
-        except ReleaseUnavailable as exc:
+            found = self.releases.lookup_all(
+                [app_target_path(app, version) for app, version in pins.items()], now)
+        except (ReleaseUnavailable, ReleaseRefused) as exc:
+            # Metadata refused (expired, rolled back, badly signed) may be mended by the next
+            # timestamp the gateway signs, so this is tried again, never installed.
             raise InstallFailed(str(exc)) from exc
-        except ReleaseRefused as exc:
-            # Metadata refused (expired, rolled back, badly signed): it may be mended by the
-            # next timestamp the gateway signs, so this is tried again, never installed.
-            raise InstallFailed(str(exc)) from exc
-        _check_meta(release.meta, app, version, self.config.compatible)
-        return release
+        return {app: found[app_target_path(app, version)] for app, version in pins.items()}
+
+    def _release(self, found: Release | ReleaseRefused, app: str, version: str) -> Release:
+        if isinstance(found, TargetMissing):
+            raise InstallFailed(f"{found} (not released yet?)")
+        if isinstance(found, ReleaseRefused):
+            raise InstallFailed(str(found))
+        _check_meta(found.meta, app, version, self.config.compatible)
+        return found
 
     def _trusted_now(self) -> datetime.datetime:
         try:
@@ -290,9 +304,7 @@ class AppInstaller:
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise SlotError(f"rauc extract could not run: {exc}") from exc
         if result.returncode != 0:
-            lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
-            raise BundleRefused(f"rauc extract refused the bundle: "
-                                f"{lines[-1] if lines else '(no output)'}")
+            raise BundleRefused(f"rauc extract refused the bundle: {last_line(result.stderr)}")
         return out
 
     # ------------------------------------------------------------ helpers

@@ -17,7 +17,7 @@ from pathlib import Path
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_random_exponential
 
 from agent.updates.app_install import AppInstallConfig, AppInstaller, Verify
-from agent.updates.app_plan import AppStatus, reports
+from agent.updates.app_plan import AppState, AppStatus, reports
 from agent.updates.config import UpdatesConfig
 from agent.updates.engine import UpdateEngine
 from agent.updates.tufclient import TrustedNow
@@ -74,6 +74,12 @@ class AppInstallService:
 
     def statuses(self) -> dict[str, AppStatus]:
         return self.installer.statuses()
+
+    def not_installed(self) -> set[str]:
+        """Pinned apps whose build is not installed (pending, installing, failed, refused), all
+        of them: not the report's first MAX_APP_REPORTS."""
+        return {app for app, status in self.installer.statuses().items()
+                if status.state is not AppState.INSTALLED}
 
     async def run(self) -> None:
         """Until cancelled."""

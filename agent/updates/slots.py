@@ -68,7 +68,7 @@ def rauc_info(bundle: Path, keyring: Path | None, conf: Path | None = None) -> B
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SlotError(f"rauc info could not run: {exc}") from exc
     if result.returncode != 0:
-        raise BundleRefused(f"rauc refused the bundle: {_last_line(result.stderr)}")
+        raise BundleRefused(f"rauc refused the bundle: {last_line(result.stderr)}")
     try:
         data = json.loads(result.stdout)
         return BundleInfo(compatible=str(data["compatible"]), version=str(data["version"]))
@@ -85,7 +85,8 @@ def check_bundle(info: BundleInfo, expected: ReleaseMeta) -> None:
             f"bundle says version {info.version}, TUF signed {expected.version}")
 
 
-def _last_line(text: str) -> str:
+def last_line(text: str) -> str:
+    """The last non-empty line of a tool's output: where `rauc` says why it failed."""
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else "(no output)"
 
@@ -422,7 +423,7 @@ class RaucSlots:
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise SlotError(f"reboot could not run: {exc}") from exc
         if result.returncode != 0:
-            raise SlotError(f"reboot failed: {_last_line(result.stderr)}")
+            raise SlotError(f"reboot failed: {last_line(result.stderr)}")
 
 
 def _rauc_error(result: subprocess.CompletedProcess[str]) -> str:
@@ -435,7 +436,7 @@ def _rauc_error(result: subprocess.CompletedProcess[str]) -> str:
         return reasons[-1]
     dbus = [line.split(": ", 1)[-1].strip() for line in result.stderr.splitlines()
             if "GDBus.Error" in line]
-    last = _last_line(result.stderr)
+    last = last_line(result.stderr)
     return f"{dbus[-1]} ({last})" if dbus else last
 
 

@@ -8,10 +8,11 @@ clock, never the tablet's RTC.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,44 +92,66 @@ class TrustedReleases:
 
         `now` is the trusted time the caller has checked against its floor.
         """
-        with self._lock:
-            return self._lookup(target_path, now)
+        found = self.lookup_all([target_path], now)[target_path]
+        if isinstance(found, ReleaseRefused):
+            raise found
+        return found
 
-    def _lookup(self, target_path: str, now: datetime.datetime) -> Release:
-        self.metadata_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            updater = Updater(
-                metadata_dir=str(self.metadata_dir),
-                metadata_base_url=f"{self.base_url}/metadata/",
-                target_base_url=f"{self.base_url}/targets/",
-                fetcher=self.fetcher,
-                config=METADATA_LIMITS,
-                bootstrap=self.bootstrap_root,
-            )
-            # ngclient judges expiry by the system clock it reads when the Updater is made;
-            # the RTC is not trusted here (a Pi has none; a prisoner may move it), so the
-            # trusted clock replaces it before any metadata is loaded.
-            updater._trusted_set.reference_time = now
+    def lookup_all(
+        self, target_paths: Iterable[str], now: datetime.datetime
+    ) -> dict[str, Release | ReleaseRefused]:
+        """One metadata refresh, then every target of `target_paths`: its Release, or what that
+        target alone earned (TargetMissing, unusable release fields). A refresh that fails
+        raises (ReleaseRefused, ReleaseUnavailable): it would fail for every target."""
+        with self._lock:
+            self.metadata_dir.mkdir(parents=True, exist_ok=True)
             try:
-                updater.refresh()
-                info = updater.get_targetinfo(target_path)
+                with _metadata_errors():
+                    updater = Updater(
+                        metadata_dir=str(self.metadata_dir),
+                        metadata_base_url=f"{self.base_url}/metadata/",
+                        target_base_url=f"{self.base_url}/targets/",
+                        fetcher=self.fetcher,
+                        config=METADATA_LIMITS,
+                        bootstrap=self.bootstrap_root,
+                    )
+                    # ngclient judges expiry by the system clock it reads when the Updater is
+                    # made; the RTC is not trusted here (a Pi has none; a prisoner may move it),
+                    # so the trusted clock replaces it before any metadata is loaded.
+                    updater._trusted_set.reference_time = now
+                    updater.refresh()
+                return {path: _target(updater, path) for path in target_paths}
             finally:
                 os.sync()  # ngclient wrote metadata with rename but without fsync
-        except exceptions.RepositoryError as exc:
-            raise ReleaseRefused(f"metadata refused: {type(exc).__name__}: {exc}") from exc
-        except (exceptions.DownloadLengthMismatchError, SlowRetrievalError) as exc:
-            raise ReleaseRefused(f"metadata download refused: {exc}") from exc
-        except exceptions.DownloadError as exc:
-            raise ReleaseUnavailable(f"repository unreachable: {exc}") from exc
-        except (OSError, ValueError) as exc:
-            raise ReleaseRefused(f"metadata unusable: {exc}") from exc
-        if info is None:
-            raise TargetMissing(f"no signed target {target_path!r}")
-        try:
-            meta = release_meta(info.custom)
-        except ValueError as exc:
-            raise ReleaseRefused(str(exc)) from exc
-        return Release(info, meta)
 
     def target_url(self, target_path: str) -> str:
         return f"{self.base_url}/targets/{target_path}"
+
+
+@contextlib.contextmanager
+def _metadata_errors() -> Iterator[None]:
+    """ngclient's errors as ours: refused (an attack, or metadata that is no good) or
+    unavailable (the repository cannot be reached: try again later)."""
+    try:
+        yield
+    except exceptions.RepositoryError as exc:
+        raise ReleaseRefused(f"metadata refused: {type(exc).__name__}: {exc}") from exc
+    except (exceptions.DownloadLengthMismatchError, SlowRetrievalError) as exc:
+        raise ReleaseRefused(f"metadata download refused: {exc}") from exc
+    except exceptions.DownloadError as exc:
+        raise ReleaseUnavailable(f"repository unreachable: {exc}") from exc
+    except (OSError, ValueError) as exc:
+        raise ReleaseRefused(f"metadata unusable: {exc}") from exc
+
+
+def _target(updater: Updater, target_path: str) -> Release | ReleaseRefused:
+    """One target of a refreshed `updater`. Delegated metadata it loads on the way fails for
+    everyone (raises); what is wrong with this target alone is returned."""
+    with _metadata_errors():
+        info = updater.get_targetinfo(target_path)
+    if info is None:
+        return TargetMissing(f"no signed target {target_path!r}")
+    try:
+        return Release(info, release_meta(info.custom))
+    except ValueError as exc:
+        return ReleaseRefused(str(exc))

@@ -256,13 +256,13 @@ def test_a_pinned_version_not_released_yet_is_tried_again_later(
     assert os.listdir(apps_dir) == []
 
 
-def test_without_trusted_time_nothing_is_fetched(
+def test_without_trusted_time_nothing_is_fetched_and_it_waits_to_be_woken_not_retried(
     wing: Wing, tablet: Tablet, apps_dir: Path
 ) -> None:
     release(wing, "education", "1.0.0")
     subject = installer(tablet, apps_dir, now=lambda: None)
 
-    assert subject.run(pins(education="1.0.0")) is True
+    assert subject.run(pins(education="1.0.0")) is False
 
     status = subject.statuses()["education"]
     assert (status.state, status.error) == (AppState.PENDING, NO_TRUSTED_TIME)

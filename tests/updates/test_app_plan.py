@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.apps import AppCheck
 from agent.updates.app_install import STAGING_PREFIX, AppInstallConfig, AppInstaller
 from agent.updates.app_plan import (
     AppState,
@@ -18,9 +19,11 @@ from agent.updates.app_plan import (
     statuses_after_policy,
     to_install,
 )
+from agent.updates.app_service import AppInstallService
 from agent.updates.appfs import MAX_MEMBERS, HostileImage, check_members
 from cellbridge import files
 from cellbridge.files import replace_dir
+from tests.updates.app_support import pins
 from wire.documents import MAX_APP_REPORTS
 
 # ------------------------------------------------------------------ which apps, which state
@@ -193,3 +196,20 @@ def test_recovery_drops_unfinished_staging_and_keeps_installed_builds(tmp_path: 
     assert [p.name for p in apps.iterdir()] == ["music"]
     assert (apps / "music" / "file").read_text() == "installed"
     assert not (tmp_path / "work" / "extract").exists()
+
+
+def test_every_pinned_app_without_a_build_is_not_installed_not_only_the_reported_ones(
+    tmp_path: Path
+) -> None:
+    """The shell greys out the tiles of all of them; the report to the gateway is capped."""
+    many = {f"app{n:02d}": "1.0.0" for n in range(MAX_APP_REPORTS + 4)}
+    config = AppInstallConfig(apps_dir=tmp_path / "apps", work_dir=tmp_path / "work",
+                              compatible="x", keyring=Path("/nonexistent"))
+    installer = AppInstaller(config, None, None, lambda: None,  # type: ignore[arg-type]
+                             lambda *a: AppCheck(ok=False, reason="not installed"))
+    service = AppInstallService(installer, on_change=lambda: None)
+
+    installer.run(pins(**many))
+
+    assert service.not_installed() == set(many)
+    assert len(service.reports()) == MAX_APP_REPORTS
