@@ -52,8 +52,9 @@ from agent.updates.download import (
     DownloadError,
     DownloadRefused,
     Expected,
+    bundle_files,
     download,
-    verify_file,
+    kept_bundle,
 )
 from agent.updates.slots import BundleRefused, SlotError, check_bundle, last_line, rauc_info
 from agent.updates.target import ReleaseMeta, app_target_path, version_key
@@ -268,16 +269,11 @@ class AppInstaller:
 
     def _fetch(self, release: Release, app: str, version: str) -> Path:
         expected = Expected(length=release.info.length, hashes=dict(release.info.hashes))
-        digest = expected.hashes.get("sha256") or next(iter(expected.hashes.values()), "none")
         downloads = self.config.work_dir / "download"
         downloads.mkdir(parents=True, exist_ok=True)
-        partial, bundle = downloads / f"{digest}.partial", downloads / f"{digest}.raucb"
-        if bundle.exists():  # downloaded before a restart: check it again
-            try:
-                verify_file(bundle, expected)
-                return bundle
-            except DownloadRefused:
-                bundle.unlink()
+        partial, bundle = bundle_files(downloads, expected)
+        if kept_bundle(bundle, expected):  # downloaded before a restart
+            return bundle
         try:
             download(self.pool, self.releases.target_url(release.info.path), partial, expected,
                      deadline_s=self.config.download_deadline_s)

@@ -105,6 +105,26 @@ def verify_file(path: Path, expected: Expected) -> None:
     verify_digests(hashers, length, expected)
 
 
+def bundle_files(directory: Path, expected: Expected) -> tuple[Path, Path]:
+    """Where a bundle downloads (`.partial`) and where it is kept once whole (`.raucb`): named
+    by its digest, so a resumed download continues the file of this very target."""
+    digest = expected.hashes.get("sha256") or next(iter(expected.hashes.values()), "none")
+    return directory / f"{digest}.partial", directory / f"{digest}.raucb"
+
+
+def kept_bundle(bundle: Path, expected: Expected) -> bool:
+    """A whole bundle kept from before a restart or power cut, checked again: True if it still
+    verifies; one that does not is removed (and downloaded again)."""
+    if not bundle.exists():
+        return False
+    try:
+        verify_file(bundle, expected)
+    except DownloadRefused:
+        bundle.unlink()
+        return False
+    return True
+
+
 def download(
     pool: urllib3.PoolManager,
     url: str,

@@ -22,7 +22,9 @@ from agent.updates.download import (
     DownloadError,
     DownloadRefused,
     Expected,
+    bundle_files,
     download,
+    kept_bundle,
     verify_file,
 )
 from agent.updates.slots import BundleRefused, SlotBackend, SlotError
@@ -279,8 +281,7 @@ class UpdateEngine:
                     f"version {meta.version} is not newer than {known} (rollback refused)")
 
     def _bundle(self, record: UpdateRecord) -> tuple[Path, Path]:
-        digest = record.hashes.get("sha256") or next(iter(record.hashes.values()))
-        return (self.downloads / f"{digest}.partial", self.downloads / f"{digest}.raucb")
+        return bundle_files(self.downloads, self._expected(record))
 
     def _expected(self, record: UpdateRecord) -> Expected:
         assert record.length is not None
@@ -295,13 +296,9 @@ class UpdateEngine:
         partial, bundle = self._bundle(record)
         self.downloads.mkdir(parents=True, exist_ok=True)
         expected = self._expected(record)
-        if bundle.exists():  # renamed just before a power cut
-            try:
-                verify_file(bundle, expected)
-                self._go(record, Event.DOWNLOADED)
-                return None
-            except DownloadRefused:
-                bundle.unlink()
+        if kept_bundle(bundle, expected):  # renamed just before a power cut
+            self._go(record, Event.DOWNLOADED)
+            return None
         step = max(1, expected.length // 20)
         last = [0]
 
