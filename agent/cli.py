@@ -15,7 +15,7 @@ from agent.clock import MonotonicSource, WallSource, boottime
 from agent.config import load_config
 from agent.service import Agent
 from agent.systemd import Notifier
-from cellbridge.config import ConfigError
+from common.config import ConfigError
 from provisioning.csr import enrol_request
 from wire.localapi import ShellState
 

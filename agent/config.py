@@ -8,8 +8,8 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, model_validator
 
 from agent.updates.config import UpdatesConfig
-from cellbridge.config import ConfigError, Settings, load
-from cellbridge.mqtt import BrokerConfig, TlsConfig
+from common.config import ConfigError, Settings, load
+from common.mqtt import BrokerConfig, TlsConfig
 from provisioning.enrolment import BundleError, load_bundle
 from wire.topics import check_device_id
 
@@ -56,7 +56,7 @@ class AgentConfig(Settings):
 
 
 def load_config(path: Path) -> AgentConfig:
-    """Raises `cellbridge.config.ConfigError` with a one-line reason."""
+    """Raises `common.config.ConfigError` with a one-line reason."""
     return apply_enrolment(load(AgentConfig, path))
 
 

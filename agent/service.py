@@ -43,8 +43,8 @@ from agent.updates.app_plan import AppState
 from agent.updates.app_service import AppInstallService, build_app_installer
 from agent.updates.service import HealthCheck, UpdateService
 from agent.view import DEFAULT_PROFILE, reported_state, shell_state
-from cellbridge.config import ConfigError
-from cellbridge.mqtt import make_client, run_reconnecting
+from common.config import ConfigError
+from common.mqtt import make_client, run_reconnecting
 from wire import topics
 from wire.documents import (
     Ack,

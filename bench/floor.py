@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 import aiomqtt
 
-from cellbridge.broker import Mosquitto
+from common.broker import Mosquitto
 from wire import topics
 
 CONNECT_CONCURRENCY = 50

@@ -27,8 +27,8 @@ import httpx
 from bench import floor
 from bench.stats import Row, ms, summary
 from cellbridge.fleet import fleet, wait_until
-from cellbridge.mqtt import make_client
 from cellbridge.wing import LocalWing
+from common.mqtt import make_client
 from provisioning.demo_estate import OPERATORS
 from wire import topics
 from wire.documents import ReportedState

@@ -24,8 +24,8 @@ from agent.config import AgentConfig
 from agent.service import Agent
 from bench import floor
 from bench.stats import Row, ms, summary
-from cellbridge.broker import Mosquitto
-from cellbridge.mqtt import BrokerConfig
+from common.broker import Mosquitto
+from common.mqtt import BrokerConfig
 from gateway.config import GatewayConfig, TabletSeed
 from gateway.policy_file import load_rules
 from gateway.service import GatewayService

@@ -135,7 +135,7 @@ def cold_start(runs: int) -> list[Row]:
 def state_to_frame(locks: int) -> list[Row]:
     """Lock/unlock published as signed `desired` documents to a real agent on a real broker; the
     shell runs in this process (its event loop stepped at its normal frame rate)."""
-    from cellbridge.broker import Mosquitto
+    from common.broker import Mosquitto
     from tests.support.agents import AgentProcess, Probe, TestSigner, write_agent_config
     from wire.topics import TabletChannel, tablet
 

@@ -19,8 +19,8 @@ import aiomqtt
 import click
 
 from bench.stats import Row
-from cellbridge.broker import Mosquitto
-from cellbridge.mqtt import NODELAY, tls_context
+from common.broker import Mosquitto
+from common.mqtt import NODELAY, tls_context
 from provisioning.demo_estate import DemoEstate
 
 ESTATE_DIR = Path("bench-results") / "estate"

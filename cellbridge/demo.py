@@ -22,11 +22,11 @@ from pathlib import Path
 
 import click
 
-from cellbridge.broker import free_port
 from cellbridge.demo_apps import catalogue_apps, open_repository, release_apps, tablet_updates
 from cellbridge.display import Xvfb
 from cellbridge.fleet import fleet, wait_until
 from cellbridge.wing import LocalWing
+from common.broker import free_port
 from gateway.policy_file import load_rules
 from gateway.repository import RepositoryConfig
 from provisioning.release import EstateRepository, ReleaseError

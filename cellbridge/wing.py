@@ -20,8 +20,8 @@ import tomli_w
 
 from agent.config import AgentConfig, apply_enrolment
 from agent.updates.config import UpdatesConfig
-from cellbridge.broker import Mosquitto
-from cellbridge.mqtt import BrokerConfig
+from common.broker import Mosquitto
+from common.mqtt import BrokerConfig
 from gateway.config import GatewayConfig, TabletSeed
 from gateway.repository import RepositoryConfig
 from provisioning.demo_estate import DemoEstate

@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from cellbridge.files import PRIVATE, write_atomic
+from common.files import PRIVATE, write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from cellbridge.config import ConfigError, load
+from common.config import ConfigError, load
 from gateway.config import GatewayConfig
 
 

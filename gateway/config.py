@@ -7,8 +7,8 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from cellbridge.config import Settings
-from cellbridge.mqtt import BrokerConfig
+from common.config import Settings
+from common.mqtt import BrokerConfig
 from gateway import DEFAULT_API_SOCKET
 from gateway.repository import RepositoryConfig
 from wire.topics import DEVICE_ID_PATTERN

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from cellbridge.files import write_atomic
+from common.files import write_atomic
 from gateway.desired import needs_reissue
 from gateway.store import StoredDocument
 from wire import topics

@@ -20,8 +20,8 @@ from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import Metadata, MetaFile, Snapshot, Timestamp
 from tuf.api.serialization.json import JSONSerializer
 
-from cellbridge.config import Settings
-from cellbridge.files import write_atomic
+from common.config import Settings
+from common.files import write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cellbridge.files import write_atomic
+from common.files import write_atomic
 from gateway.rollout import Rollout, Step, outcome, step, summary
 from gateway.service import GatewayService, InputError, TargetError
 from wire.documents import ReportedState

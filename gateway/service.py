@@ -20,8 +20,8 @@ from typing import Any, Literal
 import aiomqtt
 from pydantic import ValidationError
 
-from cellbridge.config import ConfigError
-from cellbridge.mqtt import make_client, run_reconnecting
+from common.config import ConfigError
+from common.mqtt import make_client, run_reconnecting
 from gateway.config import GatewayConfig
 from gateway.desired import (
     LockRequest,

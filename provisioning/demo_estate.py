@@ -10,8 +10,8 @@ import datetime as dt
 import tempfile
 from pathlib import Path
 
-from cellbridge.broker import Mosquitto, free_port
-from cellbridge.mqtt import BrokerConfig, TlsConfig
+from common.broker import Mosquitto, free_port
+from common.mqtt import BrokerConfig, TlsConfig
 from provisioning import estate as est
 from provisioning import pki
 from provisioning.enrolment import Identity, load_bundle

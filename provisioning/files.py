@@ -1,5 +1,5 @@
 """Atomic file writes for the estate: a command that fails half-way leaves no half-written file
-(single files: `cellbridge.files`; whole directories: `staged_directory`)."""
+(single files: `common.files`; whole directories: `staged_directory`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from cellbridge.files import PRIVATE, PUBLIC, write_atomic
+from common.files import PRIVATE, PUBLIC, write_atomic
 
 __all__ = ["PRIVATE", "PUBLIC", "staged_directory", "write_atomic"]
 

@@ -44,7 +44,7 @@ from agent.updates.target import (
     release_meta,
     version_key,
 )
-from cellbridge.files import PRIVATE, copy_atomic, write_atomic
+from common.files import PRIVATE, copy_atomic, write_atomic
 from provisioning.release_keys import (
     INSECURE_MARKER,
     ReleaseError,

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 from securesystemslib.signer import CryptoSigner
 
-from cellbridge.files import PRIVATE, write_atomic
+from common.files import PRIVATE, write_atomic
 
 INSECURE_MARKER = "INSECURE-DEMO-KEYS"
 

@@ -11,7 +11,7 @@ install (`AppInstaller.install`):
    verifies the signature and the payload again and unpacks it without mounting);
 4. its appfs image (`agent.updates.appfs`) is unpacked into a staging folder inside `apps_dir`,
    refusing hostile archives, and the staged folder must pass the same `verify_app` as a launch;
-5. only then it replaces the app's folder in one step (`cellbridge.files.replace_dir`); the
+5. only then it replaces the app's folder in one step (`common.files.replace_dir`); the
    previous build stays runnable until that instant.
 
 Failures are of two kinds: `InstallFailed` (network, repository, metadata, a target not
@@ -68,7 +68,7 @@ from agent.updates.tufclient import (
     UntrustedTime,
     checked_time,
 )
-from cellbridge.files import fsync_dir, replace_dir, write_atomic
+from common.files import fsync_dir, replace_dir, write_atomic
 from wire.policy import WingPolicy
 
 log = logging.getLogger(__name__)

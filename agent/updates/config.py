@@ -14,7 +14,7 @@ from agent.updates.http import GatewayFetcher, make_pool
 from agent.updates.slots import FileSlots, RaucSlots, SlotBackend
 from agent.updates.store import UpdateRecord
 from agent.updates.tufclient import TrustedNow, TrustedReleases
-from cellbridge.config import Settings
+from common.config import Settings
 
 
 class UpdatesConfig(Settings):

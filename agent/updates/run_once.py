@@ -17,7 +17,7 @@ from pathlib import Path
 from agent.updates.config import UpdatesConfig, build_engine, system_now
 from agent.updates.engine import Outcome
 from agent.updates.store import UpdateRecord
-from cellbridge.config import load
+from common.config import load
 
 EXIT = {Outcome.SETTLED: 0, Outcome.REBOOT: 10, Outcome.WAITING: 11, Outcome.RETRY: 12,
         Outcome.BUSY: 12}

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.updates import bootcount
 from agent.updates.target import ReleaseMeta
-from cellbridge.files import fsync_dir, write_atomic
+from common.files import fsync_dir, write_atomic
 
 RAUC_TIMEOUT_S = 120.0
 INSTALL_TIMEOUT_S = 1800.0

@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.updates.states import State
-from cellbridge.files import write_atomic
+from common.files import write_atomic
 
 
 class Pending(BaseModel):

@@ -87,7 +87,7 @@ async def test_the_gateway_runs_in_a_callers_event_loop_and_stops_when_told(tmp_
 
     import httpx
 
-    from cellbridge.config import load
+    from common.config import load
     from gateway.cli import serve
     from gateway.config import GatewayConfig
     from tests.support.gateway import Gateway

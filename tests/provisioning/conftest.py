@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from cellbridge.broker import Mosquitto, free_port
-from cellbridge.mqtt import TlsConfig, tls_context
+from common.broker import Mosquitto, free_port
+from common.mqtt import TlsConfig, tls_context
 from provisioning import estate as est
 
 WING = "w1"

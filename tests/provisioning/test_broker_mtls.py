@@ -12,7 +12,7 @@ import ssl
 import aiomqtt
 import pytest
 
-from cellbridge.mqtt import TlsConfig, tls_context
+from common.mqtt import TlsConfig, tls_context
 from provisioning import estate as est
 from tests.provisioning.conftest import WING, Wing, make_estate
 
@@ -231,7 +231,7 @@ async def test_a_client_id_spoofed_as_another_tablet_is_forced_back_to_its_own_i
 async def test_an_operator_identity_has_full_access_beside_the_gateway(
     tmp_path, broker_dir
 ) -> None:
-    from cellbridge.broker import Mosquitto, free_port
+    from common.broker import Mosquitto, free_port
     from provisioning.demo_estate import DemoEstate
 
     demo = DemoEstate(tmp_path / "demo")

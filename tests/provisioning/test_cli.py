@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
-from cellbridge.broker import Mosquitto, free_port
 from cellbridge.cli import main
+from common.broker import Mosquitto, free_port
 from provisioning import estate as est
 from provisioning.enrolment import load_bundle
 from tests.provisioning.conftest import Wing, tree_digest

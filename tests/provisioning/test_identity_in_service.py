@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from agent.config import load_config
-from cellbridge.config import ConfigError
+from common.config import ConfigError
 from provisioning import estate as est
 from tests.gateway.tablet_peer import TabletPeer
 from tests.support.agents import REPO_ROOT, AgentProcess, write_agent_config

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.config import AgentConfig, load_config
 from agent.service import Agent
-from cellbridge.mqtt import BrokerConfig, TlsConfig, tls_context
+from common.mqtt import BrokerConfig, TlsConfig, tls_context
 from tests.support import clocked_agent
 from tests.support.broker import WingBroker
 from wire.documents import (

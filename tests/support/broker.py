@@ -15,8 +15,8 @@ import ssl
 import tempfile
 from pathlib import Path
 
-from cellbridge.broker import Mosquitto, free_port, wait_for_port
-from cellbridge.mqtt import BrokerConfig, TlsConfig, tls_context
+from common.broker import Mosquitto, free_port, wait_for_port
+from common.mqtt import BrokerConfig, TlsConfig, tls_context
 from provisioning.demo_estate import OPERATORS, DemoEstate
 
 __all__ = ["Mosquitto", "WingBroker", "free_port", "wait_for_port"]

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from cellbridge.mqtt import TlsConfig
+from common.mqtt import TlsConfig
 from wire.envelope import key_id, private_key_to_pem, public_key_to_pem
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from cellbridge.broker import Mosquitto
 from cellbridge.wing import LocalWing
+from common.broker import Mosquitto
 from tests.support.agents import AgentProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from agent.updates.app_service import build_app_installer
 from agent.updates.config import UpdatesConfig, build_engine, system_now
-from cellbridge.config import load
+from common.config import load
 from tests.updates.app_support import verify
 from wire.policy import WingPolicy
 

@@ -21,8 +21,8 @@ from agent.updates.app_plan import (
 )
 from agent.updates.app_service import AppInstallService
 from agent.updates.appfs import MAX_MEMBERS, HostileImage, check_members
-from cellbridge import files
-from cellbridge.files import replace_dir
+from common import files
+from common.files import replace_dir
 from tests.updates.app_support import pins
 from wire.documents import MAX_APP_REPORTS
 

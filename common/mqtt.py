@@ -21,7 +21,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from cellbridge.config import Settings
+from common.config import Settings
 
 log = logging.getLogger(__name__)
 
