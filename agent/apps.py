@@ -11,21 +11,19 @@ shell then starts; the check runs at every launch, so a change is caught the nex
 
 from __future__ import annotations
 
-import hashlib
 import os
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from common.apptree import TreeError, hash_tree
 from wire.documents import is_app_id
 from wire.envelope import Accepted, Refused, open_envelope
-from wire.manifest import MANIFEST_NAME, MAX_FILES, AppManifest
+from wire.manifest import MANIFEST_NAME, AppManifest
 from wire.policy import WingPolicy
 
-_CHUNK = 1 << 20
 MANIFEST_MAX_BYTES = AppManifest.MAX_BYTES + 1024
 
 
@@ -35,47 +33,6 @@ class AppCheck:
     reason: str
     argv: tuple[str, ...] = ()
     manifest: AppManifest | None = field(default=None, compare=False)
-
-
-class TreeError(Exception):
-    """An app folder holding something that cannot be part of an app."""
-
-
-def hash_tree(root: Path) -> dict[str, str]:
-    """sha256 of every regular file under `root` (relative POSIX paths), except the manifest.
-
-    Raises TreeError for anything that is not a regular file or folder (a symlink, a device node,
-    a FIFO) and for more than `MAX_FILES` files.
-    """
-    found: dict[str, str] = {}
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        for name in sorted(dirnames):
-            if os.path.islink(os.path.join(dirpath, name)):
-                raise TreeError(f"{_rel(root, dirpath, name)} is a symlink")
-        for name in sorted(filenames):
-            path = os.path.join(dirpath, name)
-            rel = _rel(root, dirpath, name)
-            if rel == MANIFEST_NAME:
-                continue
-            mode = os.lstat(path).st_mode
-            if not stat.S_ISREG(mode):
-                raise TreeError(f"{rel} is not a regular file")
-            if len(found) >= MAX_FILES:
-                raise TreeError(f"more than {MAX_FILES} files")
-            found[rel] = _sha256(path)
-    return found
-
-
-def _rel(root: Path, dirpath: str, name: str) -> str:
-    return Path(os.path.relpath(os.path.join(dirpath, name), root)).as_posix()
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb", buffering=0) as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def compare_files(listed: Mapping[str, str], found: Mapping[str, str]) -> str | None:

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from tuf.api.metadata import Targets
 
-from agent.apps import hash_tree
 from agent.updates.config import UpdatesConfig
 from agent.updates.slots import FileSlots
 from agent.updates.target import app_target_path
+from common.apptree import hash_tree
 from gateway.staff_cli import ApiClient
 from provisioning.release import EstateRepository
 from wire.manifest import MANIFEST_NAME

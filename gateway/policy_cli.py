@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from agent.apps import TreeError, hash_tree
+from common.apptree import TreeError, hash_tree
 from gateway.policy_file import PolicyFileError, load_rules, rules_to_toml
 from gateway.staff_cli import (
     EXIT_PENDING,
