@@ -156,7 +156,10 @@ def open_envelope(
         and all(isinstance(envelope[k], str) for k in envelope)
     ):
         return Refused(Refusal.MALFORMED, "envelope must be an object of body, kid and sig strings")
-    body = envelope["body"].encode("utf-8")
+    try:
+        body = envelope["body"].encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate escaped in the JSON: no UTF-8 spelling
+        return Refused(Refusal.MALFORMED, "body is not valid UTF-8 text")
     if len(body) > cap:
         return Refused(Refusal.TOO_LARGE, f"body {len(body)} bytes, cap {cap}")
     key = trusted_keys.get(envelope["kid"])

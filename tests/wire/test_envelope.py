@@ -195,3 +195,20 @@ def test_a_policy_within_its_cap_is_accepted_however_much_json_escaping_adds() -
 
     result = open_envelope(raw, WingPolicy, trusted_keys=TRUSTED, audience="wing:A", now_ms=NOW)
     assert isinstance(result, Accepted)
+
+
+@pytest.mark.parametrize("field", ["body", "kid", "sig"])
+def test_a_lone_surrogate_in_any_envelope_field_is_refused_as_malformed_not_raised(field):
+    raw = json.loads(seal(desired(), GATEWAY_KEY))
+    raw[field] = raw[field][:10] + "\ud800" + raw[field][10:]
+    wire_bytes = json.dumps(raw).encode()  # ensure_ascii: the surrogate travels as \ud800
+    result = verdict(wire_bytes)
+    assert isinstance(result, Refused)
+    assert result.reason in {Refusal.MALFORMED, Refusal.UNKNOWN_KEY, Refusal.BAD_SIGNATURE}
+
+
+def test_a_lone_surrogate_in_the_body_is_refused_as_malformed():
+    raw = json.loads(seal(desired(), GATEWAY_KEY))
+    raw["body"] = raw["body"].replace('"search"', '"se\ud800arch"')
+    result = verdict(json.dumps(raw).encode())
+    assert isinstance(result, Refused) and result.reason is Refusal.MALFORMED
