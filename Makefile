@@ -39,11 +39,11 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 # The tablet image (buildroot/README.md), built with a Buildroot checkout you fetched:
-#   make image BOARD=rpi4|qemu BUILDROOT=DIR [DEPLOYMENT=release RELEASE_KEYRING=PEM] [IMAGE_VERSION=x.y.z]
+#   make image BOARD=rpi4|qemu BUILDROOT=DIR [DEPLOYMENT=release RELEASE_KEYRING=PEM TUF_ROOT=root.json] [IMAGE_VERSION=x.y.z]
 BOARD ?= qemu
 DEPLOYMENT ?= development
 IMAGE_VERSION ?= 0.1.0
 IMAGE_OUTPUT ?= $(CURDIR)/output/$(BOARD)-$(DEPLOYMENT)
 .PHONY: image
 image:
-	@sh buildroot/scripts/build-image.sh '$(BOARD)' '$(BUILDROOT)' '$(IMAGE_OUTPUT)' '$(DEPLOYMENT)' '$(IMAGE_VERSION)' $(if $(RELEASE_KEYRING),'$(RELEASE_KEYRING)')
+	@sh buildroot/scripts/build-image.sh '$(BOARD)' '$(BUILDROOT)' '$(IMAGE_OUTPUT)' '$(DEPLOYMENT)' '$(IMAGE_VERSION)' '$(RELEASE_KEYRING)' $(if $(TUF_ROOT),'$(TUF_ROOT)')

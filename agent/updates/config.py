@@ -16,13 +16,16 @@ from agent.updates.store import UpdateRecord
 from agent.updates.tufclient import TrustedNow, TrustedReleases
 from common.config import Settings
 
+TUF_ROOT_FILE = Path("/etc/cellbridge/tuf/root.json")
+"""Where the image installs the estate's TUF root (buildroot/scripts/lib/rootfs.sh)."""
+
 
 class UpdatesConfig(Settings):
     repository_url: str
     """The wing gateway's repository, e.g. https://gateway.wing-a:8443"""
     ca_file: Path | None = None
     """CA of the gateway's HTTPS certificate (None: the system store)."""
-    root_file: Path = Path("/usr/share/cellbridge/tuf-root.json")
+    root_file: Path = TUF_ROOT_FILE
     """TUF root metadata baked into the image: the trust anchor for every refresh."""
     keyring: Path = Path("/etc/rauc/keyring.pem")
     """The estate release CA (FileSlots checks bundles against it; RAUC reads system.conf)."""

@@ -1,9 +1,10 @@
 #!/bin/sh
 # `make image`: configures and builds the tablet image with a Buildroot
 # checkout the user fetched.
-#   build-image.sh BOARD BUILDROOT OUTPUT DEPLOYMENT VERSION [RELEASE_KEYRING]
+#   build-image.sh BOARD BUILDROOT OUTPUT DEPLOYMENT VERSION [RELEASE_KEYRING [TUF_ROOT]]
 # BOARD is rpi4 or qemu; DEPLOYMENT is development or release (which needs
-# RELEASE_KEYRING, the estate's release CA). With CELLBRIDGE_CONFIGURE_ONLY=1
+# RELEASE_KEYRING, the estate's release CA, and TUF_ROOT, the estate's TUF
+# root metadata; a development image takes TUF_ROOT when given). With CELLBRIDGE_CONFIGURE_ONLY=1
 # it stops once the configuration is written.
 set -eu
 
@@ -12,8 +13,8 @@ die() {
 	exit 2
 }
 
-if [ "$#" -lt 5 ] || [ "$#" -gt 6 ]; then
-	die "usage: build-image.sh BOARD BUILDROOT OUTPUT DEPLOYMENT VERSION [RELEASE_KEYRING]"
+if [ "$#" -lt 5 ] || [ "$#" -gt 7 ]; then
+	die "usage: build-image.sh BOARD BUILDROOT OUTPUT DEPLOYMENT VERSION [RELEASE_KEYRING [TUF_ROOT]]"
 fi
 board=$1
 buildroot=$2
@@ -21,6 +22,7 @@ output=$3
 deployment=$4
 version=$5
 keyring=${6:-}
+tuf_root=${7:-}
 external=$(cd "$(dirname "$0")/.." && pwd)
 
 case "$board" in
@@ -50,9 +52,16 @@ release)
 	keyring=$(cd "$(dirname "$keyring")" && pwd)/$(basename "$keyring")
 	cat "$external/board/common/release.fragment" >>"$fragment"
 	printf 'BR2_CELLBRIDGE_RELEASE_KEYRING="%s"\n' "$keyring" >>"$fragment"
+	[ -n "$tuf_root" ] || die "DEPLOYMENT=release needs TUF_ROOT=<the estate's TUF root.json>"
 	;;
 *) die "DEPLOYMENT must be development or release (got '$deployment')" ;;
 esac
+
+if [ -n "$tuf_root" ]; then
+	[ -r "$tuf_root" ] || die "cannot read TUF_ROOT $tuf_root"
+	tuf_root=$(cd "$(dirname "$tuf_root")" && pwd)/$(basename "$tuf_root")
+	printf 'BR2_CELLBRIDGE_TUF_ROOT="%s"\n' "$tuf_root" >>"$fragment"
+fi
 
 mkdir -p "$output"
 output=$(cd "$output" && pwd)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.updates.config import TUF_ROOT_FILE
 from tests.buildroot.support import BOARDS, TREE, board_meta, copy_overlays, run_post_build
 
 PERMISSIONS = TREE / "board" / "common" / "permissions.table"
@@ -141,9 +142,23 @@ def release_keyring(tmp_path: Path) -> Path:
     return keyring
 
 
+def tuf_root(tmp_path: Path) -> Path:
+    root = tmp_path / "root.json"
+    root.write_text('{"signatures": [], "signed": {"_type": "root", "version": 1}}\n')
+    return root
+
+
+def release_config(tmp_path: Path) -> str:
+    return (
+        RELEASE
+        + f'BR2_CELLBRIDGE_RELEASE_KEYRING="{release_keyring(tmp_path)}"\n'
+        + f'BR2_CELLBRIDGE_TUF_ROOT="{tuf_root(tmp_path)}"\n'
+    )
+
+
 def test_a_release_image_masks_every_way_to_a_shell(tmp_path: Path) -> None:
     target = copy_overlays("rpi4", tmp_path / "target")
-    extra = RELEASE + f'BR2_CELLBRIDGE_RELEASE_KEYRING="{release_keyring(tmp_path)}"\n'
+    extra = release_config(tmp_path)
     result = run_post_build(target, "rpi4", tmp_path, extra)
     assert result.returncode == 0, result.stderr
     for unit in SHELLS:
@@ -175,6 +190,42 @@ def test_a_release_build_stops_without_a_proper_release_keyring(
     assert result.returncode == 1
     assert message in result.stderr
     assert not (target / "etc/rauc/keyring.pem").exists()
+
+
+def test_the_tuf_root_goes_where_the_agent_looks_for_it(tmp_path: Path) -> None:
+    target = copy_overlays("qemu-aarch64", tmp_path / "target")
+    result = run_post_build(target, "qemu-aarch64", tmp_path, release_config(tmp_path))
+    assert result.returncode == 0, result.stderr
+    installed = target / TUF_ROOT_FILE.relative_to("/")
+    assert installed.read_bytes() == tuf_root(tmp_path).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("root_line", "message"),
+    [
+        ("", "set BR2_CELLBRIDGE_TUF_ROOT"),
+        ('BR2_CELLBRIDGE_TUF_ROOT="/nonexistent/root.json"\n', "cannot read the TUF root"),
+        (f'BR2_CELLBRIDGE_TUF_ROOT="{PERMISSIONS}"\n', "is not TUF root metadata"),
+    ],
+)
+def test_a_release_build_stops_without_a_tuf_root(
+    tmp_path: Path, root_line: str, message: str
+) -> None:
+    target = copy_overlays("qemu-aarch64", tmp_path / "target")
+    keyring = f'BR2_CELLBRIDGE_RELEASE_KEYRING="{release_keyring(tmp_path)}"\n'
+    result = run_post_build(target, "qemu-aarch64", tmp_path, RELEASE + keyring + root_line)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert not (target / TUF_ROOT_FILE.relative_to("/")).exists()
+
+
+def test_a_development_image_without_a_tuf_root_builds_and_says_it_takes_no_updates(
+    tmp_path: Path,
+) -> None:
+    target = copy_overlays("qemu-aarch64", tmp_path / "target")
+    result = run_post_build(target, "qemu-aarch64", tmp_path, "")
+    assert result.returncode == 0, result.stderr
+    assert "will take no updates" in result.stderr
 
 
 def test_post_build_refuses_to_run_outside_buildroot(tmp_path: Path) -> None:

@@ -180,8 +180,14 @@ def test_a_development_build_yields_a_bundle_the_development_keyring_verifies(
 def test_a_release_build_leaves_bundle_signing_to_the_release_tooling(tmp_path: Path) -> None:
     keyring = tmp_path / "estate-ca.pem"
     keyring.write_text("-----BEGIN CERTIFICATE-----\nestate\n-----END CERTIFICATE-----\n")
+    root = tmp_path / "root.json"
+    root.write_text('{"signed": {"_type": "root"}}\n')
     images, result = post_image(
-        "qemu-aarch64", tmp_path, RELEASE + f'BR2_CELLBRIDGE_RELEASE_KEYRING="{keyring}"\n'
+        "qemu-aarch64",
+        tmp_path,
+        RELEASE
+        + f'BR2_CELLBRIDGE_RELEASE_KEYRING="{keyring}"\n'
+        + f'BR2_CELLBRIDGE_TUF_ROOT="{root}"\n',
     )
     assert result.returncode == 0, result.stderr
     assert (images / "disk.img").exists()

@@ -108,7 +108,11 @@ def rootfs(work: Path) -> Path:
 def release_image(work: Path, estate: Signer) -> Path:
     """The target tree of a release build whose keyring is the estate's CA, running RUNNING_VERSION."""
     target = copy_overlays(BOARD, work / "release-target")
+    root = work / "tuf-root.json"
+    root.write_text('{"signed": {"_type": "root"}}\n')
     extra = (
+        f'BR2_CELLBRIDGE_TUF_ROOT="{root}"\n'
+
         f"\n# BR2_CELLBRIDGE_DEPLOYMENT_DEVELOPMENT is not set\nBR2_CELLBRIDGE_DEPLOYMENT_RELEASE=y\n"
         f'BR2_CELLBRIDGE_RELEASE_KEYRING="{estate.cert}"\nBR2_CELLBRIDGE_OS_VERSION="{RUNNING_VERSION}"\n'
     )

@@ -253,6 +253,7 @@ def fake_checkout(tmp_path: Path) -> Path:
         ("development", "1.2.3-rc1", "", "VERSION must be 1 to 4 dot-separated numbers"),
         ("release", "1.2.3", "", "DEPLOYMENT=release needs RELEASE_KEYRING"),
         ("release", "1.2.3", "/nonexistent/ca.pem", "cannot read RELEASE_KEYRING"),
+        ("release", "1.2.3", str(REPO / "README.md"), "DEPLOYMENT=release needs TUF_ROOT"),
         ("staging", "1.2.3", "", "DEPLOYMENT must be development or release"),
     ],
 )

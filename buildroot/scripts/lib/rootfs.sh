@@ -39,11 +39,22 @@ install_rauc_keyring() {
 	install -D -m 0644 "$keyring" "$TARGET_DIR/etc/rauc/keyring.pem"
 }
 
+# The agent's trust anchor for every update. Its path on the tablet is the
+# agent's own default (agent.updates.config.TUF_ROOT_FILE; a test keeps them
+# equal). A release image without one could never take an update: refuse it.
+TUF_ROOT_ON_TABLET=/etc/cellbridge/tuf/root.json
+
 install_tuf_root() {
 	root=$(config_value BR2_CELLBRIDGE_TUF_ROOT)
-	[ -n "$root" ] || return 0
+	if [ -z "$root" ]; then
+		[ "$(deployment)" = release ] &&
+			die "release image: set BR2_CELLBRIDGE_TUF_ROOT to the estate's TUF root metadata (root.json)"
+		echo "cellbridge: development image without a TUF root: it will take no updates" >&2
+		return 0
+	fi
 	[ -r "$root" ] || die "cannot read the TUF root metadata $root"
-	install -D -m 0644 "$root" "$TARGET_DIR/etc/cellbridge/tuf/root.json"
+	grep -q '"_type": *"root"' "$root" || die "$root is not TUF root metadata (no \"_type\": \"root\")"
+	install -D -m 0644 "$root" "$TARGET_DIR$TUF_ROOT_ON_TABLET"
 }
 
 write_os_release() {
