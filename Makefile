@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TABLETS ?= 5
 
-.PHONY: setup system demo test test-all bench lint clean
+.PHONY: setup system demo test test-all fuzz bench lint clean
 
 setup: system $(STAMP)
 
@@ -27,6 +27,12 @@ test: setup
 # The full soak/load versions of the slow tests.
 test-all: setup
 	CELLBRIDGE_SLOW=1 $(PY) -m pytest -q
+
+# The fuzz campaigns at full length (make test runs each property 150 times).
+FUZZ_EXAMPLES ?= 5000
+fuzz: setup
+	CELLBRIDGE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) CELLBRIDGE_FUZZ_REPORT=bench-results/fuzz.json \
+		$(PY) -m pytest -q -p no:randomly tests/fuzz
 
 bench: setup
 	$(PY) -m bench $(BENCH_ARGS)
