@@ -18,6 +18,9 @@ Millis = Annotated[int, Field(ge=0, lt=2**53)]
 """Unix time in milliseconds: all times on the wire are integers, so canonical JSON is exact."""
 
 Version = Annotated[int, Field(ge=1, lt=2**53)]
+Counter = Annotated[int, Field(ge=0, lt=2**53)]
+"""A version a tablet reports (0: none yet); bounded like every integer on the wire, so it fits
+SQLite and JSON numbers exactly."""
 ShortText = Annotated[str, StringConstraints(max_length=500)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=120)]
 DeviceId = Annotated[str, StringConstraints(pattern=rf"^{DEVICE_ID_PATTERN}$")]
@@ -153,10 +156,10 @@ class ReportedState(Document):
     """What a tablet has applied (`tablet/{id}/reported`, retained)."""
 
     device: DeviceId
-    desired_version: Annotated[int, Field(ge=0)]
-    lockdown_version: Annotated[int, Field(ge=0)]
+    desired_version: Counter
+    lockdown_version: Counter
     lock: LockView
-    profile: str
+    profile: Annotated[str, StringConstraints(max_length=32)]
     at: Millis
     boot_id: Annotated[str, StringConstraints(max_length=64)]
     agent_version: Annotated[str, StringConstraints(max_length=32)]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.fuzz.campaign import TALLY
+from tests.gateway.conftest import gateway, make_gateway, peer  # noqa: F401  (real gateway)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

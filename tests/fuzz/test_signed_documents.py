@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fuzz.campaign import EXAMPLES, TALLY
+from tests.fuzz.mutations import Path, leaves, replace
 from tests.policy import samples
 from wire.documents import (
     DesiredState,
@@ -84,32 +85,6 @@ SAMPLES: dict[str, tuple[type[SignedBody], SignedBody, str]] = {
         "wing:A",
     ),
 }
-
-Path = tuple[str | int, ...]
-
-
-def leaves(value: Any, path: Path = ()) -> list[tuple[Path, Any]]:
-    """Every (path, value) in a JSON tree, containers included (a container is a value too)."""
-    found: list[tuple[Path, Any]] = [(path, value)] if path else []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found += leaves(item, (*path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found += leaves(item, (*path, index))
-    return found
-
-
-def replace(tree: Any, path: Path, new: Any) -> Any:
-    if not path:
-        return new
-    copy = json.loads(json.dumps(tree))
-    node = copy
-    for step in path[:-1]:
-        node = node[step]
-    node[path[-1]] = new
-    return copy
-
 
 def sign_text(body: str) -> bytes:
     """Seal any body text, valid or not, with the trusted key (json.dumps escapes surrogates)."""
