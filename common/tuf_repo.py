@@ -25,6 +25,14 @@ def write_metadata(path: Path, md: Metadata[Any]) -> None:
     write_atomic(path, md.to_bytes(JSONSerializer(compact=False)))
 
 
+def _sign(path: Path, md: Metadata[Any], signer: CryptoSigner, expires: datetime.datetime) -> None:
+    """Set `expires` (whole seconds), replace the signatures by `signer`'s, write to `path`."""
+    md.signed.expires = expires.replace(microsecond=0)
+    md.signatures.clear()
+    md.sign(signer)
+    write_metadata(path, md)
+
+
 def bump_timestamp(
     layout: TufLayout,
     signer: CryptoSigner,
@@ -43,10 +51,7 @@ def bump_timestamp(
         md = Metadata(Timestamp(expires=now))
     md.signed.version = max(md.signed.version, after + 1)
     md.signed.snapshot_meta = MetaFile(version=snapshot.version)
-    md.signed.expires = (now + lifetime).replace(microsecond=0)
-    md.signatures.clear()
-    md.sign(signer)
-    write_metadata(path, md)
+    _sign(path, md, signer, now + lifetime)
     return md
 
 
@@ -62,8 +67,5 @@ def bump_snapshot(
     path = layout.role_file(Snapshot.type)
     md = Metadata[Snapshot].from_file(str(path))
     md.signed.version = max(md.signed.version + 1, after + 1)
-    md.signed.expires = (now + lifetime).replace(microsecond=0)
-    md.signatures.clear()
-    md.sign(signer)
-    write_metadata(path, md)
+    _sign(path, md, signer, now + lifetime)
     return md
