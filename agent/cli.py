@@ -13,10 +13,10 @@ import click
 
 from agent.clock import MonotonicSource, WallSource, boottime
 from agent.config import load_config
+from agent.enrol_request import enrol_request
 from agent.service import Agent
 from agent.systemd import Notifier
 from common.config import ConfigError
-from provisioning.csr import enrol_request
 from wire.localapi import ShellState
 
 

@@ -9,8 +9,9 @@ from pydantic import AfterValidator, Field, model_validator
 
 from agent.updates.config import UpdatesConfig
 from common.config import ConfigError, Settings, load
+from common.enrolment import load_bundle
 from common.mqtt import BrokerConfig, TlsConfig
-from provisioning.enrolment import BundleError, load_bundle
+from wire.enrolment import BundleError
 from wire.topics import check_device_id
 
 

@@ -17,15 +17,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from tuf.api.metadata import Targets
+from tuf.api.metadata import Root, Targets
 
 from agent.updates.config import UpdatesConfig
 from agent.updates.slots import FileSlots
-from agent.updates.target import app_target_path
 from common.apptree import hash_tree
 from gateway.staff_cli import ApiClient
 from provisioning.release import EstateRepository
 from wire.manifest import MANIFEST_NAME
+from wire.tuf_layout import TufLayout, app_target_path
 
 COMPATIBLE = "cellbridge-demo-tablet"
 ENTRY = "bin/run"
@@ -79,7 +79,7 @@ def seal(folder: Path, app: DemoApp, gateway_api: Path) -> None:
 
 def open_repository(directory: Path) -> EstateRepository:
     """The demo estate's release repository (insecure demo keys), created the first time."""
-    if (directory / "metadata" / "root.json").exists():
+    if TufLayout(directory).role_file(Root.type).exists():
         return EstateRepository(directory, None)
     return EstateRepository.init(directory, None, insecure_demo=True)
 
@@ -107,7 +107,7 @@ def tablet_updates(directory: Path, repository: EstateRepository, url: str,
     image_root = directory / "image-root.json"
     if not (slots_dir / "slot-A.json").is_file():
         directory.mkdir(parents=True, exist_ok=True)
-        image_root.write_bytes((repository.metadata_dir / "1.root.json").read_bytes())
+        image_root.write_bytes(repository.root_file(1).read_bytes())
         factory = directory / "factory.img"
         factory.write_bytes(random.Random(FACTORY_VERSION).randbytes(4096))
         FileSlots.create(slots_dir, repository.release_ca, factory, FACTORY_VERSION, COMPATIBLE)

@@ -34,9 +34,9 @@ from gateway.desired import (
 )
 from gateway.policy_service import PolicyPublisher
 from gateway.requests import RequestDesk
+from gateway.revoked_watch import RevokedListError, RevokedWatch
 from gateway.store import AuditEntry, ChainCheck, Store, StoredDocument, Tablet, TabletStatus
 from gateway.throttle import AuditThrottle, Spacing
-from provisioning.revocation import RevokedListError, RevokedWatch
 from wire import topics
 from wire.documents import (
     Ack,

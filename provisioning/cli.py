@@ -21,9 +21,10 @@ import click
 
 from provisioning import estate as est
 from provisioning import pki
-from provisioning.enrolment import BundleError
 from provisioning.inventory import InventoryError, Status
 from provisioning.mosquitto_conf import ULIMIT_NOTE
+from wire import certs
+from wire.enrolment import BundleError
 
 PASSPHRASE_ENV = "CELLBRIDGE_ESTATE_PASSPHRASE"
 MIN_PASSPHRASE = 12
@@ -43,7 +44,7 @@ def _one_line_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (est.EstateError, pki.PkiError, InventoryError, BundleError) as exc:
+        except (est.EstateError, certs.PkiError, InventoryError, BundleError) as exc:
             raise click.ClickException(str(exc).splitlines()[0]) from exc
         except OSError as exc:
             raise click.ClickException(f"{exc.filename or ''}: {exc.strerror}".strip(": ")) from exc
@@ -133,7 +134,7 @@ def init(
     est.init_estate(estate.root, name, passphrase)
     kind = "UNENCRYPTED demo keys" if insecure_demo_keys else "passphrase-encrypted keys"
     click.echo(f"estate {name!r} created in {estate.root} ({kind})")
-    click.echo(f"root fingerprint (sha256): {pki.fingerprint(estate.root_cert())}")
+    click.echo(f"root fingerprint (sha256): {certs.fingerprint(estate.root_cert())}")
 
 
 @provision.command()

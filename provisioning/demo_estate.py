@@ -11,11 +11,12 @@ import tempfile
 from pathlib import Path
 
 from common.broker import Mosquitto, free_port
+from common.enrolment import Identity, load_bundle
 from common.mqtt import BrokerConfig, TlsConfig
 from provisioning import estate as est
 from provisioning import pki
-from provisioning.enrolment import Identity, load_bundle
 from provisioning.files import PRIVATE, write_atomic
+from wire import certs
 
 OPERATORS = ("observer-1", "observer-2", "observer-3", "observer-4")
 """Full-access identities besides the gateway, for test observers and bench collectors."""
@@ -94,12 +95,12 @@ class DemoEstate:
                         cert=directory / "server.pem", key=directory / "server.key")
         if not tls.cert.is_file() or not tls.key.is_file():
             ca_cert, ca_key = self.estate.wing_ca(self.wing, None)
-            key = pki.new_key()
+            key = certs.new_key()
             cert = pki.issue_leaf(ca_cert, ca_key, key.public_key(), f"repository.{self.wing}",
                                   dt.datetime.now(dt.UTC), server_names=[host],
                                   days=pki.SERVICE_DAYS)
-            write_atomic(tls.key, pki.key_pem(key), PRIVATE)
-            write_atomic(tls.cert, pki.cert_pem(cert, ca_cert))
+            write_atomic(tls.key, certs.key_pem(key), PRIVATE)
+            write_atomic(tls.cert, certs.cert_pem(cert, ca_cert))
         return tls
 
     @property

@@ -1,4 +1,4 @@
-"""The estate directory: the I/O around `pki`, `enrolment` and `inventory`.
+"""The estate directory: the I/O around `pki`, `wire.enrolment` and `inventory`.
 
 Every operation checks all its inputs before it writes anything, and writes through temp files,
 staged directories and `os.replace`, so a refused or failed command leaves the estate as it was.
@@ -34,9 +34,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel, ConfigDict
 
-from provisioning import enrolment, mosquitto_conf, pki, revocation
+from common.enrolment import write_bundle
+from provisioning import mosquitto_conf, pki
 from provisioning.files import PRIVATE, staged_directory, write_atomic
 from provisioning.inventory import Inventory, InventoryError, Status, Tablet
+from wire import certs, enrolment, revoked
+from wire.csr import read_csr
 from wire.envelope import private_key_from_pem, private_key_to_pem, public_key_to_pem
 from wire.topics import is_device_id
 
@@ -133,23 +136,23 @@ class Estate:
         if not self.meta().encrypted:
             return None
         if not passphrase:
-            raise pki.WrongPassphrase("the estate keys are encrypted: give the estate passphrase")
+            raise certs.WrongPassphrase("the estate keys are encrypted: give the estate passphrase")
         return passphrase
 
     def root_ca(
         self, passphrase: bytes | None
     ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
         secret = self._passphrase(passphrase)
-        cert = pki.load_cert(
+        cert = certs.load_cert(
             _read(self.root / "root" / "ca.pem", "root certificate"), "root certificate"
         )
-        key = pki.load_key(
+        key = certs.load_key(
             _read(self.root / "root" / "ca.key", "root key"), secret, "the root CA key"
         )
         return cert, key
 
     def root_cert(self) -> x509.Certificate:
-        return pki.load_cert(
+        return certs.load_cert(
             _read(self.root / "root" / "ca.pem", "root certificate"), "root certificate"
         )
 
@@ -159,8 +162,8 @@ class Estate:
         self.wing(wing)
         secret = self._passphrase(passphrase)
         d = self.wing_dir(wing)
-        cert = pki.load_cert(_read(d / "ca.pem", "wing CA certificate"), "wing CA certificate")
-        key = pki.load_key(_read(d / "ca.key", "wing CA key"), secret, f"the wing {wing} CA key")
+        cert = certs.load_cert(_read(d / "ca.pem", "wing CA certificate"), "wing CA certificate")
+        key = certs.load_key(_read(d / "ca.key", "wing CA key"), secret, f"the wing {wing} CA key")
         return cert, key
 
     def gateway_signing_key(self, wing: str) -> Ed25519PrivateKey:
@@ -184,11 +187,11 @@ def init_estate(
     if not name.strip():
         raise EstateError("the estate name must not be empty")
     now = _utc(now)
-    key = pki.new_key()
+    key = certs.new_key()
     cert = pki.make_root_ca(key, name, now)
     with staged_directory(root) as stage:
-        write_atomic(stage / "root" / "ca.pem", pki.cert_pem(cert))
-        write_atomic(stage / "root" / "ca.key", pki.key_pem(key, passphrase), PRIVATE)
+        write_atomic(stage / "root" / "ca.pem", certs.cert_pem(cert))
+        write_atomic(stage / "root" / "ca.key", certs.key_pem(key, passphrase), PRIVATE)
         Inventory.create(stage / "inventory.db")
         meta = EstateMeta(
             name=name, encrypted=passphrase is not None, created=now.isoformat(timespec="seconds")
@@ -232,9 +235,9 @@ def create_wing(
         gateway_user=pki.gateway_identity(wing),
     )
 
-    ca_key = pki.new_key()
+    ca_key = certs.new_key()
     ca_cert = pki.make_wing_ca(root_cert, root_key, ca_key, wing, now)
-    server_key = pki.new_key()
+    server_key = certs.new_key()
     names = [broker_host, *server_names]
     server_cert = pki.issue_leaf(
         ca_cert,
@@ -245,24 +248,24 @@ def create_wing(
         server_names=names,
         days=pki.SERVICE_DAYS,
     )
-    client_key = pki.new_key()
+    client_key = certs.new_key()
     client_cert = pki.issue_leaf(
         ca_cert, ca_key, client_key.public_key(), meta.gateway_user, now, days=pki.SERVICE_DAYS
     )
     signing = Ed25519PrivateKey.generate()
     crl = pki.make_crl(ca_cert, ca_key, [], 1, now.replace(microsecond=0) - CRL_BACKDATE)
-    chain = pki.cert_pem(ca_cert, root_cert)
+    chain = certs.cert_pem(ca_cert, root_cert)
 
     with staged_directory(estate.wing_dir(wing)) as stage:
-        write_atomic(stage / "ca.pem", pki.cert_pem(ca_cert))
-        write_atomic(stage / "ca.key", pki.key_pem(ca_key, secret), PRIVATE)
+        write_atomic(stage / "ca.pem", certs.cert_pem(ca_cert))
+        write_atomic(stage / "ca.key", certs.key_pem(ca_key, secret), PRIVATE)
         broker = stage / "broker"
         write_atomic(broker / mosquitto_conf.CA_FILE, chain)
-        write_atomic(broker / mosquitto_conf.CERT_FILE, pki.cert_pem(server_cert, ca_cert))
-        write_atomic(broker / mosquitto_conf.KEY_FILE, pki.key_pem(server_key), PRIVATE)
+        write_atomic(broker / mosquitto_conf.CERT_FILE, certs.cert_pem(server_cert, ca_cert))
+        write_atomic(broker / mosquitto_conf.KEY_FILE, certs.key_pem(server_key), PRIVATE)
         write_atomic(broker / mosquitto_conf.CRL_FILE, pki.crl_pem(crl))
         write_atomic(broker / mosquitto_conf.FULL_ACCESS, meta.gateway_user.encode() + b"\n")
-        write_atomic(broker / mosquitto_conf.REVOKED_FILE, revocation.empty(wing).encode())
+        write_atomic(broker / mosquitto_conf.REVOKED_FILE, revoked.empty(wing).encode())
         listener = mosquitto_conf.Listener(port=broker_port)
         write_atomic(
             broker / mosquitto_conf.CONF_FILE,
@@ -277,8 +280,8 @@ def create_wing(
         )
         gateway = stage / "gateway"
         write_atomic(gateway / "ca.pem", chain)
-        write_atomic(gateway / "client.pem", pki.cert_pem(client_cert, ca_cert))
-        write_atomic(gateway / "client.key", pki.key_pem(client_key), PRIVATE)
+        write_atomic(gateway / "client.pem", certs.cert_pem(client_cert, ca_cert))
+        write_atomic(gateway / "client.key", certs.key_pem(client_key), PRIVATE)
         write_atomic(gateway / "signing.key", private_key_to_pem(signing), PRIVATE)
         write_atomic(gateway / "signing.pub", public_key_to_pem(signing.public_key()))
         write_atomic(stage / WING_META, meta.model_dump_json(indent=2).encode())
@@ -302,14 +305,14 @@ def add_operator(
     if identity in users or directory.exists():
         raise EstateError(f"operator {identity!r} already exists")
     ca_cert, ca_key = estate.wing_ca(wing, passphrase)
-    key = pki.new_key()
+    key = certs.new_key()
     cert = pki.issue_leaf(
         ca_cert, ca_key, key.public_key(), identity, _utc(now), days=pki.SERVICE_DAYS
     )
     with staged_directory(directory) as stage:
-        write_atomic(stage / "ca.pem", pki.cert_pem(ca_cert, estate.root_cert()))
-        write_atomic(stage / "client.pem", pki.cert_pem(cert, ca_cert))
-        write_atomic(stage / "client.key", pki.key_pem(key), PRIVATE)
+        write_atomic(stage / "ca.pem", certs.cert_pem(ca_cert, estate.root_cert()))
+        write_atomic(stage / "client.pem", certs.cert_pem(cert, ca_cert))
+        write_atomic(stage / "client.key", certs.key_pem(key), PRIVATE)
     users.append(identity)
     write_atomic(material / mosquitto_conf.FULL_ACCESS, ("\n".join(users) + "\n").encode())
     write_atomic(material / mosquitto_conf.ACL_FILE, mosquitto_conf.render_acl(users).encode())
@@ -411,7 +414,7 @@ class Enrolment:
         with staged_directory(self.out / f".batch-{os.getpid()}") as stage:
             for done, request in enumerate(self.requests, start=1):
                 ca_cert, ca_key = self.cas[request.wing]
-                key = None if request.public_key is not None else pki.new_key()
+                key = None if request.public_key is not None else certs.new_key()
                 public = request.public_key or key.public_key()  # type: ignore[union-attr]
                 cert = pki.issue_leaf(
                     ca_cert,
@@ -435,7 +438,7 @@ class Enrolment:
                 parts = enrolment.build_bundle(
                     info, [ca_cert, self.root], cert, gateway_keys[request.wing], ca_key, key
                 )
-                enrolment.write_bundle(stage / request.tablet_id, parts)
+                write_bundle(stage / request.tablet_id, parts)
                 tablets.append(
                     Tablet(
                         tablet_id=request.tablet_id,
@@ -498,8 +501,8 @@ def enrol(
 
 def request_from_csr(pem: bytes, wing: str, cell: str, serial: str | None = None) -> EnrolRequest:
     try:
-        request = pki.read_csr(pem)
-    except pki.PkiError as exc:
+        request = read_csr(pem)
+    except certs.PkiError as exc:
         raise EstateError(str(exc)) from exc
     return EnrolRequest(
         request.device_id, wing, cell, serial or request.hardware_serial or "", request.public_key
@@ -540,8 +543,8 @@ def revoke(
         time.sleep((last_update - now).total_seconds())
     crl = pki.make_crl(ca_cert, ca_key, entries, pki.crl_number(current) + 1, last_update)
     revoked_path = estate.broker_material(tablet.wing) / mosquitto_conf.REVOKED_FILE
-    listed = revocation.parse(_read(revoked_path, "revoked list"))
-    entry = revocation.RevokedTablet(
+    listed = revoked.parse(_read(revoked_path, "revoked list"))
+    entry = revoked.RevokedTablet(
         tablet_id=tablet_id,
         cert_serial=tablet.cert_serial,
         status=status.value,

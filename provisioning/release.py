@@ -8,6 +8,8 @@ Layout of a release directory:
     metadata/   N.root.json, root.json, targets.json, snapshot.json, timestamp.json
     targets/    os/…raucb, app/…raucb
 
+(metadata/ and targets/, target names and their `custom` field: `wire.tuf_layout`.)
+
 Root needs 2 of its 3 keys; every role's keys are Ed25519. All metadata goes through
 `tuf.api.metadata`, and every write is atomic (temp file, fsync, rename).
 """
@@ -34,17 +36,10 @@ from tuf.api.metadata import (
     Targets,
     Timestamp,
 )
-from tuf.api.serialization.json import JSONSerializer
 
-from agent.updates import appfs
-from agent.updates.target import (
-    ReleaseMeta,
-    app_target_path,
-    os_target_path,
-    release_meta,
-    version_key,
-)
+from common import appfs
 from common.files import PRIVATE, copy_atomic, write_atomic
+from common.tuf_repo import bump_snapshot, bump_timestamp, write_metadata
 from provisioning.release_keys import (
     INSECURE_MARKER,
     ReleaseError,
@@ -53,7 +48,18 @@ from provisioning.release_keys import (
     new_signer,
     private_pem,
 )
+from wire.appfs import IMAGE_NAME, SLOT_CLASS, HostileImage
 from wire.manifest import MANIFEST_NAME, AppManifest
+from wire.tuf_layout import (
+    ONLINE_ROLES,
+    ReleaseMeta,
+    TufLayout,
+    app_target_path,
+    os_target_path,
+    release_meta,
+    root_version,
+    version_key,
+)
 
 __all__ = ["EstateRepository", "ReleaseError", "build_rauc_bundle"]
 
@@ -65,7 +71,6 @@ EXPIRY = {
     Snapshot.type: datetime.timedelta(days=7),
     Timestamp.type: datetime.timedelta(days=1),
 }
-ONLINE_ROLES = (Snapshot.type, Timestamp.type)
 T = TypeVar("T", Root, Targets, Snapshot, Timestamp)
 BundleFormat = Literal["verity", "plain"]
 
@@ -79,26 +84,18 @@ def utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
 
 
-class EstateRepository:
+class EstateRepository(TufLayout):
     """One estate's release repository; each method is one signed, persisted step."""
 
     def __init__(self, directory: Path, passphrase: bytes | None) -> None:
-        self.dir = Path(directory)
-        if not (self.dir / "metadata" / "root.json").exists():
+        super().__init__(directory)
+        if not self.role_file(Root.type).exists():
             raise ReleaseError(f"{self.dir} is not a release repository (run `release init`)")
         self.insecure = (self.dir / INSECURE_MARKER).exists()
         self.passphrase = None if self.insecure else passphrase
         """None: only what needs no offline key works (publish); signing says why it fails."""
 
-    # ---- layout
-    @property
-    def metadata_dir(self) -> Path:
-        return self.dir / "metadata"
-
-    @property
-    def targets_dir(self) -> Path:
-        return self.dir / "targets"
-
+    # ---- layout (beyond the TUF files: the offline keys and the release CA)
     @property
     def release_ca(self) -> Path:
         return self.dir / "release-ca" / "ca.pem"
@@ -112,8 +109,7 @@ class EstateRepository:
         return self.dir / "release-ca" / "release.key"
 
     def key_path(self, name: str) -> Path:
-        folder = "online" if name in ONLINE_ROLES else "keys"
-        return self.dir / folder / f"{name}.pem"
+        return self._key_file(self.dir, name)
 
     # ---- creation
     @classmethod
@@ -127,7 +123,7 @@ class EstateRepository:
     ) -> EstateRepository:
         """Create keys, the release CA and version 1 of every role."""
         directory = Path(directory)
-        if (directory / "metadata" / "root.json").exists():
+        if TufLayout(directory).role_file(Root.type).exists():
             raise ReleaseError(f"{directory} already holds a release repository")
         if passphrase is None and not insecure_demo:
             raise ReleaseError("a release passphrase is required (or --insecure-demo-keys)")
@@ -156,14 +152,14 @@ class EstateRepository:
                 root.add_key(signer.public_key, role)
         root.roles[Root.type].threshold = ROOT_THRESHOLD
         repo = cls.__new__(cls)
-        repo.dir = directory
+        TufLayout.__init__(repo, directory)
         repo.insecure = insecure_demo
         repo.passphrase = passphrase
         repo._write(Root.type, Metadata(root), signers["root"])
         targets = Targets(expires=now + EXPIRY[Targets.type])
         repo._write(Targets.type, Metadata(targets), signers["targets"])
         repo._refresh_snapshot_and_timestamp(now)
-        (directory / "targets").mkdir(exist_ok=True)
+        repo.targets_dir.mkdir(exist_ok=True)
         return repo
 
     @staticmethod
@@ -173,7 +169,7 @@ class EstateRepository:
 
     # ---- reading and writing roles
     def load(self, role: str, cls: type[T]) -> Metadata[T]:
-        path = self.metadata_dir / f"{role}.json"
+        path = self.role_file(role)
         md: Metadata[Any] = Metadata.from_file(str(path))
         if not isinstance(md.signed, cls):
             raise ReleaseError(f"{path} is not {role} metadata")
@@ -198,15 +194,13 @@ class EstateRepository:
         md.signatures.clear()
         for signer in signers:
             md.sign(signer, append=True)
-        data = md.to_bytes(JSONSerializer(compact=False))
         if role == Root.type:
-            write_atomic(self.metadata_dir / f"{md.signed.version}.root.json", data)
-        write_atomic(self.metadata_dir / f"{role}.json", data)
+            write_metadata(self.root_file(md.signed.version), md)
+        write_metadata(self.role_file(role), md)
 
     def _refresh_snapshot_and_timestamp(self, now: datetime.datetime) -> None:
         targets = self.load(Targets.type, Targets).signed
-        snapshot_path = self.metadata_dir / "snapshot.json"
-        if snapshot_path.exists():
+        if self.role_file(Snapshot.type).exists():
             snapshot_md = self.load(Snapshot.type, Snapshot)
             snapshot_md.signed.version += 1
         else:
@@ -214,9 +208,7 @@ class EstateRepository:
         snapshot_md.signed.expires = now + EXPIRY[Snapshot.type]
         snapshot_md.signed.meta = {"targets.json": MetaFile(version=targets.version)}
         self._write(Snapshot.type, snapshot_md, self.signers(Snapshot.type))
-        from gateway.repository import bump_timestamp  # one implementation for IT and gateway
-
-        bump_timestamp(self.metadata_dir, self.signers(Timestamp.type)[0], now,
+        bump_timestamp(self, self.signers(Timestamp.type)[0], now,
                        EXPIRY[Timestamp.type])
 
     # ---- releases
@@ -233,7 +225,7 @@ class EstateRepository:
                 raise ReleaseError(
                     f"version {meta.version} is not newer than released {other.version}"
                 )
-        destination = self.targets_dir / target_path
+        destination = self.target_file(target_path)
         copy_atomic(file, destination)
         info = TargetFile.from_file(target_path, str(destination), ["sha256"])
         info.unrecognized_fields["custom"] = meta.model_dump(exclude_none=True)
@@ -261,18 +253,18 @@ class EstateRepository:
                     now: datetime.datetime | None = None) -> TargetFile:
         """`payload`: the app's folder, with the manifest the wing gateway sealed for this
         build (`staff policy sign-app`), packed here as its appfs image
-        (`agent.updates.appfs`); or an appfs image already packed."""
+        (`wire.appfs`); or an appfs image already packed."""
         meta = ReleaseMeta(kind="app", version=version, compatible=compatible, app=app)
         self.signers(Targets.type)
         with tempfile.TemporaryDirectory() as tmp:
             if payload.is_dir():
                 check_app_folder(payload, app, version)
                 try:
-                    payload = appfs.pack(payload, Path(tmp) / appfs.IMAGE_NAME)
-                except appfs.HostileImage as exc:
+                    payload = appfs.pack(payload, Path(tmp) / IMAGE_NAME)
+                except HostileImage as exc:
                     raise ReleaseError(str(exc)) from exc
             bundle = build_rauc_bundle(
-                {appfs.SLOT_CLASS: payload}, version, compatible, self.release_cert,
+                {SLOT_CLASS: payload}, version, compatible, self.release_cert,
                 self.release_key,
                 Path(tmp) / "bundle.raucb", self.passphrase,
             )
@@ -326,49 +318,49 @@ class EstateRepository:
     def publish(self, destination: Path) -> list[str]:
         """Copy targets, then metadata (timestamp last), then online keys, into a gateway's
         repository directory. Returns the files written."""
-        destination = Path(destination)
+        served = TufLayout(destination)
         written: list[str] = []
-        self._continue_online_versions(destination / "metadata")
+        self._continue_online_versions(served)
         for src in sorted(self.targets_dir.rglob("*")):
             if not src.is_file():
                 continue
             rel = src.relative_to(self.dir)
-            dst = destination / rel
+            dst = served.dir / rel
             if dst.exists() and dst.stat().st_size == src.stat().st_size:
                 continue
             copy_atomic(src, dst)
             written.append(str(rel))
-        roots = sorted(self.metadata_dir.glob("*.root.json"),
-                       key=lambda p: int(p.name.split(".")[0]))
-        order = [*roots, *(self.metadata_dir / f"{r}.json"
-                           for r in ("root", "targets", "snapshot", "timestamp"))]
+        versions = sorted(v for p in self.metadata_dir.glob("*.root.json")
+                          if (v := root_version(p.name)) is not None)
+        order = [*(self.root_file(v) for v in versions),
+                 *(self.role_file(r) for r in ("root", "targets", "snapshot", "timestamp"))]
         for src in order:
-            copy_atomic(src, destination / "metadata" / src.name)
-            written.append(f"metadata/{src.name}")
+            dst = served.metadata_dir / src.name
+            copy_atomic(src, dst)
+            written.append(str(dst.relative_to(served.dir)))
         for role in ONLINE_ROLES:
             key = self.key_path(role).read_bytes()
-            write_atomic(destination / "keys" / f"{role}.pem", key, PRIVATE)
+            write_atomic(served.online_key(role), key, PRIVATE)
         return written
 
 
-    def _continue_online_versions(self, served: Path) -> None:
+    def _continue_online_versions(self, served: TufLayout) -> None:
         """The gateway re-signs snapshot and timestamp between publishes: continue after its
         versions, or tablets would see a rollback and refuse the new release."""
-        from gateway.repository import bump_snapshot, bump_timestamp
-
-        if not (served / "timestamp.json").exists():
+        if not served.role_file(Timestamp.type).exists():
             return
-        their_snapshot = Metadata[Snapshot].from_file(str(served / "snapshot.json")).signed
-        their_timestamp = Metadata[Timestamp].from_file(str(served / "timestamp.json")).signed
+        their_snapshot = Metadata[Snapshot].from_file(str(served.role_file(Snapshot.type))).signed
+        their_timestamp = Metadata[Timestamp].from_file(
+            str(served.role_file(Timestamp.type))).signed
         now = utcnow()
         snapshot = self.load(Snapshot.type, Snapshot).signed
         timestamp = self.load(Timestamp.type, Timestamp).signed
         if snapshot.version <= their_snapshot.version:
-            bump_snapshot(self.metadata_dir, self.signers(Snapshot.type)[0], now,
+            bump_snapshot(self, self.signers(Snapshot.type)[0], now,
                           EXPIRY[Snapshot.type], after=their_snapshot.version)
         if (snapshot.version <= their_snapshot.version
                 or timestamp.version <= their_timestamp.version):
-            bump_timestamp(self.metadata_dir, self.signers(Timestamp.type)[0], now,
+            bump_timestamp(self, self.signers(Timestamp.type)[0], now,
                            EXPIRY[Timestamp.type], after=their_timestamp.version)
 
 

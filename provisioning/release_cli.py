@@ -15,8 +15,8 @@ from typing import Any
 
 import click
 
-from agent.updates.target import ReleaseMeta
 from provisioning.release import EstateRepository, ReleaseError
+from wire.tuf_layout import ReleaseMeta
 
 PASSPHRASE_ENV = "CELLBRIDGE_RELEASE_PASSPHRASE"
 DEFAULT_COMPATIBLE = "cellbridge-tablet"
@@ -90,10 +90,10 @@ def init(directory: Path, passphrase_file: Path | None, insecure_demo_keys: bool
         (directory / "compatible").write_text(compatible + "\n")
     except (ReleaseError, OSError, ValueError) as exc:
         raise click.ClickException(str(exc).splitlines()[0]) from exc
-    _emit(as_json, {"dir": str(repo.dir), "root": str(repo.metadata_dir / "1.root.json"),
+    _emit(as_json, {"dir": str(repo.dir), "root": str(repo.root_file(1)),
                     "release_ca": str(repo.release_ca), "insecure": insecure_demo_keys},
           f"release repository created in {repo.dir}\n"
-          f"  bake into the image: {repo.metadata_dir / '1.root.json'} (TUF root), "
+          f"  bake into the image: {repo.root_file(1)} (TUF root), "
           f"{repo.release_ca} (RAUC keyring)")
 
 

@@ -21,7 +21,7 @@ from tuf.api.metadata import TargetFile
 from tuf.ngclient import Updater, UpdaterConfig
 
 from agent.updates.http import GatewayFetcher, SlowRetrievalError
-from agent.updates.target import ReleaseMeta, release_meta
+from wire.tuf_layout import ReleaseMeta, TufLayout, release_meta
 
 TrustedNow = Callable[[], datetime.datetime | None]
 
@@ -109,8 +109,8 @@ class TrustedReleases:
                 with _metadata_errors():
                     updater = Updater(
                         metadata_dir=str(self.metadata_dir),
-                        metadata_base_url=f"{self.base_url}/metadata/",
-                        target_base_url=f"{self.base_url}/targets/",
+                        metadata_base_url=TufLayout.metadata_url(self.base_url),
+                        target_base_url=TufLayout.targets_url(self.base_url),
                         fetcher=self.fetcher,
                         config=METADATA_LIMITS,
                         bootstrap=self.bootstrap_root,
@@ -125,7 +125,7 @@ class TrustedReleases:
                 os.sync()  # ngclient wrote metadata with rename but without fsync
 
     def target_url(self, target_path: str) -> str:
-        return f"{self.base_url}/targets/{target_path}"
+        return TufLayout.target_url(self.base_url, target_path)
 
 
 @contextlib.contextmanager

@@ -15,8 +15,8 @@ from cryptography.x509.oid import NameOID
 
 from cellbridge.cli import main
 from common.broker import Mosquitto, free_port
+from common.enrolment import load_bundle
 from provisioning import estate as est
-from provisioning.enrolment import load_bundle
 from tests.provisioning.conftest import Wing, tree_digest
 from tests.provisioning.test_broker_mtls import refusal_after_reload
 

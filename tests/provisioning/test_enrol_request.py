@@ -7,9 +7,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from agent.enrol_request import enrol_request
+from common.enrolment import load_bundle
 from provisioning import estate as est
-from provisioning.csr import enrol_request
-from provisioning.enrolment import load_bundle
 from tests.provisioning.conftest import WING, make_estate
 
 

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from agent.enrol_request import make_request
+from common.enrolment import load_bundle
 from provisioning import estate as est
-from provisioning import pki
-from provisioning.csr import make_request
-from provisioning.enrolment import BundleError, load_bundle
 from tests.provisioning.conftest import WING, make_estate
+from wire import certs
+from wire.enrolment import BundleError
 from wire.envelope import key_id, public_key_to_pem
 
 
@@ -66,7 +67,7 @@ def test_a_csr_bundle_without_the_tablets_key_is_refused(
         enrolled_by="it",
     )
     other_key = tmp_path / "other.key"
-    other_key.write_bytes(pki.key_pem(pki.new_key()))
+    other_key.write_bytes(certs.key_pem(certs.new_key()))
     with pytest.raises(BundleError, match="not issued for this tablet's key"):
         load_bundle(estate.bundles / "C8", now=now(), key_path=other_key)
 
@@ -176,7 +177,7 @@ def test_a_bundle_from_a_look_alike_estate_is_refused_when_the_root_is_pinned(
     estate: est.Estate, tmp_path: Path
 ) -> None:
     bundle = estate.bundles / "A"
-    pinned = pki.fingerprint(estate.root_cert())
+    pinned = certs.fingerprint(estate.root_cert())
     assert load_bundle(bundle, now=now(), root_fingerprint=pinned).tablet_id == "A"
     _resigned_by_another_estate(bundle, estate, tmp_path)
     with pytest.raises(BundleError, match="root this tablet does not trust"):

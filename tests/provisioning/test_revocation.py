@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from gateway.revoked_watch import RevokedWatch
 from provisioning import estate as est
-from provisioning import revocation
 from tests.provisioning.conftest import WING, make_estate
+from wire import revoked
 
 
 @pytest.fixture
@@ -23,13 +24,13 @@ def revoked_path(estate: est.Estate) -> Path:
 
 def test_revoke_lists_the_tablet_by_id_with_its_reason(estate: est.Estate) -> None:
     est.revoke(estate, "A", "lost", None)
-    listed = revocation.load(revoked_path(estate))
+    listed = revoked.parse(revoked_path(estate).read_bytes())
     assert [(t.tablet_id, t.reason, t.status) for t in listed.tablets] == [("A", "lost", "revoked")]
     assert listed.crl_number == 2
 
 
 def test_the_watch_sees_a_revocation_made_after_it_started(estate: est.Estate) -> None:
-    watch = revocation.RevokedWatch(revoked_path(estate))
+    watch = RevokedWatch(revoked_path(estate))
     assert not watch.is_revoked("A")
     est.revoke(estate, "A", "lost", None)
     assert watch.is_revoked("A") and not watch.is_revoked("B")
@@ -37,7 +38,7 @@ def test_the_watch_sees_a_revocation_made_after_it_started(estate: est.Estate) -
 
 def test_a_malformed_list_keeps_the_revocations_already_known(estate: est.Estate) -> None:
     est.revoke(estate, "A", "lost", None)
-    watch = revocation.RevokedWatch(revoked_path(estate))
+    watch = RevokedWatch(revoked_path(estate))
     revoked_path(estate).write_text("{garbage")
     os.utime(revoked_path(estate), ns=(1, 1))
     assert watch.is_revoked("A")
@@ -45,11 +46,11 @@ def test_a_malformed_list_keeps_the_revocations_already_known(estate: est.Estate
 
 def test_a_shorter_list_does_not_unrevoke(estate: est.Estate) -> None:
     est.revoke(estate, "A", "lost", None)
-    watch = revocation.RevokedWatch(revoked_path(estate))
-    revoked_path(estate).write_text(revocation.empty(WING))
+    watch = RevokedWatch(revoked_path(estate))
+    revoked_path(estate).write_text(revoked.empty(WING))
     assert watch.is_revoked("A")
 
 
 def test_a_missing_list_stops_the_watch_from_starting(tmp_path: Path) -> None:
-    with pytest.raises(revocation.RevokedListError, match="cannot read revoked list"):
-        revocation.RevokedWatch(tmp_path / "absent.json")
+    with pytest.raises(revoked.RevokedListError, match="cannot read revoked list"):
+        RevokedWatch(tmp_path / "absent.json")

@@ -1,5 +1,5 @@
 """The tablet side of enrolment (`cellbridge agent enrol-request`): make the tablet's key pair on
-the tablet and write a CSR for IT to sign. The private key never leaves the tablet."""
+the tablet and write a CSR (`wire.csr`) for IT to sign. The private key never leaves the tablet."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 import click
 from cryptography.hazmat.primitives import serialization
 
-from provisioning import pki
-from provisioning.files import PRIVATE, PUBLIC, write_atomic
+from common.files import PRIVATE, PUBLIC, write_atomic
+from wire import certs
+from wire.csr import make_csr
 from wire.topics import check_device_id
 
 
@@ -29,12 +30,12 @@ def make_request(
     check_device_id(device_id)
     reused = key_path.exists()
     if reused:
-        key = pki.load_key(key_path.read_bytes(), None, f"tablet key {key_path}")
+        key = certs.load_key(key_path.read_bytes(), None, f"tablet key {key_path}")
     else:
-        key = pki.new_key()
-    csr = pki.make_csr(key, device_id, hardware_serial)
+        key = certs.new_key()
+    csr = make_csr(key, device_id, hardware_serial)
     if not reused:
-        write_atomic(key_path, pki.key_pem(key), PRIVATE)
+        write_atomic(key_path, certs.key_pem(key), PRIVATE)
     write_atomic(csr_path, csr.public_bytes(serialization.Encoding.PEM), PUBLIC)
     return RequestResult(key_path, csr_path, reused)
 
@@ -79,7 +80,7 @@ def enrol_request(device_id: str, key_path: Path, out: Path | None, serial: str 
         result = make_request(
             device_id, key_path, out or Path(f"{device_id}.csr"), serial or hardware_serial()
         )
-    except (ValueError, pki.PkiError) as exc:
+    except (ValueError, certs.PkiError) as exc:
         raise click.ClickException(str(exc)) from exc
     except OSError as exc:
         raise click.ClickException(f"{exc.filename}: {exc.strerror}") from exc
