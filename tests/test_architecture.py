@@ -34,13 +34,11 @@ def project_imports() -> list[import_graph.Import]:
     return import_graph.imports(ROOT)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: the layering is being fixed step by step")
 def test_every_package_imports_only_the_layers_below_it(project_imports):
     wrong = sorted({str(i) for i in import_graph.upward_imports(project_imports)})
     assert wrong == [], "\n".join(wrong)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: the layering is being fixed step by step")
 def test_no_two_packages_import_each_other(project_imports):
     assert import_graph.package_cycles(project_imports) == []
 

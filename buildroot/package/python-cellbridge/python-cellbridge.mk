@@ -18,21 +18,16 @@ PYTHON_CELLBRIDGE_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = \
 	--exclude .ruff_cache --exclude .hypothesis --exclude __pycache__
 
 # The gateway and the estate's tools run on the wing host and the IT station,
-# never on a tablet: keep them (and their keys' handling) off the image. The
-# agent keeps what it needs of provisioning: checking its enrolment bundle and
-# making its key and CSR (enrolment, pki, csr, files).
+# never on a tablet: keep them (and their keys' handling) off the image. What
+# the agent needs of the enrolment contract (its bundle, its key and CSR) is
+# in wire/ and common/, so no part of provisioning ships.
 PYTHON_CELLBRIDGE_SITE_PACKAGES = $(TARGET_DIR)/usr/lib/python$(PYTHON3_VERSION_MAJOR)/site-packages
 define PYTHON_CELLBRIDGE_REMOVE_HOST_ONLY_PARTS
 	rm -rf $(PYTHON_CELLBRIDGE_SITE_PACKAGES)/gateway
+	rm -rf $(PYTHON_CELLBRIDGE_SITE_PACKAGES)/provisioning
 	rm -rf $(PYTHON_CELLBRIDGE_SITE_PACKAGES)/cellbridge/demo.py
 	rm -rf $(PYTHON_CELLBRIDGE_SITE_PACKAGES)/cellbridge/wing.py
 	rm -rf $(PYTHON_CELLBRIDGE_SITE_PACKAGES)/cellbridge/fleet.py
-	rm -rf $(PYTHON_CELLBRIDGE_SITE_PACKAGES)/provisioning/cli.py
-	rm -rf $(PYTHON_CELLBRIDGE_SITE_PACKAGES)/provisioning/estate.py
-	rm -rf $(PYTHON_CELLBRIDGE_SITE_PACKAGES)/provisioning/inventory.py
-	rm -rf $(PYTHON_CELLBRIDGE_SITE_PACKAGES)/provisioning/mosquitto_conf.py
-	rm -rf $(PYTHON_CELLBRIDGE_SITE_PACKAGES)/provisioning/revocation.py
-	rm -rf $(PYTHON_CELLBRIDGE_SITE_PACKAGES)/provisioning/demo_estate.py
 endef
 PYTHON_CELLBRIDGE_POST_INSTALL_TARGET_HOOKS += PYTHON_CELLBRIDGE_REMOVE_HOST_ONLY_PARTS
 
