@@ -23,7 +23,7 @@ from agent.updates.config import UpdatesConfig
 from agent.updates.slots import FileSlots
 from agent.updates.target import app_target_path
 from common.apptree import hash_tree
-from gateway.staff_cli import ApiClient
+from gateway.staff.client import ApiClient
 from provisioning.release import EstateRepository
 from wire.manifest import MANIFEST_NAME
 
