@@ -12,7 +12,7 @@ SUBCOMMANDS: dict[str, str] = {
     "agent": "agent.cli:agent",
     "shell": "device.cli:shell",
     "gateway": "gateway.cli:gateway",
-    "staff": "gateway.staff_cli:staff",
+    "staff": "gateway.staff:staff",
     "demo": "cellbridge.demo:demo",
     "provision": "provisioning.cli:provision",
     "release": "provisioning.release_cli:release",

@@ -22,7 +22,7 @@ from tuf.api.metadata import Root, Targets
 from agent.updates.config import UpdatesConfig
 from agent.updates.slots import FileSlots
 from common.apptree import hash_tree
-from gateway.staff_cli import ApiClient
+from gateway.staff.client import ApiClient
 from provisioning.release import EstateRepository
 from wire.manifest import MANIFEST_NAME
 from wire.tuf_layout import TufLayout, app_target_path

@@ -138,7 +138,7 @@ def run(config_path: Path, log_level: str) -> None:
 def register(device_id: str, cell: str, landing: str, api_path: Path | None,
              config_path: Path | None) -> None:
     """Register a tablet with the running gateway."""
-    from gateway.staff_cli import DEFAULT_API, ApiClient, fail, operator
+    from gateway.staff.client import DEFAULT_API, ApiClient, fail, operator
 
     if api_path is None and config_path is not None:
         try:

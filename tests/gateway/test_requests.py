@@ -156,7 +156,7 @@ async def test_replying_twice_to_one_request_is_refused(gateway, peer):
 def test_requests_list_exits_3_when_the_gateway_is_unreachable(tmp_path):
     from click.testing import CliRunner
 
-    from gateway.staff_cli import staff
+    from gateway.staff import staff
 
     result = CliRunner().invoke(staff, ["requests", "list", "--api", str(tmp_path / "no.sock")])
     assert result.exit_code == 3

@@ -1,4 +1,4 @@
-"""`cellbridge staff requests list | reply`: prisoners' requests and staff's answers.
+"""`staff requests list | reply`: prisoners' requests and staff's answers.
 
 Exit codes as every staff command: 2 unknown request id or refused input, 3 gateway unreachable.
 """
@@ -6,12 +6,14 @@ Exit codes as every staff command: 2 unknown request id or refused input, 3 gate
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
+from urllib.parse import quote
 
 import click
 
-from gateway.staff_cli import EXIT_REFUSED, ApiClient, api_option, fail, json_option, operator
+from gateway.staff.client import ApiClient, operator
+from gateway.staff.output import say, show_json
+from gateway.staff.params import TEXT, api_option, by_option, json_option
 
 
 @click.group()
@@ -26,7 +28,8 @@ def _when(ms: int | None) -> str:
 
 
 @requests.command(name="list")
-@click.option("--device", default=None, metavar="ID", help="Only this tablet's requests.")
+@click.option("--device", type=TEXT, default=None, metavar="ID",
+              help="Only this tablet's requests.")
 @api_option
 @json_option
 def list_requests(device: str | None, api_path: Path, as_json: bool) -> None:
@@ -34,34 +37,33 @@ def list_requests(device: str | None, api_path: Path, as_json: bool) -> None:
     params = {"device": device} if device else None
     rows = ApiClient(api_path).call("GET", "/v1/requests", params=params)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        show_json(rows)
         return
     if not rows:
-        click.echo("no requests")
+        say("no requests")
         return
     for row in rows:
-        click.echo(f"{row['id']}  {row['device']:<12} {row['type']:<10} "
-                   f"{_when(row['received'])}  {row['status']}")
-        click.echo(f"    {row['text']}")
+        say(f"{row['id']}  {row['device']:<12} {row['type']:<10} "
+            f"{_when(row['received'])}  {row['status']}")
+        say(f"    {row['text']}")
         if row["reply"] is not None:
             delivered = "delivered" if row["reply_delivered"] else "not yet delivered"
-            click.echo(f"    reply by {row['reply_by']} ({delivered}): {row['reply']}")
+            say(f"    reply by {row['reply_by']} ({delivered}): {row['reply']}")
 
 
 @requests.command(name="reply")
-@click.argument("request_id", metavar="ID")
-@click.option("--text", required=True, help="The answer the prisoner will read.")
-@click.option("--by", default=None, help="Who answers (default: your user name).")
+@click.argument("request_id", metavar="ID", type=TEXT)
+@click.option("--text", type=TEXT, required=True, help="The answer the prisoner will read.")
+@by_option("Who answers")
 @api_option
 @json_option
 def reply(request_id: str, text: str, by: str | None, api_path: Path, as_json: bool) -> None:
     """Answer one request; the tablet shows it as soon as it is reachable."""
-    if not text.strip():
-        fail(EXIT_REFUSED, "--text must not be empty")
     result = ApiClient(api_path).call(
-        "POST", f"/v1/requests/{request_id}/reply", {"text": text.strip(), "by": by or operator()}
+        "POST", f"/v1/requests/{quote(request_id, safe='')}/reply",
+        {"text": text.strip(), "by": by or operator()},
     )
     if as_json:
-        click.echo(json.dumps(result, indent=2))
+        show_json(result)
     else:
-        click.echo(f"reply to {request_id} sent to {result['device']}")
+        say(f"reply to {request_id} sent to {result['device']}")

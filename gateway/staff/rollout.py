@@ -1,19 +1,26 @@
-"""`cellbridge staff update …`: start a rollout and see where every tablet's update stands."""
+"""`staff update …`: start a rollout and see where every tablet's update stands."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
+from typing import Any
 
 import click
 
-from gateway.staff_cli import ApiClient, _table, api_option, json_option, operator
+from gateway.staff.client import ApiClient, operator
+from gateway.staff.output import say, short, show_json, table
+from gateway.staff.params import TEXT, FiniteRange, api_option, json_option
 
 
 @click.group()
 def update() -> None:
     """OS updates: rollouts (canary first) and each tablet's progress."""
+
+
+def _update_state(reported: dict[str, Any]) -> str:
+    state = reported.get("state", "?")
+    return f"{state} {reported.get('progress', 0)}%" if state == "downloading" else state
 
 
 @update.command("status")
@@ -23,42 +30,40 @@ def status(api_path: Path, as_json: bool) -> None:
     """Every rollout and where every tablet stands."""
     data = ApiClient(api_path).call("GET", "/v1/updates")
     if as_json:
-        click.echo(json.dumps(data, indent=1, sort_keys=True))
+        show_json(data)
         return
     for r in data["rollouts"]:
         c = r["counts"]
-        click.echo(f"rollout {r['id']}: {r['version']} {r['stage']}"
-                   f"{' (' + r['reason'] + ')' if r['reason'] else ''} - "
-                   f"{c['succeeded']} done, {c['in_progress']} updating, {c['failed']} failed, "
-                   f"{c['waiting']} waiting, {c['not_reached']} not yet offered")
+        say(f"rollout {r['id']}: {r['version']} {r['stage']}"
+            f"{' (' + r['reason'] + ')' if r['reason'] else ''} - "
+            f"{c['succeeded']} done, {c['in_progress']} updating, {c['failed']} failed, "
+            f"{c['waiting']} waiting, {c['not_reached']} not yet offered")
     rows = []
     for t in data["tablets"]:
         reported = t["reported"] or {}
         desired = t["desired"] or {}
-        progress = reported.get("progress", 0)
-        rows.append([
-            t["id"], reported.get("running", "") or "?", desired.get("version", "-"),
-            reported.get("state", "?") + (f" {progress}%" if reported.get("state") ==
-                                          "downloading" else ""),
-            (reported.get("error") or "")[:60],
-        ])
-    click.echo(_table(["tablet", "running", "wanted", "update", "last error"], rows))
-    apps = [[t["id"], a["app"], a["version"], a["state"], (a["error"] or "")[:60]]
+        rows.append([t["id"], reported.get("running", "") or "?", desired.get("version", "-"),
+                     _update_state(reported), short(reported.get("error") or "", 60)])
+    table(["tablet", "running", "wanted", "update", "last error"], rows)
+    apps = [[t["id"], a["app"], a["version"], a["state"], short(a["error"] or "", 60)]
             for t in data["tablets"] for a in t.get("apps", [])]
     if apps:
-        click.echo("\npinned apps not installed:")
-        click.echo(_table(["tablet", "app", "version", "state", "last error"], apps))
+        say()
+        say("pinned apps not installed:")
+        table(["tablet", "app", "version", "state", "last error"], apps)
 
 
 @update.command("start")
-@click.option("--id", "rollout_id", required=True, help="A name for this rollout.")
-@click.option("--target", required=True, help="TUF target, e.g. os/cellbridge-os-1.4.0.raucb")
-@click.option("--version", "version", required=True)
-@click.option("--canary", multiple=True, required=True, metavar="ID",
+@click.option("--id", "rollout_id", type=TEXT, required=True, help="A name for this rollout.")
+@click.option("--target", type=TEXT, required=True,
+              help="TUF target, e.g. os/cellbridge-os-1.4.0.raucb")
+@click.option("--version", "version", type=TEXT, required=True)
+@click.option("--canary", multiple=True, type=TEXT, required=True, metavar="ID",
               help="A canary tablet (repeatable): they update first.")
-@click.option("--rest", multiple=True, metavar="ID", help="A tablet for the second stage.")
+@click.option("--rest", multiple=True, type=TEXT, metavar="ID",
+              help="A tablet for the second stage.")
 @click.option("--rest-wing", is_flag=True, help="The second stage is every other tablet.")
-@click.option("--max-failures", "share", type=click.FloatRange(0, 1), default=0.2,
+@click.option("--max-failures", "share", type=FiniteRange(0, 1), default=0.2,
               show_default=True, help="Stop when more than this share of tablets fail.")
 @click.option("--window", nargs=2, type=click.DateTime(["%Y-%m-%dT%H:%M"]), default=None,
               help="START END (local time): switch to the new release only in this window.")
@@ -75,5 +80,7 @@ def start(rollout_id: str, target: str, version: str, canary: tuple[str, ...],
         body["window_start"] = int(window[0].astimezone().timestamp() * 1000)
         body["window_end"] = int(window[1].astimezone().timestamp() * 1000)
     data = ApiClient(api_path).call("POST", "/v1/rollouts", body)
-    click.echo(json.dumps(data, sort_keys=True) if as_json
-               else f"rollout {data['id']} started: {len(canary)} canary tablets")
+    if as_json:
+        show_json(data)
+    else:
+        say(f"rollout {data['id']} started: {len(canary)} canary tablets")

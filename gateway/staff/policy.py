@@ -1,4 +1,4 @@
-"""`cellbridge staff policy`: show, check and apply the wing policy; curfew exceptions and
+"""`staff policy`: show, check and apply the wing policy; curfew exceptions and
 lockdowns; privilege profiles. A thin client of the gateway's API, like the rest of `staff`.
 
 Exit codes as `staff`: 0 done; 1 not every tablet reported the new policy within --wait;
@@ -8,7 +8,6 @@ Exit codes as `staff`: 0 done; 1 not every tablet reported the new policy within
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
 import zoneinfo
 from pathlib import Path
@@ -18,15 +17,9 @@ import click
 
 from common.apptree import TreeError, hash_tree
 from gateway.policy_file import PolicyFileError, load_rules, rules_to_toml
-from gateway.staff_cli import (
-    EXIT_PENDING,
-    EXIT_REFUSED,
-    ApiClient,
-    api_option,
-    fail,
-    json_option,
-    operator,
-)
+from gateway.staff.client import EXIT_PENDING, EXIT_REFUSED, ApiClient, fail, operator
+from gateway.staff.output import say, say_lines, show_json
+from gateway.staff.params import TEXT, api_option, by_option, json_option, wait_option
 from wire.manifest import MANIFEST_NAME
 from wire.policy import wing_policy
 
@@ -45,13 +38,13 @@ def show(api_path: Path, as_json: bool) -> None:
     """The policy in force, as a TOML file, and how many tablets enforce it."""
     summary = ApiClient(api_path).call("GET", "/v1/policy")
     if as_json:
-        click.echo(json.dumps(summary, indent=2))
+        show_json(summary)
         return
     if summary["rules"] is None:
         fail(EXIT_REFUSED, "no wing policy has been applied yet")
-    click.echo(f"# version {summary['version']}, hash {summary['hash'][:16]}…, enforced by "
-               f"{summary['tablets_current']} of {summary['tablets']} tablet(s)")
-    click.echo(rules_to_toml(wing_policy(summary["rules"], **_ENVELOPE)), nl=False)
+    say(f"# version {summary['version']}, hash {summary['hash'][:16]}…, enforced by "
+        f"{summary['tablets_current']} of {summary['tablets']} tablet(s)")
+    say_lines(rules_to_toml(wing_policy(summary["rules"], **_ENVELOPE)))
 
 
 def _publish(api_path: Path, rules: dict[str, Any], by: str | None, wait_s: float,
@@ -61,26 +54,25 @@ def _publish(api_path: Path, rules: dict[str, Any], by: str | None, wait_s: floa
         body["base_version"] = base_version
     result = ApiClient(api_path).call("POST", "/v1/policy", body, timeout=wait_s + 30)
     if as_json:
-        click.echo(json.dumps(result, indent=2))
+        show_json(result)
     elif not result["changed"]:
-        click.echo(f"unchanged: version {result['version']} already has these rules")
+        say(f"unchanged: version {result['version']} already has these rules")
     else:
-        click.echo(f"published policy version {result['version']} (hash {result['hash'][:16]}…)"
-                   f"; enforced so far by {len(result['confirmed'])} of "
-                   f"{len(result['targets'])} tablet(s)")
+        say(f"published policy version {result['version']} (hash {result['hash'][:16]}…)"
+            f"; enforced so far by {len(result['confirmed'])} of "
+            f"{len(result['targets'])} tablet(s)")
     if wait_s > 0 and result["pending"]:
         pending = result["pending"]
-        click.echo(f"error: not reported within {wait_s:g}s by {len(pending)} of "
-                   f"{len(result['targets'])}: {', '.join(pending[:50])}", err=True)
+        say(f"error: not reported within {wait_s:g}s by {len(pending)} of "
+            f"{len(result['targets'])}: {', '.join(pending[:50])}", err=True)
         sys.exit(EXIT_PENDING)
 
 
 @policy.command()
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--check", is_flag=True, help="Only check the file; publish nothing.")
-@click.option("--wait", "wait_s", type=click.FloatRange(0, 600), default=0.0,
-              help="Wait up to S seconds for every tablet to report the new policy.")
-@click.option("--by", default=None, help="Who decided (default: your user name).")
+@wait_option("the new policy")
+@by_option()
 @api_option
 @json_option
 def apply(file: Path, check: bool, wait_s: float, by: str | None, api_path: Path,
@@ -91,16 +83,16 @@ def apply(file: Path, check: bool, wait_s: float, by: str | None, api_path: Path
     except PolicyFileError as exc:
         fail(EXIT_REFUSED, str(exc))
     if check:
-        click.echo(f"{file}: ok")
+        say(f"{file}: ok")
         return
     _publish(api_path, rules, by, wait_s, as_json)
 
 
 @policy.command()
-@click.argument("profile")
-@click.option("--device", "devices", multiple=True, required=True, metavar="ID",
+@click.argument("profile", type=TEXT)
+@click.option("--device", "devices", multiple=True, required=True, metavar="ID", type=TEXT,
               help="A tablet (repeatable).")
-@click.option("--by", default=None, help="Who decided (default: your user name).")
+@by_option()
 @api_option
 @json_option
 def profile(profile: str, devices: tuple[str, ...], by: str | None, api_path: Path,
@@ -109,9 +101,9 @@ def profile(profile: str, devices: tuple[str, ...], by: str | None, api_path: Pa
     result = ApiClient(api_path).call("POST", "/v1/profile", {
         "devices": list(dict.fromkeys(devices)), "profile": profile, "by": by or operator()})
     if as_json:
-        click.echo(json.dumps(result, indent=2))
+        show_json(result)
     else:
-        click.echo(f"profile {profile} sent to {len(result['devices'])} tablet(s)")
+        say(f"profile {profile} sent to {len(result['devices'])} tablet(s)")
 
 
 @policy.group()
@@ -126,7 +118,7 @@ def _when(value: int | None, tz: zoneinfo.ZoneInfo) -> str:
 
 
 @curfew.command()
-@click.option("--profile", default="standard", show_default=True)
+@click.option("--profile", type=TEXT, default="standard", show_default=True)
 @api_option
 @json_option
 def status(profile: str, api_path: Path, as_json: bool) -> None:
@@ -134,14 +126,14 @@ def status(profile: str, api_path: Path, as_json: bool) -> None:
     client = ApiClient(api_path)
     answer = client.call("GET", "/v1/policy/decision", params={"profile": profile})
     if as_json:
-        click.echo(json.dumps(answer, indent=2))
+        show_json(answer)
         return
     rules = client.call("GET", "/v1/policy")["rules"]
     tz = zoneinfo.ZoneInfo(rules["timezone"])
-    click.echo(f"{answer['state']} ({answer['label']})")
-    click.echo(f"closed stretch: {_when(answer['starts_at'], tz)} → {_when(answer['ends_at'], tz)}")
+    say(f"{answer['state']} ({answer['label']})")
+    say(f"closed stretch: {_when(answer['starts_at'], tz)} → {_when(answer['ends_at'], tz)}")
     allowed = [a["app"] for a in answer["apps"] if a["allowed"]]
-    click.echo(f"{profile} may use now: {', '.join(allowed) or 'nothing'}")
+    say(f"{profile} may use now: {', '.join(allowed) or 'nothing'}")
 
 
 def _edit(api_path: Path, change: Any, by: str | None, as_json: bool) -> None:
@@ -163,10 +155,13 @@ def _local(value: str, option: str) -> str:
 
 
 _span_options = [
-    click.option("--name", required=True, help="What it is, as staff and prisoners will see it."),
-    click.option("--start", required=True, help="Local prison time, e.g. 2026-12-31T22:00."),
-    click.option("--end", required=True, help="Local prison time, e.g. 2027-01-01T00:30."),
-    click.option("--by", default=None, help="Who decided (default: your user name)."),
+    click.option("--name", type=TEXT, required=True,
+                 help="What it is, as staff and prisoners will see it."),
+    click.option("--start", type=TEXT, required=True,
+                 help="Local prison time, e.g. 2026-12-31T22:00."),
+    click.option("--end", type=TEXT, required=True,
+                 help="Local prison time, e.g. 2027-01-01T00:30."),
+    by_option(),
     api_option,
     json_option,
 ]
@@ -200,8 +195,8 @@ def lockdown(name: str, start: str, end: str, by: str | None, api_path: Path,
 
 
 @curfew.command()
-@click.argument("name")
-@click.option("--by", default=None, help="Who decided (default: your user name).")
+@click.argument("name", type=TEXT)
+@by_option()
 @api_option
 @json_option
 def remove(name: str, by: str | None, api_path: Path, as_json: bool) -> None:
@@ -219,10 +214,11 @@ def remove(name: str, by: str | None, api_path: Path, as_json: bool) -> None:
 
 @policy.command("sign-app")
 @click.argument("folder", type=click.Path(path_type=Path, file_okay=False, exists=True))
-@click.option("--app", "app_id", required=True, help="The app's id in the policy's catalogue.")
-@click.option("--version", "app_version", required=True, help="The build's version.")
-@click.option("--entry", required=True, help="The executable, relative to FOLDER.")
-@click.option("--by", default=None, help="Who admitted it (default: your user name).")
+@click.option("--app", "app_id", type=TEXT, required=True,
+              help="The app's id in the policy's catalogue.")
+@click.option("--version", "app_version", type=TEXT, required=True, help="The build's version.")
+@click.option("--entry", type=TEXT, required=True, help="The executable, relative to FOLDER.")
+@by_option("Who admitted it")
 @api_option
 def sign_app(folder: Path, app_id: str, app_version: str, entry: str, by: str | None,
              api_path: Path) -> None:
@@ -236,4 +232,4 @@ def sign_app(folder: Path, app_id: str, app_version: str, entry: str, by: str | 
         "app": app_id, "app_version": app_version, "entry": entry, "files": files,
         "by": by or operator()})
     (folder / MANIFEST_NAME).write_text(result["envelope"], encoding="utf-8")
-    click.echo(f"signed {app_id} {app_version}: {len(files)} file(s) → {folder / MANIFEST_NAME}")
+    say(f"signed {app_id} {app_version}: {len(files)} file(s) → {folder / MANIFEST_NAME}")

@@ -1,0 +1,69 @@
+"""The staff commands' one way to the gateway: JSON over its Unix socket, every failure an exit
+code and one line on stderr.
+
+Exit codes of every staff command: 0 done; 1 not every target confirmed within --wait (named on
+stderr), or the audit chain does not verify; 2 usage error or refused input; 3 gateway unreachable
+or failing.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import httpx
+
+from gateway import DEFAULT_API_SOCKET
+from gateway.staff.output import say
+
+DEFAULT_API = DEFAULT_API_SOCKET
+EXIT_PENDING, EXIT_REFUSED, EXIT_UNREACHABLE = 1, 2, 3
+
+
+def fail(code: int, message: str) -> NoReturn:
+    """One `error:` line on stderr, then exit with `code`."""
+    say(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def operator() -> str:
+    """Who is acting, as recorded in the audit trail."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid{os.getuid()}"
+
+
+class ApiClient:
+    """JSON over the gateway's Unix socket; every failure becomes an exit code and one line."""
+
+    def __init__(self, socket_path: Path) -> None:
+        self.socket_path = socket_path
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None,
+             timeout: float = 30.0, params: dict[str, Any] | None = None) -> Any:
+        transport = httpx.HTTPTransport(uds=str(self.socket_path))
+        try:
+            with httpx.Client(transport=transport, base_url="http://gateway",
+                              timeout=timeout) as client:
+                response = client.request(method, path, json=body, params=params)
+        except httpx.TimeoutException:
+            fail(EXIT_UNREACHABLE, f"gateway at {self.socket_path} did not answer in {timeout:g}s")
+        except httpx.HTTPError as exc:
+            fail(EXIT_UNREACHABLE, f"gateway unreachable at {self.socket_path}: {exc}")
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if response.status_code >= 400:
+            detail = data.get("detail") if isinstance(data, dict) else None
+            message = detail if isinstance(detail, str) else response.reason_phrase
+            if 400 <= response.status_code < 500:
+                fail(EXIT_REFUSED, message)
+            fail(EXIT_UNREACHABLE, f"gateway failed ({response.status_code}): {message}")
+        if data is None:
+            fail(EXIT_UNREACHABLE, "gateway answered with something that is not JSON")
+        return data
