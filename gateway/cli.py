@@ -15,7 +15,9 @@ from pathlib import Path
 import click
 
 from common.config import ConfigError, load
+from common.text import inert
 from gateway.config import GatewayConfig
+from gateway.staff.params import TEXT
 
 
 def bind_api_socket(path: Path) -> socket.socket:
@@ -127,9 +129,10 @@ def run(config_path: Path, log_level: str) -> None:
 
 
 @gateway.command()
-@click.option("--device", "device_id", required=True, help="Tablet id (its certificate CN).")
-@click.option("--cell", required=True)
-@click.option("--landing", required=True)
+@click.option("--device", "device_id", required=True, type=TEXT,
+              help="Tablet id (its certificate CN).")
+@click.option("--cell", required=True, type=TEXT)
+@click.option("--landing", required=True, type=TEXT)
 @click.option("--api", "api_path", envvar="CELLBRIDGE_GATEWAY_API", default=None,
               type=click.Path(path_type=Path), help="The gateway's API socket.")
 @click.option("--config", "config_path", default=None,
@@ -153,5 +156,5 @@ def register(device_id: str, cell: str, landing: str, api_path: Path | None,
     )
     if not isinstance(reply, dict):
         fail(3, "unexpected answer from the gateway")
-    click.echo(f"registered {device_id} (cell {cell}, landing {landing})"
+    click.echo(inert(f"registered {device_id} (cell {cell}, landing {landing})")
                + ("" if reply.get("changed") else ": already so"))

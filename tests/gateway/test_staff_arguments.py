@@ -81,3 +81,19 @@ def test_a_reason_is_sent_as_typed_once_it_is_text(tmp_path: Path) -> None:
     result = CliRunner().invoke(staff, ["lock", "--device", "T1", "--reason", "search \u202e 中",
                                         "--wait", "0.5", "--api", str(tmp_path / "none.sock")])
     assert result.exit_code == 3 and "unreachable" in result.stderr
+
+
+@pytest.mark.parametrize("field", ["--device", "--cell", "--landing"])
+def test_gateway_register_refuses_text_that_is_not_utf8_in_one_line(
+    field: str, tmp_path: Path
+) -> None:
+    args = {"--device": "T1", "--cell": "C1", "--landing": "L1"}
+    argv: list[str | bytes] = ["gateway", "register", "--api", str(tmp_path / "none.sock")]
+    for name, value in args.items():
+        argv += [name, NOT_UTF8 if name == field else value]
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    result = subprocess.run([sys.executable, "-m", "cellbridge", *argv],
+                            capture_output=True, env=env, cwd=REPO_ROOT, timeout=60)
+    assert "Traceback" not in result.stderr.decode()
+    assert result.returncode == 2
+    assert f"Error: Invalid value for '{field}': not UTF-8 text" in result.stderr.decode()
