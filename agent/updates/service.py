@@ -1,10 +1,10 @@
 """The update engine inside the agent's event loop.
 
 The engine is synchronous (downloads, fsyncs, `rauc`): it runs in a worker thread, one `run()` at
-a time, woken when the desired state changes, retried with jittered backoff after transient
-failures, and re-checked while it waits for the staff window. Every change of its record reaches
-the agent through `on_change` on the event loop (the agent then refreshes the shell and
-publishes `reported`).
+a time, woken when the desired state changes, retried with jittered exponential backoff
+(tenacity) after transient failures, and re-checked while it waits for the staff window. Every
+change of its record reaches the agent through `on_change` on the event loop (the agent then
+refreshes the shell and publishes `reported`).
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
+
+from tenacity import AsyncRetrying, retry_if_result, wait_random_exponential
 
 from agent.updates.bridge import UpdateWindow, apply_desired, report_of, view_of
 from agent.updates.config import UpdatesConfig, build_engine
@@ -90,28 +91,34 @@ class UpdateService:
 
     # -- running --------------------------------------------------------------------------
     async def run(self) -> None:
-        """Until cancelled: run the engine whenever there may be something to do."""
+        """Until cancelled: run the engine whenever there may be something to do; after a
+        transient failure again with jittered exponential backoff (tenacity), a wake (a new
+        desired state) cutting the wait short."""
         self._loop = asyncio.get_running_loop()
-        failures = 0
         while True:
-            self._wake.clear()
-            try:
-                outcome = await asyncio.to_thread(self.engine.run)
-            except Exception:  # a bug must not stop updates for good, nor the agent
-                log.exception("update engine failed")
-                outcome = Outcome.RETRY
-            self._changed(self.engine.state())
-            delay: float | None
-            if outcome == Outcome.RETRY:
-                failures += 1
-                delay = random.uniform(0, min(RETRY_MAX_S, 5 * 1.5 ** min(failures, 12)))
-            else:
-                failures = 0
-                delay = WINDOW_POLL_S if outcome == Outcome.WAITING else None
+            retrying = AsyncRetrying(
+                retry=retry_if_result(lambda outcome: outcome == Outcome.RETRY),
+                wait=wait_random_exponential(multiplier=5, exp_base=1.5, max=RETRY_MAX_S),
+                sleep=self._sleep_unless_woken,
+            )
+            outcome: Outcome = await retrying(self._attempt)
             if outcome == Outcome.REBOOT:
                 log.info("update installed: reboot requested")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+            await self._sleep_unless_woken(WINDOW_POLL_S if outcome == Outcome.WAITING else None)
+
+    async def _attempt(self) -> Outcome:
+        self._wake.clear()
+        try:
+            outcome = await asyncio.to_thread(self.engine.run)
+        except Exception:  # a bug must not stop updates for good, nor the agent
+            log.exception("update engine failed")
+            outcome = Outcome.RETRY
+        self._changed(self.engine.state())
+        return outcome
+
+    async def _sleep_unless_woken(self, seconds: float | None) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
 
     def _changed(self, record: UpdateRecord) -> None:
         with self._record_lock:
