@@ -232,6 +232,18 @@ def test_a_slot_never_marked_good_falls_back_to_the_old_one_after_its_attempts(
     assert device.status()["by_bootname"]["B"]["boot_status"] == "bad"
 
 
+def test_is_good_is_the_bootloaders_word_on_a_slot(
+    wing: Wing, device: RaucService, slots: RaucSlots, tmp_path: Path
+) -> None:
+    assert (slots.is_good("A"), slots.is_good("B")) == (True, False)  # B: blank, no attempts
+    installed_and_activated(wing, device, slots, tmp_path)
+    assert (slots.is_good("A"), slots.is_good("B")) == (True, True)
+    slots.mark_bad("A")
+    assert (slots.is_good("A"), slots.is_good("B")) == (False, True)
+    with pytest.raises(SlotError, match="no rootfs slot"):
+        slots.is_good("C")
+
+
 def test_mark_bad_stops_the_slot_from_booting(
     wing: Wing, device: RaucService, slots: RaucSlots, tmp_path: Path
 ) -> None:
@@ -373,6 +385,28 @@ def test_a_new_slot_that_never_reaches_mark_good_is_rolled_back_through_real_rau
     assert "never reached mark-good" in record.error
     assert device.status()["booted"] == "A"
     assert device.status()["by_bootname"]["B"]["boot_status"] == "bad"
+
+
+def test_an_unreadable_record_on_a_trial_boot_rolls_back_through_real_rauc(
+    wing: Wing, device: RaucService, tmp_path: Path
+) -> None:
+    reports: list[UpdateRecord] = []
+    installed_by_engine(wing, device, tmp_path, reports)
+    assert device.reboot() == "B"
+    (tmp_path / "work" / "update.json").write_text("{torn")
+
+    trial = rauc_engine(wing, device, tmp_path, reports)
+    assert trial.run() == Outcome.REBOOT
+    assert device.status()["by_bootname"]["B"]["boot_status"] == "bad"
+    assert device.reboot() == "A"
+    back = rauc_engine(wing, device, tmp_path, reports)
+    assert back.run() == Outcome.SETTLED
+
+    record = back.state()
+    assert record.state == State.ROLLED_BACK
+    assert "record unreadable" in record.error
+    assert device.status()["by_bootname"]["A"]["boot_status"] == "good"
+    assert device.reboot() == "A"
 
 
 def test_the_engine_refuses_a_release_older_than_the_factory_image_through_real_rauc(

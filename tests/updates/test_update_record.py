@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from agent.updates.engine import Outcome
+from agent.updates.service import UpdateService
+from agent.updates.slots import SlotError
 from agent.updates.states import State
 from agent.updates.store import (
     SCHEMA_VERSION,
@@ -112,6 +114,29 @@ def test_an_offer_does_not_overwrite_an_unreadable_record(wing: Wing, tablet: Ta
     assert engine.run() == Outcome.REBOOT
     assert "B" in tablet.slots.bootloader().bad
     assert engine.state().pending is not None
+
+
+def test_while_the_slots_cannot_be_asked_the_unreadable_record_stays_and_nothing_commits(
+    wing: Wing, tablet: Tablet
+) -> None:
+    on_trial_boot(wing, tablet)
+    record_file(tablet).write_text("{torn")
+    bootloader = tablet.slots.dir / "bootloader.json"
+    saved = bootloader.read_bytes()
+    bootloader.write_text("{")  # the slot backend fails (RAUC's service restarting)
+
+    engine = tablet.engine()
+    with pytest.raises(SlotError):
+        engine.run()
+    service = UpdateService(tablet.config, now=engine.now, health=engine.health,
+                            on_change=lambda: None, engine=engine)
+    assert service.view().state == "failed"
+    assert "slots unavailable" in service.report().error
+    service.desired_changed(None)  # noted later, when the engine can decide
+    assert record_file(tablet).read_text() == "{torn"
+
+    bootloader.write_bytes(saved)
+    assert_rolled_back_not_committed(tablet, "record unreadable")
 
 
 # ---------------------------------------------------------------- the record's schema
