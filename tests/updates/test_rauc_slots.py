@@ -343,6 +343,19 @@ def test_the_engine_installs_switches_and_commits_through_real_rauc(
     assert device.reboot() == "B"
 
 
+def rolled_back_from_trial(wing: Wing, device: RaucService, tmp_path: Path,
+                           reports: list[UpdateRecord], healthy: bool = True) -> UpdateRecord:
+    """On the trial boot the engine marks the new slot bad and reboots; the old slot's engine
+    then settles: its record."""
+    trial = rauc_engine(wing, device, tmp_path, reports, healthy=healthy)
+    assert trial.run() == Outcome.REBOOT
+    assert device.status()["by_bootname"]["B"]["boot_status"] == "bad"
+    assert device.reboot() == "A"
+    back = rauc_engine(wing, device, tmp_path, reports)
+    assert back.run() == Outcome.SETTLED
+    return back.state()
+
+
 def test_a_failed_health_check_rolls_back_through_real_rauc(
     wing: Wing, device: RaucService, tmp_path: Path
 ) -> None:
@@ -350,14 +363,7 @@ def test_a_failed_health_check_rolls_back_through_real_rauc(
     installed_by_engine(wing, device, tmp_path, reports)
     assert device.reboot() == "B"
 
-    trial = rauc_engine(wing, device, tmp_path, reports, healthy=False)
-    assert trial.run() == Outcome.REBOOT
-    assert device.status()["by_bootname"]["B"]["boot_status"] == "bad"
-    assert device.reboot() == "A"
-    back = rauc_engine(wing, device, tmp_path, reports)
-    assert back.run() == Outcome.SETTLED
-
-    record = back.state()
+    record = rolled_back_from_trial(wing, device, tmp_path, reports, healthy=False)
     assert record.state == State.ROLLED_BACK
     assert "health check failed" in record.error
     assert reports[-1].state == State.ROLLED_BACK
@@ -395,14 +401,7 @@ def test_an_unreadable_record_on_a_trial_boot_rolls_back_through_real_rauc(
     assert device.reboot() == "B"
     (tmp_path / "work" / "update.json").write_text("{torn")
 
-    trial = rauc_engine(wing, device, tmp_path, reports)
-    assert trial.run() == Outcome.REBOOT
-    assert device.status()["by_bootname"]["B"]["boot_status"] == "bad"
-    assert device.reboot() == "A"
-    back = rauc_engine(wing, device, tmp_path, reports)
-    assert back.run() == Outcome.SETTLED
-
-    record = back.state()
+    record = rolled_back_from_trial(wing, device, tmp_path, reports)
     assert record.state == State.ROLLED_BACK
     assert "record unreadable" in record.error
     assert device.status()["by_bootname"]["A"]["boot_status"] == "good"

@@ -20,20 +20,9 @@ from agent.updates.engine import Outcome, UpdateEngine
 from agent.updates.states import RESUME, SETTLED, State
 from agent.updates.store import UpdateRecord, UpdateStore
 from tests.updates.conftest import Wing
-from tests.updates.support import Tablet
+from tests.updates.support import PowerCut, Tablet, cut_power_in
 
 VERSION = "1.1.0"
-
-
-class PowerCut(Exception):
-    """Raised from the engine's report hook: the process dies right after a state is saved."""
-
-
-def cut_power_in(state: State) -> Callable[[UpdateRecord], None]:
-    def report(record: UpdateRecord) -> None:
-        if record.state == state:
-            raise PowerCut(state)
-    return report
 
 
 @dataclass
