@@ -107,6 +107,8 @@ class UpdateStore:
             data = self.path.read_bytes()
         except FileNotFoundError:
             return UpdateRecord()
+        except OSError as exc:
+            raise StoreError(f"update record {self.path} unreadable: {exc}") from exc
         try:
             fields = json.loads(data)
             if not isinstance(fields, dict):
@@ -118,10 +120,16 @@ class UpdateStore:
     def save(self, record: UpdateRecord) -> None:
         write_atomic(self.path, record.model_dump_json(indent=1).encode())
 
-    def keep_unreadable(self) -> Path:
-        """Move an unreadable record aside (replacing one kept before), for the audit."""
+    def keep_unreadable(self) -> Path | None:
+        """Copy an unreadable record aside (replacing one kept before), for the audit; None if
+        even its bytes cannot be read. A copy, not a move: until the record that replaces it
+        is saved, a power cut finds the unreadable one again, never none (a fresh tablet)."""
+        try:
+            data = self.path.read_bytes()
+        except OSError:
+            return None
         kept = self.path.with_name(self.path.name + ".unreadable")
-        self.path.replace(kept)
+        write_atomic(kept, data)
         return kept
 
 

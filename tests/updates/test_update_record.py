@@ -23,7 +23,7 @@ from agent.updates.store import (
     upgrade,
 )
 from tests.updates.conftest import Wing
-from tests.updates.support import Tablet
+from tests.updates.support import PowerCut, Tablet
 
 
 def on_trial_boot(wing: Wing, tablet: Tablet) -> None:
@@ -67,6 +67,24 @@ def test_an_unreadable_record_on_a_trial_boot_rolls_back_and_is_kept_for_the_aud
     record_file(tablet).write_text("{torn")
     assert_rolled_back_not_committed(tablet, "record unreadable")
     assert (tablet.config.work_dir / "update.json.unreadable").read_text() == "{torn"
+
+
+def test_a_power_cut_while_an_unreadable_record_is_replaced_leaves_it_to_find_again(
+    wing: Wing, tablet: Tablet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    on_trial_boot(wing, tablet)
+    record_file(tablet).write_text("{torn")
+    engine = tablet.engine()
+
+    def cut(record: UpdateRecord) -> None:
+        raise PowerCut("saving the record")
+
+    monkeypatch.setattr(engine.store, "save", cut)
+    with pytest.raises(PowerCut):
+        engine.run()
+    assert record_file(tablet).read_text() == "{torn"
+    assert "B" not in tablet.slots.bootloader().bad
+    assert_rolled_back_not_committed(tablet, "record unreadable")
 
 
 def test_a_record_that_fails_validation_on_a_trial_boot_rolls_back(wing: Wing,
