@@ -28,7 +28,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import urllib3
 
@@ -61,7 +61,17 @@ class Expected:
     hashes: dict[str, str] = field(default_factory=dict)
 
 
-def _hashers(expected: Expected) -> dict[str, hashlib._Hash]:
+class Hasher(Protocol):
+    """What a download needs of a hash object: `hashlib.new`'s (whose own type is private)."""
+
+    def update(self, data: bytes | memoryview, /) -> None: ...
+    def hexdigest(self) -> str: ...
+
+
+Hashers = dict[str, Hasher]
+
+
+def _hashers(expected: Expected) -> Hashers:
     if not expected.hashes:
         raise DownloadRefused("the target lists no hashes")
     try:
@@ -70,15 +80,12 @@ def _hashers(expected: Expected) -> dict[str, hashlib._Hash]:
         raise DownloadRefused(f"unsupported hash algorithm: {exc}") from exc
 
 
-def verify_digests(hashers: dict[str, hashlib._Hash], length: int, expected: Expected) -> None:
+def verify_digests(hashers: Hashers, length: int, expected: Expected) -> None:
     if length != expected.length:
         raise DigestMismatch(f"length {length} is not the signed length {expected.length}")
     for algo, hasher in hashers.items():
         if not hmac.compare_digest(hasher.hexdigest(), expected.hashes[algo].lower()):
             raise DigestMismatch(f"{algo} of the bundle does not match the signed target")
-
-
-Hashers = dict[str, "hashlib._Hash"]
 
 
 def hash_file(path: Path, expected: Expected, limit: int | None = None) -> tuple[Hashers, int]:

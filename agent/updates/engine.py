@@ -1,5 +1,6 @@
 """The update engine: drives one update through the state machine in `states`, persisting the
-record before acting on every new state, resuming from whatever state a power cut left.
+record before acting on every new state, resuming from whatever state a power cut left as the
+`RESUME` table says (and from a record it cannot read as `recovery` says).
 
 I/O lives in its collaborators (TUF client, downloader, slot backend); this module only decides.
 `run()` returns when there is nothing more to do now: settled, a reboot was requested, waiting
@@ -27,10 +28,13 @@ from agent.updates.download import (
     kept_bundle,
     verify_file,
 )
+from agent.updates.recovery import unknown_record
 from agent.updates.slots import BundleRefused, SlotBackend, SlotError
 from agent.updates.states import (
     BEFORE_SWITCH,
+    RESUME,
     SETTLED,
+    Action,
     Event,
     State,
     next_state,
@@ -95,6 +99,14 @@ class UpdateEngine:
         self._started = False
         self._fresh: set[State] = set()
         """States entered by this process (their files need no re-check)."""
+        self._actions: dict[Action, Callable[[UpdateRecord], Outcome | None]] = {
+            Action.START: self._settled,
+            Action.DOWNLOAD: self._download,
+            Action.INSTALL: self._install,
+            Action.SWITCH: self._switch,
+            Action.VERIFY_BOOT: self._after_reboot,
+            Action.HEALTH_CHECK: self._trial,
+        }
 
     # ------------------------------------------------------------ public
     def offer(self, target: str, version: str) -> bool:
@@ -120,6 +132,8 @@ class UpdateEngine:
                 self.store.save(record)
 
     def state(self) -> UpdateRecord:
+        """The record, for reports. Raises SlotError only when the record could not be read
+        and the slots cannot be asked what to resume as (try again later)."""
         with self._record_lock:
             return self._load()
 
@@ -137,13 +151,19 @@ class UpdateEngine:
         try:
             return self.store.load()
         except StoreError as exc:
-            # Unknown progress. Nothing is activated on a guess: the record restarts as a
-            # failed update, and an unconfirmed slot still falls back through the bootloader
-            # unless this boot proves healthy.
-            log.error("%s", exc)
-            record = UpdateRecord(state=State.FAILED, error=f"record unreadable: {exc}")
-            self.store.save(record)
-            return record
+            return self._recover(exc)
+
+    def _recover(self, exc: StoreError) -> UpdateRecord:
+        """Unknown progress: never commit on a guess (`recovery`). The record that could not be
+        read is kept beside the new one, and its error reaches the gateway's audit."""
+        log.error("%s", exc)
+        booted, other = self.slots.booted(), self.slots.other()
+        record = unknown_record(str(exc), booted, other, self.slots.is_good(other),
+                                self.slots.boot_id())
+        kept = self.store.keep_unreadable()
+        log.error("unreadable update record kept as %s; resuming as %s", kept, record.state)
+        self.store.save(record)
+        return record
 
     def _save(self, record: UpdateRecord) -> None:
         with self._record_lock:
@@ -165,26 +185,9 @@ class UpdateEngine:
         record = self.state()
         if not self._started:
             self._started = True
-            # Every boot outside a trial confirms the running slot (committed before, it needs
-            # no new proof, and a gateway outage must not make it fall back to an older one);
-            # otherwise the bootloader spends its attempts and boots the other slot.
-            on_trial = record.state not in SETTLED and self.slots.booted() == record.to_slot
-            if not on_trial:
-                self.slots.mark_good()
-            if record.state not in SETTLED and record.state != State.INSTALLED:
-                # Waiting for the window across restarts is expected, not a loop.
-                record.resumes += 1
-                self._save(record)
-                if record.resumes > self.config.max_resumes:
-                    return self._abort(record, f"loop guard: resumed {record.resumes} times")
-        handlers = {
-            State.DOWNLOADING: self._download,
-            State.VERIFIED: self._install,
-            State.INSTALLING: self._install,
-            State.INSTALLED: self._switch,
-            State.REBOOTING: self._after_reboot,
-            State.TRIAL_BOOT: self._trial,
-        }
+            outcome = self._resume(record)
+            if outcome is not None:
+                return outcome
         while True:
             if record.state in BEFORE_SWITCH:
                 pending = self.state().pending
@@ -195,10 +198,25 @@ class UpdateEngine:
                     self._abort(record, f"superseded by {pending.version}")
                     record = self.state()
                     continue
-            handler = handlers.get(record.state, self._settled)
-            outcome = handler(record)
+            outcome = self._actions[RESUME[record.state].action](record)
             if outcome is not None:
                 return outcome
+
+    def _resume(self, record: UpdateRecord) -> Outcome | None:
+        """The first run of this process: confirm the running slot unless it may be on trial,
+        and count the restart against the loop guard where the table says so."""
+        # Every boot outside a trial confirms the running slot (committed before, it needs no
+        # new proof, and a gateway outage must not make it fall back to an older one);
+        # otherwise the bootloader spends its attempts and boots the other slot.
+        on_trial = record.state not in SETTLED and self.slots.booted() == record.to_slot
+        if not on_trial:
+            self.slots.mark_good()
+        if RESUME[record.state].guarded:
+            record.resumes += 1
+            self._save(record)
+            if record.resumes > self.config.max_resumes:
+                return self._abort(record, f"loop guard: resumed {record.resumes} times")
+        return None
 
     def _abort(self, record: UpdateRecord, reason: str) -> Outcome:
         if record.state in BEFORE_SWITCH:

@@ -1,10 +1,10 @@
 """The update engine inside the agent's event loop.
 
 The engine is synchronous (downloads, fsyncs, `rauc`): it runs in a worker thread, one `run()` at
-a time, woken when the desired state changes, retried with jittered backoff after transient
-failures, and re-checked while it waits for the staff window. Every change of its record reaches
-the agent through `on_change` on the event loop (the agent then refreshes the shell and
-publishes `reported`).
+a time, woken when the desired state changes, retried with jittered exponential backoff
+(tenacity) after transient failures, and re-checked while it waits for the staff window. Every
+change of its record reaches the agent through `on_change` on the event loop (the agent then
+refreshes the shell and publishes `reported`).
 """
 
 from __future__ import annotations
@@ -12,17 +12,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
 
+from tenacity import AsyncRetrying, retry_if_result, wait_random_exponential
+
 from agent.updates.bridge import UpdateWindow, apply_desired, report_of, view_of
 from agent.updates.config import UpdatesConfig, build_engine
 from agent.updates.engine import Outcome, UpdateEngine
+from agent.updates.slots import SlotError
+from agent.updates.states import State
 from agent.updates.store import UpdateRecord
 from agent.updates.tufclient import TrustedNow
-from wire.documents import DesiredState, UpdateReport
+from wire.documents import DesiredState, UpdateReport, UpdateTarget
 from wire.localapi import UpdateView
 
 log = logging.getLogger(__name__)
@@ -71,7 +74,10 @@ class UpdateService:
 
         self.engine = engine or build_engine(config, now=now, health=health,
                                              window_open=window_open, report=self._changed)
-        self._record = self.engine.state()
+        self._desired: UpdateTarget | None = None
+        self._unapplied = False
+        """The desired update target is not noted by the engine yet: try again before a run."""
+        self._record = self._read_record()
 
     # -- what the agent asks --------------------------------------------------------------
     def report(self) -> UpdateReport:
@@ -85,33 +91,63 @@ class UpdateService:
 
     def desired_changed(self, desired: DesiredState | None) -> None:
         """The agent applied a new desired state (or loaded one at start)."""
-        apply_desired(self.engine, self.window, desired.update if desired else None)
+        self._desired = desired.update if desired else None
+        self._unapplied = True
+        self._apply_desired()
         self._wake.set()
+
+    def _apply_desired(self) -> None:
+        try:
+            apply_desired(self.engine, self.window, self._desired)
+        except SlotError as exc:  # the record is unreadable and the slots cannot say what next
+            log.error("update target not noted yet: %s", exc)
+            return
+        self._unapplied = False
+
+    def _read_record(self) -> UpdateRecord:
+        """The engine's record; while it is unreadable and the slots cannot be asked what to
+        resume as, a failed one that says so (reported only: nothing is decided on it)."""
+        try:
+            return self.engine.state()
+        except SlotError as exc:
+            return UpdateRecord(state=State.FAILED,
+                                error=f"update record unreadable, slots unavailable: {exc}")
 
     # -- running --------------------------------------------------------------------------
     async def run(self) -> None:
-        """Until cancelled: run the engine whenever there may be something to do."""
+        """Until cancelled: run the engine whenever there may be something to do; after a
+        transient failure again with jittered exponential backoff (tenacity), a wake (a new
+        desired state) cutting the wait short."""
         self._loop = asyncio.get_running_loop()
-        failures = 0
         while True:
-            self._wake.clear()
-            try:
-                outcome = await asyncio.to_thread(self.engine.run)
-            except Exception:  # a bug must not stop updates for good, nor the agent
-                log.exception("update engine failed")
-                outcome = Outcome.RETRY
-            self._changed(self.engine.state())
-            delay: float | None
-            if outcome == Outcome.RETRY:
-                failures += 1
-                delay = random.uniform(0, min(RETRY_MAX_S, 5 * 1.5 ** min(failures, 12)))
-            else:
-                failures = 0
-                delay = WINDOW_POLL_S if outcome == Outcome.WAITING else None
+            retrying = AsyncRetrying(
+                retry=retry_if_result(lambda outcome: outcome == Outcome.RETRY),
+                wait=wait_random_exponential(multiplier=5, exp_base=1.5, max=RETRY_MAX_S),
+                sleep=self._sleep_unless_woken,
+            )
+            outcome: Outcome = await retrying(self._attempt)
             if outcome == Outcome.REBOOT:
                 log.info("update installed: reboot requested")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+            await self._sleep_unless_woken(WINDOW_POLL_S if outcome == Outcome.WAITING else None)
+
+    async def _attempt(self) -> Outcome:
+        self._wake.clear()
+        try:
+            outcome = await asyncio.to_thread(self._run_engine)
+        except Exception:  # a bug must not stop updates for good, nor the agent
+            log.exception("update engine failed")
+            outcome = Outcome.RETRY
+        self._changed(self._read_record())
+        return outcome
+
+    def _run_engine(self) -> Outcome:
+        if self._unapplied:
+            self._apply_desired()
+        return self.engine.run()
+
+    async def _sleep_unless_woken(self, seconds: float | None) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
 
     def _changed(self, record: UpdateRecord) -> None:
         with self._record_lock:

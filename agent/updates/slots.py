@@ -98,6 +98,8 @@ class SlotBackend(Protocol):
     def other(self) -> str: ...
     def boot_id(self) -> str: ...
     def version(self, slot: str) -> str | None: ...
+    def is_good(self, slot: str) -> bool:
+        """The bootloader would boot `slot`: attempts left, not marked bad (RAUC: `good`)."""
     def install(self, bundle: Path, expected: ReleaseMeta) -> None:
         """Verify `bundle` (signature, compatible, version), then write it to the inactive slot,
         which stays inactive. Raises BundleRefused (nothing written) or SlotError."""
@@ -200,6 +202,9 @@ class FileSlots:
     def version(self, slot: str) -> str | None:
         meta = self.meta(slot)
         return meta.version if meta else None
+
+    def is_good(self, slot: str) -> bool:
+        return bootcount.is_good(self.bootloader(), slot)
 
     def install(self, bundle: Path, expected: ReleaseMeta) -> None:
         check_bundle(rauc_info(bundle, self.keyring), expected)
@@ -397,6 +402,13 @@ class RaucSlots:
         if slot == status.get("booted"):
             return _os_release_version(self.os_release)
         return None
+
+    def is_good(self, slot: str) -> bool:
+        """RAUC's `boot_status` of `slot` (its bootloader's word); unknown slot: SlotError."""
+        slots = self._slots()
+        if slot not in slots:
+            raise SlotError(f"no {self.slot_class} slot with boot name {slot!r}")
+        return slots[slot].get("boot_status") == "good"
 
     def install(self, bundle: Path, expected: ReleaseMeta) -> None:
         check_bundle(rauc_info(bundle, None, self.conf), expected)  # system.conf's keyring

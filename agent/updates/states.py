@@ -1,12 +1,14 @@
-"""The update state machine (DESIGN §4): states, events, and every transition in one table.
+"""The update state machine (DESIGN §4): states, events, every transition in one table, and what
+the engine does in each state in another.
 
-Pure: no I/O. The engine persists the state after every transition and, when it starts, resumes
-from the persisted state as `RESUME` says. Anything not in `TRANSITIONS` is a bug the engine
-refuses (it never guesses a next state).
+Pure: no I/O. The engine persists the state after every transition and dispatches on `RESUME`:
+on every pass, and when it starts again after a restart or a power cut. Anything not in
+`TRANSITIONS` is a bug the engine refuses (it never guesses a next state).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -41,8 +43,58 @@ class Event(StrEnum):
 
 S, E = State, Event
 
-SETTLED = frozenset({S.IDLE, S.COMMITTED, S.ROLLED_BACK, S.FAILED})
-"""States with no update in flight: a new target may start from any of them."""
+
+class Action(StrEnum):
+    """What the engine does in a state (the same after a restart: each step is idempotent)."""
+
+    START = "start"
+    """Settled: start the pending target, if there is one and it is not the one handled."""
+    DOWNLOAD = "download"
+    """Re-hash the partial file and resume with a Range request (a whole kept bundle is
+    re-verified; a refused download is cleaned up)."""
+    INSTALL = "install"
+    """Re-verify the kept bundle unless this process downloaded it (lost or damaged: download
+    again), then write the inactive slot (a half-written one is marked bad)."""
+    SWITCH = "switch"
+    """Wait for the staff window, then activate the new slot and reboot."""
+    VERIFY_BOOT = "verify_boot"
+    """After the reboot, which slot booted: the new one, a trial; the old one, rolled back; the
+    same boot still, activate and reboot again."""
+    HEALTH_CHECK = "health_check"
+    """On the new slot: the health check commits it or rolls it back; on the old slot: rolled
+    back."""
+
+
+@dataclass(frozen=True)
+class Resume:
+    action: Action
+    guarded: bool
+    """A restart here counts toward the loop guard (`EngineConfig.max_resumes`), which aborts
+    the update: given up before the switch, rolled back after it."""
+
+
+_AT_REST = Resume(Action.START, guarded=False)
+
+RESUME: dict[State, Resume] = {
+    S.IDLE: _AT_REST,
+    S.DOWNLOADING: Resume(Action.DOWNLOAD, guarded=True),
+    S.VERIFIED: Resume(Action.INSTALL, guarded=True),
+    S.INSTALLING: Resume(Action.INSTALL, guarded=True),
+    # Waiting for the window across restarts is expected, not a loop.
+    S.INSTALLED: Resume(Action.SWITCH, guarded=False),
+    S.REBOOTING: Resume(Action.VERIFY_BOOT, guarded=True),
+    S.TRIAL_BOOT: Resume(Action.HEALTH_CHECK, guarded=True),
+    S.COMMITTED: _AT_REST,
+    S.ROLLED_BACK: _AT_REST,
+    S.FAILED: _AT_REST,
+}
+"""State -> what the engine does there. A record that cannot be read has no row: `recovery`
+turns it into a rollback (or, beside a slot that cannot boot, a failure)."""
+
+SETTLED = frozenset(state for state, resume in RESUME.items() if resume.action is Action.START)
+"""States with no update in flight: a new target may start from any of them. In any other, the
+running slot is not confirmed at start if it is the update's new slot (on trial: that is for
+the health check to decide)."""
 
 TRANSITIONS: dict[tuple[State, Event], State] = {
     **{(s, E.ACCEPTED): S.DOWNLOADING for s in SETTLED},
@@ -70,19 +122,7 @@ TRANSITIONS: dict[tuple[State, Event], State] = {
     (S.TRIAL_BOOT, E.ABORT): S.ROLLED_BACK,
 }
 
-RESUME: dict[State, str] = {
-    S.IDLE: "nothing in flight; start a pending target if there is one",
-    S.DOWNLOADING: "resume the download with a Range request after re-hashing the partial file",
-    S.VERIFIED: "re-verify the downloaded file (lost or damaged: download it again), then install",
-    S.INSTALLING: "the inactive slot is half-written and marked bad: verify (lost or damaged: "
-                  "download again) and install again",
-    S.INSTALLED: "wait for the staff window, then reboot",
-    S.REBOOTING: "same boot: reboot again; new slot booted: trial boot; old slot: rolled back",
-    S.TRIAL_BOOT: "new slot booted: health check again; old slot booted: rolled back",
-    S.COMMITTED: "settled; start a pending target if there is one",
-    S.ROLLED_BACK: "settled; start a pending target if there is one",
-    S.FAILED: "settled; start a pending target if there is one",
-}
+
 
 BEFORE_SWITCH = frozenset({S.DOWNLOADING, S.VERIFIED, S.INSTALLING, S.INSTALLED})
 """In flight, but the bootloader still boots the running slot first."""

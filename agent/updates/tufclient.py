@@ -3,7 +3,11 @@
 A new `Updater` for every lookup (ngclient refreshes once per instance), bootstrapped from the
 root metadata baked into the image, so a tampered cache cannot become the trust anchor; the
 local cache only carries later roots that chain from it. Expiry is judged against the trusted
-clock, never the tablet's RTC.
+clock, never the tablet's RTC alone: ngclient's public API has no reference time (it reads the
+system clock), so after each refresh the metadata it trusts is judged again here, with tuf's
+public `Metadata` API, against the trusted time (`expired_roles`). ngclient's own check stays
+and can only refuse more (an RTC later than the trusted time), never accept more: no upgrade
+of python-tuf can make an expired release look fresh here.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tuf.api import exceptions
-from tuf.api.metadata import TargetFile
+from tuf.api.metadata import Metadata, Root, Snapshot, TargetFile, Targets, Timestamp
 from tuf.ngclient import Updater, UpdaterConfig
 
 from agent.updates.http import GatewayFetcher, SlowRetrievalError
@@ -115,17 +119,41 @@ class TrustedReleases:
                         config=METADATA_LIMITS,
                         bootstrap=self.bootstrap_root,
                     )
-                    # ngclient judges expiry by the system clock it reads when the Updater is
-                    # made; the RTC is not trusted here (a Pi has none; a prisoner may move it),
-                    # so the trusted clock replaces it before any metadata is loaded.
-                    updater._trusted_set.reference_time = now
                     updater.refresh()
+                    check_fresh(self.metadata_dir, now)
                 return {path: _target(updater, path) for path in target_paths}
             finally:
                 os.sync()  # ngclient wrote metadata with rename but without fsync
 
     def target_url(self, target_path: str) -> str:
         return TufLayout.target_url(self.base_url, target_path)
+
+
+TOP_LEVEL = (Root.type, Timestamp.type, Snapshot.type, Targets.type)
+
+
+def expired_roles(metadata_dir: Path, now: datetime.datetime) -> list[str]:
+    """The top-level roles of the metadata a refresh left in `metadata_dir` (the set ngclient
+    trusts) that are expired at the trusted time `now`, each with its expiry."""
+    expired = []
+    for role in TOP_LEVEL:
+        signed = Metadata.from_file(str(metadata_dir / f"{role}.json")).signed
+        if signed.is_expired(now):
+            expired.append(f"{role} expired {signed.expires.isoformat()}")
+    return expired
+
+
+def check_fresh(metadata_dir: Path, now: datetime.datetime) -> None:
+    """Refuse what a refresh trusted unless it is fresh at the trusted time `now`. Delegated
+    targets roles are refused outright: ngclient loads them later, on demand, judged by the
+    system clock alone (the estate repository delegates nothing)."""
+    expired = expired_roles(metadata_dir, now)
+    if expired:
+        raise exceptions.ExpiredMetadataError(
+            f"{', '.join(expired)}; trusted time {now.isoformat()}")
+    targets = Metadata[Targets].from_file(str(metadata_dir / f"{Targets.type}.json")).signed
+    if targets.delegations is not None:
+        raise exceptions.RepositoryError("delegated targets roles are not supported")
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from cryptography.x509.oid import NameOID
 from agent.updates.config import UpdatesConfig, build_engine
 from agent.updates.engine import UpdateEngine
 from agent.updates.slots import FileSlots
+from agent.updates.states import State
+from agent.updates.store import UpdateRecord
 
 COMPATIBLE = "cellbridge-test-tablet"
 
@@ -72,6 +75,18 @@ def make_image(path: Path, size: int, seed: int) -> Path:
             f.write(rng.randbytes(n))
             left -= n
     return path
+
+
+class PowerCut(Exception):
+    """Raised from the engine's report hook: the process dies right after a state is saved."""
+
+
+def cut_power_in(state: State) -> Callable[[UpdateRecord], None]:
+    """An engine report hook that cuts the power once `state` is saved."""
+    def report(record: UpdateRecord) -> None:
+        if record.state == state:
+            raise PowerCut(state)
+    return report
 
 
 @dataclass

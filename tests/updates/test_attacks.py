@@ -14,12 +14,21 @@ from pathlib import Path
 from typing import Any
 
 from securesystemslib.signer import CryptoSigner
-from tuf.api.metadata import Metadata, MetaFile, Root, TargetFile, Targets, Timestamp
+from tuf.api.metadata import (
+    Delegations,
+    Metadata,
+    MetaFile,
+    Root,
+    TargetFile,
+    Targets,
+    Timestamp,
+)
 from tuf.api.serialization.json import JSONSerializer
 
 from agent.updates.engine import Outcome
 from agent.updates.states import State
 from agent.updates.target import ReleaseMeta, os_target_path
+from agent.updates.tufclient import expired_roles
 from provisioning.release import EstateRepository, build_rauc_bundle
 from provisioning.release_keys import make_release_ca
 from tests.updates.conftest import Wing
@@ -174,6 +183,39 @@ def test_a_clock_moved_to_2100_sees_every_release_expired(wing: Wing, tablet: Ta
     target = wing.release("1.1.0")
     assert_refused(tablet, target, "1.1.0", "ExpiredMetadataError",
                    clock=lambda: datetime.datetime(2100, 1, 1, tzinfo=UTC))
+
+
+def test_expiry_is_judged_by_the_trusted_clock_not_the_system_clock(wing: Wing,
+                                                                    tablet: Tablet) -> None:
+    """Two days on by the trusted clock, the one-day timestamp has expired, though the host's
+    own clock (the only one python-tuf's Updater reads) still finds it fresh."""
+    target = wing.release("1.1.0")
+    assert_refused(tablet, target, "1.1.0", "ExpiredMetadataError",
+                   clock=lambda: now() + datetime.timedelta(days=2))
+
+
+def test_the_expired_roles_are_named_at_the_trusted_time(wing: Wing, tablet: Tablet) -> None:
+    target = wing.release("1.1.0")
+    see(tablet, target)
+    metadata = tablet.config.work_dir / "tuf"
+    assert expired_roles(metadata, now()) == []
+    in_days = [[role.split()[0] for role in expired_roles(metadata,
+                                                          now() + datetime.timedelta(days=d))]
+               for d in (2, 8, 91, 366)]
+    assert in_days == [["timestamp"], ["timestamp", "snapshot"],
+                       ["timestamp", "snapshot", "targets"],
+                       ["root", "timestamp", "snapshot", "targets"]]
+
+
+def test_delegated_targets_roles_are_refused(wing: Wing, tablet: Tablet) -> None:
+    """ngclient would load a delegated role on demand, judged by the system clock alone."""
+    target = wing.release("1.1.0")
+    sign_and_serve(wing, "targets", next_version(delegations=Delegations(keys={}, roles={})))
+    targets_version = Metadata.from_file(str(served(wing, "targets.json"))).signed.version
+    sign_and_serve(wing, "snapshot", next_version(meta={"targets.json": MetaFile(targets_version)}))
+    snapshot_version = Metadata.from_file(str(served(wing, "snapshot.json"))).signed.version
+    sign_and_serve(wing, "timestamp", next_version(snapshot_meta__version=snapshot_version))
+    assert_refused(tablet, target, "1.1.0", "delegated targets roles are not supported")
 
 
 def test_a_clock_moved_to_1970_is_not_trusted(wing: Wing, tablet: Tablet) -> None:

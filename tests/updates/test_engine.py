@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from agent.updates.engine import Outcome
 from agent.updates.states import RESUME, TRANSITIONS, State
 from agent.updates.store import UpdateRecord
 from tests.updates.conftest import Wing
-from tests.updates.support import Tablet
+from tests.updates.support import PowerCut, Tablet, cut_power_in
 
 
 def install_and_reboot(wing: Wing, tablet: Tablet, version: str = "1.1.0",
@@ -84,17 +83,6 @@ def test_a_download_cut_at_half_resumes_with_a_range_request(wing: Wing, tablet:
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-class PowerCut(Exception):
-    """Raised from the engine's report hook: the process dies right after a state is saved."""
-
-
-def cut_power_in(state: State) -> Callable[[UpdateRecord], None]:
-    def report(record: UpdateRecord) -> None:
-        if record.state == state:
-            raise PowerCut(state)
-    return report
 
 
 def test_a_kept_partial_that_lost_bytes_is_downloaded_again_from_the_start(

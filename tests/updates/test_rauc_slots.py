@@ -232,6 +232,18 @@ def test_a_slot_never_marked_good_falls_back_to_the_old_one_after_its_attempts(
     assert device.status()["by_bootname"]["B"]["boot_status"] == "bad"
 
 
+def test_is_good_is_the_bootloaders_word_on_a_slot(
+    wing: Wing, device: RaucService, slots: RaucSlots, tmp_path: Path
+) -> None:
+    assert (slots.is_good("A"), slots.is_good("B")) == (True, False)  # B: blank, no attempts
+    installed_and_activated(wing, device, slots, tmp_path)
+    assert (slots.is_good("A"), slots.is_good("B")) == (True, True)
+    slots.mark_bad("A")
+    assert (slots.is_good("A"), slots.is_good("B")) == (False, True)
+    with pytest.raises(SlotError, match="no rootfs slot"):
+        slots.is_good("C")
+
+
 def test_mark_bad_stops_the_slot_from_booting(
     wing: Wing, device: RaucService, slots: RaucSlots, tmp_path: Path
 ) -> None:
@@ -331,6 +343,19 @@ def test_the_engine_installs_switches_and_commits_through_real_rauc(
     assert device.reboot() == "B"
 
 
+def rolled_back_from_trial(wing: Wing, device: RaucService, tmp_path: Path,
+                           reports: list[UpdateRecord], healthy: bool = True) -> UpdateRecord:
+    """On the trial boot the engine marks the new slot bad and reboots; the old slot's engine
+    then settles: its record."""
+    trial = rauc_engine(wing, device, tmp_path, reports, healthy=healthy)
+    assert trial.run() == Outcome.REBOOT
+    assert device.status()["by_bootname"]["B"]["boot_status"] == "bad"
+    assert device.reboot() == "A"
+    back = rauc_engine(wing, device, tmp_path, reports)
+    assert back.run() == Outcome.SETTLED
+    return back.state()
+
+
 def test_a_failed_health_check_rolls_back_through_real_rauc(
     wing: Wing, device: RaucService, tmp_path: Path
 ) -> None:
@@ -338,14 +363,7 @@ def test_a_failed_health_check_rolls_back_through_real_rauc(
     installed_by_engine(wing, device, tmp_path, reports)
     assert device.reboot() == "B"
 
-    trial = rauc_engine(wing, device, tmp_path, reports, healthy=False)
-    assert trial.run() == Outcome.REBOOT
-    assert device.status()["by_bootname"]["B"]["boot_status"] == "bad"
-    assert device.reboot() == "A"
-    back = rauc_engine(wing, device, tmp_path, reports)
-    assert back.run() == Outcome.SETTLED
-
-    record = back.state()
+    record = rolled_back_from_trial(wing, device, tmp_path, reports, healthy=False)
     assert record.state == State.ROLLED_BACK
     assert "health check failed" in record.error
     assert reports[-1].state == State.ROLLED_BACK
@@ -373,6 +391,21 @@ def test_a_new_slot_that_never_reaches_mark_good_is_rolled_back_through_real_rau
     assert "never reached mark-good" in record.error
     assert device.status()["booted"] == "A"
     assert device.status()["by_bootname"]["B"]["boot_status"] == "bad"
+
+
+def test_an_unreadable_record_on_a_trial_boot_rolls_back_through_real_rauc(
+    wing: Wing, device: RaucService, tmp_path: Path
+) -> None:
+    reports: list[UpdateRecord] = []
+    installed_by_engine(wing, device, tmp_path, reports)
+    assert device.reboot() == "B"
+    (tmp_path / "work" / "update.json").write_text("{torn")
+
+    record = rolled_back_from_trial(wing, device, tmp_path, reports)
+    assert record.state == State.ROLLED_BACK
+    assert "record unreadable" in record.error
+    assert device.status()["by_bootname"]["A"]["boot_status"] == "good"
+    assert device.reboot() == "A"
 
 
 def test_the_engine_refuses_a_release_older_than_the_factory_image_through_real_rauc(
