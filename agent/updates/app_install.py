@@ -9,8 +9,9 @@ install (`AppInstaller.install`):
 2. the bundle comes through the OS engine's resumable, bounded, streaming `download`;
 3. real RAUC checks it against the estate release CA (`rauc info`, then `rauc extract`, which
    verifies the signature and the payload again and unpacks it without mounting);
-4. its appfs image (`agent.updates.appfs`) is unpacked into a staging folder inside `apps_dir`,
-   refusing hostile archives, and the staged folder must pass the same `verify_app` as a launch;
+4. its appfs image (`wire.appfs`) is unpacked (`common.appfs`) into a staging folder inside
+   `apps_dir`, refusing hostile archives, and the staged folder must pass the same
+   `verify_app` as a launch;
 5. only then it replaces the app's folder in one step (`common.files.replace_dir`); the
    previous build stays runnable until that instant.
 
@@ -39,7 +40,6 @@ from pathlib import Path
 import urllib3
 
 from agent.apps import AppCheck
-from agent.updates import appfs
 from agent.updates.app_plan import (
     AppState,
     AppStatus,
@@ -57,7 +57,6 @@ from agent.updates.download import (
     kept_bundle,
 )
 from agent.updates.slots import BundleRefused, SlotError, check_bundle, last_line, rauc_info
-from agent.updates.target import ReleaseMeta, app_target_path, version_key
 from agent.updates.tufclient import (
     Release,
     ReleaseRefused,
@@ -68,8 +67,11 @@ from agent.updates.tufclient import (
     UntrustedTime,
     checked_time,
 )
+from common import appfs as appfs_io
 from common.files import fsync_dir, replace_dir, write_atomic
+from wire import appfs
 from wire.policy import WingPolicy
+from wire.tuf_layout import ReleaseMeta, app_target_path, version_key
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +258,7 @@ class AppInstaller:
         _remove(staging)
         staging.mkdir(parents=True)
         try:
-            appfs.unpack(image, staging / app, self.config.max_bytes)
+            appfs_io.unpack(image, staging / app, self.config.max_bytes)
         except appfs.HostileImage as exc:
             raise InstallRefused(f"appfs image refused: {exc}") from exc
         check = self.verify(staging, app, policy)

@@ -40,7 +40,6 @@ from agent.updates.states import (
     next_state,
 )
 from agent.updates.store import Pending, StoreError, UpdateRecord, UpdateStore
-from agent.updates.target import ReleaseMeta, version_key
 from agent.updates.tufclient import (
     ReleaseRefused,
     ReleaseUnavailable,
@@ -49,6 +48,7 @@ from agent.updates.tufclient import (
     UntrustedTime,
     checked_time,
 )
+from wire.tuf_layout import ReleaseMeta, version_key
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.updates import bootcount
-from agent.updates.target import ReleaseMeta
 from common.files import fsync_dir, write_atomic
+from wire.tuf_layout import ReleaseMeta
 
 RAUC_TIMEOUT_S = 120.0
 INSTALL_TIMEOUT_S = 1800.0

@@ -18,16 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from agent.updates import appfs
 from agent.updates.app_install import NO_TRUSTED_TIME
 from agent.updates.app_plan import AppState
-from agent.updates.target import ReleaseMeta, app_target_path
+from common import appfs
 from provisioning.release import build_rauc_bundle, check_app_folder
 from provisioning.release_keys import ReleaseError, make_release_ca
 from tests.policy import samples
 from tests.updates.app_support import fingerprint, installer, make_app, pins, verify
 from tests.updates.conftest import Wing
 from tests.updates.support import COMPATIBLE, Tablet
+from wire.tuf_layout import ReleaseMeta, app_target_path
 
 ROOT = Path(__file__).resolve().parents[2]
 

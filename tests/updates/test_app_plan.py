@@ -20,10 +20,10 @@ from agent.updates.app_plan import (
     to_install,
 )
 from agent.updates.app_service import AppInstallService
-from agent.updates.appfs import MAX_MEMBERS, HostileImage, check_members
 from common import files
 from common.files import replace_dir
 from tests.updates.app_support import pins
+from wire.appfs import MAX_MEMBERS, HostileImage, check_members
 from wire.documents import MAX_APP_REPORTS
 
 # ------------------------------------------------------------------ which apps, which state

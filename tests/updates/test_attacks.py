@@ -27,12 +27,12 @@ from tuf.api.serialization.json import JSONSerializer
 
 from agent.updates.engine import Outcome
 from agent.updates.states import State
-from agent.updates.target import ReleaseMeta, os_target_path
 from agent.updates.tufclient import expired_roles
 from provisioning.release import EstateRepository, build_rauc_bundle
 from provisioning.release_keys import make_release_ca
 from tests.updates.conftest import Wing
 from tests.updates.support import COMPATIBLE, Tablet, make_image
+from wire.tuf_layout import ReleaseMeta, os_target_path
 
 UTC = datetime.UTC
 

@@ -21,12 +21,12 @@ from agent.updates.engine import Outcome, UpdateEngine
 from agent.updates.slots import BundleRefused, RaucSlots, SlotError
 from agent.updates.states import State
 from agent.updates.store import UpdateRecord, UpdateStore
-from agent.updates.target import ReleaseMeta
 from provisioning.release import build_rauc_bundle
 from provisioning.release_keys import make_release_ca
 from tests.support.rauc_service import RaucService, RaucServiceFactory, rauc_service  # noqa: F401
 from tests.updates.conftest import Wing
 from tests.updates.support import COMPATIBLE, make_image
+from wire.tuf_layout import ReleaseMeta
 
 IMAGE_SIZE = 256 * 1024
 ROOT = Path(__file__).resolve().parents[2]
