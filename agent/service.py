@@ -191,10 +191,9 @@ class Agent:
                 await self._requests.close()
             await self._background.close()
             await self._audit.close()
-            documents, self._documents = self._documents, None
             self._audit.store = None
-            if documents is not None:
-                await documents.close()
+            if self._documents is not None:  # what was applied stays readable
+                await self._documents.close()
 
     async def _load(self) -> None:
         """Open the store (in a worker: opening syncs to disk) and rebuild what was applied."""
