@@ -49,38 +49,28 @@ class ExpiryJudge:
         trusted_keys: Mapping[str, Ed25519PublicKey],
         audience: str,
         applied: AppliedMark | None = None,
+        is_time: bool = False,
     ) -> Judged:
-        """Verify `raw` and judge it by the trusted time, or hold it (see the module)."""
+        """Verify `raw` and judge it by the trusted time, or hold it (see the module). A signed
+        time (`is_time`) is judged by the latest trusted time known (its versions already refuse
+        a replay): a system clock set ahead must not make the tablet refuse the very time that
+        would correct it."""
 
         def judged_at(now_ms: int) -> Accepted[SignedBody] | AlreadyApplied | Refused:
             return open_envelope(raw, doc_type, trusted_keys=trusted_keys, audience=audience,
                                  now_ms=now_ms, applied=applied)
 
-        trusted = self.clock.now_ms()
+        floor, trusted = self.clock.floor_ms(), self.clock.now_ms()
+        if is_time:
+            return judged_at(floor)
         if trusted is not None:
             return judged_at(trusted)
-        floor = self.clock.floor_ms()
         verdict = judged_at(max(floor, self.system_ms()))
         if _expired(verdict) and not _expired(judged_at(floor)):
             assert isinstance(verdict, Refused)
             return Held(verdict.version, f"{verdict.detail} by the system clock, which is not "
                                          "trusted yet")
         return verdict
-
-    def open_time(
-        self,
-        raw: bytes,
-        doc_type: type[SignedBody],
-        *,
-        trusted_keys: Mapping[str, Ed25519PublicKey],
-        audience: str,
-        applied: AppliedMark | None = None,
-    ) -> Accepted[SignedBody] | AlreadyApplied | Refused:
-        """A signed time is judged by the latest trusted time known (its versions already refuse
-        a replay): a system clock set ahead must not make the tablet refuse the very time that
-        would correct it."""
-        return open_envelope(raw, doc_type, trusted_keys=trusted_keys, audience=audience,
-                             now_ms=self.clock.floor_ms(), applied=applied)
 
 
 def _expired(verdict: Accepted[SignedBody] | AlreadyApplied | Refused) -> bool:

@@ -32,19 +32,20 @@ from agent.apps import AppCheck
 from agent.audit import AuditEvent, AuditTrail, Background
 from agent.clock import JUMP_TOLERANCE_MS, MonotonicSource, TrustedClock, WallSource, boottime
 from agent.config import AgentConfig
-from agent.documents import AppliedDocuments, DocumentKind, HeldDocument, Route, routes
-from agent.expiry import ExpiryJudge, Held
+from agent.documents import AppliedDocuments, DocumentKind, Route, routes
+from agent.expiry import ExpiryJudge
+from agent.inbox import Inbox
+from agent.keys import load_trusted_keys
 from agent.outbox import Outbox
 from agent.policy import PolicyEnforcer
+from agent.policy_loop import policy_loop
 from agent.requests import RequestDesk
 from agent.session import WingSession
 from agent.shell_link import ShellLink
-from agent.store import StoredDocument, StoreError
+from agent.store import StoreError
 from agent.update_link import UpdateLink
 from agent.view import DEFAULT_PROFILE, reported_state, shell_state
-from common.config import ConfigError
-from wire.documents import Ack, DesiredState, ReportedState, SignedBody, SignedTime, WingLockdown
-from wire.envelope import Accepted, Refused, key_id, public_key_from_pem
+from wire.documents import DesiredState, ReportedState, SignedBody, SignedTime, WingLockdown
 from wire.localapi import (
     LaunchReply,
     LaunchRequest,
@@ -73,20 +74,6 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def load_trusted_keys(config: AgentConfig) -> dict[str, Ed25519PublicKey]:
-    """The gateway keys by key id; raises ConfigError naming the file that is not one."""
-    keys: dict[str, Ed25519PublicKey] = {}
-    for path in config.gateway_keys:
-        try:
-            key = public_key_from_pem(path.read_bytes())
-        except OSError as exc:
-            raise ConfigError(f"cannot read gateway key {path}: {exc.strerror}") from exc
-        except ValueError as exc:
-            raise ConfigError(f"{path}: not an Ed25519 public key PEM ({exc})") from exc
-        keys[key_id(key)] = key
-    return keys
-
-
 class Agent:
     """One tablet's agent. `await run()` until cancelled; `state` is what the shell sees."""
 
@@ -111,7 +98,6 @@ class Agent:
         self._judge = ExpiryJudge(self.trusted_clock, clock)
         self.policy = PolicyEnforcer(wing=config.wing, apps_dir=config.apps_path,
                                      trusted_keys=self._keys, clock=self.trusted_clock)
-        self._documents: AppliedDocuments | None = None
         self._failure: str | None = "agent starting"
         self._audit = AuditTrail(config.device_id, clock, on_fail=self._fail)
         self._shell = ShellLink(config, compose=self._compose_state,
@@ -124,6 +110,9 @@ class Agent:
             config.updates, config.apps_path, now=self.trusted_clock.now_utc,
             connected=lambda: self.connected, shell_watching=lambda: self._shell.watchers > 0,
             verify=self._verify_app, changed=self._on_engine_change, audit=self._audit)
+        self._inbox = Inbox(trusted_keys=self._keys, judge=self._judge, audit=self._audit,
+                            ack=self._session.ack, now_ms=clock, took_effect=self._took_effect,
+                            store_failed=self._store_failed)
         self._requests: RequestDesk | None = None
         self._background = Background(config.device_id)
         self.ready = asyncio.Event()
@@ -140,7 +129,8 @@ class Agent:
         return self._session.connected
 
     def _applied(self, kind: DocumentKind, doc_type: type[D]) -> D | None:
-        return self._documents.get(kind, doc_type) if self._documents is not None else None
+        documents = self._inbox.documents
+        return documents.get(kind, doc_type) if documents is not None else None
 
     @property
     def last_signed_time(self) -> SignedTime | None:
@@ -192,8 +182,8 @@ class Agent:
             await self._background.close()
             await self._audit.close()
             self._audit.store = None
-            if self._documents is not None:  # what was applied stays readable
-                await self._documents.close()
+            if self._inbox.documents is not None:  # what was applied stays readable
+                await self._inbox.documents.close()
 
     async def _load(self) -> None:
         """Open the store (in a worker: opening syncs to disk) and rebuild what was applied."""
@@ -203,7 +193,7 @@ class Agent:
         except StoreError as exc:
             self._fail(f"state store unreadable: {exc}")
             return
-        self._documents = documents
+        self._inbox.documents = documents
         self._audit.store = documents.store
         await self._open_requests()
         self._feed_policy(None)
@@ -259,11 +249,12 @@ class Agent:
         try:
             route = self._routes.get(topic)
             if route is not None:
-                await self._on_document(topic, route, raw)
+                await self._inbox.on_document(topic, route, raw, self._failure or "")
             elif self._requests is not None and topic == self._requests.topic_reply:
                 await self._requests.on_reply(raw)
             elif topic == self._session.topic_cmd:
-                await self._refuse(topic, "cmd", None, "unsupported", "no jobs are supported yet")
+                await self._inbox.refuse(topic, "cmd", None, "unsupported",
+                                         "no jobs are supported yet")
             else:
                 log.debug("%s: ignoring %s", self.config.device_id, topic)
         except aiomqtt.MqttError:
@@ -271,35 +262,8 @@ class Agent:
         except Exception:  # a bug must not take the tablet down; the state stays as it was
             log.exception("%s: error handling %s", self.config.device_id, topic)
 
-    async def _on_document(self, topic: str, route: Route, raw: bytes) -> None:
-        documents = self._documents
-        ack_prefix = route.kind.value if route.acked else None
-        if documents is None:
-            await self._refuse(topic, ack_prefix, None, "store_unavailable", self._failure or "")
-            return
-        judge = self._judge.open_time if route.kind is DocumentKind.TIME else self._judge.open
-        verdict = judge(raw, route.doc_type, trusted_keys=self._keys, audience=route.audience,
-                        applied=documents.mark(route.kind))
-        if isinstance(verdict, Accepted):
-            await self._apply(documents, topic, route, verdict, raw)
-        elif isinstance(verdict, Held):
-            documents.hold(HeldDocument(topic, route, verdict.version, raw))
-            await self._audit.warn(AuditEvent.HELD, topic, "untrusted_clock", verdict.detail)
-        elif isinstance(verdict, Refused):
-            version = str(verdict.version) if verdict.version is not None else "?"
-            await self._refuse(topic, ack_prefix, version, verdict.reason.value, verdict.detail)
-
-    async def _apply(self, documents: AppliedDocuments, topic: str, route: Route,
-                     verdict: Accepted[SignedBody], raw: bytes) -> None:
-        document = verdict.document
-        row = StoredDocument(route.kind.value, document.version, verdict.digest, raw)
-        audit = self._audit.applied_row(topic, document.version) if route.acked else None
-        try:
-            await documents.apply(row, route.kind, document, audit)
-        except StoreError as exc:
-            self._fail(f"cannot write state: {exc}")
-            await self._session.publish_reported()
-            return
+    async def _took_effect(self, route: Route, document: SignedBody) -> None:
+        """A document was stored and applied: it takes effect."""
         if self._updates is not None and isinstance(document, DesiredState):
             self._updates.desired_changed(document)
         became_trusted = self._feed_policy(route.kind)
@@ -307,14 +271,13 @@ class Agent:
             self._shell.refresh()
             await self._session.publish_reported()
         if became_trusted:
-            await self._judge_held(documents)
+            await self._inbox.judge_held()
+            if self._requests is not None:
+                await self._requests.time_trusted()
 
-    async def _judge_held(self, documents: AppliedDocuments) -> None:
-        """Time is trusted now: judge what only the system clock had called expired."""
-        for held in documents.take_held():
-            await self._on_document(held.topic, held.route, held.raw)
-        if self._requests is not None:
-            await self._requests.time_trusted()
+    async def _store_failed(self, reason: str) -> None:
+        self._fail(reason)
+        await self._session.publish_reported()
 
     def _feed_policy(self, kind: DocumentKind | None) -> bool:
         """Feed the enforcer what was applied (`kind`; None: all, from the store): the wing
@@ -340,40 +303,13 @@ class Agent:
             self._updates.time_trusted()
         return moved is None
 
-    async def _refuse(
-        self, topic: str, ack_prefix: str | None, version: str | None, reason: str, detail: str
-    ) -> None:
-        await self._audit.warn(AuditEvent.REFUSED, topic, reason, detail)
-        if ack_prefix is not None:
-            await self._session.ack(Ack(ref=f"{ack_prefix}/{version or '?'}", state="rejected",
-                                        reason=f"{reason}: {detail}"[:500], at=self._now_ms()))
-
     # -- policy: curfew, profiles, apps (issue 5) -------------------------------------------
 
     async def _policy_loop(self) -> None:
-        """Re-decide at every policy boundary (and every few seconds): the curfew starts and
-        ends, warnings and app hours take effect on the trusted clock, broker or no broker. An
-        error in one round is logged and the next round runs; one outside a round ends the
-        agent (it is the curfew's clock: it must not stop silently)."""
-        while True:
-            await asyncio.sleep(self.policy.sleep_s())
-            try:
-                jump = self.trusted_clock.check_wall()
-                if jump is not None:
-                    await self._audit.warn(
-                        AuditEvent.CLOCK_JUMP, "system", "ignored",
-                        f"system clock moved {jump.delta_ms / 1000:+.0f} s; trusted time kept",
-                    )
-                if not self.policy.due(self.profile, locked=self.state.locked):
-                    continue
-                before = self.state.curfew.state
-                self._shell.refresh()
-                if self.state.curfew.state != before:
-                    await self._session.publish_reported()
-            except aiomqtt.MqttError:
-                pass  # the session task reconnects; the state is already shown
-            except Exception:
-                log.exception("%s: policy loop error", self.config.device_id)
+        await policy_loop(self.policy, self.trusted_clock, audit=self._audit,
+                          shown=lambda: self.state, profile=lambda: self.profile,
+                          refresh=self._shell.refresh, report=self._session.publish_reported,
+                          device=self.config.device_id)
 
     async def _launch(self, request: LaunchRequest) -> LaunchReply:
         """The files are verified in a worker first; the decision (`PolicyEnforcer.launch`) is
@@ -394,15 +330,13 @@ class Agent:
     # -- requests to staff (issue 6) --------------------------------------------------------
 
     async def _open_requests(self) -> None:
-        """Open the request outbox; without it the Requests app says it cannot send (the rest
-        of the tablet is unaffected)."""
+        """Without the request outbox the Requests app says it cannot send (the rest of the
+        tablet is unaffected)."""
         try:
             outbox = await asyncio.to_thread(Outbox, self.config.state_dir / "requests.db")
-            desk = RequestDesk(
-                outbox, device=self.config.device_id, trusted_keys=self._keys,
-                judge=self._judge, now_ms=self._now_ms, audit=self._audit.warn,
-                changed=self._shell.refresh,
-            )
+            desk = RequestDesk(outbox, device=self.config.device_id, trusted_keys=self._keys,
+                               judge=self._judge, now_ms=self._now_ms, audit=self._audit.warn,
+                               changed=self._shell.refresh)
             await desk.load()
         except StoreError as exc:
             log.error("%s: request outbox unreadable: %s", self.config.device_id, exc)
