@@ -22,13 +22,11 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from importlib import metadata
-from pathlib import Path
 from typing import TypeVar
 
 import aiomqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from agent.apps import AppCheck
 from agent.audit import AuditEvent, AuditTrail, Background
 from agent.clock import JUMP_TOLERANCE_MS, MonotonicSource, TrustedClock, WallSource, boottime
 from agent.config import AgentConfig
@@ -109,7 +107,7 @@ class Agent:
         self._updates = None if config.updates is None else UpdateLink(
             config.updates, config.apps_path, now=self.trusted_clock.now_utc,
             connected=lambda: self.connected, shell_watching=lambda: self._shell.watchers > 0,
-            verify=self._verify_app, changed=self._on_engine_change, audit=self._audit)
+            verify=self.policy.verify_files, changed=self._on_engine_change, audit=self._audit)
         self._inbox = Inbox(trusted_keys=self._keys, judge=self._judge, audit=self._audit,
                             ack=self._session.ack, now_ms=clock, took_effect=self._took_effect,
                             store_failed=self._store_failed)
@@ -321,11 +319,6 @@ class Agent:
             await self._audit.warn(AuditEvent.REFUSED, "launch", "app_refused",
                                    f"{request.app}: {outcome.reply.reason}")
         return outcome.reply
-
-    def _verify_app(self, apps_root: Path, app: str, policy: WingPolicy) -> AppCheck:
-        """The launch check, for the app installer: on an installed build and on a staged one
-        before it may replace it."""
-        return self.policy.verify_files(apps_root, app, policy)
 
     # -- requests to staff (issue 6) --------------------------------------------------------
 
