@@ -12,6 +12,7 @@ them: tests/support/clocked_agent.py).
 
 from __future__ import annotations
 
+import datetime
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,6 +76,11 @@ class TrustedClock:
             return None
         gateway_ms, at = self._anchor
         return gateway_ms + int((self._monotonic() - at) * 1000)
+
+    def now_utc(self) -> datetime.datetime | None:
+        """`now_ms` as an aware datetime (the update engine's clock)."""
+        now = self.now_ms()
+        return None if now is None else datetime.datetime.fromtimestamp(now / 1000, datetime.UTC)
 
     def floor_ms(self) -> int:
         """A time the present is certainly not before: the latest trusted time ever known here

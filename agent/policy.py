@@ -3,7 +3,8 @@
 `PolicyEnforcer` holds what the agent needs to answer, with no network: the last accepted wing
 policy (compiled to a `wire.schedule.Schedule`) and the trusted clock. It decides what the shell
 shows (curfew view, app tiles) and whether an app may start; the agent service owns the I/O around
-it (MQTT, the store, the socket) and calls `launch` off the event loop, since it hashes files.
+it (MQTT, the store, the socket); `verify` hashes files, so the agent runs it in a worker and
+then decides with `launch` on the event loop.
 
 Fail closed throughout: no policy → no app at all and curfew `unknown`; no trusted time → curfew
 rules (only always-allowed apps); an error while deciding → no app.
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from agent.apps import verify_app
+from agent.apps import AppCheck, verify_app
 from agent.clock import TrustedClock
 from agent.policy_view import app_tiles, curfew_view
 from wire.documents import wing_audience
@@ -48,6 +49,9 @@ class LaunchOutcome:
     reply: LaunchReply
     refused: bool
     """True when the agent said no: the caller audits it."""
+    app: str = ""
+    policy_hash: str = ""
+    """The policy the files were verified under ("" when no file was looked at)."""
 
 
 class PolicyEnforcer:
@@ -66,6 +70,8 @@ class PolicyEnforcer:
         self.policy: WingPolicy | None = None
         self.policy_hash = ""
         self._schedule: Schedule | None = None
+        self._pinned: tuple[WingPolicy, str] | None = None
+        """The policy with its hash, replaced in one assignment (`verify` reads it in a worker)."""
         self._shown: tuple[str, bool, str, bool, int | None] | None = None
         """What the last view was computed for, and until when it holds."""
 
@@ -73,6 +79,7 @@ class PolicyEnforcer:
         self.policy = policy
         self.policy_hash = policy_hash(policy)
         self._schedule = Schedule(policy)
+        self._pinned = (policy, self.policy_hash)
 
     def decide(self, profile: str, *, locked: bool) -> Decision | None:
         """The decision now; None without a policy. Never raises (an error yields None)."""
@@ -113,10 +120,19 @@ class PolicyEnforcer:
             return MAX_SLEEP_S
         return min(MAX_SLEEP_S, max(MIN_SLEEP_S, (valid_until - now) / 1000))
 
-    def launch(self, app: str, profile: str, *, locked: bool) -> LaunchOutcome:
-        """May `app` start now? Checks the policy, then the signed manifest and the files."""
+    def launch(self, app: str, profile: str, *, locked: bool,
+               verified: LaunchOutcome | None = None) -> LaunchOutcome:
+        """May `app` start now? The one launch decision: the policy at this instant, then the
+        signed manifest and the files. `verified` is `verify(app)` done beforehand off the event
+        loop (it hashes files); the caller must not `await` between this answer and sending it,
+        so a lock or a curfew that lands meanwhile is never answered with a yes. A `verified`
+        made under another policy is done again here."""
         refused = self.policy_allows(app, profile, locked=locked)
-        return refused if refused is not None else self.verify(app)
+        if refused is not None:
+            return refused
+        if verified is None or (verified.app, verified.policy_hash) != (app, self.policy_hash):
+            verified = self.verify(app)
+        return verified
 
     def policy_allows(self, app: str, profile: str, *, locked: bool) -> LaunchOutcome | None:
         """The policy's no (an outcome to send and audit), or None when it says yes. Cheap; call
@@ -130,23 +146,26 @@ class PolicyEnforcer:
         return None
 
     def verify(self, app: str) -> LaunchOutcome:
-        """The signed manifest and every file on disk (hashes files: run it in a worker)."""
-        policy = self.policy
-        if policy is None:
+        """The signed manifest and every file on disk, under the current policy (hashes files:
+        run it in a worker)."""
+        pinned = self._pinned
+        if pinned is None:
             return _no(app, "no wing policy yet")
-        check = verify_app(
-            self.apps_dir,
-            app,
-            policy=policy,
-            trusted_keys=self.trusted_keys,
-            audience=wing_audience(self.wing),
-            now_ms=self.clock.floor_ms(),
-        )
+        policy, pinned_hash = pinned
+        check = self.verify_files(self.apps_dir, app, policy)
         if not check.ok:
-            return _no(app, check.reason)
+            return _no(app, check.reason, pinned_hash)
         return LaunchOutcome(LaunchReply(app=app, ok=True, reason="verified", argv=check.argv),
-                             refused=False)
+                             refused=False, app=app, policy_hash=pinned_hash)
+
+    def verify_files(self, apps_root: Path, app: str, policy: WingPolicy) -> AppCheck:
+        """The launch check of `app`'s build under `apps_root` (the app installer checks a
+        staged build with it too). Its manifest's expiry is judged by the trusted time's floor:
+        never by the system clock."""
+        return verify_app(apps_root, app, policy=policy, trusted_keys=self.trusted_keys,
+                          audience=wing_audience(self.wing), now_ms=self.clock.floor_ms())
 
 
-def _no(app: str, reason: str) -> LaunchOutcome:
-    return LaunchOutcome(LaunchReply(app=app[:64], ok=False, reason=reason[:300]), refused=True)
+def _no(app: str, reason: str, policy_hash: str = "") -> LaunchOutcome:
+    return LaunchOutcome(LaunchReply(app=app[:64], ok=False, reason=reason[:300]), refused=True,
+                         app=app, policy_hash=policy_hash)

@@ -7,10 +7,10 @@ from typing import Literal
 
 from wire.localapi import AppTile, CurfewView
 from wire.policy import WingPolicy
-from wire.schedule import Decision
+from wire.schedule import Decision, State
 
 CurfewState = Literal["open", "warning", "curfew", "unknown"]
-_CURFEW_STATES: dict[str, CurfewState] = {
+_CURFEW_STATES: dict[State, CurfewState] = {
     "open": "open",
     "warning": "warning",
     "curfew": "curfew",

@@ -16,11 +16,13 @@ from collections.abc import Awaitable, Callable, Mapping
 import aiomqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from agent.audit import AuditEvent, Background
+from agent.expiry import ExpiryJudge, Held
 from agent.outbox import Answer, Outbox
 from agent.store import StoreError
 from wire import topics
 from wire.documents import Ack, device_audience
-from wire.envelope import Accepted, Refused, open_envelope
+from wire.envelope import Accepted, Refused
 from wire.localapi import RequestSaved, RequestView, SubmitRequest
 from wire.requests import MAX_OPEN, TOO_MANY_OPEN, Request, RequestReply, reply_ref
 
@@ -28,6 +30,10 @@ log = logging.getLogger(__name__)
 
 Audit = Callable[[str, str, str, str], Awaitable[None]]
 """(event, topic, reason, detail): the agent's audit trail."""
+
+MAX_HELD_REPLIES = 16
+"""Replies kept while only trusted time can judge them (the oldest is dropped past this: the
+gateway sends an unacknowledged reply again at the tablet's next birth)."""
 
 
 class RequestDesk:
@@ -37,6 +43,7 @@ class RequestDesk:
         *,
         device: str,
         trusted_keys: Mapping[str, Ed25519PublicKey],
+        judge: ExpiryJudge,
         now_ms: Callable[[], int],
         audit: Audit,
         changed: Callable[[], None],
@@ -44,6 +51,7 @@ class RequestDesk:
         self._outbox = outbox
         self._device = device
         self._keys = trusted_keys
+        self._judge = judge
         self._now_ms = now_ms
         self._audit = audit
         self._changed = changed
@@ -53,7 +61,8 @@ class RequestDesk:
         self._client: aiomqtt.Client | None = None
         self._flushing = asyncio.Lock()
         self._views: tuple[RequestView, ...] = ()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = Background(f"{device}: request delivery")
+        self._held: list[bytes] = []
 
     @property
     def views(self) -> tuple[RequestView, ...]:
@@ -85,7 +94,7 @@ class RequestDesk:
             return RequestSaved(ok=False, reason="could not be saved on the tablet")
         await self._reload()
         if self._client is not None:
-            self._spawn(self.flush())
+            self._background.spawn(self.flush())
         return RequestSaved(ok=True, id=request.id)
 
     # -- to and from the wing ---------------------------------------------------------------
@@ -94,7 +103,7 @@ class RequestDesk:
         """The MQTT session started (deliver what waits) or ended (None)."""
         self._client = client
         if client is not None:
-            self._spawn(self.flush())
+            self._background.spawn(self.flush())
 
     async def flush(self) -> None:
         """Publish every undelivered request (QoS 1) and mark each once the broker has it."""
@@ -125,16 +134,22 @@ class RequestDesk:
                 await self._reload()
 
     async def on_reply(self, raw: bytes) -> None:
-        """Verify staff's reply, keep it, acknowledge it; refusals are audited and acked."""
-        verdict = open_envelope(
-            raw, RequestReply, trusted_keys=self._keys, audience=device_audience(self._device),
-            now_ms=self._now_ms(),
+        """Verify staff's reply, keep it, acknowledge it; refusals are audited and acked. A
+        reply only the untrusted system clock calls expired waits for trusted time
+        (`time_trusted`), unacknowledged."""
+        verdict = self._judge.open(
+            raw, RequestReply, trusted_keys=self._keys, audience=device_audience(self._device)
         )
+        if isinstance(verdict, Held):
+            self._held = [*self._held[-(MAX_HELD_REPLIES - 1):], raw]
+            await self._audit(AuditEvent.HELD, self.topic_reply, "untrusted_clock", verdict.detail)
+            return
         if isinstance(verdict, Refused):
             await self._refuse("?", verdict.reason.value, verdict.detail)
             return
         assert isinstance(verdict, Accepted)
-        reply: RequestReply = verdict.document
+        reply = verdict.document
+        assert isinstance(reply, RequestReply)
         try:
             if not await asyncio.to_thread(self._outbox.known, reply.request):
                 await self._refuse(reply.request, "unknown_request",
@@ -164,20 +179,12 @@ class RequestDesk:
         )
         await client.publish(self._topic_ack, ack.model_dump_json().encode(), qos=1)
 
-    def _spawn(self, coroutine: Awaitable[None]) -> None:
-        async def run() -> None:
-            try:
-                await coroutine
-            except Exception:  # a delivery bug must never stop the agent
-                log.exception("%s: request delivery failed", self._device)
-
-        task = asyncio.get_running_loop().create_task(run())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    async def time_trusted(self) -> None:
+        """Judge the held replies again, now by the trusted time."""
+        held, self._held = self._held, []
+        for raw in held:
+            await self.on_reply(raw)
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._background.close()
         await asyncio.to_thread(self._outbox.close)

@@ -8,17 +8,16 @@ tiles each screen may offer. Texts go through the gettext catalogue `t` (English
 from __future__ import annotations
 
 import gettext
+import zoneinfo
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
-from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:  # the shell draws its first frame before it imports pydantic
     from wire.localapi import AppTile, ShellState
 
 ENGLISH = gettext.NullTranslations()
-
-PRISON_TZ = ZoneInfo("Europe/London")
 
 ForcedScreen = Literal["lock", "curfew", "updating"]
 
@@ -76,11 +75,24 @@ def minutes_until(at_ms: int, now_ms: int) -> int:
     return max(0, -(-(at_ms - now_ms) // 60_000))
 
 
-def clock_text(now_ms: int | None) -> str:
-    """The trusted time as the prison's wall clock, or '--:--' when there is none."""
+@lru_cache(maxsize=8)
+def _zone(name: str | None) -> tzinfo:
+    """The wing's zone; UTC before the agent has a policy to name it (or for a name this
+    tablet's zone database does not know)."""
+    if not name:
+        return UTC
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def clock_text(now_ms: int | None, zone: str | None) -> str:
+    """`now_ms` as the wall clock of the prison's time zone `zone` (the wing policy's, which the
+    agent sends in `ShellState.timezone`), or '--:--' when there is no trusted time."""
     if now_ms is None:
         return "--:--"
-    return datetime.fromtimestamp(now_ms / 1000, tz=UTC).astimezone(PRISON_TZ).strftime("%H:%M")
+    return datetime.fromtimestamp(now_ms / 1000, tz=UTC).astimezone(_zone(zone)).strftime("%H:%M")
 
 
 @dataclass(frozen=True)
@@ -155,7 +167,7 @@ def curfew_ends_text(state: ShellState, t: gettext.NullTranslations = ENGLISH) -
     if state.curfew.ends_at is None:
         return t.gettext("The tablet opens again after curfew.")
     return t.gettext("The tablet opens again at {clock}.").format(
-        clock=clock_text(state.curfew.ends_at)
+        clock=clock_text(state.curfew.ends_at, state.timezone)
     )
 
 
@@ -186,7 +198,9 @@ def lock_since_text(state: ShellState, t: gettext.NullTranslations = ENGLISH) ->
     """'Locked since 14:02.' when staff's order says when; empty otherwise (and for fail-safe)."""
     if state.lock.source == "failsafe" or state.lock.since <= 0:
         return ""
-    return t.gettext("Locked since {clock}.").format(clock=clock_text(state.lock.since))
+    return t.gettext("Locked since {clock}.").format(
+        clock=clock_text(state.lock.since, state.timezone)
+    )
 
 
 def curfew_name(state: ShellState) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import Field, StringConstraints, TypeAdapter, ValidationError
 
 from wire.documents import AppId, Document, LockView, Millis
 from wire.requests import RequestText, RequestType
@@ -88,6 +88,9 @@ class ShellState(Document):
     profile: str
     trusted_time: Millis | None = None
     """The agent's trusted clock at the moment it sent this state (None: no trusted time yet)."""
+    timezone: Annotated[str, StringConstraints(max_length=64)] | None = None
+    """The wing policy's time zone (validated there), e.g. `Europe/London`: the shell shows every
+    time in it (None: no policy yet)."""
     curfew: CurfewView = CurfewView()
     apps: tuple[AppTile, ...] = ()
     update: UpdateView = UpdateView()

@@ -321,7 +321,7 @@ class ShellApp(App):
             return
         t = tr.catalogue
         now = self.trusted_now_ms()
-        self.clock_text = view.clock_text(now)
+        self.clock_text = view.clock_text(now, state.timezone)
         self.curfew_text = view.curfew_status(state, now, t)
         self.connection_icon, self.connection_text = view.connection_status(
             state, self.agent_reachable, t

@@ -55,6 +55,10 @@ def tablet(tmp_path_factory: pytest.TempPathFactory, demo_estate: DemoEstate) ->
     )
     try:
         agent.start().wait_connected()
+        # The gateway's time, as every running tablet has it: expiry is judged by trusted time
+        # (before it, only the untrusted system clock could call a document expired). One
+        # publisher's messages arrive in order: it is taken before the documents below.
+        probe.publish("wing/time", signer.seal(signer.time("w1")), retain=False)
         replay = signer.seal(signer.desired("t1", 4, locked=False))
         probe.publish(DESIRED, replay)
         probe.publish(DESIRED, signer.seal(signer.desired("t1", 5, locked=True, reason="baseline")))

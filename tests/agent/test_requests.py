@@ -127,6 +127,8 @@ def test_a_bad_reply_is_refused_audited_and_acked_as_rejected(
     expected = {"forged": "unknown_key", "other-tablet": "wrong_audience", "expired": "expired",
                 "unknown-request": "unknown_request"}[case]
 
+    # The gateway's time first: expiry is judged by trusted time, never the system clock alone.
+    observer.publish("wing/time", signer.seal(signer.time("w1")), retain=False)
     observer.publish("tablet/t1/reply", seal(reply, key), retain=False)
 
     ack = observer.expect(lambda m: m.topic == "tablet/t1/ack"

@@ -164,20 +164,52 @@ async def test_after_a_restart_the_stored_time_is_a_floor_and_older_beacons_are_
         store.close()
 
 
-async def test_expiry_is_judged_by_the_injected_clock(
+async def test_expiry_is_judged_by_trusted_time_never_by_the_system_clock_alone(
     tmp_path: Path, broker: WingBroker, key: Path, signer: TestSigner, gateway: aiomqtt.Client
 ) -> None:
-    two_days_on = now_ms() + 2 * DAY_MS
+    """Before the first gateway time the injected system clock (two days ahead) may not refuse a
+    document as expired: it is held, and judged by the trusted time once that arrives."""
+    now = now_ms()
+    two_days_on = now + 2 * DAY_MS
     agent = Agent(config(tmp_path, broker, key, "t0"), clock=lambda: two_days_on)
+    valid = signer.desired("t0", 1, locked=False)
+    expired = signer.lockdown("w1", 1, locked=False, issued=now - DAY_MS, expires=now - 60_000)
     await gateway.subscribe("tablet/t0/ack", qos=1)
     async with running(agent):
-        await gateway.publish(
-            "tablet/t0/desired", signer.seal(signer.desired("t0", 1, locked=False)), qos=1
-        )
+        await gateway.publish("tablet/t0/desired", signer.seal(valid), qos=1)
+        await gateway.publish("wing/lockdown", signer.seal(expired), qos=1)
+        store = Store(agent.config.store_path)
+        await until(lambda: [r.event for r in store.audit_rows()] == ["held", "held"])
+        store.close()
+        assert agent.desired is None
+
+        await gateway.publish("wing/time", signer.seal(signer.time("w1")), qos=1)
+
         async with asyncio.timeout(10):
             message = await anext(aiter(gateway.messages))
-    assert json.loads(message.payload)["reason"].startswith("expired")  # type: ignore[arg-type]
-    assert agent.desired is None
+        await until(lambda: agent.desired == valid)
+    ack = json.loads(message.payload)  # type: ignore[arg-type]
+    assert (ack["ref"], ack["reason"].split(":")[0]) == ("lockdown/1", "expired")
+    assert agent.lockdown is None
+
+
+async def test_a_loop_that_fails_ends_the_agent_and_closes_its_socket(
+    tmp_path: Path, broker: WingBroker, key: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The curfew's clock (the policy loop) runs in the agent's TaskGroup: if it dies, the
+    agent stops with its error (the shell sees no socket: locked; systemd restarts it)."""
+    agent = Agent(config(tmp_path, broker, key, "t0"))
+
+    def broken() -> float:
+        raise RuntimeError("the curfew clock broke")
+
+    monkeypatch.setattr(agent.policy, "sleep_s", broken)
+    with pytest.raises(ExceptionGroup) as failed:
+        async with asyncio.timeout(20):
+            await agent.run()
+    assert failed.group_contains(RuntimeError, match="the curfew clock broke")
+    assert agent.ready.is_set()
+    assert not agent.config.socket.exists()
 
 
 async def test_an_agent_with_an_unreachable_broker_serves_its_stored_state(

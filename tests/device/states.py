@@ -21,6 +21,7 @@ def state(**changes: object) -> ShellState:
         connected=True,
         profile="standard",
         trusted_time=NOW,
+        timezone="Europe/London",
         curfew=CurfewView(state="open", starts_at=NOW + 3 * 3600_000),
         apps=(LISTENER, CALCULATOR, GAMES),
     )

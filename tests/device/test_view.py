@@ -79,9 +79,27 @@ def test_minutes_until_rounds_up_so_30_seconds_is_one_minute():
 def test_clock_shows_prison_local_time_across_summer_time():
     winter = 1_767_268_800_000  # 2026-01-01 12:00 UTC
     summer = 1_782_907_200_000  # 2026-07-01 12:00 UTC
-    assert view.clock_text(winter) == "12:00"
-    assert view.clock_text(summer) == "13:00"
-    assert view.clock_text(None) == "--:--"
+    assert view.clock_text(winter, "Europe/London") == "12:00"
+    assert view.clock_text(summer, "Europe/London") == "13:00"
+    assert view.clock_text(None, "Europe/London") == "--:--"
+
+
+def test_times_are_shown_in_the_wing_policys_zone_not_londons():
+    """A wing in New York (the agent passes on its policy's zone): 20:26 UTC is 16:26 there."""
+    wing = "America/New_York"
+    assert view.clock_text(NOW, wing) == "16:26"
+    assert view.lock_since_text(locked().model_copy(update={"timezone": wing})) == (
+        "Locked since 16:26."
+    )
+    night = curfew_now().model_copy(update={"timezone": wing})  # ends 8 hours after NOW
+    assert view.curfew_ends_text(night) == "The tablet opens again at 00:26."
+
+
+def test_before_the_agent_has_a_policy_times_are_shown_in_utc():
+    assert view.clock_text(NOW, None) == "20:26"
+    assert view.lock_since_text(locked().model_copy(update={"timezone": None})) == (
+        "Locked since 20:26."
+    )
 
 
 def test_curfew_warning_banner_counts_down_from_the_trusted_clock():
@@ -110,7 +128,7 @@ def test_connection_is_said_in_words_not_only_colour():
 
 
 def test_the_lock_says_since_when_but_a_fail_safe_lock_does_not():
-    assert view.lock_since_text(locked()) == f"Locked since {view.clock_text(NOW)}."
+    assert view.lock_since_text(locked()) == f"Locked since {view.clock_text(NOW, 'Europe/London')}."
     assert view.lock_since_text(failsafe_state("t-0001", "agent unreachable")) == ""
 
 

@@ -8,14 +8,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.policy import samples
 from tests.policy.conftest import WING, Clocks, audit_rows, launch, reported_hash
 from tests.policy.samples import OTHER_KEY
 from tests.support.agents import AgentProcess, Probe, TestSigner
 from tests.support.broker import WingBroker
+from tests.support.requests import submit
 from wire.documents import SignedTime
 from wire.envelope import seal
 from wire.policy import WingPolicy, policy_hash
+from wire.requests import RequestReply
 from wire.schedule import utc_ms
 
 POLICY_TOPIC, TIME_TOPIC = "wing/policy", "wing/time"
@@ -273,6 +277,134 @@ def test_a_system_clock_set_back_does_not_make_the_tablet_accept_an_expired_unlo
     issued = EVENING - 2 * 86_400_000
     probe.publish("tablet/t1/desired", signer.seal(signer.desired(
         "t1", 3, locked=False, issued=issued, expires=issued + 86_400_000)))
+
+    ack = json.loads(probe.expect(lambda m: m.topic == "tablet/t1/ack").payload)
+    assert (ack["ref"], ack["state"]) == ("desired/3", "rejected")
+    assert ack["reason"].startswith("expired: ")
+    assert agent.state().locked
+
+
+# -- issue 13, defect 1: a document is never judged expired by an untrusted clock ------------
+
+DAY_MS = 86_400_000
+MONTH_S = 30 * 86_400
+DESIRED_TOPIC, LOCKDOWN_TOPIC, REPLY_TOPIC = "tablet/t1/desired", "wing/lockdown", "tablet/t1/reply"
+
+
+def restarted_a_month_ahead(agent: AgentProcess, clocks: Clocks) -> AgentProcess:
+    """Stop the agent, set its system clock 30 days ahead, start it: no gateway time yet."""
+    agent.stop()
+    clocks.move_wall(MONTH_S)
+    agent.start()
+    agent.wait_connected()
+    return agent
+
+
+def held(agent: AgentProcess, topic: str) -> bool:
+    return any(r[:2] == ("held", topic) for r in audit_rows(agent))
+
+
+def refusals(agent: AgentProcess) -> list[tuple[str, str, str, str]]:
+    return [r for r in audit_rows(agent) if r[0] == "refused"]
+
+
+def lock_from(signer: TestSigner, topic: str) -> bytes:
+    if topic == DESIRED_TOPIC:
+        return signer.seal(signer.desired("t1", 2, locked=True, reason="cell search",
+                                          issued=EVENING, expires=EVENING + DAY_MS))
+    return signer.seal(signer.lockdown(WING, 1, locked=True, reason="cell search",
+                                       issued=EVENING, expires=EVENING + DAY_MS))
+
+
+@pytest.mark.parametrize(("topic", "source"), [(DESIRED_TOPIC, "device"),
+                                               (LOCKDOWN_TOPIC, "wing")])
+def test_a_lock_sent_while_the_agent_was_stopped_is_not_lost_to_a_system_clock_set_ahead(
+    make_agent: Callable[..., AgentProcess], probe: Probe, signer: TestSigner, clocks: Clocks,
+    topic: str, source: str,
+) -> None:
+    """The lock (valid for a day) waits on the broker; the tablet comes back with its clock a
+    month ahead. It must not refuse the lock as expired on that clock's word: it holds it and
+    applies it as soon as the gateway's time says it is valid."""
+    agent = start_at(make_agent, probe, signer, clocks, EVENING)
+    agent.stop()
+    probe.publish(topic, lock_from(signer, topic))  # retained: handed over at the next start
+    restarted_a_month_ahead(agent, clocks)
+    agent.wait_for(lambda _s: held(agent, topic))
+
+    probe.publish(TIME_TOPIC, beacon(signer, EVENING + 60_000), retain=False)
+
+    state = agent.wait_for(lambda s: s.locked)
+    assert (state.lock.source, state.lock.reason) == (source, "cell search")
+    assert refusals(agent) == []
+
+
+def test_a_stored_lock_is_not_refused_on_its_redelivery_by_a_system_clock_set_ahead(
+    make_agent: Callable[..., AgentProcess], probe: Probe, signer: TestSigner, clocks: Clocks,
+) -> None:
+    agent = start_at(make_agent, probe, signer, clocks, EVENING)
+    probe.publish(DESIRED_TOPIC, lock_from(signer, DESIRED_TOPIC))
+    agent.wait_for(lambda s: s.locked)
+    restarted_a_month_ahead(agent, clocks)
+    assert agent.state().locked  # the stored state holds
+
+    probe.publish(TIME_TOPIC, beacon(signer, EVENING + 60_000), retain=False)
+
+    assert agent.wait_for(lambda s: s.trusted_time is not None).locked
+    assert refusals(agent) == []
+
+
+def test_a_policy_sent_while_the_agent_was_stopped_is_applied_once_time_is_trusted(
+    make_agent: Callable[..., AgentProcess], probe: Probe, signer: TestSigner, clocks: Clocks,
+) -> None:
+    agent = start_at(make_agent, probe, signer, clocks, EVENING)
+    agent.stop()
+    newer = policy(version=2, name="A wing: version 2", issued=EVENING, expires=EVENING + DAY_MS)
+    probe.publish(POLICY_TOPIC, seal(newer, signer.key))
+    restarted_a_month_ahead(agent, clocks)
+    agent.wait_for(lambda _s: held(agent, POLICY_TOPIC))
+
+    probe.publish(TIME_TOPIC, beacon(signer, EVENING + 60_000), retain=False)
+
+    probe.expect(lambda m: m.topic == "tablet/t1/reported"
+                 and reported_hash(m.payload) == policy_hash(newer))
+    assert refusals(agent) == []
+
+
+def test_staffs_reply_is_not_refused_by_a_system_clock_set_ahead(
+    make_agent: Callable[..., AgentProcess], probe: Probe, signer: TestSigner, clocks: Clocks,
+) -> None:
+    agent = start_at(make_agent, probe, signer, clocks, EVENING)
+    saved = submit(agent.socket_path, "visits", "Can my sister visit?")
+    agent.wait_for(lambda s: bool(s.requests) and s.requests[0].status == "delivered")
+    restarted_a_month_ahead(agent, clocks)
+    reply = RequestReply(audience="device:t1", version=1, issued=EVENING,
+                         expires=EVENING + 3_600_000, request=saved.id, text="Booked",
+                         by="officer.k")
+    probe.publish(REPLY_TOPIC, seal(reply, signer.key), retain=False)
+    agent.wait_for(lambda _s: held(agent, REPLY_TOPIC))
+
+    probe.publish(TIME_TOPIC, beacon(signer, EVENING + 60_000), retain=False)
+
+    answered = agent.wait_for(lambda s: s.requests[0].status == "answered")
+    assert answered.requests[0].reply == "Booked"
+    assert refusals(agent) == []
+
+
+def test_before_trusted_time_a_document_expired_by_the_last_known_time_is_still_refused(
+    make_agent: Callable[..., AgentProcess], probe: Probe, signer: TestSigner, clocks: Clocks,
+) -> None:
+    """The last gateway time the tablet stored is a floor: a clock set back below it does not
+    make an unlock that expired before it valid again."""
+    agent = start_at(make_agent, probe, signer, clocks, EVENING)
+    probe.publish(DESIRED_TOPIC, lock_from(signer, DESIRED_TOPIC))
+    agent.wait_for(lambda s: s.locked)
+    agent.stop()
+    clocks.move_wall(-3 * 86_400)
+    agent.start()
+    agent.wait_connected()
+    issued = EVENING - 2 * DAY_MS
+    probe.publish(DESIRED_TOPIC, signer.seal(signer.desired(
+        "t1", 3, locked=False, issued=issued, expires=issued + DAY_MS)))
 
     ack = json.loads(probe.expect(lambda m: m.topic == "tablet/t1/ack").payload)
     assert (ack["ref"], ack["state"]) == ("desired/3", "rejected")

@@ -1,0 +1,88 @@
+"""The tablet's audit trail: every document applied or refused, every launch refused, every clock
+jump, failed update or held document, written to the store off the event loop.
+
+A write that fails means the store can no longer be trusted: `on_fail` (the agent fails closed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+
+from agent.store import AuditRow, Store, StoreError
+
+log = logging.getLogger(__name__)
+
+
+class AuditEvent(StrEnum):
+    APPLIED = "applied"
+    REFUSED = "refused"
+    HELD = "held"
+    """A document only the untrusted system clock called expired: judged again at trusted time."""
+    CLOCK_JUMP = "clock_jump"
+
+
+class Background:
+    """Short fire-and-forget tasks (a publish, an audit row): a failure is logged, never lost
+    silently; `close` cancels what is left. Long-running loops belong in the agent's TaskGroup."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(self, coroutine: Awaitable[None]) -> None:
+        async def run() -> None:
+            try:
+                await coroutine
+            except Exception:
+                log.exception("%s: background task failed", self._name)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class AuditTrail:
+    """Audit rows for one agent; `store` is set once the store is open (None: log only)."""
+
+    def __init__(self, device: str, now_ms: Callable[[], int],
+                 on_fail: Callable[[str], None]) -> None:
+        self.store: Store | None = None
+        self._device = device
+        self._now_ms = now_ms
+        self._on_fail = on_fail
+        self._soon = Background(f"{device}: audit")
+
+    async def record(self, event: str, topic: str, reason: str, detail: str) -> None:
+        store = self.store
+        if store is None:
+            return
+        try:
+            await asyncio.to_thread(
+                store.audit, AuditRow(self._now_ms(), event, topic, reason, detail)
+            )
+        except StoreError as exc:
+            self._on_fail(f"cannot write audit: {exc}")
+
+    async def warn(self, event: str, topic: str, reason: str, detail: str) -> None:
+        """Log it as a warning, and record it."""
+        log.warning("%s: %s %s: %s: %s", self._device, event, topic, reason, detail)
+        await self.record(event, topic, reason, detail)
+
+    def record_soon(self, event: str, topic: str, reason: str, detail: str) -> None:
+        """`warn` from a synchronous callback (on the event loop)."""
+        self._soon.spawn(self.warn(event, topic, reason, detail))
+
+    def applied_row(self, topic: str, version: int) -> AuditRow:
+        return AuditRow(self._now_ms(), AuditEvent.APPLIED, topic, "", f"version {version}")
+
+    async def close(self) -> None:
+        await self._soon.close()
