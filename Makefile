@@ -53,3 +53,23 @@ IMAGE_OUTPUT ?= $(CURDIR)/output/$(BOARD)-$(DEPLOYMENT)
 .PHONY: image
 image:
 	@sh buildroot/scripts/build-image.sh '$(BOARD)' '$(BUILDROOT)' '$(IMAGE_OUTPUT)' '$(DEPLOYMENT)' '$(IMAGE_VERSION)' '$(RELEASE_KEYRING)' $(if $(TUF_ROOT),'$(TUF_ROOT)')
+
+# The TUF conformance suite (theupdateframework/tuf-conformance) against our update client, from
+# a checkout you fetched (docs/tuf-conformance.md); not part of `make test`:
+#   make tuf-conformance TUF_CONFORMANCE=DIR
+# The suite's own Python deps go into DIR/env (a throwaway venv), never into $(VENV).
+.PHONY: tuf-conformance
+ifdef TUF_CONFORMANCE
+tuf-conformance: setup
+	@command -v faketime >/dev/null || { echo "the suite needs faketime: apt-get install faketime"; exit 2; }
+	@test -x '$(TUF_CONFORMANCE)/env/bin/pytest' || { python3 -m venv '$(TUF_CONFORMANCE)/env' \
+		&& '$(TUF_CONFORMANCE)/env/bin/pip' install -q -e '$(TUF_CONFORMANCE)'; }
+	cd '$(TUF_CONFORMANCE)' && CELLBRIDGE_PYTHON='$(abspath $(PY))' ./env/bin/pytest -p no:cacheprovider \
+		tuf_conformance --entrypoint='$(CURDIR)/scripts/tuf-conformance-client' -rfEx $(TUF_CONFORMANCE_ARGS)
+else
+tuf-conformance:
+	@echo "make tuf-conformance needs TUF_CONFORMANCE=<a checkout of theupdateframework/tuf-conformance>:"
+	@echo "  git clone https://github.com/theupdateframework/tuf-conformance /tmp/tuf-conformance"
+	@echo "  make tuf-conformance TUF_CONFORMANCE=/tmp/tuf-conformance   (docs/tuf-conformance.md)"
+	@exit 2
+endif

@@ -64,6 +64,15 @@ class TargetMissing(ReleaseRefused):
     """The metadata is fine but names no such target (perhaps not released yet)."""
 
 
+class NotARelease(ReleaseRefused):
+    """TUF vouches for the target, but its custom fields are not a Cellbridge release. Keeps
+    the signed `info`: a plain TUF client (agent.updates.conformance) may still fetch it."""
+
+    def __init__(self, reason: str, info: TargetFile) -> None:
+        super().__init__(reason)
+        self.info = info
+
+
 class ReleaseUnavailable(Exception):
     """The repository could not be reached: nothing is wrong yet, try again later."""
 
@@ -182,4 +191,4 @@ def _target(updater: Updater, target_path: str) -> Release | ReleaseRefused:
     try:
         return Release(info, release_meta(info.custom))
     except ValueError as exc:
-        return ReleaseRefused(str(exc))
+        return NotARelease(str(exc), info)
