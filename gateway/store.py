@@ -180,10 +180,11 @@ class Store:
         """One transaction: what the caller writes, then `audits` appended to the chain; all
         committed together or, if anything fails, none (and the chain's head unchanged).
 
-        Writes inside are plain SQL: sqlite-utils' write helpers commit on their own."""
+        sqlite-utils commits each write on its own unless a transaction is open: `atomic` opens
+        one (a plain `with conn:` does not)."""
         with self._lock:
             seq, prev = self._head_seq, self._head_hash
-            with self.db.conn:
+            with self.db.atomic():
                 yield self.db
                 for audit in filter(None, audits):
                     seq += 1
