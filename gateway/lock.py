@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 from gateway.desired import LockRequest, is_behind, next_desired, next_lockdown
-from gateway.fleet import Fleet, InputError, Selector, TargetError
-from gateway.issuer import Issue, Issuer, device_of
-from gateway.publisher import Publisher
-from gateway.store import Audit, Store
-from gateway.store_thread import StoreThread
+from gateway.fleet import InputError, Selector, TargetError
+from gateway.issuer import Issue, device_of
+from gateway.parts import Parts
+from gateway.store import Audit
 from wire.documents import Ack, ReportedState
 
 
@@ -60,31 +58,26 @@ class _Waiter:
 
 
 class Locks:
-    def __init__(self, wing: str, fleet: Fleet, issuer: Issuer, publisher: Publisher,
-                 store: Store, io: StoreThread, clock: Callable[[], int]) -> None:
-        self._wing = wing
-        self._fleet = fleet
-        self._issuer = issuer
-        self._publisher = publisher
-        self._store = store
-        self._io = io
-        self._clock = clock
+    def __init__(self, parts: Parts) -> None:
+        self._parts = parts
         self._waiters: list[_Waiter] = []
 
     async def lock(self, selector: Selector, request: LockRequest, wait_s: float = 0.0
                    ) -> LockOutcome:
         """Sign, record and publish the new lock state, then wait up to `wait_s` for the
         targets to report it applied."""
+        parts = self._parts
+        issuer, fleet = parts.issuer, parts.fleet
         action = "lock" if request.locked else "unlock"
         actor = f"staff:{request.by}"
-        target = selector.describe(self._wing)
-        now = self._clock()
+        target = selector.describe(parts.wing)
+        now = parts.clock()
         try:
             if not request.reason.strip():
                 raise InputError("a reason is required")
-            devices = self._fleet.resolve(selector)
+            devices = fleet.resolve(selector)
         except (InputError, TargetError) as exc:
-            await self._io(self._store.append, Audit(now, actor, f"{action}_refused", target, {
+            await parts.audit(Audit(now, actor, f"{action}_refused", target, {
                 "reason": request.reason, "error": str(exc)}))
             raise
 
@@ -93,10 +86,9 @@ class Locks:
                 "reason": request.reason, "version": version, "devices": devices})
 
         def plan() -> Issue:
-            issuer, fleet = self._issuer, self._fleet
             if selector.wing:
                 current = issuer.lockdown.document if issuer.lockdown else None
-                doc = next_lockdown(current, self._wing, request, now, issuer.ttl_ms,
+                doc = next_lockdown(current, parts.wing, request, now, issuer.ttl_ms,
                                     reported=fleet.reported_lockdowns())
                 return Issue(lockdown=doc, audit=audit(doc.version))
             docs = []
@@ -107,7 +99,7 @@ class Locks:
                                          reported=fleet.reported_desired(device)))
             return Issue(desired=docs, audit=audit(max(d.version for d in docs)))
 
-        issue = await self._issuer.issue(plan)
+        issue = await issuer.issue(plan)
         if issue.lockdown is not None:
             version = issue.lockdown.version
             waiter = _Waiter("lockdown", dict.fromkeys(devices, version), set(devices))
@@ -116,16 +108,16 @@ class Locks:
             waiter = _Waiter("desired", {device_of(d): d.version for d in issue.desired},
                              set(devices))
         for device in devices:
-            report = self._fleet.reported.get(device)
+            report = fleet.reported.get(device)
             if report is not None:
                 waiter.applied(report)
         if waiter.pending:
             self._waiters.append(waiter)
         try:
             if selector.wing:
-                await self._publisher.lockdown()
+                await parts.publisher.lockdown()
             else:
-                await self._publisher.desired(*devices)
+                await parts.publisher.desired(*devices)
             if wait_s > 0 and waiter.pending:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(waiter.done.wait(), wait_s)

@@ -11,17 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
-from gateway.fleet import Fleet
-from gateway.issuer import Issue, Issuer, SignedPolicy
-from gateway.publisher import Publisher
-from gateway.store import Audit, Store
-from gateway.store_thread import StoreThread
+from gateway.issuer import Issue, SignedPolicy
+from gateway.parts import Parts
+from gateway.store import Audit
 from wire.documents import DesiredState, ReportedState, wing_audience
 from wire.envelope import canonical_json
 from wire.manifest import AppManifest
@@ -63,23 +60,22 @@ def first_error(exc: ValidationError) -> str:
 
 
 class PolicyService:
-    def __init__(self, wing: str, fleet: Fleet, issuer: Issuer, publisher: Publisher,
-                 store: Store, io: StoreThread, clock: Callable[[], int]) -> None:
-        self._wing = wing
-        self._fleet = fleet
-        self._issuer = issuer
-        self._publisher = publisher
-        self._store = store
-        self._io = io
-        self.clock = clock
+    def __init__(self, parts: Parts) -> None:
+        self._wing = parts.wing
+        self._fleet = parts.fleet
+        self._issuer = parts.issuer
+        self._parts = parts
+        self.clock = parts.clock
         self._waiters: list[_HashWaiter] = []
-        problem = issuer.load_policy()
+        problem = self._issuer.load_policy()
         if problem is not None:
-            # Not fatal: tablets keep the policy they hold; staff re-apply a file.
+            # Not fatal: tablets keep the policy they hold; staff re-apply a file. (At start-up,
+            # before the event loop serves anything: written at once.)
             log.error("%s unreadable (%s): no policy will be published until one is applied",
-                      issuer.policy_path, problem)
-            store.append(Audit(clock(), "gateway", "policy_unreadable", f"wing:{wing}",
-                               {"file": str(issuer.policy_path), "error": problem[:200]}))
+                      self._issuer.policy_path, problem)
+            parts.store.append(Audit(
+                parts.clock(), "gateway", "policy_unreadable", f"wing:{self._wing}",
+                {"file": str(self._issuer.policy_path), "error": problem[:200]}))
 
     # -- the document ---------------------------------------------------------------------
 
@@ -102,8 +98,7 @@ class PolicyService:
     # -- staff actions --------------------------------------------------------------------
 
     async def _refused(self, now: int, by: str, action: str, target: str, error: str) -> None:
-        await self._io(self._store.append, Audit(now, f"staff:{by}", action, target,
-                                                 {"error": error}))
+        await self._parts.audit(Audit(now, f"staff:{by}", action, target, {"error": error}))
 
     def _checked(self, rules: dict[str, Any], version: int, now: int) -> WingPolicy:
         """The policy `rules` make, or PolicyInputError saying why tablets would refuse it."""
@@ -143,7 +138,7 @@ class PolicyService:
             await self._refused(now, by, "policy_refused", target, str(exc))
             raise
         if changed:
-            await self._publisher.policy()
+            await self._parts.publisher.policy()
         targets = sorted(self._fleet.tablets)
         waiter = _HashWaiter(self.hash, {d for d in targets if not self._has_current(d)})
         if waiter.pending and wait_s > 0:
@@ -181,7 +176,7 @@ class PolicyService:
                 "profile": profile, "devices": devices}))
 
         issue = await self._issuer.issue(plan)
-        await self._publisher.desired(*devices)
+        await self._parts.publisher.desired(*devices)
         return max(d.version for d in issue.desired)
 
     async def sign_manifest(self, fields: dict[str, Any], by: str) -> bytes:
@@ -205,8 +200,7 @@ class PolicyService:
             message = f"the signed manifest would be {size} bytes, cap {AppManifest.MAX_BYTES}"
             await self._refused(now, by, "app_sign_refused", f"app:{manifest.app}", message)
             raise PolicyInputError(message)
-        await self._io(self._store.append, Audit(now, f"staff:{by}", "app_sign",
-                                                 f"app:{manifest.app}", {
+        await self._parts.audit(Audit(now, f"staff:{by}", "app_sign", f"app:{manifest.app}", {
             "version": manifest.app_version, "files": len(manifest.files),
             "manifest_version": manifest.version}))
         return self._issuer.seal(manifest)

@@ -9,16 +9,11 @@ time still gets one in date) and sent again at every birth of the tablet until i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
-from gateway.fleet import Fleet
 from gateway.inbound import Refused, parse
-from gateway.issuer import Issuer
-from gateway.publisher import Publisher
+from gateway.parts import Parts
 from gateway.request_book import Reply, RequestBook, RequestConflict
-from gateway.store import Store
-from gateway.store_thread import StoreThread
 from wire import topics
 from wire.documents import Ack
 from wire.requests import MAX_OPEN, MAX_TEXT, Request
@@ -34,14 +29,13 @@ class ReplyError(Exception):
 
 
 class RequestDesk:
-    def __init__(self, fleet: Fleet, issuer: Issuer, publisher: Publisher, store: Store,
-                 io: StoreThread, clock: Callable[[], int]) -> None:
-        self._fleet = fleet
-        self._issuer = issuer
-        self._publisher = publisher
-        self._io = io
-        self._clock = clock
-        self._book = RequestBook(store)
+    def __init__(self, parts: Parts) -> None:
+        self._fleet = parts.fleet
+        self._issuer = parts.issuer
+        self._publisher = parts.publisher
+        self._io = parts.io
+        self._clock = parts.clock
+        self._book = RequestBook(parts.store)
 
     # -- from tablets ----------------------------------------------------------------------
 

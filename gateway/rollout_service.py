@@ -5,34 +5,29 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from common.files import write_atomic
-from gateway.fleet import Fleet, InputError, TargetError
-from gateway.issuer import Issue, Issuer, device_of
-from gateway.publisher import Publisher
+from gateway.fleet import InputError, TargetError
+from gateway.issuer import Issue, device_of
+from gateway.parts import Parts
 from gateway.rollout import Rollout, Step, outcome, step, summary
-from gateway.store import Audit, Store
-from gateway.store_thread import StoreThread
+from gateway.store import Audit
 from wire.documents import ReportedState, UpdateTarget
 
 log = logging.getLogger(__name__)
 
 
 class RolloutManager:
-    def __init__(self, path: Path, fleet: Fleet, issuer: Issuer, publisher: Publisher,
-                 store: Store, io: StoreThread, clock: Callable[[], int]) -> None:
+    def __init__(self, path: Path, parts: Parts) -> None:
         self.path = path
-        self._fleet = fleet
-        self._issuer = issuer
-        self._publisher = publisher
-        self._store = store
-        self._io = io
-        self._clock = clock
+        self._parts = parts
+        self._fleet = parts.fleet
+        self._issuer = parts.issuer
+        self._clock = parts.clock
         self.rollouts: dict[str, Rollout] = self._load()
 
     def _load(self) -> dict[str, Rollout]:
@@ -71,7 +66,7 @@ class RolloutManager:
     async def refused(self, rollout_id: str, target: str, version: str, by: str, error: str
                       ) -> None:
         """Audit a rollout staff asked for and the gateway refused."""
-        await self._io(self._store.append, Audit(
+        await self._parts.audit(Audit(
             self._clock(), f"staff:{by}", "rollout_refused", f"rollout:{rollout_id}",
             {"target": target, "version": version, "error": error}))
 
@@ -84,7 +79,7 @@ class RolloutManager:
             self.rollouts[rollout_id] = result.rollout
             self._save()
             log.info("rollout %s: %s %s", rollout_id, result.rollout.stage, result.rollout.reason)
-            await self._io(self._store.append, Audit(
+            await self._parts.audit(Audit(
                 self._clock(), "gateway", f"rollout_{result.rollout.stage}",
                 f"rollout:{rollout_id}", {"reason": result.rollout.reason}))
         if result.offer:
@@ -115,14 +110,14 @@ class RolloutManager:
                                "devices": devices}))
 
         issue = await self._issuer.issue(plan)
-        await self._publisher.desired(*devices)
+        await self._parts.publisher.desired(*devices)
         return {device_of(d): d.version for d in issue.desired}
 
     def observe(self, report: ReportedState) -> None:
         """A report arrived: advance the rollouts it may concern (in a task: it publishes)."""
         for rollout in self.rollouts.values():
             if rollout.stage in ("canary", "rest") and report.device in rollout.reached():
-                self._publisher.spawn(self.advance(rollout.id))
+                self._parts.publisher.spawn(self.advance(rollout.id))
 
     def status(self) -> dict[str, Any]:
         """Every rollout with its counts, and every tablet's update state."""

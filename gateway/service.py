@@ -23,6 +23,7 @@ from gateway.fleet import Fleet, Selector
 from gateway.inbound import Inbound
 from gateway.issuer import Issue, Issuer, load_signing_key
 from gateway.lock import LockOutcome, Locks
+from gateway.parts import Parts
 from gateway.policy_service import PolicyService
 from gateway.publisher import Publisher
 from gateway.renewal import Renewal
@@ -67,11 +68,11 @@ class GatewayService:
         self.publisher = publisher = Publisher(config, issuer, fleet, clock)
         self.beacon = TimeBeacon(issuer, publisher, clock, config.time_beacon_s)
         self.renewal = Renewal(config, issuer, fleet, publisher, clock)
-        parts = (fleet, issuer, publisher, store, io, clock)
-        self.locks = Locks(config.wing, *parts)
-        self.policy = PolicyService(config.wing, *parts)
-        self.requests = RequestDesk(*parts)
-        self.rollouts = RolloutManager(config.state_dir / "rollouts.json", *parts)
+        parts = Parts(config.wing, fleet, issuer, publisher, store, io, clock)
+        self.locks = Locks(parts)
+        self.policy = PolicyService(parts)
+        self.requests = RequestDesk(parts)
+        self.rollouts = RolloutManager(config.state_dir / "rollouts.json", parts)
         # Who hears what.
         inbound.routes[TabletChannel.REQUEST] = self.requests.on_request
         inbound.on_report += [self.policy.on_report, self.locks.on_report, self.rollouts.observe]
