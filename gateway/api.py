@@ -14,9 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.config import Place
 from gateway.desired import LockRequest
+from gateway.fleet import InputError, Selector, TargetError
 from gateway.policy_api import policy_router
 from gateway.requests_api import requests_router
-from gateway.service import GatewayService, InputError, Selector, TargetError
+from gateway.rollout_api import rollout_router
+from gateway.service import GatewayService
 from gateway.store import Tablet
 from wire.documents import DeviceId, Name, ShortText
 
@@ -105,7 +107,7 @@ def make_app(service: GatewayService) -> FastAPI:
 
     @app.post("/v1/tablets")
     async def register(body: RegisterBody) -> dict[str, Any]:
-        changed = service.register(Tablet(body.id, body.cell, body.landing), body.by)
+        changed = await service.register(Tablet(body.id, body.cell, body.landing), body.by)
         return {"id": body.id, "cell": body.cell, "landing": body.landing, "changed": changed}
 
     @app.get("/v1/audit")
@@ -113,17 +115,15 @@ def make_app(service: GatewayService) -> FastAPI:
         if limit is not None and limit < 1:
             raise HTTPException(422, "limit: must be at least 1")
         result: dict[str, Any] = {
-            "entries": [e.as_json() for e in service.audit_entries(limit)]
+            "entries": [e.as_json() for e in await service.audit_entries(limit)]
         }
         if verify:
-            check = service.verify_audit()
+            check = await service.verify_audit()
             result["verify"] = {"ok": check.ok, "entries": check.entries,
                                 "broken_at": check.broken_at, "problem": check.problem}
         return result
 
-    from gateway.rollout_api import add_update_routes
-
-    add_update_routes(app, service)
+    app.include_router(rollout_router(service.rollouts))
     app.include_router(policy_router(service.policy))
     app.include_router(requests_router(service.requests))
     return app

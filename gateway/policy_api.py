@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.policy_service import PolicyInputError, PolicyPublisher
+from gateway.policy_service import PolicyInputError, PolicyService
 from wire.documents import DeviceId, Name
 from wire.policy import ProfileName
 
@@ -42,19 +42,19 @@ class ManifestBody(_Body):
     by: Name
 
 
-def policy_router(publisher: PolicyPublisher) -> APIRouter:
+def policy_router(policy: PolicyService) -> APIRouter:
     router = APIRouter()
 
     @router.get("/v1/policy")
     async def show() -> dict[str, Any]:
-        return publisher.summary()
+        return policy.summary()
 
     @router.get("/v1/policy/decision")
     async def decision(profile: str = "standard", at: int | None = None) -> dict[str, Any]:
-        schedule = publisher.schedule()
+        schedule = policy.schedule()
         if schedule is None:
             raise HTTPException(404, "no wing policy has been applied yet")
-        now = publisher.service.clock() if at is None else at
+        now = policy.clock() if at is None else at
         answer = schedule.decide(profile, now)
         return {
             "at": now, "profile": profile, "state": answer.state, "label": answer.label,
@@ -66,13 +66,13 @@ def policy_router(publisher: PolicyPublisher) -> APIRouter:
 
     @router.post("/v1/policy")
     async def apply(body: PolicyBody) -> dict[str, Any]:
-        current = publisher.document.version if publisher.document else 0
+        current = policy.document.version if policy.document else 0
         if body.base_version is not None and body.base_version != current:
             raise HTTPException(
                 409, f"the policy changed meanwhile (now version {current}): look again"
             )
         try:
-            outcome = await publisher.apply(body.rules, body.by, body.wait_s)
+            outcome = await policy.apply(body.rules, body.by, body.wait_s)
         except PolicyInputError as exc:
             raise HTTPException(422, str(exc)) from exc
         return {
@@ -84,7 +84,7 @@ def policy_router(publisher: PolicyPublisher) -> APIRouter:
     @router.post("/v1/profile")
     async def profile(body: ProfileBody) -> dict[str, Any]:
         try:
-            version = await publisher.set_profile(list(dict.fromkeys(body.devices)),
+            version = await policy.set_profile(list(dict.fromkeys(body.devices)),
                                                   body.profile, body.by)
         except PolicyInputError as exc:
             raise HTTPException(422, str(exc)) from exc
@@ -94,7 +94,7 @@ def policy_router(publisher: PolicyPublisher) -> APIRouter:
     async def sign_manifest(body: ManifestBody) -> dict[str, Any]:
         fields = body.model_dump(exclude={"by"})
         try:
-            envelope = publisher.sign_manifest(fields, body.by)
+            envelope = await policy.sign_manifest(fields, body.by)
         except PolicyInputError as exc:
             raise HTTPException(422, str(exc)) from exc
         return {"envelope": envelope.decode("utf-8")}

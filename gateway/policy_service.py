@@ -1,49 +1,34 @@
-"""The gateway's side of the wing policy: sign, keep, publish and re-issue it; set profiles.
+"""The gateway's side of the wing policy: staff apply rules, set profiles and seal app manifests.
 
-The signed policy is kept as one envelope file in the state directory (written atomically), so a
-restarted gateway re-publishes exactly the document the tablets already hold. `wing/policy` is
-retained; the gateway re-publishes it on every (re)connect, when a tablet is born reporting an
-older policy hash (coalesced, like `wing/lockdown`), and as a new version before it expires.
-Every publish and every profile change is in the audit trail.
+The issuer signs and keeps the policy (one envelope file in the state directory, so a restarted
+gateway re-publishes exactly the document the tablets already hold); the publisher sends it on
+every (re)connect and to tablets born reporting an older hash; the renewal clock re-issues it
+before it expires. Every publish, every refusal and every profile change is in the audit trail.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
-from common.files import write_atomic
-from gateway.desired import needs_reissue
-from gateway.store import StoredDocument
-from wire import topics
-from wire.documents import (
-    DesiredState,
-    ReportedState,
-    SignedTime,
-    wing_audience,
-)
-from wire.envelope import canonical_json, seal
+from gateway.issuer import Issue, SignedPolicy
+from gateway.parts import Parts
+from gateway.store import Audit
+from wire.documents import DesiredState, ReportedState, wing_audience
+from wire.envelope import canonical_json
 from wire.manifest import AppManifest
 from wire.policy import RULE_FIELDS, WingPolicy, policy_hash, wing_policy
 from wire.schedule import Schedule
 
-if TYPE_CHECKING:
-    from gateway.service import GatewayService
-
 log = logging.getLogger(__name__)
 
-POLICY_FILE = "wing-policy.envelope"
 MANIFEST_TTL_MS = 5 * 365 * 86_400_000
 """App manifests live as long as the build may: the policy's pinned version retires a build."""
-TIME_COALESCE_S = 0.5
-"""A tablet born gets a time beacon within this, not up to `time_beacon_s` later."""
 
 
 class PolicyInputError(Exception):
@@ -74,52 +59,33 @@ def first_error(exc: ValidationError) -> str:
     return f"{where}: {message}" if where else message
 
 
-class PolicyPublisher:
-    def __init__(self, service: GatewayService) -> None:
-        self.service = service
-        self.path: Path = service.config.state_dir / POLICY_FILE
-        self.document: WingPolicy | None = None
-        self.envelope: bytes | None = None
-        self.hash = ""
+class PolicyService:
+    def __init__(self, parts: Parts) -> None:
+        self._wing = parts.wing
+        self._fleet = parts.fleet
+        self._issuer = parts.issuer
+        self._parts = parts
+        self.clock = parts.clock
         self._waiters: list[_HashWaiter] = []
-        self._republish: asyncio.Task[None] | None = None
-        self._published_at = float("-inf")
-        self._time_beacon: asyncio.Task[None] | None = None
-        self._load()
+        problem = self._issuer.load_policy()
+        if problem is not None:
+            # Not fatal: tablets keep the policy they hold; staff re-apply a file. (At start-up,
+            # before the event loop serves anything: written at once.)
+            log.error("%s unreadable (%s): no policy will be published until one is applied",
+                      self._issuer.policy_path, problem)
+            parts.store.append(Audit(
+                parts.clock(), "gateway", "policy_unreadable", f"wing:{self._wing}",
+                {"file": str(self._issuer.policy_path), "error": problem[:200]}))
 
     # -- the document ---------------------------------------------------------------------
 
-    def _load(self) -> None:
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return
-        try:
-            body = json.loads(raw)["body"]
-            document = WingPolicy.model_validate_json(body)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            # Not fatal: tablets keep the policy they hold; staff re-apply a file.
-            log.error("%s unreadable (%s): no policy will be published until one is applied",
-                      self.path, exc)
-            self.service.store.audit(self.service.clock(), "gateway", "policy_unreadable",
-                                     f"wing:{self.service.config.wing}",
-                                     {"file": str(self.path), "error": str(exc)[:200]})
-            return
-        self.document, self.envelope, self.hash = document, raw, policy_hash(document)
+    @property
+    def document(self) -> WingPolicy | None:
+        return self._issuer.policy.document if self._issuer.policy else None
 
-    def _save(self, document: WingPolicy, envelope: bytes) -> None:
-        write_atomic(self.path, envelope)
-        self.document, self.envelope, self.hash = document, envelope, policy_hash(document)
-
-    def _sign(self, rules: dict[str, Any], version: int, now: int) -> tuple[WingPolicy, bytes]:
-        document = wing_policy(
-            rules,
-            audience=wing_audience(self.service.config.wing),
-            version=version,
-            issued=now,
-            expires=now + self.service.ttl_ms,
-        )
-        return document, seal(document, self.service._key)
+    @property
+    def hash(self) -> str:
+        return self._issuer.policy.hash if self._issuer.policy else ""
 
     def rules(self) -> dict[str, Any] | None:
         if self.document is None:
@@ -131,38 +97,49 @@ class PolicyPublisher:
 
     # -- staff actions --------------------------------------------------------------------
 
-    async def apply(self, rules: dict[str, Any], by: str, wait_s: float = 0.0) -> PolicyOutcome:
-        """Validate, sign, keep and publish new rules (a new version), then wait up to `wait_s`
-        for every tablet to report the new policy hash. Unchanged rules publish nothing."""
-        service = self.service
-        now = service.clock()
-        actor = f"staff:{by}"
-        target = f"wing:{service.config.wing}"
-        # Clock-based, so even a gateway that lost its policy file issues a version newer than
-        # what tablets hold (they refuse anything not newer).
-        version = max((self.document.version if self.document else 0) + 1, now)
+    async def _refused(self, now: int, by: str, action: str, target: str, error: str) -> None:
+        await self._parts.audit(Audit(now, f"staff:{by}", action, target, {"error": error}))
+
+    def _checked(self, rules: dict[str, Any], version: int, now: int) -> WingPolicy:
+        """The policy `rules` make, or PolicyInputError saying why tablets would refuse it."""
         try:
             canonical_json(rules)  # refuses floats with a clear reason
-            document, envelope = self._sign(rules, version, now)
+            document = wing_policy(rules, audience=wing_audience(self._wing), version=version,
+                                   issued=now, expires=now + self._issuer.ttl_ms)
         except ValidationError as exc:
-            message = first_error(exc)
-            service.store.audit(now, actor, "policy_refused", target, {"error": message})
-            raise PolicyInputError(message) from exc
+            raise PolicyInputError(first_error(exc)) from exc
         except ValueError as exc:
-            service.store.audit(now, actor, "policy_refused", target, {"error": str(exc)})
             raise PolicyInputError(str(exc)) from exc
         size = len(canonical_json(document.model_dump(mode="json")))
         if size > WingPolicy.MAX_BYTES:  # tablets would refuse it: publish nothing
-            message = f"the signed policy would be {size} bytes, cap {WingPolicy.MAX_BYTES}"
-            service.store.audit(now, actor, "policy_refused", target, {"error": message})
-            raise PolicyInputError(message)
-        changed = policy_hash(document) != self.hash
+            raise PolicyInputError(
+                f"the signed policy would be {size} bytes, cap {WingPolicy.MAX_BYTES}")
+        return document
+
+    async def apply(self, rules: dict[str, Any], by: str, wait_s: float = 0.0) -> PolicyOutcome:
+        """Validate, sign, keep and publish new rules (a new version), then wait up to `wait_s`
+        for every tablet to report the new policy hash. Unchanged rules publish nothing."""
+        now = self.clock()
+        target = f"wing:{self._wing}"
+
+        def plan(current: SignedPolicy | None) -> tuple[WingPolicy, Audit] | None:
+            # Clock-based, so even a gateway that lost its policy file issues a version newer
+            # than what tablets hold (they refuse anything not newer).
+            version = max((current.document.version if current else 0) + 1, now)
+            document = self._checked(rules, version, now)
+            if current is not None and policy_hash(document) == current.hash:
+                return None
+            return document, Audit(now, f"staff:{by}", "policy_publish", target, {
+                "version": version, "hash": policy_hash(document), "name": document.name})
+
+        try:
+            changed = await self._issuer.issue_policy(plan) is not None
+        except PolicyInputError as exc:
+            await self._refused(now, by, "policy_refused", target, str(exc))
+            raise
         if changed:
-            self._save(document, envelope)
-            service.store.audit(now, actor, "policy_publish", target, {
-                "version": version, "hash": self.hash, "name": document.name})
-            await self.publish()
-        targets = sorted(service.tablets)
+            await self._parts.publisher.policy()
+        targets = sorted(self._fleet.tablets)
         waiter = _HashWaiter(self.hash, {d for d in targets if not self._has_current(d)})
         if waiter.pending and wait_s > 0:
             self._waiters.append(waiter)
@@ -179,147 +156,80 @@ class PolicyPublisher:
 
     async def set_profile(self, devices: list[str], profile: str, by: str) -> int:
         """Give `devices` the privilege `profile` (a new desired version each, lock unchanged)."""
-        service = self.service
-        now = service.clock()
+        now = self.clock()
         actor, target = f"staff:{by}", "devices:" + ",".join(devices[:20])
+        message = ""
         if self.document is not None and profile not in self.document.profiles:
             known = ", ".join(sorted(self.document.profiles))
             message = f"unknown profile {profile!r} (the wing policy has {known})"
-            service.store.audit(now, actor, "profile_refused", target, {"error": message})
-            raise PolicyInputError(message)
-        unknown = [d for d in devices if d not in service.tablets]
-        if unknown or not devices:
+        elif (unknown := [d for d in devices if d not in self._fleet.tablets]) or not devices:
             message = ("unknown tablet " + ", ".join(unknown)) if unknown else "name a tablet"
-            service.store.audit(now, actor, "profile_refused", target, {"error": message})
+        if message:
+            await self._refused(now, by, "profile_refused", target, message)
             raise PolicyInputError(message)
-        records = []
-        for device in devices:
-            doc = service.revision(device, now).model_copy(update={"profile": profile})
-            doc = DesiredState.model_validate(doc.model_dump())
-            records.append(StoredDocument(doc, seal(doc, service._key)))
-        service.store.put_desired(records)
-        for record in records:
-            service.desired[record.document.audience.split(":", 1)[1]] = record
-        service.store.audit(now, actor, "profile", target, {"profile": profile,
-                                                            "devices": devices})
-        await asyncio.gather(*(service._publish_desired(d) for d in devices))
-        return max(r.document.version for r in records)
 
-    def sign_manifest(self, fields: dict[str, Any], by: str) -> bytes:
+        def plan() -> Issue:
+            docs = [DesiredState.model_validate(self._issuer.revision(
+                device, now, self._fleet.reported_desired(device)
+            ).model_copy(update={"profile": profile}).model_dump()) for device in devices]
+            return Issue(desired=docs, audit=Audit(now, actor, "profile", target, {
+                "profile": profile, "devices": devices}))
+
+        issue = await self._issuer.issue(plan)
+        await self._parts.publisher.desired(*devices)
+        return max(d.version for d in issue.desired)
+
+    async def sign_manifest(self, fields: dict[str, Any], by: str) -> bytes:
         """Seal an app manifest with the wing key: admits this exact build to the wing's tablets
         (the policy still decides who may use it, and pins its version)."""
-        service = self.service
-        now = service.clock()
+        now = self.clock()
         try:
             manifest = AppManifest.model_validate_json(canonical_json({
-                **fields, "audience": wing_audience(service.config.wing), "version": now,
+                **fields, "audience": wing_audience(self._wing), "version": now,
                 "issued": now, "expires": now + MANIFEST_TTL_MS,
             }))
         except ValidationError as exc:
             message = first_error(exc)
-            service.store.audit(now, f"staff:{by}", "app_sign_refused",
-                                f"app:{fields.get('app', '?')}"[:120], {"error": message})
+            await self._refused(now, by, "app_sign_refused",
+                                f"app:{fields.get('app', '?')}"[:120], message)
             raise PolicyInputError(message) from exc
         except ValueError as exc:
             raise PolicyInputError(str(exc)) from exc
         size = len(canonical_json(manifest.model_dump(mode="json")))
         if size > AppManifest.MAX_BYTES:  # tablets would refuse it: sign nothing
             message = f"the signed manifest would be {size} bytes, cap {AppManifest.MAX_BYTES}"
-            service.store.audit(now, f"staff:{by}", "app_sign_refused", f"app:{manifest.app}",
-                                {"error": message})
+            await self._refused(now, by, "app_sign_refused", f"app:{manifest.app}", message)
             raise PolicyInputError(message)
-        service.store.audit(now, f"staff:{by}", "app_sign", f"app:{manifest.app}", {
+        await self._parts.audit(Audit(now, f"staff:{by}", "app_sign", f"app:{manifest.app}", {
             "version": manifest.app_version, "files": len(manifest.files),
-            "manifest_version": manifest.version})
-        return seal(manifest, service._key)
+            "manifest_version": manifest.version}))
+        return self._issuer.seal(manifest)
 
-    # -- publishing and reconciling ---------------------------------------------------------
-
-    async def publish(self) -> None:
-        if self.envelope is not None:
-            self._published_at = asyncio.get_running_loop().time()
-            await self.service._publish(topics.WING_POLICY, self.envelope, retain=True)
+    # -- what tablets report -----------------------------------------------------------------
 
     def _has_current(self, device: str) -> bool:
-        report = self.service.reported.get(device)
+        report = self._fleet.reported.get(device)
         return report is not None and report.policy_hash == self.hash
 
-    def on_reported(self, report: ReportedState) -> None:
+    def on_report(self, report: ReportedState) -> None:
         for waiter in list(self._waiters):
             if report.device in waiter.pending and report.policy_hash == waiter.hash:
                 waiter.pending.discard(report.device)
                 if not waiter.pending:
                     waiter.done.set()
 
-    def on_birth(self, device: str) -> None:
-        """A tablet came online: it needs the time now (it enforces curfew rules until it has
-        some), and the current policy if it has not reported it; each at most once per
-        coalescing window, however many tablets are born."""
-        self._time_soon()
-        if self.envelope is None or self._has_current(device):
-            return
-        if self._republish is not None and not self._republish.done():
-            return
-        loop = asyncio.get_running_loop()
-        delay = max(0.0, self._published_at + self.service.config.lockdown_coalesce_s - loop.time())
-
-        async def republish() -> None:
-            await asyncio.sleep(delay)
-            await self.publish()
-
-        self._republish = loop.create_task(republish())
-
-    def _time_soon(self) -> None:
-        if self._time_beacon is not None and not self._time_beacon.done():
-            return
-        service = self.service
-
-        async def beat() -> None:
-            await asyncio.sleep(TIME_COALESCE_S)
-            now = service.clock()
-            version = max(now, service._last_time_version + 1)
-            service._last_time_version = version
-            beacon = SignedTime(audience=wing_audience(service.config.wing), version=version,
-                                issued=now, expires=now + int(service.config.time_beacon_s * 3000))
-            await service._publish(topics.WING_TIME, seal(beacon, service._key), retain=False,
-                                   qos=0)
-
-        self._time_beacon = asyncio.get_running_loop().create_task(beat())
-
-    async def reissue_if_expiring(self) -> bool:
-        service = self.service
-        if self.document is None:
-            return False
-        now = service.clock()
-        if not needs_reissue(self.document.expires, now, service.config.reissue_margin_s * 1000):
-            return False
-        document = self.document.model_copy(update={
-            "version": max(self.document.version + 1, now), "issued": now,
-            "expires": now + service.ttl_ms})
-        self._save(document, seal(document, service._key))
-        service.store.audit(now, "gateway", "policy_reissue", f"wing:{service.config.wing}",
-                            {"version": document.version, "hash": self.hash})
-        await self.publish()
-        return True
-
-    async def run(self) -> None:
-        interval = max(0.5, min(60.0, self.service.config.reissue_margin_s / 4))
-        while True:
-            await self.reissue_if_expiring()
-            await asyncio.sleep(interval)
-
     def summary(self) -> dict[str, Any]:
         """The current policy and how many tablets report it."""
-        service = self.service
-        current = [d for d in service.tablets if self._has_current(d)]
+        tablets = self._fleet.tablets
+        current = [d for d in tablets if self._has_current(d)]
         return {
             "version": self.document.version if self.document else None,
             "hash": self.hash or None,
             "name": self.document.name if self.document else None,
             "issued": self.document.issued if self.document else None,
             "expires": self.document.expires if self.document else None,
-            "tablets": len(service.tablets),
+            "tablets": len(tablets),
             "tablets_current": len(current),
-            "tablets_behind": sorted(set(service.tablets) - set(current)),
+            "tablets_behind": sorted(set(tablets) - set(current)),
             "rules": self.rules(),
         }

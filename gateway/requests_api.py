@@ -24,7 +24,7 @@ def requests_router(desk: RequestDesk) -> APIRouter:
 
     @router.get("/v1/requests")
     async def listing(device: str | None = None) -> list[dict[str, Any]]:
-        return desk.listing(device)
+        return await desk.listing(device)
 
     @router.post("/v1/requests/{request_id}/reply")
     async def reply(request_id: str, body: ReplyBody) -> dict[str, Any]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException
+from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.fleet import InputError, TargetError
 from gateway.rollout import Rollout
 from gateway.rollout_service import RolloutManager
-from gateway.service import GatewayService, InputError, TargetError
 from wire.documents import DeviceId, Millis, Name, UpdateTarget
 
 
@@ -30,27 +30,25 @@ class RolloutBody(BaseModel):
     by: Name
 
 
-def add_update_routes(app: FastAPI, service: GatewayService) -> RolloutManager:
-    manager = RolloutManager(service)
+def rollout_router(manager: RolloutManager) -> APIRouter:
+    router = APIRouter()
 
-    def refuse(body: RolloutBody, status: int, error: str) -> HTTPException:
-        service.store.audit(service.clock(), f"staff:{body.by}", "rollout_refused",
-                            f"rollout:{body.id}", {"target": body.target,
-                                                   "version": body.version, "error": error})
+    async def refuse(body: RolloutBody, status: int, error: str) -> HTTPException:
+        await manager.refused(body.id, body.target, body.version, body.by, error)
         return HTTPException(status, error)
 
-    @app.post("/v1/rollouts")
+    @router.post("/v1/rollouts")
     async def start(body: RolloutBody) -> dict[str, Any]:
         try:
             UpdateTarget(target=body.target, version=body.version)
         except ValueError as exc:
-            raise refuse(body, 422, f"target/version: {_first(exc)}") from exc
+            raise await refuse(body, 422, f"target/version: {_first(exc)}") from exc
         if body.window_start is not None and body.window_end is not None \
                 and body.window_end <= body.window_start:
-            raise refuse(body, 422, "window_end must be after window_start")
+            raise await refuse(body, 422, "window_end must be after window_start")
         rest = list(body.rest)
         if body.rest_wing:
-            rest = sorted(set(service.tablets) - set(body.canary))
+            rest = sorted(set(manager.wing_tablets()) - set(body.canary))
         rollout = Rollout(id=body.id, target=body.target, version=body.version,
                           canary=tuple(body.canary), rest=tuple(rest),
                           max_failure_share=body.max_failure_share,
@@ -58,16 +56,16 @@ def add_update_routes(app: FastAPI, service: GatewayService) -> RolloutManager:
         try:
             result = await manager.start(rollout)
         except TargetError as exc:
-            raise refuse(body, 404, str(exc)) from exc
+            raise await refuse(body, 404, str(exc)) from exc
         except InputError as exc:
-            raise refuse(body, 422, str(exc)) from exc
+            raise await refuse(body, 422, str(exc)) from exc
         return result.rollout.model_dump(mode="json")
 
-    @app.get("/v1/updates")
+    @router.get("/v1/updates")
     async def updates() -> dict[str, Any]:
         return manager.status()
 
-    return manager
+    return router
 
 
 def _first(exc: ValueError) -> str:

@@ -1,9 +1,8 @@
 """Rollouts inside the gateway service: kept in one JSON file (atomic), advanced on every report a
-tablet sends, carried out through the service's signed desired state."""
+tablet sends, carried out through each tablet's signed desired state (its update target)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from pathlib import Path
@@ -12,20 +11,24 @@ from typing import Any
 from pydantic import ValidationError
 
 from common.files import write_atomic
+from gateway.fleet import InputError, TargetError
+from gateway.issuer import Issue, device_of
+from gateway.parts import Parts
 from gateway.rollout import Rollout, Step, outcome, step, summary
-from gateway.service import GatewayService, InputError, TargetError
-from wire.documents import ReportedState
+from gateway.store import Audit
+from wire.documents import ReportedState, UpdateTarget
 
 log = logging.getLogger(__name__)
 
 
 class RolloutManager:
-    def __init__(self, service: GatewayService, path: Path | None = None) -> None:
-        self.service = service
-        self.path = path or service.config.state_dir / "rollouts.json"
+    def __init__(self, path: Path, parts: Parts) -> None:
+        self.path = path
+        self._parts = parts
+        self._fleet = parts.fleet
+        self._issuer = parts.issuer
+        self._clock = parts.clock
         self.rollouts: dict[str, Rollout] = self._load()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        service.report_hooks.append(self.observe)
 
     def _load(self) -> dict[str, Rollout]:
         try:
@@ -51,46 +54,78 @@ class RolloutManager:
             raise InputError("a rollout needs at least one canary tablet")
         if len(set(devices)) != len(devices):
             raise InputError("a tablet is named twice")
-        unknown = [d for d in devices if d not in self.service.tablets]
+        unknown = [d for d in devices if d not in self._fleet.tablets]
         if unknown:
             raise TargetError("unknown tablets " + ", ".join(unknown))
-        rollout = rollout.model_copy(update={"created": self.service.clock(), "stage": "canary"})
+        rollout = rollout.model_copy(update={"created": self._clock(), "stage": "canary"})
         self.rollouts[rollout.id] = rollout
         self._save()
-        await self.service.set_update(list(rollout.canary), rollout.update_target(), rollout.by)
+        await self.set_update(list(rollout.canary), rollout.update_target(), rollout.by)
         return await self.advance(rollout.id)
 
+    async def refused(self, rollout_id: str, target: str, version: str, by: str, error: str
+                      ) -> None:
+        """Audit a rollout staff asked for and the gateway refused."""
+        await self._parts.audit(Audit(
+            self._clock(), f"staff:{by}", "rollout_refused", f"rollout:{rollout_id}",
+            {"target": target, "version": version, "error": error}))
+
+    def wing_tablets(self) -> list[str]:
+        return sorted(self._fleet.tablets)
+
     async def advance(self, rollout_id: str) -> Step:
-        result = step(self.rollouts[rollout_id], self.service.reported)
+        result = step(self.rollouts[rollout_id], self._fleet.reported)
         if result.rollout != self.rollouts[rollout_id]:
             self.rollouts[rollout_id] = result.rollout
             self._save()
             log.info("rollout %s: %s %s", rollout_id, result.rollout.stage, result.rollout.reason)
-            now = self.service.clock()
-            self.service.store.audit(now, "gateway", f"rollout_{result.rollout.stage}",
-                                     f"rollout:{rollout_id}", {"reason": result.rollout.reason})
+            await self._parts.audit(Audit(
+                self._clock(), "gateway", f"rollout_{result.rollout.stage}",
+                f"rollout:{rollout_id}", {"reason": result.rollout.reason}))
         if result.offer:
-            await self.service.set_update(list(result.offer), result.rollout.update_target(),
-                                          "rollout")
+            await self.set_update(list(result.offer), result.rollout.update_target(), "rollout")
         if result.withdraw:
-            await self.service.set_update(list(result.withdraw), None, "rollout")
+            await self.set_update(list(result.withdraw), None, "rollout")
         return result
+
+    async def set_update(self, devices: list[str], update: UpdateTarget | None, by: str
+                         ) -> dict[str, int]:
+        """Sign, record and publish each tablet's next desired state with `update` as its update
+        target (None withdraws it), the lock and profile carried over. Returns the versions."""
+        now = self._clock()
+        unknown = [d for d in devices if d not in self._fleet.tablets]
+        if unknown:
+            raise TargetError("unknown tablets " + ", ".join(unknown))
+
+        def plan() -> Issue:
+            return Issue(desired=[
+                self._issuer.revision(d, now, self._fleet.reported_desired(d)).model_copy(
+                    update={"update": update})
+                for d in devices
+            ], audit=Audit(now, f"staff:{by}", "update" if update else "update_withdrawn",
+                           f"devices:{','.join(devices[:20])}", {
+                               "target": update.target if update else None,
+                               "version": update.version if update else None,
+                               "rollout": update.rollout if update else None,
+                               "devices": devices}))
+
+        issue = await self._issuer.issue(plan)
+        await self._parts.publisher.desired(*devices)
+        return {device_of(d): d.version for d in issue.desired}
 
     def observe(self, report: ReportedState) -> None:
         """A report arrived: advance the rollouts it may concern (in a task: it publishes)."""
         for rollout in self.rollouts.values():
             if rollout.stage in ("canary", "rest") and report.device in rollout.reached():
-                task = asyncio.get_running_loop().create_task(self.advance(rollout.id))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._parts.publisher.spawn(self.advance(rollout.id))
 
     def status(self) -> dict[str, Any]:
         """Every rollout with its counts, and every tablet's update state."""
-        reported = self.service.reported
+        reported = self._fleet.reported
         tablets = []
-        for device in sorted(self.service.tablets):
+        for device in sorted(self._fleet.tablets):
             report = reported.get(device)
-            desired = self.service.desired.get(device)
+            desired = self._issuer.desired.get(device)
             wanted = desired.document.update if desired else None
             tablets.append({
                 "id": device,

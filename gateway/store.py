@@ -3,14 +3,21 @@ lockdown, what tablets reported, their last status, and the hash-chained audit t
 
 The broker is a transport that forgets; this file is what the gateway re-publishes from. One
 process owns it (the gateway), so the audit chain's head is kept in memory between appends.
+
+A change and the audit entry that records it are one transaction (`Store.transaction`): both rows
+or neither. Every call holds the store's lock, so the gateway hands them all to one worker thread
+(`gateway.store_thread`) and its event loop never waits on an fsync.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -70,6 +77,17 @@ class AuditEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class Audit:
+    """An audit entry to append, in the same transaction as the change it records."""
+
+    at: int
+    actor: str
+    action: str
+    target: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class ChainCheck:
     ok: bool
     entries: int
@@ -105,16 +123,18 @@ class Store:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.db = sqlite_utils.Database(path)
+        self.db = sqlite_utils.Database(sqlite3.connect(path, check_same_thread=False))
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self._create()
         head = self.db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         self._head_seq: int = head[0] if head else 0
         self._head_hash: str = head[1] if head else GENESIS
+        self._lock = threading.RLock()
 
     def close(self) -> None:
-        self.db.close()
+        with self._lock:
+            self.db.close()
 
     def _create(self) -> None:
         db = self.db
@@ -155,77 +175,112 @@ class Store:
         db.table("tablets").create_index(["cell"], if_not_exists=True)
         db.table("tablets").create_index(["landing"], if_not_exists=True)
 
+    @contextlib.contextmanager
+    def transaction(self, *audits: Audit | None) -> Iterator[sqlite_utils.Database]:
+        """One transaction: what the caller writes, then `audits` appended to the chain; all
+        committed together or, if anything fails, none (and the chain's head unchanged).
+
+        sqlite-utils commits each write on its own unless a transaction is open: `atomic` opens
+        one (a plain `with conn:` does not)."""
+        with self._lock:
+            seq, prev = self._head_seq, self._head_hash
+            with self.db.atomic():
+                yield self.db
+                for audit in filter(None, audits):
+                    seq += 1
+                    text = _detail_text(audit.detail)
+                    digest = entry_hash(seq, audit.at, audit.actor, audit.action, audit.target,
+                                        text, prev)
+                    self.db.execute(
+                        "INSERT INTO audit (seq, at, actor, action, target, detail, prev, hash) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [seq, audit.at, audit.actor, audit.action, audit.target, text, prev,
+                         digest],
+                    )
+                    prev = digest
+            self._head_seq, self._head_hash = seq, prev
+
+    def read(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        """The rows of one query, under the store's lock (another thread may be writing)."""
+        with self._lock:
+            return self.db.execute(sql, list(params)).fetchall()
+
     # -- tablets ---------------------------------------------------------------------------
 
-    def add_tablet(self, tablet: Tablet, now_ms: int) -> bool:
-        """Register (or move) a tablet; True if this changed anything."""
-        return bool(self.add_tablets([tablet], now_ms))
+    def add_tablet(self, tablet: Tablet, now_ms: int, audit: Audit | None = None) -> bool:
+        """Register (or move) a tablet, with `audit` if this changed anything; True if it did."""
+        return bool(self.add_tablets([tablet], now_ms, lambda _changed: audit))
 
-    def add_tablets(self, tablets: Iterable[Tablet], now_ms: int) -> list[Tablet]:
-        """Register (or move) tablets in one transaction; return those that changed."""
-        known = {t.id: t for t in self.tablets()}
-        changed = [t for t in tablets if known.get(t.id) != t]
-        with self.db.conn:
-            for tablet in changed:
-                self.db.execute(
-                    "INSERT INTO tablets (id, cell, landing, registered) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT(id) DO UPDATE SET cell=excluded.cell, landing=excluded.landing",
-                    [tablet.id, tablet.cell, tablet.landing, now_ms],
-                )
+    def add_tablets(self, tablets: Iterable[Tablet], now_ms: int,
+                    audit: Callable[[list[Tablet]], Audit | None] | None = None) -> list[Tablet]:
+        """Register (or move) tablets in one transaction, with `audit(changed)` if any changed;
+        return those that changed."""
+        with self._lock:
+            known = {t.id: t for t in self.tablets()}
+            changed = [t for t in tablets if known.get(t.id) != t]
+            if not changed:
+                return []
+            with self.transaction(audit(changed) if audit else None):
+                for tablet in changed:
+                    self.db.execute(
+                        "INSERT INTO tablets (id, cell, landing, registered) VALUES (?, ?, ?, ?)"
+                        " ON CONFLICT(id) DO UPDATE SET cell=excluded.cell,"
+                        " landing=excluded.landing",
+                        [tablet.id, tablet.cell, tablet.landing, now_ms],
+                    )
         return changed
 
     def tablet(self, device_id: str) -> Tablet | None:
-        row = self.db.execute(
-            "SELECT id, cell, landing FROM tablets WHERE id = ?", [device_id]
-        ).fetchone()
-        return Tablet(*row) if row else None
+        rows = self.read("SELECT id, cell, landing FROM tablets WHERE id = ?", [device_id])
+        return Tablet(*rows[0]) if rows else None
 
     def tablets(self) -> list[Tablet]:
-        rows = self.db.execute("SELECT id, cell, landing FROM tablets ORDER BY id").fetchall()
-        return [Tablet(*row) for row in rows]
+        return [Tablet(*r) for r in self.read("SELECT id, cell, landing FROM tablets ORDER BY id")]
 
     # -- signed documents ------------------------------------------------------------------
 
-    def put_desired(self, documents: Iterable[StoredDocument[DesiredState]]) -> None:
+    def put_desired(self, documents: Iterable[StoredDocument[DesiredState]],
+                    audit: Audit | None = None) -> None:
         """Record new desired documents in one transaction (before anything is published)."""
-        with self.db.conn:
-            for stored in documents:
+        self.put_documents(documents, None, audit)
+
+    def put_lockdown(self, stored: StoredDocument[WingLockdown], audit: Audit | None = None
+                     ) -> None:
+        self.put_documents((), stored, audit)
+
+    def put_documents(self, desired: Iterable[StoredDocument[DesiredState]],
+                      lockdown: StoredDocument[WingLockdown] | None, audit: Audit | None
+                      ) -> None:
+        """Record signed documents and the audit entry that says why, in one transaction."""
+        rows: list[tuple[str, StoredDocument[Any]]] = [("desired", s) for s in desired]
+        if any(not isinstance(s.document, DesiredState) for _, s in rows):
+            raise StoreError("put_desired takes desired-state documents")
+        if lockdown is not None:
+            if not isinstance(lockdown.document, WingLockdown):
+                raise StoreError("put_lockdown takes a wing lockdown")
+            rows.append(("lockdown", lockdown))
+        with self.transaction(audit):
+            for table, stored in rows:
                 doc = stored.document
-                if not isinstance(doc, DesiredState):
-                    raise StoreError("put_desired takes desired-state documents")
+                key = "device" if table == "desired" else "wing"
                 self.db.execute(
-                    "INSERT OR REPLACE INTO desired (device, version, locked, body, envelope, "
+                    f"INSERT OR REPLACE INTO {table} ({key}, version, locked, body, envelope, "
                     "expires) VALUES (?, ?, ?, ?, ?, ?)",
                     [doc.audience.split(":", 1)[1], doc.version, int(doc.lock.locked),
                      doc.model_dump_json(), stored.envelope, doc.expires],
                 )
 
     def desired(self) -> dict[str, StoredDocument[DesiredState]]:
-        rows = self.db.execute("SELECT device, body, envelope FROM desired").fetchall()
         return {
             device: StoredDocument(DesiredState.model_validate_json(body), bytes(envelope))
-            for device, body, envelope in rows
+            for device, body, envelope in self.read("SELECT device, body, envelope FROM desired")
         }
 
-    def put_lockdown(self, stored: StoredDocument[WingLockdown]) -> None:
-        doc = stored.document
-        if not isinstance(doc, WingLockdown):
-            raise StoreError("put_lockdown takes a wing lockdown")
-        with self.db.conn:
-            self.db.execute(
-                "INSERT OR REPLACE INTO lockdown (wing, version, locked, body, envelope, expires) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [doc.audience.split(":", 1)[1], doc.version, int(doc.lock.locked),
-                 doc.model_dump_json(), stored.envelope, doc.expires],
-            )
-
     def lockdown(self, wing: str) -> StoredDocument[WingLockdown] | None:
-        row = self.db.execute(
-            "SELECT body, envelope FROM lockdown WHERE wing = ?", [wing]
-        ).fetchone()
-        if row is None:
+        rows = self.read("SELECT body, envelope FROM lockdown WHERE wing = ?", [wing])
+        if not rows:
             return None
-        return StoredDocument(WingLockdown.model_validate_json(row[0]), bytes(row[1]))
+        return StoredDocument(WingLockdown.model_validate_json(rows[0][0]), bytes(rows[0][1]))
 
     # -- what tablets said -----------------------------------------------------------------
 
@@ -235,7 +290,7 @@ class Store:
         statuses: Iterable[tuple[str, Status, int]],
     ) -> None:
         """Write a batch of reported states and statuses in one transaction (one fsync)."""
-        with self.db.conn:
+        with self.transaction():
             for report, received in reported:
                 self.db.execute(
                     "INSERT OR REPLACE INTO reported (device, desired_version, lockdown_version, "
@@ -251,43 +306,32 @@ class Store:
                 )
 
     def reported(self) -> dict[str, ReportedState]:
-        rows = self.db.execute("SELECT device, document FROM reported").fetchall()
+        rows = self.read("SELECT device, document FROM reported")
         return {device: ReportedState.model_validate_json(doc) for device, doc in rows}
 
     def statuses(self) -> dict[str, TabletStatus]:
-        rows = self.db.execute("SELECT device, state, boot_id, last_seen FROM status").fetchall()
+        rows = self.read("SELECT device, state, boot_id, last_seen FROM status")
         return {row[0]: TabletStatus(row[1], row[2], row[3]) for row in rows}
 
     # -- audit -----------------------------------------------------------------------------
 
     def audit(
         self, at: int, actor: str, action: str, target: str, detail: dict[str, Any] | None = None
-    ) -> AuditEntry:
-        """Append one entry to the hash chain, durably."""
-        text = _detail_text(detail or {})
-        seq = self._head_seq + 1
-        digest = entry_hash(seq, at, actor, action, target, text, self._head_hash)
-        with self.db.conn:
-            self.db.execute(
-                "INSERT INTO audit (seq, at, actor, action, target, detail, prev, hash) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [seq, at, actor, action, target, text, self._head_hash, digest],
-            )
-        entry = AuditEntry(seq, at, actor, action, target, detail or {}, self._head_hash, digest)
-        self._head_seq, self._head_hash = seq, digest
-        return entry
+    ) -> None:
+        """Append one entry to the hash chain, durably (alone: a change carries its own)."""
+        self.append(Audit(at, actor, action, target, detail or {}))
 
-    def _audit_rows(self) -> Iterator[tuple[Any, ...]]:
-        yield from self.db.execute(
-            "SELECT seq, at, actor, action, target, detail, prev, hash FROM audit ORDER BY seq"
-        )
+    def append(self, audit: Audit) -> None:
+        """Append one entry to the hash chain, durably."""
+        with self.transaction(audit):
+            pass
 
     def audit_entries(self, limit: int | None = None) -> list[AuditEntry]:
         """The newest `limit` entries (all when None), oldest first."""
         sql = "SELECT seq, at, actor, action, target, detail, prev, hash FROM audit"
         if limit is not None:
             sql += f" ORDER BY seq DESC LIMIT {int(limit)}"
-        rows = self.db.execute(sql).fetchall()
+        rows = self.read(sql)
         rows.sort(key=lambda r: r[0])
         return [AuditEntry(r[0], r[1], r[2], r[3], r[4], _load_detail(r[5]), r[6], r[7])
                 for r in rows]
@@ -295,7 +339,9 @@ class Store:
     def verify_audit(self) -> ChainCheck:
         """Recompute the chain; say at which entry it first breaks and how."""
         prev, expected_seq, count = GENESIS, 1, 0
-        for seq, at, actor, action, target, detail, stored_prev, stored_hash in self._audit_rows():
+        rows = self.read("SELECT seq, at, actor, action, target, detail, prev, hash FROM audit "
+                         "ORDER BY seq")
+        for seq, at, actor, action, target, detail, stored_prev, stored_hash in rows:
             if seq != expected_seq:
                 return ChainCheck(False, count, seq, f"entry {expected_seq} is missing")
             if stored_prev != prev:

@@ -43,12 +43,10 @@ def test_no_two_packages_import_each_other(project_imports):
     assert import_graph.package_cycles(project_imports) == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: the layering is being fixed step by step")
 def test_no_two_modules_of_a_package_import_each_other(project_imports):
     assert import_graph.module_cycles(project_imports) == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: the layering is being fixed step by step")
 def test_no_module_reaches_another_parts_private_names():
     found = [
         str(reach)

@@ -8,7 +8,7 @@ import contextlib
 import aiomqtt
 import pytest
 
-from gateway.service import BIRTH_SPACING_MS
+from gateway.publisher import BIRTH_SPACING_MS
 from tests.gateway.tablet_peer import TabletPeer
 from wire import topics
 from wire.documents import DesiredState, Status

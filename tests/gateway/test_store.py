@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import threading
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.desired import LockRequest, next_desired, next_lockdown
-from gateway.store import Store, StoredDocument, Tablet
+from gateway.store import Audit, Store, StoredDocument, Tablet
+from gateway.store_thread import StoreThread
 from wire.envelope import seal
 
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
@@ -95,3 +98,55 @@ def test_a_rehashed_edit_still_breaks_the_link_to_the_next_entry(tmp_path, store
                     [forged_detail, forged_hash])
     check = store.verify_audit()
     assert (check.ok, check.broken_at) == (False, 3)
+
+
+def test_a_change_and_its_audit_entry_commit_together_or_not_at_all(tmp_path, store):
+    # A failure injected between the two writes: the audit row is refused after the desired
+    # state's row went in, inside the same transaction.
+    with sqlite3.connect(tmp_path / "gateway.db") as raw:
+        raw.execute("CREATE TRIGGER refuse BEFORE INSERT ON audit "
+                    "BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
+    doc = next_desired(None, "T1", LockRequest(True, "officer", "search"), NOW, 60_000)
+    lock = Audit(NOW, "staff:officer", "lock", "device:T1", {"version": doc.version})
+    with pytest.raises(sqlite3.IntegrityError, match="injected failure"):
+        store.put_desired([StoredDocument(doc, seal(doc, KEY))], lock)
+    assert store.desired() == {}
+    assert store.audit_entries() == []
+
+    with sqlite3.connect(tmp_path / "gateway.db") as raw:
+        raw.execute("DROP TRIGGER refuse")
+    store.put_desired([StoredDocument(doc, seal(doc, KEY))], lock)
+    assert store.desired()["T1"].document == doc
+    [entry] = store.audit_entries()
+    assert (entry.seq, entry.action, entry.detail) == (1, "lock", {"version": doc.version})
+    assert store.verify_audit().ok  # the failed attempt left no gap in the chain
+
+
+def test_a_change_that_fails_leaves_no_audit_entry_and_the_chain_unbroken(tmp_path, store):
+    with sqlite3.connect(tmp_path / "gateway.db") as raw:
+        raw.execute("CREATE TRIGGER refuse BEFORE INSERT ON lockdown "
+                    "BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
+    desired = next_desired(None, "T1", LockRequest(True, "officer", "riot"), NOW, 60_000)
+    lockdown = next_lockdown(None, "A", LockRequest(True, "officer", "riot"), NOW, 60_000)
+    with pytest.raises(sqlite3.IntegrityError, match="injected failure"):
+        store.put_documents([StoredDocument(desired, seal(desired, KEY))],
+                            StoredDocument(lockdown, seal(lockdown, KEY)),
+                            Audit(NOW, "staff:officer", "lock", "wing:A"))
+    assert (store.desired(), store.lockdown("A"), store.audit_entries()) == ({}, None, [])
+    store.audit(NOW, "staff:officer", "unlock", "wing:A")
+    assert [e.seq for e in store.audit_entries()] == [1] and store.verify_audit().ok
+
+
+async def test_writes_run_on_one_store_thread_in_the_order_asked(store):
+    io = StoreThread()
+    try:
+        loop_thread = threading.get_ident()
+        threads = await asyncio.gather(*(
+            io(lambda i=i: (store.audit(NOW + i, "gateway", f"a{i}", "wing:A"),
+                            threading.get_ident())[1])
+            for i in range(20)
+        ))
+    finally:
+        io.close()
+    assert len(set(threads)) == 1 and loop_thread not in threads
+    assert [e.action for e in store.audit_entries()] == [f"a{i}" for i in range(20)]

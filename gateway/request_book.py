@@ -1,0 +1,125 @@
+"""Prisoners' requests as the gateway keeps them: table `requests` in the gateway's SQLite, every
+change in one transaction with the audit entry that records it (`Store.transaction`).
+
+Synchronous: the desk calls it on the store's one thread, so a check and the write after it are
+never interleaved with another request's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.store import Audit, Store
+from wire.requests import Request
+
+
+class RequestConflict(Exception):
+    """The request cannot be kept as sent; `reason` ("kind: detail") is the refusal's."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    device: str
+    request: str
+    text: str
+    by: str
+
+
+class RequestBook:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        with store.transaction() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS requests ("
+                " id TEXT PRIMARY KEY, device TEXT NOT NULL, type TEXT NOT NULL,"
+                " text TEXT NOT NULL, created INTEGER NOT NULL, received INTEGER NOT NULL,"
+                " copies INTEGER NOT NULL DEFAULT 0, reply TEXT, reply_by TEXT,"
+                " replied_at INTEGER, reply_delivered INTEGER NOT NULL DEFAULT 0)"
+            )
+            db.execute(
+                "CREATE INDEX IF NOT EXISTS requests_undelivered ON requests (device)"
+                " WHERE reply IS NOT NULL AND reply_delivered = 0"
+            )
+
+    def receive(self, device: str, request: Request, now: int, max_open: int) -> None:
+        """Keep a tablet's request once (a copy is counted, audited the first time); raises
+        RequestConflict for one the gateway refuses."""
+        actor, target = f"tablet:{device}", f"device:{device}"
+        rows = self._store.read("SELECT device, copies FROM requests WHERE id = ?", [request.id])
+        row = rows[0] if rows else None
+        if row is None:
+            waiting = self._store.read(
+                "SELECT COUNT(*) FROM requests WHERE device = ? AND reply IS NULL", [device]
+            )[0][0]
+            if waiting >= max_open:
+                raise RequestConflict(f"too_many_open: {waiting} requests already wait for an "
+                                      f"answer (at most {max_open})")
+            audit = Audit(now, actor, "request", target, {"id": request.id, "type": request.type})
+            with self._store.transaction(audit) as db:
+                db.execute(
+                    "INSERT INTO requests (id, device, type, text, created, received)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    [request.id, device, request.type, request.text, request.created, now],
+                )
+            return
+        if row[0] != device:
+            raise RequestConflict(f"id_conflict: request {request.id} belongs to another tablet")
+        duplicate = Audit(now, actor, "request_duplicate", target, {"id": request.id})
+        with self._store.transaction(duplicate if row[1] == 0 else None) as db:
+            db.execute("UPDATE requests SET copies = copies + 1 WHERE id = ?", [request.id])
+
+    def delivered(self, device: str, request_id: str) -> None:
+        """The tablet stored the reply: stop sending it."""
+        with self._store.transaction() as db:
+            db.execute(
+                "UPDATE requests SET reply_delivered = 1 WHERE id = ? AND device = ?",
+                [request_id, device],
+            )
+
+    def reply(self, request_id: str, text: str, by: str, now: int) -> Reply | None:
+        """Record staff's answer, with its audit entry; the reply to send, None if there is no
+        such request. Raises RequestConflict if it is already answered."""
+        rows = self._store.read("SELECT device, reply FROM requests WHERE id = ?", [request_id])
+        if not rows:
+            return None
+        device, answered = rows[0]
+        if answered is not None:
+            raise RequestConflict(f"request {request_id} is already answered")
+        audit = Audit(now, f"staff:{by}", "request_reply", f"device:{device}", {"id": request_id})
+        with self._store.transaction(audit) as db:
+            db.execute(
+                "UPDATE requests SET reply = ?, reply_by = ?, replied_at = ? WHERE id = ?",
+                [text, by, now, request_id],
+            )
+        return Reply(device, request_id, text, by)
+
+    def listing(self, device: str | None = None) -> list[dict[str, Any]]:
+        sql = ("SELECT id, device, type, text, created, received, copies, reply, reply_by,"
+               " replied_at, reply_delivered FROM requests")
+        params: list[Any] = []
+        if device is not None:
+            sql += " WHERE device = ?"
+            params.append(device)
+        return [
+            {"id": r[0], "device": r[1], "type": r[2], "text": r[3], "created": r[4],
+             "received": r[5], "copies": r[6],
+             "status": "answered" if r[7] is not None else "open",
+             "reply": r[7], "reply_by": r[8], "replied_at": r[9],
+             "reply_delivered": bool(r[10])}
+            for r in self._store.read(sql + " ORDER BY received, id", params)
+        ]
+
+    def undelivered(self, device: str | None = None) -> list[Reply]:
+        """Replies not yet acknowledged (of one tablet, or all)."""
+        where, params = ("WHERE device = ? AND", [device]) if device is not None else ("WHERE", [])
+        rows = self._store.read(
+            f"SELECT device, id, reply, reply_by FROM requests {where}"
+            " reply IS NOT NULL AND reply_delivered = 0",
+            params,
+        )
+        return [Reply(*r) for r in rows]
