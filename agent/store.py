@@ -62,8 +62,8 @@ class Store:
     """One agent's state.db. Used from one thread at a time (the agent hands writes to a worker
     thread so an fsync never stalls the event loop, but never two at once).
 
-    Writes are plain SQL inside one `with conn:` block: sqlite-utils' write helpers commit on
-    their own, which would split an apply from its audit row."""
+    Every write runs inside `db.atomic()`: sqlite-utils commits each `execute` on its own unless
+    a transaction is open, so a plain `with conn:` block would split an apply from its audit row."""
 
     def __init__(self, path: Path) -> None:
         try:
@@ -75,7 +75,7 @@ class Store:
             check = self._db.execute("PRAGMA quick_check").fetchone()
             if check is None or check[0] != "ok":
                 raise StoreError(f"{path}: integrity check failed: {check}")
-            with conn:
+            with self._db.atomic():
                 self._db.table("applied").create(
                     {"topic": str, "version": int, "digest": str, "envelope": bytes},
                     pk="topic",
@@ -120,7 +120,7 @@ class Store:
             "envelope": document.envelope,
         }
         try:
-            with self._lock, self._db.conn:  # one transaction: both rows or neither
+            with self._lock, self._db.atomic():  # one transaction: both rows or neither
                 self._db.execute(
                     "INSERT INTO applied (topic, version, digest, envelope)"
                     " VALUES (:topic, :version, :digest, :envelope)"
@@ -135,7 +135,7 @@ class Store:
 
     def audit(self, row: AuditRow) -> None:
         try:
-            with self._lock, self._db.conn:
+            with self._lock, self._db.atomic():
                 self._insert_audit(row)
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: {exc}") from exc

@@ -114,7 +114,7 @@ class Inventory:
         rows = [{**asdict(t), "status": t.status.value} for t in tablets]
         db = self._db()
         try:
-            with db.conn:
+            with db.atomic():
                 taken = [
                     r["tablet_id"]
                     for r in rows
@@ -129,7 +129,7 @@ class Inventory:
     def set_status(self, tablet_id: str, status: Status, reason: str, when: dt.datetime) -> None:
         db = self._db()
         try:
-            with db.conn:
+            with db.atomic():
                 db[TABLE].update(  # type: ignore[union-attr]
                     tablet_id,
                     {

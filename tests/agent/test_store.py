@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,20 @@ def test_a_closed_store_refuses_writes(tmp_path: Path) -> None:
     store.close()
     with pytest.raises(StoreError):
         store.apply(document(1))
+
+
+def test_a_document_and_its_audit_row_commit_together_or_not_at_all(tmp_path: Path) -> None:
+    store = Store(tmp_path / "state.db")
+    store.apply(document(1), AuditRow(1, "applied", "tablet/t1/desired", "", "version 1"))
+    # A fault between the two writes: the audit insert fails after the document row is written.
+    sqlite3.connect(tmp_path / "state.db").executescript(
+        "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit"
+        " BEGIN SELECT RAISE(ABORT, 'disk trouble'); END;"
+    )
+    with pytest.raises(StoreError, match="disk trouble"):
+        store.apply(document(2), AuditRow(2, "applied", "tablet/t1/desired", "", "version 2"))
+    store.close()
+    reopened = Store(tmp_path / "state.db")
+    assert reopened.applied()["desired"] == document(1)
+    assert [r.detail for r in reopened.audit_rows()] == ["version 1"]
+    reopened.close()
