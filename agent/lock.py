@@ -1,4 +1,4 @@
-"""The lock a tablet enforces, from its own lock order and its wing's (DESIGN §4). Pure."""
+"""The lock a tablet enforces, from its own lock order and its wing's (docs/architecture.md). Pure."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The agent's durable state: SQLite (sqlite-utils), WAL with synchronous=FULL so a power cut
-never loses an applied document (DESIGN §4).
+never loses an applied document (docs/architecture.md).
 
 It keeps, per topic, the one document applied (version, digest, the signed envelope) and an audit
 trail. The lock is not stored: it is derived from the applied documents (`agent.lock`), so the two

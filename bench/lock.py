@@ -1,4 +1,4 @@
-"""The lock path (DESIGN §5) against its floor, on the real broker, in one run.
+"""The lock path (docs/architecture.md) against its floor, on the real broker, in one run.
 
 - floor: raw MQTT through the same broker — a publish→echo round trip, and one publish fanned out
   to N clients that each answer (`bench.floor`);

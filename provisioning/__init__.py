@@ -1,1 +1,1 @@
-"""IT's tools: estate PKI, enrolment, revocation, release signing (DESIGN §1)."""
+"""IT's tools: estate PKI, enrolment, revocation, release signing (docs/architecture.md)."""

@@ -1,4 +1,4 @@
-"""Document types of the wire contract (DESIGN §3).
+"""Document types of the wire contract (docs/architecture.md).
 
 Gateway→tablet documents are *signed bodies* (sealed in an envelope by `wire.envelope`); tablet→
 gateway documents are plain JSON, authenticated by the tablet's connection identity. Every model is
@@ -70,7 +70,7 @@ class LockOrder(Document):
 
 
 class UpdateTarget(Document):
-    """The OS release a tablet should run: a TUF target the tablet verifies itself (DESIGN §4).
+    """The OS release a tablet should run: a TUF target the tablet verifies itself (docs/architecture.md).
 
     The gateway only names it; TUF metadata says whether it may be installed. The switch to the
     new slot waits for the window, if one is set (e.g. curfew hours), so no one is interrupted.

@@ -1,4 +1,4 @@
-"""Signed envelopes: canonical JSON bodies sealed with Ed25519 (DESIGN §3).
+"""Signed envelopes: canonical JSON bodies sealed with Ed25519 (docs/architecture.md).
 
 On the wire an envelope is ``{"body": "<canonical JSON>", "kid": "<key id>", "sig": "<base64>"}``.
 The signature covers the exact UTF-8 bytes of `body`, so verification never depends on how a

@@ -1,4 +1,4 @@
-"""The agent's local API for the shell: JSON lines over a Unix socket (DESIGN §1).
+"""The agent's local API for the shell: JSON lines over a Unix socket (docs/architecture.md).
 
 The shell sends requests (`{"op": ...}`); the agent answers each with one line and, after
 `watch`, pushes a `state` line on every change. `{"op": "launch", "app": ID}` is answered with a
@@ -52,7 +52,7 @@ class AppTile(Document):
 
 class UpdateView(Document):
     state: str = "idle"
-    """The update engine's state (DESIGN §4): idle, downloading, ..., committed, rolled_back."""
+    """The update engine's state (docs/architecture.md): idle, downloading, ..., committed, rolled_back."""
     progress: int = 0
     """0-100 within the current step."""
     message: str = ""

@@ -1,4 +1,4 @@
-"""Prisoners' requests (applications and complaints) and staff's answers (DESIGN §3, issue 6).
+"""Prisoners' requests (applications and complaints) and staff's answers (docs/architecture.md).
 
 A `Request` goes tablet → gateway on `tablet/{id}/request` (QoS 1, not retained), as plain JSON
 authenticated by the tablet's connection identity. Its `id` is made on the tablet, so a request

@@ -1,4 +1,4 @@
-"""MQTT topic names of DESIGN §3, built and parsed in one place."""
+"""MQTT topic names of docs/architecture.md, built and parsed in one place."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The lock path end to end (DESIGN §5), over mutual TLS: staff CLI → gateway → broker → agent
+"""The lock path end to end (docs/architecture.md), over mutual TLS: staff CLI → gateway → broker → agent
 process → reported → gateway → staff CLI, and what happens when parts die on the way."""
 
 from __future__ import annotations
