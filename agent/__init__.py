@@ -1,1 +1,1 @@
-"""The privileged on-tablet agent: MQTT session, state, enforcement, local API (docs/architecture.md)."""
+"""The privileged on-tablet agent: MQTT session, state, enforcement, local API."""

@@ -1,4 +1,4 @@
-"""The lock a tablet enforces, from its own lock order and its wing's (docs/architecture.md). Pure."""
+"""The lock a tablet enforces, from its own lock order and its wing's. Pure."""
 
 from __future__ import annotations
 

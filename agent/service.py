@@ -7,7 +7,7 @@
 - `agent.session`: the MQTT session with the wing;
 - `agent.update_link`: OS updates and app installs; `agent.requests`: requests to staff.
 
-The per-message path is the lock latency path (docs/architecture.md): verify the envelope, persist it, push
+The per-message path is the lock latency path: verify the envelope, persist it, push
 the new state to the shell, publish `reported`. Everything an `Agent` owns hangs off the instance:
 many run in one event loop (benchmark, demo), and cancelling `run()` stops one cleanly. Every
 long-running loop runs in `run()`'s TaskGroup: one that fails ends `run()` with its error (the

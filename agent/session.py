@@ -1,4 +1,4 @@
-"""The agent's MQTT session with its wing (docs/architecture.md): subscribe, say `online` (the last will says
+"""The agent's MQTT session with its wing: subscribe, say `online` (the last will says
 `offline`), hand every message to the agent in order, publish `reported` and acks, and reconnect
 with jittered backoff (`common.mqtt.run_reconnecting`) for as long as it runs.
 """

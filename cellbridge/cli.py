@@ -1,4 +1,4 @@
-"""The `cellbridge` command (docs/architecture.md). Sub-commands load lazily, so a tablet without the
+"""The `cellbridge` command. Sub-commands load lazily, so a tablet without the
 gateway extra, or a gateway without Kivy, still runs the parts it has."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""TOML configuration files (docs/architecture.md): parsed once, validated by pydantic, errors in one line."""
+"""TOML configuration files: parsed once, validated by pydantic, errors in one line."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""The prisoner's shell: an unprivileged Kivy app that talks only to the agent (docs/architecture.md)."""
+"""The prisoner's shell: an unprivileged Kivy app that talks only to the agent."""

@@ -1,4 +1,4 @@
-"""`cellbridge shell`: the prisoner's Kivy shell (docs/architecture.md); its only input is the agent socket."""
+"""`cellbridge shell`: the prisoner's Kivy shell; its only input is the agent socket."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Staff lock and unlock (state, not commands: docs/architecture.md): a new signed desired state per tablet,
+"""Staff lock and unlock (state, not commands): a new signed desired state per tablet,
 or one wing lockdown for the whole wing, then, if asked, a wait for the targets to report it."""
 
 from __future__ import annotations

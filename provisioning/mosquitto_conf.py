@@ -1,4 +1,4 @@
-"""A wing broker's Mosquitto configuration (docs/architecture.md): mutual TLS, identity = certificate CN,
+"""A wing broker's Mosquitto configuration: mutual TLS, identity = certificate CN,
 per-tablet ACL patterns, CRL, persistence, a raised open-file limit.
 
 The renderers are pure; `install` lays the files out in a broker directory. Mosquitto 2.x drops

@@ -1,4 +1,4 @@
-"""The estate's certificate authority (docs/architecture.md): issuing certificates and CRLs, built with
+"""The estate's certificate authority: issuing certificates and CRLs, built with
 `cryptography`; no files, no clock of its own (callers pass `now`), so every rule here is testable
 alone. Reading and checking the material (PEM, chains) is `wire.certs`, shared with the tablet;
 tablet CSRs are `wire.csr`.

@@ -70,7 +70,7 @@ class LockOrder(Document):
 
 
 class UpdateTarget(Document):
-    """The OS release a tablet should run: a TUF target the tablet verifies itself (docs/architecture.md).
+    """The OS release a tablet should run: a TUF target the tablet verifies itself.
 
     The gateway only names it; TUF metadata says whether it may be installed. The switch to the
     new slot waits for the window, if one is set (e.g. curfew hours), so no one is interrupted.

@@ -52,7 +52,7 @@ class AppTile(Document):
 
 class UpdateView(Document):
     state: str = "idle"
-    """The update engine's state (docs/architecture.md): idle, downloading, ..., committed, rolled_back."""
+    """The update engine's state: idle, downloading, ..., committed, rolled_back."""
     progress: int = 0
     """0-100 within the current step."""
     message: str = ""

@@ -1,4 +1,4 @@
-"""OS updates on the tablet (docs/architecture.md): TUF decides what may be installed, RAUC installs it, the
+"""OS updates on the tablet: TUF decides what may be installed, RAUC installs it, the
 bootloader's try-boot and the engine's mark-good decide commit or roll back.
 
 - `states`: the state machine, one transition table (pure);

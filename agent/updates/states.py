@@ -1,4 +1,4 @@
-"""The update state machine (docs/architecture.md): states, events, every transition in one table, and what
+"""The update state machine: states, events, every transition in one table, and what
 the engine does in each state in another.
 
 Pure: no I/O. The engine persists the state after every transition and dispatches on `RESUME`:

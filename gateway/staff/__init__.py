@@ -1,4 +1,4 @@
-"""`cellbridge staff`: what security staff type (docs/architecture.md), a thin client of the gateway's API.
+"""`cellbridge staff`: what security staff type, a thin client of the gateway's API.
 
 One module per command group: `lock` (lock, unlock), `status`, `audit`, `policy`, `requests`,
 `rollout` (update). They share `client` (the API over the Unix socket, exit codes), `params`
