@@ -89,3 +89,22 @@ def board_meta(board: str) -> dict[str, str]:
             key, _, value = line.partition("=")
             meta[key] = value
     return meta
+
+
+def prefix(package: Path) -> str:
+    return package.name.upper().replace("-", "_")
+
+
+def mk_variables(package: Path) -> dict[str, str]:
+    text = (package / f"{package.name}.mk").read_text().replace("\\\n", " ")
+    return {
+        m.group(1): m.group(2).strip() for m in re.finditer(r"^(\w+)\s*[+:?]?=\s*(.*)$", text, re.M)
+    }
+
+
+def is_local(package: Path) -> bool:
+    return mk_variables(package).get(f"{prefix(package)}_SITE_METHOD") == "local"
+
+
+def expand(value: str, variables: dict[str, str]) -> str:
+    return re.sub(r"\$\((\w+)\)", lambda m: variables.get(m.group(1), m.group(0)), value)
