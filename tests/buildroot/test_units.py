@@ -210,3 +210,35 @@ def test_presets_enable_the_cellbridge_units_and_no_login() -> None:
         assert f"enable {unit}" in lines
     for unit in ("getty@.service", "debug-shell.service", "sshd.service", "dropbear.service"):
         assert f"disable {unit}" in lines
+
+
+def test_an_unenrolled_tablet_shows_the_enrol_screen_instead_of_restarting_the_agent() -> None:
+    enrolment = "/var/lib/cellbridge/enrolment/agent.toml"
+    screen = read_unit(SYSTEM / "cellbridge-enrol-screen.service")
+    path = read_unit(SYSTEM / "cellbridge-enrolment.path")
+    target = read_unit(SYSTEM / "cellbridge-enrolled.target")
+    assert one(AGENT, "Unit", "ConditionPathExists") == enrolment
+    assert one(SHELL, "Unit", "ConditionPathExists") == enrolment
+    assert one(screen, "Unit", "ConditionPathExists") == "!" + enrolment
+    assert "cellbridge-shell.service" in one(screen, "Unit", "Conflicts")
+    assert one(path, "Path", "PathExists") == enrolment
+    assert one(path, "Path", "Unit") == "cellbridge-enrolled.target"
+    assert set(one(target, "Unit", "Wants").split()) == {
+        "cellbridge-agent.service",
+        "cellbridge-shell.service",
+    }
+    module = one(screen, "Service", "ExecStart").split()[-1]
+    from device import enrol_screen
+
+    assert module == enrol_screen.__name__
+    assert "ask IT to enrol this tablet" in enrol_screen.MESSAGE
+
+
+def test_apps_run_only_from_the_root_owned_apps_folder() -> None:
+    apps = read_unit(SYSTEM / "var-lib-cellbridge-apps.mount")
+    assert one(apps, "Mount", "What") == one(apps, "Mount", "Where") == "/var/lib/cellbridge/apps"
+    assert set(one(apps, "Mount", "Options").split(",")) == {"bind", "exec", "nosuid", "nodev"}
+    assert one(SHELL, "Service", "NoExecPaths") == "/"
+    assert one(SHELL, "Service", "ExecPaths").split() == ["/usr", "/var/lib/cellbridge/apps"]
+    tmpfiles = (COMMON_OVERLAY / "usr" / "lib" / "tmpfiles.d" / "cellbridge.conf").read_text()
+    assert "d /var/lib/cellbridge/apps 0755 root root -" in tmpfiles.splitlines()
