@@ -50,7 +50,14 @@ BOARD ?= qemu
 DEPLOYMENT ?= development
 IMAGE_VERSION ?= 0.1.0
 IMAGE_OUTPUT ?= $(CURDIR)/output/$(BOARD)-$(DEPLOYMENT)
-.PHONY: image
+.PHONY: image image-check
+# Every Python package of buildroot/ built as Buildroot builds it (its pinned host tools, from PyPI);
+# with CELLBRIDGE_BUILDROOT=<checkout of buildroot/buildroot.version> also check-package over the tree
+# and every defconfig resolved. CELLBRIDGE_IMAGE_CHECK_KIVY=1 adds Kivy (compiles ~4 min). `make test`
+# runs the same tests (tests/buildroot).
+image-check: setup
+	$(PY) -m pytest -q -p no:randomly tests/buildroot/test_host_build.py tests/buildroot/test_kconfig.py
+
 image:
 	@sh buildroot/scripts/build-image.sh '$(BOARD)' '$(BUILDROOT)' '$(IMAGE_OUTPUT)' '$(DEPLOYMENT)' '$(IMAGE_VERSION)' '$(RELEASE_KEYRING)' $(if $(TUF_ROOT),'$(TUF_ROOT)')
 

@@ -63,6 +63,19 @@ if [ -n "$tuf_root" ]; then
 	printf 'BR2_CELLBRIDGE_TUF_ROOT="%s"\n' "$tuf_root" >>"$fragment"
 fi
 
+# The one Buildroot release this tree is made for (buildroot.version): a git
+# checkout must be at its commit; an unpacked release must say its version.
+release=$(sed -n 's/^BUILDROOT_RELEASE=//p' "$external/buildroot.version")
+commit=$(sed -n 's/^BUILDROOT_COMMIT=//p' "$external/buildroot.version")
+if head=$(git -C "$buildroot" rev-parse --verify -q 'HEAD^{commit}' 2>/dev/null); then
+	[ "$head" = "$commit" ] ||
+		die "$buildroot is at $head; this tree is pinned to Buildroot $release ($commit): git -C $buildroot checkout $release"
+else
+	found=$(make -s -C "$buildroot" --no-print-directory print-version 2>/dev/null || true)
+	[ "$found" = "$release" ] ||
+		die "$buildroot is Buildroot '${found:-unknown}'; this tree is pinned to Buildroot $release ($commit)"
+fi
+
 mkdir -p "$output"
 output=$(cd "$output" && pwd)
 make -C "$buildroot" O="$output" BR2_EXTERNAL="$external" "$defconfig"

@@ -17,6 +17,7 @@ EXTERNAL=$(cd "$(dirname "$0")/.." && pwd)
 . "$BOARD_DIR/meta"
 
 make_mount_points
+install_boot_files
 install_rauc_config
 install_rauc_keyring
 install_tuf_root

@@ -18,5 +18,6 @@ EXTERNAL=$(cd "$(dirname "$0")/.." && pwd)
 . "$BOARD_DIR/meta"
 
 make_data_partition
+make_boot_state
 make_disk_image
 make_dev_bundle

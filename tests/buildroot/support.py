@@ -72,7 +72,7 @@ def run_post_build(
     # A real .config also holds the Kconfig defaults the defconfig leaves out.
     defaults = 'BR2_CELLBRIDGE_OS_VERSION="0.1.0"\n'
     config.write_text(defconfig(board).read_text() + defaults + extra)
-    env = {**os.environ, "BR2_CONFIG": str(config)}
+    env = {**os.environ, "BR2_CONFIG": str(config), "BINARIES_DIR": str(fake_binaries(config_dir))}
     return subprocess.run(
         ["sh", str(TREE / "scripts" / "post-build.sh"), str(target), str(TREE / "board" / board)],
         env=env,
@@ -82,6 +82,17 @@ def run_post_build(
     )
 
 
+def fake_binaries(where: Path) -> Path:
+    """What the kernel and rpi-firmware packages leave in BINARIES_DIR before post-build runs."""
+    images = where / "binaries"
+    overlays = images / "rpi-firmware" / "overlays"
+    overlays.mkdir(parents=True, exist_ok=True)
+    (images / "bcm2711-rpi-4-b.dtb").write_bytes(b"dtb")
+    for name in ("vc4-kms-v3d-pi4", "vc4-kms-dsi-7inch", "disable-bt", "unused"):
+        (overlays / f"{name}.dtbo").write_bytes(name.encode())
+    return images
+
+
 def board_meta(board: str) -> dict[str, str]:
     meta: dict[str, str] = {}
     for line in (TREE / "board" / board / "meta").read_text().splitlines():
@@ -89,3 +100,22 @@ def board_meta(board: str) -> dict[str, str]:
             key, _, value = line.partition("=")
             meta[key] = value
     return meta
+
+
+def prefix(package: Path) -> str:
+    return package.name.upper().replace("-", "_")
+
+
+def mk_variables(package: Path) -> dict[str, str]:
+    text = (package / f"{package.name}.mk").read_text().replace("\\\n", " ")
+    return {
+        m.group(1): m.group(2).strip() for m in re.finditer(r"^(\w+)\s*[+:?]?=\s*(.*)$", text, re.M)
+    }
+
+
+def is_local(package: Path) -> bool:
+    return mk_variables(package).get(f"{prefix(package)}_SITE_METHOD") == "local"
+
+
+def expand(value: str, variables: dict[str, str]) -> str:
+    return re.sub(r"\$\((\w+)\)", lambda m: variables.get(m.group(1), m.group(0)), value)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.buildroot.support import REPO, TREE
+from tests.buildroot.support import REPO, TREE, expand, is_local, mk_variables, prefix
 
 PACKAGES = sorted(p for p in (TREE / "package").iterdir() if p.is_dir())
 SETUP_TYPES = {"setuptools", "setuptools-rust", "pep517", "flit", "hatch", "maturin", "poetry"}
@@ -26,25 +26,6 @@ UPSTREAM = {
     "chrony",
     "nftables",
 }
-
-
-def prefix(package: Path) -> str:
-    return package.name.upper().replace("-", "_")
-
-
-def mk_variables(package: Path) -> dict[str, str]:
-    text = (package / f"{package.name}.mk").read_text().replace("\\\n", " ")
-    return {
-        m.group(1): m.group(2).strip() for m in re.finditer(r"^(\w+)\s*[+:?]?=\s*(.*)$", text, re.M)
-    }
-
-
-def is_local(package: Path) -> bool:
-    return mk_variables(package).get(f"{prefix(package)}_SITE_METHOD") == "local"
-
-
-def expand(value: str, variables: dict[str, str]) -> str:
-    return re.sub(r"\$\((\w+)\)", lambda m: variables.get(m.group(1), m.group(0)), value)
 
 
 @pytest.mark.parametrize("package", PACKAGES, ids=lambda p: p.name)

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import zlib
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,7 @@ def post_image(
     built = run_post_build(target, board, work, extra)
     assert built.returncode == 0, built.stderr
     # Buildroot's host tools, played by this machine's.
-    for subdir, names in (("bin", ("genimage", "rauc")), ("sbin", ("mkfs.ext4", "debugfs"))):
+    for subdir, names in (("bin", ("genimage", "rauc", "mkenvimage")), ("sbin", ("mkfs.ext4", "debugfs"))):
         (work / "host" / subdir).mkdir(parents=True)
         for name in names:
             (work / "host" / subdir / name).symlink_to(tool(name))
@@ -97,7 +98,7 @@ def partitions(disk: Path) -> list[dict[str, object]]:
         [tool("sfdisk"), "--json", str(disk)], capture_output=True, text=True, check=True
     ).stdout
     table = json.loads(out)["partitiontable"]
-    assert table["label"] == "dos"
+    assert table["label"] == "gpt"
     parts: list[dict[str, object]] = table["partitions"]
     return parts
 
@@ -107,15 +108,17 @@ def test_the_disk_has_boot_two_equal_root_slots_and_data_on_4mib_boundaries(
 ) -> None:
     board, images = development
     parts = partitions(images / DISK[board])
-    assert [p["type"] for p in parts] == ["c", "83", "83", "83"]
-    assert parts[0].get("bootable") is True
-    assert parts[1]["size"] == parts[2]["size"]
+    assert [p["name"] for p in parts] == ["cbboot", "cbstate", "cbroot-a", "cbroot-b", "cbdata"]
+    assert [str(p["uuid"]).lower() for p in parts] == [
+        f"4cb1d6a0-6c1f-4e0a-9b57-0c8b0a00000{i}" for i in range(1, 6)
+    ]
+    assert parts[2]["size"] == parts[3]["size"]
     assert all(int(str(p["start"])) * SECTOR % ALIGN == 0 for p in parts)
 
 
 def test_root_slot_a_holds_this_build_and_fits_its_slot(development: tuple[str, Path]) -> None:
     board, images = development
-    slot_a = partitions(images / DISK[board])[1]
+    slot_a = partitions(images / DISK[board])[2]
     squashfs = (images / "rootfs.squashfs").read_bytes()
     assert len(squashfs) <= int(str(slot_a["size"])) * SECTOR
     with (images / DISK[board]).open("rb") as disk:
@@ -123,7 +126,21 @@ def test_root_slot_a_holds_this_build_and_fits_its_slot(development: tuple[str, 
         assert disk.read(len(squashfs)) == squashfs
 
 
-def test_the_boot_partition_is_labelled_for_the_mount_unit_and_holds_the_boot_script(
+def test_the_state_partition_starts_with_slot_a_first_and_three_attempts_each(
+    development: tuple[str, Path],
+) -> None:
+    board, images = development
+    state = partitions(images / DISK[board])[1]
+    with (images / DISK[board]).open("rb") as disk:
+        disk.seek(int(str(state["start"])) * SECTOR)
+        block = disk.read(0x4000)
+    # U-Boot's environment format, as fw_printenv and boot.scr's `env import -c` read it.
+    assert int.from_bytes(block[:4], "little") == zlib.crc32(block[4:])
+    entries = block[4:].split(b"\0\0")[0].split(b"\0")
+    assert entries == [b"BOOT_ORDER=A B", b"BOOT_A_LEFT=3", b"BOOT_B_LEFT=3"]
+
+
+def test_the_boot_partition_is_labelled_and_holds_the_boot_script(
     development: tuple[str, Path],
 ) -> None:
     _, images = development

@@ -50,6 +50,11 @@ def image_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert entry_point.exists(), "the cellbridge console script is not installed (make setup)"
     (root / "usr" / "bin").mkdir(parents=True, exist_ok=True)
     shutil.copy2(entry_point, root / "usr" / "bin" / "cellbridge")
+    # The other programs our units start (Buildroot's weston, seatd, python3, systemd-growfs).
+    for program in ("usr/bin/weston", "usr/bin/seatd", "usr/bin/python3", "usr/lib/systemd/systemd-growfs"):
+        (root / program).parent.mkdir(parents=True, exist_ok=True)
+        (root / program).write_text("#!/bin/sh\n")
+        (root / program).chmod(0o755)
     return root
 
 
@@ -60,7 +65,11 @@ def test_there_are_units_to_check() -> None:
         "cellbridge-shell.service",
         "var-lib-cellbridge.mount",
         "cellbridge-network-policy.service",
-        "boot-firmware.mount",
+        "cellbridge-compositor.service",
+        "cellbridge-seatd.service",
+        "cellbridge-enrol-screen.service",
+        "cellbridge-growfs-data.service",
+        "var-lib-cellbridge-apps.mount",
     } <= names
 
 
@@ -77,8 +86,15 @@ def test_systemd_analyze_verify_passes(image_root: Path, unit: Path) -> None:
     assert (result.returncode, result.stdout + result.stderr) == (0, "")
 
 
+SERVICES = sorted(u.name for u in UNITS if u.suffix == ".service")
+# Issue 18: every service of ours at most 4.0 (systemd-analyze's 0-10 scale; --threshold is 0-100).
+# Those that keep a capability say which and why in the unit: network-policy CAP_NET_ADMIN (nft),
+# seatd CAP_SYS_ADMIN + CAP_SYS_TTY_CONFIG (DRM master, VT mode), growfs-data CAP_SYS_RESOURCE.
+THRESHOLDS = {"cellbridge-agent.service": 20, "cellbridge-shell.service": 12}
+
+
 @pytest.mark.parametrize(
-    ("unit", "threshold"), [("cellbridge-agent.service", 20), ("cellbridge-shell.service", 12)]
+    ("unit", "threshold"), [(name, THRESHOLDS.get(name, 40)) for name in SERVICES]
 )
 def test_services_are_sandboxed_below_an_exposure_threshold(
     image_root: Path, unit: str, threshold: int
@@ -122,7 +138,7 @@ def test_agent_may_write_only_its_state_and_its_socket_directory() -> None:
     assert one(AGENT, "Service", "CapabilityBoundingSet") == ""
 
 
-def test_shell_is_an_unprivileged_user_drawing_on_kms_with_no_network() -> None:
+def test_shell_is_an_unprivileged_wayland_client_with_no_network_and_no_input_devices() -> None:
     assert one(SHELL, "Service", "ExecStart").startswith(
         "/usr/bin/cellbridge shell --socket /run/cellbridge/agent.sock"
     )
@@ -130,8 +146,12 @@ def test_shell_is_an_unprivileged_user_drawing_on_kms_with_no_network() -> None:
     assert one(SHELL, "Service", "Restart") == "always"
     assert one(SHELL, "Service", "PrivateNetwork") == "yes"
     assert one(SHELL, "Service", "CapabilityBoundingSet") == ""
-    assert "SDL_VIDEODRIVER=kmsdrm" in SHELL["Service"]["Environment"]
-    assert "char-drm rw" in SHELL["Service"]["DeviceAllow"]
+    assert "SDL_VIDEODRIVER=wayland" in SHELL["Service"]["Environment"]
+    assert "XDG_RUNTIME_DIR=/run/cellbridge-wayland" in SHELL["Service"]["Environment"]
+    assert "cellbridge-compositor.service" in one(SHELL, "Unit", "Requires")
+    # The GPU's render node only; input reaches it through the compositor.
+    assert SHELL["Service"]["DeviceAllow"] == ["char-drm rw"]
+    assert "input" not in one(SHELL, "Service", "SupplementaryGroups").split()
 
 
 def test_the_shell_is_restarted_when_its_ui_loop_freezes() -> None:
@@ -161,7 +181,7 @@ def test_only_the_shell_group_can_reach_the_agent_socket() -> None:
 def test_agent_config_and_state_live_on_the_data_partition() -> None:
     mount = read_unit(SYSTEM / "var-lib-cellbridge.mount")
     assert one(mount, "Mount", "Where") == "/var/lib/cellbridge"
-    assert one(mount, "Mount", "What") == "/dev/disk/by-label/cbdata"
+    assert one(mount, "Mount", "What") == "/dev/disk/by-partlabel/cbdata"
     assert "noexec" in one(mount, "Mount", "Options").split(",")
     link = COMMON_OVERLAY / "etc" / "cellbridge" / "agent.toml"
     assert link.is_symlink()
@@ -190,3 +210,35 @@ def test_presets_enable_the_cellbridge_units_and_no_login() -> None:
         assert f"enable {unit}" in lines
     for unit in ("getty@.service", "debug-shell.service", "sshd.service", "dropbear.service"):
         assert f"disable {unit}" in lines
+
+
+def test_an_unenrolled_tablet_shows_the_enrol_screen_instead_of_restarting_the_agent() -> None:
+    enrolment = "/var/lib/cellbridge/enrolment/agent.toml"
+    screen = read_unit(SYSTEM / "cellbridge-enrol-screen.service")
+    path = read_unit(SYSTEM / "cellbridge-enrolment.path")
+    target = read_unit(SYSTEM / "cellbridge-enrolled.target")
+    assert one(AGENT, "Unit", "ConditionPathExists") == enrolment
+    assert one(SHELL, "Unit", "ConditionPathExists") == enrolment
+    assert one(screen, "Unit", "ConditionPathExists") == "!" + enrolment
+    assert "cellbridge-shell.service" in one(screen, "Unit", "Conflicts")
+    assert one(path, "Path", "PathExists") == enrolment
+    assert one(path, "Path", "Unit") == "cellbridge-enrolled.target"
+    assert set(one(target, "Unit", "Wants").split()) == {
+        "cellbridge-agent.service",
+        "cellbridge-shell.service",
+    }
+    module = one(screen, "Service", "ExecStart").split()[-1]
+    from device import enrol_screen
+
+    assert module == enrol_screen.__name__
+    assert "ask IT to enrol this tablet" in enrol_screen.MESSAGE
+
+
+def test_apps_run_only_from_the_root_owned_apps_folder() -> None:
+    apps = read_unit(SYSTEM / "var-lib-cellbridge-apps.mount")
+    assert one(apps, "Mount", "What") == one(apps, "Mount", "Where") == "/var/lib/cellbridge/apps"
+    assert set(one(apps, "Mount", "Options").split(",")) == {"bind", "exec", "nosuid", "nodev"}
+    assert one(SHELL, "Service", "NoExecPaths") == "/"
+    assert one(SHELL, "Service", "ExecPaths").split() == ["/usr", "/var/lib/cellbridge/apps"]
+    tmpfiles = (COMMON_OVERLAY / "usr" / "lib" / "tmpfiles.d" / "cellbridge.conf").read_text()
+    assert "d /var/lib/cellbridge/apps 0755 root root -" in tmpfiles.splitlines()

@@ -10,16 +10,24 @@ PYTHON_KIVY_SITE = https://files.pythonhosted.org/packages/de/48/c40f023dc103bdb
 PYTHON_KIVY_SETUP_TYPE = setuptools
 PYTHON_KIVY_LICENSE = MIT
 PYTHON_KIVY_LICENSE_FILES = LICENSE
+# setup.py imports packaging and cythonizes with host-python-cython (3.1,
+# which 0001-*.patch makes Kivy 2.3.1 build with). The sdist pins its build
+# tools (setuptools~=69.2, cython<=3.0.11) only for wheels it ships itself:
+# build with Buildroot's (make image-check builds it with the same pins).
 PYTHON_KIVY_DEPENDENCIES = \
 	host-pkgconf \
 	host-python-cython \
+	host-python-packaging \
 	libgles \
 	mtdev \
 	sdl2 \
 	sdl2_image \
+	sdl2_mixer \
 	sdl2_ttf
+PYTHON_KIVY_BUILD_OPTS = --skip-dependency-check
 
-# SDL2 on DRM/KMS with OpenGL ES 2: no X11, Wayland or GStreamer.
+# SDL2 window and OpenGL ES 2 (libGLESv2, 0002-*.patch): SDL2 talks to the
+# Wayland compositor (cellbridge-compositor.service). No X11 or GStreamer.
 PYTHON_KIVY_ENV = \
 	KIVY_CROSS_PLATFORM=linux \
 	KIVY_CROSS_SYSROOT=$(STAGING_DIR) \

@@ -84,7 +84,21 @@ lock_down_services() {
 }
 
 make_mount_points() {
-	mkdir -p "$TARGET_DIR/boot/firmware" "$TARGET_DIR/var/lib/cellbridge"
+	mkdir -p "$TARGET_DIR/var/lib/cellbridge"
+}
+
+# The slot carries the device tree and the overlays boot.cmd applies to it (cb_dtb,
+# cb_overlays), so an update changes kernel, device tree and overlays together.
+install_boot_files() {
+	script="$BOARD_DIR/boot.cmd"
+	dtb=$(sed -n 's/^setenv cb_dtb \([^ ]*\)$/\1/p' "$script")
+	[ -n "$dtb" ] || return 0
+	install -D -m 0644 "$BINARIES_DIR/$dtb" "$TARGET_DIR/boot/$dtb"
+	overlays=$(sed -n 's/^setenv cb_overlays "\(.*\)"$/\1/p' "$script")
+	for overlay in $overlays; do
+		install -D -m 0644 "$BINARIES_DIR/rpi-firmware/overlays/$overlay.dtbo" \
+			"$TARGET_DIR/boot/overlays/$overlay.dtbo"
+	done
 }
 
 # Git records only the executable bit, so modes are set here: the
