@@ -12,6 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import tomli_w
 from pydantic import ValidationError
 
 from wire.policy import WingPolicy, hhmm, parse_window, wing_policy
@@ -93,36 +94,51 @@ def parse_rules(text: str, *, source: str = "policy") -> dict[str, Any]:
 
 
 def rules_to_toml(policy: WingPolicy) -> str:
-    """A policy's rules written back as a staff-readable TOML file (what `policy show` prints)."""
-    lines = [f"name = {_q(policy.name)}", f"timezone = {_q(policy.timezone)}"]
-    lines.append(f"warn_minutes = [{', '.join(str(m) for m in policy.warn_minutes)}]")
-    lines.append(f"always_allowed = [{', '.join(_q(a) for a in policy.always_allowed)}]")
+    """A policy's rules written back as a staff-readable TOML file (what `policy show` prints).
+
+    Written by tomli_w, so any text (quotes, newlines, control characters) reads back the same."""
+    data: dict[str, Any] = {
+        "name": policy.name,
+        "timezone": policy.timezone,
+        "warn_minutes": list(policy.warn_minutes),
+        "always_allowed": list(policy.always_allowed),
+    }
     if policy.note:
-        lines.append(f"note = {_q(policy.note)}")
-    lines += ["", "[curfew]", f"windows = [{', '.join(_q(str(w)) for w in policy.curfew)}]"]
-    for day in policy.day_regimes:
-        lines += ["", "[[bank_holiday]]", f"name = {_q(day.name)}", f"date = {day.date}",
-                  f"as = {_q(day.as_day)}"]
-    for override in policy.overrides:
-        lines += ["", "[[exception]]", f"name = {_q(override.name)}",
-                  f"start = {override.start}:00", f"end = {override.end}:00",
-                  f"effect = {_q(override.effect)}"]
-    for lockdown in policy.lockdowns:
-        lines += ["", "[[lockdown]]", f"name = {_q(lockdown.name)}",
-                  f"start = {lockdown.start}:00", f"end = {lockdown.end}:00"]
-    for app_id, app in sorted(policy.apps.items()):
-        lines += ["", f"[apps.{app_id}]", f"name = {_q(app.name)}", f"version = {_q(app.version)}"]
-        if app.icon:
-            lines.append(f"icon = {_q(app.icon)}")
-    for name, profile in policy.profiles.items():
-        lines += ["", f"[profiles.{name}]", f"apps = [{', '.join(_q(a) for a in profile.apps)}]"]
-        for app_id, windows in profile.hours.items():
-            lines.append(f"hours.{app_id} = [{', '.join(_q(str(w)) for w in windows)}]")
-    return "\n".join(lines) + "\n"
+        data["note"] = policy.note
+    data["curfew"] = {"windows": [str(w) for w in policy.curfew]}
+    if policy.day_regimes:
+        data["bank_holiday"] = [
+            {"name": d.name, "date": date.fromisoformat(d.date), "as": d.as_day}
+            for d in policy.day_regimes
+        ]
+    if policy.overrides:
+        data["exception"] = [
+            {"name": o.name, "start": _local(o.start), "end": _local(o.end), "effect": o.effect}
+            for o in policy.overrides
+        ]
+    if policy.lockdowns:
+        data["lockdown"] = [
+            {"name": lock.name, "start": _local(lock.start), "end": _local(lock.end)}
+            for lock in policy.lockdowns
+        ]
+    data["apps"] = {
+        app_id: {"name": app.name, "version": app.version,
+                 **({"icon": app.icon} if app.icon else {})}
+        for app_id, app in sorted(policy.apps.items())
+    }
+    data["profiles"] = {
+        name: {
+            "apps": list(profile.apps),
+            **({"hours": {a: [str(w) for w in ws] for a, ws in profile.hours.items()}}
+               if profile.hours else {}),
+        }
+        for name, profile in policy.profiles.items()
+    }
+    return tomli_w.dumps(data)
 
 
-def _q(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _local(value: str) -> datetime:
+    return datetime.fromisoformat(value)
 
 
 # -- translation: TOML values -> WingPolicy fields -------------------------------------------

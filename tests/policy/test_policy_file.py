@@ -109,3 +109,12 @@ def test_toml_nested_deeper_than_the_parser_recurses_is_a_one_line_error(tmp_pat
     deep.write_text("name = " + "[" * 5000 + "\n")
     with pytest.raises(PolicyFileError, match=r"deep.toml: not valid TOML: .*nested"):
         load_rules(deep)
+
+
+def test_text_with_quotes_newlines_and_control_characters_reads_back_the_same() -> None:
+    rules = load_rules(EXAMPLE)
+    tricky = 'Staff note: "late" association\nline two\twith a tab \\ and \x07'
+    policy = wing_policy({**rules, "note": tricky}, **ENVELOPE)
+    again = wing_policy(parse_rules(rules_to_toml(policy)), **ENVELOPE)
+    assert again.note == tricky
+    assert policy_hash(again) == policy_hash(policy)
