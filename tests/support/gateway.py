@@ -16,20 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import tomli_w
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from common.mqtt import TlsConfig
 from wire.envelope import key_id, private_key_to_pem, public_key_to_pem
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return json.dumps(str(value))
 
 
 class Gateway:
@@ -61,24 +54,18 @@ class Gateway:
         self.state_dir = workdir / "state"
         self.config_path = workdir / "gateway.toml"
         self.log_path = workdir / "gateway.log"
-        lines = [
-            f"wing = {_toml_value(wing)}",
-            f"state_dir = {_toml_value(self.state_dir)}",
-            f"signing_key = {_toml_value(self.key_path)}",
-            f"api_socket = {_toml_value(self.api_socket)}",
-            *(f"{k} = {_toml_value(v)}" for k, v in settings.items()),
-            "",
-            "[broker]",
-            f"host = {_toml_value(broker_host)}",
-            f"port = {broker_port}",
-            "backoff_max_s = 2.0",
-        ]
+        config: dict[str, Any] = {
+            "wing": wing, "state_dir": str(self.state_dir), "signing_key": str(self.key_path),
+            "api_socket": str(self.api_socket),
+            **{k: str(v) if isinstance(v, Path) else v for k, v in settings.items()},
+            "broker": {"host": broker_host, "port": broker_port, "backoff_max_s": 2.0},
+        }
         if tls is not None:
-            lines += ["", "[broker.tls]", *(f"{k} = {_toml_value(v)}" for k, v in tls.model_dump().items())]
-        for device, cell, landing in tablets:
-            lines += ["", "[[tablets]]", f"id = {_toml_value(device)}",
-                      f"cell = {_toml_value(cell)}", f"landing = {_toml_value(landing)}"]
-        self.config_path.write_text("\n".join(lines) + "\n")
+            config["broker"]["tls"] = {k: str(v) if isinstance(v, Path) else v
+                                       for k, v in tls.model_dump().items() if v is not None}
+        if tablets:
+            config["tablets"] = [{"id": d, "cell": c, "landing": lnd} for d, c, lnd in tablets]
+        self.config_path.write_text(tomli_w.dumps(config))
         self.process: subprocess.Popen[bytes] | None = None
 
     @property

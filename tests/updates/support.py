@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import tomli_w
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -129,14 +130,8 @@ def make_tablet(directory: Path, root: Path, keyring: Path, ca: Path, url: str,
     }
     config = UpdatesConfig.model_validate(values)
     config_file = directory / "updates.toml"
-    config_file.write_text("".join(f"{k} = {_toml(v)}\n" for k, v in values.items()))
+    config_file.write_text(tomli_w.dumps(values))
     os.sync()
     return Tablet(directory, slots, config, config_file)
 
 
-def _toml(value: object) -> str:
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)

@@ -12,13 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import tomli_w
 
 from agent.store import Store
 from tests.support.agents import AgentProcess, write_agent_config
 from tests.support.broker import WingBroker
 from tests.support.gateway import Gateway
 from tests.updates.conftest import Wing
-from tests.updates.support import Tablet, _toml
+from tests.updates.support import Tablet
 
 
 def free_port() -> int:
@@ -36,14 +37,9 @@ def wing_gateway(broker: WingBroker, wing: Wing, tmp_path: Path) -> Iterator[Gat
     port = free_port()
     gw.repository_url = f"https://127.0.0.1:{port}"  # type: ignore[attr-defined]
     with open(gw.config_path, "a") as f:
-        f.write(f"""
-[repository]
-dir = {_toml(str(wing.repo_dir))}
-cert = {_toml(str(wing.tls.cert))}
-key = {_toml(str(wing.tls.key))}
-host = "127.0.0.1"
-port = {port}
-""")
+        f.write("\n" + tomli_w.dumps({"repository": {
+            "dir": str(wing.repo_dir), "cert": str(wing.tls.cert), "key": str(wing.tls.key),
+            "host": "127.0.0.1", "port": port}}))
     gw.start()
     yield gw
     gw.close()
@@ -60,7 +56,7 @@ def agent_with_updates(directory: Path, broker: WingBroker, gateway: Gateway,
     updates["health_needs_shell"] = False
     updates.update(updates_settings)
     with open(config, "a") as f:
-        f.write("[updates]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in updates.items()))
+        f.write("\n" + tomli_w.dumps({"updates": updates}))
     return AgentProcess(config)
 
 
@@ -181,7 +177,7 @@ def test_after_a_restart_the_update_engine_waits_for_fresh_gateway_time(
     updates = tablet.config.model_dump(mode="json", exclude_none=True)
     updates["health_needs_shell"] = False
     with open(config, "a") as f:
-        f.write("[updates]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in updates.items()))
+        f.write("\n" + tomli_w.dumps({"updates": updates}))
     probe = Probe(broker.host, broker.port, ["tablet/t1/reported"], tls=broker.observer_tls(1))
     agent = AgentProcess(config).start()
     try:
