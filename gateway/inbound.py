@@ -16,10 +16,8 @@ from typing import TypeVar
 import aiomqtt
 from pydantic import BaseModel, ValidationError
 
-from common.config import ConfigError
-from gateway.config import GatewayConfig
 from gateway.fleet import Fleet
-from gateway.revoked_watch import RevokedListError, RevokedWatch
+from gateway.revoked_watch import RevokedWatch
 from gateway.store import Audit, Store
 from gateway.store_thread import StoreThread
 from gateway.throttle import AuditThrottle
@@ -60,8 +58,8 @@ def parse(model: type[M], payload: bytes) -> M:
 
 
 class Inbound:
-    def __init__(self, config: GatewayConfig, fleet: Fleet, store: Store, io: StoreThread,
-                 clock: Callable[[], int]) -> None:
+    def __init__(self, fleet: Fleet, store: Store, io: StoreThread, clock: Callable[[], int],
+                 revoked: RevokedWatch | None = None) -> None:
         self._fleet = fleet
         self._store = store
         self._io = io
@@ -69,12 +67,7 @@ class Inbound:
         self._bad_messages = AuditThrottle(BAD_MESSAGE_WINDOW_MS)
         self._unknown_tablets = AuditThrottle(UNKNOWN_TABLET_WINDOW_MS)
         self._revoked_tablets = AuditThrottle(UNKNOWN_TABLET_WINDOW_MS)
-        self._revoked: RevokedWatch | None = None
-        if config.revoked_list is not None:
-            try:
-                self._revoked = RevokedWatch(config.revoked_list)
-            except RevokedListError as exc:
-                raise ConfigError(str(exc)) from exc
+        self._revoked = revoked
         self.routes: dict[TabletChannel, Handler] = {
             TabletChannel.REPORTED: self._reported,
             TabletChannel.STATUS: self._status,

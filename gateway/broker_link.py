@@ -1,0 +1,62 @@
+"""The gateway's link to its wing broker, as staff see it: up since when, or down since when, and
+how often another client took the gateway's identity (MQTT 5 reason 0x8E, "session taken over").
+
+Presence is only known while the link is up: the broker tells the gateway when a tablet goes
+offline (its last will), so while the gateway has no session, a tablet's `online` is unknown and
+only its last-seen time is shown (`views.tablet_views`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+TAKEOVER_ALARM_MS = 24 * 3_600_000
+"""A takeover keeps `staff status` alarmed this long (it is in the audit trail for good)."""
+
+
+@dataclass(slots=True)
+class BrokerLink:
+    connected_since: int | None = None
+    disconnected_since: int | None = None
+    """None before the first connect attempt ended: the gateway is still starting."""
+    takeovers: int = 0
+    """Takeovers since the gateway started."""
+    last_takeover: int | None = None
+
+    @property
+    def up(self) -> bool:
+        return self.connected_since is not None
+
+    def connected(self, now: int) -> None:
+        self.connected_since = now
+        self.disconnected_since = None
+
+    def disconnected(self, now: int) -> None:
+        if self.connected_since is not None or self.disconnected_since is None:
+            self.disconnected_since = now
+        self.connected_since = None
+
+    def taken_over(self, now: int) -> None:
+        self.takeovers += 1
+        self.last_takeover = now
+        self.disconnected(now)
+
+    def alarms(self, now: int) -> list[str]:
+        """What staff must look at now, one line each."""
+        found = []
+        if self.last_takeover is not None and now - self.last_takeover < TAKEOVER_ALARM_MS:
+            found.append(f"session_taken_over: another client connected with the gateway's "
+                         f"identity ({self.takeovers} since start)")
+        return found
+
+    def view(self, now: int) -> dict[str, Any]:
+        """The `broker` object of `GET /v1/health` and `staff status --json`."""
+        return {
+            "connected": self.up,
+            "connected_since": self.connected_since,
+            "disconnected_since": self.disconnected_since,
+            "takeovers": self.takeovers,
+            "last_takeover": self.last_takeover,
+            "alarms": self.alarms(now),
+        }
