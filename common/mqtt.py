@@ -90,6 +90,12 @@ def make_client(
     )
 
 
+class SessionTakenOver(aiomqtt.MqttError):
+    """Raised by a session that inferred a takeover the broker did not name: Mosquitto before
+    2.0.15 closes the old connection without DISCONNECT 0x8E (eclipse-mosquitto/mosquitto#2607),
+    so a client sees only the connection close."""
+
+
 def disconnect_reason(error: BaseException) -> int | None:
     """The MQTT reason code the broker gave for ending our session, if `error` (or what caused
     it) carries one: aiomqtt raises a plain MqttError from the MqttCodeError that holds it."""
@@ -105,7 +111,10 @@ def disconnect_reason(error: BaseException) -> int | None:
 
 
 def was_taken_over(error: BaseException) -> bool:
-    """The broker ended our session because another client connected with our identity."""
+    """The broker ended our session because another client connected with our identity (it
+    said so with reason 0x8E, or the session inferred it and raised SessionTakenOver)."""
+    if isinstance(error, SessionTakenOver):
+        return True
     return disconnect_reason(error) == SESSION_TAKEN_OVER
 
 

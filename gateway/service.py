@@ -15,9 +15,11 @@ import logging
 import time
 from collections.abc import Callable
 
-from common.mqtt import make_client, run_reconnecting
+import aiomqtt
+
+from common.mqtt import SessionTakenOver, make_client, run_reconnecting, was_taken_over
 from gateway.beacon import TimeBeacon
-from gateway.broker_link import BrokerLink
+from gateway.broker_link import BROKER_UPTIME, BrokerLink
 from gateway.config import GatewayConfig
 from gateway.desired import LockRequest, first_desired
 from gateway.fleet import Fleet, Selector
@@ -150,26 +152,41 @@ class GatewayService:
             f"gateway-{self.config.wing}",
             persistent_session_s=SESSION_EXPIRY_S,
         )
-        async with client:
-            await client.subscribe(
-                [
-                    (topics.tablet_filter(TabletChannel.REPORTED), 1),
-                    (topics.tablet_filter(TabletChannel.STATUS), 1),
-                    (topics.tablet_filter(TabletChannel.ACK), 1),
-                    (topics.tablet_filter(TabletChannel.TELEMETRY), 0),
-                    (topics.tablet_filter(TabletChannel.REQUEST), 1),
-                ]
-            )
-            log.info("connected to broker %s:%s", self.config.broker.host,
-                     self.config.broker.port)
-            self.link.connected(self.clock())
-            self.publisher.attach(client)
-            try:
-                async for message in client.messages:
-                    await self.inbound.handle(message)
-            finally:
-                self.publisher.detach()
-                self.link.disconnected(self.clock())
+        try:
+            async with client:
+                await client.subscribe(
+                    [
+                        (topics.tablet_filter(TabletChannel.REPORTED), 1),
+                        (topics.tablet_filter(TabletChannel.STATUS), 1),
+                        (topics.tablet_filter(TabletChannel.ACK), 1),
+                        (topics.tablet_filter(TabletChannel.TELEMETRY), 0),
+                        (topics.tablet_filter(TabletChannel.REQUEST), 1),
+                        (BROKER_UPTIME, 0),
+                    ]
+                )
+                log.info("connected to broker %s:%s", self.config.broker.host,
+                         self.config.broker.port)
+                self.link.connected(self.clock())
+                self.publisher.attach(client)
+                try:
+                    await self._serve(client)
+                finally:
+                    self.publisher.detach()
+                    self.link.disconnected(self.clock())
+        except aiomqtt.MqttError as error:
+            if not was_taken_over(error):
+                self.link.dropped(self.clock())
+            raise
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            if str(message.topic) == BROKER_UPTIME:
+                payload = message.payload if isinstance(message.payload, bytes) else b""
+                if self.link.uptime(payload, self.clock()):
+                    raise SessionTakenOver("the broker closed our last session while it "
+                                           "stayed up: another client took our identity")
+                continue
+            await self.inbound.handle(message)
 
     async def _taken_over(self, in_a_row: int) -> None:
         """Another client connected with the gateway's identity and pushed it off the broker: a

@@ -48,6 +48,10 @@ DYNSEC_FILE = f"{DATA_DIR}/dynamic-security.json"
 """The plugin's own state (which tablets are disabled): mosquitto rewrites it, so it lives in
 DATA_DIR."""
 DYNSEC_TOPIC = "$CONTROL/dynamic-security/v1"
+SYS_UPTIME = "$SYS/broker/uptime"
+"""Read by the gateway: the same broker start before and after a drop means the broker closed
+the gateway's session while it stayed up (a takeover, which Mosquitto 2.0.11 does not name)."""
+SYS_INTERVAL_S = 2
 DYNSEC_PLUGIN_NAME = "mosquitto_dynamic_security.so"
 DYNSEC_PLUGIN_DIRS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
                       "/usr/lib/arm-linux-gnueabihf", "/usr/lib", "/usr/local/lib")
@@ -84,7 +88,7 @@ def render_acl(full_access: list[str]) -> str:
         # `#` does not match topics that start with `$`: the plugin's control topic is granted
         # by name (so the gateway can disable a revoked tablet).
         lines += [f"user {user}", "topic readwrite #", f"topic write {DYNSEC_TOPIC}",
-                  f"topic read {DYNSEC_TOPIC}/response", ""]
+                  f"topic read {DYNSEC_TOPIC}/response", f"topic read {SYS_UPTIME}", ""]
     lines.append("# Every tablet, by the identity in its certificate.")
     lines += [f"pattern write tablet/%u/{channel.value}" for channel in sorted(FROM_TABLET)]
     lines += [f"pattern read tablet/%u/{channel.value}" for channel in sorted(TO_TABLET)]
@@ -112,6 +116,7 @@ def render_conf(directory: Path, listener: Listener, plugin: Path | None = None)
             "persistence true",
             f"persistence_location {d / DATA_DIR}/",
             "autosave_interval 60",
+            f"sys_interval {SYS_INTERVAL_S}",
             "max_queued_messages 10000",
             "persistent_client_expiration 14d",
             "max_connections -1",
