@@ -52,6 +52,8 @@ def all_locked_and_reported(tablets: list[dict], version: int) -> list[str]:
                     and t["lockdown"]["reported_version"] == version)]
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(3600 if SLOW else 300)
 @pytest.mark.parametrize("kill_after_s", KILL_AFTER_S)
 async def test_a_broker_killed_during_a_wing_lockdown_loses_no_tablet(
     local_wing: LocalWing, kill_after_s: float

@@ -12,6 +12,8 @@ import json
 import sqlite3
 from collections.abc import Callable
 
+import pytest
+
 from tests.faults.conftest import SLOW
 from tests.gateway.tablet_peer import TabletPeer
 from tests.support.broker import WingBroker
@@ -30,6 +32,8 @@ def stored_desired(gateway: Gateway, device: str) -> tuple[int, bytes]:
     return int(version), bytes(envelope)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(1200 if SLOW else 300)
 async def test_a_lock_signed_but_never_published_goes_out_exactly_as_stored_after_a_kill(
     broker: WingBroker, gateway: Gateway, peer: Callable[..., TabletPeer],
 ) -> None:
@@ -48,8 +52,8 @@ async def test_a_lock_signed_but_never_published_goes_out_exactly_as_stored_afte
         broker.start()
         gateway.start()
         async with peer("T1") as tablet:
-            await tablet.wait_until(lambda: tablet.desired_mark is not None
-                                    and tablet.desired_mark.version >= issued)
+            await tablet.wait_until(lambda t=tablet, v=issued: t.desired_mark is not None
+                                    and t.desired_mark.version >= v)
             desired = [r for r in tablet.received if r.topic == "tablet/T1/desired"]
         assert desired[-1].payload == envelope, "the tablet got a re-signed document"
         assert tablet.desired is not None and tablet.desired.lock.locked is locked

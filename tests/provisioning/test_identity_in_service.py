@@ -139,7 +139,7 @@ async def test_the_gateway_refuses_a_revoked_tablet_whose_session_outlived_the_r
         audit = gateway.staff_json("audit")["entries"]
         refused = [e for e in audit if e["action"] == "revoked_tablet"]
         assert [e["actor"] for e in refused] == ["tablet:V1"]
-        tablets = {t["id"]: t for t in gateway.staff_json("status")}
+        tablets = {t["id"]: t for t in gateway.staff_json("status")["tablets"]}
         assert tablets["V1"]["online"] is False and tablets["V2"]["online"] is True
     finally:
         gateway.close()
