@@ -66,8 +66,11 @@ class BrokerLink:
         started = now - seconds * 1000
         previous, self.broker_started = self.broker_started, started
         dropped, self.dropped_at = self.dropped_at, None
+        # One broker run before and after the drop, and it had started well before the drop (a
+        # broker restarted just after it has a start time after the drop: not a takeover).
         return (dropped is not None and previous is not None
-                and abs(started - previous) <= SAME_BROKER_MS)
+                and abs(started - previous) <= SAME_BROKER_MS
+                and started < dropped - SAME_BROKER_MS)
 
     def taken_over(self, now: int) -> None:
         self.takeovers += 1

@@ -16,8 +16,9 @@ from typing import TypeVar
 import aiomqtt
 from pydantic import BaseModel, ValidationError
 
+from gateway.config import GatewayConfig
 from gateway.fleet import Fleet
-from gateway.revoked_watch import RevokedWatch
+from gateway.revoked_watch import RevokedWatch, watch
 from gateway.store import Audit, Store
 from gateway.store_thread import StoreThread
 from gateway.throttle import AuditThrottle
@@ -58,8 +59,8 @@ def parse(model: type[M], payload: bytes) -> M:
 
 
 class Inbound:
-    def __init__(self, fleet: Fleet, store: Store, io: StoreThread, clock: Callable[[], int],
-                 revoked: RevokedWatch | None = None) -> None:
+    def __init__(self, config: GatewayConfig, fleet: Fleet, store: Store, io: StoreThread,
+                 clock: Callable[[], int]) -> None:
         self._fleet = fleet
         self._store = store
         self._io = io
@@ -67,7 +68,8 @@ class Inbound:
         self._bad_messages = AuditThrottle(BAD_MESSAGE_WINDOW_MS)
         self._unknown_tablets = AuditThrottle(UNKNOWN_TABLET_WINDOW_MS)
         self._revoked_tablets = AuditThrottle(UNKNOWN_TABLET_WINDOW_MS)
-        self._revoked = revoked
+        self.revoked: RevokedWatch | None = watch(config.revoked_list)
+        """The wing's revoked list, if configured (shared with the part that ends sessions)."""
         self.routes: dict[TabletChannel, Handler] = {
             TabletChannel.REPORTED: self._reported,
             TabletChannel.STATUS: self._status,
@@ -99,7 +101,7 @@ class Inbound:
         if device not in self._fleet.tablets:
             await self._ignore(self._unknown_tablets, "unknown_tablet", device, message, now)
             return
-        if self._revoked is not None and self._revoked.is_revoked(device):
+        if self.revoked is not None and self.revoked.is_revoked(device):
             await self._ignore(self._revoked_tablets, "revoked_tablet", device, message, now)
             return
         handler = self.routes.get(channel)

@@ -32,7 +32,6 @@ from gateway.publisher import Publisher
 from gateway.renewal import Renewal
 from gateway.requests import RequestDesk
 from gateway.revoked_sessions import RevokedSessions
-from gateway.revoked_watch import watch
 from gateway.rollout_service import RolloutManager
 from gateway.store import Audit, AuditEntry, ChainCheck, Store, Tablet
 from gateway.store_thread import StoreThread
@@ -69,8 +68,8 @@ class GatewayService:
         unissued = [t for t in fleet.tablets if t not in issuer.desired]
         if unissued:
             issuer.issue_now(self._first_desired(unissued, now))
-        revoked = watch(config.revoked_list)
-        self.inbound = inbound = Inbound(fleet, store, io, clock, revoked)
+        self.inbound = inbound = Inbound(config, fleet, store, io, clock)
+        revoked = inbound.revoked
         self.publisher = publisher = Publisher(config, issuer, fleet, clock)
         self.link = BrokerLink()
         self.link.disconnected(now)

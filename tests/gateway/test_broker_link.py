@@ -24,6 +24,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
 from common import mqtt
+from gateway.broker_link import BrokerLink
 from tests.support.broker import WingBroker
 from tests.support.gateway import Gateway
 
@@ -183,3 +184,45 @@ async def test_status_while_the_broker_is_down_says_so_and_shows_presence_as_unk
     broker.start()
     assert await asyncio.to_thread(_wait_connected, gateway, 20.0)
     assert (await status_json(gateway))["broker"]["connected"] is True
+
+
+# -- the inference on a broker that does not name the takeover (Mosquitto < 2.0.15) --------------
+
+BROKER_START = 1_000_000_000
+
+
+def uptime_at(now: int, started: int = BROKER_START) -> bytes:
+    return f"{(now - started) // 1000} seconds".encode()
+
+
+def test_a_drop_while_the_same_broker_stayed_up_is_a_takeover() -> None:
+    link = BrokerLink()
+    assert not link.uptime(uptime_at(BROKER_START + 600_000), BROKER_START + 600_000)
+    link.dropped(BROKER_START + 601_000)
+    assert link.uptime(uptime_at(BROKER_START + 602_000), BROKER_START + 602_000)
+
+
+def test_a_drop_across_a_broker_restart_is_not_a_takeover() -> None:
+    link = BrokerLink()
+    link.uptime(uptime_at(BROKER_START + 600_000), BROKER_START + 600_000)
+    link.dropped(BROKER_START + 601_000)
+    restarted = BROKER_START + 603_000
+    assert not link.uptime(uptime_at(restarted + 1_000, restarted), restarted + 1_000)
+
+
+def test_a_quick_restart_of_a_young_broker_is_not_a_takeover() -> None:
+    link = BrokerLink()
+    link.uptime(uptime_at(BROKER_START + 2_000), BROKER_START + 2_000)
+    link.dropped(BROKER_START + 3_000)
+    restarted = BROKER_START + 3_500
+    assert not link.uptime(uptime_at(restarted + 2_000, restarted), restarted + 2_000)
+
+
+def test_without_an_earlier_uptime_or_a_drop_nothing_is_inferred() -> None:
+    fresh = BrokerLink()
+    fresh.dropped(BROKER_START + 601_000)
+    assert not fresh.uptime(uptime_at(BROKER_START + 602_000), BROKER_START + 602_000)
+    steady = BrokerLink()
+    for at in (600_000, 602_000, 604_000):
+        assert not steady.uptime(uptime_at(BROKER_START + at), BROKER_START + at)
+    assert not steady.uptime(b"garbage", BROKER_START + 606_000)
