@@ -27,7 +27,7 @@ from tests.faults.conftest import SLOW
 
 TABLETS = 2000 if SLOW else 200
 KILL_AFTER_S = [0.0, 0.05, 0.3] if SLOW else [0.05]
-SETTLE_S = 600 if SLOW else 240
+SETTLE_S = 1500 if SLOW else 240
 
 
 @pytest.fixture
