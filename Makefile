@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TABLETS ?= 5
 
-.PHONY: setup system demo test test-all fuzz bench lint clean
+.PHONY: setup system demo test test-all fuzz soak bench lint clean
 
 setup: system $(STAMP)
 
@@ -33,6 +33,10 @@ FUZZ_EXAMPLES ?= 5000
 fuzz: setup
 	CELLBRIDGE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) CELLBRIDGE_FUZZ_REPORT=bench-results/fuzz.json \
 		$(PY) -m pytest -q -p no:randomly tests/fuzz
+
+# The fault campaigns at full length (make test runs them bounded): docs/fail-closed.md.
+soak: setup
+	CELLBRIDGE_SLOW=1 $(PY) -m pytest -q -p no:randomly tests/faults
 
 bench: setup
 	$(PY) -m bench $(BENCH_ARGS)

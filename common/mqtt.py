@@ -28,6 +28,14 @@ log = logging.getLogger(__name__)
 # A session that stayed up this long was healthy: the next outage starts its backoff afresh.
 HEALTHY_SESSION_S = 30.0
 
+# MQTT 5 DISCONNECT reason "session taken over": another client connected with our identity.
+SESSION_TAKEN_OVER = 0x8E
+# After a takeover, wait this long (doubling per consecutive takeover, up to TAKEOVER_BACKOFF_MAX_S)
+# before taking the identity back: an intruder or a twin that reconnects at once must not make the
+# two of us throw each other off in a tight loop.
+TAKEOVER_BACKOFF_S = 5.0
+TAKEOVER_BACKOFF_MAX_S = 300.0
+
 # Without it, Nagle's algorithm and delayed ACKs add ~40 ms to every small QoS 1 exchange.
 NODELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 
@@ -82,18 +90,56 @@ def make_client(
     )
 
 
+class SessionTakenOver(aiomqtt.MqttError):
+    """Raised by a session that inferred a takeover the broker did not name: Mosquitto before
+    2.0.15 closes the old connection without DISCONNECT 0x8E (eclipse-mosquitto/mosquitto#2607),
+    so a client sees only the connection close."""
+
+
+def disconnect_reason(error: BaseException) -> int | None:
+    """The MQTT reason code the broker gave for ending our session, if `error` (or what caused
+    it) carries one: aiomqtt raises a plain MqttError from the MqttCodeError that holds it."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, aiomqtt.MqttCodeError) and current.rc is not None:
+            rc = current.rc
+            return int(rc.value) if hasattr(rc, "value") else int(rc)
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def was_taken_over(error: BaseException) -> bool:
+    """The broker ended our session because another client connected with our identity (it
+    said so with reason 0x8E, or the session inferred it and raised SessionTakenOver)."""
+    if isinstance(error, SessionTakenOver):
+        return True
+    return disconnect_reason(error) == SESSION_TAKEN_OVER
+
+
+def takeover_backoff_s(count: int, base_s: float = TAKEOVER_BACKOFF_S) -> float:
+    """How long to stay away after the `count`-th consecutive takeover (1, 2, ...)."""
+    return min(TAKEOVER_BACKOFF_MAX_S, base_s * 2 ** max(0, count - 1))
+
+
 async def run_reconnecting(
     session: Callable[[], Awaitable[None]],
     *,
     backoff_max_s: float = 30.0,
     name: str = "mqtt",
+    on_taken_over: Callable[[int], Awaitable[None]] | None = None,
+    takeover_base_s: float = TAKEOVER_BACKOFF_S,
 ) -> None:
     """Run `session` forever, reconnecting with jittered exponential backoff.
 
     `session` connects and serves until the connection fails (raising `aiomqtt.MqttError`). The
-    backoff starts afresh after a session that stayed up `HEALTHY_SESSION_S`. Cancel the task to
-    stop.
+    backoff starts afresh after a session that stayed up `HEALTHY_SESSION_S`. A session the
+    broker ended as taken over (reason 0x8E) is reported to `on_taken_over` with the count of
+    consecutive takeovers, and the next connect waits `takeover_backoff_s(count)`: longer, so two
+    holders of one identity do not fight in a loop. Cancel the task to stop.
     """
+    takeovers = 0
     while True:
 
         def log_retry(state: object) -> None:
@@ -108,12 +154,25 @@ async def run_reconnecting(
         try:
             await retrying(_until_healthy_drop, session)
         except _HealthySessionEnded:
+            takeovers = 0
             # Even after a healthy session, spread a wing's reconnects over the first window.
             await asyncio.sleep(random.uniform(0, 1.0))
+        except _TakenOver:
+            takeovers += 1
+            wait_s = takeover_backoff_s(takeovers, takeover_base_s)
+            log.warning("%s: session taken over by another client with our identity (%d in a "
+                        "row); reconnecting in %.0f s", name, takeovers, wait_s)
+            if on_taken_over is not None:
+                await on_taken_over(takeovers)
+            await asyncio.sleep(wait_s + random.uniform(0, 1.0))
 
 
 class _HealthySessionEnded(Exception):
     pass
+
+
+class _TakenOver(Exception):
+    """Not an MqttError: tenacity must not retry it on its short backoff."""
 
 
 async def _until_healthy_drop(session: Callable[[], Awaitable[None]]) -> None:
@@ -121,7 +180,9 @@ async def _until_healthy_drop(session: Callable[[], Awaitable[None]]) -> None:
     attempt_started = loop.time()
     try:
         await session()
-    except aiomqtt.MqttError:
+    except aiomqtt.MqttError as error:
+        if was_taken_over(error):
+            raise _TakenOver from error
         if loop.time() - attempt_started >= HEALTHY_SESSION_S:
             raise _HealthySessionEnded from None
         raise

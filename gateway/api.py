@@ -99,7 +99,7 @@ def make_app(service: GatewayService) -> FastAPI:
     @app.get("/v1/health")
     async def health() -> dict[str, Any]:
         return {"wing": service.config.wing, "broker_connected": service.connected.is_set(),
-                "tablets": len(service.tablets)}
+                "tablets": len(service.tablets), "broker": service.broker_view()}
 
     @app.get("/v1/tablets")
     async def tablets() -> list[dict[str, Any]]:

@@ -16,10 +16,9 @@ from typing import TypeVar
 import aiomqtt
 from pydantic import BaseModel, ValidationError
 
-from common.config import ConfigError
 from gateway.config import GatewayConfig
 from gateway.fleet import Fleet
-from gateway.revoked_watch import RevokedListError, RevokedWatch
+from gateway.revoked_watch import RevokedWatch, watch
 from gateway.store import Audit, Store
 from gateway.store_thread import StoreThread
 from gateway.throttle import AuditThrottle
@@ -69,12 +68,8 @@ class Inbound:
         self._bad_messages = AuditThrottle(BAD_MESSAGE_WINDOW_MS)
         self._unknown_tablets = AuditThrottle(UNKNOWN_TABLET_WINDOW_MS)
         self._revoked_tablets = AuditThrottle(UNKNOWN_TABLET_WINDOW_MS)
-        self._revoked: RevokedWatch | None = None
-        if config.revoked_list is not None:
-            try:
-                self._revoked = RevokedWatch(config.revoked_list)
-            except RevokedListError as exc:
-                raise ConfigError(str(exc)) from exc
+        self.revoked: RevokedWatch | None = watch(config.revoked_list)
+        """The wing's revoked list, if configured (shared with the part that ends sessions)."""
         self.routes: dict[TabletChannel, Handler] = {
             TabletChannel.REPORTED: self._reported,
             TabletChannel.STATUS: self._status,
@@ -106,7 +101,7 @@ class Inbound:
         if device not in self._fleet.tablets:
             await self._ignore(self._unknown_tablets, "unknown_tablet", device, message, now)
             return
-        if self._revoked is not None and self._revoked.is_revoked(device):
+        if self.revoked is not None and self.revoked.is_revoked(device):
             await self._ignore(self._revoked_tablets, "revoked_tablet", device, message, now)
             return
         handler = self.routes.get(channel)

@@ -8,9 +8,10 @@ import logging
 import os
 from pathlib import Path
 
+from common.config import ConfigError
 from wire.revoked import MAX_BYTES, RevokedList, RevokedListError, parse
 
-__all__ = ["RevokedListError", "RevokedWatch", "load"]
+__all__ = ["RevokedListError", "RevokedWatch", "load", "watch"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,10 @@ class RevokedWatch:
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def is_revoked(self, tablet_id: str) -> bool:
+        return tablet_id in self.ids()
+
+    def ids(self) -> frozenset[str]:
+        """Every tablet revoked so far (the file re-read if it changed)."""
         stamp = self._stat()
         if stamp != self._stamp:
             try:
@@ -54,4 +59,15 @@ class RevokedWatch:
                 # Revocation is one-way: a list with fewer ids does not un-revoke anyone.
                 self._revoked = self._revoked | fresh
                 self._stamp = stamp
-        return tablet_id in self._revoked
+        return self._revoked
+
+
+def watch(path: Path | None) -> RevokedWatch | None:
+    """The gateway's watch on its configured list (none configured: None); ConfigError if the
+    list cannot be read, so the gateway does not start without it."""
+    if path is None:
+        return None
+    try:
+        return RevokedWatch(path)
+    except RevokedListError as exc:
+        raise ConfigError(str(exc)) from exc

@@ -15,8 +15,11 @@ import logging
 import time
 from collections.abc import Callable
 
-from common.mqtt import make_client, run_reconnecting
+import aiomqtt
+
+from common.mqtt import SessionTakenOver, make_client, run_reconnecting, was_taken_over
 from gateway.beacon import TimeBeacon
+from gateway.broker_link import BROKER_UPTIME, BrokerLink
 from gateway.config import GatewayConfig
 from gateway.desired import LockRequest, first_desired
 from gateway.fleet import Fleet, Selector
@@ -28,6 +31,7 @@ from gateway.policy_service import PolicyService
 from gateway.publisher import Publisher
 from gateway.renewal import Renewal
 from gateway.requests import RequestDesk
+from gateway.revoked_sessions import RevokedSessions
 from gateway.rollout_service import RolloutManager
 from gateway.store import Audit, AuditEntry, ChainCheck, Store, Tablet
 from gateway.store_thread import StoreThread
@@ -65,7 +69,12 @@ class GatewayService:
         if unissued:
             issuer.issue_now(self._first_desired(unissued, now))
         self.inbound = inbound = Inbound(config, fleet, store, io, clock)
+        revoked = inbound.revoked
         self.publisher = publisher = Publisher(config, issuer, fleet, clock)
+        self.link = BrokerLink()
+        self.link.disconnected(now)
+        self.revoked_sessions = None if revoked is None else RevokedSessions(
+            revoked, publisher, self._audit, clock)
         self.beacon = TimeBeacon(issuer, publisher, clock, config.time_beacon_s)
         self.renewal = Renewal(config, issuer, fleet, publisher, clock)
         parts = Parts(config.wing, fleet, issuer, publisher, store, io, clock)
@@ -81,6 +90,8 @@ class GatewayService:
         inbound.on_birth.append(publisher.on_birth)
         publisher.on_reconcile += [self.beacon.soon, self.requests.on_birth]
         publisher.on_connect.append(self.requests.republish)
+        if self.revoked_sessions is not None:
+            publisher.on_connect.append(self.revoked_sessions.on_connect)
 
     # -- the record, as the API shows it ----------------------------------------------------
 
@@ -97,7 +108,11 @@ class GatewayService:
         return self.fleet.reported
 
     def tablet_views(self) -> list[dict[str, object]]:
-        return tablet_views(self.fleet, self.issuer)
+        return tablet_views(self.fleet, self.issuer, live=self.link.up)
+
+    def broker_view(self) -> dict[str, object]:
+        """The broker link for `GET /v1/health`: up or down since when, takeovers, alarms."""
+        return self.link.view(self.clock())
 
     async def audit_entries(self, limit: int | None) -> list[AuditEntry]:
         return await self.io(self.store.audit_entries, limit)
@@ -113,9 +128,12 @@ class GatewayService:
             async with asyncio.TaskGroup() as group:
                 group.create_task(
                     run_reconnecting(self._session, backoff_max_s=self.config.broker.backoff_max_s,
-                                     name=f"gateway {self.config.wing}")
+                                     name=f"gateway {self.config.wing}",
+                                     on_taken_over=self._taken_over)
                 )
                 group.create_task(self.beacon.run())
+                if self.revoked_sessions is not None:
+                    group.create_task(self.revoked_sessions.run())
                 group.create_task(self.renewal.run())
                 group.create_task(self.fleet.run())
         finally:
@@ -133,24 +151,53 @@ class GatewayService:
             f"gateway-{self.config.wing}",
             persistent_session_s=SESSION_EXPIRY_S,
         )
-        async with client:
-            await client.subscribe(
-                [
-                    (topics.tablet_filter(TabletChannel.REPORTED), 1),
-                    (topics.tablet_filter(TabletChannel.STATUS), 1),
-                    (topics.tablet_filter(TabletChannel.ACK), 1),
-                    (topics.tablet_filter(TabletChannel.TELEMETRY), 0),
-                    (topics.tablet_filter(TabletChannel.REQUEST), 1),
-                ]
-            )
-            log.info("connected to broker %s:%s", self.config.broker.host,
-                     self.config.broker.port)
-            self.publisher.attach(client)
-            try:
-                async for message in client.messages:
-                    await self.inbound.handle(message)
-            finally:
-                self.publisher.detach()
+        try:
+            async with client:
+                await client.subscribe(
+                    [
+                        (topics.tablet_filter(TabletChannel.REPORTED), 1),
+                        (topics.tablet_filter(TabletChannel.STATUS), 1),
+                        (topics.tablet_filter(TabletChannel.ACK), 1),
+                        (topics.tablet_filter(TabletChannel.TELEMETRY), 0),
+                        (topics.tablet_filter(TabletChannel.REQUEST), 1),
+                        (BROKER_UPTIME, 0),
+                    ]
+                )
+                log.info("connected to broker %s:%s", self.config.broker.host,
+                         self.config.broker.port)
+                self.link.connected(self.clock())
+                self.publisher.attach(client)
+                try:
+                    await self._serve(client)
+                finally:
+                    self.publisher.detach()
+                    self.link.disconnected(self.clock())
+        except aiomqtt.MqttError as error:
+            if not was_taken_over(error):
+                self.link.dropped(self.clock())
+            raise
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            if str(message.topic) == BROKER_UPTIME:
+                payload = message.payload if isinstance(message.payload, bytes) else b""
+                if self.link.uptime(payload, self.clock()):
+                    raise SessionTakenOver("the broker closed our last session while it "
+                                           "stayed up: another client took our identity")
+                continue
+            await self.inbound.handle(message)
+
+    async def _taken_over(self, in_a_row: int) -> None:
+        """Another client connected with the gateway's identity and pushed it off the broker: a
+        security event (a copied gateway key, or a second gateway for the wing)."""
+        now = self.clock()
+        self.link.taken_over(now)
+        await self._audit(Audit(now, "system", "session_taken_over", f"wing:{self.config.wing}", {
+            "identity": "gateway", "reason_code": "0x8E", "in_a_row": in_a_row,
+            "since_start": self.link.takeovers}))
+
+    async def _audit(self, audit: Audit) -> None:
+        await self.io(self.store.append, audit)
 
     # -- staff actions ---------------------------------------------------------------------
 

@@ -1,5 +1,8 @@
 """What staff see of each tablet (`GET /v1/tablets`, `cellbridge staff status`): presence, the lock
-it reports, and whether it has applied what the gateway issued it."""
+it reports, and whether it has applied what the gateway issued it.
+
+Presence is live only while the gateway has a broker session: without one, a tablet's last will
+cannot reach the gateway, so `online` is None (unknown) and `last_seen` is what there is."""
 
 from __future__ import annotations
 
@@ -10,7 +13,8 @@ from gateway.fleet import Fleet
 from gateway.issuer import Issuer
 
 
-def tablet_views(fleet: Fleet, issuer: Issuer) -> list[dict[str, Any]]:
+def tablet_views(fleet: Fleet, issuer: Issuer, *, live: bool = True) -> list[dict[str, Any]]:
+    """`live`: the gateway has a broker session now (else presence is unknown)."""
     lockdown = issuer.lockdown.document if issuer.lockdown else None
     views = []
     for tablet in sorted(fleet.tablets.values(), key=lambda t: t.id):
@@ -23,7 +27,7 @@ def tablet_views(fleet: Fleet, issuer: Issuer) -> list[dict[str, Any]]:
             "id": tablet.id,
             "cell": tablet.cell,
             "landing": tablet.landing,
-            "online": bool(status and status.state == "online"),
+            "online": bool(status and status.state == "online") if live else None,
             "boot_id": status.boot_id if status else None,
             "last_seen": status.last_seen if status else None,
             "locked": report.lock.locked if report else None,

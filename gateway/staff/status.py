@@ -1,4 +1,8 @@
-"""`staff status`: every tablet, online or not, locked or not (and why), versions, last seen."""
+"""`staff status`: the gateway's broker link (and its alarms), then every tablet: online or not,
+locked or not (and why), versions, last seen.
+
+While the gateway has no broker session it cannot know who is online: the table says so above it,
+ONLINE shows `unknown` (`online: null` in --json) and LAST SEEN is what is known."""
 
 from __future__ import annotations
 
@@ -35,26 +39,52 @@ def _versions(state: dict[str, Any]) -> str:
     return f"{reported if reported is not None else '-'}/{state['version']}"
 
 
+def broker_lines(broker: dict[str, Any] | None, now_ms: int) -> list[str]:
+    """The lines above the table: nothing while the link is up and nothing is alarmed."""
+    if broker is None:
+        return []
+    lines = [f"ALARM {alarm}" for alarm in broker.get("alarms") or []]
+    if not broker.get("connected"):
+        since = broker.get("disconnected_since")
+        lines.append(f"BROKER DISCONNECTED since {_when(since)} ({ago(since, now_ms)}): who is "
+                     "online is unknown; LAST SEEN is when each tablet was last heard")
+    return lines
+
+
+def _when(ms: int | None) -> str:
+    if ms is None:
+        return "start"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000))
+
+
+def _online(online: bool | None) -> str:
+    return "unknown" if online is None else "online" if online else "offline"
+
+
 @click.command()
 @api_option
 @json_option
 def status(api_path: Path, as_json: bool) -> None:
-    """Every tablet: online, locked (and why), versions, last seen."""
-    tablets = ApiClient(api_path).call("GET", "/v1/tablets")
+    """The broker link, then every tablet: online, locked (and why), versions, last seen."""
+    client = ApiClient(api_path)
+    broker = client.call("GET", "/v1/health").get("broker")
+    tablets = client.call("GET", "/v1/tablets")
     if as_json:
-        show_json(tablets)
+        show_json({"broker": broker, "tablets": tablets})
         return
+    now = time.time_ns() // 1_000_000
+    for line in broker_lines(broker, now):
+        say(line)
     if not tablets:
         say("no tablets registered")
         return
-    now = time.time_ns() // 1_000_000
     rows = []
     for t in tablets:
         lock = t["lock"] or {}
         locked = "?" if t["locked"] is None else "LOCKED" if t["locked"] else "no"
         rows.append([
             t["id"], t["cell"], t["landing"],
-            "online" if t["online"] else "offline",
+            _online(t["online"]),
             locked,
             lock.get("source") or "",
             short(lock.get("reason") or "", 30),

@@ -96,7 +96,7 @@ def lose_the_database(gateway: Gateway) -> None:
     shutil.rmtree(gateway.state_dir)
     gateway.start()
     for _ in range(100):
-        [row] = gateway.staff_json("status")
+        [row] = gateway.staff_json("status")["tablets"]
         if row["desired"]["reported_version"] is not None:
             return
         time.sleep(0.1)

@@ -36,7 +36,7 @@ def test_a_wing_lockdown_is_reported_by_fifty_agent_processes(make_wing):
     result = wing.staff("lock", "--wing", "--reason", "Wing lockdown", "--wait", "60")
 
     assert result.returncode == 0, result.stderr
-    status = json.loads(wing.staff("status", "--json").stdout)
+    status = json.loads(wing.staff("status", "--json").stdout)["tablets"]
     assert len(status) == 50
     assert all(tablet["locked"] and tablet["lock"]["source"] == "wing" for tablet in status)
     assert all(agent.state().locked for agent in agents)

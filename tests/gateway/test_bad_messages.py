@@ -63,7 +63,7 @@ async def test_a_report_naming_another_tablet_is_refused_as_mis_addressed(gatewa
         status = await gateway.astaff("status", "--json")
     [entry] = audit_of(gateway, "invalid_message")
     assert "mis-addressed" in entry["detail"]["reason"]
-    t1 = json.loads(status.stdout)[0]
+    t1 = json.loads(status.stdout)["tablets"][0]
     assert t1["desired"]["reported_version"] is None
 
 

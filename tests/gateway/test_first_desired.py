@@ -55,7 +55,7 @@ async def test_registering_a_tablet_publishes_a_first_desired_state_that_unlocks
         gateway.register("T9", "C9", "L2")
         await tablet.wait_until(lambda: tablet.desired is not None)
     assert is_first(first_received(tablet), "T9")
-    status = {t["id"]: t for t in gateway.staff_json("status")}
+    status = {t["id"]: t for t in gateway.staff_json("status")["tablets"]}
     assert status["T9"]["desired"]["version"] == 1
     assert status["T9"]["desired"]["locked"] is False
 
@@ -75,5 +75,5 @@ def test_the_first_desired_states_are_audited_as_the_systems_once_per_tablet(gat
 def test_a_restarted_gateway_keeps_the_first_desired_state_it_issued(gateway) -> None:
     gateway.stop()
     gateway.start()
-    status = {t["id"]: t for t in gateway.staff_json("status")}
+    status = {t["id"]: t for t in gateway.staff_json("status")["tablets"]}
     assert [status[d]["desired"]["version"] for d in ("T1", "T2", "T3")] == [1, 1, 1]

@@ -130,7 +130,7 @@ async def test_status_json_lists_every_tablet_with_its_lock_versions_and_presenc
         result = await gateway.astaff("lock", "--device", "T1", "--reason", "search", "--wait", "20")
         assert result.returncode == 0, result.stderr
         status = await gateway.astaff("status", "--json")
-    tablets = json.loads(status.stdout)
+    tablets = json.loads(status.stdout)["tablets"]
     assert [t["id"] for t in tablets] == ["T1", "T2", "T3"]
     t1 = tablets[0]
     assert t1["online"] is True and t1["last_seen"] is not None

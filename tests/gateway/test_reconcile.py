@@ -174,5 +174,5 @@ async def test_a_tablet_born_again_and_again_is_reconciled_once_now_and_once_aft
                 async for message in watcher.messages:
                     live += not message.retain
     assert live == 2
-    [entry] = [e for e in gateway.staff_json("status") if e["id"] == "T2"]
+    [entry] = [e for e in gateway.staff_json("status")["tablets"] if e["id"] == "T2"]
     assert entry["desired"]["version"] == 2  # nothing re-issued: the same document re-sent

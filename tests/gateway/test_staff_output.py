@@ -36,6 +36,8 @@ TABLETS = [
      "desired": {"version": 1, "locked": False, "reported_version": None},
      "lockdown": {"version": 1, "locked": False, "reported_version": None}, "in_sync": False},
 ]
+BROKER = {"connected": True, "connected_since": NOW, "disconnected_since": None, "takeovers": 0,
+          "last_takeover": None, "alarms": []}
 AUDIT = {"entries": [{"seq": 1, "at": NOW, "actor": EVIL, "action": EVIL, "target": EVIL,
                       "detail": {"reason": EVIL}}],
          "verify": {"ok": True, "entries": 1}}
@@ -57,6 +59,8 @@ LOCK = {"targets": ["T1", EVIL], "pending": [EVIL], "confirmed": ["T1"], "versio
 
 ANSWERS: dict[tuple[str, str], tuple[int, Any]] = {
     ("GET", "/v1/tablets"): (200, TABLETS),
+    ("GET", "/v1/health"): (200, {"wing": "w1", "broker_connected": True, "tablets": 2,
+                                  "broker": BROKER}),
     ("GET", "/v1/audit"): (200, AUDIT),
     ("GET", "/v1/requests"): (200, REQUESTS),
     ("GET", "/v1/updates"): (200, UPDATES),
@@ -150,7 +154,7 @@ def test_requests_list_shows_the_reply_and_who_sent_it_escaped(api: Path) -> Non
 
 
 @pytest.mark.parametrize(("args", "data"), [
-    (["status"], TABLETS), (["audit"], AUDIT), (["requests", "list"], REQUESTS),
+    (["status"], {"broker": BROKER, "tablets": TABLETS}), (["audit"], AUDIT), (["requests", "list"], REQUESTS),
     (["update", "status"], UPDATES), (["policy", "curfew", "status"], DECISION),
 ])
 def test_json_output_keeps_the_text_exactly_as_stored(args: list[str], data: Any,
@@ -202,5 +206,5 @@ async def test_a_staff_reason_and_name_are_shown_inert_in_status_and_audit(gatew
     assert "officer\\x1b[31m\\u202e" in audit.stdout
     entries = json.loads((await gateway.astaff("audit", "--json")).stdout)["entries"]
     assert f"staff:{STAFF_TEXT}" in [e["actor"] for e in entries]
-    tablets = json.loads((await gateway.astaff("status", "--json")).stdout)
+    tablets = json.loads((await gateway.astaff("status", "--json")).stdout)["tablets"]
     assert tablets[0]["lock"]["reason"] == STAFF_TEXT
