@@ -84,7 +84,8 @@ def test_a_disabled_account_cannot_sign_in(console: Console) -> None:
 def test_reset_gives_a_new_one_time_password_and_a_new_second_factor(console: Console) -> None:
     staff = make_staff(console, "sec", Role.SECURITY)
     enrolment = console.book.reset("sec", "staff:root", console.clock())
-    assert enrolment.totp_uri and staff.totp_secret not in enrolment.totp_uri
+    assert enrolment.totp_uri and staff.totp_secret
+    assert staff.totp_secret not in enrolment.totp_uri
     now = console.clock()
     assert console.book.sign_in("sec", staff.password, staff.code(console), now).account is None
     secret = pyotp.parse_uri(enrolment.totp_uri).secret
