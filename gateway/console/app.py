@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from gateway.console.accounts import AccountBook
 from gateway.console.accounts_page import accounts_router
+from gateway.console.approvals import approvals_router
 from gateway.console.audit_page import audit_router
 from gateway.console.headers import SecurityHeaders
 from gateway.console.inbox import inbox_router
@@ -19,6 +20,7 @@ from gateway.console.render import HERE, page
 from gateway.console.sessions import Sessions
 from gateway.console.signin import signin_router
 from gateway.console.tablet import tablet_router
+from gateway.console.two_person import Approvals
 from gateway.console.web import (
     Console,
     Forbidden,
@@ -34,7 +36,8 @@ from gateway.service import GatewayService
 def build_console(service: GatewayService) -> Console:
     """The console's parts over a gateway service (its accounts table is made if missing)."""
     return Console(service=service, book=AccountBook(service.store), sessions=Sessions(),
-                   jobs=LockJobs(service.tablet_views, service.clock), clock=service.clock)
+                   jobs=LockJobs(service.tablet_views, service.clock), approvals=Approvals(),
+                   clock=service.clock)
 
 
 def _error(request: Request, status: int, message: str) -> Response:
@@ -78,7 +81,7 @@ def make_console_app(console: Console) -> FastAPI:
         return _error(request, 422, f"{where}: {message}" if where else message)
 
     for router in (signin_router(), wing_router(), tablet_router(), audit_router(),
-                   inbox_router(), accounts_router()):
+                   inbox_router(), accounts_router(), approvals_router()):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(SecurityHeaders)

@@ -61,7 +61,7 @@ def audit_router() -> APIRouter:
                      f: Annotated[AuditFilter, Depends(audit_filter)]) -> Response:
         console = console_of(request)
         entries = await console.io(audit_query.query, console.service.store, f)
-        await console.io(console.service.store.append, Audit(
+        await console.audit(Audit(
             console.clock(), actor.label, "audit_export", "audit",
             {"filter": f.as_json(), "entries": len(entries)}))
         return Response(audit_query.as_csv(entries), media_type="text/csv; charset=utf-8",

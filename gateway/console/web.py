@@ -18,7 +18,9 @@ from gateway.console.accounts import Account, AccountBook
 from gateway.console.jobs import LockJobs
 from gateway.console.rights import Right, rights_of
 from gateway.console.sessions import Session, Sessions
+from gateway.console.two_person import Approvals
 from gateway.service import GatewayService
+from gateway.store import Audit
 
 COOKIE = "__Host-cellbridge"
 """`__Host-`: the browser keeps it only if Secure, Path=/ and no Domain."""
@@ -55,7 +57,13 @@ class Console:
     book: AccountBook
     sessions: Sessions
     jobs: LockJobs
+    approvals: Approvals
     clock: Callable[[], int]
+
+    async def audit(self, *audits: Audit) -> None:
+        """Record console events that change no state of the wing (each its own entry)."""
+        for audit in audits:
+            await self.service.io(self.service.store.append, audit)
 
     async def io(self, call: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run an accounts or store call on the gateway's store thread."""

@@ -263,3 +263,32 @@ async def test_every_page_works_by_keyboard_and_has_no_serious_axe_violation(
         overflow = await zoomed.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 1, (path, overflow)
+
+
+async def test_lifting_a_wing_lockdown_needs_a_second_person_in_another_browser(
+        wing: Wing, chromium: Any) -> None:
+    first = await new_page(chromium)
+    await sign_in(first, wing, await wing.account("sam", ["security"]), "sam-long-password-1")
+    await first.get_by_label("The whole wing").check()
+    await first.get_by_label("Reason (shown on the lock screen and audited)").fill("incident")
+    await first.get_by_role("button", name="Lock", exact=True).click()
+    await playwright_api.expect(first.locator("#state")).to_have_text("All confirmed.")
+    await first.goto(f"{wing.url}/wing")
+    await first.get_by_label("The whole wing").check()
+    await first.get_by_label("Reason (shown on the lock screen and audited)").fill("all clear")
+    await first.get_by_role("button", name="Unlock", exact=True).click()
+    await first.wait_for_url(f"{wing.url}/approvals")
+    await playwright_api.expect(first.locator("main")).to_contain_text(
+        "another person must approve it")
+    await no_serious_axe_violations(first)
+    assert all(p.lockdown and p.lockdown.lock.locked for p in wing.peers.values())
+
+    second = await new_page(chromium)  # a browser context of its own: another person
+    await sign_in(second, wing, await wing.account("ada", ["security"]), "ada-long-password-1")
+    await second.get_by_role("link", name="Approvals").click()
+    await playwright_api.expect(second.locator("main")).to_contain_text("Asked by sam")
+    await second.get_by_role("button", name="Approve: lift the lockdown").click()
+    await playwright_api.expect(second.locator("#state")).to_have_text("All confirmed.")
+    await playwright_api.expect(second.locator("h1")).to_contain_text("wing:A")
+    assert all(p.lockdown and not p.lockdown.lock.locked and p.lockdown.lock.by == "sam+ada"
+               for p in wing.peers.values())
