@@ -13,9 +13,11 @@ from gateway.console.accounts import AccountBook
 from gateway.console.accounts_page import accounts_router
 from gateway.console.approvals import approvals_router
 from gateway.console.audit_page import audit_router
+from gateway.console.curfew import curfew_router
 from gateway.console.headers import SecurityHeaders
 from gateway.console.inbox import inbox_router
 from gateway.console.jobs import LockJobs
+from gateway.console.policy_page import policy_router
 from gateway.console.render import HERE, page
 from gateway.console.sessions import Sessions
 from gateway.console.signin import signin_router
@@ -81,7 +83,8 @@ def make_console_app(console: Console) -> FastAPI:
         return _error(request, 422, f"{where}: {message}" if where else message)
 
     for router in (signin_router(), wing_router(), tablet_router(), audit_router(),
-                   inbox_router(), accounts_router(), approvals_router()):
+                   inbox_router(), accounts_router(), approvals_router(), curfew_router(),
+                   policy_router()):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(SecurityHeaders)

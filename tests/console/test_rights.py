@@ -30,6 +30,7 @@ PROBES: dict[Right, tuple[str, str, dict[str, str] | None]] = {
     R.ANSWER_REQUESTS: ("GET", "/requests.json", None),
     R.VIEW_AUDIT: ("GET", "/audit.json", None),
     R.ACCOUNTS: ("GET", "/accounts.json", None),
+    R.CURFEW: ("GET", "/curfew.json", None),
 }
 
 
