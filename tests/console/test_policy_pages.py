@@ -32,10 +32,12 @@ async def test_an_uploaded_policy_is_checked_shown_as_a_diff_then_applied(
     checked = (await upload(client, text)).json()
     assert checked["changed"] and checked["base_version"] == 0
     assert any(line.startswith("+[curfew]") for line in checked["diff"])
-    assert console.service.policy.document is None  # nothing applied by a check
+    assert console.service.policy.hash == ""  # nothing applied by a check
     applied = await client.post("/policy/apply.json", data={"text": text, "base_version": 0})
     assert applied.status_code == 200 and applied.json()["changed"]
-    version = console.service.policy.document.version  # type: ignore[union-attr]
+    document = console.service.policy.document
+    assert document is not None
+    version = document.version
     assert ("staff:sam", "policy_publish") in [
         (e.actor, e.action) for e in console.service.store.audit_entries()]
     again = (await upload(client, text)).json()
