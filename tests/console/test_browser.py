@@ -227,7 +227,7 @@ async def test_filter_the_audit_and_export_it_as_csv(wing: Wing, chromium: Any) 
 
 async def test_every_page_works_by_keyboard_and_has_no_serious_axe_violation(
         wing: Wing, chromium: Any) -> None:
-    made = await wing.account("root", ["admin", "security"])
+    made = await wing.account("root", ["admin", "security", "it"])
     page = await new_page(chromium)
     await page.goto(f"{wing.url}/signin")
     await no_serious_axe_violations(page)
@@ -247,7 +247,7 @@ async def test_every_page_works_by_keyboard_and_has_no_serious_axe_violation(
     await page.keyboard.press("Enter")
     await page.wait_for_url(f"{wing.url}/")
     for path in ("/wing", "/requests", "/audit", "/accounts", "/tablets/T3", "/approvals",
-                 "/curfew", "/policy"):
+                 "/curfew", "/policy", "/rollouts"):
         await page.goto(f"{wing.url}{path}")
         await no_serious_axe_violations(page)
         # The first Tab reaches the skip link, which takes the focus to the content.

@@ -31,6 +31,7 @@ PROBES: dict[Right, tuple[str, str, dict[str, str] | None]] = {
     R.VIEW_AUDIT: ("GET", "/audit.json", None),
     R.ACCOUNTS: ("GET", "/accounts.json", None),
     R.CURFEW: ("GET", "/curfew.json", None),
+    R.ROLLOUTS: ("GET", "/rollouts.json", None),
 }
 
 
