@@ -146,7 +146,9 @@ async def test_a_tablets_page_shows_its_state_audit_and_requests(
     assert [r["text"] for r in data["requests"]] == ["more tea"]
     assert data["audit"] and all("T1" in json.dumps(e) for e in data["audit"])
     assert (await client.get("/tablets/NOPE.json")).status_code == 404
-    assert "more tea" in (await client.get("/tablets/T1")).text
+    html = (await client.get("/tablets/T1")).text
+    assert "more tea" in html
+    assert "<dt>Update</dt><dd>—</dd>" in html  # none reported (not a dict method's name)
 
 
 async def test_the_inbox_lists_open_requests_and_a_reply_closes_one(
