@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import importlib.resources
 import importlib.util
+import json
 import os
 import shlex
 import signal
@@ -21,18 +22,29 @@ import time
 from pathlib import Path
 
 import click
+import pyotp
 
 from cellbridge.demo_apps import catalogue_apps, open_repository, release_apps, tablet_updates
 from cellbridge.display import Xvfb
 from cellbridge.fleet import fleet, wait_until
 from cellbridge.wing import LocalWing
 from common.broker import free_port
+from gateway.config import ConsoleConfig
 from gateway.policy_file import load_rules
 from gateway.repository import RepositoryConfig
+from provisioning.estate import CONSOLE_CERT, CONSOLE_KEY
 from provisioning.release import EstateRepository, ReleaseError
 
 FIRST = "T-0001"
 EXAMPLE_POLICY = Path(str(importlib.resources.files("gateway") / "policies" / "example.toml"))
+
+
+def console_config(material: Path) -> ConsoleConfig | None:
+    """The demo's console: this machine only, on a free port, the wing CA's certificate."""
+    if not (material / CONSOLE_CERT).exists():
+        return None
+    return ConsoleConfig(host="127.0.0.1", port=free_port(), cert=material / CONSOLE_CERT,
+                         key=material / CONSOLE_KEY)
 
 
 def _cellbridge(*args: str) -> list[str]:
@@ -60,8 +72,14 @@ class Demo:
         click.echo(f"broker    mosquitto on {broker.host}:{broker.port} (mutual TLS), "
                    f"{broker.workdir}")
         self._serve_releases()
+        self.wing.console = console_config(self.wing.estate.estate.gateway_material(self.wing.wing))
         self.wing.start_gateway()
         click.echo(f"gateway   {self.directory / 'gateway'}  (API {self.wing.gateway_api})")
+        if self.wing.console is None:
+            click.echo("console   not served: this demo estate has no console certificate "
+                       "(remove the demo directory to make a new one)")
+        else:
+            self._first_admin()
         policy = self.staff("policy", "apply", str(EXAMPLE_POLICY), quiet=True)
         if policy.returncode != 0:
             raise RuntimeError(f"the example policy was refused: {policy.stderr.strip()}")
@@ -132,6 +150,23 @@ class Demo:
         if self.xvfb is not None:
             self.xvfb.stop()
         self.wing.stop()
+
+    def _first_admin(self) -> None:
+        """The staff console and its first account, as IT would make it on the gateway host."""
+        made = self.staff("account", "add", "admin", "--display", "Demo admin", "--roles",
+                          "admin,security,officer", "--json", quiet=True)
+        if made.returncode != 0:
+            raise RuntimeError(f"the first admin was refused: {made.stderr.strip()}")
+        account = json.loads(made.stdout)
+        secret = pyotp.parse_uri(account["totp_uri"]).secret
+        if self.wing.console is None:
+            return
+        click.echo(f"console   https://127.0.0.1:{self.wing.console.port}/  (certificate from "
+                   "the wing CA: the browser will ask to trust it)")
+        click.echo(f"          first admin: {account['name']}, one-time password "
+                   f"{account['password']}")
+        click.echo(f"          TOTP secret {secret}; a code now: .venv/bin/python -c "
+                   f"\"import pyotp; print(pyotp.TOTP('{secret}').now())\"")
 
     def staff(self, *args: str, quiet: bool = False) -> subprocess.CompletedProcess[str]:
         command = _cellbridge("staff", *args)

@@ -22,7 +22,7 @@ from agent.config import AgentConfig, apply_enrolment
 from agent.updates.config import UpdatesConfig
 from common.broker import Mosquitto
 from common.mqtt import BrokerConfig
-from gateway.config import GatewayConfig, TabletSeed
+from gateway.config import ConsoleConfig, GatewayConfig, TabletSeed
 from gateway.repository import RepositoryConfig
 from provisioning.demo_estate import DemoEstate
 from provisioning.estate import EstateError
@@ -85,6 +85,8 @@ class LocalWing:
         self.gateway: subprocess.Popen[bytes] | None = None
         self.repository: RepositoryConfig | None = None
         """The gateway's `[repository]` (set before `start_gateway`): it serves app releases."""
+        self.console: ConsoleConfig | None = None
+        """The gateway's `[console]` (set before `start_gateway`): the staff web console."""
         self.updates: dict[str, UpdatesConfig] = {}
         """The `[updates]` of the tablets that take releases (the others take none)."""
 
@@ -127,6 +129,7 @@ class LocalWing:
             broker=self.broker_config(None),
             revoked_list=self.revoked_list,
             repository=self.repository,
+            console=self.console,
             tablets=[
                 TabletSeed(id=t, cell=place(t)[0], landing=place(t)[1]) for t in self.tablets
             ],

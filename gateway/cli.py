@@ -61,10 +61,17 @@ async def serve(config: GatewayConfig, stop: asyncio.Event | None = None) -> Non
         def capture_signals(self) -> Iterator[None]:
             yield
 
+    from gateway.console.accounts_api import accounts_router
+    from gateway.console.app import build_console
+
     service = GatewayService(config)
+    console = build_console(service)
+    api = make_app(service)
+    api.include_router(accounts_router(console.book, console.sessions, service.io,
+                                       service.clock))
     sock = bind_api_socket(config.api_socket)
     # A staff request waiting on tablets must not hold up a shutdown for long.
-    server = Server(uvicorn.Config(make_app(service), log_level="warning", lifespan="off",
+    server = Server(uvicorn.Config(api, log_level="warning", lifespan="off",
                                    access_log=False, timeout_graceful_shutdown=2))
     loop = asyncio.get_running_loop()
     signals: tuple[signal.Signals, ...] = ()
@@ -81,6 +88,12 @@ async def serve(config: GatewayConfig, stop: asyncio.Event | None = None) -> Non
         from gateway.repository_server import run_repository
 
         others.add(asyncio.create_task(run_repository(config.repository)))
+    console_web = None
+    if config.console is not None:
+        from gateway.console.serving import console_server
+
+        console_web = console_server(console, config.console)
+        others.add(asyncio.create_task(console_web.serve()))
     try:
         done, _ = await asyncio.wait(
             {service_task, api_task, stopper, *others}, return_when=asyncio.FIRST_COMPLETED
@@ -91,6 +104,8 @@ async def serve(config: GatewayConfig, stop: asyncio.Event | None = None) -> Non
                 raise error
     finally:
         server.should_exit = True
+        if console_web is not None:
+            console_web.should_exit = True
         with contextlib.suppress(Exception):
             await asyncio.wait_for(api_task, 5)
         for task in (service_task, stopper, *others):

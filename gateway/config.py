@@ -25,6 +25,17 @@ class TabletSeed(Settings):
     landing: Place
 
 
+class ConsoleConfig(Settings):
+    """`[console]`: the staff web console on its own HTTPS port (docs/console.md)."""
+
+    host: str = "0.0.0.0"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8443
+    cert: Path
+    """Server certificate chain (PEM) from the wing CA: `provision wing` writes `console.pem`."""
+    key: Path
+    """Its private key (PEM): `console.key`."""
+
+
 class GatewayConfig(Settings):
     wing: WingId
     state_dir: Path
@@ -45,6 +56,8 @@ class GatewayConfig(Settings):
     listed tablet are refused (its session may outlive the revocation)."""
     repository: RepositoryConfig | None = None
     """`[repository]`: serve the estate's TUF repository (OS releases) to the wing's tablets."""
+    console: ConsoleConfig | None = None
+    """`[console]`: serve the staff web console over HTTPS (none without it)."""
 
     @property
     def reissue_margin_s(self) -> int:

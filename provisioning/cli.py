@@ -187,6 +187,9 @@ def wing(
         f"wing {wing_id!r} created: broker files in {estate.broker_material(wing_id)}, "
         f"gateway files in {estate.gateway_material(wing_id)}"
     )
+    console = estate.gateway_material(wing_id)
+    click.echo(f"staff console certificate: {console / est.CONSOLE_CERT} "
+               f"(key {console / est.CONSOLE_KEY})")
     if install:
         conf = est.install_broker(estate, wing_id)
         click.echo(f"broker installed: mosquitto -c {conf}")

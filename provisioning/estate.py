@@ -11,7 +11,8 @@ Layout::
     wings/<W>/wing.json         broker address, broker directory on its host
     wings/<W>/ca.pem, ca.key    the wing CA (key encrypted at rest)
     wings/<W>/broker/           server cert + key, CA file, CRL, ACL, mosquitto.conf, drop-in
-    wings/<W>/gateway/          client cert + key, CA chain, Ed25519 signing key pair
+    wings/<W>/gateway/          client cert + key, CA chain, Ed25519 signing key pair, the
+                                staff console's server cert + key (console.pem, console.key)
     bundles/<tablet id>/        enrolment bundles (unless written elsewhere)
 """
 
@@ -203,6 +204,11 @@ def init_estate(
 # --- wing ------------------------------------------------------------------------------------
 
 
+CONSOLE_CERT = "console.pem"
+"""In `wings/<W>/gateway/`: the console's server certificate and the wing CA (`[console] cert`)."""
+CONSOLE_KEY = "console.key"
+
+
 def create_wing(
     estate: Estate,
     wing: str,
@@ -215,7 +221,8 @@ def create_wing(
     now: dt.datetime | None = None,
 ) -> WingMeta:
     """A wing: its CA, broker server certificate, gateway client certificate and Ed25519 signing
-    key, an empty CRL, and the broker's configuration for `broker_dir` on the wing host."""
+    key, the staff console's server certificate, an empty CRL, and the broker's configuration
+    for `broker_dir` on the wing host."""
     estate.meta()
     if not is_device_id(wing):
         raise EstateError(f"invalid wing id {wing!r}: use 1-64 letters, digits, '.', '_' or '-'")
@@ -252,6 +259,12 @@ def create_wing(
     client_cert = pki.issue_leaf(
         ca_cert, ca_key, client_key.public_key(), meta.gateway_user, now, days=pki.SERVICE_DAYS
     )
+    # The staff web console's HTTPS certificate: served by the gateway on the wing host.
+    console_key = certs.new_key()
+    console_cert = pki.issue_leaf(
+        ca_cert, ca_key, console_key.public_key(), f"console.{wing}", now,
+        server_names=names, days=pki.SERVICE_DAYS,
+    )
     signing = Ed25519PrivateKey.generate()
     crl = pki.make_crl(ca_cert, ca_key, [], 1, now.replace(microsecond=0) - CRL_BACKDATE)
     chain = certs.cert_pem(ca_cert, root_cert)
@@ -283,6 +296,8 @@ def create_wing(
         write_atomic(gateway / "client.pem", certs.cert_pem(client_cert, ca_cert))
         write_atomic(gateway / "client.key", certs.key_pem(client_key), PRIVATE)
         write_atomic(gateway / "signing.key", private_key_to_pem(signing), PRIVATE)
+        write_atomic(gateway / CONSOLE_CERT, certs.cert_pem(console_cert, ca_cert))
+        write_atomic(gateway / CONSOLE_KEY, certs.key_pem(console_key), PRIVATE)
         write_atomic(gateway / "signing.pub", public_key_to_pem(signing.public_key()))
         write_atomic(stage / WING_META, meta.model_dump_json(indent=2).encode())
     return meta

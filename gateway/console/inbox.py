@@ -1,0 +1,48 @@
+"""The requests inbox: what prisoners asked, with category and age; staff reply."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import Response
+
+from gateway.console.render import page
+from gateway.console.rights import Right
+from gateway.console.signin import done
+from gateway.console.web import Actor, console_of, need
+from gateway.requests import ReplyError, UnknownRequest
+
+
+def inbox_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/requests")
+    @router.get("/requests.json")
+    async def inbox(request: Request,
+                    actor: Annotated[Actor, Depends(need(Right.ANSWER_REQUESTS))],
+                    show: str = "open") -> Response:
+        console = console_of(request)
+        items = await console.service.requests.listing()
+        if show == "open":
+            items = [r for r in items if r.get("reply") is None]
+        now = console.clock()
+        for item in items:
+            item["age_s"] = max(0, (now - int(item.get("received") or now)) // 1000)
+        return page(request, "requests.html", {"show": show, "requests": items})
+
+    @router.post("/requests/{request_id}/reply")
+    @router.post("/requests/{request_id}/reply.json")
+    async def reply(request: Request, request_id: str,
+                    actor: Annotated[Actor, Depends(need(Right.ANSWER_REQUESTS))],
+                    text: Annotated[str, Form(min_length=1, max_length=2000)]) -> Response:
+        console = console_of(request)
+        try:
+            result = await console.service.requests.reply(request_id, text, actor.name)
+        except UnknownRequest as exc:
+            raise HTTPException(404, str(exc)) from exc
+        except ReplyError as exc:
+            raise HTTPException(409, str(exc)) from exc
+        return done(request, "/requests", result)
+
+    return router

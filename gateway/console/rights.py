@@ -1,0 +1,79 @@
+"""Who may do what: the one table of rights a role carries, checked at the console's API (never by
+hiding a button). Pure: no I/O, testable alone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    OFFICER = "officer"
+    SECURITY = "security"
+    IT = "it"
+    ADMIN = "admin"
+
+
+class Right(StrEnum):
+    VIEW_WING = "view_wing"
+    """The wing map, a tablet's page, the confirmation of a lock."""
+    LOCK_CELL = "lock_cell"
+    """Lock and unlock single tablets and cells."""
+    LOCK_WIDE = "lock_wide"
+    """Lock and unlock a landing or the whole wing; approve a lifted wing lockdown."""
+    ANSWER_REQUESTS = "answer_requests"
+    VIEW_AUDIT = "view_audit"
+    CURFEW = "curfew"
+    """Curfew exceptions."""
+    WEB_GRANTS = "web_grants"
+    ROLLOUTS = "rollouts"
+    """Start, pause and cancel OS and app rollouts; see release status."""
+    INVENTORY = "inventory"
+    """Versions, slots and enrolment state of the wing's tablets."""
+    ACCOUNTS = "accounts"
+    """Add, disable and reset staff accounts."""
+
+
+RIGHTS: dict[Role, frozenset[Right]] = {
+    Role.OFFICER: frozenset({Right.VIEW_WING, Right.LOCK_CELL, Right.ANSWER_REQUESTS}),
+    Role.SECURITY: frozenset({Right.VIEW_WING, Right.LOCK_CELL, Right.LOCK_WIDE,
+                              Right.ANSWER_REQUESTS, Right.VIEW_AUDIT, Right.CURFEW,
+                              Right.WEB_GRANTS}),
+    Role.IT: frozenset({Right.VIEW_WING, Right.ROLLOUTS, Right.INVENTORY}),
+    Role.ADMIN: frozenset({Right.ACCOUNTS, Right.VIEW_AUDIT}),
+}
+"""The table: a role's rights. An account's rights are the union of its roles'."""
+
+NEEDS_TOTP: frozenset[Role] = frozenset({Role.SECURITY, Role.ADMIN})
+"""Roles that may sign in only with a second factor."""
+
+
+def rights_of(roles: Iterable[Role]) -> frozenset[Right]:
+    granted: set[Right] = set()
+    for role in roles:
+        granted |= RIGHTS[role]
+    return frozenset(granted)
+
+
+def allowed(roles: Iterable[Role], right: Right) -> bool:
+    return right in rights_of(roles)
+
+
+def needs_totp(roles: Iterable[Role]) -> bool:
+    return any(role in NEEDS_TOTP for role in roles)
+
+
+def parse_roles(text: str) -> frozenset[Role]:
+    """`officer,security` → the roles; ValueError naming an unknown one."""
+    roles = set()
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            roles.add(Role(part))
+        except ValueError:
+            known = ", ".join(r.value for r in Role)
+            raise ValueError(f"unknown role {part!r} (known: {known})") from None
+    if not roles:
+        raise ValueError("give at least one role")
+    return frozenset(roles)

@@ -1,0 +1,82 @@
+"""The two-person rule: an action that needs two people (lifting a wing lockdown) waits for a
+second, different account with the right to approve it within 10 minutes, else it lapses.
+
+Pure and in memory: a gateway restart forgets what waits, which leaves the wing as it is (locked)
+— the safe side. The audit records the request, the approval and a lapse as they happen.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import OrderedDict
+from dataclasses import dataclass
+
+APPROVE_WITHIN_MS = 10 * 60 * 1000
+MAX_WAITING = 100
+
+
+class ApprovalError(Exception):
+    """The approval cannot be given (unknown, lapsed, or the same person twice)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    id: str
+    action: str
+    """What waits, e.g. `unlock_wing`."""
+    target: str
+    reason: str
+    requested_by: str
+    """Account name of the first person."""
+    requested_at: int
+
+    def expires(self) -> int:
+        return self.requested_at + APPROVE_WITHIN_MS
+
+    def as_json(self) -> dict[str, object]:
+        return {"id": self.id, "action": self.action, "target": self.target,
+                "reason": self.reason, "requested_by": self.requested_by,
+                "requested_at": self.requested_at, "expires": self.expires()}
+
+
+class Approvals:
+    def __init__(self, limit: int = MAX_WAITING) -> None:
+        self._limit = limit
+        self._waiting: OrderedDict[str, Pending] = OrderedDict()
+
+    def request(self, action: str, target: str, reason: str, by: str, now: int) -> Pending:
+        """Something waits for a second person; a second request for the same action and
+        target replaces the first (one thing waits per action and target)."""
+        for old in [p for p in self._waiting.values() if (p.action, p.target) == (action, target)]:
+            del self._waiting[old.id]
+        while len(self._waiting) >= self._limit:
+            self._waiting.popitem(last=False)
+        pending = Pending(secrets.token_urlsafe(12), action, target, reason, by, now)
+        self._waiting[pending.id] = pending
+        return pending
+
+    def lapsed(self, now: int) -> list[Pending]:
+        """Take out (and return) what was not approved in time."""
+        gone = [p for p in self._waiting.values() if now > p.expires()]
+        for pending in gone:
+            del self._waiting[pending.id]
+        return gone
+
+    def waiting(self, now: int) -> list[Pending]:
+        return [p for p in self._waiting.values() if now <= p.expires()]
+
+    def approve(self, pending_id: str, by: str, now: int) -> Pending:
+        """The second person agrees: the pending action, taken out to be carried out."""
+        pending = self._waiting.get(pending_id)
+        if pending is None:
+            raise ApprovalError("nothing with this id waits for approval (done or lapsed)")
+        if now > pending.expires():
+            del self._waiting[pending_id]
+            raise ApprovalError("this request lapsed: it was not approved within 10 minutes")
+        if by == pending.requested_by:
+            raise ApprovalError("a second, different person must approve this")
+        del self._waiting[pending_id]
+        return pending
+
+    def cancel(self, pending_id: str) -> Pending | None:
+        return self._waiting.pop(pending_id, None)

@@ -1,0 +1,92 @@
+"""The two-person rule: lifting a wing lockdown waits for a second, different account with the
+right, within 10 minutes; the signed unlock names both."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from gateway.console.rights import Role
+from gateway.console.two_person import APPROVE_WITHIN_MS, ApprovalError, Approvals
+from gateway.console.web import Console
+from tests.console.conftest import browser, make_staff, sign_in
+
+
+def test_the_same_person_cannot_approve_their_own_request() -> None:
+    approvals = Approvals()
+    pending = approvals.request("unlock_wing", "wing:A", "all clear", "sam", 0)
+    with pytest.raises(ApprovalError, match="second, different person"):
+        approvals.approve(pending.id, "sam", 1)
+    assert approvals.approve(pending.id, "ada", 2) == pending
+    with pytest.raises(ApprovalError, match="nothing with this id"):
+        approvals.approve(pending.id, "bob", 3)  # carried out once
+
+
+def test_a_request_not_approved_within_ten_minutes_lapses() -> None:
+    approvals = Approvals()
+    late = approvals.request("unlock_wing", "wing:A", "all clear", "sam", 0)
+    assert approvals.waiting(APPROVE_WITHIN_MS) == [late]
+    with pytest.raises(ApprovalError, match="lapsed"):
+        approvals.approve(late.id, "ada", APPROVE_WITHIN_MS + 1)
+    other = approvals.request("unlock_wing", "wing:A", "all clear", "sam", 0)
+    assert approvals.lapsed(APPROVE_WITHIN_MS + 1) == [other]
+    assert approvals.waiting(APPROVE_WITHIN_MS + 1) == []
+
+
+def test_a_new_request_replaces_the_one_waiting_for_the_same_thing() -> None:
+    approvals = Approvals()
+    first = approvals.request("unlock_wing", "wing:A", "one", "sam", 0)
+    second = approvals.request("unlock_wing", "wing:A", "two", "bob", 1)
+    assert approvals.waiting(2) == [second]
+    with pytest.raises(ApprovalError):
+        approvals.approve(first.id, "ada", 2)
+
+
+async def test_lifting_a_wing_lockdown_needs_a_second_account_with_the_right(
+        client: httpx.AsyncClient, console: Console, app: FastAPI) -> None:
+    sam = make_staff(console, "sam", Role.SECURITY)
+    await sign_in(client, console, sam)
+    locked = await client.post("/lock.json", data={"action": "lock", "scope": "wing",
+                                                   "reason": "incident"})
+    assert locked.status_code == 200
+    asked = await client.post("/lock.json", data={"action": "unlock", "scope": "wing",
+                                                  "reason": "all clear"})
+    assert asked.status_code == 200
+    waiting = asked.json()["waiting"]
+    assert console.service.issuer.lockdown and console.service.issuer.lockdown.document.lock.locked
+    own = await client.post(f"/approvals/{waiting['id']}/approve.json")
+    assert own.status_code == 409
+
+    officer = make_staff(console, "olly", Role.OFFICER)
+    async with browser(app) as second:
+        await sign_in(second, console, officer)
+        assert (await second.post(f"/approvals/{waiting['id']}/approve.json")).status_code == 403
+
+    ada = make_staff(console, "ada", Role.SECURITY)
+    async with browser(app) as second:
+        await sign_in(second, console, ada)
+        listed = (await second.get("/approvals.json")).json()["waiting"]
+        assert [(p["requested_by"], p["reason"]) for p in listed] == [("sam", "all clear")]
+        approved = await second.post(f"/approvals/{waiting['id']}/approve.json")
+        assert approved.status_code == 200
+        assert approved.json()["verb"] == "unlock" and approved.json()["total"] == 4
+
+    lockdown = console.service.issuer.lockdown
+    assert lockdown is not None and not lockdown.document.lock.locked
+    assert lockdown.document.lock.by == "sam+ada"  # the signed document names both
+    entries = [(e.actor, e.action, e.target) for e in console.service.store.audit_entries()]
+    assert ("staff:sam", "two_person_request", "wing:A") in entries
+    assert ("staff:ada", "two_person_approve", "wing:A") in entries
+    assert ("staff:sam+ada", "unlock", "wing:A") in entries
+    assert entries.index(("staff:sam", "two_person_request", "wing:A")) < \
+        entries.index(("staff:sam+ada", "unlock", "wing:A"))
+
+
+async def test_an_officer_cannot_even_ask_to_lift_a_wing_lockdown(
+        client: httpx.AsyncClient, console: Console) -> None:
+    await sign_in(client, console, make_staff(console, "olly", Role.OFFICER))
+    asked = await client.post("/lock.json", data={"action": "unlock", "scope": "wing",
+                                                  "reason": "all clear"})
+    assert asked.status_code == 403
+    assert (await client.get("/approvals.json")).status_code == 403
