@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from wire.policy import WingPolicy, hhmm, parse_window, wing_policy
+from wire.policy import WingPolicy, check_host_pattern, hhmm, parse_window, wing_policy
 
 MAX_FILE_BYTES = 256 * 1024
 
@@ -31,6 +31,7 @@ _TOP_LEVEL = {
     "lockdown": "lockdowns",
     "apps": "apps",
     "profiles": "profiles",
+    "sites": "sites",
 }
 _FIELD_TO_TOML = {field: key for key, field in _TOP_LEVEL.items()}
 _FIELD_TO_TOML["as_day"] = "as"
@@ -114,8 +115,16 @@ def rules_to_toml(policy: WingPolicy) -> str:
         lines += ["", f"[apps.{app_id}]", f"name = {_q(app.name)}", f"version = {_q(app.version)}"]
         if app.icon:
             lines.append(f"icon = {_q(app.icon)}")
+    for site_name, site in sorted(policy.sites.items()):
+        lines += ["", f"[sites.{site_name}]", f"title = {_q(site.title)}",
+                  f"purpose = {_q(site.purpose)}",
+                  f"hosts = [{', '.join(_q(h) for h in site.hosts)}]"]
+        if site.sensitive:
+            lines.append("sensitive = true")
     for name, profile in policy.profiles.items():
         lines += ["", f"[profiles.{name}]", f"apps = [{', '.join(_q(a) for a in profile.apps)}]"]
+        if profile.sites:
+            lines.append(f"sites = [{', '.join(_q(s) for s in profile.sites)}]")
         for app_id, windows in profile.hours.items():
             lines.append(f"hours.{app_id} = [{', '.join(_q(str(w)) for w in windows)}]")
     return "\n".join(lines) + "\n"
@@ -142,6 +151,10 @@ def _translate(data: dict[str, Any]) -> dict[str, Any]:
         if field in rules:
             items = _list(key, rules[field])
             rules[field] = [_one_off(key, i, item) for i, item in enumerate(items)]
+    if "sites" in rules:
+        sites = _table(("sites",), rules["sites"])
+        rules["sites"] = {name: _site(name, _table(("sites", name), site))
+                          for name, site in sites.items()}
     if "profiles" in rules:
         profiles = _table(("profiles",), rules["profiles"])
         rules["profiles"] = {
@@ -215,6 +228,21 @@ def _local_datetime(path: tuple[str | int, ...], value: Any) -> str:
             raise _FieldError(path, _LOCAL_DATETIME_HINT) from exc
         return moment.strftime("%Y-%m-%dT%H:%M")
     raise _FieldError(path, _LOCAL_DATETIME_HINT)
+
+
+def _site(name: str, table: dict[str, Any]) -> dict[str, Any]:
+    """A catalogue site; a host pattern that is not in its one spelling is refused on its line."""
+    hosts = table.get("hosts")
+    if isinstance(hosts, list):
+        for i, host in enumerate(hosts):
+            if not isinstance(host, str):
+                raise _FieldError(("sites", name, "hosts", i),
+                                  'a host is text like "www.gov.uk" or "*.gov.uk"')
+            try:
+                check_host_pattern(host)
+            except ValueError as exc:
+                raise _FieldError(("sites", name, "hosts", i), str(exc), value=host) from exc
+    return dict(table)
 
 
 def _profile(name: str, table: dict[str, Any]) -> dict[str, Any]:
