@@ -32,6 +32,8 @@ from gateway.rollout_service import RolloutManager
 from gateway.store import Audit, AuditEntry, ChainCheck, Store, Tablet
 from gateway.store_thread import StoreThread
 from gateway.views import tablet_views
+from gateway.web_grants import WebAccess
+from gateway.web_log import BrowsingRecord
 from wire import topics
 from wire.documents import ReportedState
 from wire.topics import TabletChannel
@@ -73,6 +75,8 @@ class GatewayService:
         self.policy = PolicyService(parts)
         self.requests = RequestDesk(parts)
         self.rollouts = RolloutManager(config.state_dir / "rollouts.json", parts)
+        self.web = WebAccess(parts)
+        self.browsing = BrowsingRecord(store, io)
         # Who hears what.
         inbound.routes[TabletChannel.REQUEST] = self.requests.on_request
         inbound.on_report += [self.policy.on_report, self.locks.on_report, self.rollouts.observe]
@@ -118,6 +122,7 @@ class GatewayService:
                 group.create_task(self.beacon.run())
                 group.create_task(self.renewal.run())
                 group.create_task(self.fleet.run())
+                group.create_task(self.web.run())
         finally:
             self.publisher.cancel()
             await self.fleet.write()
