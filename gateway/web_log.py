@@ -43,11 +43,12 @@ class LogEntry:
                 "duration_ms": self.duration_ms}
 
 
-LOGFORMAT = ("%ts.%03tu %>ha{X-Cellbridge-Tablet} %rm %ru %ssl::>sni %Ss/%>Hs %<st %>st %tr "
-             "%ssl::bump_mode %ea")
-"""Squid's `logformat cellbridge`: time, tablet, method, URL (host:port for CONNECT), SNI,
-squid status/HTTP status, bytes to the tablet, bytes from it, duration, bump mode, and the
-helper's `log=` note (its reason)."""
+LOGFORMAT = ("%ts.%03tu %>ha{X-Cellbridge-Tablet} %note{clt_conn_tag} %rm %ru %ssl::>sni "
+             "%Ss/%>Hs %<st %>st %tr %ssl::bump_mode %ea")
+"""Squid's `logformat cellbridge`: time, tablet (the front's header; on the CONNECT Squid makes
+after peeking, the helper's connection tag `TABLET/HOST`), method, URL (host:port for CONNECT),
+SNI, Squid status/HTTP status, bytes to the tablet, bytes from it, duration (ms), bump mode, and
+the helper's `log=` note (its reason)."""
 
 
 def _int(text: str) -> int:
@@ -55,30 +56,27 @@ def _int(text: str) -> int:
 
 
 def parse_line(line: str) -> LogEntry | None:
-    """One access-log line in the `cellbridge` format → an entry; None if it is not one."""
+    """One access-log line in the `cellbridge` format → an entry; None for a line that records
+    no decision (a connection closed before its request; the CONNECT handed on to peeking)."""
     fields = line.strip().split(" ")
-    if len(fields) < 11 or len(line) > MAX_LINE:
+    if len(fields) < 12 or len(line) > MAX_LINE:
         return None
-    stamp, device, method, url, sni, status, sent, received, took, mode = fields[:10]
-    note = " ".join(fields[10:])
+    stamp, header, tag, method, url, sni, status, sent, received, took, mode = fields[:11]
+    note = " ".join(fields[11:])
+    if method == "-" or status.startswith("NONE_NONE/"):
+        return None
     try:
         at = int(float(stamp) * 1000)
     except ValueError:
         return None
+    device = header if header != "-" else tag.partition("/")[0]
     host = url.rsplit(":", 1)[0] if method == "CONNECT" else url
-    code = status.rsplit("/", 1)[-1]
-    allowed = method == "CONNECT" and code == "200" and mode == "splice"
-    reason = note if note != "-" else ("" if allowed else _why(status, mode))
-    if not allowed and reason.startswith(("profile:", "grant:")):
-        reason = f"sni_refused ({reason})" if mode != "splice" else reason
+    if method == "CONNECT" and tag != "-":
+        host = tag.partition("/")[2] or host
+    allowed = status.startswith("TCP_TUNNEL/") and mode == "splice"
+    reason = note if note != "-" else ("" if allowed else status)
     return LogEntry(device, at, host, sni, allowed, reason, status, _int(sent), _int(received),
                     _int(took))
-
-
-def _why(status: str, mode: str) -> str:
-    if status.startswith("TAG_NONE/") and status.endswith("/200"):
-        return f"tls_{mode}"
-    return status
 
 
 class BrowsingRecord:
@@ -104,6 +102,9 @@ class BrowsingRecord:
                 [[e.device, e.at, e.host, e.sni, int(e.allowed), e.reason, e.status, e.bytes_in,
                   e.bytes_out, e.duration_ms] for e in entries])
             db.execute("DELETE FROM web_log WHERE at < ?", [now - self.retention_ms])
+
+    async def keep(self, entries: list[LogEntry], now: int) -> None:
+        await self._io(self.add, entries, now)
 
     async def listing(self, device: str | None, since: int = 0, limit: int = 1000
                       ) -> list[dict[str, Any]]:
@@ -140,6 +141,6 @@ class BrowsingRecord:
             entries = [e for line in complete.decode("utf-8", "replace").splitlines()
                        if (e := parse_line(line)) is not None]
             if entries:
-                await self._io(self.add, entries, now)
+                await self.keep(entries, now)
             return offset + len(complete)
         return offset

@@ -1,0 +1,143 @@
+"""The tablet's local forward proxy for the browser (DESIGN §8): listens on 127.0.0.1 only, takes
+the browser's CONNECT, and carries it to the wing gateway's web proxy over TLS with the tablet's
+own certificate (the key stays with the agent; the browser never sees it). The image's nftables
+rules let only the browser's user reach this port, and let the tablet reach nothing but the
+gateway.
+
+CONNECT only: anything else is answered 405 here. When the gateway refuses a CONNECT it says why
+(`X-Cellbridge-Refused`); the forwarder keeps the latest refusal per host (`refusals`) so the
+shell can show its own blocked screen — a browser shows nothing useful for a refused tunnel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from common.mqtt import TlsConfig
+
+MAX_HEAD = 8192
+HEAD_TIMEOUT_S = 10.0
+GATEWAY_TIMEOUT_S = 30.0
+CHUNK = 65536
+MAX_REFUSALS = 64
+REFUSED_HEADER = b"x-cellbridge-refused:"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    host: str
+    reason: str
+    at: float
+
+
+class WebForwarder:
+    def __init__(self, gateway_host: str, gateway_port: int, tls: TlsConfig,
+                 on_refusal: Callable[[Refusal], None] | None = None) -> None:
+        self._host = gateway_host
+        self._port = gateway_port
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(tls.ca))
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(str(tls.cert), str(tls.key))
+        self._context = context
+        self._on_refusal = on_refusal
+        self.refusals: OrderedDict[str, Refusal] = OrderedDict()
+        self._server: asyncio.AbstractServer | None = None
+        self.port = 0
+
+    async def start(self, port: int = 0) -> int:
+        """Listen on 127.0.0.1:`port` (0: any); the port."""
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", port,
+                                                  limit=MAX_HEAD)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        return self.port
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+
+    async def serve_forever(self, port: int = 0) -> None:
+        await self.start(port)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await self._handle(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                TimeoutError, ssl.SSLError, OSError):
+            pass
+        finally:
+            await _close(writer)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT_S)
+        parts = head.split(b"\r\n", 1)[0].split(b" ")
+        if len(parts) != 3 or parts[0] != b"CONNECT":
+            writer.write(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n"
+                         b"Connection: close\r\n\r\n")
+            await writer.drain()
+            return
+        host = parts[1].decode("latin-1").rsplit(":", 1)[0]
+        up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(
+            self._host, self._port, ssl=self._context, limit=MAX_HEAD), GATEWAY_TIMEOUT_S)
+        try:
+            up_writer.write(head)
+            await up_writer.drain()
+            answer = await asyncio.wait_for(up_reader.readuntil(b"\r\n\r\n"),
+                                            GATEWAY_TIMEOUT_S)
+            if answer.split(b" ", 2)[1:2] != [b"200"]:
+                self._refused(host, answer)
+                writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n"
+                             b"Connection: close\r\n\r\n")
+                await writer.drain()
+                return
+            writer.write(answer)
+            await writer.drain()
+            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        finally:
+            up_writer.transport.abort()
+
+    def _refused(self, host: str, answer: bytes) -> None:
+        reason = "refused"
+        for line in answer.split(b"\r\n"):
+            if line.lower().startswith(REFUSED_HEADER):
+                reason = line[len(REFUSED_HEADER):].strip().decode("ascii", "replace")[:64]
+        refusal = Refusal(host, reason, time.time())
+        self.refusals[host] = refusal
+        self.refusals.move_to_end(host)
+        while len(self.refusals) > MAX_REFUSALS:
+            self.refusals.popitem(last=False)
+        if self._on_refusal is not None:
+            self._on_refusal(refusal)
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    """Close gracefully (what was written, a refusal, still reaches the peer), in bounded time."""
+    with contextlib.suppress(Exception):
+        writer.close()
+        await asyncio.wait_for(writer.wait_closed(), 2)
+    with contextlib.suppress(Exception):
+        writer.transport.abort()
+
+
+async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    try:
+        while data := await source.read(CHUNK):
+            sink.write(data)
+            await sink.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        with contextlib.suppress(Exception):
+            if not sink.transport.is_closing():
+                sink.transport.abort()
