@@ -88,13 +88,21 @@ class WebForwarder:
             await writer.drain()
             return
         host = parts[1].decode("latin-1").rsplit(":", 1)[0]
-        up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(
-            self._host, self._port, ssl=self._context, limit=MAX_HEAD), GATEWAY_TIMEOUT_S)
+        try:
+            up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(
+                self._host, self._port, ssl=self._context, limit=MAX_HEAD), GATEWAY_TIMEOUT_S)
+        except (ssl.SSLError, OSError, TimeoutError):
+            await self._unreachable(writer, host)
+            return
         try:
             up_writer.write(head)
             await up_writer.drain()
-            answer = await asyncio.wait_for(up_reader.readuntil(b"\r\n\r\n"),
-                                            GATEWAY_TIMEOUT_S)
+            try:
+                answer = await asyncio.wait_for(up_reader.readuntil(b"\r\n\r\n"),
+                                                GATEWAY_TIMEOUT_S)
+            except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError, TimeoutError):
+                await self._unreachable(writer, host)  # e.g. our certificate was refused
+                return
             if answer.split(b" ", 2)[1:2] != [b"200"]:
                 self._refused(host, answer)
                 writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n"
@@ -107,8 +115,14 @@ class WebForwarder:
         finally:
             up_writer.transport.abort()
 
+    async def _unreachable(self, writer: asyncio.StreamWriter, host: str) -> None:
+        self._refused(host, b"")
+        writer.write(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n"
+                     b"Connection: close\r\n\r\n")
+        await writer.drain()
+
     def _refused(self, host: str, answer: bytes) -> None:
-        reason = "refused"
+        reason = "refused" if answer else "proxy_unreachable"
         for line in answer.split(b"\r\n"):
             if line.lower().startswith(REFUSED_HEADER):
                 reason = line[len(REFUSED_HEADER):].strip().decode("ascii", "replace")[:64]

@@ -63,8 +63,8 @@ def parse_line(line: str) -> LogEntry | None:
         return None
     stamp, header, tag, method, url, sni, status, sent, received, took, mode = fields[:11]
     note = " ".join(fields[11:])
-    if method == "-" or status.startswith("NONE_NONE/"):
-        return None
+    if method == "-" or (status.startswith("NONE_NONE/") and mode not in ("terminate", "peek")):
+        return None  # no request, or the CONNECT's own line before its spliced tunnel's
     try:
         at = int(float(stamp) * 1000)
     except ValueError:
@@ -74,6 +74,8 @@ def parse_line(line: str) -> LogEntry | None:
     if method == "CONNECT" and tag != "-":
         host = tag.partition("/")[2] or host
     allowed = status.startswith("TCP_TUNNEL/") and mode == "splice"
+    if status.startswith("NONE_NONE/") and mode == "peek":
+        note = "not_tls"  # the tunnel carried no TLS ClientHello (e.g. a pipelined request)
     reason = note if note != "-" else ("" if allowed else status)
     return LogEntry(device, at, host, sni, allowed, reason, status, _int(sent), _int(received),
                     _int(took))

@@ -17,6 +17,9 @@ from tests.support.broker import WingBroker, free_port, wait_for_port
 from tests.support.gateway import Gateway
 from tests.web.support import OriginCA, Origins
 
+RECHECK_S = 0.5
+"""How often the test gateway re-decides open tunnels: a lock cuts them within this bound."""
+
 
 @dataclass
 class WebWing:
@@ -29,17 +32,26 @@ class WebWing:
     squid_port: int
     squid_dir: Path
 
+    def __post_init__(self) -> None:
+        self.forwarders: list[WebForwarder] = []
+
     @contextlib.asynccontextmanager
-    async def forwarder(self, device: str, tls_of: str | None = None) -> AsyncIterator[int]:
-        """A tablet's forwarder (with `tls_of`'s certificate, default its own); its port."""
-        tls = self.broker.tablet_tls(tls_of or device)
+    async def forwarder(self, device: str) -> AsyncIterator[int]:
+        """A tablet's forwarder with its own certificate; its port."""
+        tls = self.broker.tablet_tls(device)
         assert tls is not None
         forwarder = WebForwarder("127.0.0.1", self.front_port, tls)
+        self.forwarders.append(forwarder)
         port = await forwarder.start()
         try:
             yield port
         finally:
             await forwarder.close()
+
+    def refusal_of(self, host: str) -> str | None:
+        """Why the gateway refused `host` to the latest forwarder (what the blocked screen says)."""
+        refusal = self.forwarders[-1].refusals.get(host) if self.forwarders else None
+        return refusal.reason if refusal else None
 
     def squid_pid(self) -> int | None:
         try:
@@ -60,7 +72,7 @@ class WebWing:
 
 
 def web_section(estate: DemoEstate, front_port: int, squid_port: int, squid_dir: Path,
-                hosts: Path, recheck_s: float = 0.5) -> str:
+                hosts: Path, recheck_s: float = RECHECK_S) -> str:
     server = estate.repository_tls("127.0.0.1")
     crl = estate.estate.broker_material(estate.wing) / "crl.pem"
     values = {"host": "127.0.0.1", "port": front_port, "cert": server.cert, "key": server.key,
