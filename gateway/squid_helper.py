@@ -16,6 +16,7 @@ with the system interpreter, as a user that cannot read the gateway's code or it
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import sys
 from typing import BinaryIO
@@ -33,6 +34,14 @@ class Gateway:
 
     def ask(self, question: str) -> str:
         """The gateway's answer line, or `ERR REASON` if it cannot be had."""
+        return self.ask_many([question])[0]
+
+    def ask_many(self, questions: list[str]) -> list[str]:
+        """The gateway's answers, in order (one write, then the answers: pipelined), or every
+        one `ERR gateway_unreachable` if they cannot be had."""
+        if not questions:
+            return []
+        payload = "".join(q + "\n" for q in questions).encode("utf-8")
         for attempt in (1, 2):
             try:
                 if self.conn is None or self.reader is None:
@@ -40,16 +49,19 @@ class Gateway:
                     conn.settimeout(TIMEOUT_S)
                     conn.connect(self.path)
                     self.conn, self.reader = conn, conn.makefile("rb")
-                self.conn.sendall(question.encode("utf-8") + b"\n")
-                answer = self.reader.readline(MAX_ANSWER)
-                if not answer.endswith(b"\n"):
-                    raise OSError("no answer")
-                return answer.decode("utf-8", "replace").strip()
+                self.conn.sendall(payload)
+                answers = []
+                for _ in questions:
+                    answer = self.reader.readline(MAX_ANSWER)
+                    if not answer.endswith(b"\n"):
+                        raise OSError("no answer")
+                    answers.append(answer.decode("utf-8", "replace").strip())
+                return answers
             except OSError:
                 self.close()
                 if attempt == 2:
-                    return "ERR gateway_unreachable"
-        return "ERR gateway_unreachable"
+                    break
+        return ["ERR gateway_unreachable"] * len(questions)
 
     def close(self) -> None:
         if self.conn is not None:
@@ -63,29 +75,45 @@ def _field(text: str) -> str:
     return "-" if not value or any(c.isspace() for c in value) else value
 
 
-def answer(line: str, mode: str, gateway: Gateway) -> str:
+def _question(line: str, mode: str) -> tuple[str, str | None, str]:
+    """(channel, the question for the gateway, "") or (channel, None, the answer unasked)."""
     parts = line.split()
-    if not parts:
-        return ""
-    channel = parts[0]
+    channel = parts[0] if parts else ""
     fields = [_field(p) for p in parts[1:]]
     if len(fields) < 2:
-        return f"{channel} ERR log=bad_request message=bad_request"
+        return channel, None, f"{channel} ERR log=bad_request message=bad_request"
     if mode == "sni":
         tablet, _, host = fields[0].partition("/")
         sni = fields[1]
     else:
         tablet, host, sni = fields[0], fields[1], "-"
     if tablet in ("", "-") or not host:
-        return f"{channel} ERR log=no_tablet_id message=no_tablet_id"
-    reply = gateway.ask(f"{tablet} {host} {sni} {mode}").split()
-    verdict, reason = ([*reply, "", ""])[:2]
+        return channel, None, f"{channel} ERR log=no_tablet_id message=no_tablet_id"
+    return channel, f"{tablet} {host} {sni} {mode}", ""
+
+
+def _reply(channel: str, question: str, mode: str, gateway_answer: str) -> str:
+    verdict, reason = ([*gateway_answer.split(), "", ""])[:2]
     reason = reason or "no_reason"
     if verdict != "OK":
         return f"{channel} ERR log={reason} message={reason}"
     if mode == "connect":
+        tablet, host = question.split()[:2]
         return f"{channel} OK clt_conn_tag={tablet}/{host} log={reason}"
     return f"{channel} OK log={reason}"
+
+
+def answer_all(lines: list[str], mode: str, gateway: Gateway) -> list[str]:
+    """Squid's answers for a batch of its lines, the gateway asked once for all of them."""
+    parsed = [_question(line, mode) for line in lines if line.strip()]
+    answers = iter(gateway.ask_many([q for _, q, _ in parsed if q is not None]))
+    return [_reply(channel, question, mode, next(answers)) if question is not None else unasked
+            for channel, question, unasked in parsed]
+
+
+def answer(line: str, mode: str, gateway: Gateway) -> str:
+    replies = answer_all([line], mode, gateway)
+    return replies[0] if replies else ""
 
 
 def main(argv: list[str]) -> int:
@@ -93,10 +121,13 @@ def main(argv: list[str]) -> int:
         sys.stderr.write("usage: squid_helper.py DECIDER_SOCKET connect|sni\n")
         return 2
     gateway = Gateway(argv[1])
-    for line in sys.stdin:
-        reply = answer(line, argv[2], gateway)
-        if reply:
-            sys.stdout.write(reply + "\n")
+    pending = b""
+    while chunk := os.read(sys.stdin.fileno(), 65536):
+        *complete, pending = (pending + chunk).split(b"\n")
+        lines = [line.decode("utf-8", "replace") for line in complete]
+        replies = answer_all(lines, argv[2], gateway)
+        if replies:
+            sys.stdout.write("".join(reply + "\n" for reply in replies))
             sys.stdout.flush()
     return 0
 

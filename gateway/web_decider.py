@@ -54,8 +54,7 @@ class DecisionServer:
 
     async def start(self) -> None:
         self.path.unlink(missing_ok=True)
-        self._server = await asyncio.start_unix_server(self._serve, str(self.path),
-                                                       limit=MAX_LINE)
+        self._server = await asyncio.start_unix_server(self._serve, str(self.path))
         if self._group is not None:
             os.chown(self.path, -1, self._group)
         self.path.chmod(0o660)
@@ -68,12 +67,18 @@ class DecisionServer:
         self.path.unlink(missing_ok=True)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        pending = b""
         try:
-            while line := await reader.readline():
-                answer = answer_line(line.decode("utf-8", "replace"), self._decide)
-                writer.write(answer.encode() + b"\n")
-                await writer.drain()
-        except (ConnectionError, ValueError, asyncio.LimitOverrunError):
+            while chunk := await reader.read(65536):
+                *lines, pending = (pending + chunk).split(b"\n")
+                if len(pending) > MAX_LINE:
+                    break
+                answers = [answer_line(line.decode("utf-8", "replace"), self._decide)
+                           for line in lines]
+                if answers:  # a batch the helper pipelined: one write, one drain
+                    writer.write("".join(a + "\n" for a in answers).encode())
+                    await writer.drain()
+        except (ConnectionError, ValueError):
             pass
         finally:
             writer.close()

@@ -12,7 +12,7 @@ gov.uk itself; list both to allow both). No regular expressions.
 
 from __future__ import annotations
 
-import ipaddress
+import functools
 import re
 
 import idna
@@ -32,18 +32,14 @@ class HostError(ValueError):
         self.reason = reason
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise_host(text: str) -> str:
-    """The one spelling of host name `text`, or HostError (`bad_host` or `ip_literal`)."""
+    """The one spelling of host name `text`, or HostError (`bad_host` or `ip_literal`). An IPv4
+    literal in any spelling ends in a numeric label; an IPv6 one has a colon."""
     if not isinstance(text, str) or not text or len(text) > MAX_HOST + 1:
         raise HostError("bad_host", "empty or too long")
     host = text[:-1] if text.endswith(".") else text
     if host.startswith("[") or ":" in host:
-        raise HostError("ip_literal", f"{text!r} is an IP address, not a name")
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    else:
         raise HostError("ip_literal", f"{text!r} is an IP address, not a name")
     if not host.isascii():
         try:

@@ -79,10 +79,10 @@ def decide(host: str, subject: Subject, policy: WingPolicy | None, now_ms: int |
         return WebDecision(False, "no_time", name)
     if subject.locked:
         return WebDecision(False, "locked", name)
-    state = (schedule or Schedule(policy)).decide(subject.profile, now_ms)
-    if state.state in ("curfew", "lockdown"):
-        return WebDecision(False, state.state, name)
-    bound = state.starts_at if state.starts_at is not None and state.starts_at > now_ms else None
+    segment = (schedule or Schedule(policy)).segment_at(now_ms)
+    if segment.kind != "open":
+        return WebDecision(False, segment.kind, name)
+    bound = segment.end  # the regime may change there: decide again then
     profile = policy.profiles.get(subject.profile)
     for site_name in profile.sites if profile else ():
         site = policy.sites.get(site_name)

@@ -55,7 +55,7 @@ hosts = [
     ("www.gov.uk.", "write it as 'www.gov.uk'"),
     ("café.example", "write it as 'xn--caf-dma.example'"),
     ("*gov.uk", "wildcard is only allowed as a leading '*.'"),
-    ("10.0.0.1", "IP address"),
+    ("10.0.0.1", "an address, not a name"),
     ("(www|jobs).gov.uk", "not a host name"),
 ])
 def test_a_bad_host_pattern_is_refused_on_its_line(host: str, says: str) -> None:
