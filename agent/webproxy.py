@@ -19,7 +19,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from common.mqtt import TlsConfig
+from pydantic import Field
+
+from common.config import Settings
+from common.mqtt import BrokerConfig, TlsConfig
 
 MAX_HEAD = 8192
 HEAD_TIMEOUT_S = 10.0
@@ -27,6 +30,23 @@ GATEWAY_TIMEOUT_S = 30.0
 CHUNK = 65536
 MAX_REFUSALS = 64
 REFUSED_HEADER = b"x-cellbridge-refused:"
+
+
+class WebConfig(Settings):
+    """`[web]` in the agent's configuration: run the browser's forwarder. Absent: no web."""
+
+    gateway_host: str | None = None
+    """The gateway's web proxy; default: the broker's host (the same wing gateway)."""
+    gateway_port: int = Field(default=3129, ge=1, le=65535)
+    listen_port: int = Field(default=3128, ge=0, le=65535)
+    """On 127.0.0.1 only; the image's nftables let only the browser's user reach it."""
+
+
+def forwarder_for(web: WebConfig, broker: BrokerConfig) -> WebForwarder:
+    """The forwarder with the tablet's own identity (the broker's mutual-TLS certificate)."""
+    if broker.tls is None:
+        raise ValueError("the web forwarder needs the tablet's certificate (an enrolment bundle)")
+    return WebForwarder(web.gateway_host or broker.host, web.gateway_port, broker.tls)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from common.mqtt import tls_context
+from agent.webproxy import WebConfig, forwarder_for
+from common.mqtt import BrokerConfig, tls_context
 from provisioning.estate import revoke
 from tests.web.support import browse
 from tests.web.wing import RECHECK_S, WebWing
@@ -221,3 +222,19 @@ async def test_squid_killed_denies_then_recovers(web_wing: WebWing):
                 break
         else:
             raise AssertionError("Squid did not come back within 30 s")
+
+
+async def test_the_agent_runs_the_forwarder_with_the_tablets_own_certificate(web_wing: WebWing):
+    tls = web_wing.broker.tablet_tls("T1")
+    assert tls is not None
+    web = WebConfig(gateway_host="127.0.0.1", gateway_port=web_wing.front_port, listen_port=0)
+    forwarder = forwarder_for(web, BrokerConfig(host="127.0.0.1", port=1, tls=tls))
+    port = await forwarder.start()
+    try:
+        assert (await browse(port, "www.gov.uk", web_wing.ca)).status == 200
+        assert (await browse(port, "evilgov.uk", web_wing.ca)).status == 403
+        assert forwarder.refusals["evilgov.uk"].reason == "not_listed"
+    finally:
+        await forwarder.close()
+    with pytest.raises(ValueError, match="certificate"):
+        forwarder_for(web, BrokerConfig())
