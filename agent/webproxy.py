@@ -23,11 +23,11 @@ from pydantic import Field
 
 from common.config import Settings
 from common.mqtt import BrokerConfig, TlsConfig
+from common.tunnel import serve_once, splice
 
 MAX_HEAD = 8192
 HEAD_TIMEOUT_S = 10.0
 GATEWAY_TIMEOUT_S = 30.0
-CHUNK = 65536
 MAX_REFUSALS = 64
 REFUSED_HEADER = b"x-cellbridge-refused:"
 
@@ -91,13 +91,7 @@ class WebForwarder:
             await self.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            await self._handle(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-                TimeoutError, ssl.SSLError, OSError):
-            pass
-        finally:
-            await _close(writer)
+        await serve_once(self._handle, reader, writer)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT_S)
@@ -131,7 +125,7 @@ class WebForwarder:
                 return
             writer.write(answer)
             await writer.drain()
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+            await splice((reader, writer), (up_reader, up_writer))
         finally:
             up_writer.transport.abort()
 
@@ -155,23 +149,3 @@ class WebForwarder:
             self._on_refusal(refusal)
 
 
-async def _close(writer: asyncio.StreamWriter) -> None:
-    """Close gracefully (what was written, a refusal, still reaches the peer), in bounded time."""
-    with contextlib.suppress(Exception):
-        writer.close()
-        await asyncio.wait_for(writer.wait_closed(), 2)
-    with contextlib.suppress(Exception):
-        writer.transport.abort()
-
-
-async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-    try:
-        while data := await source.read(CHUNK):
-            sink.write(data)
-            await sink.drain()
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        with contextlib.suppress(Exception):
-            if not sink.transport.is_closing():
-                sink.transport.abort()

@@ -3,6 +3,7 @@ grants, approvals, revocations, the decision (for staff checking a site) and the
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException
@@ -35,6 +36,16 @@ class RevokeBody(_Body):
     reason: ShortText = ""
 
 
+async def _answer(change: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+    """A staff change's result; 404 for an unknown grant, 409 for one refused as asked."""
+    try:
+        return await change
+    except UnknownGrant as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except GrantInputError as exc:
+        raise HTTPException(409, str(exc)) from exc
+
+
 def web_router(web: WebAccess, record: BrowsingRecord) -> APIRouter:
     router = APIRouter()
 
@@ -44,28 +55,16 @@ def web_router(web: WebAccess, record: BrowsingRecord) -> APIRouter:
 
     @router.post("/v1/web/grants")
     async def grant(body: GrantBody) -> dict[str, Any]:
-        try:
-            return await web.grant(body.device, body.site, body.purpose, body.until, body.by)
-        except GrantInputError as exc:
-            raise HTTPException(409, str(exc)) from exc
+        return await _answer(web.grant(body.device, body.site, body.purpose, body.until,
+                                       body.by))
 
     @router.post("/v1/web/grants/{grant_id}/approve")
     async def approve(grant_id: str, body: ApproveBody) -> dict[str, Any]:
-        try:
-            return await web.approve(grant_id, body.by)
-        except UnknownGrant as exc:
-            raise HTTPException(404, str(exc)) from exc
-        except GrantInputError as exc:
-            raise HTTPException(409, str(exc)) from exc
+        return await _answer(web.approve(grant_id, body.by))
 
     @router.post("/v1/web/grants/{grant_id}/revoke")
     async def revoke(grant_id: str, body: RevokeBody) -> dict[str, Any]:
-        try:
-            return await web.revoke(grant_id, body.by, body.reason)
-        except UnknownGrant as exc:
-            raise HTTPException(404, str(exc)) from exc
-        except GrantInputError as exc:
-            raise HTTPException(409, str(exc)) from exc
+        return await _answer(web.revoke(grant_id, body.by, body.reason))
 
     @router.get("/v1/web/decide")
     async def decision(device: str, host: str) -> dict[str, Any]:

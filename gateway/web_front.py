@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common.tunnel import serve_once, splice
 from gateway.squid_conf import TABLET_HEADER
 from gateway.web_log import LogEntry
 from wire.webaccess import WebDecision
@@ -39,7 +40,6 @@ log = logging.getLogger(__name__)
 MAX_HEAD = 8192
 HEAD_TIMEOUT_S = 10.0
 SQUID_TIMEOUT_S = 30.0
-CHUNK = 65536
 REFUSED_HEADER = "X-Cellbridge-Refused"
 """On a refused CONNECT, why (the decision's reason): what the tablet's blocked screen says."""
 
@@ -135,13 +135,7 @@ class TlsFront:
         self._refused(LogEntry(device, self._clock(), host, "-", False, reason, status, 0, 0, 0))
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            await self._handle(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-                TimeoutError, ssl.SSLError, OSError):
-            pass
-        finally:
-            await _close(writer)
+        await serve_once(self._handle, reader, writer)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         device = _common_name(writer.get_extra_info("peercert"))
@@ -186,7 +180,7 @@ class TlsFront:
             tunnel = Tunnel(device, host, (writer, squid_writer))
             self.tunnels.add(tunnel)
             try:
-                await asyncio.gather(_pipe(reader, squid_writer), _pipe(squid_reader, writer))
+                await splice((reader, writer), (squid_reader, squid_writer))
             finally:
                 self.tunnels.discard(tunnel)
         finally:
@@ -230,28 +224,6 @@ class _Accepted(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         transport.pause_reading()
         self._task = asyncio.get_running_loop().create_task(self._accept(transport))
-
-
-async def _close(writer: asyncio.StreamWriter) -> None:
-    """Close gracefully (what was written, a refusal, still reaches the peer), in bounded time."""
-    with contextlib.suppress(Exception):
-        writer.close()
-        await asyncio.wait_for(writer.wait_closed(), 2)
-    with contextlib.suppress(Exception):
-        writer.transport.abort()
-
-
-async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-    try:
-        while data := await source.read(CHUNK):
-            sink.write(data)
-            await sink.drain()
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        with contextlib.suppress(Exception):
-            if not sink.transport.is_closing():
-                sink.transport.abort()
 
 
 def _response(code: int, phrase: str, reason: str) -> bytes:

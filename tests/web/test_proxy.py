@@ -238,3 +238,15 @@ async def test_the_agent_runs_the_forwarder_with_the_tablets_own_certificate(web
         await forwarder.close()
     with pytest.raises(ValueError, match="certificate"):
         forwarder_for(web, BrokerConfig())
+
+
+async def test_gateway_stopped_denies_then_recovers_when_it_is_back(web_wing: WebWing):
+    async with web_wing.forwarder("T1") as port:
+        assert (await browse(port, "www.gov.uk", web_wing.ca)).status == 200
+        await asyncio.to_thread(web_wing.gateway.stop)
+        stopped = await browse(port, "www.gov.uk", web_wing.ca)
+        assert stopped.status == 502
+        assert web_wing.refusal_of("www.gov.uk") == "proxy_unreachable"
+        await asyncio.to_thread(web_wing.gateway.start)
+        await asyncio.to_thread(web_wing.wait_squid)
+        assert (await browse(port, "www.gov.uk", web_wing.ca)).status == 200
