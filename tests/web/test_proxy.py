@@ -250,3 +250,35 @@ async def test_gateway_stopped_denies_then_recovers_when_it_is_back(web_wing: We
         await asyncio.to_thread(web_wing.gateway.start)
         await asyncio.to_thread(web_wing.wait_squid)
         assert (await browse(port, "www.gov.uk", web_wing.ca)).status == 200
+
+
+def helper_pids(wing: WebWing) -> list[int]:
+    """The decision helpers Squid runs for this test's gateway (found by their script's path)."""
+    script = str(wing.squid_dir / "cellbridge_web_helper.py").encode()
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                if script in open(f"/proc/{entry}/cmdline", "rb").read():  # noqa: SIM115
+                    pids.append(int(entry))
+    return pids
+
+
+async def test_helpers_killed_mid_run_squid_recovers_them(web_wing: WebWing):
+    async with web_wing.forwarder("T1") as port:
+        assert (await browse(port, "www.gov.uk", web_wing.ca)).status == 200
+        squid = web_wing.squid_pid()
+        killed = helper_pids(web_wing)
+        assert killed, "no helper running"
+        for pid in killed:
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if (await browse(port, "www.gov.uk", web_wing.ca)).status == 200:
+                break
+            await asyncio.sleep(0.5)
+        else:
+            raise AssertionError("no allowed page within 30 s of killing the helpers")
+        assert (await browse(port, "evilgov.uk", web_wing.ca)).status == 403
+        assert web_wing.squid_pid() == squid
+        assert not set(killed) & set(helper_pids(web_wing))
