@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, model_validator
 
 from agent.updates.config import UpdatesConfig
+from agent.webproxy import WebConfig
 from common.config import ConfigError, Settings, load
 from common.enrolment import load_bundle
 from common.mqtt import BrokerConfig, TlsConfig
@@ -38,6 +39,8 @@ class AgentConfig(Settings):
     """`[updates]`: the OS update engine (TUF + RAUC); absent, the tablet takes no updates."""
     apps_dir: Path | None = None
     """Installed apps, one folder each with its signed manifest (default `state_dir/apps`)."""
+    web: WebConfig | None = None
+    """`[web]`: the browser's local forwarder to the wing's web proxy (agent/webproxy.py)."""
 
     @model_validator(mode="after")
     def _trusts_some_gateway(self) -> AgentConfig:

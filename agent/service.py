@@ -43,6 +43,7 @@ from agent.shell_link import ShellLink
 from agent.store import StoreError
 from agent.update_link import UpdateLink
 from agent.view import DEFAULT_PROFILE, reported_state, shell_state
+from agent.webproxy import forwarder_for
 from wire.documents import DesiredState, ReportedState, SignedBody, SignedTime, WingLockdown
 from wire.localapi import (
     LaunchReply,
@@ -169,6 +170,9 @@ class Agent:
                     for loop in self._updates.loops(self.desired):
                         loops.create_task(loop)
                 loops.create_task(self._session.run())
+                if self.config.web is not None:
+                    forwarder = forwarder_for(self.config.web, self.config.broker)
+                    loops.create_task(forwarder.serve_forever(self.config.web.listen_port))
         except* Exception:
             log.critical("%s: an agent loop failed; the agent stops", self.config.device_id,
                          exc_info=True)

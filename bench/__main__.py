@@ -21,8 +21,10 @@ from bench.stats import Row, markdown
               help="Simulated tablets for the policy publish benchmark (0: skip it).")
 @click.option("--shell/--no-shell", "with_shell", default=True, show_default=True,
               help="The shell benchmark (cold start, state change to frame, RSS).")
+@click.option("--web/--no-web", "with_web", default=True, show_default=True,
+              help="The web allow-list decision benchmark.")
 def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str,
-         policy_tablets: int, with_shell: bool) -> None:
+         policy_tablets: int, with_shell: bool, with_web: bool) -> None:
     """Run the benchmarks and print their table (paste it into README.md)."""
     rows: list[Row] = []
     for tls in (False, True) if tls_only is None else (tls_only,):
@@ -40,6 +42,10 @@ def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str,
         from bench import shell
 
         rows += shell.run()
+    if with_web:
+        from bench import web
+
+        rows += web.run()
     click.echo(markdown(rows))
 
 

@@ -20,6 +20,7 @@ from gateway.requests_api import requests_router
 from gateway.rollout_api import rollout_router
 from gateway.service import GatewayService
 from gateway.store import Tablet
+from gateway.web_api import web_router
 from wire.documents import DeviceId, Name, ShortText
 
 MAX_WAIT_S = 600.0
@@ -126,4 +127,5 @@ def make_app(service: GatewayService) -> FastAPI:
     app.include_router(rollout_router(service.rollouts))
     app.include_router(policy_router(service.policy))
     app.include_router(requests_router(service.requests))
+    app.include_router(web_router(service.web, service.browsing))
     return app

@@ -11,6 +11,7 @@ from common.config import Settings
 from common.mqtt import BrokerConfig
 from gateway import DEFAULT_API_SOCKET
 from gateway.repository import RepositoryConfig
+from gateway.web_proxy_config import WebProxyConfig
 from wire.topics import DEVICE_ID_PATTERN
 
 WingId = Annotated[str, StringConstraints(pattern=rf"^{DEVICE_ID_PATTERN}$")]
@@ -58,6 +59,8 @@ class GatewayConfig(Settings):
     """`[repository]`: serve the estate's TUF repository (OS releases) to the wing's tablets."""
     console: ConsoleConfig | None = None
     """`[console]`: serve the staff web console over HTTPS (none without it)."""
+    web: WebProxyConfig | None = None
+    """`[web]`: run the wing's web proxy (Squid behind a TLS front; docs/content-control.md)."""
 
     @property
     def reissue_margin_s(self) -> int:

@@ -15,7 +15,7 @@ from typing import Any
 import tomli_w
 from pydantic import ValidationError
 
-from wire.policy import WingPolicy, hhmm, parse_window, wing_policy
+from wire.policy import WingPolicy, check_host_pattern, hhmm, parse_window, wing_policy
 
 MAX_FILE_BYTES = 256 * 1024
 
@@ -32,6 +32,7 @@ _TOP_LEVEL = {
     "lockdown": "lockdowns",
     "apps": "apps",
     "profiles": "profiles",
+    "sites": "sites",
 }
 _FIELD_TO_TOML = {field: key for key, field in _TOP_LEVEL.items()}
 _FIELD_TO_TOML["as_day"] = "as"
@@ -126,9 +127,16 @@ def rules_to_toml(policy: WingPolicy) -> str:
                  **({"icon": app.icon} if app.icon else {})}
         for app_id, app in sorted(policy.apps.items())
     }
+    if policy.sites:
+        data["sites"] = {
+            name: {"title": site.title, "purpose": site.purpose, "hosts": list(site.hosts),
+                   **({"sensitive": True} if site.sensitive else {})}
+            for name, site in sorted(policy.sites.items())
+        }
     data["profiles"] = {
         name: {
             "apps": list(profile.apps),
+            **({"sites": list(profile.sites)} if profile.sites else {}),
             **({"hours": {a: [str(w) for w in ws] for a, ws in profile.hours.items()}}
                if profile.hours else {}),
         }
@@ -158,6 +166,10 @@ def _translate(data: dict[str, Any]) -> dict[str, Any]:
         if field in rules:
             items = _list(key, rules[field])
             rules[field] = [_one_off(key, i, item) for i, item in enumerate(items)]
+    if "sites" in rules:
+        sites = _table(("sites",), rules["sites"])
+        rules["sites"] = {name: _site(name, _table(("sites", name), site))
+                          for name, site in sites.items()}
     if "profiles" in rules:
         profiles = _table(("profiles",), rules["profiles"])
         rules["profiles"] = {
@@ -231,6 +243,21 @@ def _local_datetime(path: tuple[str | int, ...], value: Any) -> str:
             raise _FieldError(path, _LOCAL_DATETIME_HINT) from exc
         return moment.strftime("%Y-%m-%dT%H:%M")
     raise _FieldError(path, _LOCAL_DATETIME_HINT)
+
+
+def _site(name: str, table: dict[str, Any]) -> dict[str, Any]:
+    """A catalogue site; a host pattern that is not in its one spelling is refused on its line."""
+    hosts = table.get("hosts")
+    if isinstance(hosts, list):
+        for i, host in enumerate(hosts):
+            if not isinstance(host, str):
+                raise _FieldError(("sites", name, "hosts", i),
+                                  'a host is text like "www.gov.uk" or "*.gov.uk"')
+            try:
+                check_host_pattern(host)
+            except ValueError as exc:
+                raise _FieldError(("sites", name, "hosts", i), str(exc), value=host) from exc
+    return dict(table)
 
 
 def _profile(name: str, table: dict[str, Any]) -> dict[str, Any]:

@@ -36,6 +36,9 @@ from gateway.rollout_service import RolloutManager
 from gateway.store import Audit, AuditEntry, ChainCheck, Store, Tablet
 from gateway.store_thread import StoreThread
 from gateway.views import tablet_views
+from gateway.web_grants import WebAccess
+from gateway.web_log import RETENTION_DAYS, BrowsingRecord
+from gateway.web_proxy import WebProxy
 from wire import topics
 from wire.documents import ReportedState
 from wire.topics import TabletChannel
@@ -82,6 +85,11 @@ class GatewayService:
         self.policy = PolicyService(parts)
         self.requests = RequestDesk(parts)
         self.rollouts = RolloutManager(config.state_dir / "rollouts.json", parts)
+        self.web = WebAccess(parts)
+        self.browsing = BrowsingRecord(
+            store, io, config.web.log_retention_days if config.web else RETENTION_DAYS)
+        self.web_proxy = (WebProxy(config.web, config.state_dir, self.web, self.browsing, clock)
+                          if config.web else None)
         # Who hears what.
         inbound.routes[TabletChannel.REQUEST] = self.requests.on_request
         inbound.on_report += [self.policy.on_report, self.locks.on_report, self.rollouts.observe]
@@ -136,6 +144,9 @@ class GatewayService:
                     group.create_task(self.revoked_sessions.run())
                 group.create_task(self.renewal.run())
                 group.create_task(self.fleet.run())
+                group.create_task(self.web.run())
+                if self.web_proxy is not None:
+                    group.create_task(self.web_proxy.run())
         finally:
             self.publisher.cancel()
             await self.fleet.write()

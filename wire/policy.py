@@ -3,7 +3,8 @@
 It says *when* the wing's tablets may be used (weekly curfew windows in the prison's local time,
 day-regime exceptions such as a bank holiday run as a Sunday, one-off overrides such as a late
 association, lockdown periods) and *what* may run (the app catalogue, the apps that stay allowed in
-curfew and when locked, and the privilege profiles with each app's hours). All times here are local
+curfew and when locked, and the privilege profiles with each app's hours) and which web sites (the
+site catalogue, named in profiles; `wire.webaccess` decides a request). All times here are local
 wall-clock times of `timezone`; `wire.schedule` turns them into instants, DST-correctly.
 
 The policy hash (`policy_hash`) names the rules alone, not their envelope: a policy re-issued as a
@@ -23,6 +24,7 @@ from pydantic import AfterValidator, Field, StringConstraints, field_validator, 
 
 from wire.documents import AppId, Document, Name, ShortText, SignedBody
 from wire.envelope import canonical_json
+from wire.hostnames import HostError, normalise_pattern
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -32,6 +34,12 @@ REQUIRED_PROFILES = ("basic", "standard", "enhanced", "resettlement")
 """The prison incentive levels plus resettlement: every policy defines all four."""
 
 ProfileName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+SiteName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+"""A site of the web catalogue, as profiles and grants name it: `housing`, `universal-credit`."""
+Purpose = Literal["housing", "jobs", "benefits", "id", "banking", "legal", "education"]
+PURPOSES: tuple[Purpose, ...] = ("housing", "jobs", "benefits", "id", "banking", "legal",
+                                 "education")
+"""Why a prisoner may reach a site: the fixed list staff choose from (resettlement needs)."""
 MinuteOfDay = Annotated[int, Field(ge=0, le=1439)]
 
 _LOCAL_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$")
@@ -203,11 +211,41 @@ class AppEntry(Document):
     icon: Annotated[str, StringConstraints(max_length=120)] = ""
 
 
+def check_host_pattern(value: str) -> str:
+    """`value` if it is a host pattern in its one spelling, else ValueError saying how to write
+    it."""
+    try:
+        pattern = normalise_pattern(value)
+    except HostError as exc:
+        raise ValueError(str(exc)) from exc
+    if pattern != value:
+        raise ValueError(f"{value!r}: write it as {pattern!r} (lower-case, no trailing dot, "
+                         "international names in their xn-- form)")
+    return value
+
+
+HostPattern = Annotated[str, AfterValidator(check_host_pattern)]
+"""`www.gov.uk` (that name) or `*.gov.uk` (any name under gov.uk): see `wire.hostnames`."""
+
+
+class Site(Document):
+    """A site of the wing's web catalogue: what staff may allow, named once, with why."""
+
+    title: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    """What the prisoner reads on the Web app's list, in plain words."""
+    purpose: Purpose
+    hosts: Annotated[tuple[HostPattern, ...], Field(min_length=1, max_length=32)]
+    sensitive: bool = False
+    """A grant of it needs a second, different member of staff to approve (banking)."""
+
+
 class Profile(Document):
     """A privilege profile: the apps it may use while the tablet is open, and for some of them,
-    the only hours they may be used (no entry in `hours`: whenever the tablet is open)."""
+    the only hours they may be used (no entry in `hours`: whenever the tablet is open); and the
+    web sites of the catalogue its tablets may reach."""
 
     apps: tuple[AppId, ...] = ()
+    sites: tuple[SiteName, ...] = ()
     hours: dict[AppId, Annotated[tuple[Window, ...], Field(min_length=1)]] = Field(
         default_factory=dict
     )
@@ -216,6 +254,8 @@ class Profile(Document):
     def _hours_for_listed_apps(self) -> Profile:
         if len(set(self.apps)) != len(self.apps):
             raise ValueError("an app is listed twice")
+        if len(set(self.sites)) != len(self.sites):
+            raise ValueError("a site is listed twice")
         unlisted = sorted(set(self.hours) - set(self.apps))
         if unlisted:
             raise ValueError(f"hours given for apps not in this profile: {', '.join(unlisted)}")
@@ -237,6 +277,8 @@ class WingPolicy(SignedBody):
     always_allowed: tuple[AppId, ...] = ()
     """Allowed in curfew, lockdown and when the tablet is locked (the Listener line, legal mail)."""
     profiles: dict[ProfileName, Profile]
+    sites: dict[SiteName, Site] = Field(default_factory=dict)
+    """The web catalogue: every site a profile or a grant may name."""
     note: ShortText = ""
 
     MAX_BYTES: ClassVar[int] = 256 * 1024
@@ -261,6 +303,10 @@ class WingPolicy(SignedBody):
         unknown = sorted(referenced - set(self.apps))
         if unknown:
             raise ValueError(f"apps not in the catalogue: {', '.join(unknown)}")
+        named = {site for profile in self.profiles.values() for site in profile.sites}
+        unknown = sorted(named - set(self.sites))
+        if unknown:
+            raise ValueError(f"sites not in the catalogue: {', '.join(unknown)}")
         dates = [d.date for d in self.day_regimes]
         if len(set(dates)) != len(dates):
             raise ValueError("day_regimes: a date is listed twice")

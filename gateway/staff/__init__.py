@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import click
 
-from gateway.staff import account, audit, lock, policy, requests, rollout, status
+from gateway.staff import account, audit, lock, policy, requests, rollout, status, web
 from gateway.staff.output import say
 
 
@@ -57,7 +57,7 @@ def staff() -> None:
 
 COMMANDS: Sequence[click.Command] = (lock.lock, lock.unlock, status.status, audit.audit,
                                      rollout.update, policy.policy, requests.requests,
-                                     account.account)
+                                     account.account, web.web)
 for command in COMMANDS:
     staff.add_command(command)
 

@@ -1,0 +1,184 @@
+"""The web allow-list at the gateway (DESIGN §8): staff's grants, and the one question the proxy
+asks — may tablet T reach host H now?
+
+The answer is `wire.webaccess.decide` over what this gateway holds: the signed wing policy, the
+tablet's desired state (profile, lock), the wing lockdown, the tablet's grants (kept in memory,
+written through to `web_grants`), at the gateway's clock. It is answered from memory, with no
+I/O, because the proxy asks it for every connection.
+
+Grants: a site of the catalogue, for one tablet, with a purpose, until a date (at most 90 days
+ahead); a sensitive site's grant takes effect only once a different member of staff approves it.
+Every grant, approval, revocation and expiry is audited with the change (`GrantBook`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zoneinfo
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+from gateway.parts import Parts
+from gateway.web_grant_book import Grant, GrantBook, GrantConflict
+from wire.policy import WingPolicy
+from wire.schedule import Schedule, local_instant
+from wire.webaccess import Subject, WebDecision, allowed_sites, decide
+
+MAX_GRANT_DAYS = 90
+DAY_MS = 86_400_000
+EXPIRY_POLL_S = 5.0
+"""The longest the expiry clock sleeps (a grant added meanwhile is noticed by then)."""
+
+
+class GrantInputError(Exception):
+    """A grant that cannot be made as asked; one line for staff."""
+
+
+class UnknownGrant(Exception):
+    """No grant with this id."""
+
+
+class WebAccess:
+    def __init__(self, parts: Parts) -> None:
+        self._parts = parts
+        self._issuer = parts.issuer
+        self._fleet = parts.fleet
+        self._io = parts.io
+        self._clock = parts.clock
+        self._book = GrantBook(parts.store)
+        self._grants: dict[str, list[Grant]] = {}
+        for grant in self._book.listing():
+            self._grants.setdefault(grant.subject, []).append(grant)
+        self._schedule: tuple[WingPolicy, Schedule] | None = None
+        self.on_change: list[Callable[[str | None], None]] = []
+        """Told the subject whose access may have narrowed (None: anyone's), to re-check open
+        connections at once."""
+
+    # -- the question ----------------------------------------------------------------------
+
+    def subject(self, device: str) -> Subject:
+        desired = self._issuer.desired.get(device)
+        known = device in self._fleet.tablets and desired is not None
+        lockdown = self._issuer.lockdown
+        locked = (desired is not None and desired.document.lock.locked) or (
+            lockdown is not None and lockdown.document.lock.locked)
+        grants = tuple(g.terms() for g in self._grants.get(device, ()))
+        profile = desired.document.profile if desired is not None else ""
+        return Subject(known, profile, bool(locked), grants)
+
+    def decide(self, device: str, host: str, now: int | None = None) -> WebDecision:
+        """May `device` reach `host` now (the gateway's clock)? From memory; never raises."""
+        policy = self._policy()
+        schedule = self._cached_schedule(policy) if policy is not None else None
+        return decide(host, self.subject(device), policy, self._clock() if now is None else now,
+                      schedule)
+
+    def sites(self, device: str) -> list[dict[str, Any]]:
+        """What the tablet's Web app lists now: title, purpose, until."""
+        policy = self._policy()
+        if policy is None:
+            return []
+        return [{"site": name, "title": site.title, "purpose": site.purpose,
+                 "hosts": list(site.hosts), "until": until}
+                for name, site, until in allowed_sites(self.subject(device), policy,
+                                                       self._clock())]
+
+    def _policy(self) -> WingPolicy | None:
+        return self._issuer.policy.document if self._issuer.policy else None
+
+    def _cached_schedule(self, policy: WingPolicy) -> Schedule:
+        if self._schedule is None or self._schedule[0] is not policy:
+            self._schedule = (policy, Schedule(policy))
+        return self._schedule[1]
+
+    # -- staff actions ---------------------------------------------------------------------
+
+    async def grant(self, device: str, site: str, purpose: str, until: str, by: str
+                    ) -> dict[str, Any]:
+        """Grant `site` to tablet `device` until the end of local day `until` (YYYY-MM-DD)."""
+        policy = self._policy()
+        if policy is None:
+            raise GrantInputError("no wing policy yet: apply one first (staff policy apply)")
+        if device not in self._fleet.tablets:
+            raise GrantInputError(f"no tablet {device!r} is registered on this wing")
+        entry = policy.sites.get(site)
+        if entry is None:
+            known = ", ".join(sorted(policy.sites)) or "none"
+            raise GrantInputError(f"no site {site!r} in the wing's catalogue (known: {known})")
+        if not purpose.strip():
+            raise GrantInputError("purpose: say why this tablet needs the site")
+        now = self._clock()
+        ends = end_of_day(until, policy.timezone)
+        if ends <= now:
+            raise GrantInputError(f"until: {until} has already passed")
+        if ends - now > MAX_GRANT_DAYS * DAY_MS:
+            raise GrantInputError(f"until: at most {MAX_GRANT_DAYS} days ahead")
+        grant = await self._io(self._book.add, "tablet", device, site, purpose.strip(), by, now,
+                               ends, entry.sensitive)
+        self._keep(grant)
+        return grant.as_json(now)
+
+    async def approve(self, grant_id: str, by: str) -> dict[str, Any]:
+        now = self._clock()
+        try:
+            grant = await self._io(self._book.approve, grant_id, by, now)
+        except GrantConflict as exc:
+            raise GrantInputError(str(exc)) from exc
+        if grant is None:
+            raise UnknownGrant(f"no grant {grant_id!r}")
+        self._keep(grant)
+        return grant.as_json(now)
+
+    async def revoke(self, grant_id: str, by: str, reason: str) -> dict[str, Any]:
+        now = self._clock()
+        try:
+            grant = await self._io(self._book.revoke, grant_id, by, reason, now)
+        except GrantConflict as exc:
+            raise GrantInputError(str(exc)) from exc
+        if grant is None:
+            raise UnknownGrant(f"no grant {grant_id!r}")
+        self._keep(grant)
+        self._changed(grant.subject)
+        return grant.as_json(now)
+
+    def listing(self, device: str | None = None) -> list[dict[str, Any]]:
+        now = self._clock()
+        chosen = self._grants.get(device, []) if device is not None else [
+            g for grants in self._grants.values() for g in grants]
+        return [g.as_json(now) for g in sorted(chosen, key=lambda g: int(g.id[1:]))]
+
+    def _keep(self, grant: Grant) -> None:
+        kept = self._grants.setdefault(grant.subject, [])
+        kept[:] = [g for g in kept if g.id != grant.id] + [grant]
+
+    def _changed(self, subject: str | None) -> None:
+        for listener in self.on_change:
+            listener(subject)
+
+    # -- the expiry clock ------------------------------------------------------------------
+
+    async def expire_due(self) -> list[str]:
+        """Audit the grants that have expired (once each) and say so to listeners."""
+        expired = await self._io(self._book.expire, self._clock())
+        for grant in expired:
+            self._keep(grant)
+            self._changed(grant.subject)
+        return [g.id for g in expired]
+
+    async def run(self) -> None:
+        while True:
+            await self.expire_due()
+            due = await self._io(self._book.next_expiry)
+            wait = EXPIRY_POLL_S if due is None else (due - self._clock()) / 1000
+            await asyncio.sleep(min(max(wait, 0.05), EXPIRY_POLL_S))
+
+
+def end_of_day(text: str, timezone: str) -> int:
+    """The instant local day `text` (YYYY-MM-DD) ends in `timezone`: a grant "until 20 December"
+    holds all of 20 December."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError as exc:
+        raise GrantInputError(f"until: {text!r} is not a date YYYY-MM-DD") from exc
+    return local_instant(zoneinfo.ZoneInfo(timezone), day + timedelta(days=1), 0)
