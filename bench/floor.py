@@ -47,7 +47,7 @@ async def connect_all(clients: list[aiomqtt.Client], stack: contextlib.AsyncExit
     await asyncio.gather(*(one(c) for c in clients))
 
 
-def answer_topic(tablet: str) -> str:
+def _answer_topic(tablet: str) -> str:
     return topics.tablet(tablet, topics.TabletChannel.TELEMETRY)
 
 
@@ -58,7 +58,7 @@ async def round_trips(
     async with contextlib.AsyncExitStack() as stack:
         await connect_all([echo, observer], stack)
         await echo.subscribe(ASK_ONE, qos=1)
-        await observer.subscribe(answer_topic(tablet), qos=1)
+        await observer.subscribe(_answer_topic(tablet), qos=1)
 
         async def serve() -> None:
             # Exactly `count` echoes, then done: no cancellation (which aiomqtt's publish can
@@ -66,7 +66,7 @@ async def round_trips(
             asks = echo.messages
             for _ in range(count):
                 message = await anext(asks)
-                await echo.publish(answer_topic(tablet), message.payload, qos=1)
+                await echo.publish(_answer_topic(tablet), message.payload, qos=1)
 
         server = asyncio.create_task(serve())
         samples = []
@@ -89,7 +89,7 @@ async def fan_out(tablets: Mapping[str, aiomqtt.Client], observer: aiomqtt.Clien
 
         async def answer(tablet: str, client: aiomqtt.Client) -> None:
             message = await anext(client.messages)
-            await client.publish(answer_topic(tablet), message.payload, qos=1)
+            await client.publish(_answer_topic(tablet), message.payload, qos=1)
 
         answering = [asyncio.create_task(answer(t, c)) for t, c in tablets.items()]
         started = time.perf_counter()

@@ -80,6 +80,7 @@ BEACON_PERIOD_S = 30.0
 """The gateway's default `time_beacon_s`: single-tablet samples span more than one period, so a
 stall when the beacon reaches the wing cannot hide between samples."""
 PACE_S = 0.05
+SETTLE_S = 5.0
 
 
 async def compiled_fan_out(wing: Wing) -> list[float]:
@@ -212,6 +213,7 @@ async def measure(tablets: int, samples: int, tls: bool) -> list[Row]:
             await wait_until(lambda: all(a.connected for a in agents), 300)
             await wait_until(lambda: all(not a.state.locked for a in agents), 120)
             settle()
+            await asyncio.sleep(SETTLE_S)  # the births' reconciling ends before sampling
             began = time.perf_counter()
             one, starts, beacons, stalls = await _watched_locks(wing, api, samples)
             span = time.perf_counter() - began

@@ -166,7 +166,11 @@ def publish_to_reports(tablets: int = 2000) -> list[Row]:
     fanned out to as many plain MQTT clients and answered by each."""
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
-    with tempfile.TemporaryDirectory(prefix="cbp-") as directory:
+    # On tmpfs like the lock benchmark: each real tablet fsyncs its own flash in parallel;
+    # 2,000 fsyncs through this machine's one disk would measure the disk, not the path.
+    shm = Path("/dev/shm")
+    with tempfile.TemporaryDirectory(prefix="cbp-", dir=shm if shm.is_dir() else None
+                                     ) as directory:
         workdir = Path(directory)
         (workdir / "s").mkdir()
         elapsed, confirmed, fan_out, compiled = asyncio.run(
@@ -179,7 +183,7 @@ def publish_to_reports(tablets: int = 2000) -> list[Row]:
             f"{ms(floor_all)} raw fan-out to {tablets} and back (paho in one process)",
             f"{elapsed / floor_all:.1f}×", "≤ 2× floor; < 10 s for 2,000"),
         Row("policy publish", measure, ms(elapsed),
-            f"{ms(compiled_all)} the same with a compiled swarm (mosquitto_sub → mosquitto_pub)",
+            f"{ms(compiled_all)} the same with a compiled swarm (libmosquitto echo processes)",
             f"{elapsed / compiled_all:.1f}×", "reported beside"),
     ]
 

@@ -1,7 +1,10 @@
 """The fair floor for a wing's fan-out: what a user would pick instead of 2,000 paho clients in
-one Python process — a swarm of compiled clients, Mosquitto's own. Each tablet is a
-`mosquitto_sub | mosquitto_pub -l` pipeline with the tablet's own certificate: every message
-on `wing/bench-all` is echoed to the tablet's own `tablet/<id>/telemetry`, as in `bench.floor`.
+one Python process — a swarm of compiled clients on Mosquitto's own client library. Each tablet
+is one process (bench/echo.c on libmosquitto, built with `cc` on first use) with the tablet's
+own certificate: every message on `wing/bench-all` is echoed to its own
+`tablet/<id>/telemetry`, as in `bench.floor`. (A `mosquitto_sub | mosquitto_pub -l` pipeline
+would need two connections per tablet, and the wing broker takes a client's id from its
+certificate: the two would take each other's session over.)
 
 The swarm is warmed with probes (published until every tablet has echoed one: all are
 connected and subscribed), then one `go` is published and the time until each tablet's echo
@@ -13,11 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import aiomqtt
 
-from bench.floor import ASK_ALL, answer_topic
+from bench.floor import ASK_ALL
 from common.mqtt import BrokerConfig
 from wire import topics
 
@@ -25,37 +30,34 @@ PROBE_EVERY_S = 1.0
 READY_TIMEOUT_S = 300.0
 
 
-def _tls_args(broker: BrokerConfig) -> list[str]:
-    if broker.tls is None:
-        return []
-    tls = broker.tls
-    return ["--cafile", str(tls.ca), "--cert", str(tls.cert), "--key", str(tls.key)]
+ECHO_SOURCE = Path(__file__).with_name("echo.c")
 
 
-def _pipeline(tablet: str, broker: BrokerConfig) -> list[subprocess.Popen[bytes]]:
-    common = ["-h", broker.host, "-p", str(broker.port), "-q", "1", *_tls_args(broker)]
-    sub = subprocess.Popen(
-        ["mosquitto_sub", *common, "-i", f"{tablet}", "-t", ASK_ALL, "-F", "%p"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert sub.stdout is not None
-    pub = subprocess.Popen(
-        ["mosquitto_pub", *common, "-i", f"{tablet}-echo", "-t", answer_topic(tablet), "-l"],
-        stdin=sub.stdout, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    sub.stdout.close()
-    return [sub, pub]
+def build_echo(directory: Path) -> Path:
+    """Compile the echo client (libmosquitto is on the image; its headers need not be)."""
+    binary = directory / "echo"
+    subprocess.run(["cc", "-O2", "-o", str(binary), str(ECHO_SOURCE), "-l:libmosquitto.so.1"],
+                   check=True)
+    return binary
 
 
-async def fan_out(tablets: dict[str, BrokerConfig], observer: aiomqtt.Client,
-                  spawn_concurrency: int = 100) -> list[float]:
+def _echo(binary: Path, tablet: str, broker: BrokerConfig) -> subprocess.Popen[bytes]:
+    argv = [str(binary), broker.host, str(broker.port), tablet]
+    if broker.tls is not None:
+        argv += [str(broker.tls.ca), str(broker.tls.cert), str(broker.tls.key)]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def fan_out(tablets: dict[str, BrokerConfig], observer: aiomqtt.Client) -> list[float]:
     """Seconds from one publish until each compiled tablet's echo arrives at the observer."""
     processes: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory(prefix="cellbridge-swarm-") as directory:
+        binary = build_echo(Path(directory))
+        # Spawned before the observer connects: 2,000 spawns take longer than its keepalive.
+        processes = [_echo(binary, tablet, broker) for tablet, broker in tablets.items()]
     try:
         async with observer:
             await observer.subscribe(topics.tablet_filter(topics.TabletChannel.TELEMETRY), qos=1)
-            for index, (tablet, broker) in enumerate(tablets.items()):
-                processes += _pipeline(tablet, broker)
-                if index % spawn_concurrency == 0:
-                    await asyncio.sleep(0)
             ready: set[str] = set()
             samples: list[float] = []
             replies = observer.messages
