@@ -210,7 +210,7 @@ async def measure(tablets: int, samples: int, tls: bool) -> list[Row]:
             httpx.AsyncClient(transport=transport, base_url="http://gateway", timeout=180) as api,
             fleet(list(wing.configs.values())) as agents,
         ):
-            await wait_until(lambda: all(a.connected for a in agents), 300)
+            await wait_until(lambda: all(a.connected for a in agents), 900)
             await wait_until(lambda: all(not a.state.locked for a in agents), 120)
             settle()
             await asyncio.sleep(SETTLE_S)  # the births' reconciling ends before sampling
