@@ -19,12 +19,17 @@ from bench.stats import Row, markdown
               help="OS bundle sizes (MiB) for the update benchmark; empty to skip it.")
 @click.option("--policy-tablets", default=2000, show_default=True,
               help="Simulated tablets for the policy publish benchmark (0: skip it).")
+@click.option("--idle-seconds", default=180.0, show_default=True,
+              help="Idle tablet (agent + shell) measured this long, scaled to an hour (0: skip).")
+@click.option("--day-minutes", default=20, show_default=True,
+              help="Gateway day: simulated minutes of telemetry measured, scaled (0: skip).")
 @click.option("--shell/--no-shell", "with_shell", default=True, show_default=True,
               help="The shell benchmark (cold start, state change to frame, RSS).")
 @click.option("--web/--no-web", "with_web", default=True, show_default=True,
               help="The web allow-list decision benchmark.")
 def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str,
-         policy_tablets: int, with_shell: bool, with_web: bool) -> None:
+         policy_tablets: int, idle_seconds: float, day_minutes: int, with_shell: bool,
+         with_web: bool) -> None:
     """Run the benchmarks and print their table (paste it into README.md)."""
     rows: list[Row] = []
     for tls in (False, True) if tls_only is None else (tls_only,):
@@ -38,6 +43,14 @@ def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str,
         from bench import updates
 
         rows += updates.run([int(s) for s in update_sizes.split(",")])
+    if idle_seconds:
+        from bench import idle
+
+        rows += idle.run(idle_seconds)
+    if day_minutes:
+        from bench import day
+
+        rows += day.run(tablets, day_minutes)
     if with_shell:
         from bench import shell
 

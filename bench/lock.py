@@ -22,19 +22,21 @@ import time
 from pathlib import Path
 
 import aiomqtt
+import click
 import httpx
 
-from bench import floor
+from bench import floor, swarm
+from bench.stalls import Stalls
 from bench.stats import Row, ms, summary
-from cellbridge.fleet import fleet, wait_until
+from cellbridge.fleet import fleet, settle, wait_until
 from cellbridge.wing import LocalWing
 from common.mqtt import make_client
 from provisioning.demo_estate import OPERATORS
 from wire import topics
 from wire.documents import ReportedState
 
-TARGET_P99_S = 1.0
-TARGET_RATIO = 3.0
+TARGET_ONE_P99_S = 0.05
+TARGET_RATIO = 1.5
 
 
 def _scratch() -> Path:
@@ -49,6 +51,8 @@ class Wing:
     def __init__(self, root: Path, tablets: int, tls: bool) -> None:
         self.local = LocalWing(root / "wing", tablets, tls=tls, state_root=root / "tablets")
         self.local.start_broker()
+        self.configs = {t: self.local.agent_config(t) for t in self.local.tablets}
+        """Each tablet's configuration, read once (each reads the estate's inventory)."""
 
     def observer(self, index: int = 0) -> aiomqtt.Client:
         config = self.local.broker_config(None)
@@ -59,7 +63,7 @@ class Wing:
 
     def tablet_client(self, tablet_id: str) -> aiomqtt.Client:
         """A raw client with the tablet's own identity (from its enrolment bundle)."""
-        return make_client(self.local.agent_config(tablet_id).broker, tablet_id)
+        return make_client(self.configs[tablet_id].broker, tablet_id)
 
 
 async def floor_round_trips(wing: Wing, count: int) -> list[float]:
@@ -72,9 +76,29 @@ async def floor_fan_out(wing: Wing) -> list[float]:
     return await floor.fan_out(clients, wing.observer())
 
 
-async def one_tablet_locks(api: httpx.AsyncClient, tablets: list[str], count: int) -> list[float]:
-    samples = []
-    for index in range(count):
+BEACON_PERIOD_S = 30.0
+"""The gateway's default `time_beacon_s`: single-tablet samples span more than one period, so a
+stall when the beacon reaches the wing cannot hide between samples."""
+PACE_S = 0.05
+SETTLE_S = 5.0
+
+
+async def compiled_fan_out(wing: Wing) -> list[float]:
+    return await swarm.fan_out({t: c.broker for t, c in wing.configs.items()}, wing.observer())
+
+
+async def one_tablet_locks(api: httpx.AsyncClient, tablets: list[str], count: int,
+                           span_s: float = BEACON_PERIOD_S * 1.2,
+                           starts: list[float] | None = None) -> list[float]:
+    """At least `count` locks, one every `PACE_S`, for at least `span_s` seconds (each one's
+    start appended to `starts`)."""
+    samples: list[float] = []
+    loop = asyncio.get_running_loop()
+    until = loop.time() + span_s
+    index = -1
+    while len(samples) < count or loop.time() < until:
+        index += 1
+        next_at = loop.time() + PACE_S
         tablet = tablets[index % len(tablets)]
         body = {"devices": [tablet], "locked": index % 2 == 0, "reason": "benchmark",
                 "by": "bench", "wait_s": 10}
@@ -85,7 +109,48 @@ async def one_tablet_locks(api: httpx.AsyncClient, tablets: list[str], count: in
         if response.status_code != 200 or outcome["pending"]:
             raise RuntimeError(f"lock of {tablet} not confirmed: {outcome}")
         samples.append(elapsed)
+        if starts is not None:
+            starts.append(started)
+        await asyncio.sleep(max(0.0, next_at - loop.time()))
     return samples
+
+
+async def _watched_locks(wing: Wing, api: httpx.AsyncClient, count: int
+                         ) -> tuple[list[float], list[float], list[float], Stalls]:
+    """`one_tablet_locks`, with the time beacons' arrivals and the loop's stalls recorded."""
+    beacons: list[float] = []
+    starts: list[float] = []
+    async with wing.observer(2) as watcher:
+        await watcher.subscribe(topics.WING_TIME, qos=0)
+
+        async def watch() -> None:
+            async for _message in watcher.messages:
+                beacons.append(time.perf_counter())
+
+        watching = asyncio.create_task(watch())
+        stalls = Stalls().start()
+        try:
+            one = await one_tablet_locks(api, wing.local.tablets, count, starts=starts)
+        finally:
+            stalls.stop()
+            watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                await watching
+    return one, starts, beacons, stalls
+
+
+def _explain(samples: list[float], starts: list[float], beacons: list[float], stalls: Stalls,
+             began: float) -> None:
+    """Say on stderr what overlapped the slowest samples (a beacon, a GC pause, a stall)."""
+    worst = sorted(range(len(samples)), key=samples.__getitem__, reverse=True)[:5]
+    click.echo(f"lock samples: beacons at {[round(b - began, 1) for b in beacons]} s; "
+               f"longest GC pause {stalls.longest_gc()[0] * 1000:.0f} ms", err=True)
+    for index in worst:
+        start, end = starts[index], starts[index] + samples[index]
+        near = [f"beacon {b - start:+.2f} s" for b in beacons if start - 1 < b < end]
+        click.echo(f"  {samples[index] * 1000:.0f} ms at {start - began:.1f} s: "
+                   f"{', '.join(near + stalls.overlapping(start, end)) or 'nothing seen'}",
+                   err=True)
 
 
 async def wing_lockdown(wing: Wing, api: httpx.AsyncClient) -> tuple[list[float], float]:
@@ -138,15 +203,21 @@ async def measure(tablets: int, samples: int, tls: bool) -> list[Row]:
     try:
         rtt = await floor_round_trips(wing, samples)
         fan = await floor_fan_out(wing)
+        compiled = await compiled_fan_out(wing)
         wing.local.start_gateway()
         transport = httpx.AsyncHTTPTransport(uds=str(wing.local.gateway_api))
         async with (
             httpx.AsyncClient(transport=transport, base_url="http://gateway", timeout=180) as api,
-            fleet([wing.local.agent_config(t) for t in wing.local.tablets]) as agents,
+            fleet(list(wing.configs.values())) as agents,
         ):
-            await wait_until(lambda: all(a.connected for a in agents), 300)
+            await wait_until(lambda: all(a.connected for a in agents), 900)
             await wait_until(lambda: all(not a.state.locked for a in agents), 120)
-            one = await one_tablet_locks(api, wing.local.tablets, samples)
+            settle()
+            await asyncio.sleep(SETTLE_S)  # the births' reconciling ends before sampling
+            began = time.perf_counter()
+            one, starts, beacons, stalls = await _watched_locks(wing, api, samples)
+            span = time.perf_counter() - began
+            _explain(one, starts, beacons, stalls, began)
             arrivals, confirmed = await wing_lockdown(wing, api)
         rtt50, rtt99, _ = summary(rtt)
         fan50, fan99, _ = summary(fan)
@@ -154,13 +225,21 @@ async def measure(tablets: int, samples: int, tls: bool) -> list[Row]:
         arr50, arr99, _ = summary(arrivals)
         one_name = f"lock one tablet ({label})"
         wing_name = f"wing lockdown, {tablets} tablets ({label})"
-        target = f"≤ {TARGET_P99_S:.0f} s, ≤ {TARGET_RATIO:.0f}× floor"
+        _c50, c99, _ = summary(compiled)
+        paho = "paho in one process"
+        swarm_label = "compiled swarm"
         return [
             Row(one_name, "p50", ms(one50), ms(rtt50), f"{one50 / rtt50:.1f}×", ""),
-            Row(one_name, "p99", ms(one99), ms(rtt99), f"{one99 / rtt99:.1f}×", ""),
-            Row(wing_name, "reported p50", ms(arr50), ms(fan50), f"{arr50 / fan50:.2f}×", ""),
-            Row(wing_name, "reported p99", ms(arr99), ms(fan99), f"{arr99 / fan99:.2f}×", target),
-            Row(wing_name, "gateway confirms all", ms(confirmed), ms(fan[-1]),
+            Row(one_name, f"p99 of {len(one)} over {span:.0f} s", ms(one99), ms(rtt99),
+                f"{one99 / rtt99:.1f}×", f"≤ {TARGET_ONE_P99_S * 1000:.0f} ms in every run"),
+            Row(one_name, "max", ms(max(one)), ms(max(rtt)), f"{max(one) / max(rtt):.1f}×", ""),
+            Row(wing_name, "reported p50", ms(arr50), f"{ms(fan50)} ({paho})",
+                f"{arr50 / fan50:.2f}×", ""),
+            Row(wing_name, "reported p99", ms(arr99), f"{ms(fan99)} ({paho})",
+                f"{arr99 / fan99:.2f}×", f"≤ {TARGET_RATIO}× floor"),
+            Row(wing_name, "reported p99", ms(arr99), f"{ms(c99)} ({swarm_label})",
+                f"{arr99 / c99:.2f}×", "reported beside"),
+            Row(wing_name, "gateway confirms all", ms(confirmed), f"{ms(fan[-1])} ({paho})",
                 f"{confirmed / fan[-1]:.2f}×", ""),
         ]
     finally:

@@ -173,3 +173,46 @@ def register(device_id: str, cell: str, landing: str, api_path: Path | None,
         fail(3, "unexpected answer from the gateway")
     click.echo(inert(f"registered {device_id} (cell {cell}, landing {landing})")
                + ("" if reply.get("changed") else ": already so"))
+
+
+@gateway.command()
+@click.option("--config", "config_path", required=True,
+              type=click.Path(dir_okay=False, path_type=Path), help="Gateway TOML file.")
+@click.option("--keep-days", default=90, show_default=True, type=click.IntRange(min=1),
+              help="Audit entries and answered requests younger than this stay in the database.")
+@click.option("--archive-dir", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Where archived audit entries go [default: <state_dir>/audit-archive].")
+@click.option("--vacuum", is_flag=True, help="Give the freed pages back to the file system.")
+@click.option("--verify", "verify_only", is_flag=True,
+              help="Only verify the whole history: the archives, then the live chain.")
+def compact(config_path: Path, keep_days: int, archive_dir: Path | None, vacuum: bool,
+            verify_only: bool) -> None:
+    """Archive old audit entries behind a checkpoint (the chain stays verifiable) and prune
+    answered requests: what keeps a year of a wing on the gateway's disk."""
+    import time
+
+    from gateway import retention
+    from gateway.store import Store
+
+    try:
+        config = load(GatewayConfig, config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    archive = archive_dir or config.state_dir / "audit-archive"
+    store = Store(config.database)
+    try:
+        if not verify_only:
+            done = retention.compact(store, archive, keep_days * 86_400_000,
+                                     time.time_ns() // 1_000_000, vacuum=vacuum)
+            point = done.checkpoint
+            click.echo(inert(f"archived audit entries {point.first}-{point.last} to "
+                             f"{archive / point.archive}") if point else
+                       "no audit entry old enough to archive")
+            click.echo(f"pruned {done.requests_pruned} answered requests")
+        check = retention.verify_archives(store, archive)
+    finally:
+        store.close()
+    if not check.ok:
+        raise click.ClickException(inert(
+            f"audit history breaks at entry {check.broken_at}: {check.problem}"))
+    click.echo(f"audit history verifies: {check.entries} entries")

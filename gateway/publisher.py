@@ -29,6 +29,12 @@ log = logging.getLogger(__name__)
 
 BIRTH_SPACING_MS = 2_000
 
+IN_FLIGHT = 10
+"""QoS 1 publishes awaiting their PUBACK at once. A wing's 2,000 births or a reconnect's 2,000
+retained documents wait their turn here, in order, instead of piling up in the client (aiomqtt
+warns beyond 10 pending calls, and paho would queue them past its own in-flight window anyway):
+the broker acknowledges one every ~0.1 ms, so a window of 10 keeps the link full."""
+
 
 class Publisher:
     def __init__(self, config: GatewayConfig, issuer: Issuer, fleet: Fleet,
@@ -43,6 +49,7 @@ class Publisher:
         self._soon: dict[str, asyncio.Task[None]] = {}
         self._sent_at: dict[str, float] = {}
         self._births = Spacing(BIRTH_SPACING_MS)
+        self._window = asyncio.Semaphore(IN_FLIGHT)
         self.on_reconcile: list[Callable[[str], None]] = []
         """Also called for a tablet being reconciled (a feature's own documents to re-send)."""
         self.on_connect: list[Callable[[], Awaitable[None]]] = []
@@ -77,7 +84,8 @@ class Publisher:
         if client is None:
             return False
         try:
-            await client.publish(topic, payload, qos=qos, retain=retain, timeout=10)
+            async with self._window:
+                await client.publish(topic, payload, qos=qos, retain=retain, timeout=10)
         except aiomqtt.MqttError as exc:
             # Not lost: the record is in SQLite and goes out again on reconnect or birth.
             log.warning("publish to %s failed: %s", topic, exc)

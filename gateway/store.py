@@ -27,6 +27,8 @@ from wire.documents import DesiredState, ReportedState, Status, WingLockdown
 from wire.envelope import canonical_json
 
 GENESIS = "0" * 64
+CHECKPOINTS = "audit_checkpoint"
+"""Archived audit entries end at a checkpoint (`gateway.retention`): the live chain follows it."""
 Doc = TypeVar("Doc", DesiredState, WingLockdown)
 
 
@@ -339,6 +341,10 @@ class Store:
     def verify_audit(self) -> ChainCheck:
         """Recompute the chain; say at which entry it first breaks and how."""
         prev, expected_seq, count = GENESIS, 1, 0
+        if self.read("SELECT name FROM sqlite_master WHERE name = ?", [CHECKPOINTS]):
+            newest = self.read(f"SELECT last, hash FROM {CHECKPOINTS} ORDER BY last DESC LIMIT 1")
+            if newest:
+                expected_seq, prev = newest[0][0] + 1, newest[0][1]
         rows = self.read("SELECT seq, at, actor, action, target, detail, prev, hash FROM audit "
                          "ORDER BY seq")
         for seq, at, actor, action, target, detail, stored_prev, stored_hash in rows:
