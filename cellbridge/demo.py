@@ -14,6 +14,7 @@ import importlib.resources
 import importlib.util
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from pathlib import Path
 import click
 
 from cellbridge.demo_apps import catalogue_apps, open_repository, release_apps, tablet_updates
+from cellbridge.dir_lock import holding
 from cellbridge.display import Xvfb
 from cellbridge.fleet import fleet, wait_until
 from cellbridge.wing import LocalWing
@@ -110,7 +112,9 @@ class Demo:
         if not env.get("DISPLAY"):
             self.xvfb = Xvfb().start()
             env = self.xvfb.environ()
-        self.screenshots.mkdir(parents=True, exist_ok=True)
+        # This run's screenshots only: a previous run's would be read as this one's.
+        shutil.rmtree(self.screenshots, ignore_errors=True)
+        self.screenshots.mkdir(parents=True)
         log = open(self.directory / "shell.log", "ab")  # noqa: SIM115
         self.shell = subprocess.Popen(
             _cellbridge("shell", "--socket", str(socket), "--screenshots", str(self.screenshots),
@@ -208,14 +212,16 @@ def _tour(demo: Demo) -> int:
 def demo(tablets: int, directory: Path, show_shell: bool, tour: bool) -> None:
     """Run a whole wing on this machine: broker, gateway, tablets and a shell."""
     logging_quiet()
-    runner = Demo(directory, tablets, show_shell)
     try:
-        runner.start()
-        code = asyncio.run(_serve(runner, tour))
+        with holding(directory.resolve()):
+            runner = Demo(directory, tablets, show_shell)
+            try:
+                runner.start()
+                code = asyncio.run(_serve(runner, tour))
+            finally:
+                runner.stop()
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from exc
-    finally:
-        runner.stop()
     sys.exit(code)
 
 

@@ -31,6 +31,9 @@ def demo_env() -> dict[str, str]:
 
 @pytest.mark.gui
 def test_the_demo_tour_locks_and_unlocks_a_tablet_and_its_shell_shows_it(tmp_path: Path) -> None:
+    old = tmp_path / "demo" / "screenshots" / "0001-from-an-earlier-run.png"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"")
     result = subprocess.run(
         [sys.executable, "-m", "cellbridge", "demo", "--tablets", "3", "--dir",
          str(tmp_path / "demo"), "--tour"],
@@ -44,6 +47,7 @@ def test_the_demo_tour_locks_and_unlocks_a_tablet_and_its_shell_shows_it(tmp_pat
     shots = sorted(p.name for p in (tmp_path / "demo" / "screenshots").glob("*.png"))
     assert any(name.endswith("-lock.png") for name in shots), shots
     assert any(name.endswith("-home.png") for name in shots), shots
+    assert old.name not in shots  # only this run's screenshots
 
 
 def installed_version(state_dir: Path, app: str) -> str | None:
@@ -98,3 +102,49 @@ def test_the_demo_tablet_installs_every_app_the_policy_pins_and_one_launches(
         demo.send_signal(signal.SIGINT)
         demo.wait(timeout=60)
     assert demo.returncode == 0, out.read_text()[-3000:]
+
+
+def hold_in_another_process(directory: Path) -> subprocess.Popen[str]:
+    """A process that holds `directory`'s demo lock until its stdin closes."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from pathlib import Path; "
+         "from cellbridge.dir_lock import holding\n"
+         f"with holding(Path({str(directory)!r})):\n print('held', flush=True); sys.stdin.read()"],
+        env=demo_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    return holder
+
+
+def test_a_second_demo_on_a_directory_in_use_refuses_and_names_the_owner(tmp_path: Path) -> None:
+    directory = tmp_path / "demo"
+    holder = hold_in_another_process(directory)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "cellbridge", "demo", "--tablets", "1", "--no-shell",
+             "--dir", str(directory), "--tour"],
+            env=demo_env(), capture_output=True, text=True, timeout=60, check=False)
+    finally:
+        holder.communicate("")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.startswith("Error: "), result.stderr
+    assert f"in use by a running demo (process {holder.pid}" in result.stderr
+    assert "broker" not in result.stdout  # nothing was started or rewritten
+    assert not (directory / "gateway").exists() and not (directory / "tablets").exists()
+
+
+def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path: Path) -> None:
+    from cellbridge.dir_lock import LOCK_NAME, DirectoryInUse, holding
+
+    directory = tmp_path / "demo"
+    holder = hold_in_another_process(directory)
+    with pytest.raises(DirectoryInUse) as refused:
+        with holding(directory):
+            pass
+    assert refused.value.pid == holder.pid
+    holder.kill()  # dies without cleaning up: its pid stays in the lock file
+    holder.wait()
+    assert (directory / LOCK_NAME).read_text() == f"{holder.pid}\n"
+
+    with holding(directory) as lock:
+        assert lock.read_text() == f"{os.getpid()}\n"
