@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from wire.icons import ICON_NAMES
 from wire.policy import WingPolicy, hhmm, parse_window, wing_policy
 
 MAX_FILE_BYTES = 256 * 1024
@@ -142,6 +143,9 @@ def _translate(data: dict[str, Any]) -> dict[str, Any]:
         if field in rules:
             items = _list(key, rules[field])
             rules[field] = [_one_off(key, i, item) for i, item in enumerate(items)]
+    if isinstance(rules.get("apps"), dict):
+        for app_id, entry in rules["apps"].items():
+            _icon(app_id, entry)
     if "profiles" in rules:
         profiles = _table(("profiles",), rules["profiles"])
         rules["profiles"] = {
@@ -149,6 +153,14 @@ def _translate(data: dict[str, Any]) -> dict[str, Any]:
             for name, profile in profiles.items()
         }
     return rules
+
+
+def _icon(app_id: str, entry: Any) -> None:
+    """An app's icon must be one the shell draws: a typo would show a generic tile."""
+    icon = entry.get("icon") if isinstance(entry, dict) else None
+    if isinstance(icon, str) and icon and icon not in ICON_NAMES:
+        known = ", ".join(sorted(ICON_NAMES))
+        raise _FieldError(("apps", app_id, "icon"), f"unknown icon {icon!r} (known: {known})")
 
 
 def _list(key: str, value: Any) -> list[Any]:

@@ -26,6 +26,7 @@ def tablet_views(fleet: Fleet, issuer: Issuer) -> list[dict[str, Any]]:
             "online": bool(status and status.state == "online"),
             "boot_id": status.boot_id if status else None,
             "last_seen": status.last_seen if status else None,
+            "profile": desired.document.profile if desired else None,
             "locked": report.lock.locked if report else None,
             "lock": report.lock.model_dump() if report else None,
             "desired": {

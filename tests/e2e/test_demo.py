@@ -138,9 +138,8 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path: Path) -> None:
 
     directory = tmp_path / "demo"
     holder = hold_in_another_process(directory)
-    with pytest.raises(DirectoryInUse) as refused:
-        with holding(directory):
-            pass
+    with pytest.raises(DirectoryInUse) as refused, holding(directory):
+        pass
     assert refused.value.pid == holder.pid
     holder.kill()  # dies without cleaning up: its pid stays in the lock file
     holder.wait()

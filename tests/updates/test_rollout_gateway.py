@@ -104,7 +104,7 @@ async def test_a_rollout_of_a_malformed_target_is_refused_in_one_line(gateway: G
     result = await gateway.astaff("update", "start", "--id", "r9", "--target", "../../keys/x",
                                   "--version", "1.1.0", "--canary", "T1")
     assert result.returncode == 2
-    assert result.stderr.startswith("error: target/version:")
+    assert result.stderr.startswith("Error: target/version:")
     assert len(result.stderr.strip().splitlines()) == 1
     status = await gateway.astaff("update", "status", "--json")
     assert json.loads(status.stdout)["rollouts"] == []
