@@ -1,6 +1,7 @@
-"""The one style of every `cellbridge` command's usage errors: one inert `Error:` line on stderr
-and exit code 2 — never a usage block, a validation dump or a traceback. A group of this class
-applies it to every sub-command below it."""
+"""The one style of every `cellbridge` command group: usage errors are one inert `Error:` line on
+stderr and exit code 2 — never a usage block, a validation dump or a traceback — and `--help`
+lists each sub-command with its whole first sentence, wrapped, never cut off with "...". A group
+of this class applies both to every sub-command below it."""
 
 from __future__ import annotations
 
@@ -32,8 +33,30 @@ def one_line_usage_errors() -> Iterator[None]:
         raise OneLineUsageError(exc.format_message()) from exc
 
 
+FULL = 10_000
+"""A short-help limit no first sentence reaches: click's default cuts at the terminal width."""
+
+
+def short_help(command: click.Command) -> str:
+    """`command`'s help as a group lists it: its first sentence, whole."""
+    return command.get_short_help_str(FULL)
+
+
 class OneLineGroup(click.Group):
-    """A group whose every usage error, in any sub-command below it, is one line."""
+    """A group whose every usage error, in any sub-command below it, is one line, and whose
+    sub-commands' help is listed whole."""
+
+    group_class = type  # sub-groups made with @group.group() are of this class too
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, short_help(command)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         with one_line_usage_errors():

@@ -72,7 +72,8 @@ class GatewayService:
         self.locks = Locks(parts)
         self.policy = PolicyService(parts)
         self.requests = RequestDesk(parts)
-        self.rollouts = RolloutManager(config.state_dir / "rollouts.json", parts)
+        self.rollouts = RolloutManager(config.state_dir / "rollouts.json", parts,
+                                       config.repository.dir if config.repository else None)
         # Who hears what.
         inbound.routes[TabletChannel.REQUEST] = self.requests.on_request
         inbound.on_report += [self.policy.on_report, self.locks.on_report, self.rollouts.observe]

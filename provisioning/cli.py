@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
+from common.cli import OneLineGroup
 from provisioning import estate as est
 from provisioning import pki
 from provisioning.inventory import InventoryError, Status
@@ -89,7 +90,7 @@ def _passphrase_for(estate: est.Estate, passphrase_file: Path | None) -> bytes |
     return _read_passphrase(passphrase_file) if estate.meta().encrypted else None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--estate",
     "estate_dir",

@@ -25,7 +25,8 @@ class StaffGroup(OneLineGroup):
 
 @click.group(cls=StaffGroup)
 def staff() -> None:
-    """Security staff commands: lock, unlock, status, audit."""
+    """Security staff commands: lock, unlock, status, policy and curfew, requests, updates,
+    audit."""
 
 
 COMMANDS: Sequence[click.Command] = (lock.lock, lock.unlock, status.status, audit.audit,

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from common.apptree import TreeError, hash_tree
+from common.cli import OneLineGroup
 from gateway.policy_file import PolicyFileError, load_rules, rules_to_toml
 from gateway.staff.client import EXIT_PENDING, EXIT_REFUSED, ApiClient, fail, operator
 from gateway.staff.curfew_words import CLOSED, next_in_words, now_in_words
@@ -27,7 +28,7 @@ from wire.policy import wing_policy
 _ENVELOPE = {"audience": "wing:show", "version": 1, "issued": 0, "expires": 1}
 
 
-@click.group()
+@click.group(cls=OneLineGroup)
 def policy() -> None:
     """The wing policy: curfews, exceptions, lockdowns, apps and privilege profiles."""
 

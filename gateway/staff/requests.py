@@ -11,12 +11,13 @@ from urllib.parse import quote
 
 import click
 
+from common.cli import OneLineGroup
 from gateway.staff.client import EXIT_REFUSED, ApiClient, fail, operator
 from gateway.staff.output import say, show_json
 from gateway.staff.params import TEXT, api_option, by_option, json_option
 
 
-@click.group()
+@click.group(cls=OneLineGroup)
 def requests() -> None:
     """Prisoners' requests: list them, reply to one."""
 

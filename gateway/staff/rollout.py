@@ -1,21 +1,24 @@
-"""`staff update …`: start a rollout and see where every tablet's update stands."""
+"""`staff update …`: start a rollout, pause, resume or cancel it, and see where every tablet's
+update stands."""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import click
 
+from common.cli import OneLineGroup
 from gateway.staff.client import ApiClient, operator
 from gateway.staff.output import say, short, show_json, table
-from gateway.staff.params import TEXT, FiniteRange, api_option, json_option
+from gateway.staff.params import TEXT, FiniteRange, api_option, by_option, json_option
 
 
-@click.group()
+@click.group(cls=OneLineGroup)
 def update() -> None:
-    """OS updates: rollouts (canary first) and each tablet's progress."""
+    """OS updates: rollouts (canary first), pausing or cancelling one, each tablet's progress."""
 
 
 def _update_state(reported: dict[str, Any]) -> str:
@@ -34,7 +37,8 @@ def status(api_path: Path, as_json: bool) -> None:
         return
     for r in data["rollouts"]:
         c = r["counts"]
-        say(f"rollout {r['id']}: {r['version']} {r['stage']}"
+        paused = " (paused)" if r.get("paused") else ""
+        say(f"rollout {r['id']}: {r['version']} {r['stage']}{paused}"
             f"{' (' + r['reason'] + ')' if r['reason'] else ''} - "
             f"{c['succeeded']} done, {c['in_progress']} updating, {c['failed']} failed, "
             f"{c['waiting']} waiting, {c['not_reached']} not yet offered")
@@ -84,3 +88,38 @@ def start(rollout_id: str, target: str, version: str, canary: tuple[str, ...],
         show_json(data)
     else:
         say(f"rollout {data['id']} started: {len(canary)} canary tablets")
+
+
+def _change(verb: str, done: str, help_text: str, with_reason: bool = False) -> click.Command:
+    """`staff update cancel|pause|resume ID`."""
+
+    @click.command(name=verb, help=help_text)
+    @click.argument("rollout_id", metavar="ID", type=TEXT)
+    @by_option()
+    @api_option
+    @json_option
+    def command(rollout_id: str, by: str | None, api_path: Path, as_json: bool,
+                reason: str | None = None) -> None:
+        body = {"by": by or operator(), "reason": (reason or "").strip()}
+        data = ApiClient(api_path).call(
+            "POST", f"/v1/rollouts/{quote(rollout_id, safe='')}/{verb}", body)
+        if as_json:
+            show_json(data)
+        else:
+            say(f"rollout {data['id']} {done}")
+
+    if with_reason:
+        command = click.option("--reason", type=TEXT, default=None,
+                               help="Why; kept in the audit trail.")(command)
+    return command
+
+
+update.add_command(_change(
+    "cancel", "cancelled: the update is withdrawn from the tablets that had not started it",
+    "End rollout ID: tablets that have not started the update do not get it (one already "
+    "installing finishes, or rolls back by itself).", with_reason=True))
+update.add_command(_change(
+    "pause", "paused: no tablet starts it until `staff update resume`",
+    "Pause rollout ID: no tablet starts the update, and the next stage waits, until resumed."))
+update.add_command(_change(
+    "resume", "resumed", "Resume a paused rollout ID: its tablets are offered the update again."))

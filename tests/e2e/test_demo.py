@@ -147,3 +147,56 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path: Path) -> None:
 
     with holding(directory) as lock:
         assert lock.read_text() == f"{os.getpid()}\n"
+
+
+def test_the_demo_shows_the_requests_path_and_refuses_a_release_it_does_not_have(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "demo"
+    out = tmp_path / "demo.out"
+    with open(out, "wb") as log:
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "cellbridge", "demo", "--tablets", "2", "--no-shell",
+             "--dir", str(directory)], env=demo_env(), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: "The wing is running" in out.read_text() or demo.poll() is not None,
+                 120, "the demo is up")
+        assert demo.poll() is None, out.read_text()[-3000:]
+        printed = out.read_text()
+        api = next(line.split("=", 1)[1] for line in printed.splitlines()
+                   if "export CELLBRIDGE_GATEWAY_API=" in line)
+        assert "cellbridge demo request --dir" in printed
+        env = {**demo_env(), "CELLBRIDGE_GATEWAY_API": api}
+
+        def cellbridge(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "cellbridge", *args], env=env,
+                                  capture_output=True, text=True, timeout=60, check=False)
+
+        filed = cellbridge("demo", "request", "--dir", str(directory), "--type", "healthcare",
+                           "Please may I see the nurse")
+        assert filed.returncode == 0, filed.stderr
+        request_id = filed.stdout.split()[1]
+        wait_for(lambda: request_id in cellbridge("staff", "requests", "list").stdout, 30,
+                 "the request reached the wing")
+        listed = cellbridge("staff", "requests", "list", "--device", "T-0001").stdout
+        assert "healthcare" in listed and "Please may I see the nurse" in listed
+
+        missing = cellbridge("staff", "update", "start", "--id", "r1", "--target",
+                             "os/cellbridge-os-9.9.9.raucb", "--version", "9.9.9",
+                             "--canary", "T-0002")
+        assert missing.returncode == 2
+        assert missing.stderr.startswith(
+            "Error: the release repository has no target os/cellbridge-os-9.9.9.raucb")
+    finally:
+        demo.send_signal(signal.SIGINT)
+        demo.wait(timeout=60)
+    assert demo.returncode == 0, out.read_text()[-3000:]
+
+
+def test_a_request_without_a_running_demo_says_how_to_start_one(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cellbridge", "demo", "request", "--dir", str(tmp_path / "none"),
+         "hello"], env=demo_env(), capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"Error: no running demo in {tmp_path / 'none'}")
+    assert "start one with `cellbridge demo --dir" in result.stderr
