@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TABLETS ?= 5
 
-.PHONY: setup system demo test test-all fuzz bench lint clean
+.PHONY: setup system demo test test-all fuzz bench lint clean screenshots
 
 setup: system $(STAMP)
 
@@ -33,6 +33,13 @@ FUZZ_EXAMPLES ?= 5000
 fuzz: setup
 	CELLBRIDGE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) CELLBRIDGE_FUZZ_REPORT=bench-results/fuzz.json \
 		$(PY) -m pytest -q -p no:randomly tests/fuzz
+
+# The shell's gallery linked from the README: every screen in every language, standard, high
+# contrast and largest text, rendered and checked by the GUI tests under Xvfb.
+screenshots: setup
+	rm -rf docs/screenshots/en docs/screenshots/pl
+	CELLBRIDGE_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -q -p no:randomly \
+		tests/device/test_screenshots.py
 
 bench: setup
 	$(PY) -m bench $(BENCH_ARGS)

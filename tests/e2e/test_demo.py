@@ -4,6 +4,7 @@ T-0001 installs the signed apps the example policy pins, released by the demo as
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -67,19 +68,31 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
     raise AssertionError(f"not within {timeout:g} s: {what}")
 
 
-def test_the_demo_tablet_installs_every_app_the_policy_pins_and_one_launches(
-    tmp_path: Path,
-) -> None:
+@contextlib.contextmanager
+def running_demo(tmp_path: Path, tablets: int) -> Iterator[tuple[Path, Path]]:
+    """A headless demo in `tmp_path/demo`, up and waiting; (its directory, its output file).
+    Stopped with Ctrl-C afterwards, which it must survive cleanly."""
     directory = tmp_path / "demo"
     out = tmp_path / "demo.out"
     with open(out, "wb") as log:
         demo = subprocess.Popen(
-            [sys.executable, "-m", "cellbridge", "demo", "--tablets", "1", "--no-shell",
+            [sys.executable, "-m", "cellbridge", "demo", "--tablets", str(tablets), "--no-shell",
              "--dir", str(directory)], env=demo_env(), stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for(lambda: "The wing is running" in out.read_text() or demo.poll() is not None,
                  120, "the demo is up")
         assert demo.poll() is None, out.read_text()[-3000:]
+        yield directory, out
+    finally:
+        demo.send_signal(signal.SIGINT)
+        demo.wait(timeout=60)
+    assert demo.returncode == 0, out.read_text()[-3000:]
+
+
+def test_the_demo_tablet_installs_every_app_the_policy_pins_and_one_launches(
+    tmp_path: Path,
+) -> None:
+    with running_demo(tmp_path, 1) as (directory, out):
         pins = {app: entry["version"] for app, entry in load_rules(EXAMPLE)["apps"].items()}
         assert f"{len(pins)} signed apps" in out.read_text()
         tablet = directory / "tablets" / "T-0001"
@@ -98,10 +111,6 @@ def test_the_demo_tablet_installs_every_app_the_policy_pins_and_one_launches(
         finally:
             app.stop()
         assert "Listener line 2.1.0 started" in (home / "listener.log").read_text()
-    finally:
-        demo.send_signal(signal.SIGINT)
-        demo.wait(timeout=60)
-    assert demo.returncode == 0, out.read_text()[-3000:]
 
 
 def hold_in_another_process(directory: Path) -> subprocess.Popen[str]:
@@ -152,16 +161,7 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path: Path) -> None:
 def test_the_demo_shows_the_requests_path_and_refuses_a_release_it_does_not_have(
     tmp_path: Path,
 ) -> None:
-    directory = tmp_path / "demo"
-    out = tmp_path / "demo.out"
-    with open(out, "wb") as log:
-        demo = subprocess.Popen(
-            [sys.executable, "-m", "cellbridge", "demo", "--tablets", "2", "--no-shell",
-             "--dir", str(directory)], env=demo_env(), stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_for(lambda: "The wing is running" in out.read_text() or demo.poll() is not None,
-                 120, "the demo is up")
-        assert demo.poll() is None, out.read_text()[-3000:]
+    with running_demo(tmp_path, 2) as (directory, out):
         printed = out.read_text()
         api = next(line.split("=", 1)[1] for line in printed.splitlines()
                    if "export CELLBRIDGE_GATEWAY_API=" in line)
@@ -187,10 +187,6 @@ def test_the_demo_shows_the_requests_path_and_refuses_a_release_it_does_not_have
         assert missing.returncode == 2
         assert missing.stderr.startswith(
             "Error: the release repository has no target os/cellbridge-os-9.9.9.raucb")
-    finally:
-        demo.send_signal(signal.SIGINT)
-        demo.wait(timeout=60)
-    assert demo.returncode == 0, out.read_text()[-3000:]
 
 
 def test_a_request_without_a_running_demo_says_how_to_start_one(tmp_path: Path) -> None:

@@ -10,18 +10,12 @@ import pytest
 from click.testing import CliRunner
 
 from provisioning.release_cli import release
+from tests.updates import test_release
 from tests.updates.support import COMPATIBLE, make_image
+from tests.updates.test_release import PASSPHRASE
 
-PASSPHRASE = "correct horse battery staple"
-
-
-@pytest.fixture
-def estate(tmp_path: Path) -> Path:
-    directory = tmp_path / "estate"
-    result = CliRunner().invoke(release, ["init", "--dir", str(directory), "--json"],
-                                env={"CELLBRIDGE_RELEASE_PASSPHRASE": PASSPHRASE})
-    assert result.exit_code == 0, result.output
-    return directory
+estate = test_release.estate
+"""test_release's fixture: a release repository whose keys are encrypted with PASSPHRASE."""
 
 
 @pytest.mark.parametrize(("args", "option", "expected"), [
