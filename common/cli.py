@@ -6,12 +6,28 @@ of this class applies both to every sub-command below it."""
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from typing import IO, Any
 
 import click
 
 from common.text import inert
+
+
+class Pattern(click.ParamType):
+    """Text that must match `pattern`; a mismatch says what was given and what is expected, in
+    click's own one-line `Invalid value for '--option'` form, never a validation dump."""
+
+    def __init__(self, name: str, pattern: str, expected: str) -> None:
+        self.name, self.pattern, self.expected = name, re.compile(pattern), expected
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        text = str(value)
+        if not self.pattern.fullmatch(text):
+            self.fail(f"{text!r} is not {self.expected}", param, ctx)
+        return text
 
 
 class OneLineUsageError(click.UsageError):

@@ -9,34 +9,18 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from common.cli import OneLineGroup
+from common.cli import OneLineGroup, Pattern
 from provisioning.release import EstateRepository, ReleaseError
 from wire.tuf_layout import ReleaseMeta
 
 PASSPHRASE_ENV = "CELLBRIDGE_RELEASE_PASSPHRASE"
 DEFAULT_COMPATIBLE = "cellbridge-tablet"
-
-
-class Pattern(click.ParamType):
-    """Text that must match `pattern`; a mismatch says what was given and what is expected, in
-    click's own one-line `Invalid value for '--option'` form, never a validation dump."""
-
-    def __init__(self, name: str, pattern: str, expected: str) -> None:
-        self.name, self.pattern, self.expected = name, re.compile(pattern), expected
-
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> str:
-        text = str(value)
-        if not self.pattern.fullmatch(text):
-            self.fail(f"{text!r} is not {self.expected}", param, ctx)
-        return text
 
 
 VERSION = Pattern("version", r"\d{1,9}(\.\d{1,9}){0,3}",

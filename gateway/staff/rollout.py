@@ -10,10 +10,13 @@ from urllib.parse import quote
 
 import click
 
-from common.cli import OneLineGroup
+from common.cli import OneLineGroup, Pattern
 from gateway.staff.client import ApiClient, operator
 from gateway.staff.output import say, short, show_json, table
 from gateway.staff.params import TEXT, FiniteRange, api_option, by_option, json_option
+
+VERSION = Pattern("version", r"\d{1,9}(\.\d{1,9}){0,3}",
+                  "a release version: up to four numbers separated by dots, like 1.4.0")
 
 
 @click.group(cls=OneLineGroup)
@@ -48,20 +51,21 @@ def status(api_path: Path, as_json: bool) -> None:
         desired = t["desired"] or {}
         rows.append([t["id"], reported.get("running", "") or "?", desired.get("version", "-"),
                      _update_state(reported), short(reported.get("error") or "", 60)])
-    table(["tablet", "running", "wanted", "update", "last error"], rows)
+    table(["TABLET", "RUNNING", "WANTED", "UPDATE", "LAST ERROR"], rows)
     apps = [[t["id"], a["app"], a["version"], a["state"], short(a["error"] or "", 60)]
             for t in data["tablets"] for a in t.get("apps", [])]
     if apps:
         say()
         say("pinned apps not installed:")
-        table(["tablet", "app", "version", "state", "last error"], apps)
+        table(["TABLET", "APP", "VERSION", "STATE", "LAST ERROR"], apps)
 
 
 @update.command("start")
 @click.option("--id", "rollout_id", type=TEXT, required=True, help="A name for this rollout.")
 @click.option("--target", type=TEXT, required=True,
               help="TUF target, e.g. os/cellbridge-os-1.4.0.raucb")
-@click.option("--version", "version", type=TEXT, required=True)
+@click.option("--version", "version", type=VERSION, required=True,
+              help="The release's version, e.g. 1.4.0.")
 @click.option("--canary", multiple=True, type=TEXT, required=True, metavar="ID",
               help="A canary tablet (repeatable): they update first.")
 @click.option("--rest", multiple=True, type=TEXT, metavar="ID",

@@ -264,3 +264,28 @@ def test_policy_check_refuses_an_icon_typo_naming_file_line_and_field(tmp_path: 
     assert (result.exit_code, result.stdout) == (2, "")
     assert result.stderr.startswith(f"Error: {bad}:{line}: apps.games.icon: unknown icon 'puzle' "
                                     "(known: app, back, basket, ")
+
+
+def test_every_table_has_upper_case_headers(gateway: tuple[StandIn, Path]) -> None:
+    stand_in, api = gateway
+    stand_in.set("GET", "/v1/updates", {
+        "rollouts": [], "tablets": [{"id": "T-0001", "reported": {"running": "1.3.0",
+                                                                  "state": "idle"},
+                                     "desired": None, "apps": [{"app": "music",
+                                                                "version": "1.0.0",
+                                                                "state": "failed",
+                                                                "error": "no space"}]}]})
+    lines = run(api, "update", "status").stdout.splitlines()
+    headers = [lines[0], next(line for line in lines if line.startswith("TABLET  ") and
+                              "APP" in line)]
+    assert headers[0].split() == ["TABLET", "RUNNING", "WANTED", "UPDATE", "LAST", "ERROR"]
+    assert headers[1].split() == ["TABLET", "APP", "VERSION", "STATE", "LAST", "ERROR"]
+
+
+def test_a_rollout_version_that_is_not_one_says_what_is_expected(tmp_path: Path) -> None:
+    result = CliRunner().invoke(staff, ["update", "start", "--id", "r1", "--target",
+                                        "os/cellbridge-os-1.4.0.raucb", "--version", "banana",
+                                        "--canary", "T1", "--api", str(tmp_path / "none.sock")])
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == ("Error: Invalid value for '--version': 'banana' is not a release "
+                             "version: up to four numbers separated by dots, like 1.4.0\n")
