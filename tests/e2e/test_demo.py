@@ -45,6 +45,7 @@ def test_the_demo_tour_locks_and_unlocks_a_tablet_and_its_shell_shows_it(tmp_pat
     assert "locked: all 1 tablet(s) confirmed" in result.stdout
     assert "unlocked: all 3 tablet(s) confirmed" in result.stdout
     assert "audit chain intact" in result.stdout
+    assert "healthcare" in result.stdout and "Please may I see the nurse" in result.stdout
     shots = sorted(p.name for p in (tmp_path / "demo" / "screenshots").glob("*.png"))
     assert any(name.endswith("-lock.png") for name in shots), shots
     assert any(name.endswith("-home.png") for name in shots), shots
