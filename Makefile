@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TABLETS ?= 5
 
-.PHONY: setup system demo test test-all fuzz soak bench lint clean
+.PHONY: setup system demo test test-all fuzz soak bench lint clean screenshots
 
 setup: system $(STAMP)
 
@@ -37,6 +37,13 @@ fuzz: setup
 # The fault campaigns at full length (make test runs them bounded): docs/fail-closed.md.
 soak: setup
 	CELLBRIDGE_SLOW=1 $(PY) -m pytest -q -p no:randomly tests/faults
+
+# The shell's gallery linked from the README: every screen in every language, standard, high
+# contrast and largest text, rendered and checked by the GUI tests under Xvfb.
+screenshots: setup
+	rm -rf docs/screenshots/en docs/screenshots/pl
+	CELLBRIDGE_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -q -p no:randomly \
+		tests/device/test_screenshots.py
 
 bench: setup
 	$(PY) -m bench $(BENCH_ARGS)

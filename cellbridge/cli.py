@@ -7,6 +7,8 @@ import importlib
 
 import click
 
+from common.cli import OneLineGroup, short_help
+
 # name -> "module:attribute" of a click command or group
 SUBCOMMANDS: dict[str, str] = {
     "agent": "agent.cli:agent",
@@ -19,7 +21,7 @@ SUBCOMMANDS: dict[str, str] = {
 }
 
 
-class LazyGroup(click.Group):
+class LazyGroup(OneLineGroup):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *SUBCOMMANDS])
 
@@ -47,7 +49,7 @@ class LazyGroup(click.Group):
                 rows.append((name, f"(unavailable: {exc.message})"))
                 continue
             if command is not None and not command.hidden:
-                rows.append((name, command.get_short_help_str(formatter.width - 6 - len(name))))
+                rows.append((name, short_help(command)))
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)

@@ -15,20 +15,25 @@ import importlib.util
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import click
 import pyotp
 
 from cellbridge.demo_apps import catalogue_apps, open_repository, release_apps, tablet_updates
+from cellbridge.dir_lock import holding
 from cellbridge.display import Xvfb
 from cellbridge.fleet import fleet, wait_until
 from cellbridge.wing import LocalWing
 from common.broker import free_port
+from common.cli import OneLineGroup
+from device.requests import TYPE_IDS, checked_text, send
 from gateway.config import ConsoleConfig
 from gateway.policy_file import load_rules
 from gateway.repository import RepositoryConfig
@@ -128,7 +133,9 @@ class Demo:
         if not env.get("DISPLAY"):
             self.xvfb = Xvfb().start()
             env = self.xvfb.environ()
-        self.screenshots.mkdir(parents=True, exist_ok=True)
+        # This run's screenshots only: a previous run's would be read as this one's.
+        shutil.rmtree(self.screenshots, ignore_errors=True)
+        self.screenshots.mkdir(parents=True)
         log = open(self.directory / "shell.log", "ab")  # noqa: SIM115
         self.shell = subprocess.Popen(
             _cellbridge("shell", "--socket", str(socket), "--screenshots", str(self.screenshots),
@@ -187,6 +194,9 @@ class Demo:
             f'  .venv/bin/cellbridge staff lock --device {FIRST} --reason "Cell search" --wait 5',
             f'  .venv/bin/cellbridge staff unlock --device {FIRST} --reason "All clear" --wait 5',
             '  .venv/bin/cellbridge staff lock --wing --reason "Wing lockdown" --wait 10',
+            f'  .venv/bin/cellbridge demo request --dir {shlex.quote(str(self.directory))} '
+            '--type healthcare "Please may I see the nurse"',
+            "  .venv/bin/cellbridge staff requests list",
             "  .venv/bin/cellbridge staff audit --verify",
             "Press Ctrl-C to stop everything.",
         ])
@@ -211,7 +221,8 @@ async def _serve(demo: Demo, tour: bool) -> int:
 
 
 def _tour(demo: Demo) -> int:
-    """Lock and unlock T-0001 with the staff CLI, as an officer would, and show the result."""
+    """Lock and unlock T-0001 with the staff CLI, as an officer would, and show the result;
+    then the Requests path: T-0001 files a request, staff list it."""
     steps = [
         ("lock", "--device", FIRST, "--reason", "Cell search", "--wait", "10"),
         ("status",),
@@ -225,13 +236,33 @@ def _tour(demo: Demo) -> int:
         if demo.staff(*step).returncode != 0:
             return 1
         time.sleep(1.0)  # let the shell draw (and save) each state
+    if not _tour_request(demo):
+        return 1
     if demo.show_shell:
         shots = sorted(demo.screenshots.glob("*.png"))
         click.echo(f"\n{len(shots)} screenshots in {demo.screenshots}")
     return 0
 
 
-@click.command()
+def _tour_request(demo: Demo) -> bool:
+    text = "Please may I see the nurse about my back"
+    click.echo(f'\n$ cellbridge demo request --type healthcare "{text}"')
+    try:
+        saved = file_request(demo.directory, "healthcare", text)
+    except click.ClickException as exc:
+        click.echo(f"Error: {exc.message}")
+        return False
+    click.echo(f"request {saved} filed by {FIRST}")
+    deadline = time.monotonic() + 30
+    while saved not in demo.staff("requests", "list", "--json", quiet=True).stdout:
+        if time.monotonic() > deadline:
+            click.echo(f"Error: request {saved} did not reach the gateway within 30 s")
+            return False
+        time.sleep(0.5)
+    return demo.staff("requests", "list").returncode == 0
+
+
+@click.group(cls=OneLineGroup, invoke_without_command=True)
 @click.option("--tablets", default=5, show_default=True, type=click.IntRange(1, 5000))
 @click.option("--dir", "directory", default="demo", show_default=True,
               type=click.Path(file_okay=False, path_type=Path),
@@ -239,19 +270,64 @@ def _tour(demo: Demo) -> int:
 @click.option("--shell/--no-shell", "show_shell", default=True, show_default=True,
               help="Show tablet T-0001's shell (needs the `device` extra).")
 @click.option("--tour", is_flag=True,
-              help="Lock and unlock T-0001 and the wing with the staff CLI, then stop.")
-def demo(tablets: int, directory: Path, show_shell: bool, tour: bool) -> None:
-    """Run a whole wing on this machine: broker, gateway, tablets and a shell."""
+              help="Lock and unlock T-0001 and the wing, file a request, with the staff CLI, "
+                   "then stop.")
+@click.pass_context
+def demo(ctx: click.Context, tablets: int, directory: Path, show_shell: bool,
+         tour: bool) -> None:
+    """Run a whole wing on this machine: broker, gateway, tablets and a shell.
+
+    One demo per directory: a second one on a directory in use refuses, naming the first's
+    process. While it runs, `cellbridge demo request TEXT` files a request as T-0001's shell
+    would."""
+    if ctx.invoked_subcommand is not None:
+        return
     logging_quiet()
-    runner = Demo(directory, tablets, show_shell)
     try:
-        runner.start()
-        code = asyncio.run(_serve(runner, tour))
+        with holding(directory.resolve()):
+            runner = Demo(directory, tablets, show_shell)
+            try:
+                runner.start()
+                code = asyncio.run(_serve(runner, tour))
+            finally:
+                runner.stop()
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from exc
-    finally:
-        runner.stop()
     sys.exit(code)
+
+
+@demo.command("request")
+@click.option("--dir", "directory", default="demo", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="The running demo's directory.")
+@click.option("--type", "type_id", default="general", show_default=True,
+              type=click.Choice(sorted(TYPE_IDS)), help="Which form, as chosen on the tablet.")
+@click.argument("text")
+def request(directory: Path, type_id: str, text: str) -> None:
+    """File a request from tablet T-0001, as its shell does (through its agent, which keeps it
+    and delivers it to the wing); then `cellbridge staff requests list` shows it."""
+    saved = file_request(directory, type_id, text)
+    click.echo(f"request {saved} filed by {FIRST}; staff see it with: "
+               "cellbridge staff requests list")
+
+
+def file_request(directory: Path, type_id: str, text: str) -> str:
+    """Hand a request to T-0001's agent as its shell would; the request's id."""
+    config = directory / "tablets" / FIRST / "agent.toml"
+    try:
+        socket = tomllib.loads(config.read_text())["socket"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise click.ClickException(
+            f"no running demo in {directory} ({config} unreadable): start one with "
+            f"`cellbridge demo --dir {directory}`") from exc
+    try:
+        checked = checked_text(type_id, text)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    saved = send(socket, type_id, checked)
+    if not saved.ok:
+        raise click.ClickException(f"{FIRST}'s agent did not take the request: {saved.reason}")
+    return saved.id
 
 
 def logging_quiet() -> None:

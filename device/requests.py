@@ -21,9 +21,9 @@ SEND_TIMEOUT_S = 10.0
 REQUEST_TYPES: tuple[tuple[str, str, str], ...] = (
     ("general", N_("General application"), "envelope"),
     ("complaint", N_("Complaint"), "warning"),
-    ("healthcare", N_("Healthcare"), "help"),
-    ("visits", N_("Visits"), "home"),
-    ("canteen", N_("Canteen and money"), "app"),
+    ("healthcare", N_("Healthcare"), "cross"),
+    ("visits", N_("Visits"), "people"),
+    ("canteen", N_("Canteen and money"), "basket"),
     ("education", N_("Education and work"), "book"),
 )
 """(type id, label msgid, icon): the prison's usual application and complaint forms."""

@@ -139,7 +139,10 @@ def banner(
 def curfew_status(
     state: ShellState, now_ms: int | None, t: gettext.NullTranslations = ENGLISH
 ) -> str:
-    """Status-bar text about curfew."""
+    """Status-bar text about curfew; none while the tablet is locked (a countdown to a curfew
+    means nothing on a locked tablet, and the lock screen has one message)."""
+    if forced_screen(state) == "lock":
+        return ""
     curfew = state.curfew
     if curfew.state == "curfew":
         return t.gettext("Curfew now")
@@ -156,7 +159,7 @@ def curfew_status(
 def curfew_title(state: ShellState, t: gettext.NullTranslations = ENGLISH) -> str:
     """The curfew screen's heading: a real curfew, or the fail-closed wait for policy or time."""
     if state.curfew.state == "unknown":
-        return t.gettext("The tablet is not ready yet.")
+        return t.gettext("The tablet is getting ready")
     return t.gettext("It is curfew. Time to rest.")
 
 
@@ -217,6 +220,40 @@ def lock_reason_text(state: ShellState, t: gettext.NullTranslations = ENGLISH) -
     starting, unreachable, not set up, or failing) gets one calm sentence, never the technical
     detail behind it."""
     if state.lock.source == "failsafe":
-        return t.gettext("The tablet is not ready. Please wait.")
+        return t.gettext("Please wait a moment.")
     reason = state.lock.reason.strip()
     return reason or t.gettext("Staff have locked this tablet.")
+
+
+def refusal_text(reason: str, name: str, t: gettext.NullTranslations = ENGLISH) -> str:
+    """Why an app the prisoner tapped did not start, in plain words, from the agent's short
+    technical reason (wire.schedule's and agent.apps'). Never the technical detail itself."""
+    reason = reason.strip().lower()
+    if reason == "curfew" or reason.startswith("no trusted time"):
+        return t.gettext("Not available during curfew.")
+    if reason == "lockdown":
+        return t.gettext("Not available during a lockdown.")
+    if reason == "the tablet is locked":
+        return t.gettext("Not available while the tablet is locked.")
+    if reason == "outside its hours":
+        return t.gettext("{name} is not available at this time of day.").format(name=name)
+    if reason.startswith(("not in the", "unknown profile")):
+        return t.gettext("{name} is not available to you.").format(name=name)
+    if reason.startswith("no wing policy"):
+        return t.gettext("The tablet is still getting ready. Try again soon.")
+    if reason.startswith(("no readable manifest", "manifest", "app folder", "entry ")):
+        return t.gettext("This app is being updated. Try again later.")
+    return t.gettext("{name} cannot start right now.").format(name=name)
+
+
+def lock_title(state: ShellState, t: gettext.NullTranslations = ENGLISH) -> str:
+    """The lock screen's heading: a tablet that is starting (or whose service is not answering:
+    the fail-safe lock) says so calmly; only staff's lock says "locked"."""
+    if state.lock.source == "failsafe":
+        return t.gettext("The tablet is getting ready")
+    return t.gettext("This tablet is locked")
+
+
+def lock_icon(state: ShellState) -> str:
+    """A friendly sunrise while the tablet gets ready; the padlock for staff's lock."""
+    return "sunrise" if state.lock.source == "failsafe" else "lock"

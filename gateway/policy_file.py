@@ -15,6 +15,7 @@ from typing import Any
 import tomli_w
 from pydantic import ValidationError
 
+from wire.icons import ICON_NAMES
 from wire.policy import WingPolicy, check_host_pattern, hhmm, parse_window, wing_policy
 
 MAX_FILE_BYTES = 256 * 1024
@@ -170,6 +171,9 @@ def _translate(data: dict[str, Any]) -> dict[str, Any]:
         sites = _table(("sites",), rules["sites"])
         rules["sites"] = {name: _site(name, _table(("sites", name), site))
                           for name, site in sites.items()}
+    if isinstance(rules.get("apps"), dict):
+        for app_id, entry in rules["apps"].items():
+            _icon(app_id, entry)
     if "profiles" in rules:
         profiles = _table(("profiles",), rules["profiles"])
         rules["profiles"] = {
@@ -177,6 +181,14 @@ def _translate(data: dict[str, Any]) -> dict[str, Any]:
             for name, profile in profiles.items()
         }
     return rules
+
+
+def _icon(app_id: str, entry: Any) -> None:
+    """An app's icon must be one the shell draws: a typo would show a generic tile."""
+    icon = entry.get("icon") if isinstance(entry, dict) else None
+    if isinstance(icon, str) and icon and icon not in ICON_NAMES:
+        known = ", ".join(sorted(ICON_NAMES))
+        raise _FieldError(("apps", app_id, "icon"), f"unknown icon {icon!r} (known: {known})")
 
 
 def _list(key: str, value: Any) -> list[Any]:

@@ -2,20 +2,25 @@
 more than a set share of the tablets it reached report failure.
 
 `step()` takes a rollout and what tablets reported and returns the rollout's next form plus what
-the gateway must do (offer the update to more tablets, or withdraw it). No I/O.
+the gateway must do (offer the update to more tablets, or withdraw it). Staff may pause a rollout
+(it offers nothing more until resumed; tablets already updating carry on) or cancel it (the update
+is withdrawn from every tablet that has not started it). `target_problem` checks a rollout's
+release against the repository's signed targets and `overlap` against the rollouts running. No I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from wire.documents import Millis, ReportedState, UpdateTarget
 
-Stage = Literal["canary", "rest", "done", "stopped"]
+Stage = Literal["canary", "rest", "done", "stopped", "cancelled"]
+ACTIVE_STAGES = ("canary", "rest")
+"""Stages in which a rollout still offers its release (paused or not)."""
 TabletOutcome = Literal["waiting", "in_progress", "succeeded", "failed"]
 SETTLED_OUTCOMES = ("succeeded", "failed")
 
@@ -35,7 +40,9 @@ class Rollout(BaseModel):
     created: Millis = 0
     stage: Stage = "canary"
     reason: str = ""
-    """Why it stopped."""
+    """Why it stopped, or was cancelled."""
+    paused: bool = False
+    """Paused by staff: no tablet starts the update, and the next stage waits, until resumed."""
 
     def update_target(self) -> UpdateTarget:
         return UpdateTarget(target=self.target, version=self.version, rollout=self.id,
@@ -47,8 +54,11 @@ class Rollout(BaseModel):
             *self.canary, *self.rest)
 
     def _rest_released(self) -> bool:
-        return self.stage in ("rest", "done") or (self.stage == "stopped" and
+        return self.stage in ("rest", "done") or (self.stage in ("stopped", "cancelled") and
                                                   self.reason.startswith("rest:"))
+
+    def active(self) -> bool:
+        return self.stage in ACTIVE_STAGES
 
 
 @dataclass(frozen=True)
@@ -77,7 +87,7 @@ def outcome(rollout: Rollout, report: ReportedState | None) -> TabletOutcome:
 
 
 def step(rollout: Rollout, reports: Mapping[str, ReportedState]) -> Step:
-    if rollout.stage in ("done", "stopped"):
+    if not rollout.active():
         return Step(rollout)
     reached = rollout.reached()
     outcomes = {d: outcome(rollout, reports.get(d)) for d in reached}
@@ -91,6 +101,8 @@ def step(rollout: Rollout, reports: Mapping[str, ReportedState]) -> Step:
         not_started = tuple(d for d in reached if outcomes[d] == "waiting")
         return Step(stopped, withdraw=not_started)
     if all(o in SETTLED_OUTCOMES for o in outcomes.values()):
+        if rollout.stage == "canary" and rollout.rest and rollout.paused:
+            return Step(rollout)  # the canaries are done; the rest waits for resume
         if rollout.stage == "canary" and rollout.rest:
             return Step(rollout.model_copy(update={"stage": "rest"}), offer=rollout.rest)
         return Step(rollout.model_copy(update={"stage": "done"}))
@@ -103,3 +115,61 @@ def summary(rollout: Rollout, reports: Mapping[str, ReportedState]) -> dict[str,
         counts[outcome(rollout, reports.get(device))] += 1
     counts["not_reached"] = len(rollout.canary) + len(rollout.rest) - len(rollout.reached())
     return counts
+
+
+def cancel(rollout: Rollout, reports: Mapping[str, ReportedState], by: str, reason: str) -> Step:
+    """Staff cancel `rollout`: it ends, and every tablet it reached that has not started the
+    update has it withdrawn (one already installing finishes or rolls back on its own)."""
+    if not rollout.active():
+        raise ValueError(f"rollout {rollout.id} is already {rollout.stage}")
+    stage_tag = "rest" if rollout.stage == "rest" else "canary"
+    cancelled = rollout.model_copy(update={
+        "stage": "cancelled", "paused": False,
+        "reason": f"{stage_tag}: cancelled by {by}" + (f": {reason}" if reason else "")})
+    not_started = tuple(d for d in rollout.reached()
+                        if outcome(rollout, reports.get(d)) == "waiting")
+    return Step(cancelled, withdraw=not_started)
+
+
+def set_paused(rollout: Rollout, reports: Mapping[str, ReportedState], paused: bool) -> Step:
+    """Pause `rollout`: no tablet starts its update until it is resumed (the offer is withdrawn
+    from those that have not started; those installing finish). Resume: offered again."""
+    if not rollout.active():
+        raise ValueError(f"rollout {rollout.id} is already {rollout.stage}")
+    if rollout.paused == paused:
+        raise ValueError(f"rollout {rollout.id} is {'already' if paused else 'not'} paused")
+    not_started = tuple(d for d in rollout.reached()
+                        if outcome(rollout, reports.get(d)) == "waiting")
+    changed = rollout.model_copy(update={"paused": paused})
+    return Step(changed, withdraw=not_started) if paused else Step(changed, offer=not_started)
+
+
+def overlap(new: Rollout, running: Iterable[Rollout]) -> str | None:
+    """Why `new` may not start alongside `running` (a tablet may follow one rollout at a time:
+    the later would silently replace the earlier's update target), or None."""
+    mine = {*new.canary, *new.rest}
+    for other in running:
+        if other.active():
+            shared = sorted(mine & {*other.canary, *other.rest})
+            if shared:
+                more = f" and {len(shared) - 5} more" if len(shared) > 5 else ""
+                return (f"rollout {other.id} ({other.version}, {other.stage}) already covers "
+                        f"{', '.join(shared[:5])}{more}: cancel it or wait until it is done")
+    return None
+
+
+def target_problem(targets: Mapping[str, Any], target: str, version: str) -> str | None:
+    """What is wrong with offering `target` at `version`, given the repository's signed targets
+    (`signed.targets` of its targets.json), or None. A target a tablet would never find, or whose
+    version differs, would otherwise hang in `waiting` for ever."""
+    entry = targets.get(target)
+    if not isinstance(entry, Mapping):
+        known = sorted(t for t in targets if t.startswith("os/"))
+        hint = f" (it has {', '.join(known[-5:])})" if known else " (it has no OS release yet)"
+        return f"the release repository has no target {target}{hint}"
+    custom = entry.get("custom")
+    if not isinstance(custom, Mapping) or custom.get("kind") != "os":
+        return f"{target} is not an OS release"
+    if custom.get("version") != version:
+        return f"{target} is version {custom.get('version')}, not {version}"
+    return None

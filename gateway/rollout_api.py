@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException
@@ -28,6 +29,15 @@ class RolloutBody(BaseModel):
     window_start: Millis | None = None
     window_end: Millis | None = None
     by: Name
+
+
+class ChangeBody(BaseModel):
+    """Cancel, pause or resume a rollout: who, and (for a cancel) why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    by: Name
+    reason: Annotated[str, Field(max_length=500)] = ""
 
 
 def rollout_router(manager: RolloutManager) -> APIRouter:
@@ -61,11 +71,34 @@ def rollout_router(manager: RolloutManager) -> APIRouter:
             raise await refuse(body, 422, str(exc)) from exc
         return result.rollout.model_dump(mode="json")
 
+    @router.post("/v1/rollouts/{rollout_id}/cancel")
+    async def cancel(rollout_id: str, body: ChangeBody) -> dict[str, Any]:
+        return (await _changed(manager.cancel(rollout_id, body.by, body.reason))
+                ).model_dump(mode="json")
+
+    @router.post("/v1/rollouts/{rollout_id}/pause")
+    async def pause(rollout_id: str, body: ChangeBody) -> dict[str, Any]:
+        return (await _changed(manager.pause(rollout_id, body.by, True))).model_dump(mode="json")
+
+    @router.post("/v1/rollouts/{rollout_id}/resume")
+    async def resume(rollout_id: str, body: ChangeBody) -> dict[str, Any]:
+        return (await _changed(manager.pause(rollout_id, body.by, False))).model_dump(mode="json")
+
     @router.get("/v1/updates")
     async def updates() -> dict[str, Any]:
         return manager.status()
 
     return router
+
+
+async def _changed(change: Awaitable[Rollout]) -> Rollout:
+    """A staff change to a rollout, its refusals as the API's errors."""
+    try:
+        return await change
+    except TargetError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except InputError as exc:
+        raise HTTPException(409, str(exc)) from exc
 
 
 def _first(exc: ValueError) -> str:

@@ -1,5 +1,7 @@
 """Rollouts inside the gateway service: kept in one JSON file (atomic), advanced on every report a
-tablet sends, carried out through each tablet's signed desired state (its update target)."""
+tablet sends, carried out through each tablet's signed desired state (its update target). A new
+rollout's release is checked against the repository the gateway serves, and its tablets against
+the rollouts already running; staff may pause, resume or cancel one."""
 
 from __future__ import annotations
 
@@ -14,16 +16,30 @@ from common.files import write_atomic
 from gateway.fleet import InputError, TargetError
 from gateway.issuer import Issue, device_of
 from gateway.parts import Parts
-from gateway.rollout import Rollout, Step, outcome, step, summary
+from gateway.rollout import (
+    Rollout,
+    Step,
+    cancel,
+    outcome,
+    overlap,
+    set_paused,
+    step,
+    summary,
+    target_problem,
+)
 from gateway.store import Audit
 from wire.documents import ReportedState, UpdateTarget
+from wire.tuf_layout import TufLayout
 
 log = logging.getLogger(__name__)
 
 
 class RolloutManager:
-    def __init__(self, path: Path, parts: Parts) -> None:
+    def __init__(self, path: Path, parts: Parts, repository: Path | None = None) -> None:
+        """`repository`: the published TUF repository the gateway serves (None: it serves none,
+        and a rollout's target cannot be checked here)."""
         self.path = path
+        self.repository = repository
         self._parts = parts
         self._fleet = parts.fleet
         self._issuer = parts.issuer
@@ -57,11 +73,60 @@ class RolloutManager:
         unknown = [d for d in devices if d not in self._fleet.tablets]
         if unknown:
             raise TargetError("unknown tablets " + ", ".join(unknown))
+        problem = self._target_problem(rollout) or overlap(rollout, self.rollouts.values())
+        if problem:
+            raise InputError(problem)
         rollout = rollout.model_copy(update={"created": self._clock(), "stage": "canary"})
         self.rollouts[rollout.id] = rollout
         self._save()
         await self.set_update(list(rollout.canary), rollout.update_target(), rollout.by)
         return await self.advance(rollout.id)
+
+    def _target_problem(self, rollout: Rollout) -> str | None:
+        if self.repository is None:
+            return None
+        try:
+            targets = json.loads(TufLayout(self.repository).role_file("targets").read_text())
+            signed = targets["signed"]["targets"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            return f"the release repository {self.repository} cannot be read: {exc}"
+        return target_problem(signed, rollout.target, rollout.version)
+
+    def _known(self, rollout_id: str) -> Rollout:
+        try:
+            return self.rollouts[rollout_id]
+        except KeyError:
+            known = ", ".join(self.rollouts) or "none yet"
+            raise TargetError(f"no rollout {rollout_id} (rollouts: {known})") from None
+
+    async def cancel(self, rollout_id: str, by: str, reason: str) -> Rollout:
+        """End a running rollout; the update is withdrawn from tablets that have not started."""
+        try:
+            result = cancel(self._known(rollout_id), self._fleet.reported, by, reason)
+        except ValueError as exc:
+            raise InputError(str(exc)) from exc
+        return await self._apply(result, by, "rollout_cancelled")
+
+    async def pause(self, rollout_id: str, by: str, paused: bool) -> Rollout:
+        """Pause (or resume) a running rollout: see `gateway.rollout.set_paused`."""
+        try:
+            result = set_paused(self._known(rollout_id), self._fleet.reported, paused)
+        except ValueError as exc:
+            raise InputError(str(exc)) from exc
+        changed = await self._apply(result, by, "rollout_paused" if paused else "rollout_resumed")
+        return changed if paused else (await self.advance(rollout_id)).rollout
+
+    async def _apply(self, result: Step, by: str, action: str) -> Rollout:
+        rollout = result.rollout
+        self.rollouts[rollout.id] = rollout
+        self._save()
+        await self._parts.audit(Audit(self._clock(), f"staff:{by}", action,
+                                      f"rollout:{rollout.id}", {"reason": rollout.reason}))
+        if result.offer:
+            await self.set_update(list(result.offer), rollout.update_target(), by)
+        if result.withdraw:
+            await self.set_update(list(result.withdraw), None, by)
+        return rollout
 
     async def refused(self, rollout_id: str, target: str, version: str, by: str, error: str
                       ) -> None:
@@ -116,7 +181,7 @@ class RolloutManager:
     def observe(self, report: ReportedState) -> None:
         """A report arrived: advance the rollouts it may concern (in a task: it publishes)."""
         for rollout in self.rollouts.values():
-            if rollout.stage in ("canary", "rest") and report.device in rollout.reached():
+            if rollout.active() and report.device in rollout.reached():
                 self._parts.publisher.spawn(self.advance(rollout.id))
 
     def status(self) -> dict[str, Any]:

@@ -84,7 +84,8 @@ class GatewayService:
         self.locks = Locks(parts)
         self.policy = PolicyService(parts)
         self.requests = RequestDesk(parts)
-        self.rollouts = RolloutManager(config.state_dir / "rollouts.json", parts)
+        self.rollouts = RolloutManager(config.state_dir / "rollouts.json", parts,
+                                       config.repository.dir if config.repository else None)
         self.web = WebAccess(parts)
         self.browsing = BrowsingRecord(
             store, io, config.web.log_retention_days if config.web else RETENTION_DAYS)

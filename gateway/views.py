@@ -30,6 +30,7 @@ def tablet_views(fleet: Fleet, issuer: Issuer, *, live: bool = True) -> list[dic
             "online": bool(status and status.state == "online") if live else None,
             "boot_id": status.boot_id if status else None,
             "last_seen": status.last_seen if status else None,
+            "profile": desired.document.profile if desired else None,
             "locked": report.lock.locked if report else None,
             "lock": report.lock.model_dump() if report else None,
             "desired": {

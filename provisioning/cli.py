@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
+from common.cli import OneLineGroup
 from provisioning import estate as est
 from provisioning import pki
 from provisioning.inventory import InventoryError, Status
@@ -61,7 +62,9 @@ def _passphrase_options(func: F) -> F:
     return func
 
 
-def _read_passphrase(passphrase_file: Path | None, *, confirm: bool = False) -> bytes:
+def _read_passphrase(
+    passphrase_file: Path | None, *, confirm: bool = False, root: Path | None = None
+) -> bytes:
     if passphrase_file is not None:
         try:
             text = passphrase_file.read_text(encoding="utf-8").rstrip("\r\n")
@@ -72,12 +75,16 @@ def _read_passphrase(passphrase_file: Path | None, *, confirm: bool = False) -> 
     elif os.environ.get(PASSPHRASE_ENV):
         text = os.environ[PASSPHRASE_ENV]
     elif sys.stdin.isatty():
+        where = f" in {root}" if root is not None else ""
+        what = "A new estate passphrase" if confirm else "The estate passphrase"
         text = click.prompt(
-            "Estate passphrase", hide_input=True, confirmation_prompt=confirm, err=True
+            f"{what} (it encrypts the estate's root and wing CA keys{where})",
+            hide_input=True, confirmation_prompt=confirm, err=True,
         )
     else:
         raise click.ClickException(
-            f"the estate passphrase is needed: --passphrase-file, ${PASSPHRASE_ENV} or a terminal"
+            "the estate passphrase is needed (it encrypts the estate's CA keys): give "
+            f"--passphrase-file, set ${PASSPHRASE_ENV}, or run in a terminal to be asked"
         )
     if not text:
         raise click.ClickException("the estate passphrase must not be empty")
@@ -86,10 +93,10 @@ def _read_passphrase(passphrase_file: Path | None, *, confirm: bool = False) -> 
 
 def _passphrase_for(estate: est.Estate, passphrase_file: Path | None) -> bytes | None:
     """The passphrase, asked for only when the estate's keys are encrypted."""
-    return _read_passphrase(passphrase_file) if estate.meta().encrypted else None
+    return _read_passphrase(passphrase_file, root=estate.root) if estate.meta().encrypted else None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--estate",
     "estate_dir",
@@ -126,7 +133,7 @@ def init(
         raise BadUsage("--insecure-demo-keys takes no passphrase")
     passphrase = None
     if not insecure_demo_keys:
-        passphrase = _read_passphrase(passphrase_file, confirm=True)
+        passphrase = _read_passphrase(passphrase_file, confirm=True, root=estate.root)
         if len(passphrase) < MIN_PASSPHRASE:
             raise click.ClickException(
                 f"the estate passphrase needs at least {MIN_PASSPHRASE} characters"
@@ -210,7 +217,9 @@ def wing(
 @click.option(
     "--batch",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="tablets.csv: tablet_id,wing,cell[,serial]; keys are made here.",
+    help="A CSV file whose first line is the header tablet_id,wing,cell or "
+    "tablet_id,wing,cell,serial, then one tablet a line (e.g. T-0001,w1,1-01,SN123); keys are "
+    "made here. Every bad row is reported with its line number.",
 )
 @click.option(
     "--out",
@@ -257,7 +266,16 @@ def enrol(
             text = _read_input(batch, "batch CSV").decode("utf-8")
         except UnicodeDecodeError as exc:
             raise click.ClickException(f"batch CSV {batch} is not UTF-8") from exc
-        requests = est.read_batch(text)
+        try:
+            requests = est.read_batch(text)
+        except est.EstateError as exc:
+            problems = str(exc).splitlines()
+            if len(problems) == 1:
+                raise click.ClickException(f"{batch}: {problems[0]}") from exc
+            for problem in problems:
+                click.echo(f"{batch}: {problem}", err=True)
+            raise click.ClickException(
+                f"{batch}: {len(problems)} bad rows (above); nothing was enrolled") from exc
     estate.meta()
     passphrase = _passphrase_for(estate, passphrase_file)
     batch_run = est.prepare_enrolment(estate, requests, passphrase, out)

@@ -349,7 +349,8 @@ class EnrolRequest:
 
 
 def read_batch(text: str) -> list[EnrolRequest]:
-    """Parse tablets.csv (`tablet_id,wing,cell[,serial]` with a header); every row checked."""
+    """Parse tablets.csv (`tablet_id,wing,cell[,serial]` with a header); every row checked, and
+    every bad row named by its line (one `line N: …` per line of the error), not only the first."""
     reader = csv.DictReader(io.StringIO(text))
     fields = set(reader.fieldnames or [])
     if not {"tablet_id", "wing", "cell"} <= fields or not fields <= {
@@ -360,19 +361,30 @@ def read_batch(text: str) -> list[EnrolRequest]:
     }:
         raise EstateError("batch CSV header must be tablet_id,wing,cell[,serial]")
     requests: list[EnrolRequest] = []
+    problems: list[str] = []
+    first_line: dict[str, int] = {}
     for line, row in enumerate(reader, start=2):
         if len(requests) >= MAX_BATCH:
             raise EstateError(f"batch larger than {MAX_BATCH} tablets")
         if None in row:
-            raise EstateError(f"line {line}: more columns than the header")
+            problems.append(f"line {line}: more columns than the header")
+            continue
         tablet_id, wing, cell = (
             str(row.get(k) or "").strip() for k in ("tablet_id", "wing", "cell")
         )
         if not is_device_id(tablet_id):
-            raise EstateError(f"line {line}: invalid tablet id {tablet_id[:80]!r}")
-        if not cell:
-            raise EstateError(f"line {line}: tablet {tablet_id!r} has no cell")
-        requests.append(EnrolRequest(tablet_id, wing, cell, str(row.get("serial") or "").strip()))
+            problems.append(f"line {line}: invalid tablet id {tablet_id[:80]!r}")
+        elif not cell:
+            problems.append(f"line {line}: tablet {tablet_id!r} has no cell")
+        elif tablet_id in first_line:
+            problems.append(f"line {line}: tablet {tablet_id!r} appears twice "
+                            f"(first on line {first_line[tablet_id]})")
+        else:
+            first_line[tablet_id] = line
+            requests.append(
+                EnrolRequest(tablet_id, wing, cell, str(row.get("serial") or "").strip()))
+    if problems:
+        raise EstateError("\n".join(problems))
     if not requests:
         raise EstateError("batch CSV holds no tablets")
     return requests

@@ -22,7 +22,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -82,6 +82,14 @@ version older than the running one, whatever the bundle's signature says."""
 
 def utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+
+
+Progress = Callable[[str], None]
+"""Told each stage of a long job as it starts (`cellbridge release` shows them on stderr)."""
+
+
+def _silent(stage: str) -> None:
+    """No one to tell."""
 
 
 class EstateRepository(TufLayout):
@@ -238,25 +246,34 @@ class EstateRepository(TufLayout):
 
     def release_os(self, image: Path, version: str, compatible: str,
                    now: datetime.datetime | None = None,
-                   bundle_format: BundleFormat = "verity") -> TargetFile:
+                   bundle_format: BundleFormat = "verity",
+                   progress: Progress = _silent) -> TargetFile:
+        """`progress` hears each stage as it starts: a large image takes minutes to bundle."""
         meta = ReleaseMeta(kind="os", version=version, compatible=compatible)
+        progress("unlocking the release keys")
         self.signers(Targets.type)  # a wrong passphrase fails here, before any work
         with tempfile.TemporaryDirectory() as tmp:
+            progress(f"building and signing the RAUC bundle of {image.name} "
+                     f"({_size(image)})")
             bundle = build_rauc_bundle(
                 {"rootfs": image}, version, compatible, self.release_cert, self.release_key,
                 Path(tmp) / "bundle.raucb", self.passphrase, bundle_format,
                 install_check=True,
             )
+            progress(f"hashing the bundle ({_size(bundle)}) and signing the TUF metadata")
             return self.add_target(os_target_path(version), bundle, meta, now)
 
     def release_app(self, app: str, payload: Path, version: str, compatible: str,
-                    now: datetime.datetime | None = None) -> TargetFile:
+                    now: datetime.datetime | None = None,
+                    progress: Progress = _silent) -> TargetFile:
         """`payload`: the app's folder, with the manifest the wing gateway sealed for this
         build (`staff policy sign-app`), packed here as its appfs image
         (`wire.appfs`); or an appfs image already packed."""
         meta = ReleaseMeta(kind="app", version=version, compatible=compatible, app=app)
+        progress("unlocking the release keys")
         self.signers(Targets.type)
         with tempfile.TemporaryDirectory() as tmp:
+            progress(f"building and signing the RAUC bundle of {payload.name}")
             if payload.is_dir():
                 check_app_folder(payload, app, version)
                 try:
@@ -268,6 +285,7 @@ class EstateRepository(TufLayout):
                 self.release_key,
                 Path(tmp) / "bundle.raucb", self.passphrase,
             )
+            progress(f"hashing the bundle ({_size(bundle)}) and signing the TUF metadata")
             return self.add_target(app_target_path(app, version), bundle, meta, now)
 
     # ---- keys
@@ -422,6 +440,11 @@ def build_rauc_bundle(
     if result.returncode != 0:
         raise ReleaseError(f"rauc bundle failed: {last_line(result.stderr or result.stdout)}")
     return output
+
+
+def _size(path: Path) -> str:
+    size = path.stat().st_size
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size} bytes"
 
 
 def _same_fs(a: Path, b: Path) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from common.cli import OneLineGroup, Pattern
 from provisioning.release import EstateRepository, ReleaseError
 from wire.tuf_layout import ReleaseMeta
 
@@ -22,7 +23,31 @@ PASSPHRASE_ENV = "CELLBRIDGE_RELEASE_PASSPHRASE"
 DEFAULT_COMPATIBLE = "cellbridge-tablet"
 
 
-def _passphrase(passphrase_file: Path | None, confirm: bool = False) -> bytes:
+VERSION = Pattern("version", r"\d{1,9}(\.\d{1,9}){0,3}",
+                  "a release version: up to four numbers separated by dots, like 1.4.0")
+COMPATIBLE = Pattern("compatible", r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}",
+                     "a RAUC compatible string: letters, digits, '.', '_' or '-' (at most 64), "
+                     "like cellbridge-tablet")
+APP_ID = Pattern("app", r"[a-z][a-z0-9_.-]{0,63}",
+                 "an app id: a lower-case letter, then lower-case letters, digits, '.', '_' or "
+                 "'-', like education")
+
+
+def interactive() -> bool:
+    """Whether a person is there to answer a prompt."""
+    return sys.stdin.isatty()
+
+
+def _stage(stage: str) -> None:
+    click.echo(f"… {stage}", err=True)
+
+
+def _quiet(stage: str) -> None:
+    """--json: the output is for a script, which reads only the answer."""
+
+
+def _passphrase(passphrase_file: Path | None, confirm: bool = False,
+                directory: Path = Path("release")) -> bytes:
     if passphrase_file is not None:
         try:
             text = passphrase_file.read_text().rstrip("\n")
@@ -30,21 +55,26 @@ def _passphrase(passphrase_file: Path | None, confirm: bool = False) -> bytes:
             raise click.ClickException(f"cannot read {passphrase_file}: {exc.strerror}") from exc
     elif os.environ.get(PASSPHRASE_ENV):
         text = os.environ[PASSPHRASE_ENV]
-    elif sys.stdin.isatty():
-        text = click.prompt("Release passphrase", hide_input=True,
-                            confirmation_prompt=confirm)
+    elif interactive():
+        what = "new release passphrase" if confirm else "release passphrase"
+        text = click.prompt(f"The {what} (it encrypts the offline TUF and RAUC signing keys "
+                            f"in {directory})", hide_input=True, confirmation_prompt=confirm,
+                            err=True)
     else:
         raise click.ClickException(
-            f"the release keys are encrypted: give --passphrase-file or set {PASSPHRASE_ENV}")
+            f"the release keys in {directory} are encrypted: give the release passphrase with "
+            f"--passphrase-file or set {PASSPHRASE_ENV}")
     if len(text) < 12:
-        raise click.ClickException("the release passphrase must be at least 12 characters")
+        raise click.ClickException("the release passphrase must be at least 12 characters "
+                                   "(it protects the estate's offline signing keys)")
     return text.encode()
 
 
 def _open(directory: Path, passphrase_file: Path | None) -> EstateRepository:
     insecure = (directory / "INSECURE-DEMO-KEYS").exists()
     try:
-        return EstateRepository(directory, None if insecure else _passphrase(passphrase_file))
+        return EstateRepository(directory, None if insecure
+                                else _passphrase(passphrase_file, directory=directory))
     except ReleaseError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -67,7 +97,7 @@ PASSFILE = click.option("--passphrase-file", type=click.Path(path_type=Path, dir
 JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
 
-@click.group()
+@click.group(cls=OneLineGroup)
 def release() -> None:
     """Sign and publish OS and app releases (TUF metadata + RAUC bundles)."""
 
@@ -77,13 +107,14 @@ def release() -> None:
 @PASSFILE
 @click.option("--insecure-demo-keys", is_flag=True,
               help="Write the offline keys UNENCRYPTED (demos and tests only).")
-@click.option("--compatible", default=DEFAULT_COMPATIBLE, show_default=True,
+@click.option("--compatible", default=DEFAULT_COMPATIBLE, show_default=True, type=COMPATIBLE,
               help="RAUC compatible string of the estate's tablets (the default for releases).")
 @JSON
 def init(directory: Path, passphrase_file: Path | None, insecure_demo_keys: bool,
          compatible: str, as_json: bool) -> None:
     """Create the TUF repository: root 2-of-3, targets, snapshot, timestamp; a release CA."""
-    passphrase = None if insecure_demo_keys else _passphrase(passphrase_file, confirm=True)
+    passphrase = (None if insecure_demo_keys
+                  else _passphrase(passphrase_file, confirm=True, directory=directory))
     try:
         ReleaseMeta(kind="os", version="1", compatible=compatible)
         repo = EstateRepository.init(directory, passphrase, insecure_demo=insecure_demo_keys)
@@ -100,8 +131,9 @@ def init(directory: Path, passphrase_file: Path | None, insecure_demo_keys: bool
 @release.command("os")
 @DIR
 @PASSFILE
-@click.option("--version", "version", required=True, help="Release version, e.g. 1.4.0.")
-@click.option("--compatible", default=None,
+@click.option("--version", "version", required=True, type=VERSION,
+              help="Release version, e.g. 1.4.0.")
+@click.option("--compatible", default=None, type=COMPATIBLE,
               help="RAUC compatible string of the tablet type (default: the one set at init).")
 @click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @JSON
@@ -110,7 +142,8 @@ def release_os(directory: Path, passphrase_file: Path | None, version: str,
     """Build a signed RAUC bundle of IMAGE and add it as a TUF target."""
     repo = _open(directory, passphrase_file)
     try:
-        info = repo.release_os(image, version, compatible or _compatible(directory))
+        info = repo.release_os(image, version, compatible or _compatible(directory),
+                               progress=_quiet if as_json else _stage)
     except (ReleaseError, ValueError, OSError) as exc:
         raise click.ClickException(str(exc).splitlines()[0]) from exc
     _emit(as_json, {"target": info.path, "length": info.length, "hashes": info.hashes},
@@ -120,9 +153,11 @@ def release_os(directory: Path, passphrase_file: Path | None, version: str,
 @release.command("app")
 @DIR
 @PASSFILE
-@click.option("--app", "app", required=True, help="App id, e.g. education.")
-@click.option("--version", "version", required=True)
-@click.option("--compatible", default=None, help="Default: the one set at init.")
+@click.option("--app", "app", required=True, type=APP_ID, help="App id, e.g. education.")
+@click.option("--version", "version", required=True, type=VERSION,
+              help="Release version, e.g. 1.4.0.")
+@click.option("--compatible", default=None, type=COMPATIBLE,
+              help="Default: the one set at init.")
 @click.argument("payload", type=click.Path(exists=True, path_type=Path))
 @JSON
 def release_app(directory: Path, passphrase_file: Path | None, app: str, version: str,
@@ -134,7 +169,8 @@ def release_app(directory: Path, passphrase_file: Path | None, app: str, version
     wing policy pins this version install it. (An appfs image already packed works too.)"""
     repo = _open(directory, passphrase_file)
     try:
-        info = repo.release_app(app, payload, version, compatible or _compatible(directory))
+        info = repo.release_app(app, payload, version, compatible or _compatible(directory),
+                                progress=_quiet if as_json else _stage)
     except (ReleaseError, ValueError, OSError) as exc:
         raise click.ClickException(str(exc).splitlines()[0]) from exc
     _emit(as_json, {"target": info.path, "length": info.length, "hashes": info.hashes},

@@ -55,10 +55,12 @@ def load_signer(path: Path, passphrase: bytes | None) -> CryptoSigner:
     try:
         private = serialization.load_pem_private_key(data, passphrase if encrypted else None)
     except (ValueError, TypeError) as exc:
-        reason = "wrong passphrase" if encrypted else "not a private key"
+        how = ("give the release passphrase set at `cellbridge release init` with "
+               "--passphrase-file, $CELLBRIDGE_RELEASE_PASSPHRASE or at the prompt")
+        reason = f"wrong passphrase: {how}" if encrypted else "not a private key"
         if encrypted and passphrase is None:
-            reason = "encrypted and no passphrase given"
-        raise ReleaseError(f"cannot load key {path}: {reason}") from exc
+            reason = f"encrypted and no passphrase given: {how}"
+        raise ReleaseError(f"cannot unlock the release key {path}: {reason}") from exc
     if not isinstance(private, ed25519.Ed25519PrivateKey):
         raise ReleaseError(f"key {path} is not Ed25519")
     return CryptoSigner(private)

@@ -106,6 +106,8 @@ class ShellApp(App):
     banner_kind = StringProperty("warning")
 
     # forced screens
+    lock_title = StringProperty("")
+    lock_icon = StringProperty("sunrise")
     lock_reason = StringProperty("")
     lock_detail = StringProperty("")
     curfew_until = StringProperty("")
@@ -162,8 +164,9 @@ class ShellApp(App):
     def build(self) -> screens.ShellRoot:
         load_kv("base.kv")
         self._load_prefs()
-        # Until the agent speaks, the shell knows nothing: locked.
-        self.lock_reason = tr._("The tablet is starting. Please wait.")
+        # Until the agent speaks, the shell knows nothing: locked, and saying it is getting ready.
+        self.lock_title = tr._("The tablet is getting ready")
+        self.lock_reason = tr._("Please wait a moment.")
         root = screens.ShellRoot()
         self._root_sm = root.ids.sm
         self.screen_widget("lock")
@@ -290,6 +293,8 @@ class ShellApp(App):
         if state is None:
             return
         t = tr.catalogue
+        self.lock_title = view.lock_title(state, t)
+        self.lock_icon = view.lock_icon(state)
         self.lock_reason = view.lock_reason_text(state, t)
         since = view.lock_since_text(state, t)
         self.lock_detail = (
@@ -373,6 +378,7 @@ class ShellApp(App):
 
         reply = launcher.ask_agent(self.socket_path, app_id)
         running = None
+        why = "" if reply.ok else reply.reason
         if reply.ok:
             try:
                 running = launcher.start(reply, self.data_dir / "apps" / app_id)
@@ -380,11 +386,11 @@ class ShellApp(App):
                 log.error("%s would not start: %s", app_id, exc)
         else:
             log.warning("agent refused %s: %s", app_id, reply.reason)
-        Clock.schedule_once(lambda _dt: self._launched(app_id, name, running), -1)
+        Clock.schedule_once(lambda _dt: self._launched(app_id, name, running, why), -1)
 
-    def _launched(self, app_id: str, name: str, running: Any) -> None:
+    def _launched(self, app_id: str, name: str, running: Any, why: str = "") -> None:
         if running is None:
-            self.show_notice(tr._("{name} cannot start right now.").format(name=name))
+            self.show_notice(view.refusal_text(why, name, tr.catalogue))
             return
         self.running_app = running
         self.show_notice("")

@@ -6,6 +6,7 @@ user-editable file: KIVY_USE_DEFAULTCONFIG ignores any config.ini a prisoner cou
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -21,14 +22,28 @@ def prepare_environment(kivy_home: Path, *, console_log: bool = True) -> None:
     # SDL would turn SIGTERM into a window-close request, which the kiosk refuses: systemd could
     # then never stop the shell. Signals stay Python's (device/cli.py stops the app on SIGTERM).
     os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
+    # The kiosk has no use for the X selection: SDL's clipboard, never an `xsel`/`xclip` child
+    # that writes its complaints straight to the terminal.
+    os.environ.setdefault("KIVY_CLIPBOARD", "sdl2,dummy")
     if not console_log:
         os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
     Path(os.environ["KIVY_HOME"]).mkdir(parents=True, exist_ok=True)
 
 
+class QuietClipboard(logging.Filter):
+    """Drops Kivy's reports about clipboard and cut-buffer providers (xsel, xclip missing): noise
+    to whoever reads the shell's log, about a feature the kiosk does not use."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(("Clipboard:", "Cutbuffer:", "CutBuffer:"))
+
+
 def configure(*, fullscreen: bool, size: tuple[int, int] = WINDOW_SIZE) -> None:
     """Kiosk settings; call after `prepare_environment` and before importing kivy.core.window."""
     from kivy.config import Config
+    from kivy.logger import Logger
+
+    Logger.addFilter(QuietClipboard())
 
     Config.set("kivy", "exit_on_escape", "0")
     Config.set("kivy", "keyboard_mode", "system")

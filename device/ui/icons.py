@@ -201,6 +201,76 @@ def _scales(x: float, y: float, s: float) -> None:
         Line(ellipse=(x + (cx - 0.13) * s, y + 0.36 * s, 0.26 * s, 0.18 * s, 90, 270), width=w)
 
 
+def _basket(x: float, y: float, s: float) -> None:
+    w = max(1.0, 0.06 * s)
+    Line(points=[x + 0.08 * s, y + 0.55 * s, x + 0.92 * s, y + 0.55 * s], width=w)
+    Line(points=[x + 0.14 * s, y + 0.55 * s, x + 0.24 * s, y + 0.12 * s, x + 0.76 * s,
+                 y + 0.12 * s, x + 0.86 * s, y + 0.55 * s], width=w)
+    Line(ellipse=(x + 0.28 * s, y + 0.4 * s, 0.44 * s, 0.5 * s, -90, 90), width=w)
+    for cx in (0.38, 0.5, 0.62):
+        Line(points=[x + cx * s, y + 0.2 * s, x + cx * s, y + 0.47 * s], width=w * 0.7)
+
+
+def _music(x: float, y: float, s: float) -> None:
+    w = max(1.0, 0.06 * s)
+    Ellipse(pos=(x + 0.12 * s, y + 0.12 * s), size=(0.26 * s, 0.2 * s))
+    Ellipse(pos=(x + 0.56 * s, y + 0.22 * s), size=(0.26 * s, 0.2 * s))
+    Line(points=[x + 0.36 * s, y + 0.22 * s, x + 0.36 * s, y + 0.82 * s], width=w)
+    Line(points=[x + 0.8 * s, y + 0.32 * s, x + 0.8 * s, y + 0.92 * s], width=w)
+    Line(points=[x + 0.36 * s, y + 0.82 * s, x + 0.8 * s, y + 0.92 * s], width=w * 2)
+
+
+def _puzzle(x: float, y: float, s: float) -> None:
+    # A jigsaw piece: a square with a knob on top and on the right.
+    Rectangle(pos=(x + 0.12 * s, y + 0.12 * s), size=(0.56 * s, 0.56 * s))
+    Ellipse(pos=(x + 0.29 * s, y + 0.6 * s), size=(0.22 * s, 0.22 * s))
+    Ellipse(pos=(x + 0.6 * s, y + 0.29 * s), size=(0.22 * s, 0.22 * s))
+
+
+def _briefcase(x: float, y: float, s: float) -> None:
+    w = max(1.0, 0.06 * s)
+    RoundedRectangle(pos=(x + 0.08 * s, y + 0.15 * s), size=(0.84 * s, 0.52 * s),
+                     radius=[0.06 * s])
+    Line(rounded_rectangle=(x + 0.34 * s, y + 0.64 * s, 0.32 * s, 0.18 * s, 0.04 * s), width=w)
+
+
+def _cross(x: float, y: float, s: float) -> None:
+    """Healthcare: the medical cross."""
+    Rectangle(pos=(x + 0.38 * s, y + 0.12 * s), size=(0.24 * s, 0.76 * s))
+    Rectangle(pos=(x + 0.12 * s, y + 0.38 * s), size=(0.76 * s, 0.24 * s))
+
+
+def _screen(x: float, y: float, s: float) -> None:
+    """Digital skills: a computer screen on its stand."""
+    w = max(1.0, 0.06 * s)
+    Line(rounded_rectangle=(x + 0.1 * s, y + 0.32 * s, 0.8 * s, 0.52 * s, 0.04 * s), width=w)
+    Line(points=[x + 0.5 * s, y + 0.32 * s, x + 0.5 * s, y + 0.18 * s], width=w)
+    Line(points=[x + 0.3 * s, y + 0.16 * s, x + 0.7 * s, y + 0.16 * s], width=w)
+    Line(points=[x + 0.22 * s, y + 0.48 * s, x + 0.4 * s, y + 0.66 * s, x + 0.52 * s, y + 0.54 * s,
+                 x + 0.7 * s, y + 0.72 * s], width=w * 0.8)
+
+
+def _people(x: float, y: float, s: float) -> None:
+    """Visits: two people side by side."""
+    for cx, r in ((0.34, 0.13), (0.68, 0.11)):
+        Ellipse(pos=(x + (cx - r) * s, y + 0.62 * s), size=(2 * r * s, 2 * r * s))
+        Ellipse(pos=(x + (cx - r * 1.6) * s, y + 0.1 * s), size=(3.2 * r * s, 0.95 * s * r * 4),
+                angle_start=-90, angle_end=90)
+
+
+def _sunrise(x: float, y: float, s: float) -> None:
+    """Starting up: a friendly sun coming up over the horizon."""
+    w = max(1.0, 0.06 * s)
+    Ellipse(pos=(x + 0.3 * s, y + 0.1 * s), size=(0.4 * s, 0.4 * s), angle_start=-90,
+            angle_end=90)
+    Line(points=[x + 0.05 * s, y + 0.3 * s, x + 0.95 * s, y + 0.3 * s], width=w)
+    for degrees in (0, 30, 60, 90, 120, 150, 180):
+        a = math.radians(degrees)
+        Line(points=[x + (0.5 + 0.28 * math.cos(a)) * s, y + (0.3 + 0.28 * math.sin(a)) * s,
+                     x + (0.5 + 0.42 * math.cos(a)) * s, y + (0.3 + 0.42 * math.sin(a)) * s],
+             width=w)
+
+
 ICONS: dict[str, Draw] = {
     "scales": _scales,
     "lock": _lock,
@@ -220,6 +290,14 @@ ICONS: dict[str, Draw] = {
     "unlinked": _unlinked,
     "gear": _gear,
     "keyboard": _keyboard,
+    "basket": _basket,
+    "music": _music,
+    "puzzle": _puzzle,
+    "briefcase": _briefcase,
+    "cross": _cross,
+    "screen": _screen,
+    "people": _people,
+    "sunrise": _sunrise,
 }
 
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from wire.localapi import AppTile
 
 BUILTIN_APPS: tuple[tuple[str, str, str], ...] = (
-    ("lessons", N_("Digital skills"), "book"),
+    ("lessons", N_("Digital skills"), "screen"),
     ("requests", N_("Requests"), "envelope"),
     ("settings", N_("Help and settings"), "help"),
 )

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from kivy.properties import ColorProperty, StringProperty
+from kivy.properties import ColorProperty, NumericProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
+from kivy.uix.widget import Widget
 
 from device.kiosk import LONG_PRESS_S
 
@@ -52,4 +53,13 @@ class Tile(Pressable):
 
 
 class KeyButton(Pressable):
-    """One key of the on-screen keyboard: a fixed size, whatever the text size setting."""
+    """One key of the on-screen keyboard: it grows with the text size setting like every word
+    on screen."""
+
+
+class Meter(Widget):
+    """A progress bar in the theme's colours (Kivy's ProgressBar is a fixed image that vanishes
+    in high contrast): `value` of 100, drawn as an outline and a fill in `fill_color`."""
+
+    value = NumericProperty(0)
+    fill_color = ColorProperty((1, 1, 1, 1))

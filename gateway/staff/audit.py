@@ -39,6 +39,6 @@ def audit(verify: bool, limit: int | None, api_path: Path, as_json: bool) -> Non
         if check is not None and check["ok"]:
             say(f"audit chain intact: {check['entries']} entries")
     if check is not None and not check["ok"]:
-        say(f"error: audit chain broken at entry {check['broken_at']}: {check['problem']}",
+        say(f"Error: audit chain broken at entry {check['broken_at']}: {check['problem']}",
             err=True)
         sys.exit(EXIT_PENDING)

@@ -24,8 +24,9 @@ EXIT_PENDING, EXIT_REFUSED, EXIT_UNREACHABLE = 1, 2, 3
 
 
 def fail(code: int, message: str) -> NoReturn:
-    """One `error:` line on stderr, then exit with `code`."""
-    say(f"error: {message}", err=True)
+    """One `Error:` line on stderr (the same prefix as click's usage errors), then exit with
+    `code`."""
+    say(f"Error: {message}", err=True)
     sys.exit(code)
 
 
@@ -44,7 +45,10 @@ class ApiClient:
         self.socket_path = socket_path
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None,
-             timeout: float = 30.0, params: dict[str, Any] | None = None) -> Any:
+             timeout: float = 30.0, params: dict[str, Any] | None = None,
+             missing_ok: bool = False) -> Any:
+        """The answer's JSON; with `missing_ok`, None when the gateway has no such thing (404)
+        instead of an error."""
         transport = httpx.HTTPTransport(uds=str(self.socket_path))
         try:
             with httpx.Client(transport=transport, base_url="http://gateway",
@@ -58,6 +62,8 @@ class ApiClient:
             data = response.json()
         except ValueError:
             data = None
+        if missing_ok and response.status_code == 404:
+            return None
         if response.status_code >= 400:
             detail = data.get("detail") if isinstance(data, dict) else None
             message = detail if isinstance(detail, str) else response.reason_phrase

@@ -56,6 +56,12 @@ def lock_command(locked: bool) -> click.Command:
                 f"confirmed so far: {len(result['confirmed'])}")
         elif not pending:
             say(f"{verb}ed: all {len(targets)} tablet(s) confirmed")
+        held = [] if locked or wing else still_in_lockdown(api_path, targets)
+        if held:
+            say(f"Error: {', '.join(held[:20])}{' …' if len(held) > 20 else ''} remain(s) locked "
+                "by the wing lockdown: lift it with `staff unlock --wing`", err=True)
+            if wait_s > 0:
+                sys.exit(EXIT_PENDING)
         if wait_s > 0 and pending:
             rejected = result.get("rejected") or {}
             silent = [d for d in pending if d not in rejected]
@@ -64,11 +70,19 @@ def lock_command(locked: bool) -> click.Command:
                 parts.append(f"no answer within {wait_s:g}s from {', '.join(silent)}")
             if rejected:
                 parts.append("refused by " + ", ".join(f"{d} ({r})" for d, r in rejected.items()))
-            say(f"error: not confirmed by {len(pending)} of {len(targets)}: " + "; ".join(parts),
+            say(f"Error: not confirmed by {len(pending)} of {len(targets)}: " + "; ".join(parts),
                 err=True)
             sys.exit(EXIT_PENDING)
 
     return command
+
+
+def still_in_lockdown(api_path: Path, targets: list[str]) -> list[str]:
+    """Which of `targets` the wing lockdown still holds: an unlock of one tablet does not lift
+    the wing's lock, which the tablet combines with its own."""
+    wanted = set(targets)
+    return [t["id"] for t in ApiClient(api_path).call("GET", "/v1/tablets")
+            if t["id"] in wanted and t["lockdown"]["locked"]]
 
 
 lock = lock_command(True)

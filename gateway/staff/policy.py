@@ -16,8 +16,10 @@ from typing import Any
 import click
 
 from common.apptree import TreeError, hash_tree
+from common.cli import OneLineGroup
 from gateway.policy_file import PolicyFileError, load_rules, rules_to_toml
 from gateway.staff.client import EXIT_PENDING, EXIT_REFUSED, ApiClient, fail, operator
+from gateway.staff.curfew_words import CLOSED, next_in_words, now_in_words
 from gateway.staff.output import say, say_lines, show_json
 from gateway.staff.params import TEXT, api_option, by_option, json_option, wait_option
 from wire.manifest import MANIFEST_NAME
@@ -26,7 +28,7 @@ from wire.policy import wing_policy
 _ENVELOPE = {"audience": "wing:show", "version": 1, "issued": 0, "expires": 1}
 
 
-@click.group()
+@click.group(cls=OneLineGroup)
 def policy() -> None:
     """The wing policy: curfews, exceptions, lockdowns, apps and privilege profiles."""
 
@@ -63,7 +65,7 @@ def _publish(api_path: Path, rules: dict[str, Any], by: str | None, wait_s: floa
             f"{len(result['targets'])} tablet(s)")
     if wait_s > 0 and result["pending"]:
         pending = result["pending"]
-        say(f"error: not reported within {wait_s:g}s by {len(pending)} of "
+        say(f"Error: not reported within {wait_s:g}s by {len(pending)} of "
             f"{len(result['targets'])}: {', '.join(pending[:50])}", err=True)
         sys.exit(EXIT_PENDING)
 
@@ -111,18 +113,13 @@ def curfew() -> None:
     """Where the wing stands, and one-off exceptions and lockdowns."""
 
 
-def _when(value: int | None, tz: zoneinfo.ZoneInfo) -> str:
-    if value is None:
-        return "-"
-    return dt.datetime.fromtimestamp(value / 1000, tz).strftime("%a %Y-%m-%d %H:%M %Z")
-
-
 @curfew.command()
 @click.option("--profile", type=TEXT, default="standard", show_default=True)
 @api_option
 @json_option
 def status(profile: str, api_path: Path, as_json: bool) -> None:
-    """The curfew state now, by the gateway's clock, and the apps PROFILE may use."""
+    """In words: is the wing in curfew now (by the gateway's clock), until when, when the next
+    curfew is, and the apps PROFILE may use now."""
     client = ApiClient(api_path)
     answer = client.call("GET", "/v1/policy/decision", params={"profile": profile})
     if as_json:
@@ -130,8 +127,13 @@ def status(profile: str, api_path: Path, as_json: bool) -> None:
         return
     rules = client.call("GET", "/v1/policy")["rules"]
     tz = zoneinfo.ZoneInfo(rules["timezone"])
-    say(f"{answer['state']} ({answer['label']})")
-    say(f"closed stretch: {_when(answer['starts_at'], tz)} → {_when(answer['ends_at'], tz)}")
+    say(now_in_words(answer, tz))
+    coming = answer
+    if answer["state"] in CLOSED and answer["ends_at"] is not None:
+        coming = client.call("GET", "/v1/policy/decision",
+                             params={"profile": profile, "at": answer["ends_at"]})
+    if answer["state"] != "unknown":
+        say(next_in_words(coming, tz, answer["at"]))
     allowed = [a["app"] for a in answer["apps"] if a["allowed"]]
     say(f"{profile} may use now: {', '.join(allowed) or 'nothing'}")
 

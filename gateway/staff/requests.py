@@ -11,12 +11,13 @@ from urllib.parse import quote
 
 import click
 
-from gateway.staff.client import ApiClient, operator
+from common.cli import OneLineGroup
+from gateway.staff.client import EXIT_REFUSED, ApiClient, fail, operator
 from gateway.staff.output import say, show_json
 from gateway.staff.params import TEXT, api_option, by_option, json_option
 
 
-@click.group()
+@click.group(cls=OneLineGroup)
 def requests() -> None:
     """Prisoners' requests: list them, reply to one."""
 
@@ -34,8 +35,11 @@ def _when(ms: int | None) -> str:
 @json_option
 def list_requests(device: str | None, api_path: Path, as_json: bool) -> None:
     """Every request that reached the wing, oldest first."""
+    client = ApiClient(api_path)
+    if device is not None and device not in {t["id"] for t in client.call("GET", "/v1/tablets")}:
+        fail(EXIT_REFUSED, f"no tablet {device} in this wing (see `staff status`)")
     params = {"device": device} if device else None
-    rows = ApiClient(api_path).call("GET", "/v1/requests", params=params)
+    rows = client.call("GET", "/v1/requests", params=params)
     if as_json:
         show_json(rows)
         return

@@ -1,21 +1,27 @@
-"""`staff update …`: start a rollout and see where every tablet's update stands."""
+"""`staff update …`: start a rollout, pause, resume or cancel it, and see where every tablet's
+update stands."""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import click
 
+from common.cli import OneLineGroup, Pattern
 from gateway.staff.client import ApiClient, operator
 from gateway.staff.output import say, short, show_json, table
-from gateway.staff.params import TEXT, FiniteRange, api_option, json_option
+from gateway.staff.params import TEXT, FiniteRange, api_option, by_option, json_option
+
+VERSION = Pattern("version", r"\d{1,9}(\.\d{1,9}){0,3}",
+                  "a release version: up to four numbers separated by dots, like 1.4.0")
 
 
-@click.group()
+@click.group(cls=OneLineGroup)
 def update() -> None:
-    """OS updates: rollouts (canary first) and each tablet's progress."""
+    """OS updates: rollouts (canary first), pausing or cancelling one, each tablet's progress."""
 
 
 def _update_state(reported: dict[str, Any]) -> str:
@@ -34,7 +40,8 @@ def status(api_path: Path, as_json: bool) -> None:
         return
     for r in data["rollouts"]:
         c = r["counts"]
-        say(f"rollout {r['id']}: {r['version']} {r['stage']}"
+        paused = " (paused)" if r.get("paused") else ""
+        say(f"rollout {r['id']}: {r['version']} {r['stage']}{paused}"
             f"{' (' + r['reason'] + ')' if r['reason'] else ''} - "
             f"{c['succeeded']} done, {c['in_progress']} updating, {c['failed']} failed, "
             f"{c['waiting']} waiting, {c['not_reached']} not yet offered")
@@ -44,20 +51,21 @@ def status(api_path: Path, as_json: bool) -> None:
         desired = t["desired"] or {}
         rows.append([t["id"], reported.get("running", "") or "?", desired.get("version", "-"),
                      _update_state(reported), short(reported.get("error") or "", 60)])
-    table(["tablet", "running", "wanted", "update", "last error"], rows)
+    table(["TABLET", "RUNNING", "WANTED", "UPDATE", "LAST ERROR"], rows)
     apps = [[t["id"], a["app"], a["version"], a["state"], short(a["error"] or "", 60)]
             for t in data["tablets"] for a in t.get("apps", [])]
     if apps:
         say()
         say("pinned apps not installed:")
-        table(["tablet", "app", "version", "state", "last error"], apps)
+        table(["TABLET", "APP", "VERSION", "STATE", "LAST ERROR"], apps)
 
 
 @update.command("start")
 @click.option("--id", "rollout_id", type=TEXT, required=True, help="A name for this rollout.")
 @click.option("--target", type=TEXT, required=True,
               help="TUF target, e.g. os/cellbridge-os-1.4.0.raucb")
-@click.option("--version", "version", type=TEXT, required=True)
+@click.option("--version", "version", type=VERSION, required=True,
+              help="The release's version, e.g. 1.4.0.")
 @click.option("--canary", multiple=True, type=TEXT, required=True, metavar="ID",
               help="A canary tablet (repeatable): they update first.")
 @click.option("--rest", multiple=True, type=TEXT, metavar="ID",
@@ -84,3 +92,38 @@ def start(rollout_id: str, target: str, version: str, canary: tuple[str, ...],
         show_json(data)
     else:
         say(f"rollout {data['id']} started: {len(canary)} canary tablets")
+
+
+def _change(verb: str, done: str, help_text: str, with_reason: bool = False) -> click.Command:
+    """`staff update cancel|pause|resume ID`."""
+
+    @click.command(name=verb, help=help_text)
+    @click.argument("rollout_id", metavar="ID", type=TEXT)
+    @by_option()
+    @api_option
+    @json_option
+    def command(rollout_id: str, by: str | None, api_path: Path, as_json: bool,
+                reason: str | None = None) -> None:
+        body = {"by": by or operator(), "reason": (reason or "").strip()}
+        data = ApiClient(api_path).call(
+            "POST", f"/v1/rollouts/{quote(rollout_id, safe='')}/{verb}", body)
+        if as_json:
+            show_json(data)
+        else:
+            say(f"rollout {data['id']} {done}")
+
+    if with_reason:
+        command = click.option("--reason", type=TEXT, default=None,
+                               help="Why; kept in the audit trail.")(command)
+    return command
+
+
+update.add_command(_change(
+    "cancel", "cancelled: the update is withdrawn from the tablets that had not started it",
+    "End rollout ID: tablets that have not started the update do not get it (one already "
+    "installing finishes, or rolls back by itself).", with_reason=True))
+update.add_command(_change(
+    "pause", "paused: no tablet starts it until `staff update resume`",
+    "Pause rollout ID: no tablet starts the update, and the next stage waits, until resumed."))
+update.add_command(_change(
+    "resume", "resumed", "Resume a paused rollout ID: its tablets are offered the update again."))

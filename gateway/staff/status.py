@@ -7,17 +7,19 @@ ONLINE shows `unknown` (`online: null` in --json) and LAST SEEN is what is known
 from __future__ import annotations
 
 import time
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
 import click
 
 from gateway.staff.client import ApiClient
+from gateway.staff.curfew_words import now_in_words
 from gateway.staff.output import say, short, show_json, table
 from gateway.staff.params import api_option, json_option
 
-HEADERS = ["TABLET", "CELL", "LANDING", "ONLINE", "LOCKED", "SOURCE", "REASON", "DESIRED",
-           "LOCKDOWN", "IN SYNC", "LAST SEEN"]
+HEADERS = ["TABLET", "CELL", "LANDING", "ONLINE", "LOCKED", "SOURCE", "BY", "REASON", "PROFILE",
+           "OS", "DESIRED", "LOCKDOWN", "IN SYNC", "LAST SEEN"]
 
 
 def ago(ms: int | None, now_ms: int) -> str:
@@ -61,11 +63,21 @@ def _online(online: bool | None) -> str:
     return "unknown" if online is None else "online" if online else "offline"
 
 
+def curfew_now(client: ApiClient) -> str:
+    """Where the wing's curfew stands now, in words (`staff policy curfew status` has more)."""
+    answer = client.call("GET", "/v1/policy/decision", missing_ok=True)
+    if answer is None:
+        return "Curfew: no wing policy applied yet."
+    policy = client.call("GET", "/v1/policy")["rules"]
+    return now_in_words(answer, zoneinfo.ZoneInfo(policy["timezone"]))
+
+
 @click.command()
 @api_option
 @json_option
 def status(api_path: Path, as_json: bool) -> None:
-    """The broker link, then every tablet: online, locked (and why), versions, last seen."""
+    """The broker link, then every tablet: online, locked (by whom and why), profile, OS and
+    document versions, last seen; and above them whether the wing is in curfew now."""
     client = ApiClient(api_path)
     broker = client.call("GET", "/v1/health").get("broker")
     tablets = client.call("GET", "/v1/tablets")
@@ -75,9 +87,12 @@ def status(api_path: Path, as_json: bool) -> None:
     now = time.time_ns() // 1_000_000
     for line in broker_lines(broker, now):
         say(line)
+    say(curfew_now(client))
     if not tablets:
         say("no tablets registered")
         return
+    running = {t["id"]: (t["reported"] or {}).get("running")
+               for t in client.call("GET", "/v1/updates")["tablets"]}
     rows = []
     for t in tablets:
         lock = t["lock"] or {}
@@ -87,7 +102,10 @@ def status(api_path: Path, as_json: bool) -> None:
             _online(t["online"]),
             locked,
             lock.get("source") or "",
+            short(lock.get("by") or "", 16),
             short(lock.get("reason") or "", 30),
+            t.get("profile") or "-",
+            running.get(t["id"]) or "?",
             _versions(t["desired"]),
             _versions(t["lockdown"]),
             "yes" if t["in_sync"] else "NO",

@@ -89,3 +89,45 @@ def unlabelled_controls(root: Any) -> list[str]:
             if not words and not getattr(w, "text", "").strip():
                 failures.append(f"{type(w).__name__} with icon {getattr(w, 'icon', '')!r}")
     return failures
+
+
+def clipped_labels(root: Any, slack: float = 1.0) -> list[str]:
+    """Labels whose drawn text (texture) is larger than the box laid out for it, or whose box
+    reaches outside the window: at a large text size, words that are cut off or overlap."""
+    from kivy.core.window import Window
+    from kivy.uix.label import Label
+    from kivy.uix.textinput import TextInput
+
+    failures = []
+    for w in root.walk(restrict=True):
+        if isinstance(w, TextInput) and visible(w):
+            line = w.line_height + w.padding[1] + w.padding[3]
+            if w.height + slack < 2 * w.line_height + w.padding[1] + w.padding[3]:
+                failures.append(f"text box: {w.height:.0f}px high, two lines need {line:.0f}+")
+            continue
+        if not (isinstance(w, Label) and w.text.strip() and visible(w)):
+            continue
+        w.texture_update()
+        tw, th = w.texture_size
+        if tw > w.width + slack or th > w.height + slack:
+            failures.append(f"label {w.text[:30]!r}: text {tw:.0f}x{th:.0f} in a "
+                            f"{w.width:.0f}x{w.height:.0f} box")
+            continue
+        if _scrolls(w):
+            continue  # below the fold of a scrolling list: reached by scrolling, not cut off
+        x, y = w.to_window(w.x, w.y)
+        if x < -slack or y < -slack or x + w.width > Window.width + slack \
+                or y + w.height > Window.height + slack:
+            failures.append(f"label {w.text[:30]!r}: outside the window at ({x:.0f}, {y:.0f})")
+    return failures
+
+
+def _scrolls(widget: Any) -> bool:
+    from kivy.uix.scrollview import ScrollView
+
+    node = widget.parent
+    while node is not None and node is not node.parent:
+        if isinstance(node, ScrollView):
+            return True
+        node = node.parent
+    return False

@@ -6,8 +6,15 @@ from __future__ import annotations
 
 import pytest
 
+from device.prefs import TEXT_SCALES
 from device.theme import PALETTES, contrast_ratio
-from tests.device.accessibility import contrast_failures, target_failures, unlabelled_controls
+from tests.device.accessibility import (
+    clipped_labels,
+    contrast_failures,
+    target_failures,
+    unlabelled_controls,
+    visible,
+)
 from tests.device.states import curfew_now, curfew_warning, locked, state, updating
 
 pytestmark = pytest.mark.gui
@@ -114,6 +121,66 @@ def test_largest_text_still_fits_the_rules(start_shell, screen):
     assert contrast_failures(shell.app.root) == []
     assert target_failures(shell.app.root) == []
     shell.screenshot(f"{screen}-largest-text")
+
+
+def show_starting(shell):
+    """Before the agent has said anything."""
+
+
+SCREENS["starting"] = show_starting
+
+
+@pytest.mark.parametrize("scale", TEXT_SCALES)
+@pytest.mark.parametrize("screen", sorted(SCREENS))
+def test_every_screen_fits_its_words_at_every_text_size(start_shell, screen, scale):
+    shell = start_shell(connect=False)
+    shell.app.set_text_scale(scale)
+    SCREENS[screen](shell)
+    shell.step(6)
+    assert clipped_labels(shell.app.root) == []
+    tiles = [w for w in shell.app.root.walk() if type(w).__name__ == "Tile" and visible(w)]
+    assert len({round(t.height) for t in tiles}) <= 1, "tiles of uneven heights"
+
+
+def test_the_clip_check_catches_text_too_big_for_its_box(start_shell):
+    from kivy.uix.label import Label
+
+    shell = start_shell(connect=False)
+    show_settings(shell)
+    shell.step()
+    squeezed = Label(text="A sentence far too long for the box", size_hint=(None, None),
+                     size=(40, 20))
+    shell.app.root.ids.sm.current_screen.children[0].add_widget(squeezed)
+    shell.step()
+    assert any("far too long" in f for f in clipped_labels(shell.app.root))
+
+
+@pytest.mark.parametrize("theme", sorted(PALETTES))
+def test_the_update_progress_bar_is_drawn_in_the_themes_colours(start_shell, theme):
+    from kivy.uix.progressbar import ProgressBar
+
+    from tests.device.accessibility import background as drawn_on
+
+    shell = start_shell(connect=False, theme=theme)
+    show_updating(shell)
+    shell.step(4)
+    root = shell.app.root
+    assert not [w for w in root.walk() if isinstance(w, ProgressBar)]  # Kivy's: a fixed image
+    meter = next(w for w in root.walk() if type(w).__name__ == "Meter")
+    assert meter.value == 62
+    assert contrast_ratio(tuple(meter.fill_color), drawn_on(meter)) >= 3.0
+
+
+def test_the_starting_screen_is_friendly_not_locked(start_shell):
+    shell = start_shell(connect=False)
+    shell.step(3)
+    assert shell.screen() == "lock"
+    words = [w.text for w in shell.app.root.walk() if getattr(w, "text", "").strip()]
+    assert "The tablet is getting ready" in words and "Please wait a moment." in words
+    assert not any("locked" in text.lower() or "not ready" in text.lower() for text in words)
+    icons = [w.name for w in shell.app.root.walk() if type(w).__name__ == "Icon" and w.opacity]
+    assert "sunrise" in icons and "lock" not in icons
+    shell.screenshot("starting")
 
 
 def test_the_checks_catch_faint_text_and_small_targets(start_shell):

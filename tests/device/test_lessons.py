@@ -99,4 +99,19 @@ def test_a_translated_lesson_replaces_the_english_one_and_keeps_its_id():
     assert polish.keys() == english.keys()
     assert polish["staying-safe"].title == "Bezpieczeństwo w internecie"
     assert len(polish["staying-safe"].steps) == len(english["staying-safe"].steps)
-    assert polish["email"] == english["email"]  # not translated yet: English
+    assert polish["email"].title == "Czym jest e-mail"
+    assert [len(lesson.steps) for lesson in polish.values()] == [
+        len(lesson.steps) for lesson in english.values()]
+
+
+def test_a_lesson_not_yet_translated_is_shown_in_english(tmp_path):
+    import shutil
+
+    from device.lessons import LESSON_DIR
+
+    shutil.copytree(LESSON_DIR, tmp_path / "lessons")
+    (tmp_path / "lessons" / "pl" / "03-email.toml").unlink()
+    english = {x.id: x for x in load_lessons(tmp_path / "lessons")}
+    polish = {x.id: x for x in load_lessons(tmp_path / "lessons", language="pl")}
+    assert polish["email"] == english["email"]
+    assert polish["typing"] != english["typing"]

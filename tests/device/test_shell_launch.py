@@ -78,7 +78,8 @@ def test_an_app_the_agent_refuses_does_not_start(world: World, start_shell: Call
     shell = start_shell(world.agent.socket_path, data_dir=data)
     assert shell.wait_until(lambda: shell.app.agent_reachable and shell.screen() == "home")
     shell.tap(tile(shell, "Music"))
-    assert shell.wait_until(lambda: shell.app.banner_text == "Music cannot start right now.")
+    assert shell.wait_until(
+        lambda: shell.app.banner_text == "This app is being updated. Try again later.")
     assert shell.app.running_app is None
     assert not (data / "apps" / "music").exists()
     shell.screenshot("agent-launch-refused")

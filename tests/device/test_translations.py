@@ -89,3 +89,12 @@ def test_polish_plurals_follow_polish_grammar():
         "22 minuty",
         "25 minut",
     ]
+
+
+@pytest.mark.parametrize("language", OTHER_LANGUAGES)
+def test_every_lesson_is_translated(language):
+    """A lesson without a translation would show English in the middle of a Polish course."""
+    lessons = DEVICE / "lessons"
+    english = sorted(p.name for p in lessons.glob("*.toml"))
+    translated = sorted(p.name for p in (lessons / language).glob("*.toml"))
+    assert translated == english

@@ -135,13 +135,13 @@ def test_the_lock_says_since_when_but_a_fail_safe_lock_does_not():
 def test_waiting_for_policy_or_time_is_not_called_curfew_on_screen():
     waiting = state(curfew=CurfewView(state="unknown"))
     assert view.screen_for(waiting, "home") == "curfew"  # still fail closed
-    assert view.curfew_title(waiting) == "The tablet is not ready yet."
+    assert view.curfew_title(waiting) == "The tablet is getting ready"
     assert view.curfew_title(curfew_now()) == "It is curfew. Time to rest."
 
 
 def test_a_fail_safe_lock_never_shows_technical_detail():
     broken = failsafe_state("t-0001", "internal error: OperationalError")
-    assert view.lock_reason_text(broken) == "The tablet is not ready. Please wait."
+    assert view.lock_reason_text(broken) == "Please wait a moment."
 
 
 def test_a_waiting_tablet_shows_no_technical_label():
@@ -149,3 +149,36 @@ def test_a_waiting_tablet_shows_no_technical_label():
     assert view.curfew_name(waiting) == ""
     named = state(curfew=CurfewView(state="curfew", label="Wing search"))
     assert view.curfew_name(named) == "Wing search"
+
+
+@pytest.mark.parametrize(("reason", "words"), [
+    ("curfew", "Not available during curfew."),
+    ("no trusted time yet: curfew rules apply", "Not available during curfew."),
+    ("lockdown", "Not available during a lockdown."),
+    ("the tablet is locked", "Not available while the tablet is locked."),
+    ("outside its hours", "Music is not available at this time of day."),
+    ("not in the basic profile", "Music is not available to you."),
+    ("no wing policy yet", "The tablet is still getting ready. Try again soon."),
+    ("no readable manifest: No such file or directory", "This app is being updated. Try again "
+     "later."),
+    ("manifest refused: expired: 2026-01-01", "This app is being updated. Try again later."),
+    ("internal error", "Music cannot start right now."),
+])
+def test_a_refused_launch_says_why_in_plain_words(reason, words):
+    assert view.refusal_text(reason, "Music") == words
+
+
+def test_a_starting_tablet_says_it_is_getting_ready_not_locked():
+    starting = failsafe_state("t-0001", "agent starting")
+    assert (view.lock_title(starting), view.lock_icon(starting)) == (
+        "The tablet is getting ready", "sunrise")
+    assert view.lock_reason_text(starting) == "Please wait a moment."
+    assert (view.lock_title(locked("Search")), view.lock_icon(locked("Search"))) == (
+        "This tablet is locked", "lock")
+
+
+def test_a_locked_tablet_shows_no_curfew_countdown():
+    soon = curfew_warning(5)
+    assert view.curfew_status(soon, NOW) != ""
+    locked_soon = soon.model_copy(update={"locked": True, "lock": locked("Search").lock})
+    assert view.curfew_status(locked_soon, NOW) == ""

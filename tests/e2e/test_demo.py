@@ -4,6 +4,7 @@ T-0001 installs the signed apps the example policy pins, released by the demo as
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,9 @@ def demo_env() -> dict[str, str]:
 
 @pytest.mark.gui
 def test_the_demo_tour_locks_and_unlocks_a_tablet_and_its_shell_shows_it(tmp_path: Path) -> None:
+    old = tmp_path / "demo" / "screenshots" / "0001-from-an-earlier-run.png"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"")
     result = subprocess.run(
         [sys.executable, "-m", "cellbridge", "demo", "--tablets", "3", "--dir",
          str(tmp_path / "demo"), "--tour"],
@@ -41,9 +45,11 @@ def test_the_demo_tour_locks_and_unlocks_a_tablet_and_its_shell_shows_it(tmp_pat
     assert "locked: all 1 tablet(s) confirmed" in result.stdout
     assert "unlocked: all 3 tablet(s) confirmed" in result.stdout
     assert "audit chain intact" in result.stdout
+    assert "healthcare" in result.stdout and "Please may I see the nurse" in result.stdout
     shots = sorted(p.name for p in (tmp_path / "demo" / "screenshots").glob("*.png"))
     assert any(name.endswith("-lock.png") for name in shots), shots
     assert any(name.endswith("-home.png") for name in shots), shots
+    assert old.name not in shots  # only this run's screenshots
 
 
 def installed_version(state_dir: Path, app: str) -> str | None:
@@ -63,19 +69,31 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
     raise AssertionError(f"not within {timeout:g} s: {what}")
 
 
-def test_the_demo_tablet_installs_every_app_the_policy_pins_and_one_launches(
-    tmp_path: Path,
-) -> None:
+@contextlib.contextmanager
+def running_demo(tmp_path: Path, tablets: int) -> Iterator[tuple[Path, Path]]:
+    """A headless demo in `tmp_path/demo`, up and waiting; (its directory, its output file).
+    Stopped with Ctrl-C afterwards, which it must survive cleanly."""
     directory = tmp_path / "demo"
     out = tmp_path / "demo.out"
     with open(out, "wb") as log:
         demo = subprocess.Popen(
-            [sys.executable, "-m", "cellbridge", "demo", "--tablets", "1", "--no-shell",
+            [sys.executable, "-m", "cellbridge", "demo", "--tablets", str(tablets), "--no-shell",
              "--dir", str(directory)], env=demo_env(), stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for(lambda: "The wing is running" in out.read_text() or demo.poll() is not None,
                  120, "the demo is up")
         assert demo.poll() is None, out.read_text()[-3000:]
+        yield directory, out
+    finally:
+        demo.send_signal(signal.SIGINT)
+        demo.wait(timeout=60)
+    assert demo.returncode == 0, out.read_text()[-3000:]
+
+
+def test_the_demo_tablet_installs_every_app_the_policy_pins_and_one_launches(
+    tmp_path: Path,
+) -> None:
+    with running_demo(tmp_path, 1) as (directory, out):
         pins = {app: entry["version"] for app, entry in load_rules(EXAMPLE)["apps"].items()}
         assert f"{len(pins)} signed apps" in out.read_text()
         tablet = directory / "tablets" / "T-0001"
@@ -94,7 +112,88 @@ def test_the_demo_tablet_installs_every_app_the_policy_pins_and_one_launches(
         finally:
             app.stop()
         assert "Listener line 2.1.0 started" in (home / "listener.log").read_text()
+
+
+def hold_in_another_process(directory: Path) -> subprocess.Popen[str]:
+    """A process that holds `directory`'s demo lock until its stdin closes."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from pathlib import Path; "
+         "from cellbridge.dir_lock import holding\n"
+         f"with holding(Path({str(directory)!r})):\n print('held', flush=True); sys.stdin.read()"],
+        env=demo_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    return holder
+
+
+def test_a_second_demo_on_a_directory_in_use_refuses_and_names_the_owner(tmp_path: Path) -> None:
+    directory = tmp_path / "demo"
+    holder = hold_in_another_process(directory)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "cellbridge", "demo", "--tablets", "1", "--no-shell",
+             "--dir", str(directory), "--tour"],
+            env=demo_env(), capture_output=True, text=True, timeout=60, check=False)
     finally:
-        demo.send_signal(signal.SIGINT)
-        demo.wait(timeout=60)
-    assert demo.returncode == 0, out.read_text()[-3000:]
+        holder.communicate("")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.startswith("Error: "), result.stderr
+    assert f"in use by a running demo (process {holder.pid}" in result.stderr
+    assert "broker" not in result.stdout  # nothing was started or rewritten
+    assert not (directory / "gateway").exists() and not (directory / "tablets").exists()
+
+
+def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path: Path) -> None:
+    from cellbridge.dir_lock import LOCK_NAME, DirectoryInUse, holding
+
+    directory = tmp_path / "demo"
+    holder = hold_in_another_process(directory)
+    with pytest.raises(DirectoryInUse) as refused, holding(directory):
+        pass
+    assert refused.value.pid == holder.pid
+    holder.kill()  # dies without cleaning up: its pid stays in the lock file
+    holder.wait()
+    assert (directory / LOCK_NAME).read_text() == f"{holder.pid}\n"
+
+    with holding(directory) as lock:
+        assert lock.read_text() == f"{os.getpid()}\n"
+
+
+def test_the_demo_shows_the_requests_path_and_refuses_a_release_it_does_not_have(
+    tmp_path: Path,
+) -> None:
+    with running_demo(tmp_path, 2) as (directory, out):
+        printed = out.read_text()
+        api = next(line.split("=", 1)[1] for line in printed.splitlines()
+                   if "export CELLBRIDGE_GATEWAY_API=" in line)
+        assert "cellbridge demo request --dir" in printed
+        env = {**demo_env(), "CELLBRIDGE_GATEWAY_API": api}
+
+        def cellbridge(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "cellbridge", *args], env=env,
+                                  capture_output=True, text=True, timeout=60, check=False)
+
+        filed = cellbridge("demo", "request", "--dir", str(directory), "--type", "healthcare",
+                           "Please may I see the nurse")
+        assert filed.returncode == 0, filed.stderr
+        request_id = filed.stdout.split()[1]
+        wait_for(lambda: request_id in cellbridge("staff", "requests", "list").stdout, 30,
+                 "the request reached the wing")
+        listed = cellbridge("staff", "requests", "list", "--device", "T-0001").stdout
+        assert "healthcare" in listed and "Please may I see the nurse" in listed
+
+        missing = cellbridge("staff", "update", "start", "--id", "r1", "--target",
+                             "os/cellbridge-os-9.9.9.raucb", "--version", "9.9.9",
+                             "--canary", "T-0002")
+        assert missing.returncode == 2
+        assert missing.stderr.startswith(
+            "Error: the release repository has no target os/cellbridge-os-9.9.9.raucb")
+
+
+def test_a_request_without_a_running_demo_says_how_to_start_one(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cellbridge", "demo", "request", "--dir", str(tmp_path / "none"),
+         "hello"], env=demo_env(), capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"Error: no running demo in {tmp_path / 'none'}")
+    assert "start one with `cellbridge demo --dir" in result.stderr

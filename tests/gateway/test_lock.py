@@ -67,7 +67,7 @@ async def test_lock_wait_ends_early_naming_a_tablet_that_refused_and_why(gateway
     answer = json.loads(result.stdout)
     assert answer["confirmed"] == ["T1"]
     assert answer["rejected"] == {"T2": "expired: clock skew"}
-    assert result.stderr == "error: not confirmed by 1 of 2: refused by T2 (expired: clock skew)\n"
+    assert result.stderr == "Error: not confirmed by 1 of 2: refused by T2 (expired: clock skew)\n"
 
 
 async def test_a_wing_lockdown_is_one_retained_publish_not_one_per_tablet(gateway, broker):
@@ -102,7 +102,7 @@ async def test_a_wing_lockdown_is_confirmed_by_the_lockdown_version_each_tablet_
 def test_locking_an_unknown_tablet_exits_2_with_one_line(gateway):
     result = gateway.staff("lock", "--device", "T1", "--device", "NOPE", "--reason", "search")
     assert result.returncode == 2
-    assert result.stderr == "error: unknown tablet NOPE\n"
+    assert result.stderr == "Error: unknown tablet NOPE\n"
 
 
 def test_an_empty_reason_is_refused_with_exit_2(gateway):
@@ -139,14 +139,16 @@ async def test_status_json_lists_every_tablet_with_its_lock_versions_and_presenc
     assert t1["desired"] == {"version": 2, "locked": True, "reported_version": 2}
     assert t1["in_sync"] is True
     assert tablets[1]["online"] is False and tablets[1]["locked"] is None
-    assert set(t1) == {"id", "cell", "landing", "online", "boot_id", "last_seen", "locked",
-                       "lock", "desired", "lockdown", "in_sync"}
+    assert t1["profile"] == "standard"
+    assert set(t1) == {"id", "cell", "landing", "online", "boot_id", "last_seen", "profile",
+                       "locked", "lock", "desired", "lockdown", "in_sync"}
 
 
 def test_status_for_humans_is_a_table_with_a_row_per_tablet(gateway):
     result = gateway.staff("status")
     assert result.returncode == 0
-    lines = result.stdout.splitlines()
+    curfew, *lines = result.stdout.splitlines()
+    assert curfew == "Curfew: no wing policy applied yet."
     assert lines[0].split()[:5] == ["TABLET", "CELL", "LANDING", "ONLINE", "LOCKED"]
     assert [line.split()[0] for line in lines[1:]] == ["T1", "T2", "T3"]
 
@@ -163,5 +165,5 @@ def test_registering_an_invalid_tablet_id_exits_2_with_one_line(gateway):
         capture_output=True, text=True, env=gateway.env(), cwd=REPO_ROOT, timeout=60,
     )
     assert result.returncode == 2
-    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: id:")
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: id:")
 

@@ -54,7 +54,7 @@ def test_audit_verify_exits_0_on_an_intact_trail_and_1_naming_a_tampered_entry(g
     assert tampered.returncode == 1
     assert json.loads(tampered.stdout)["verify"]["broken_at"] == 2
     assert tampered.stderr == (
-        "error: audit chain broken at entry 2: contents do not match its hash\n"
+        "Error: audit chain broken at entry 2: contents do not match its hash\n"
     )
 
 

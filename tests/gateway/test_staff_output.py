@@ -27,11 +27,11 @@ ESCAPED = "\\x1b]0;owned\\x07\\x1b[2J\\rLOCKED\\u202eevil\\x9b31m\\x7f\\nT9  for
 NOW = 1_767_225_600_000
 
 TABLETS = [
-    {"id": EVIL, "cell": EVIL, "landing": EVIL, "online": True, "boot_id": EVIL,
+    {"id": EVIL, "cell": EVIL, "landing": EVIL, "online": True, "boot_id": EVIL, "profile": EVIL,
      "last_seen": NOW, "locked": True, "lock": {"source": EVIL, "reason": EVIL},
      "desired": {"version": 2, "locked": True, "reported_version": 2},
      "lockdown": {"version": 1, "locked": False, "reported_version": None}, "in_sync": True},
-    {"id": "T2", "cell": "C1", "landing": "L1", "online": False, "boot_id": None,
+    {"id": "T2", "cell": "C1", "landing": "L1", "online": False, "boot_id": None, "profile": None,
      "last_seen": None, "locked": None, "lock": None,
      "desired": {"version": 1, "locked": False, "reported_version": None},
      "lockdown": {"version": 1, "locked": False, "reported_version": None}, "in_sync": False},
@@ -52,7 +52,7 @@ UPDATES = {
                  "desired": {"version": EVIL},
                  "apps": [{"app": EVIL, "version": EVIL, "state": EVIL, "error": EVIL}]}],
 }
-DECISION = {"state": EVIL, "label": EVIL, "starts_at": None, "ends_at": None,
+DECISION = {"at": NOW, "state": EVIL, "label": EVIL, "starts_at": None, "ends_at": None,
             "apps": [{"app": EVIL, "allowed": True}]}
 LOCK = {"targets": ["T1", EVIL], "pending": [EVIL], "confirmed": ["T1"], "version": 3,
         "rejected": {EVIL: EVIL}}
@@ -142,7 +142,8 @@ def test_stored_text_reaches_the_terminal_inert(args: list[str], exit_code: int,
 
 def test_a_table_keeps_one_line_per_row_whatever_the_text(api: Path) -> None:
     result = CliRunner().invoke(staff, ["status", "--api", str(api)])
-    lines = result.stdout.splitlines()
+    curfew, *lines = result.stdout.splitlines()
+    assert curfew.startswith("The gateway says the wing is ") and ESCAPED[:20] in curfew
     assert len(lines) == 1 + len(TABLETS)
     assert lines[1].startswith(ESCAPED) and lines[2].split()[0] == "T2"
 

@@ -85,7 +85,7 @@ def test_a_bad_policy_file_is_refused_before_anything_is_published(
     bad.write_text(EXAMPLE.read_text().replace('"fri-sat 23:00-08:00"', '"fri-sat 23:00-8"'))
     result = gateway.staff("policy", "apply", str(bad))
     assert result.returncode == 2
-    assert result.stderr.startswith(f"error: {bad}:24: curfew.windows[2]: ")
+    assert result.stderr.startswith(f"Error: {bad}:24: curfew.windows[2]: ")
     assert gateway.staff_json("policy", "show")["version"] is None
 
 

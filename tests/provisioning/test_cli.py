@@ -537,3 +537,46 @@ def test_a_failing_reload_command_is_reported_after_the_revocation_is_recorded(
         == "Error: revoked in the estate, but the reload command failed (3): no route"
     )
     assert est.Estate(estate).inventory.get("T1").status.value == "revoked"
+
+
+def test_a_batch_with_several_bad_rows_names_every_one_by_its_line(
+    estate: Path, tmp_path: Path
+) -> None:
+    batch = Path(_write(tmp_path, "bad.csv", "tablet_id,wing,cell\nX1,w1,1\nX 2,w1,2\n"
+                        "X3,w1,\nX1,w1,4\nX5,w1,5,extra\nX6,w1,6\n"))
+    before = tree_digest(estate)
+    result = run(estate, "enrol", "--batch", str(batch))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{batch}: line 3: invalid tablet id 'X 2'",
+        f"{batch}: line 4: tablet 'X3' has no cell",
+        f"{batch}: line 5: tablet 'X1' appears twice (first on line 2)",
+        f"{batch}: line 6: more columns than the header",
+        f"Error: {batch}: 4 bad rows (above); nothing was enrolled",
+    ]
+    assert tree_digest(estate) == before
+
+
+def test_the_batch_csv_header_is_documented_in_the_help(tmp_path: Path) -> None:
+    result = run(tmp_path / "estate", "enrol", "--help")
+    assert "tablet_id,wing,cell" in " ".join(result.stdout.split())
+    assert "line number" in result.stdout
+
+
+def test_the_passphrase_prompt_names_the_keys_it_unlocks(
+    estate: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import provisioning.cli as cli
+
+    asked: list[str] = []
+
+    def prompt(text: str, **kwargs: object) -> str:
+        asked.append(text)
+        return PASSPHRASE
+
+    monkeypatch.setattr(cli.sys.stdin, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr(cli.click, "prompt", prompt)
+    monkeypatch.delenv("CELLBRIDGE_ESTATE_PASSPHRASE", raising=False)
+    cli._read_passphrase(None, root=estate)
+    assert asked == [f"The estate passphrase (it encrypts the estate's root and wing CA keys "
+                     f"in {estate})"]

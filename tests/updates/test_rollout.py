@@ -90,3 +90,61 @@ def test_a_report_about_another_release_is_not_an_outcome() -> None:
 def test_a_finished_rollout_stays_finished() -> None:
     done = rollout(stage="done")
     assert step(done, reports(T1="failed", T2="failed")).rollout == done
+
+
+# Staff's hand on a running rollout: cancel, pause, resume.
+
+def test_a_cancelled_rollout_ends_and_withdraws_the_update_from_tablets_not_started() -> None:
+    from gateway.rollout import cancel
+
+    result = cancel(rollout(), reports(T1="downloading"), "officer", "wrong release")
+    assert result.rollout.stage == "cancelled"
+    assert result.rollout.reason == "canary: cancelled by officer: wrong release"
+    assert result.withdraw == ("T2",) and not result.offer
+    assert step(result.rollout, reports(T1="committed", T2="committed")).offer == ()
+    with pytest.raises(ValueError, match="already cancelled"):
+        cancel(result.rollout, {}, "officer", "")
+
+
+def test_a_paused_rollout_starts_no_tablet_and_holds_the_next_stage_until_resumed() -> None:
+    from gateway.rollout import set_paused
+
+    paused = set_paused(rollout(), reports(T1="downloading"), True)
+    assert paused.rollout.paused and paused.withdraw == ("T2",)
+    held = step(paused.rollout, reports(T1="committed", T2="committed"))
+    assert held.rollout.stage == "canary" and held.offer == ()
+    with pytest.raises(ValueError, match="already paused"):
+        set_paused(paused.rollout, {}, True)
+
+    resumed = set_paused(paused.rollout, reports(T1="committed"), False)
+    assert not resumed.rollout.paused and resumed.offer == ("T2",)
+    assert step(resumed.rollout, reports(T1="committed", T2="committed")).offer == (
+        "T3", "T4", "T5")
+
+
+def test_a_rollout_sharing_a_tablet_with_a_running_one_is_refused() -> None:
+    from gateway.rollout import overlap
+
+    running = rollout(id="r1")
+    assert overlap(rollout(id="r2", canary=("T9",), rest=()), [running]) is None
+    assert overlap(rollout(id="r2", canary=("T9",), rest=("T4",)), [running]) == (
+        "rollout r1 (1.1.0, canary) already covers T4: cancel it or wait until it is done")
+    finished = running.model_copy(update={"stage": "done"})
+    assert overlap(rollout(id="r2"), [finished]) is None
+
+
+@pytest.mark.parametrize(("target", "version", "problem"), [
+    (TARGET, "1.1.0", None),
+    ("os/cellbridge-os-9.9.9.raucb", "9.9.9", "the release repository has no target "
+     "os/cellbridge-os-9.9.9.raucb (it has os/cellbridge-os-1.1.0.raucb)"),
+    (TARGET, "1.2.0", f"{TARGET} is version 1.1.0, not 1.2.0"),
+    ("apps/education/3.2.0.raucb", "3.2.0", "apps/education/3.2.0.raucb is not an OS release"),
+])
+def test_a_rollouts_target_must_be_a_signed_os_release_of_that_version(
+    target: str, version: str, problem: str | None,
+) -> None:
+    from gateway.rollout import target_problem
+
+    targets = {TARGET: {"length": 1, "hashes": {}, "custom": {"kind": "os", "version": "1.1.0"}},
+               "apps/education/3.2.0.raucb": {"custom": {"kind": "app", "version": "3.2.0"}}}
+    assert target_problem(targets, target, version) == problem

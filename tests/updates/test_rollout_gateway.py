@@ -104,7 +104,7 @@ async def test_a_rollout_of_a_malformed_target_is_refused_in_one_line(gateway: G
     result = await gateway.astaff("update", "start", "--id", "r9", "--target", "../../keys/x",
                                   "--version", "1.1.0", "--canary", "T1")
     assert result.returncode == 2
-    assert result.stderr.startswith("error: target/version:")
+    assert result.stderr.startswith("Error: target/version:")
     assert len(result.stderr.strip().splitlines()) == 1
     status = await gateway.astaff("update", "status", "--json")
     assert json.loads(status.stdout)["rollouts"] == []
@@ -119,3 +119,55 @@ async def test_a_window_that_ends_before_it_starts_is_refused(gateway: Gateway) 
                                   "2030-01-02T04:00", "2030-01-02T01:00")
     assert result.returncode == 2
     assert "window_end must be after window_start" in result.stderr
+
+
+async def test_a_second_rollout_to_the_same_tablets_is_refused(gateway: Gateway) -> None:
+    await start(gateway, "--rest", "T2")
+    again = await gateway.astaff("update", "start", "--id", "r2", "--target", TARGET,
+                                 "--version", "1.1.0", "--canary", "T2")
+    assert again.returncode == 2
+    assert again.stderr == ("Error: rollout r1 (1.1.0, canary) already covers T2: cancel it or "
+                            "wait until it is done\n")
+    assert [r["id"] for r in (await status(gateway))["rollouts"]] == ["r1"]
+
+
+async def test_cancelling_a_rollout_withdraws_the_update_and_frees_its_tablets(
+    gateway: Gateway, peer: Callable[..., TabletPeer]
+) -> None:
+    async with peer("T1") as t1:
+        await start(gateway, "--rest", "T2")
+        await t1.wait_until(lambda: offered(t1))
+        cancelled = await gateway.astaff("update", "cancel", "r1", "--reason", "wrong build",
+                                         "--by", "it.lead")
+        assert cancelled.returncode == 0, cancelled.stderr
+        assert cancelled.stdout.startswith("rollout r1 cancelled")
+        await t1.wait_until(lambda: not offered(t1))
+        view = (await status(gateway))["rollouts"][0]
+        assert (view["stage"], view["reason"]) == (
+            "cancelled", "canary: cancelled by it.lead: wrong build")
+        again = await gateway.astaff("update", "cancel", "r1")
+        assert (again.returncode, again.stderr) == (2, "Error: rollout r1 is already cancelled\n")
+        unknown = await gateway.astaff("update", "cancel", "r7")
+        assert (unknown.returncode, unknown.stderr) == (2, "Error: no rollout r7 (rollouts: r1)\n")
+        audit = json.loads((await gateway.astaff("audit", "--json")).stdout)["entries"]
+        assert any(e["action"] == "rollout_cancelled" for e in audit)
+        # Its tablets are free for the next rollout.
+        await gateway.astaff("update", "start", "--id", "r2", "--target", TARGET,
+                             "--version", "1.1.0", "--canary", "T1")
+        await t1.wait_until(lambda: offered(t1))
+
+
+async def test_a_paused_rollout_offers_nothing_until_resumed(
+    gateway: Gateway, peer: Callable[..., TabletPeer]
+) -> None:
+    async with peer("T1") as t1:
+        await start(gateway)
+        await t1.wait_until(lambda: offered(t1))
+        paused = await gateway.astaff("update", "pause", "r1")
+        assert paused.returncode == 0, paused.stderr
+        await t1.wait_until(lambda: not offered(t1))
+        assert "rollout r1: 1.1.0 canary (paused)" in (
+            await gateway.astaff("update", "status")).stdout
+        resumed = await gateway.astaff("update", "resume", "r1")
+        assert (resumed.returncode, resumed.stdout) == (0, "rollout r1 resumed\n")
+        await t1.wait_until(lambda: offered(t1))
