@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from gateway.caller_api import Caller, recorded_by
 from gateway.config import Place
 from gateway.desired import LockRequest
 from gateway.fleet import InputError, Selector, TargetError
@@ -36,7 +37,8 @@ class LockBody(_Body):
     wing: bool = False
     locked: bool
     reason: ShortText
-    by: Name
+    by: Name | None = None
+    """A note: the audit records the caller's OS account (`gateway.caller_api`)."""
     wait_s: Annotated[float, Field(ge=0, le=MAX_WAIT_S)] = 0.0
 
     @model_validator(mode="after")
@@ -54,7 +56,7 @@ class RegisterBody(_Body):
     id: DeviceId
     cell: Place
     landing: Place
-    by: Name = "api"
+    by: Name | None = None
 
 
 def _one_line(exc: RequestValidationError) -> str:
@@ -67,22 +69,26 @@ def _one_line(exc: RequestValidationError) -> str:
     return f"{where}: {message}" if where else message
 
 
-def make_app(service: GatewayService) -> FastAPI:
+def make_app(service: GatewayService, anonymous: str | None = None) -> FastAPI:
+    """The API over `service`. Every change is recorded as done by the caller's OS account,
+    known from the Unix socket; `anonymous` is the account for a caller that came some other way
+    (in-process tests), None to refuse them (403)."""
     app = FastAPI(title="Cellbridge wing gateway", docs_url=None, redoc_url=None)
+    app.state.anonymous = anonymous
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _one_line(exc)}, status_code=422)
 
     @app.post("/v1/lock")
-    async def lock(body: LockBody) -> dict[str, Any]:
+    async def lock(body: LockBody, caller: Caller) -> dict[str, Any]:
         selector = Selector(
             devices=tuple(body.devices or ()), cell=body.cell, landing=body.landing,
             wing=body.wing,
         )
         try:
             outcome = await service.lock(
-                selector, LockRequest(body.locked, body.by, body.reason), body.wait_s
+                selector, LockRequest(body.locked, recorded_by(caller, body.by), body.reason), body.wait_s
             )
         except TargetError as exc:
             raise HTTPException(404, str(exc)) from exc
@@ -106,8 +112,9 @@ def make_app(service: GatewayService) -> FastAPI:
         return service.tablet_views()
 
     @app.post("/v1/tablets")
-    async def register(body: RegisterBody) -> dict[str, Any]:
-        changed = await service.register(Tablet(body.id, body.cell, body.landing), body.by)
+    async def register(body: RegisterBody, caller: Caller) -> dict[str, Any]:
+        changed = await service.register(Tablet(body.id, body.cell, body.landing),
+                                         recorded_by(caller, body.by))
         return {"id": body.id, "cell": body.cell, "landing": body.landing, "changed": changed}
 
     @app.get("/v1/audit")
