@@ -87,9 +87,8 @@ def make_app(service: GatewayService, anonymous: str | None = None) -> FastAPI:
             wing=body.wing,
         )
         try:
-            outcome = await service.lock(
-                selector, LockRequest(body.locked, recorded_by(caller, body.by), body.reason), body.wait_s
-            )
+            request = LockRequest(body.locked, recorded_by(caller, body.by), body.reason)
+            outcome = await service.lock(selector, request, body.wait_s)
         except TargetError as exc:
             raise HTTPException(404, str(exc)) from exc
         except InputError as exc:

@@ -73,7 +73,7 @@ def recorded_by(account: str, note: str | None) -> str:
     """What the audit and the signed documents record as who acted: the verified account, and
     the caller's own `--by` beside it when it says something else."""
     verified = f"os:{account}"
-    if not note or note == account or note == verified:
+    if not note or note in (account, verified):
         return verified[:BY_MAX]
     text = f"{verified} ({note})"
     return text if len(text) <= BY_MAX else text[:BY_MAX - 2] + "…)"

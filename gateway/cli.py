@@ -20,7 +20,6 @@ from common.text import inert
 from gateway.config import GatewayConfig
 from gateway.staff.params import TEXT
 
-
 log = logging.getLogger(__name__)
 
 
