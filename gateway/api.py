@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -59,6 +59,18 @@ class RegisterBody(_Body):
     by: Name | None = None
 
 
+class Problem(BaseModel):
+    """Every error answer: one line for the CLI to print as it is."""
+
+    detail: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem} for status in (403, 404, 409, 422, 507)
+}
+"""The error answers any route may give, in the schema (FastAPI's default 422 is a list)."""
+
+
 def _one_line(exc: RequestValidationError) -> str:
     errors = exc.errors()
     if not errors:
@@ -73,7 +85,8 @@ def make_app(service: GatewayService, anonymous: str | None = None) -> FastAPI:
     """The API over `service`. Every change is recorded as done by the caller's OS account,
     known from the Unix socket; `anonymous` is the account for a caller that came some other way
     (in-process tests), None to refuse them (403)."""
-    app = FastAPI(title="Cellbridge wing gateway", docs_url=None, redoc_url=None)
+    app = FastAPI(title="Cellbridge wing gateway", docs_url=None, redoc_url=None,
+                  responses=ERRORS)
     app.state.anonymous = anonymous
 
     @app.exception_handler(RequestValidationError)
@@ -117,9 +130,9 @@ def make_app(service: GatewayService, anonymous: str | None = None) -> FastAPI:
         return {"id": body.id, "cell": body.cell, "landing": body.landing, "changed": changed}
 
     @app.get("/v1/audit")
-    async def audit(verify: bool = False, limit: int | None = None) -> dict[str, Any]:
-        if limit is not None and limit < 1:
-            raise HTTPException(422, "limit: must be at least 1")
+    async def audit(verify: bool = False,
+                    limit: Annotated[int | None, Query(ge=1, le=2**62)] = None
+                    ) -> dict[str, Any]:
         result: dict[str, Any] = {
             "entries": [e.as_json() for e in await service.audit_entries(limit)]
         }
