@@ -20,7 +20,7 @@ from gateway.policy_api import policy_router
 from gateway.requests_api import requests_router
 from gateway.rollout_api import rollout_router
 from gateway.service import GatewayService
-from gateway.store import Tablet
+from gateway.store import DiskFull, Tablet, is_disk_full
 from wire.documents import DeviceId, Name, ShortText
 
 MAX_WAIT_S = 600.0
@@ -92,6 +92,16 @@ def make_app(service: GatewayService, anonymous: str | None = None) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _one_line(exc)}, status_code=422)
+
+    @app.exception_handler(DiskFull)
+    async def disk_full(_request: Request, exc: DiskFull) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=507)
+
+    @app.exception_handler(OSError)
+    async def no_space(_request: Request, exc: OSError) -> JSONResponse:
+        if not is_disk_full(exc):
+            raise exc
+        return JSONResponse({"detail": str(DiskFull())}, status_code=507)
 
     @app.post("/v1/lock")
     async def lock(body: LockBody, caller: Caller) -> dict[str, Any]:
