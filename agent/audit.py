@@ -14,8 +14,14 @@ from collections.abc import Awaitable, Callable
 from enum import StrEnum
 
 from agent.store import AuditRow, DiskFull, Store, StoreError
+from common.throttle import AuditThrottle
 
 log = logging.getLogger(__name__)
+
+REFUSAL_WINDOW_MS = 60_000
+REFUSAL_BURST = 5
+"""Refusals of one kind (topic and reason) audited one by one per window; the rest are counted
+into the next row of that kind, or into a row of their own when the agent stops."""
 
 UNWRITTEN_MAX = 200
 """Audit rows kept in memory while the disk is full; beyond this they are only counted."""
@@ -70,6 +76,7 @@ class AuditTrail:
         self._writing = asyncio.Lock()
         self._unwritten: list[AuditRow] = []
         self._uncounted = 0
+        self._refusals = AuditThrottle(REFUSAL_WINDOW_MS, max_keys=1000, burst=REFUSAL_BURST)
 
     @property
     def unwritten(self) -> int:
@@ -111,7 +118,13 @@ class AuditTrail:
             self._uncounted += 1
 
     async def warn(self, event: str, topic: str, reason: str, detail: str) -> None:
-        """Log it as a warning, and record it."""
+        """Log it as a warning, and record it; a refusal only if its kind is not flooding."""
+        if event == AuditEvent.REFUSED:
+            repeats = self._refusals.admit((topic, reason), self._now_ms())
+            if repeats is None:
+                return
+            if repeats:
+                detail = f"{detail} [+{repeats} like it since the last row]"
         log.warning("%s: %s %s: %s: %s", self._device, event, topic, reason, detail)
         await self.record(event, topic, reason, detail)
 
@@ -123,4 +136,9 @@ class AuditTrail:
         return AuditRow(self._now_ms(), AuditEvent.APPLIED, topic, "", f"version {version}")
 
     async def close(self) -> None:
+        """Cancel what is left; record the refusals counted and not yet recorded."""
         await self._soon.close()
+        for key, repeats in self._refusals.drain().items():
+            topic, reason = key if isinstance(key, tuple) else ("", str(key))
+            await self.record(AuditEvent.REFUSED, topic, reason,
+                              f"[+{repeats} like it since the last row]")
