@@ -1,4 +1,4 @@
-"""The control API against its own OpenAPI schema (schemathesis, in-process ASGI): whatever a
+"""Fuzz: the control API against its own OpenAPI schema (schemathesis, in-process ASGI): whatever a
 caller sends, no 500 and no answer the schema does not describe (issue 13, campaign "fuzz").
 
 The service is real (its store in tmp_path, its signing key, three tablets) but has no broker
@@ -24,7 +24,7 @@ from gateway.service import GatewayService
 from tests.fuzz.campaign import EXAMPLES, TALLY
 from wire.envelope import private_key_to_pem
 
-CAMPAIGN = "control API (schemathesis)"
+CAMPAIGN = "gateway control API (schemathesis)"
 
 
 def _service(directory: Path) -> GatewayService:
