@@ -40,7 +40,7 @@ def bind_api_socket(path: Path, group: str | None = None) -> socket.socket:
             probe.close()
     path.parent.mkdir(parents=True, exist_ok=True)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    old_umask = os.umask(0o117)
+    old_umask = os.umask(0o177)  # 0600 until it belongs to the staff group
     try:
         sock.bind(str(path))
     finally:

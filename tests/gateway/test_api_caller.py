@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.caller_api import recorded_by
 from tests.support.gateway import REPO_ROOT, Gateway
 
 needs_root = pytest.mark.skipif(
@@ -126,3 +127,11 @@ def test_without_the_staff_group_the_socket_is_the_gateways_own_mode_0600(make_g
     assert gateway.api_socket.stat().st_mode & 0o777 == 0o600
     assert "no group" in Path(gateway.log_path).read_text()
     assert gateway.staff("status").returncode == 0  # its own account still may
+
+
+def test_what_is_recorded_is_the_verified_account_with_a_differing_note_beside_it():
+    assert recorded_by("alice", None) == "os:alice"
+    assert recorded_by("alice", "alice") == "os:alice"
+    assert recorded_by("alice", "officer.smith") == "os:alice (officer.smith)"
+    long = recorded_by("alice", "x" * 120)
+    assert len(long) == 120 and long.startswith("os:alice (xxx") and long.endswith("…)")
