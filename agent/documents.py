@@ -85,6 +85,7 @@ class AppliedDocuments:
         self._documents = documents
         self._stored_versions = {kind: row.version for kind, row in rows.items()}
         self._held: dict[DocumentKind, HeldDocument] = {}
+        self._unsaved: dict[DocumentKind, tuple[StoredDocument, AuditRow | None]] = {}
 
     @classmethod
     async def open(cls, path: Path, known: list[Route]) -> AppliedDocuments:
@@ -113,10 +114,39 @@ class AppliedDocuments:
 
     async def apply(self, row: StoredDocument, kind: DocumentKind, document: SignedBody,
                     audit: AuditRow | None) -> None:
-        """Store `document` (raises StoreError), then take it as applied."""
+        """Store `document` (raises StoreError; DiskFull: nothing changed), then take it as
+        applied."""
         if self._worth_storing(kind, document.version):
             await asyncio.to_thread(self.store.apply, row, audit)
             self._stored_versions[kind] = document.version
+            self._unsaved.pop(kind, None)  # superseded by what was just stored
+        self._take(row, kind, document)
+
+    def keep_unsaved(self, row: StoredDocument, kind: DocumentKind, document: SignedBody,
+                     audit: AuditRow | None) -> None:
+        """Take `document` as applied before it is stored, because the disk is full: only for a
+        document that tightens (a lock), never one that loosens. `save_unsaved` stores it."""
+        self._unsaved[kind] = (row, audit)
+        self._take(row, kind, document)
+
+    @property
+    def unsaved(self) -> int:
+        """Documents in effect but not yet stored (the disk was full)."""
+        return len(self._unsaved)
+
+    async def save_unsaved(self) -> int:
+        """Store what is in effect but not stored yet; raises DiskFull while there is still no
+        space. Returns how many were stored."""
+        saved = 0
+        for kind, (row, audit) in list(self._unsaved.items()):
+            await asyncio.to_thread(self.store.apply, row, audit)
+            self._stored_versions[kind] = row.version
+            if self._unsaved.get(kind) == (row, audit):
+                del self._unsaved[kind]
+            saved += 1
+        return saved
+
+    def _take(self, row: StoredDocument, kind: DocumentKind, document: SignedBody) -> None:
         self._rows[kind] = row
         self._documents[kind] = document
         held = self._held.get(kind)

@@ -27,6 +27,17 @@ class StoreError(Exception):
     """The store cannot be read or written: the agent must fail closed."""
 
 
+class DiskFull(StoreError):
+    """A write found no space: nothing of it was kept. Unlike other store errors this one passes
+    when space returns, so the agent keeps what tightens in memory and writes it again later."""
+
+
+def _write_error(path: Path, exc: sqlite3.Error) -> StoreError:
+    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        return DiskFull(f"{path}: no space left on the tablet's disk")
+    return StoreError(f"{path}: {exc}")
+
+
 @dataclass(frozen=True, slots=True)
 class StoredDocument:
     topic: str
@@ -131,14 +142,16 @@ class Store:
                 if audit is not None:
                     self._insert_audit(audit)
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: {exc}") from exc
+            raise _write_error(self.path, exc) from exc
 
-    def audit(self, row: AuditRow) -> None:
+    def audit(self, *rows: AuditRow) -> None:
+        """Append audit rows, in one transaction."""
         try:
             with self._lock, self._db.atomic():
-                self._insert_audit(row)
+                for row in rows:
+                    self._insert_audit(row)
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: {exc}") from exc
+            raise _write_error(self.path, exc) from exc
 
     def audit_rows(self) -> list[AuditRow]:
         try:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from gateway.caller_api import Caller, recorded_by
 from gateway.config import Place
 from gateway.desired import LockRequest
 from gateway.fleet import InputError, Selector, TargetError
@@ -19,7 +20,7 @@ from gateway.policy_api import policy_router
 from gateway.requests_api import requests_router
 from gateway.rollout_api import rollout_router
 from gateway.service import GatewayService
-from gateway.store import Tablet
+from gateway.store import DiskFull, Tablet, is_disk_full
 from gateway.web_api import web_router
 from wire.documents import DeviceId, Name, ShortText
 
@@ -37,7 +38,8 @@ class LockBody(_Body):
     wing: bool = False
     locked: bool
     reason: ShortText
-    by: Name
+    by: Name | None = None
+    """A note: the audit records the caller's OS account (`gateway.caller_api`)."""
     wait_s: Annotated[float, Field(ge=0, le=MAX_WAIT_S)] = 0.0
 
     @model_validator(mode="after")
@@ -55,7 +57,19 @@ class RegisterBody(_Body):
     id: DeviceId
     cell: Place
     landing: Place
-    by: Name = "api"
+    by: Name | None = None
+
+
+class Problem(BaseModel):
+    """Every error answer: one line for the CLI to print as it is."""
+
+    detail: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem} for status in (403, 404, 409, 422, 507)
+}
+"""The error answers any route may give, in the schema (FastAPI's default 422 is a list)."""
 
 
 def _one_line(exc: RequestValidationError) -> str:
@@ -68,23 +82,37 @@ def _one_line(exc: RequestValidationError) -> str:
     return f"{where}: {message}" if where else message
 
 
-def make_app(service: GatewayService) -> FastAPI:
-    app = FastAPI(title="Cellbridge wing gateway", docs_url=None, redoc_url=None)
+def make_app(service: GatewayService, anonymous: str | None = None) -> FastAPI:
+    """The API over `service`. Every change is recorded as done by the caller's OS account,
+    known from the Unix socket; `anonymous` is the account for a caller that came some other way
+    (in-process tests), None to refuse them (403)."""
+    app = FastAPI(title="Cellbridge wing gateway", docs_url=None, redoc_url=None,
+                  responses=ERRORS)
+    app.state.anonymous = anonymous
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _one_line(exc)}, status_code=422)
 
+    @app.exception_handler(DiskFull)
+    async def disk_full(_request: Request, exc: DiskFull) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=507)
+
+    @app.exception_handler(OSError)
+    async def no_space(_request: Request, exc: OSError) -> JSONResponse:
+        if not is_disk_full(exc):
+            raise exc
+        return JSONResponse({"detail": str(DiskFull())}, status_code=507)
+
     @app.post("/v1/lock")
-    async def lock(body: LockBody) -> dict[str, Any]:
+    async def lock(body: LockBody, caller: Caller) -> dict[str, Any]:
         selector = Selector(
             devices=tuple(body.devices or ()), cell=body.cell, landing=body.landing,
             wing=body.wing,
         )
         try:
-            outcome = await service.lock(
-                selector, LockRequest(body.locked, body.by, body.reason), body.wait_s
-            )
+            request = LockRequest(body.locked, recorded_by(caller, body.by), body.reason)
+            outcome = await service.lock(selector, request, body.wait_s)
         except TargetError as exc:
             raise HTTPException(404, str(exc)) from exc
         except InputError as exc:
@@ -107,14 +135,15 @@ def make_app(service: GatewayService) -> FastAPI:
         return service.tablet_views()
 
     @app.post("/v1/tablets")
-    async def register(body: RegisterBody) -> dict[str, Any]:
-        changed = await service.register(Tablet(body.id, body.cell, body.landing), body.by)
+    async def register(body: RegisterBody, caller: Caller) -> dict[str, Any]:
+        changed = await service.register(Tablet(body.id, body.cell, body.landing),
+                                         recorded_by(caller, body.by))
         return {"id": body.id, "cell": body.cell, "landing": body.landing, "changed": changed}
 
     @app.get("/v1/audit")
-    async def audit(verify: bool = False, limit: int | None = None) -> dict[str, Any]:
-        if limit is not None and limit < 1:
-            raise HTTPException(422, "limit: must be at least 1")
+    async def audit(verify: bool = False,
+                    limit: Annotated[int | None, Query(ge=1, le=2**62)] = None
+                    ) -> dict[str, Any]:
         result: dict[str, Any] = {
             "entries": [e.as_json() for e in await service.audit_entries(limit)]
         }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import grp
 import logging
 import os
 import signal
@@ -19,9 +20,14 @@ from common.text import inert
 from gateway.config import GatewayConfig
 from gateway.staff.params import TEXT
 
+log = logging.getLogger(__name__)
 
-def bind_api_socket(path: Path) -> socket.socket:
-    """A listening Unix socket, mode 0660 (staff group), replacing a stale one left by a crash."""
+
+def bind_api_socket(path: Path, group: str | None = None) -> socket.socket:
+    """A listening Unix socket replacing a stale one left by a crash: mode 0660 owned by `group`
+    (only the staff may connect), or 0600 (the gateway's own account only) when there is no such
+    group or the gateway may not give the socket to it — said once at start, never fatal, since
+    0600 is the narrower of the two."""
     if path.exists() or path.is_symlink():
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -34,12 +40,23 @@ def bind_api_socket(path: Path) -> socket.socket:
             probe.close()
     path.parent.mkdir(parents=True, exist_ok=True)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    old_umask = os.umask(0o117)
+    old_umask = os.umask(0o177)  # 0600 until it belongs to the staff group
     try:
         sock.bind(str(path))
     finally:
         os.umask(old_umask)
-    os.chmod(path, 0o660)
+    os.chmod(path, 0o600)
+    if group is not None:
+        try:
+            os.chown(path, -1, grp.getgrnam(group).gr_gid)
+        except KeyError:
+            log.warning("API socket %s: no group %r: only this gateway's own account may use"
+                        " it (mode 0600)", path, group)
+        except PermissionError:
+            log.warning("API socket %s: may not give it to group %r: only this gateway's own"
+                        " account may use it (mode 0600)", path, group)
+        else:
+            os.chmod(path, 0o660)
     sock.listen(128)
     return sock
 
@@ -53,6 +70,7 @@ async def serve(config: GatewayConfig, stop: asyncio.Event | None = None) -> Non
     import uvicorn
 
     from gateway.api import make_app
+    from gateway.caller_api import PeerCredentialsProtocol
     from gateway.service import GatewayService
 
     class Server(uvicorn.Server):
@@ -69,10 +87,11 @@ async def serve(config: GatewayConfig, stop: asyncio.Event | None = None) -> Non
     api = make_app(service)
     api.include_router(accounts_router(console.book, console.sessions, service.io,
                                        service.clock))
-    sock = bind_api_socket(config.api_socket)
+    sock = bind_api_socket(config.api_socket, config.api_group)
     # A staff request waiting on tablets must not hold up a shutdown for long.
     server = Server(uvicorn.Config(api, log_level="warning", lifespan="off",
-                                   access_log=False, timeout_graceful_shutdown=2))
+                                   access_log=False, timeout_graceful_shutdown=2,
+                                   http=PeerCredentialsProtocol))
     loop = asyncio.get_running_loop()
     signals: tuple[signal.Signals, ...] = ()
     if stop is None:

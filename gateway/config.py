@@ -43,7 +43,10 @@ class GatewayConfig(Settings):
     signing_key: Path
     """Ed25519 private key, PKCS8 PEM: signs every document the tablets accept."""
     api_socket: Path = DEFAULT_API_SOCKET
-    """The control API (mode 0660): where `cellbridge staff` looks by default."""
+    """The control API: where `cellbridge staff` looks by default."""
+    api_group: str | None = "cellbridge-staff"
+    """The group that may use the control API (socket mode 0660, this group). If the group does
+    not exist the socket is 0600, the gateway's own account only (a warning at start)."""
     broker: BrokerConfig = BrokerConfig()
     desired_ttl_s: Annotated[int, Field(ge=2)] = 7 * 86400
     reissue_before_s: Annotated[int, Field(ge=1)] | None = None

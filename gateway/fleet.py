@@ -8,13 +8,17 @@ transaction, one fsync, per batch): a wing reporting at once must not cost one f
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
-from gateway.store import Store, Tablet, TabletStatus
+from gateway.store import DiskFull, Store, Tablet, TabletStatus
 from gateway.store_thread import StoreThread
 from wire.documents import ReportedState, Status
 
+log = logging.getLogger(__name__)
+
 FLUSH_GATHER_S = 0.05
+DISK_FULL_RETRY_S = 5.0
 
 
 class TargetError(Exception):
@@ -95,13 +99,25 @@ class Fleet:
         while True:
             await self._dirty.wait()
             await asyncio.sleep(FLUSH_GATHER_S)
-            await self.write()
+            try:
+                await self.write()
+            except DiskFull as exc:  # kept in memory and written again: never a crash
+                log.error("cannot record what tablets reported: %s", exc)
+                await asyncio.sleep(DISK_FULL_RETRY_S)
 
     async def write(self) -> None:
         """Write what is not written yet, on the store's thread (after any batch before it)."""
         reported, statuses = self._take_batch()
         if reported or statuses:
-            await self._io(self._store.put_observations, reported, statuses)
+            try:
+                await self._io(self._store.put_observations, reported, statuses)
+            except DiskFull:
+                for report, received in reported:
+                    self._dirty_reported.setdefault(report.device, (report, received))
+                for device, status, seen in statuses:
+                    self._dirty_status.setdefault(device, (status, seen))
+                self._dirty.set()
+                raise
 
     def flush(self) -> None:
         """Write what is not written yet, now (on the way out: the store's thread is done)."""

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.caller_api import Caller, recorded_by
 from gateway.policy_service import PolicyInputError, PolicyService
 from wire.documents import DeviceId, Name
 from wire.policy import ProfileName
@@ -20,7 +21,7 @@ class _Body(BaseModel):
 
 class PolicyBody(_Body):
     rules: dict[str, Any]
-    by: Name
+    by: Name | None = None
     wait_s: Annotated[float, Field(ge=0, le=MAX_WAIT_S)] = 0.0
     base_version: int | None = None
     """If given, refuse (409) unless the current policy is still this version: two staff
@@ -30,7 +31,7 @@ class PolicyBody(_Body):
 class ProfileBody(_Body):
     devices: Annotated[list[DeviceId], Field(min_length=1, max_length=5000)]
     profile: ProfileName
-    by: Name
+    by: Name | None = None
 
 
 class ManifestBody(_Body):
@@ -39,7 +40,7 @@ class ManifestBody(_Body):
     entry: str
     args: list[str] = []
     files: dict[str, str]
-    by: Name
+    by: Name | None = None
 
 
 def policy_router(policy: PolicyService) -> APIRouter:
@@ -65,14 +66,14 @@ def policy_router(policy: PolicyService) -> APIRouter:
         }
 
     @router.post("/v1/policy")
-    async def apply(body: PolicyBody) -> dict[str, Any]:
+    async def apply(body: PolicyBody, caller: Caller) -> dict[str, Any]:
         current = policy.document.version if policy.document else 0
         if body.base_version is not None and body.base_version != current:
             raise HTTPException(
                 409, f"the policy changed meanwhile (now version {current}): look again"
             )
         try:
-            outcome = await policy.apply(body.rules, body.by, body.wait_s)
+            outcome = await policy.apply(body.rules, recorded_by(caller, body.by), body.wait_s)
         except PolicyInputError as exc:
             raise HTTPException(422, str(exc)) from exc
         return {
@@ -82,19 +83,19 @@ def policy_router(policy: PolicyService) -> APIRouter:
         }
 
     @router.post("/v1/profile")
-    async def profile(body: ProfileBody) -> dict[str, Any]:
+    async def profile(body: ProfileBody, caller: Caller) -> dict[str, Any]:
         try:
             version = await policy.set_profile(list(dict.fromkeys(body.devices)),
-                                                  body.profile, body.by)
+                                                  body.profile, recorded_by(caller, body.by))
         except PolicyInputError as exc:
             raise HTTPException(422, str(exc)) from exc
         return {"devices": body.devices, "profile": body.profile, "version": version}
 
     @router.post("/v1/apps/manifest")
-    async def sign_manifest(body: ManifestBody) -> dict[str, Any]:
+    async def sign_manifest(body: ManifestBody, caller: Caller) -> dict[str, Any]:
         fields = body.model_dump(exclude={"by"})
         try:
-            envelope = await policy.sign_manifest(fields, body.by)
+            envelope = await policy.sign_manifest(fields, recorded_by(caller, body.by))
         except PolicyInputError as exc:
             raise HTTPException(422, str(exc)) from exc
         return {"envelope": envelope.decode("utf-8")}

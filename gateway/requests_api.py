@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict
 
+from gateway.caller_api import Caller, recorded_by
 from gateway.requests import ReplyError, RequestDesk, UnknownRequest
 from wire.documents import Name
 from wire.requests import RequestText
@@ -16,7 +17,7 @@ class ReplyBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: RequestText
-    by: Name
+    by: Name | None = None
 
 
 def requests_router(desk: RequestDesk) -> APIRouter:
@@ -27,9 +28,9 @@ def requests_router(desk: RequestDesk) -> APIRouter:
         return await desk.listing(device)
 
     @router.post("/v1/requests/{request_id}/reply")
-    async def reply(request_id: str, body: ReplyBody) -> dict[str, Any]:
+    async def reply(request_id: str, body: ReplyBody, caller: Caller) -> dict[str, Any]:
         try:
-            return await desk.reply(request_id, body.text, body.by)
+            return await desk.reply(request_id, body.text, recorded_by(caller, body.by))
         except UnknownRequest as exc:
             raise HTTPException(404, str(exc)) from exc
         except ReplyError as exc:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.caller_api import Caller, recorded_by
 from gateway.fleet import InputError, TargetError
 from gateway.rollout import Rollout
 from gateway.rollout_service import RolloutManager
@@ -28,7 +29,7 @@ class RolloutBody(BaseModel):
     max_failure_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.2
     window_start: Millis | None = None
     window_end: Millis | None = None
-    by: Name
+    by: Name | None = None
 
 
 class ChangeBody(BaseModel):
@@ -43,32 +44,33 @@ class ChangeBody(BaseModel):
 def rollout_router(manager: RolloutManager) -> APIRouter:
     router = APIRouter()
 
-    async def refuse(body: RolloutBody, status: int, error: str) -> HTTPException:
-        await manager.refused(body.id, body.target, body.version, body.by, error)
+    async def refuse(body: RolloutBody, by: str, status: int, error: str) -> HTTPException:
+        await manager.refused(body.id, body.target, body.version, by, error)
         return HTTPException(status, error)
 
     @router.post("/v1/rollouts")
-    async def start(body: RolloutBody) -> dict[str, Any]:
+    async def start(body: RolloutBody, caller: Caller) -> dict[str, Any]:
+        by = recorded_by(caller, body.by)
         try:
             UpdateTarget(target=body.target, version=body.version)
         except ValueError as exc:
-            raise await refuse(body, 422, f"target/version: {_first(exc)}") from exc
+            raise await refuse(body, by, 422, f"target/version: {_first(exc)}") from exc
         if body.window_start is not None and body.window_end is not None \
                 and body.window_end <= body.window_start:
-            raise await refuse(body, 422, "window_end must be after window_start")
+            raise await refuse(body, by, 422, "window_end must be after window_start")
         rest = list(body.rest)
         if body.rest_wing:
             rest = sorted(set(manager.wing_tablets()) - set(body.canary))
         rollout = Rollout(id=body.id, target=body.target, version=body.version,
                           canary=tuple(body.canary), rest=tuple(rest),
                           max_failure_share=body.max_failure_share,
-                          window_start=body.window_start, window_end=body.window_end, by=body.by)
+                          window_start=body.window_start, window_end=body.window_end, by=by)
         try:
             result = await manager.start(rollout)
         except TargetError as exc:
-            raise await refuse(body, 404, str(exc)) from exc
+            raise await refuse(body, by, 404, str(exc)) from exc
         except InputError as exc:
-            raise await refuse(body, 422, str(exc)) from exc
+            raise await refuse(body, by, 422, str(exc)) from exc
         return result.rollout.model_dump(mode="json")
 
     @router.post("/v1/rollouts/{rollout_id}/cancel")

@@ -12,10 +12,12 @@ or neither. Every call holds the store's lock, so the gateway hands them all to 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +31,8 @@ from wire.envelope import canonical_json
 GENESIS = "0" * 64
 CHECKPOINTS = "audit_checkpoint"
 """Archived audit entries end at a checkpoint (`gateway.retention`): the live chain follows it."""
+UNWRITTEN_MAX = 100
+"""Entries for writes lost to a full disk kept (in memory) until there is space to audit them."""
 Doc = TypeVar("Doc", DesiredState, WingLockdown)
 
 
@@ -121,6 +125,22 @@ class StoreError(Exception):
     """The store cannot be used (unreadable, or a rule of the record would be broken)."""
 
 
+class DiskFull(StoreError):
+    """A write found no space on the gateway's disk: nothing of it was kept (the record is as it
+    was), and the store audits the failure with its next write, once there is space again."""
+
+    def __init__(self) -> None:
+        super().__init__("the gateway's disk is full: nothing was changed "
+                         "(free space on the gateway, then try again)")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """SQLite's SQLITE_FULL, or ENOSPC from the file system."""
+    if isinstance(exc, sqlite3.Error):
+        return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+
+
 class Store:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -133,6 +153,8 @@ class Store:
         self._head_seq: int = head[0] if head else 0
         self._head_hash: str = head[1] if head else GENESIS
         self._lock = threading.RLock()
+        self._unwritten: list[Audit] = []
+        """Writes refused for want of space: audited with the next write that succeeds."""
 
     def close(self) -> None:
         with self._lock:
@@ -183,24 +205,53 @@ class Store:
         committed together or, if anything fails, none (and the chain's head unchanged).
 
         sqlite-utils commits each write on its own unless a transaction is open: `atomic` opens
-        one (a plain `with conn:` does not)."""
+        one (a plain `with conn:` does not).
+
+        A disk that is full raises DiskFull, with nothing of the transaction kept; the failure
+        (and the entries it would have appended) is audited first thing in the next one."""
         with self._lock:
             seq, prev = self._head_seq, self._head_hash
-            with self.db.atomic():
-                yield self.db
-                for audit in filter(None, audits):
-                    seq += 1
-                    text = _detail_text(audit.detail)
-                    digest = entry_hash(seq, audit.at, audit.actor, audit.action, audit.target,
-                                        text, prev)
-                    self.db.execute(
-                        "INSERT INTO audit (seq, at, actor, action, target, detail, prev, hash) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        [seq, audit.at, audit.actor, audit.action, audit.target, text, prev,
-                         digest],
-                    )
-                    prev = digest
+            try:
+                with self.db.atomic():
+                    yield self.db
+                    seq, prev = self._append(seq, prev, [*self._unwritten, *audits])
+            except (sqlite3.Error, OSError) as exc:
+                if not is_disk_full(exc):
+                    raise
+                self._note_full(audits)
+                raise DiskFull() from exc
             self._head_seq, self._head_hash = seq, prev
+            self._unwritten.clear()
+
+    def _append(self, seq: int, prev: str, audits: Iterable[Audit | None]) -> tuple[int, str]:
+        for audit in filter(None, audits):
+            seq += 1
+            text = _detail_text(audit.detail)
+            digest = entry_hash(seq, audit.at, audit.actor, audit.action, audit.target, text,
+                                prev)
+            self.db.execute(
+                "INSERT INTO audit (seq, at, actor, action, target, detail, prev, hash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [seq, audit.at, audit.actor, audit.action, audit.target, text, prev, digest],
+            )
+            prev = digest
+        return seq, prev
+
+    def _note_full(self, audits: Iterable[Audit | None]) -> None:
+        """Keep an entry saying a write was lost to a full disk, and what it would have said.
+        Writes that said nothing (what tablets reported, every few seconds) and any beyond
+        `UNWRITTEN_MAX` are counted in the last entry, not each given their own."""
+        lost = [{"actor": a.actor, "action": a.action, "target": a.target, "detail": a.detail}
+                for a in audits if a is not None]
+        if self._unwritten and (not lost or len(self._unwritten) >= UNWRITTEN_MAX):
+            last = self._unwritten[-1].detail
+            last["failures"] += 1
+            last["lost_unlisted"] += len(lost)
+            return
+        self._unwritten.append(Audit(
+            time.time_ns() // 1_000_000, "system", "write_failed_disk_full", "store",
+            {"error": "no space left on the gateway's disk: nothing was changed",
+             "failures": 1, "lost": lost, "lost_unlisted": 0}))
 
     def read(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
         """The rows of one query, under the store's lock (another thread may be writing)."""

@@ -21,6 +21,8 @@ from gateway.staff.output import say
 
 DEFAULT_API = DEFAULT_API_SOCKET
 EXIT_PENDING, EXIT_REFUSED, EXIT_UNREACHABLE = 1, 2, 3
+INSUFFICIENT_STORAGE = 507
+"""The gateway's disk is full: nothing was changed (gateway.store.DiskFull)."""
 
 
 def fail(code: int, message: str) -> NoReturn:
@@ -69,6 +71,8 @@ class ApiClient:
             message = detail if isinstance(detail, str) else response.reason_phrase
             if 400 <= response.status_code < 500:
                 fail(EXIT_REFUSED, message)
+            if response.status_code == INSUFFICIENT_STORAGE:  # the message says it all
+                fail(EXIT_UNREACHABLE, message)
             fail(EXIT_UNREACHABLE, f"gateway failed ({response.status_code}): {message}")
         if data is None:
             fail(EXIT_UNREACHABLE, "gateway answered with something that is not JSON")

@@ -5,6 +5,8 @@ prisoner writes, and the agent killed at the worst moment."""
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import sqlite3
 import time
 
@@ -57,7 +59,8 @@ def test_a_request_written_offline_is_delivered_exactly_once_and_the_reply_shows
         lambda s: any(r.id == saved.id and r.status == "answered" for r in s.requests),
         timeout=30)
     answered = next(r for r in state.requests if r.id == saved.id)
-    assert (answered.reply, answered.reply_by) == ("Dentist on Thursday", "nurse.a")
+    me = pwd.getpwuid(os.getuid()).pw_name  # the account that ran the CLI; --by beside it
+    assert (answered.reply, answered.reply_by) == ("Dentist on Thursday", f"os:{me} (nurse.a)")
 
 
 def test_a_reply_sent_while_the_tablet_is_off_arrives_when_it_comes_back(make_wing):

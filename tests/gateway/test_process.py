@@ -3,7 +3,10 @@ is checked end to end through `staff audit --verify`."""
 
 from __future__ import annotations
 
+import grp
 import json
+import os
+import pwd
 import sqlite3
 import subprocess
 import sys
@@ -14,6 +17,9 @@ from tests.support.gateway import REPO_ROOT
 
 # A hang is a failure, reported well before the suite's own limit.
 pytestmark = pytest.mark.timeout(90)
+
+ME = pwd.getpwuid(os.getuid()).pw_name
+"""The OS account the tests run the staff CLI as: what the audit records (not `--by`)."""
 
 
 def test_sigterm_stops_the_gateway_cleanly_and_removes_its_socket(gateway):
@@ -37,7 +43,9 @@ def test_a_gateway_killed_with_sigkill_restarts_over_its_stale_socket(gateway):
     assert gateway.staff_json("lock", "--wing", "--reason", "b")["version"] == 2
 
 
-def test_the_api_socket_is_only_for_owner_and_group(gateway):
+def test_the_api_socket_is_only_for_owner_and_group(make_gateway):
+    own_group = grp.getgrgid(os.getgid()).gr_name
+    gateway = make_gateway(api_group=own_group)
     assert gateway.api_socket.stat().st_mode & 0o777 == 0o660
 
 
@@ -64,8 +72,8 @@ def test_every_staff_action_is_in_the_audit_trail_including_refused_ones(gateway
     entries = [e for e in gateway.staff_json("audit")["entries"]
                if e["actor"].startswith("staff:")]
     assert [(e["actor"], e["action"], e["target"]) for e in entries] == [
-        ("staff:officer.smith", "lock", "devices:T1"),
-        ("staff:officer.smith", "lock_refused", "devices:NOPE"),
+        (f"staff:os:{ME} (officer.smith)", "lock", "devices:T1"),
+        (f"staff:os:{ME} (officer.smith)", "lock_refused", "devices:NOPE"),
     ]
     assert entries[0]["detail"]["reason"] == "search"
 

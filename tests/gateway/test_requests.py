@@ -4,6 +4,8 @@ signed, delivered to the tablet that asked and sent again at its birth until it 
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import uuid
 
 import pytest
@@ -116,7 +118,7 @@ async def test_staff_reply_is_signed_for_the_tablet_and_sent_again_at_birth_unti
                                 audience=device_audience("T1"), now_ms=now_ms())
         assert isinstance(verdict, Accepted)
         assert (verdict.document.request, verdict.document.text, verdict.document.by) == (
-            request.id, "Booked for Tuesday", "officer.k")
+            request.id, "Booked for Tuesday", f"os:{pwd.getpwuid(os.getuid()).pw_name} (officer.k)")
 
         await tablet.birth("boot-2")  # not acknowledged yet: sent again
         await tablet.wait_until(lambda: len(tablet.on(reply_topic)) == 2)
@@ -133,7 +135,8 @@ async def test_staff_reply_is_signed_for_the_tablet_and_sent_again_at_birth_unti
         assert locked.returncode == 0, locked.stderr
     assert len(tablet.on(reply_topic)) == 2
     [entry] = audit_of(gateway, "request_reply")
-    assert entry["actor"] == "staff:officer.k" and entry["detail"]["id"] == request.id
+    me = pwd.getpwuid(os.getuid()).pw_name
+    assert entry["actor"] == f"staff:os:{me} (officer.k)" and entry["detail"]["id"] == request.id
 
 
 async def test_replying_to_an_unknown_request_exits_2(gateway):

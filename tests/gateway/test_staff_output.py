@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
+import pwd
 import socketserver
 import threading
 from collections.abc import Iterator
@@ -206,6 +208,7 @@ async def test_a_staff_reason_and_name_are_shown_inert_in_status_and_audit(gatew
     assert "officer\\x1b[31m\\u202e" in status.stdout
     assert "officer\\x1b[31m\\u202e" in audit.stdout
     entries = json.loads((await gateway.astaff("audit", "--json")).stdout)["entries"]
-    assert f"staff:{STAFF_TEXT}" in [e["actor"] for e in entries]
+    me = pwd.getpwuid(os.getuid()).pw_name
+    assert f"staff:os:{me} ({STAFF_TEXT})" in [e["actor"] for e in entries]
     tablets = json.loads((await gateway.astaff("status", "--json")).stdout)["tablets"]
     assert tablets[0]["lock"]["reason"] == STAFF_TEXT
