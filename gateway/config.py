@@ -25,6 +25,15 @@ class TabletSeed(Settings):
     landing: Place
 
 
+class PrisonLinkConfig(Settings):
+    """`[prison]`: the prison this wing is bridged to, and the key its commands are signed with
+    (gateway/prison_link.py)."""
+
+    prison: WingId
+    public_key: Path
+    """The prison service's Ed25519 public key (`prison.pub` from `provision prison`)."""
+
+
 class GatewayConfig(Settings):
     wing: WingId
     state_dir: Path
@@ -45,6 +54,8 @@ class GatewayConfig(Settings):
     listed tablet are refused (its session may outlive the revocation)."""
     repository: RepositoryConfig | None = None
     """`[repository]`: serve the estate's TUF repository (OS releases) to the wing's tablets."""
+    prison: PrisonLinkConfig | None = None
+    """`[prison]`: take signed commands from the prison and send the audit trail up."""
 
     @property
     def reissue_margin_s(self) -> int:

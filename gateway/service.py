@@ -25,6 +25,7 @@ from gateway.issuer import Issue, Issuer, load_signing_key
 from gateway.lock import LockOutcome, Locks
 from gateway.parts import Parts
 from gateway.policy_service import PolicyService
+from gateway.prison_link import PrisonLink
 from gateway.publisher import Publisher
 from gateway.renewal import Renewal
 from gateway.requests import RequestDesk
@@ -34,6 +35,7 @@ from gateway.store_thread import StoreThread
 from gateway.views import tablet_views
 from wire import topics
 from wire.documents import ReportedState
+from wire.prison import PRISON_ALL
 from wire.topics import TabletChannel
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,10 @@ class GatewayService:
         inbound.on_birth.append(publisher.on_birth)
         publisher.on_reconcile += [self.beacon.soon, self.requests.on_birth]
         publisher.on_connect.append(self.requests.republish)
+        self.prison: PrisonLink | None = None
+        if config.prison is not None:
+            self.prison = PrisonLink(config.prison, parts, self.locks, config.state_dir)
+            publisher.on_connect.append(self.prison.on_connect)
 
     # -- the record, as the API shows it ----------------------------------------------------
 
@@ -118,6 +124,8 @@ class GatewayService:
                 group.create_task(self.beacon.run())
                 group.create_task(self.renewal.run())
                 group.create_task(self.fleet.run())
+                if self.prison is not None:
+                    group.create_task(self.prison.run())
         finally:
             self.publisher.cancel()
             await self.fleet.write()
@@ -141,6 +149,7 @@ class GatewayService:
                     (topics.tablet_filter(TabletChannel.ACK), 1),
                     (topics.tablet_filter(TabletChannel.TELEMETRY), 0),
                     (topics.tablet_filter(TabletChannel.REQUEST), 1),
+                    *([(PRISON_ALL, 1)] if self.prison is not None else []),
                 ]
             )
             log.info("connected to broker %s:%s", self.config.broker.host,
@@ -148,7 +157,10 @@ class GatewayService:
             self.publisher.attach(client)
             try:
                 async for message in client.messages:
-                    await self.inbound.handle(message)
+                    if self.prison is not None and message.topic.matches(PRISON_ALL):
+                        await self.prison.handle(str(message.topic), bytes(message.payload))
+                    else:
+                        await self.inbound.handle(message)
             finally:
                 self.publisher.detach()
 
