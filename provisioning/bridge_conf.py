@@ -28,8 +28,10 @@ online/offline status, and what the wing gateway publishes for the prison (audit
 DOWN = ("prison/#",)
 """Local topics bridged down (from `wing/<wing>/prison/…` at the prison): signed prison commands
 and the prison's sync requests, for the wing gateway only (tablets may not read `prison/#`)."""
-RESTART_TIMEOUT = (1, 15)
-"""Reconnect backoff of the bridge (base, cap), in seconds: jittered by mosquitto."""
+RESTART_BASE_S = 1
+RESTART_CAP_S = 15
+"""Reconnect backoff of the bridge (base, cap), in seconds: jittered by mosquitto, so twenty wings
+do not all dial the prison broker in the same instant after it restarts."""
 
 
 def bridge_identity(wing: str) -> str:
@@ -60,6 +62,7 @@ class BridgeSettings(BaseModel):
     wing: str
     host: str
     port: int
+    restart_cap_s: int = RESTART_CAP_S
 
 
 def render_bridge(directory: Path, settings: BridgeSettings) -> str:
@@ -75,7 +78,7 @@ def render_bridge(directory: Path, settings: BridgeSettings) -> str:
         "cleansession false",
         "local_cleansession false",
         "keepalive_interval 20",
-        f"restart_timeout {RESTART_TIMEOUT[0]} {RESTART_TIMEOUT[1]}",
+        f"restart_timeout {RESTART_BASE_S} {settings.restart_cap_s}",
         "start_type automatic",
         "try_private true",
         "notifications true",

@@ -125,11 +125,13 @@ def create_prison(
     broker_dir: Path | None = None,
     server_names: Iterable[str] = (),
     bridge_addresses: Mapping[str, tuple[str, int]] | None = None,
+    bridge_restart_cap_s: int = bridge_conf.RESTART_CAP_S,
     now: dt.datetime | None = None,
 ) -> PrisonMeta:
     """The prison CA, broker, service identity and signing key, and a bridge for each wing
     (default: every wing of the estate). `bridge_addresses` overrides, per wing, where its
-    bridge dials (a relay in between; tests use it to cut one wing's link)."""
+    bridge dials (a relay in between; tests use it to cut one wing's link);
+    `bridge_restart_cap_s` caps its reconnect backoff."""
     estate.meta()
     if not is_device_id(prison):
         raise EstateError(f"invalid prison id {prison!r}")
@@ -188,7 +190,8 @@ def create_prison(
         bridges = {w: leaf(bridge_conf.bridge_identity(w)) for w in joined}
     for wing in joined:
         host, port = (bridge_addresses or {}).get(wing, (broker_host, broker_port))
-        settings = bridge_conf.BridgeSettings(prison=prison, wing=wing, host=host, port=port)
+        settings = bridge_conf.BridgeSettings(prison=prison, wing=wing, host=host, port=port,
+                                              restart_cap_s=bridge_restart_cap_s)
         material = estate.broker_material(wing)
         cert, key = bridges[wing]
         write_atomic(material / bridge_conf.BRIDGE_CA, ca_pem)

@@ -47,7 +47,8 @@ class PrisonRig:
         self.relays = {w: Relay("127.0.0.1", self.prison_port) for w in self.wings}
         prison_pki.create_prison(
             self.estate, PRISON, None, broker_port=self.prison_port,
-            bridge_addresses={w: (r.host, r.port) for w, r in self.relays.items()})
+            bridge_addresses={w: (r.host, r.port) for w, r in self.relays.items()},
+            bridge_restart_cap_s=2)
         self.material = prison_pki.prison_dir(self.estate)
         self.brokers: dict[str, Mosquitto] = {}
         self.prison_broker: Mosquitto | None = None
