@@ -146,9 +146,8 @@ def create_prison(
             raise EstateError(f"wing {wing!r} is already bridged to a prison")
     if not 0 < broker_port < 65536:
         raise EstateError(f"invalid broker port {broker_port}")
+    estate.root_ca(passphrase)  # the estate's passphrase, checked: it also guards the prison CA
     secret = passphrase if estate.meta().encrypted else None
-    if estate.meta().encrypted and not passphrase:
-        raise EstateError("the estate keys are encrypted: give the estate passphrase")
     now = now or dt.datetime.now(dt.UTC)
     directory = (broker_dir or DEFAULT_BROKER_DIR).absolute()
     meta = PrisonMeta(prison=prison, broker_host=broker_host, broker_port=broker_port,

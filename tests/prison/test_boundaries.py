@@ -8,10 +8,14 @@ import contextlib
 
 import aiomqtt
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from cellbridge.fleet import wait_until
 from common.mqtt import BrokerConfig, make_client
 from tests.prison.rig import PrisonRig
 from wire.documents import LockView, ReportedState
+from wire.envelope import seal
+from wire.prison import PRISON_COMMAND, PrisonLockdown, prison_audience
 
 FORGED = ReportedState(device="B-01", desired_version=9, lockdown_version=9,
                        lock=LockView(locked=False), profile="standard", at=1, boot_id="x",
@@ -64,3 +68,28 @@ async def test_a_wing_cannot_publish_under_another_wings_prefix(rig: PrisonRig):
 def _local(rig: PrisonRig, wing: str) -> BrokerConfig:
     broker = rig.brokers[wing]
     return BrokerConfig(host=broker.host, port=broker.port, tls=rig.demos[wing].operator_tls())
+
+
+async def test_a_command_not_signed_by_the_prison_key_is_refused_and_audited(rig: PrisonRig):
+    async with rig.running() as agents:
+        gateway = rig.gateways["A"]
+        now = gateway.clock()
+        forged = PrisonLockdown(audience=prison_audience("P"), version=5, issued=now,
+                                expires=now + 60_000, locked=True, by="intruder", reason="x")
+        async with make_client(_local(rig, "A"), "observer-1@A") as client:
+            await client.publish(PRISON_COMMAND, seal(forged, Ed25519PrivateKey.generate()),
+                                 qos=1)
+        assert rig.service is not None
+        store = rig.service.store
+
+        def refusals() -> list[str]:  # as the prison holds wing A's audit trail
+            return [str(e.detail["reason"]) for e in store.audit_entries("A")
+                    if e.action == "prison_refused"]
+
+        await wait_until(lambda: bool(refusals()), 20)
+        assert refusals() == ["unknown_key"]
+        assert store.applied("A") is None  # nothing applied, no answer to a command never sent
+        entries = await gateway.audit_entries(None)
+        assert [e.detail["reason"] for e in entries if e.action == "prison_refused"] == [
+            "unknown_key"]
+        assert not any(a.state.locked for a in agents["A"])
