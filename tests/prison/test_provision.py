@@ -7,24 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 from cryptography import x509
 
-from cellbridge.cli import main
 from provisioning import estate as est
+from tests.provisioning.test_cli import ok, run
 from tests.support.broker import broker_directory
-
-PASSPHRASE = "correct horse battery staple"
-
-
-def run(estate: Path, *args: str, passphrase: str = PASSPHRASE) -> Result:
-    return CliRunner().invoke(main, ["provision", "--estate", str(estate), *args],
-                              env={"CELLBRIDGE_ESTATE_PASSPHRASE": passphrase})
-
-
-def ok(result: Result) -> Result:
-    assert result.exit_code == 0, result.output
-    return result
 
 
 @pytest.fixture
