@@ -68,8 +68,9 @@ class PrisonStore:
         db.table("links").create({"wing": str, "up": int, "since": int}, pk="wing",
                                  if_not_exists=True)
         db.table("tablets").create(
-            {"wing": str, "device": str, "online": int, "locked": int, "lockdown_version": int,
-             "curfew": str, "reported_at": int}, pk=("wing", "device"), if_not_exists=True)
+            {"wing": str, "device": str, "online": int, "status_at": int, "locked": int,
+             "lockdown_version": int, "curfew": str, "reported_at": int}, pk=("wing", "device"),
+            if_not_exists=True)
         db.table("commands").create(
             {"version": int, "locked": int, "by": str, "reason": str, "issued": int,
              "expires": int, "envelope": bytes}, pk="version", if_not_exists=True)
@@ -92,20 +93,23 @@ class PrisonStore:
         return True
 
     def put_reported(self, wing: str, report: ReportedState) -> None:
+        """Keep the tablet's newest report (a snapshot may arrive after a newer direct one)."""
         self.db.execute(
-            "INSERT INTO tablets (wing, device, online, locked, lockdown_version, curfew, "
-            "reported_at) VALUES (?, ?, 0, ?, ?, ?, ?) ON CONFLICT (wing, device) DO UPDATE SET "
-            "locked=excluded.locked, lockdown_version=excluded.lockdown_version, "
-            "curfew=excluded.curfew, reported_at=excluded.reported_at",
+            "INSERT INTO tablets (wing, device, online, status_at, locked, lockdown_version, "
+            "curfew, reported_at) VALUES (?, ?, 0, 0, ?, ?, ?, ?) ON CONFLICT (wing, device) "
+            "DO UPDATE SET locked=excluded.locked, lockdown_version=excluded.lockdown_version, "
+            "curfew=excluded.curfew, reported_at=excluded.reported_at "
+            "WHERE excluded.reported_at >= tablets.reported_at",
             [wing, report.device, int(report.lock.locked), report.lockdown_version,
              report.curfew, report.at])
 
     def put_status(self, wing: str, device: str, status: Status) -> None:
         self.db.execute(
-            "INSERT INTO tablets (wing, device, online, locked, lockdown_version, curfew, "
-            "reported_at) VALUES (?, ?, ?, 0, 0, 'unknown', 0) ON CONFLICT (wing, device) "
-            "DO UPDATE SET online=excluded.online",
-            [wing, device, int(status.state == "online")])
+            "INSERT INTO tablets (wing, device, online, status_at, locked, lockdown_version, "
+            "curfew, reported_at) VALUES (?, ?, ?, ?, 0, 0, 'unknown', 0) "
+            "ON CONFLICT (wing, device) DO UPDATE SET online=excluded.online, "
+            "status_at=excluded.status_at WHERE excluded.status_at >= tablets.status_at",
+            [wing, device, int(status.state == "online"), status.at])
 
     def put_applied(self, wing: str, applied: Applied) -> None:
         self.db.table("applied").upsert({

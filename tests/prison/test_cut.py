@@ -70,3 +70,44 @@ async def test_a_cut_wing_carries_on_and_the_prison_view_converges_after(rig: Pr
         for device, report in gateway.reported.items():
             assert rows[device].lockdown_version == report.lockdown_version
             assert rows[device].locked == report.lock.locked
+
+
+async def test_what_the_prison_lost_comes_back_from_the_wing_on_reconnect(rig: PrisonRig):
+    async with rig.running():
+        for wing in rig.wings:
+            await rig.wait_link(wing, up=True)
+        assert rig.service is not None
+        store = rig.service.store
+        await wait_until(lambda: len(store.tablets("C")) == 3 and store.audit_head("C")[0] > 0,
+                         20)
+        rig.relays["C"].cut()
+        await rig.wait_link("C", up=False)
+        # As if the queues had overflowed during a long cut: the prison's copy of wing C is gone.
+        store.db.execute("DELETE FROM tablets WHERE wing = 'C'")
+        store.db.execute("DELETE FROM audit WHERE wing = 'C'")
+        rig.relays["C"].restore()
+        await rig.wait_link("C", up=True, timeout=30)
+        gateway = rig.gateways["C"]
+        entries = await gateway.audit_entries(None)
+        await wait_until(lambda: store.audit_head("C")[0] >= entries[-1].seq, 20)
+        await wait_until(lambda: len(store.tablets("C")) == 3, 20)
+        rows = {r.device: r for r in store.tablets("C")}
+        for device, report in gateway.reported.items():
+            assert rows[device].lockdown_version == report.lockdown_version
+            assert rows[device].online
+
+
+async def test_the_prison_broker_killed_and_restarted_loses_no_command(rig: PrisonRig):
+    async with rig.running() as agents:
+        for wing in rig.wings:
+            await rig.wait_link(wing, up=True)
+        assert rig.service is not None and rig.prison_broker is not None
+        store = rig.service.store
+        rig.prison_broker.kill()  # SIGKILL: its persistence since the last autosave is gone
+        await wait_until(lambda: not rig.service.connected.is_set(), 20)  # type: ignore[union-attr]
+        key = private_key_from_pem(rig.service_config().signing_key.read_bytes())
+        command = issue_lockdown(store, key, "P", locked=True, by="control", reason="riot",
+                                 now_ms=rig.gateways["A"].clock(), ttl_s=3600)
+        rig.prison_broker.start()
+        await wait_until(lambda: unconfirmed(store, rig.wings, command.version) == {}, 40)
+        assert all(a.state.locked for wing in agents.values() for a in wing)
