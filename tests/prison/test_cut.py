@@ -78,7 +78,7 @@ async def test_what_the_prison_lost_comes_back_from_the_wing_on_reconnect(rig: P
             await rig.wait_link(wing, up=True)
         assert rig.service is not None
         store = rig.service.store
-        await wait_until(lambda: len(store.tablets("C")) == 3 and store.audit_head("C")[0] > 0,
+        await wait_until(lambda: len(store.tablets("C")) == len(rig.tablets["C"]) and store.audit_head("C")[0] > 0,
                          20)
         rig.relays["C"].cut()
         await rig.wait_link("C", up=False)
@@ -90,7 +90,7 @@ async def test_what_the_prison_lost_comes_back_from_the_wing_on_reconnect(rig: P
         gateway = rig.gateways["C"]
         entries = await gateway.audit_entries(None)
         await wait_until(lambda: store.audit_head("C")[0] >= entries[-1].seq, 20)
-        await wait_until(lambda: len(store.tablets("C")) == 3, 20)
+        await wait_until(lambda: len(store.tablets("C")) == len(rig.tablets["C"]), 20)
         rows = {r.device: r for r in store.tablets("C")}
         for device, report in gateway.reported.items():
             assert rows[device].lockdown_version == report.lockdown_version

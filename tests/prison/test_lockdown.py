@@ -43,10 +43,15 @@ async def test_prison_lockdown_is_confirmed_by_every_tablet_of_every_wing(rig: P
         view = {w["wing"]: w for w in json.loads(out)["wings"]}
         assert set(view) == {"A", "B", "C"}
         for wing in view.values():
+            count = len(rig.tablets[wing["wing"]])
             assert (wing["link"], wing["tablets"], wing["online"], wing["locked"]) == (
-                "up", 3, 3, 3)
+                "up", count, count, count)
             assert wing["command_applied"] == result["command"]
             assert wing["audit_seq"] >= 2
+
+        code, out = await prison_cli(rig, "status", "--wing", "B")
+        assert code == 0, out
+        assert "  B-01: online, locked, curfew" in out and "  A-01" not in out
 
         code, out = await prison_cli(rig, "unlock", "--reason", "all clear", "--wait", "20")
         assert code == 0, out
