@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
+from common.config import load
+from prison.config import PrisonConfig
 from provisioning import estate as est
 from tests.provisioning.test_cli import ok, run
 from tests.support.broker import broker_directory
@@ -58,6 +60,9 @@ def test_the_prison_has_its_own_root_and_each_wing_its_own_bridge(estate: Path) 
     assert 'topic prison/# in 1 "" wing/A/' in text
     assert "cleansession false" in text
     assert key_mode == 0o600
+    service = load(PrisonConfig, estate / "prison" / "service" / "prison.toml")
+    assert (service.prison, service.wings, service.broker.host, service.broker.port) == (
+        "P", ["A", "B"], "10.0.0.9", 8884)
     assert (estate / "wings" / "B" / "gateway" / "prison.pub").read_bytes() == (
         estate / "prison" / "service" / "signing.pub").read_bytes()
 
