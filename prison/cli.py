@@ -87,6 +87,7 @@ def _command(config_path: Path, locked: bool, reason: str, by: str, wait_s: floa
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
         pending = wait_for(store, config.wings, command.version, wait_s)
+        links = {w: store.link(w) for w in config.wings}
     finally:
         store.close()
     action = "lock" if locked else "unlock"
@@ -104,7 +105,10 @@ def _command(config_path: Path, locked: bool, reason: str, by: str, wait_s: floa
                 else:
                     shown = ", ".join(inert(n) for n in names[:20])
                     more = f" (+{len(names) - 20})" if len(names) > 20 else ""
-                    click.echo(f"  wing {inert(wing)}: not confirmed: {shown}{more}")
+                    link = links[wing]
+                    down = (f" (link down since {_when(link.since)})"
+                            if link is not None and not link.up else "")
+                    click.echo(f"  wing {inert(wing)}: not confirmed: {shown}{more}{down}")
     if wait_s > 0 and pending:
         raise SystemExit(NOT_CONFIRMED_EXIT)
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from tests.prison.relay import Relay
 from tests.support.broker import broker_directory
 
 PRISON = "P"
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def tablet_ids(wing: str, count: int) -> list[str]:
@@ -66,9 +69,11 @@ class PrisonRig:
             self.brokers[wing] = self.demos[wing].start_broker(broker_directory())
 
     def stop_brokers(self) -> None:
-        for broker in [*self.brokers.values(), self.prison_broker]:
+        for name, broker in [*self.brokers.items(), ("prison", self.prison_broker)]:
             if broker is not None:
                 broker.kill()
+                with contextlib.suppress(OSError):  # kept beside the test's files
+                    shutil.copy(broker.log_path, self.root / f"broker-{name}.log")
                 shutil.rmtree(broker.workdir, ignore_errors=True)
         for relay in self.relays.values():
             relay.close()
@@ -123,6 +128,16 @@ class PrisonRig:
             "broker": BrokerConfig(host=broker.host, port=broker.port, backoff_max_s=1.0),
             "enrolment_bundle": self.demos[wing].bundle(tablet),
         }))
+
+    async def cli(self, *args: str) -> tuple[int, str]:
+        """`cellbridge prison ARGS --config …` in a child process: (exit code, output)."""
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "cellbridge", "prison", *args, "--config",
+            str(self.config_file()), stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+        out, _ = await asyncio.wait_for(process.communicate(), 60)
+        assert process.returncode is not None
+        return process.returncode, out.decode()
 
     # -- running -----------------------------------------------------------------------------
 

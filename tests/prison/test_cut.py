@@ -37,13 +37,12 @@ async def test_a_cut_wing_carries_on_and_the_prison_view_converges_after(rig: Pr
         assert outcome.pending == []
 
         # The prison locks down meanwhile: A and C confirm, B cannot hear it yet.
-        key = private_key_from_pem(rig.service_config().signing_key.read_bytes())
-        command = issue_lockdown(store, key, "P", locked=True, by="control", reason="incident",
-                                 now_ms=rig.gateways["A"].clock(), ttl_s=3600)
-        await wait_until(lambda: set(unconfirmed(store, rig.wings, command.version)) == {"B"},
-                         20)
-        assert unconfirmed(store, rig.wings, command.version)["B"] == [
-            f"wing: has not applied command {command.version}"]
+        code, out = await rig.cli("lock", "--reason", "incident", "--wait", "8")
+        assert code == 3, out
+        assert "wing A: confirmed" in out and "wing C: confirmed" in out
+        assert "wing B: not confirmed: wing: has not applied command 1 (link down since" in out
+        command = store.latest_command()
+        assert command is not None and command.version == 1
         assert not any(a.state.locked for a in agents["B"] if a.config.device_id == "B-01")
 
         rig.relays["B"].restore()
@@ -111,3 +110,27 @@ async def test_the_prison_broker_killed_and_restarted_loses_no_command(rig: Pris
         rig.prison_broker.start()
         await wait_until(lambda: unconfirmed(store, rig.wings, command.version) == {}, 40)
         assert all(a.state.locked for wing in agents.values() for a in wing)
+
+
+async def test_a_command_that_expired_during_the_cut_is_refused_and_named(rig: PrisonRig):
+    async with rig.running() as agents:
+        for wing in rig.wings:
+            await rig.wait_link(wing, up=True)
+        assert rig.service is not None
+        store = rig.service.store
+        rig.relays["A"].cut()
+        await rig.wait_link("A", up=False)
+        key = private_key_from_pem(rig.service_config().signing_key.read_bytes())
+        command = issue_lockdown(store, key, "P", locked=True, by="control", reason="brief",
+                                 now_ms=rig.gateways["B"].clock(), ttl_s=2)
+        await wait_until(lambda: set(unconfirmed(store, rig.wings, command.version)) == {"A"},
+                         20)
+        await asyncio.sleep(2.5)  # A's link stays down past the command's expiry
+        rig.relays["A"].restore()
+        await rig.wait_link("A", up=True, timeout=30)
+        await wait_until(lambda: "refused" in unconfirmed(
+            store, rig.wings, command.version).get("A", [""])[0], 20)
+        assert unconfirmed(store, rig.wings, command.version)["A"][0].startswith(
+            f"wing: refused command {command.version} (expired:")
+        assert not any(a.state.locked for a in agents["A"])
+        assert all(a.state.locked for a in agents["B"])

@@ -3,33 +3,17 @@ it and issues its own wing lockdown, every tablet confirms, and the prison sees 
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
-from pathlib import Path
 
 from cellbridge.fleet import wait_until
 from tests.prison.rig import PrisonRig
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-async def prison_cli(rig: PrisonRig, *args: str) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cellbridge", "prison", *args, "--config", str(rig.config_file()),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
-    out, _ = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return process.returncode, out.decode()
 
 
 async def test_prison_lockdown_is_confirmed_by_every_tablet_of_every_wing(rig: PrisonRig):
     async with rig.running() as agents:
         for wing in rig.wings:
             await rig.wait_link(wing, up=True)
-        code, out = await prison_cli(rig, "lock", "--reason", "incident", "--wait", "20",
+        code, out = await rig.cli("lock", "--reason", "incident", "--wait", "20",
                                      "--json")
         assert code == 0, out
         result = json.loads(out)
@@ -38,7 +22,7 @@ async def test_prison_lockdown_is_confirmed_by_every_tablet_of_every_wing(rig: P
         assert all(a.lockdown is not None and a.lockdown.lock.by.startswith("prison:P:")
                    for wing in agents.values() for a in wing)
 
-        code, out = await prison_cli(rig, "status", "--json")
+        code, out = await rig.cli("status", "--json")
         assert code == 0, out
         view = {w["wing"]: w for w in json.loads(out)["wings"]}
         assert set(view) == {"A", "B", "C"}
@@ -49,11 +33,11 @@ async def test_prison_lockdown_is_confirmed_by_every_tablet_of_every_wing(rig: P
             assert wing["command_applied"] == result["command"]
             assert wing["audit_seq"] >= 2
 
-        code, out = await prison_cli(rig, "status", "--wing", "B")
+        code, out = await rig.cli("status", "--wing", "B")
         assert code == 0, out
         assert "  B-01: online, locked, curfew" in out and "  A-01" not in out
 
-        code, out = await prison_cli(rig, "unlock", "--reason", "all clear", "--wait", "20")
+        code, out = await rig.cli("unlock", "--reason", "all clear", "--wait", "20")
         assert code == 0, out
         assert "wing A: confirmed" in out
         await wait_until(lambda: not any(a.state.locked for w in agents.values() for a in w), 10)
