@@ -1,5 +1,9 @@
 """A TCP relay between a wing broker's bridge and the prison broker, so a test can cut one
-wing's link (and only that one) and restore it, as a failed switch or cable would."""
+wing's link (and only that one) and restore it.
+
+A cut closes the relayed connections and stops listening, so the bridge's reconnects are refused
+(as with a dead switch port). It does not accept and then drop them: mosquitto 2.0.11's bridge can
+stop retrying after a TLS handshake the far end drops (docs/prison.md, "Known risks")."""
 
 from __future__ import annotations
 
@@ -15,43 +19,43 @@ class Relay:
         self.target = (target_host, target_port)
         self.host = "127.0.0.1"
         self.port = free_port()
-        self._listener = socket.create_server((self.host, self.port))
-        self._listener.settimeout(0.2)
-        self._open = threading.Event()
-        self._open.set()
-        self._stopped = threading.Event()
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
+        self._listener: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self.restore()
 
     def cut(self) -> None:
         """Drop every relayed connection and refuse new ones until `restore`."""
-        self._open.clear()
         with self._lock:
+            listener, self._listener = self._listener, None
             for sock in self._sockets:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
             self._sockets.clear()
+        if listener is not None:
+            listener.close()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+            self._thread = None
 
     def restore(self) -> None:
-        self._open.set()
+        listener = socket.create_server((self.host, self.port))
+        listener.settimeout(0.2)
+        with self._lock:
+            self._listener = listener
+        self._thread = threading.Thread(target=self._accept, args=(listener,), daemon=True)
+        self._thread.start()
 
     def close(self) -> None:
-        self._stopped.set()
         self.cut()
-        self._listener.close()
-        self._thread.join(timeout=2)
 
-    def _accept(self) -> None:
-        while not self._stopped.is_set():
+    def _accept(self, listener: socket.socket) -> None:
+        while self._listener is listener:
             try:
-                client, _ = self._listener.accept()
+                client, _ = listener.accept()
             except (TimeoutError, OSError):
-                continue
-            if not self._open.is_set():
-                client.close()
                 continue
             try:
                 upstream = socket.create_connection(self.target, timeout=2)
@@ -60,6 +64,10 @@ class Relay:
                 continue
             upstream.settimeout(None)
             with self._lock:
+                if self._listener is not listener:  # cut meanwhile
+                    client.close()
+                    upstream.close()
+                    return
                 self._sockets += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
