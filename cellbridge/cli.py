@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, str] = {
     "demo": "cellbridge.demo:demo",
     "provision": "provisioning.cli:provision",
     "release": "provisioning.release_cli:release",
+    "prison": "prison.cli:prison",
 }
 
 

@@ -37,6 +37,15 @@ class ConsoleConfig(Settings):
     """Its private key (PEM): `console.key`."""
 
 
+class PrisonLinkConfig(Settings):
+    """`[prison]`: the prison this wing is bridged to, and the key its commands are signed with
+    (gateway/prison_link.py)."""
+
+    prison: WingId
+    public_key: Path
+    """The prison service's Ed25519 public key (`prison.pub` from `provision prison`)."""
+
+
 class GatewayConfig(Settings):
     wing: WingId
     state_dir: Path
@@ -64,6 +73,8 @@ class GatewayConfig(Settings):
     """`[console]`: serve the staff web console over HTTPS (none without it)."""
     web: WebProxyConfig | None = None
     """`[web]`: run the wing's web proxy (Squid behind a TLS front; docs/content-control.md)."""
+    prison: PrisonLinkConfig | None = None
+    """`[prison]`: take signed commands from the prison and send the audit trail up."""
 
     @property
     def reissue_margin_s(self) -> int:

@@ -24,7 +24,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.store import CHECKPOINTS, GENESIS, ChainCheck, Store, entry_hash
+from gateway.audit_chain import GENESIS, ChainCheck, entry_hash
+from gateway.store import CHECKPOINTS, Store
 
 COLUMNS = ("seq", "at", "actor", "action", "target", "detail", "prev", "hash")
 

@@ -28,6 +28,7 @@ from gateway.issuer import Issue, Issuer, load_signing_key
 from gateway.lock import LockOutcome, Locks
 from gateway.parts import Parts
 from gateway.policy_service import PolicyService
+from gateway.prison_link import PrisonLink
 from gateway.publisher import Publisher
 from gateway.renewal import Renewal
 from gateway.requests import RequestDesk
@@ -41,11 +42,18 @@ from gateway.web_log import RETENTION_DAYS, BrowsingRecord
 from gateway.web_proxy import WebProxy
 from wire import topics
 from wire.documents import ReportedState
+from wire.prison import PRISON_ALL
 from wire.topics import TabletChannel
 
 log = logging.getLogger(__name__)
 
 SESSION_EXPIRY_S = 86400
+SUBSCRIPTIONS = [
+    *((topics.tablet_filter(channel), 1) for channel in (
+        TabletChannel.REPORTED, TabletChannel.STATUS, TabletChannel.ACK, TabletChannel.REQUEST)),
+    (topics.tablet_filter(TabletChannel.TELEMETRY), 0),
+    (BROKER_UPTIME, 0),
+]
 
 
 def wall_ms() -> int:
@@ -101,6 +109,10 @@ class GatewayService:
         publisher.on_connect.append(self.requests.republish)
         if self.revoked_sessions is not None:
             publisher.on_connect.append(self.revoked_sessions.on_connect)
+        self.prison: PrisonLink | None = None
+        if config.prison is not None:
+            self.prison = PrisonLink(config.prison, parts, self.locks, config.state_dir)
+            publisher.on_connect.append(self.prison.on_connect)
 
     # -- the record, as the API shows it ----------------------------------------------------
 
@@ -140,14 +152,10 @@ class GatewayService:
                                      name=f"gateway {self.config.wing}",
                                      on_taken_over=self._taken_over)
                 )
-                group.create_task(self.beacon.run())
-                if self.revoked_sessions is not None:
-                    group.create_task(self.revoked_sessions.run())
-                group.create_task(self.renewal.run())
-                group.create_task(self.fleet.run())
-                group.create_task(self.web.run())
-                if self.web_proxy is not None:
-                    group.create_task(self.web_proxy.run())
+                optional = (self.revoked_sessions, self.web_proxy, self.prison)
+                for loop in (self.beacon, self.renewal, self.fleet, self.web,
+                             *(part for part in optional if part is not None)):
+                    group.create_task(loop.run())
         finally:
             self.publisher.cancel()
             await self.fleet.write()
@@ -165,16 +173,8 @@ class GatewayService:
         )
         try:
             async with client:
-                await client.subscribe(
-                    [
-                        (topics.tablet_filter(TabletChannel.REPORTED), 1),
-                        (topics.tablet_filter(TabletChannel.STATUS), 1),
-                        (topics.tablet_filter(TabletChannel.ACK), 1),
-                        (topics.tablet_filter(TabletChannel.TELEMETRY), 0),
-                        (topics.tablet_filter(TabletChannel.REQUEST), 1),
-                        (BROKER_UPTIME, 0),
-                    ]
-                )
+                await client.subscribe([
+                    *SUBSCRIPTIONS, *([(PRISON_ALL, 1)] if self.prison is not None else [])])
                 log.info("connected to broker %s:%s", self.config.broker.host,
                          self.config.broker.port)
                 self.link.connected(self.clock())
@@ -197,7 +197,10 @@ class GatewayService:
                     raise SessionTakenOver("the broker closed our last session while it "
                                            "stayed up: another client took our identity")
                 continue
-            await self.inbound.handle(message)
+            if self.prison is not None and message.topic.matches(PRISON_ALL):
+                await self.prison.handle(str(message.topic), bytes(message.payload))
+            else:
+                await self.inbound.handle(message)
 
     async def _taken_over(self, in_a_row: int) -> None:
         """Another client connected with the gateway's identity and pushed it off the broker: a

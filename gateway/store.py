@@ -13,22 +13,27 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
-import json
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import sqlite_utils
 
+from gateway.audit_chain import (
+    GENESIS,
+    Audit,
+    AuditEntry,
+    ChainCheck,
+    detail_text,
+    entry_hash,
+    load_detail,
+)
 from wire.documents import DesiredState, ReportedState, Status, WingLockdown
-from wire.envelope import canonical_json
 
-GENESIS = "0" * 64
 CHECKPOINTS = "audit_checkpoint"
 """Archived audit entries end at a checkpoint (`gateway.retention`): the live chain follows it."""
 UNWRITTEN_MAX = 100
@@ -56,69 +61,6 @@ class TabletStatus:
     state: str
     boot_id: str
     last_seen: int
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    seq: int
-    at: int
-    actor: str
-    action: str
-    target: str
-    detail: dict[str, Any]
-    prev: str
-    hash: str
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "at": self.at,
-            "actor": self.actor,
-            "action": self.action,
-            "target": self.target,
-            "detail": self.detail,
-            "prev": self.prev,
-            "hash": self.hash,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Audit:
-    """An audit entry to append, in the same transaction as the change it records."""
-
-    at: int
-    actor: str
-    action: str
-    target: str
-    detail: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class ChainCheck:
-    ok: bool
-    entries: int
-    broken_at: int | None = None
-    problem: str = ""
-
-
-def entry_hash(
-    seq: int, at: int, actor: str, action: str, target: str, detail_text: str, prev: str
-) -> str:
-    """The hash an audit entry carries: it covers the entry and its predecessor's hash."""
-    fields = {
-        "seq": seq,
-        "at": at,
-        "actor": actor,
-        "action": action,
-        "target": target,
-        "detail": detail_text,
-        "prev": prev,
-    }
-    return hashlib.sha256(canonical_json(fields)).hexdigest()
-
-
-def _detail_text(detail: dict[str, Any]) -> str:
-    return json.dumps(detail, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 class StoreError(Exception):
@@ -226,7 +168,7 @@ class Store:
     def _append(self, seq: int, prev: str, audits: Iterable[Audit | None]) -> tuple[int, str]:
         for audit in filter(None, audits):
             seq += 1
-            text = _detail_text(audit.detail)
+            text = detail_text(audit.detail)
             digest = entry_hash(seq, audit.at, audit.actor, audit.action, audit.target, text,
                                 prev)
             self.db.execute(
@@ -386,7 +328,7 @@ class Store:
             sql += f" ORDER BY seq DESC LIMIT {int(limit)}"
         rows = self.read(sql)
         rows.sort(key=lambda r: r[0])
-        return [AuditEntry(r[0], r[1], r[2], r[3], r[4], _load_detail(r[5]), r[6], r[7])
+        return [AuditEntry(r[0], r[1], r[2], r[3], r[4], load_detail(r[5]), r[6], r[7])
                 for r in rows]
 
     def verify_audit(self) -> ChainCheck:
@@ -407,11 +349,3 @@ class Store:
                 return ChainCheck(False, count, seq, "contents do not match its hash")
             prev, expected_seq, count = stored_hash, seq + 1, count + 1
         return ChainCheck(True, count)
-
-
-def _load_detail(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {"unreadable": text[:200]}
-    return value if isinstance(value, dict) else {"value": value}

@@ -467,3 +467,42 @@ def install_broker(
     """Install a wing's broker files on this machine (the demo, or the wing host itself)."""
     conf = est.install_broker(estate, wing_id, directory, port)
     click.echo(f"mosquitto -c {conf}")
+
+
+@provision.command("prison")
+@click.option("--prison", "prison_id", required=True, help="Prison id (letters, digits, . _ -).")
+@click.option("--wing", "wings", multiple=True, help="A wing to join [every wing of the estate].")
+@click.option("--broker-host", default="127.0.0.1", show_default=True,
+              help="Address the wing brokers' bridges use to reach the prison broker.")
+@click.option("--broker-port", default=8884, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--san", "extra_names", multiple=True,
+              help="Another name or IP for the prison broker certificate.")
+@click.option("--broker-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where the prison broker's files live on its host "
+                   "[/etc/cellbridge/prison-broker].")
+@_passphrase_options
+@pass_estate
+@_one_line_errors
+def prison(
+    estate: est.Estate,
+    prison_id: str,
+    wings: tuple[str, ...],
+    broker_host: str,
+    broker_port: int,
+    extra_names: tuple[str, ...],
+    broker_dir: Path | None,
+    passphrase_file: Path | None,
+) -> None:
+    """Join wings into a prison: prison CA, broker, service key, one bridge per wing."""
+    from provisioning import prison as prison_pki
+
+    meta = prison_pki.create_prison(
+        estate, prison_id, _passphrase_for(estate, passphrase_file),
+        wings=wings or None, broker_host=broker_host, broker_port=broker_port,
+        broker_dir=broker_dir, server_names=extra_names,
+    )
+    material = prison_pki.prison_dir(estate)
+    click.echo(f"prison {prison_id!r} created: broker files in {material / 'broker'}, "
+               f"service files in {material / 'service'}")
+    click.echo(f"bridged wings: {', '.join(meta.wings)} (re-install each wing broker: "
+               "`provision install-broker --wing W` adds the bridge section)")

@@ -639,7 +639,7 @@ def install_broker(
     meta = estate.wing(wing)
     target = directory or Path(meta.broker_dir)
     listener = mosquitto_conf.Listener(
-        port=port or meta.broker_port, bind=_bind_for(meta.broker_host)
+        port=port or meta.broker_port, bind=bind_for(meta.broker_host)
     )
     try:
         return mosquitto_conf.install(estate.broker_material(wing), target, listener)
@@ -647,7 +647,7 @@ def install_broker(
         raise EstateError(str(exc)) from exc
 
 
-def _bind_for(host: str) -> str:
+def bind_for(host: str) -> str:
     return host if host in {"127.0.0.1", "::1", "localhost"} else "0.0.0.0"
 
 

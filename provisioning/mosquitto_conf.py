@@ -24,6 +24,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from provisioning import bridge_conf
 from provisioning.files import PRIVATE, PUBLIC, write_atomic
 from wire.topics import FROM_TABLET, TO_TABLET, WING_ALL
 
@@ -216,7 +217,8 @@ def install(source: Path, directory: Path, listener: Listener) -> Path:
             install_file(source / name, directory / name, account)
     _write(directory / ACL_FILE, render_acl(full_access).encode(), PUBLIC, account)
     conf = directory / CONF_FILE
-    _write(conf, render_conf(directory, listener).encode(), PUBLIC, account)
+    text = render_conf(directory, listener) + _install_bridge(source, directory, account)
+    _write(conf, text.encode(), PUBLIC, account)
     _write(directory / DROPIN_FILE, render_systemd_dropin().encode(), PUBLIC, account)
     data = directory / DATA_DIR
     data.mkdir(mode=0o700, exist_ok=True)
@@ -228,6 +230,21 @@ def install(source: Path, directory: Path, listener: Listener) -> Path:
         if account is not None:
             os.chown(dynsec, *account)
     return conf
+
+
+def _install_bridge(source: Path, directory: Path, account: tuple[int, int] | None) -> str:
+    """The bridge to the prison broker, when `provision prison` joined this wing to one: its
+    files copied beside the others, its section to append to mosquitto.conf (else "")."""
+    if not (source / bridge_conf.BRIDGE_META).is_file():
+        return ""
+    settings = bridge_conf.BridgeSettings.model_validate_json(
+        (source / bridge_conf.BRIDGE_META).read_bytes()
+    )
+    if source.resolve() != directory.resolve():
+        for name in bridge_conf.BRIDGE_FILES:
+            mode = PRIVATE if name == bridge_conf.BRIDGE_KEY else PUBLIC
+            _write(directory / name, (source / name).read_bytes(), mode, account)
+    return bridge_conf.render_bridge(directory, settings)
 
 
 def install_file(source: Path, target: Path, account: tuple[int, int] | None = None) -> None:

@@ -118,3 +118,10 @@ def test_the_checker_allows_a_class_its_own_privates(tmp_path):
         ),
     })
     assert import_graph.private_reaches(root) == []
+
+
+def test_the_gateway_service_only_composes_and_no_gateway_module_grows_past_400_lines():
+    sizes = {path.relative_to(ROOT).as_posix(): len(path.read_text().splitlines())
+             for path in (ROOT / "gateway").rglob("*.py")}
+    assert sizes["gateway/service.py"] < 250
+    assert {name: n for name, n in sizes.items() if n > 400} == {}

@@ -1,0 +1,194 @@
+"""`cellbridge prison`: run the prison service, lock or unlock every wing, show the prison view.
+
+`lock`/`unlock` record a signed command in the prison's store; the running service sends it to
+every wing. With `--wait S` they wait up to S seconds and name, per wing, what has not confirmed:
+a wing that has not applied the command, or its tablets not yet reporting the wing lockdown that
+carries it. Exit 0 when everything confirmed, 3 when something did not in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import signal
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from common.config import ConfigError, load
+from common.text import inert
+from prison import view
+from prison.commands import issue_lockdown
+from prison.config import PrisonConfig
+from prison.store import PrisonStore
+from wire.envelope import private_key_from_pem
+
+NOT_CONFIRMED_EXIT = 3
+
+config_option = click.option(
+    "--config", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+    help="Prison service TOML file.")
+
+
+def _load(config_path: Path) -> PrisonConfig:
+    try:
+        return load(PrisonConfig, config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group()
+def prison() -> None:
+    """The prison service and prison-wide commands (docs/prison.md)."""
+
+
+@prison.command()
+@config_option
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+def run(config_path: Path, log_level: str) -> None:
+    """Run the prison service beside the prison broker until SIGTERM or Ctrl-C."""
+    logging.basicConfig(level=log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(serve(_load(config_path)))
+
+
+async def serve(config: PrisonConfig) -> None:
+    from prison.service import PrisonService
+
+    service = PrisonService(config)
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await service.run()
+    finally:
+        service.close()
+
+
+def _command(config_path: Path, locked: bool, reason: str, by: str, wait_s: float,
+             as_json: bool) -> None:
+    config = _load(config_path)
+    key = private_key_from_pem(config.signing_key.read_bytes())
+    store = PrisonStore(config.database)
+    try:
+        try:
+            command = issue_lockdown(store, key, config.prison, locked=locked, by=by,
+                                     reason=reason, now_ms=time.time_ns() // 1_000_000,
+                                     ttl_s=config.command_ttl_s)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        pending = wait_for(store, config.wings, command.version, wait_s)
+        links = {w: store.link(w) for w in config.wings}
+    finally:
+        store.close()
+    action = "lock" if locked else "unlock"
+    if as_json:
+        click.echo(json.dumps({"command": command.version, "action": action,
+                               "unconfirmed": pending}, indent=2))
+    else:
+        click.echo(f"prison {action}: command {command.version} for "
+                   f"{len(config.wings)} wings")
+        if wait_s > 0:
+            for wing in config.wings:
+                names = pending.get(wing)
+                if names is None:
+                    click.echo(f"  wing {inert(wing)}: confirmed")
+                else:
+                    shown = ", ".join(inert(n) for n in names[:20])
+                    more = f" (+{len(names) - 20})" if len(names) > 20 else ""
+                    link = links[wing]
+                    down = (f" (link down since {_when(link.since)})"
+                            if link is not None and not link.up else "")
+                    click.echo(f"  wing {inert(wing)}: not confirmed: {shown}{more}{down}")
+    if wait_s > 0 and pending:
+        raise SystemExit(NOT_CONFIRMED_EXIT)
+
+
+def unconfirmed(store: PrisonStore, wings: list[str], version: int) -> dict[str, list[str]]:
+    return view.unconfirmed(version, wings, {w: store.applied(w) for w in wings},
+                            {w: store.tablets(w) for w in wings})
+
+
+def wait_for(store: PrisonStore, wings: list[str], version: int, wait_s: float,
+             interval_s: float = 0.1) -> dict[str, list[str]]:
+    """Poll the view until every wing and tablet confirmed `version` or `wait_s` passed."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        pending = unconfirmed(store, wings, version)
+        if not pending or time.monotonic() >= deadline:
+            return pending
+        time.sleep(interval_s)
+
+
+def _lock_options(func):  # type: ignore[no-untyped-def]
+    for option in reversed([
+        config_option,
+        click.option("--reason", required=True, help="Why (goes into every wing's audit)."),
+        click.option("--by", default="control-room", show_default=True, help="Who decided."),
+        click.option("--wait", "wait_s", type=click.FloatRange(0, 3600), default=0.0,
+                     help="Wait up to S seconds for every tablet to confirm."),
+        click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts."),
+    ]):
+        func = option(func)
+    return func
+
+
+@prison.command()
+@_lock_options
+def lock(config_path: Path, reason: str, by: str, wait_s: float, as_json: bool) -> None:
+    """Lock every tablet of every wing (a prison-wide lockdown)."""
+    _command(config_path, True, reason, by, wait_s, as_json)
+
+
+@prison.command()
+@_lock_options
+def unlock(config_path: Path, reason: str, by: str, wait_s: float, as_json: bool) -> None:
+    """Lift the prison-wide lockdown (each tablet's own lock stays as it is)."""
+    _command(config_path, False, reason, by, wait_s, as_json)
+
+
+def _when(ms: int) -> str:
+    if not ms:
+        return "-"
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="seconds")
+
+
+@prison.command()
+@config_option
+@click.option("--wing", "wing_id", help="List this wing's tablets too.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts.")
+def status(config_path: Path, wing_id: str | None, as_json: bool) -> None:
+    """Per wing: link up/down and since when, tablets online/locked/in curfew, audit head."""
+    config = _load(config_path)
+    store = PrisonStore(config.database)
+    try:
+        wings = [view.wing_status(w, store.link(w), store.tablets(w), store.applied(w),
+                                  store.audit_head(w)) for w in config.wings]
+        tablets = store.tablets(wing_id) if wing_id else []
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps({"prison": config.prison,
+                               "wings": [w.as_json() for w in wings],
+                               "tablets": [asdict(t) for t in tablets]}, indent=2))
+        return
+    for w in wings:
+        click.echo(
+            f"wing {inert(w.wing)}: link {w.link} since {_when(w.since)}; tablets {w.tablets}, "
+            f"online {w.online}, locked {w.locked}, in curfew {w.in_curfew}; "
+            f"audit head {w.audit_seq} {w.audit_hash[:12]}; command applied {w.command_applied}"
+            + (f"; refused: {inert(w.refused)}" if w.refused else ""))
+    for t in tablets:
+        click.echo(f"  {inert(t.device)}: {'online' if t.online else 'offline'}, "
+                   f"{'locked' if t.locked else 'unlocked'}, curfew {inert(t.curfew)}, "
+                   f"lockdown {t.lockdown_version}, reported {_when(t.reported_at)}")
+

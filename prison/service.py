@@ -1,0 +1,149 @@
+"""The prison service: one MQTT session with the prison broker. It records what the wings'
+bridges bring up (link state, tablets' reports and status, audit entries, answers to commands)
+and sends each wing the newest prison command, again whenever that wing's link comes back.
+
+The store is the record: the CLI adds commands to it, the service notices and sends them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+import aiomqtt
+from pydantic import ValidationError
+
+from common.mqtt import make_client, run_reconnecting
+from prison.config import PrisonConfig
+from prison.store import PrisonStore
+from wire import prison as wp
+from wire import topics
+from wire.documents import ReportedState, Status
+from wire.topics import TabletChannel
+
+log = logging.getLogger(__name__)
+
+SESSION_EXPIRY_S = 7 * 86400
+COMMAND_POLL_S = 0.2
+SYNC_SPACING_S = 2.0
+
+
+def wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class PrisonService:
+    def __init__(self, config: PrisonConfig, *, clock: Callable[[], int] = wall_ms) -> None:
+        self.config = config
+        self.clock = clock
+        self.store = PrisonStore(config.database)
+        self.connected = asyncio.Event()
+        self._client: aiomqtt.Client | None = None
+        self._sent: dict[str, int] = {}
+        """Per wing, the newest command version sent on this session."""
+        self._synced: dict[str, float] = {}
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(run_reconnecting(self._session,
+                                               backoff_max_s=self.config.broker.backoff_max_s,
+                                               name=f"prison {self.config.prison}"))
+            group.create_task(self._send_commands())
+
+    def close(self) -> None:
+        self.store.close()
+
+    async def _session(self) -> None:
+        client = make_client(self.config.broker, f"prison-{self.config.prison}",
+                             persistent_session_s=SESSION_EXPIRY_S)
+        async with client:
+            await client.subscribe([(f, 1) for f in wp.WING_UP_FILTERS])
+            self._client = client
+            self._sent.clear()
+            self.connected.set()
+            try:
+                async for message in client.messages:
+                    await self._handle(str(message.topic), bytes(message.payload))
+            finally:
+                self._client = None
+                self.connected.clear()
+
+    # -- down ------------------------------------------------------------------------------
+
+    async def _send_commands(self) -> None:
+        while True:
+            command = self.store.latest_command()
+            client = self._client
+            if command is not None and client is not None:
+                for wing in self.config.wings:
+                    if self._sent.get(wing, 0) < command.version:
+                        await self._send(client, wing, command.envelope, command.version)
+            await asyncio.sleep(COMMAND_POLL_S)
+
+    async def _send(self, client: aiomqtt.Client, wing: str, envelope: bytes, version: int
+                    ) -> None:
+        try:
+            await client.publish(wp.at_prison(wing, wp.PRISON_COMMAND), envelope, qos=1,
+                                 retain=True, timeout=10)
+        except aiomqtt.MqttError as exc:
+            log.warning("sending command %s to wing %s failed: %s", version, wing, exc)
+            return
+        self._sent[wing] = version
+
+    async def _sync(self, wing: str, after: int) -> None:
+        client = self._client
+        if client is None:
+            return
+        request = wp.SyncRequest(after=after).model_dump_json().encode()
+        try:
+            await client.publish(wp.at_prison(wing, wp.PRISON_SYNC), request, qos=1, timeout=10)
+        except aiomqtt.MqttError as exc:
+            log.warning("sync request to wing %s failed: %s", wing, exc)
+
+    # -- up --------------------------------------------------------------------------------
+
+    async def _handle(self, topic: str, payload: bytes) -> None:
+        where = wp.split_prison_topic(topic)
+        if where is None or where[0] not in self.config.wings:
+            log.warning("ignoring %s: not a wing of this prison", topic[:200])
+            return
+        wing, local = where
+        try:
+            if local == "link":
+                await self._link(wing, payload == b"1")
+            elif local == wp.UPLINK_APPLIED:
+                self.store.put_applied(wing, wp.Applied.model_validate_json(payload))
+            elif local == wp.UPLINK_AUDIT:
+                await self._audit(wing, wp.AuditUp.model_validate_json(payload))
+            else:
+                parsed = topics.parse_tablet(local)
+                if parsed is None:
+                    log.warning("ignoring %s", topic[:200])
+                elif parsed.channel is TabletChannel.REPORTED:
+                    report = ReportedState.model_validate_json(payload)
+                    if report.device == parsed.device_id:
+                        self.store.put_reported(wing, report)
+                elif parsed.channel is TabletChannel.STATUS:
+                    self.store.put_status(wing, parsed.device_id,
+                                          Status.model_validate_json(payload))
+        except ValidationError as exc:
+            log.warning("malformed %s refused: %s", topic[:200], exc.errors()[0]["msg"])
+
+    async def _link(self, wing: str, up: bool) -> None:
+        self.store.set_link(wing, up, self.clock())
+        if up:
+            # The bridge is back: the newest command again (a wing lost nothing it has applied:
+            # it answers a re-sent one from its record), and the audit after what we hold.
+            self._sent.pop(wing, None)
+            await self._sync(wing, self.store.audit_head(wing)[0])
+
+    async def _audit(self, wing: str, entry: wp.AuditUp) -> None:
+        head = self.store.audit_head(wing)[0]
+        self.store.put_audit(wing, entry)
+        if entry.seq > head + 1 and time.monotonic() - self._synced.get(wing, 0) > SYNC_SPACING_S:
+            # A gap (entries lost past a queue's limit, or a gateway restarted mid-stream):
+            # ask for what follows our head, at most once per spacing.
+            self._synced[wing] = time.monotonic()
+            await self._sync(wing, head)

@@ -1,0 +1,70 @@
+"""The prison view as rules: per-wing summaries and what has not confirmed a command. Pure
+functions of what the store holds, so they are tested alone and the CLI and the service agree."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from prison.store import Link, TabletRow
+from wire.prison import Applied
+
+
+@dataclass(frozen=True, slots=True)
+class WingStatus:
+    wing: str
+    link: str
+    """"up", "down", or "unknown" (never heard from)."""
+    since: int
+    tablets: int
+    online: int
+    locked: int
+    in_curfew: int
+    audit_seq: int
+    audit_hash: str
+    command_applied: int
+    refused: str
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def wing_status(wing: str, link: Link | None, tablets: Iterable[TabletRow],
+                applied: Applied | None, head: tuple[int, str]) -> WingStatus:
+    rows = list(tablets)
+    return WingStatus(
+        wing=wing,
+        link="unknown" if link is None else ("up" if link.up else "down"),
+        since=link.since if link else 0,
+        tablets=len(rows),
+        online=sum(r.online for r in rows),
+        locked=sum(r.locked for r in rows),
+        in_curfew=sum(r.curfew == "curfew" for r in rows),
+        audit_seq=head[0],
+        audit_hash=head[1],
+        command_applied=applied.command_version if applied else 0,
+        refused=applied.refused if applied else "",
+    )
+
+
+def unconfirmed(version: int, wings: Iterable[str], applied: Mapping[str, Applied | None],
+                tablets: Mapping[str, Iterable[TabletRow]]) -> dict[str, list[str]]:
+    """Per wing, what has not confirmed command `version`: the wing itself (`"wing: …"`, it
+    has not applied it yet, or refused it), or the tablets not yet reporting the wing lockdown
+    that carries it. Wings with nothing pending are left out."""
+    result: dict[str, list[str]] = {}
+    for wing in wings:
+        answer = applied.get(wing)
+        if answer is None or answer.command_version < version:
+            result[wing] = [f"wing: has not applied command {version}"]
+            continue
+        if answer.command_version == version and answer.refused:
+            result[wing] = [f"wing: refused command {version} ({answer.refused})"]
+            continue
+        reported = {row.device: row.lockdown_version for row in tablets.get(wing, ())}
+        pending = [device for device in answer.targets
+                   if reported.get(device, 0) < answer.lockdown_version]
+        if pending:
+            result[wing] = pending
+    return result

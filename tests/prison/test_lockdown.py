@@ -1,0 +1,43 @@
+"""Prison-wide lockdown over real bridges: one command at the prison, every wing gateway verifies
+it and issues its own wing lockdown, every tablet confirms, and the prison sees it."""
+
+from __future__ import annotations
+
+import json
+
+from cellbridge.fleet import wait_until
+from tests.prison.rig import PrisonRig
+
+
+async def test_prison_lockdown_is_confirmed_by_every_tablet_of_every_wing(rig: PrisonRig):
+    async with rig.running() as agents:
+        for wing in rig.wings:
+            await rig.wait_link(wing, up=True)
+        code, out = await rig.cli("lock", "--reason", "incident", "--wait", "20",
+                                     "--json")
+        assert code == 0, out
+        result = json.loads(out)
+        assert result["unconfirmed"] == {}
+        assert all(a.state.locked for wing in agents.values() for a in wing)
+        assert all(a.lockdown is not None and a.lockdown.lock.by.startswith("prison:P:")
+                   for wing in agents.values() for a in wing)
+
+        code, out = await rig.cli("status", "--json")
+        assert code == 0, out
+        view = {w["wing"]: w for w in json.loads(out)["wings"]}
+        assert set(view) == {"A", "B", "C"}
+        for wing in view.values():
+            count = len(rig.tablets[wing["wing"]])
+            assert (wing["link"], wing["tablets"], wing["online"], wing["locked"]) == (
+                "up", count, count, count)
+            assert wing["command_applied"] == result["command"]
+            assert wing["audit_seq"] >= 2
+
+        code, out = await rig.cli("status", "--wing", "B")
+        assert code == 0, out
+        assert "  B-01: online, locked, curfew" in out and "  A-01" not in out
+
+        code, out = await rig.cli("unlock", "--reason", "all clear", "--wait", "20")
+        assert code == 0, out
+        assert "wing A: confirmed" in out
+        await wait_until(lambda: not any(a.state.locked for w in agents.values() for a in w), 10)
