@@ -17,7 +17,9 @@ def tablet_state(view: Mapping[str, Any], report: ReportedState | None) -> dict[
     updating = update is not None and update.state not in ("idle", "done", "failed")
     failed = update is not None and update.state == "failed"
     attention = []
-    if not view["online"]:
+    if view["online"] is None:  # the gateway has no broker session: nobody is known online
+        attention.append("online unknown")
+    elif not view["online"]:
         attention.append("offline")
     if not view["in_sync"]:
         attention.append("not yet applied")
@@ -41,7 +43,7 @@ def matches(tablet: Mapping[str, Any], state: str) -> bool:
     return {
         "locked": tablet["locked"] is True,
         "unlocked": tablet["locked"] is False,
-        "offline": not tablet["online"],
+        "offline": tablet["online"] is False,
         "attention": bool(tablet["attention"]),
         "curfew": tablet["curfew"] == "curfew",
         "updating": tablet["updating"],
