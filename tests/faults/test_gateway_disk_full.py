@@ -58,10 +58,10 @@ def test_a_full_disk_refuses_the_change_keeps_the_lock_and_audits_once_space_ret
             TALLY.fail_open(CAMPAIGN)
         assert result.returncode == 3
         assert result.stderr.count("\n") == 1 and result.stderr.startswith(
-            "error: the gateway's disk is full: nothing was changed"), result.stderr
+            "Error: the gateway's disk is full: nothing was changed"), result.stderr
     assert gateway.process is not None and gateway.process.poll() is None, gateway.log()
     assert desired_rows(gateway) == before  # nothing half-written: T1 still locked, same version
-    status = {t["id"]: t for t in gateway.staff_json("status")}
+    status = {t["id"]: t for t in gateway.staff_json("status")["tablets"]}
     assert status["T1"]["desired"] == {"version": before["T1"][0], "locked": True,
                                        "reported_version": None}
 
