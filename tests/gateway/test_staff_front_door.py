@@ -62,6 +62,8 @@ class StandIn:
     def __init__(self) -> None:
         self.routes: dict[tuple[str, str], Answer] = {
             ("GET", "/v1/policy"): lambda q: (200, {"rules": {"timezone": "Europe/London"}}),
+            ("GET", "/v1/health"): lambda q: (200, {"broker_connected": True, "broker": {
+                "connected": True, "alarms": [], "takeovers": 0}}),
             ("GET", "/v1/updates"): lambda q: (200, {"rollouts": [], "tablets": [
                 {"id": "T-0001", "reported": {"running": "1.3.0", "state": "idle"},
                  "desired": None}]}),
