@@ -109,12 +109,15 @@ class WebForwarder:
             await self._unreachable(writer, host)
             return
         try:
-            up_writer.write(head)
-            await up_writer.drain()
             try:
+                # With TLS 1.3 a refused client certificate shows only now, on this first
+                # write or read: either way the browser is answered, never just hung up on.
+                up_writer.write(head)
+                await up_writer.drain()
                 answer = await asyncio.wait_for(up_reader.readuntil(b"\r\n\r\n"),
                                                 GATEWAY_TIMEOUT_S)
-            except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError, TimeoutError):
+            except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError,
+                    ssl.SSLError, TimeoutError):
                 await self._unreachable(writer, host)  # e.g. our certificate was refused
                 return
             if answer.split(b" ", 2)[1:2] != [b"200"]:
