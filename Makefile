@@ -22,7 +22,7 @@ demo: setup
 	$(VENV)/bin/cellbridge demo --tablets $(TABLETS)
 
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
 
 # The full soak/load versions of the slow tests.
 test-all: setup
