@@ -10,17 +10,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
+from wire.model import Counter as Counter
+from wire.model import Document as Document
+from wire.model import Millis as Millis
+from wire.model import Version as Version
+from wire.prisoners import Occupants, PrisonNumber
 from wire.topics import DEVICE_ID_PATTERN
 
-Millis = Annotated[int, Field(ge=0, lt=2**53)]
-"""Unix time in milliseconds: all times on the wire are integers, so canonical JSON is exact."""
-
-Version = Annotated[int, Field(ge=1, lt=2**53)]
-Counter = Annotated[int, Field(ge=0, lt=2**53)]
-"""A version a tablet reports (0: none yet); bounded like every integer on the wire, so it fits
-SQLite and JSON numbers exactly."""
 ShortText = Annotated[str, StringConstraints(max_length=500)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=120)]
 DeviceId = Annotated[str, StringConstraints(pattern=rf"^{DEVICE_ID_PATTERN}$")]
@@ -34,10 +32,6 @@ _APP_ID = re.compile(rf"^{APP_ID_PATTERN}$")
 
 def is_app_id(value: str) -> bool:
     return isinstance(value, str) and bool(_APP_ID.match(value))
-
-
-class Document(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
 def device_audience(device_id: str) -> str:
@@ -90,6 +84,11 @@ class DesiredState(SignedBody):
     lock: LockOrder
     profile: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")] = "standard"
     update: UpdateTarget | None = None
+    occupants: Occupants = Occupants()
+    """Who lives in the tablet's cell, with their PIN verifiers (wire.prisoners): the only
+    people who may sign in on it."""
+
+    MAX_BYTES: ClassVar[int] = 32 * 1024
 
 
 class WingLockdown(SignedBody):
@@ -171,6 +170,8 @@ class ReportedState(Document):
     apps: Annotated[tuple[AppInstallReport, ...], Field(max_length=MAX_APP_REPORTS)] = ()
     """Apps of the policy's catalogue whose pinned build is not installed, at most
     `MAX_APP_REPORTS` (by app id); empty when every pinned build is installed."""
+    signed_in: PrisonNumber | None = None
+    """Who is signed in on the tablet now (None: nobody, so no web)."""
 
     MAX_BYTES: ClassVar[int] = 16 * 1024
 

@@ -18,6 +18,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import StringConstraints
 
 from wire.documents import Document, Millis, Name, SignedBody
+from wire.prisoners import PrisonNumber
 
 REQUEST_TYPES: tuple[str, ...] = (
     "general", "complaint", "healthcare", "visits", "canteen", "education",
@@ -46,6 +47,9 @@ class Request(Document):
     type: RequestType
     text: RequestText
     created: Millis
+    person: PrisonNumber | None = None
+    """Who wrote it (None: written with nobody signed in, before prisoner accounts). Set on the
+    tablet when written, so a request queued offline stays its writer's after a move."""
 
     MAX_BYTES: ClassVar[int] = 16 * 1024
 

@@ -22,12 +22,15 @@ class TabletChannel(StrEnum):
     """A prisoner's request (application or complaint), tablet → gateway, QoS 1, not retained."""
     REPLY = "reply"
     """Staff's signed answer to one request, gateway → tablet, QoS 1, not retained."""
+    PERSON = "person"
+    """What the tablet learned of a person (sign-in, PIN, settings), tablet → gateway, QoS 1,
+    not retained (wire.prisoners.PersonEvent)."""
 
 
 TO_TABLET = frozenset({TabletChannel.DESIRED, TabletChannel.CMD, TabletChannel.REPLY})
 FROM_TABLET = frozenset(
     {TabletChannel.REPORTED, TabletChannel.ACK, TabletChannel.TELEMETRY, TabletChannel.STATUS,
-     TabletChannel.REQUEST}
+     TabletChannel.REQUEST, TabletChannel.PERSON}
 )
 
 WING_POLICY = "wing/policy"

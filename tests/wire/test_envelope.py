@@ -89,7 +89,7 @@ REFUSALS = [
     ("same version, other content", seal(desired(version=5), GATEWAY_KEY), AppliedMark(5, "0" * 64), Refusal.NOT_NEWER),
     ("expired", seal(desired(expires=NOW - 1), GATEWAY_KEY), None, Refusal.EXPIRED),
     ("expires this instant", seal(desired(expires=NOW), GATEWAY_KEY), None, Refusal.EXPIRED),
-    ("over the size cap", b"{" + b" " * 20_000 + b"}", None, Refusal.TOO_LARGE),
+    ("over the size cap", b"{" + b" " * 40_000 + b"}", None, Refusal.TOO_LARGE),
     ("not JSON", b"\x00\xffgarbage", None, Refusal.MALFORMED),
     ("JSON but not an object", b"[1,2,3]", None, Refusal.MALFORMED),
     ("missing signature", json.dumps({"body": BODY, "kid": "k"}).encode(), None, Refusal.MALFORMED),
