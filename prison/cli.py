@@ -25,7 +25,7 @@ from common.text import inert
 from prison import view
 from prison.commands import issue_lockdown
 from prison.config import PrisonConfig
-from prison.store import PrisonStore
+from prison.store import PrisonStore, StoreError
 from wire.envelope import private_key_from_pem
 
 NOT_CONFIRMED_EXIT = 3
@@ -39,6 +39,13 @@ def _load(config_path: Path) -> PrisonConfig:
     try:
         return load(PrisonConfig, config_path)
     except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _open_store(config: PrisonConfig) -> PrisonStore:
+    try:
+        return config.open_store()
+    except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
@@ -78,7 +85,7 @@ def _command(config_path: Path, locked: bool, reason: str, by: str, wait_s: floa
              as_json: bool) -> None:
     config = _load(config_path)
     key = private_key_from_pem(config.signing_key.read_bytes())
-    store = PrisonStore(config.database)
+    store = _open_store(config)
     try:
         try:
             command = issue_lockdown(store, key, config.prison, locked=locked, by=by,
@@ -169,7 +176,7 @@ def _when(ms: int) -> str:
 def status(config_path: Path, wing_id: str | None, as_json: bool) -> None:
     """Per wing: link up/down and since when, tablets online/locked/in curfew, audit head."""
     config = _load(config_path)
-    store = PrisonStore(config.database)
+    store = _open_store(config)
     try:
         wings = [view.wing_status(w, store.link(w), store.tablets(w), store.applied(w),
                                   store.audit_head(w)) for w in config.wings]

@@ -17,7 +17,6 @@ from pydantic import ValidationError
 
 from common.mqtt import make_client, run_reconnecting
 from prison.config import PrisonConfig
-from prison.store import PrisonStore
 from wire import prison as wp
 from wire import topics
 from wire.documents import ReportedState, Status
@@ -38,7 +37,7 @@ class PrisonService:
     def __init__(self, config: PrisonConfig, *, clock: Callable[[], int] = wall_ms) -> None:
         self.config = config
         self.clock = clock
-        self.store = PrisonStore(config.database)
+        self.store = config.open_store()
         self.connected = asyncio.Event()
         self._client: aiomqtt.Client | None = None
         self._sent: dict[str, int] = {}
