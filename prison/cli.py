@@ -199,3 +199,41 @@ def status(config_path: Path, wing_id: str | None, as_json: bool) -> None:
                    f"{'locked' if t.locked else 'unlocked'}, curfew {inert(t.curfew)}, "
                    f"lockdown {t.lockdown_version}, reported {_when(t.reported_at)}")
 
+
+
+@prison.command()
+@config_option
+@click.option("--verify", is_flag=True, help="Check each wing's hash chain, entry by entry.")
+@click.option("--wing", "wing_id", help="Only this wing.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts.")
+def audit(config_path: Path, verify: bool, wing_id: str | None, as_json: bool) -> None:
+    """Each wing's audit trail as the prison holds it: entries held, the head held without a
+    gap, and with --verify whether its hash chain holds (exit 1 when a chain is broken)."""
+    config = _load(config_path)
+    if wing_id is not None and wing_id not in config.wings:
+        raise click.ClickException(inert(f"{wing_id} is not a wing of this prison"))
+    wings = [wing_id] if wing_id else config.wings
+    store = _open_store(config)
+    try:
+        held = {w: (store.audit_count(w), store.audit_head(w)) for w in wings}
+        checks = {w: store.verify_audit(w) for w in wings} if verify else {}
+    finally:
+        store.close()
+    broken = [w for w, check in checks.items() if not check.ok]
+    if as_json:
+        click.echo(json.dumps({"wings": [
+            {"wing": w, "entries": held[w][0], "head_seq": held[w][1][0],
+             "head_hash": held[w][1][1],
+             **({"verify": asdict(checks[w])} if verify else {})} for w in wings]}, indent=2))
+    else:
+        for w in wings:
+            count, (seq, digest) = held[w]
+            line = f"wing {inert(w)}: {count} entries held, head {seq} {digest[:12]}"
+            if verify:
+                check = checks[w]
+                line += (f"; chain verifies ({check.entries} entries)" if check.ok else
+                         f"; chain BROKEN at entry {check.broken_at}: {inert(check.problem)}")
+            click.echo(line)
+    if broken:
+        raise click.ClickException(inert(
+            "audit chain broken for wing " + ", ".join(broken)))

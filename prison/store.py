@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from wire.audit_chain import ChainCheck, check_chain, detail_text, load_detail
 from wire.documents import ReportedState, Status
 from wire.prison import Applied, AuditUp
 
@@ -258,7 +259,7 @@ class PrisonStore:
             "INSERT INTO audit (wing, seq, at, actor, action, target, detail, prev, hash) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (wing, seq) DO NOTHING",
             [wing, entry.seq, entry.at, entry.actor, entry.action, entry.target,
-             json.dumps(entry.detail, sort_keys=True), entry.prev, entry.hash])
+             detail_text(entry.detail), entry.prev, entry.hash])
         return cursor.rowcount == 1
 
     # -- commands ----------------------------------------------------------------------------
@@ -327,7 +328,18 @@ class PrisonStore:
             "WHERE wing = ? ORDER BY seq", [wing]).fetchall()
         for row in rows:
             yield AuditUp(seq=row[0], at=row[1], actor=row[2], action=row[3], target=row[4],
-                          detail=json.loads(row[5]), prev=row[6], hash=row[7])
+                          detail=load_detail(row[5]), prev=row[6], hash=row[7])
+
+    def verify_audit(self, wing: str) -> ChainCheck:
+        """Check the wing's hash chain as the prison holds it, from its first entry: an entry
+        missing, altered, or not following the one before is named (`wire.audit_chain`)."""
+        rows = self.execute(
+            "SELECT seq, at, actor, action, target, detail, prev, hash FROM audit "
+            "WHERE wing = ? ORDER BY seq", [wing]).fetchall()
+        # The hash covers the detail's canonical text: recompute it from what is stored (rows
+        # written before the prison stored that text hold the same JSON, spaced differently).
+        return check_chain((r[0], r[1], r[2], r[3], r[4], detail_text(load_detail(r[5])), r[6],
+                            r[7]) for r in rows)
 
 
 def open_store(sqlite_path: Path, dsn: str | None = None) -> PrisonStore:

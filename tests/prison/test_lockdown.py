@@ -48,3 +48,8 @@ async def test_prison_lockdown_is_confirmed_by_every_tablet_of_every_wing(
         assert code == 0, out
         assert "wing A: confirmed" in out
         await wait_until(lambda: not any(a.state.locked for w in agents.values() for a in w), 10)
+
+        # Each wing's trail as the prison received it holds together, hash by hash.
+        code, out = await rig.cli("audit", "--verify")
+        assert code == 0, out
+        assert out.count("chain verifies") == 3, out

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from prison.store import MIGRATIONS, Command, PrisonStore, StoreError, open_store
+from wire.audit_chain import GENESIS, ChainCheck, detail_text, entry_hash
 from wire.documents import LockView, ReportedState, Status
 from wire.prison import Applied, AuditUp
 
@@ -145,3 +146,38 @@ def test_an_unreachable_postgresql_is_a_clear_error(tmp_path: Path):
     with pytest.raises(StoreError, match="cannot connect to PostgreSQL"):
         open_store(tmp_path / "unused.db", f"host={tmp_path} port=1 dbname=x connect_timeout=2")
     assert not (tmp_path / "unused.db").exists()  # no silent fallback to SQLite
+
+
+def chain(count: int, wing_detail: str = "A") -> list[AuditUp]:
+    """A real hash chain of `count` entries, as a wing gateway makes it."""
+    entries, prev = [], GENESIS
+    for seq in range(1, count + 1):
+        detail = {"reason": f"søk {wing_detail}", "tablets": [seq, seq + 1], "nested": {"b": 1}}
+        digest = entry_hash(seq, seq * 10, "officer", "lock", f"T-{seq}", detail_text(detail),
+                            prev)
+        entries.append(AuditUp(seq=seq, at=seq * 10, actor="officer", action="lock",
+                               target=f"T-{seq}", detail=detail, prev=prev, hash=digest))
+        prev = digest
+    return entries
+
+
+def test_a_wings_chain_as_received_verifies(store: PrisonStore):
+    for item in reversed(chain(5)):  # arrival order does not matter
+        store.put_audit("A", item)
+    assert store.verify_audit("A") == ChainCheck(True, 5)
+    assert store.verify_audit("B") == ChainCheck(True, 0)
+
+
+@pytest.mark.parametrize(("sql", "broken_at", "problem"), [
+    ("UPDATE audit SET detail = '{\"reason\":\"nothing\"}' WHERE seq = 3", 3,
+     "contents do not match its hash"),
+    ("DELETE FROM audit WHERE seq = 2", 3, "entry 2 is missing"),
+    ("UPDATE audit SET prev = hash WHERE seq = 4", 4, "does not follow the entry before it"),
+])
+def test_an_altered_chain_at_the_prison_says_where_it_breaks(
+        store: PrisonStore, sql: str, broken_at: int, problem: str):
+    for item in chain(5):
+        store.put_audit("A", item)
+    store.execute(sql)
+    check = store.verify_audit("A")
+    assert (check.ok, check.broken_at, check.problem) == (False, broken_at, problem)
