@@ -27,6 +27,7 @@ from prison.commands import issue_lockdown
 from prison.config import PrisonConfig
 from prison.store import PrisonStore, StoreError
 from wire.envelope import private_key_from_pem
+from wire.prison import WingSummary
 
 NOT_CONFIRMED_EXIT = 3
 
@@ -163,6 +164,22 @@ def unlock(config_path: Path, reason: str, by: str, wait_s: float, as_json: bool
     _command(config_path, False, reason, by, wait_s, as_json)
 
 
+def _gateway_lines(summary: WingSummary | None) -> list[str]:
+    """What the wing gateway itself counts, and its rollouts (text from the wing made inert)."""
+    if summary is None:
+        return ["gateway: no summary yet"]
+    lines = [f"gateway at {_when(summary.at)}: tablets {summary.tablets}, online "
+             f"{summary.online}, locked {summary.locked}, in curfew {summary.in_curfew}, "
+             f"wing lockdown {summary.lockdown_version}"]
+    for r in summary.rollouts:
+        state = r.stage + (" (paused)" if r.paused else "")
+        lines.append(
+            f"rollout {inert(r.id)} {inert(r.version)}: {state}; {r.succeeded}/{r.tablets} "
+            f"succeeded, {r.failed} failed, {r.in_progress} in progress, {r.waiting} waiting, "
+            f"{r.not_reached} not reached" + (f"; {inert(r.reason)}" if r.reason else ""))
+    return lines
+
+
 def _when(ms: int) -> str:
     if not ms:
         return "-"
@@ -179,7 +196,7 @@ def status(config_path: Path, wing_id: str | None, as_json: bool) -> None:
     store = _open_store(config)
     try:
         wings = [view.wing_status(w, store.link(w), store.tablets(w), store.applied(w),
-                                  store.audit_head(w)) for w in config.wings]
+                                  store.audit_head(w), store.summary(w)) for w in config.wings]
         tablets = store.tablets(wing_id) if wing_id else []
     finally:
         store.close()
@@ -194,6 +211,8 @@ def status(config_path: Path, wing_id: str | None, as_json: bool) -> None:
             f"online {w.online}, locked {w.locked}, in curfew {w.in_curfew}; "
             f"audit head {w.audit_seq} {w.audit_hash[:12]}; command applied {w.command_applied}"
             + (f"; refused: {inert(w.refused)}" if w.refused else ""))
+        for line in _gateway_lines(w.gateway):
+            click.echo("  " + line)
     for t in tablets:
         click.echo(f"  {inert(t.device)}: {'online' if t.online else 'offline'}, "
                    f"{'locked' if t.locked else 'unlocked'}, curfew {inert(t.curfew)}, "

@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Protocol
 
 from wire.audit_chain import ChainCheck, check_chain, detail_text, load_detail
 from wire.documents import ReportedState, Status
-from wire.prison import Applied, AuditUp
+from wire.prison import Applied, AuditUp, WingSummary
 
 # Each migration is a list of statements; {int} {bytes} name the backend's column types. The first
 # one's `IF NOT EXISTS` adopts a store made before migrations were recorded (the same tables).
@@ -46,6 +46,9 @@ MIGRATIONS: list[list[str]] = [
         "CREATE TABLE IF NOT EXISTS audit (wing TEXT NOT NULL, seq {int} NOT NULL, "
         "at {int} NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, "
         "detail TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (wing, seq))",
+    ],
+    [  # 2: each wing gateway's summary of its wing (counts, rollout progress), the newest
+        "CREATE TABLE summaries (wing TEXT PRIMARY KEY, at {int} NOT NULL, body TEXT NOT NULL)",
     ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -253,6 +256,13 @@ class PrisonStore:
             [wing, applied.command_version, applied.lockdown_version,
              json.dumps(list(applied.targets)), applied.refused, applied.at])
 
+    def put_summary(self, wing: str, summary: WingSummary) -> None:
+        """Keep the wing's newest summary (a re-queued older one does not replace it)."""
+        self.execute(
+            "INSERT INTO summaries (wing, at, body) VALUES (?, ?, ?) ON CONFLICT (wing) DO UPDATE "
+            "SET at=excluded.at, body=excluded.body WHERE excluded.at >= summaries.at",
+            [wing, summary.at, summary.model_dump_json()])
+
     def put_audit(self, wing: str, entry: AuditUp) -> bool:
         """Keep an entry once (a re-sent one is ignored); True if it was new."""
         cursor = self.execute(
@@ -306,6 +316,10 @@ class PrisonStore:
             return None
         return Applied(command_version=row[0], lockdown_version=row[1],
                        targets=tuple(json.loads(row[2])), refused=row[3], at=row[4])
+
+    def summary(self, wing: str) -> WingSummary | None:
+        row = self.execute("SELECT body FROM summaries WHERE wing = ?", [wing]).fetchone()
+        return WingSummary.model_validate_json(row[0]) if row else None
 
     def audit_head(self, wing: str) -> tuple[int, str]:
         """The last entry of the wing's trail held without a gap: (seq, hash), (0, "") if none."""

@@ -11,7 +11,7 @@ import pytest
 from prison.store import MIGRATIONS, Command, PrisonStore, StoreError, open_store
 from wire.audit_chain import GENESIS, ChainCheck, detail_text, entry_hash
 from wire.documents import LockView, ReportedState, Status
-from wire.prison import Applied, AuditUp
+from wire.prison import Applied, AuditUp, RolloutProgress, WingSummary
 
 
 def report(device: str, at: int, *, locked: bool, version: int = 1) -> ReportedState:
@@ -181,3 +181,33 @@ def test_an_altered_chain_at_the_prison_says_where_it_breaks(
     store.execute(sql)
     check = store.verify_audit("A")
     assert (check.ok, check.broken_at, check.problem) == (False, broken_at, problem)
+
+
+def summary(at: int, online: int) -> WingSummary:
+    return WingSummary(at=at, tablets=4, online=online, locked=1, in_curfew=0,
+                       rollouts=(RolloutProgress(id="r1", version="2.0", stage="canary",
+                                                 tablets=4, succeeded=1, not_reached=3),))
+
+
+def test_a_wings_newest_summary_is_kept_when_an_older_one_arrives_after_it(store: PrisonStore):
+    assert store.summary("A") is None
+    store.put_summary("A", summary(200, online=4))
+    store.put_summary("A", summary(100, online=0))
+    assert store.summary("A") == summary(200, online=4)
+
+
+def test_a_store_of_the_first_schema_is_migrated_keeping_what_it_holds(
+        store_location: tuple[Path, str | None]):
+    old = open_store(*store_location)
+    old.put_audit("A", entry(1))
+    old.execute("DROP TABLE summaries")  # as the first schema made it
+    old.execute("DELETE FROM schema_version WHERE version > 1")
+    old.close()
+    store = open_store(*store_location)
+    try:
+        assert store.schema_version() == 2
+        store.put_summary("A", summary(1, online=1))
+        assert store.summary("A") == summary(1, online=1)
+        assert store.audit_count("A") == 1
+    finally:
+        store.close()
