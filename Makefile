@@ -15,7 +15,7 @@ system:
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip
-	@$(PY) -m pip install -q -e '.[device,gateway,dev]'
+	@$(PY) -m pip install -q -e '.[device,gateway,prison,dev]'
 	@touch $(STAMP)
 
 demo: setup

@@ -27,9 +27,12 @@ from bench.stats import Row, markdown
               help="The shell benchmark (cold start, state change to frame, RSS).")
 @click.option("--web/--no-web", "with_web", default=True, show_default=True,
               help="The web allow-list decision benchmark.")
+@click.option("--prison", "prison_shape", default="8x25", show_default=True,
+              help="Prison lockdown: WINGSxTABLETS bridged wings against one wing of the same "
+                   "total (the issue's full size: 8x500); empty to skip it.")
 def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str,
          policy_tablets: int, idle_seconds: float, day_minutes: int, with_shell: bool,
-         with_web: bool) -> None:
+         with_web: bool, prison_shape: str) -> None:
     """Run the benchmarks and print their table (paste it into README.md)."""
     rows: list[Row] = []
     for tls in (False, True) if tls_only is None else (tls_only,):
@@ -59,6 +62,11 @@ def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str,
         from bench import web
 
         rows += web.run()
+    if prison_shape:
+        from bench import prison
+
+        wings, per_wing = (int(n) for n in prison_shape.lower().split("x"))
+        rows += prison.run(wings, per_wing)
     click.echo(markdown(rows))
 
 

@@ -1,18 +1,23 @@
-"""The gateway's audit trail as data: an entry, the hash that chains it to the one before, and
-the check of a whole chain's links (pure; the store writes and reads the rows)."""
+"""The gateway's audit trail as data: an entry and an entry to append. The hash chain itself (the
+hash, the check of a run of entries) is `wire.audit_chain`, shared with the prison, which checks
+each wing's trail as it receives it."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from wire.envelope import canonical_json
+from wire.audit_chain import (
+    GENESIS,
+    ChainCheck,
+    check_chain,
+    detail_text,
+    entry_hash,
+    load_detail,
+)
 
-GENESIS = "0" * 64
-"""The `prev` of the first entry."""
-
+__all__ = ["GENESIS", "Audit", "AuditEntry", "ChainCheck", "check_chain", "detail_text",
+           "entry_hash", "load_detail"]
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
@@ -47,39 +52,3 @@ class Audit:
     action: str
     target: str
     detail: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class ChainCheck:
-    ok: bool
-    entries: int
-    broken_at: int | None = None
-    problem: str = ""
-
-
-def entry_hash(
-    seq: int, at: int, actor: str, action: str, target: str, detail_text: str, prev: str
-) -> str:
-    """The hash an audit entry carries: it covers the entry and its predecessor's hash."""
-    fields = {
-        "seq": seq,
-        "at": at,
-        "actor": actor,
-        "action": action,
-        "target": target,
-        "detail": detail_text,
-        "prev": prev,
-    }
-    return hashlib.sha256(canonical_json(fields)).hexdigest()
-
-
-def detail_text(detail: dict[str, Any]) -> str:
-    return json.dumps(detail, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def load_detail(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {"unreadable": text[:200]}
-    return value if isinstance(value, dict) else {"value": value}

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from gateway.desired import LockRequest
 from gateway.fleet import Selector
 from gateway.lock import Locks
 from gateway.parts import Parts
+from gateway.rollout_service import RolloutManager
 from gateway.store import Audit
 from wire import prison as wp
 from wire.envelope import (
@@ -40,12 +42,18 @@ log = logging.getLogger(__name__)
 
 AUDIT_BATCH = 200
 AUDIT_POLL_S = 0.5
+SUMMARY_CHECK_S = 2.0
+"""How often the wing's summary is recomputed; it goes up when it changed..."""
+SUMMARY_REFRESH_S = 60.0
+"""...and at least this often (its `at` then says the wing is alive and counting)."""
 
 
 class PrisonLink:
     def __init__(self, config: PrisonLinkConfig, parts: Parts, locks: Locks, state_dir: Path,
-                 *, clock: Callable[[], int] | None = None) -> None:
+                 *, rollouts: RolloutManager | None = None,
+                 clock: Callable[[], int] | None = None) -> None:
         self._config = config
+        self._rollouts = rollouts
         self._parts = parts
         self._locks = locks
         self._clock = clock or parts.clock
@@ -58,6 +66,8 @@ class PrisonLink:
         self._sent = 0
         """The last audit sequence number published up (0: none since start)."""
         self._wake = asyncio.Event()
+        self._summary_sent: wp.WingSummary | None = None
+        self._summary_sent_at = self._summary_checked = -SUMMARY_REFRESH_S
 
     # -- commands down ---------------------------------------------------------------------
 
@@ -113,6 +123,7 @@ class PrisonLink:
     async def on_connect(self) -> None:
         """(Re)connected to the wing broker: give the prison our answer and audit again."""
         await self._publish_answer()
+        self._summary_sent, self._summary_checked = None, -SUMMARY_REFRESH_S
         self._wake.set()
 
     # -- audit up --------------------------------------------------------------------------
@@ -125,6 +136,7 @@ class PrisonLink:
             self._wake.clear()
             if self._parts.publisher.connected.is_set():
                 await self._send_audit()
+                await self._send_summary()
 
     async def _send_audit(self) -> None:
         parts = self._parts
@@ -143,6 +155,33 @@ class PrisonLink:
                         wp.UPLINK_AUDIT, entry.model_dump_json().encode(), retain=False):
                     return
                 self._sent = seq
+
+    # -- the wing's summary up ------------------------------------------------------------
+
+    def summary(self) -> wp.WingSummary:
+        """What the gateway counts of its wing now, and its rollouts' progress."""
+        fleet, lockdown = self._parts.fleet, self._parts.issuer.lockdown
+        reports = [r for d, r in fleet.reported.items() if d in fleet.tablets]
+        return wp.WingSummary(
+            at=self._clock(), tablets=len(fleet.tablets),
+            online=sum(1 for d, s in fleet.statuses.items()
+                       if d in fleet.tablets and s.state == "online"),
+            locked=sum(r.lock.locked for r in reports),
+            in_curfew=sum(r.curfew == "curfew" for r in reports),
+            lockdown_version=lockdown.document.version if lockdown else 0,
+            rollouts=tuple(self._rollouts.progress()) if self._rollouts else ())
+
+    async def _send_summary(self) -> None:
+        now = time.monotonic()
+        if now - self._summary_checked < SUMMARY_CHECK_S:
+            return
+        self._summary_checked = now
+        summary = self.summary()
+        if summary.same_as(self._summary_sent) and now - self._summary_sent_at < SUMMARY_REFRESH_S:
+            return
+        if await self._parts.publisher.publish(
+                wp.UPLINK_SUMMARY, summary.model_dump_json().encode(), retain=True):
+            self._summary_sent, self._summary_sent_at = summary, now
 
     # -- the applied mark on disk ----------------------------------------------------------
 

@@ -29,6 +29,7 @@ from gateway.rollout import (
 )
 from gateway.store import Audit
 from wire.documents import ReportedState, UpdateTarget
+from wire.prison import MAX_ROLLOUTS_UP, RolloutProgress
 from wire.tuf_layout import TufLayout
 
 log = logging.getLogger(__name__)
@@ -183,6 +184,15 @@ class RolloutManager:
         for rollout in self.rollouts.values():
             if rollout.active() and report.device in rollout.reached():
                 self._parts.publisher.spawn(self.advance(rollout.id))
+
+    def progress(self) -> list[RolloutProgress]:
+        """For the prison: the active rollouts, then the newest others, counted."""
+        reported = self._fleet.reported
+        chosen = sorted(self.rollouts.values(), key=lambda r: (not r.active(), -r.created))
+        return [RolloutProgress(id=r.id, version=r.version[:64], stage=r.stage, paused=r.paused,
+                                tablets=len(r.canary) + len(r.rest), reason=r.reason[:500],
+                                **summary(r, reported))
+                for r in chosen[:MAX_ROLLOUTS_UP]]
 
     def status(self) -> dict[str, Any]:
         """Every rollout with its counts, and every tablet's update state."""

@@ -111,7 +111,8 @@ class GatewayService:
             publisher.on_connect.append(self.revoked_sessions.on_connect)
         self.prison: PrisonLink | None = None
         if config.prison is not None:
-            self.prison = PrisonLink(config.prison, parts, self.locks, config.state_dir)
+            self.prison = PrisonLink(config.prison, parts, self.locks, config.state_dir,
+                                     rollouts=self.rollouts)
             publisher.on_connect.append(self.prison.on_connect)
 
     # -- the record, as the API shows it ----------------------------------------------------

@@ -28,6 +28,7 @@ from gateway.audit_chain import (
     Audit,
     AuditEntry,
     ChainCheck,
+    check_chain,
     detail_text,
     entry_hash,
     load_detail,
@@ -333,19 +334,11 @@ class Store:
 
     def verify_audit(self) -> ChainCheck:
         """Recompute the chain; say at which entry it first breaks and how."""
-        prev, expected_seq, count = GENESIS, 1, 0
+        prev, expected_seq = GENESIS, 1
         if self.read("SELECT name FROM sqlite_master WHERE name = ?", [CHECKPOINTS]):
             newest = self.read(f"SELECT last, hash FROM {CHECKPOINTS} ORDER BY last DESC LIMIT 1")
             if newest:
                 expected_seq, prev = newest[0][0] + 1, newest[0][1]
         rows = self.read("SELECT seq, at, actor, action, target, detail, prev, hash FROM audit "
                          "ORDER BY seq")
-        for seq, at, actor, action, target, detail, stored_prev, stored_hash in rows:
-            if seq != expected_seq:
-                return ChainCheck(False, count, seq, f"entry {expected_seq} is missing")
-            if stored_prev != prev:
-                return ChainCheck(False, count, seq, "does not follow the entry before it")
-            if entry_hash(seq, at, actor, action, target, detail, prev) != stored_hash:
-                return ChainCheck(False, count, seq, "contents do not match its hash")
-            prev, expected_seq, count = stored_hash, seq + 1, count + 1
-        return ChainCheck(True, count)
+        return check_chain(rows, first_seq=expected_seq, prev=prev)

@@ -25,8 +25,9 @@ from common.text import inert
 from prison import view
 from prison.commands import issue_lockdown
 from prison.config import PrisonConfig
-from prison.store import PrisonStore
+from prison.store import PrisonStore, StoreError
 from wire.envelope import private_key_from_pem
+from wire.prison import WingSummary
 
 NOT_CONFIRMED_EXIT = 3
 
@@ -39,6 +40,13 @@ def _load(config_path: Path) -> PrisonConfig:
     try:
         return load(PrisonConfig, config_path)
     except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _open_store(config: PrisonConfig) -> PrisonStore:
+    try:
+        return config.open_store()
+    except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
@@ -78,7 +86,7 @@ def _command(config_path: Path, locked: bool, reason: str, by: str, wait_s: floa
              as_json: bool) -> None:
     config = _load(config_path)
     key = private_key_from_pem(config.signing_key.read_bytes())
-    store = PrisonStore(config.database)
+    store = _open_store(config)
     try:
         try:
             command = issue_lockdown(store, key, config.prison, locked=locked, by=by,
@@ -156,6 +164,22 @@ def unlock(config_path: Path, reason: str, by: str, wait_s: float, as_json: bool
     _command(config_path, False, reason, by, wait_s, as_json)
 
 
+def _gateway_lines(summary: WingSummary | None) -> list[str]:
+    """What the wing gateway itself counts, and its rollouts (text from the wing made inert)."""
+    if summary is None:
+        return ["gateway: no summary yet"]
+    lines = [f"gateway at {_when(summary.at)}: tablets {summary.tablets}, online "
+             f"{summary.online}, locked {summary.locked}, in curfew {summary.in_curfew}, "
+             f"wing lockdown {summary.lockdown_version}"]
+    for r in summary.rollouts:
+        state = r.stage + (" (paused)" if r.paused else "")
+        lines.append(
+            f"rollout {inert(r.id)} {inert(r.version)}: {state}; {r.succeeded}/{r.tablets} "
+            f"succeeded, {r.failed} failed, {r.in_progress} in progress, {r.waiting} waiting, "
+            f"{r.not_reached} not reached" + (f"; {inert(r.reason)}" if r.reason else ""))
+    return lines
+
+
 def _when(ms: int) -> str:
     if not ms:
         return "-"
@@ -169,10 +193,10 @@ def _when(ms: int) -> str:
 def status(config_path: Path, wing_id: str | None, as_json: bool) -> None:
     """Per wing: link up/down and since when, tablets online/locked/in curfew, audit head."""
     config = _load(config_path)
-    store = PrisonStore(config.database)
+    store = _open_store(config)
     try:
         wings = [view.wing_status(w, store.link(w), store.tablets(w), store.applied(w),
-                                  store.audit_head(w)) for w in config.wings]
+                                  store.audit_head(w), store.summary(w)) for w in config.wings]
         tablets = store.tablets(wing_id) if wing_id else []
     finally:
         store.close()
@@ -187,8 +211,48 @@ def status(config_path: Path, wing_id: str | None, as_json: bool) -> None:
             f"online {w.online}, locked {w.locked}, in curfew {w.in_curfew}; "
             f"audit head {w.audit_seq} {w.audit_hash[:12]}; command applied {w.command_applied}"
             + (f"; refused: {inert(w.refused)}" if w.refused else ""))
+        for line in _gateway_lines(w.gateway):
+            click.echo("  " + line)
     for t in tablets:
         click.echo(f"  {inert(t.device)}: {'online' if t.online else 'offline'}, "
                    f"{'locked' if t.locked else 'unlocked'}, curfew {inert(t.curfew)}, "
                    f"lockdown {t.lockdown_version}, reported {_when(t.reported_at)}")
 
+
+
+@prison.command()
+@config_option
+@click.option("--verify", is_flag=True, help="Check each wing's hash chain, entry by entry.")
+@click.option("--wing", "wing_id", help="Only this wing.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts.")
+def audit(config_path: Path, verify: bool, wing_id: str | None, as_json: bool) -> None:
+    """Each wing's audit trail as the prison holds it: entries held, the head held without a
+    gap, and with --verify whether its hash chain holds (exit 1 when a chain is broken)."""
+    config = _load(config_path)
+    if wing_id is not None and wing_id not in config.wings:
+        raise click.ClickException(inert(f"{wing_id} is not a wing of this prison"))
+    wings = [wing_id] if wing_id else config.wings
+    store = _open_store(config)
+    try:
+        held = {w: (store.audit_count(w), store.audit_head(w)) for w in wings}
+        checks = {w: store.verify_audit(w) for w in wings} if verify else {}
+    finally:
+        store.close()
+    broken = [w for w, check in checks.items() if not check.ok]
+    if as_json:
+        click.echo(json.dumps({"wings": [
+            {"wing": w, "entries": held[w][0], "head_seq": held[w][1][0],
+             "head_hash": held[w][1][1],
+             **({"verify": asdict(checks[w])} if verify else {})} for w in wings]}, indent=2))
+    else:
+        for w in wings:
+            count, (seq, digest) = held[w]
+            line = f"wing {inert(w)}: {count} entries held, head {seq} {digest[:12]}"
+            if verify:
+                check = checks[w]
+                line += (f"; chain verifies ({check.entries} entries)" if check.ok else
+                         f"; chain BROKEN at entry {check.broken_at}: {inert(check.problem)}")
+            click.echo(line)
+    if broken:
+        raise click.ClickException(inert(
+            "audit chain broken for wing " + ", ".join(broken)))

@@ -15,11 +15,12 @@ def issue_lockdown(store: PrisonStore, key: Ed25519PrivateKey, prison: str, *, l
     to every wing (and again to a wing whose link comes back)."""
     if not reason.strip():
         raise ValueError("a reason is required")
-    version = store.next_version()
-    document = PrisonLockdown(audience=prison_audience(prison), version=version, issued=now_ms,
-                              expires=now_ms + ttl_s * 1000, locked=locked, by=by,
-                              reason=reason.strip())
-    command = Command(version, locked, by, document.reason, now_ms, document.expires,
-                      seal(document, key))
-    store.add_command(command)
-    return command
+
+    def make(version: int) -> Command:
+        document = PrisonLockdown(audience=prison_audience(prison), version=version,
+                                  issued=now_ms, expires=now_ms + ttl_s * 1000, locked=locked,
+                                  by=by, reason=reason.strip())
+        return Command(version, locked, by, document.reason, now_ms, document.expires,
+                       seal(document, key))
+
+    return store.add_command(make)

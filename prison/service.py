@@ -1,5 +1,6 @@
 """The prison service: one MQTT session with the prison broker. It records what the wings'
-bridges bring up (link state, tablets' reports and status, audit entries, answers to commands)
+bridges bring up (link state, tablets' reports and status, audit entries, answers to commands,
+each gateway's summary of its wing)
 and sends each wing the newest prison command, again whenever that wing's link comes back.
 
 The store is the record: the CLI adds commands to it, the service notices and sends them.
@@ -17,7 +18,6 @@ from pydantic import ValidationError
 
 from common.mqtt import make_client, run_reconnecting
 from prison.config import PrisonConfig
-from prison.store import PrisonStore
 from wire import prison as wp
 from wire import topics
 from wire.documents import ReportedState, Status
@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 SESSION_EXPIRY_S = 7 * 86400
 COMMAND_POLL_S = 0.2
 SYNC_SPACING_S = 2.0
+MAX_PAYLOAD = 512 * 1024
+"""Nothing a wing sends up is larger (the largest, a command's answer, is capped at this)."""
 
 
 def wall_ms() -> int:
@@ -38,7 +40,7 @@ class PrisonService:
     def __init__(self, config: PrisonConfig, *, clock: Callable[[], int] = wall_ms) -> None:
         self.config = config
         self.clock = clock
-        self.store = PrisonStore(config.database)
+        self.store = config.open_store()
         self.connected = asyncio.Event()
         self._client: aiomqtt.Client | None = None
         self._sent: dict[str, int] = {}
@@ -110,11 +112,16 @@ class PrisonService:
             log.warning("ignoring %s: not a wing of this prison", topic[:200])
             return
         wing, local = where
+        if len(payload) > MAX_PAYLOAD:
+            log.warning("refused %s: %d bytes", topic[:200], len(payload))
+            return
         try:
             if local == "link":
                 await self._link(wing, payload == b"1")
             elif local == wp.UPLINK_APPLIED:
                 self.store.put_applied(wing, wp.Applied.model_validate_json(payload))
+            elif local == wp.UPLINK_SUMMARY:
+                self.store.put_summary(wing, wp.WingSummary.model_validate_json(payload))
             elif local == wp.UPLINK_AUDIT:
                 await self._audit(wing, wp.AuditUp.model_validate_json(payload))
             else:

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from prison.store import Link, TabletRow
-from wire.prison import Applied
+from wire.prison import Applied, WingSummary
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,13 +25,18 @@ class WingStatus:
     audit_hash: str
     command_applied: int
     refused: str
+    gateway: WingSummary | None = None
+    """The wing gateway's own summary (its counts, its rollouts), None until one arrived."""
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        fields = {k: v for k, v in asdict(self).items() if k != "gateway"}
+        return {**fields, "gateway": self.gateway.model_dump(mode="json") if self.gateway
+                else None}
 
 
 def wing_status(wing: str, link: Link | None, tablets: Iterable[TabletRow],
-                applied: Applied | None, head: tuple[int, str]) -> WingStatus:
+                applied: Applied | None, head: tuple[int, str],
+                gateway: WingSummary | None = None) -> WingStatus:
     rows = list(tablets)
     return WingStatus(
         wing=wing,
@@ -45,6 +50,7 @@ def wing_status(wing: str, link: Link | None, tablets: Iterable[TabletRow],
         audit_hash=head[1],
         command_applied=applied.command_version if applied else 0,
         refused=applied.refused if applied else "",
+        gateway=gateway,
     )
 
 

@@ -26,6 +26,8 @@ PRISON_SYNC = "prison/sync"
 """The prison asks for the audit entries after a sequence number (a gap it saw)."""
 UPLINK_AUDIT = "uplink/audit"
 UPLINK_APPLIED = "uplink/applied"
+UPLINK_SUMMARY = "uplink/summary"
+"""The wing gateway's summary of its wing (retained): counts and rollout progress."""
 PRISON_ALL = "prison/#"
 
 # -- on the prison broker ---------------------------------------------------------------------
@@ -92,3 +94,46 @@ class SyncRequest(Document):
     """The prison holds the wing's audit up to `after`: send what follows (`prison/sync`)."""
 
     after: Counter
+
+
+MAX_ROLLOUTS_UP = 20
+"""A wing summary names at most this many rollouts: the active ones, then the newest."""
+
+
+class RolloutProgress(Document):
+    """One rollout of a wing, as its gateway counts it (the wing's `rollout status`)."""
+
+    id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+    version: Annotated[str, StringConstraints(max_length=64)]
+    stage: Literal["canary", "rest", "done", "stopped", "cancelled"]
+    paused: bool = False
+    tablets: Counter
+    """Canary and rest together."""
+    waiting: Counter = 0
+    in_progress: Counter = 0
+    succeeded: Counter = 0
+    failed: Counter = 0
+    not_reached: Counter = 0
+    reason: ShortText = ""
+
+
+class WingSummary(Document):
+    """The wing gateway's own view of its wing (`uplink/summary`, retained), sent when it
+    changes and at least every `SUMMARY_REFRESH_S`: what the gateway counts, which the prison
+    shows beside what it counts itself from the tablets' bridged reports."""
+
+    at: Millis
+    tablets: Counter
+    online: Counter
+    locked: Counter
+    in_curfew: Counter
+    lockdown_version: Counter = 0
+    """The wing lockdown the gateway has issued (0: none)."""
+    rollouts: Annotated[tuple[RolloutProgress, ...], Field(max_length=MAX_ROLLOUTS_UP)] = ()
+
+    MAX_BYTES: ClassVar[int] = 64 * 1024
+
+    def same_as(self, other: WingSummary | None) -> bool:
+        """The same counts and progress, whatever the moment."""
+        return other is not None and self.model_copy(update={"at": 0}) == other.model_copy(
+            update={"at": 0})

@@ -57,6 +57,8 @@ class PrisonRig:
         self.prison_broker: Mosquitto | None = None
         self.gateways: dict[str, GatewayService] = {}
         self.service: PrisonService | None = None
+        self.postgresql: str | None = None
+        """The prison store's PostgreSQL DSN (None: SQLite under the state directory)."""
 
     # -- brokers ---------------------------------------------------------------------------
 
@@ -96,13 +98,15 @@ class PrisonRig:
     def service_config(self) -> PrisonConfig:
         return PrisonConfig(prison=PRISON, state_dir=self.root / "prison",
                             signing_key=self.material / "service" / "signing.key",
-                            broker=self.prison_address(self.service_tls()), wings=self.wings)
+                            broker=self.prison_address(self.service_tls()), wings=self.wings,
+                            postgresql=self.postgresql)
 
     def config_file(self) -> Path:
         import tomli_w
 
         path = self.root / "prison.toml"
-        path.write_text(tomli_w.dumps(self.service_config().model_dump(mode="json")))
+        path.write_text(tomli_w.dumps(self.service_config().model_dump(mode="json",
+                                                                     exclude_none=True)))
         return path
 
     def gateway_config(self, wing: str) -> GatewayConfig:

@@ -82,8 +82,8 @@ async def test_what_the_prison_lost_comes_back_from_the_wing_on_reconnect(rig: P
         rig.relays["C"].cut()
         await rig.wait_link("C", up=False)
         # As if the queues had overflowed during a long cut: the prison's copy of wing C is gone.
-        store.db.execute("DELETE FROM tablets WHERE wing = 'C'")
-        store.db.execute("DELETE FROM audit WHERE wing = 'C'")
+        store.execute("DELETE FROM tablets WHERE wing = 'C'")
+        store.execute("DELETE FROM audit WHERE wing = 'C'")
         rig.relays["C"].restore()
         await rig.wait_link("C", up=True, timeout=30)
         gateway = rig.gateways["C"]

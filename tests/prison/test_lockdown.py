@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from cellbridge.fleet import wait_until
 from tests.prison.rig import PrisonRig
 
 
-async def test_prison_lockdown_is_confirmed_by_every_tablet_of_every_wing(rig: PrisonRig):
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_prison_lockdown_is_confirmed_by_every_tablet_of_every_wing(
+        rig: PrisonRig, backend: str, request: pytest.FixtureRequest):
+    if backend == "postgresql":  # the service and the CLI processes share the view through it
+        rig.postgresql = request.getfixturevalue("postgres_dsn")
     async with rig.running() as agents:
+        assert rig.service is not None and rig.service.store.backend.name == backend
         for wing in rig.wings:
             await rig.wait_link(wing, up=True)
         code, out = await rig.cli("lock", "--reason", "incident", "--wait", "20",
@@ -41,3 +48,8 @@ async def test_prison_lockdown_is_confirmed_by_every_tablet_of_every_wing(rig: P
         assert code == 0, out
         assert "wing A: confirmed" in out
         await wait_until(lambda: not any(a.state.locked for w in agents.values() for a in w), 10)
+
+        # Each wing's trail as the prison received it holds together, hash by hash.
+        code, out = await rig.cli("audit", "--verify")
+        assert code == 0, out
+        assert out.count("chain verifies") == 3, out
