@@ -77,10 +77,14 @@ class RolloutManager:
         problem = self._target_problem(rollout) or overlap(rollout, self.rollouts.values())
         if problem:
             raise InputError(problem)
+        try:  # checked before anything is saved: a rollout on file is one the tablets can take
+            target = rollout.update_target()
+        except ValueError as exc:
+            raise InputError(f"target/version: {exc}") from exc
         rollout = rollout.model_copy(update={"created": self._clock(), "stage": "canary"})
         self.rollouts[rollout.id] = rollout
         self._save()
-        await self.set_update(list(rollout.canary), rollout.update_target(), rollout.by)
+        await self.set_update(list(rollout.canary), target, rollout.by)
         return await self.advance(rollout.id)
 
     def _target_problem(self, rollout: Rollout) -> str | None:
