@@ -182,6 +182,8 @@ def end_of_day(text: str, timezone: str) -> int:
     holds all of 20 December."""
     try:
         day = date.fromisoformat(text)
+        return local_instant(zoneinfo.ZoneInfo(timezone), day + timedelta(days=1), 0)
     except ValueError as exc:
         raise GrantInputError(f"until: {text!r} is not a date YYYY-MM-DD") from exc
-    return local_instant(zoneinfo.ZoneInfo(timezone), day + timedelta(days=1), 0)
+    except OverflowError as exc:  # 9999-12-31: the day after it is no date
+        raise GrantInputError(f"until: at most {MAX_GRANT_DAYS} days ahead") from exc
