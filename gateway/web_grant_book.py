@@ -29,6 +29,11 @@ _ADDED = {"granted_who": "TEXT", "approved_who": "TEXT"}
 """Columns added after the table first shipped (made on an older database at start)."""
 
 
+APPROVE_WITHIN_MS = 10 * 60 * 1000
+"""A sensitive site's grant not approved this soon after it was made lapses (the two-person rule,
+the same 10 minutes as the console's `two_person.APPROVE_WITHIN_MS`): grant it again."""
+
+
 class GrantConflict(Exception):
     """The change cannot be made as asked (already approved, same approver, revoked...)."""
 
@@ -64,13 +69,14 @@ class Grant:
                           self.revoked_at is not None)
 
     def state(self, now: int) -> str:
-        """`revoked`, `expired`, `awaiting_approval`, `scheduled` or `active`."""
+        """`revoked`, `expired`, `awaiting_approval`, `lapsed` (not approved in time),
+        `scheduled` or `active`."""
         if self.revoked_at is not None:
             return "revoked"
         if now >= self.until:
             return "expired"
         if not self.approved:
-            return "awaiting_approval"
+            return "lapsed" if now > self.granted_at + APPROVE_WITHIN_MS else "awaiting_approval"
         return "scheduled" if now < self.start else "active"
 
     def as_json(self, now: int) -> dict[str, Any]:
@@ -163,6 +169,9 @@ class GrantBook:
             raise GrantConflict(f"{grant.id} is already approved by {grant.approved_by}")
         if grant.state(now) in ("revoked", "expired"):
             raise GrantConflict(f"{grant.id} is {grant.state(now)}")
+        if grant.state(now) == "lapsed":
+            raise GrantConflict(f"{grant.id} lapsed: it was not approved within 10 minutes of "
+                                "being granted; grant it again")
         if grant.granted_who is None:
             raise GrantConflict(f"{grant.id} was made before the gateway recorded who granted "
                                 "it: revoke it and grant it again")

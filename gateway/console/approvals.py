@@ -52,7 +52,7 @@ async def audit_lapsed(console: Console) -> None:
     for pending in (p for p in lapsed if p.action == APPROVE_WEB_GRANT):
         grant_id = pending.target.removeprefix("grant:")
         grant = next((g for g in web.listing() if g["id"] == grant_id), None)
-        if grant is None or grant["state"] != "awaiting_approval":
+        if grant is None or grant["state"] not in ("awaiting_approval", "lapsed"):
             continue  # approved from the CLI meanwhile, revoked, or expired
         try:
             await web.revoke(grant_id, "two-person rule", LAPSED, actor="system")

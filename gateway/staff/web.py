@@ -66,7 +66,8 @@ def grant(device: str, site: str, purpose: str, until: str, by: str | None, api_
     _show(result, "granted")
     if result["state"] == "awaiting_approval":
         say(f"{result['site']} is sensitive: it takes effect once another member of staff, "
-            f"as their own OS account, runs `cellbridge staff web approve {result['id']}`")
+            f"as their own OS account, runs `cellbridge staff web approve {result['id']}` "
+            "within 10 minutes (else it lapses)")
 
 
 @web.command()

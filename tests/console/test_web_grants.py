@@ -18,6 +18,7 @@ from gateway.console.two_person import APPROVE_WITHIN_MS
 from gateway.console.web import Console
 from gateway.policy_file import load_rules
 from gateway.service import GatewayService, wall_ms
+from gateway.web_grant_book import APPROVE_WITHIN_MS as GRANT_BOOK_WINDOW_MS
 from tests.console.conftest import browser, gateway_config, make_staff, sign_in
 
 EXAMPLE = Path(__file__).parents[2] / "gateway" / "policies" / "example.toml"
@@ -208,3 +209,7 @@ async def test_the_tablet_page_lists_its_web_grants_for_those_with_the_right(
     async with browser(app) as officer:
         await sign_in(officer, console, make_staff(console, "olly", Role.OFFICER))
         assert (await officer.get("/tablets/T2.json")).json()["web_grants"] is None
+
+
+def test_the_console_and_the_grant_book_give_a_second_person_the_same_ten_minutes() -> None:
+    assert APPROVE_WITHIN_MS == GRANT_BOOK_WINDOW_MS == 10 * 60 * 1000

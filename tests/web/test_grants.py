@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from gateway.store import Store
-from gateway.web_grant_book import GrantBook, GrantConflict
+from gateway.web_grant_book import APPROVE_WITHIN_MS, GrantBook, GrantConflict
+from gateway.web_grants import DAY_MS
 from tests.support.gateway import Gateway
 from tests.support.os_accounts import Account, MakeAccount, as_account, needs_root
 from tests.web.conftest import open_all_day_policy
@@ -134,6 +135,17 @@ def test_an_os_account_and_a_console_account_of_one_name_are_one_person(tmp_path
         book.approve(grant.id, "Alice", now=1001, who="console:Alice")
     approved = book.approve(grant.id, "bob", now=1002, who="console:bob")
     assert approved is not None and approved.approved_who == "console:bob"
+
+
+def test_a_sensitive_grant_not_approved_within_ten_minutes_lapses(tmp_path: Path) -> None:
+    book = GrantBook(Store(tmp_path / "gateway.db"))
+    grant = book.add("tablet", "T1", "bank", "why", "os:alice", now=0, until=DAY_MS,
+                     sensitive=True, who="os:alice")
+    assert grant.state(APPROVE_WITHIN_MS) == "awaiting_approval"
+    assert grant.state(APPROVE_WITHIN_MS + 1) == "lapsed"
+    with pytest.raises(GrantConflict, match="not approved within 10 minutes"):
+        book.approve(grant.id, "os:bob", now=APPROVE_WITHIN_MS + 1, who="os:bob")
+    assert not book.get(grant.id).terms().approved  # type: ignore[union-attr]
 
 
 def test_a_grant_made_before_identities_were_recorded_cannot_be_approved(tmp_path: Path
