@@ -1,5 +1,9 @@
 """The web allow-list part of the gateway's control API (included into `gateway.api.make_app`):
-grants, approvals, revocations, the decision (for staff checking a site) and the browsing record."""
+grants, approvals, revocations, the decision (for staff checking a site) and the browsing record.
+
+Who grants, approves or revokes is the caller's OS account (`gateway.caller_api.Caller`, from the
+socket's peer credentials); a typed `by` is kept only as a note beside it. A sensitive site's
+second approver must be a different OS account, whatever either of them typed."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.caller_api import Caller, recorded_by
 from gateway.web_grants import GrantInputError, UnknownGrant, WebAccess
 from gateway.web_log import BrowsingRecord
 from wire.documents import DeviceId, Name, ShortText
@@ -24,15 +29,17 @@ class GrantBody(_Body):
     site: SiteName
     purpose: Annotated[str, Field(min_length=1, max_length=200)]
     until: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
-    by: Name
+    by: Name | None = None
+    """A note: the audit records the caller's OS account."""
 
 
 class ApproveBody(_Body):
-    by: Name
+    by: Name | None = None
+    """A note: who approves is the caller's OS account."""
 
 
 class RevokeBody(_Body):
-    by: Name
+    by: Name | None = None
     reason: ShortText = ""
 
 
@@ -54,17 +61,17 @@ def web_router(web: WebAccess, record: BrowsingRecord) -> APIRouter:
         return web.listing(device)
 
     @router.post("/v1/web/grants")
-    async def grant(body: GrantBody) -> dict[str, Any]:
+    async def grant(body: GrantBody, caller: Caller) -> dict[str, Any]:
         return await _answer(web.grant(body.device, body.site, body.purpose, body.until,
-                                       body.by))
+                                       recorded_by(caller, body.by), f"os:{caller}"))
 
     @router.post("/v1/web/grants/{grant_id}/approve")
-    async def approve(grant_id: str, body: ApproveBody) -> dict[str, Any]:
-        return await _answer(web.approve(grant_id, body.by))
+    async def approve(grant_id: str, body: ApproveBody, caller: Caller) -> dict[str, Any]:
+        return await _answer(web.approve(grant_id, recorded_by(caller, body.by), f"os:{caller}"))
 
     @router.post("/v1/web/grants/{grant_id}/revoke")
-    async def revoke(grant_id: str, body: RevokeBody) -> dict[str, Any]:
-        return await _answer(web.revoke(grant_id, body.by, body.reason))
+    async def revoke(grant_id: str, body: RevokeBody, caller: Caller) -> dict[str, Any]:
+        return await _answer(web.revoke(grant_id, recorded_by(caller, body.by), body.reason))
 
     @router.get("/v1/web/decide")
     async def decision(device: str, host: str) -> dict[str, Any]:

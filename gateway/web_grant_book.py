@@ -1,6 +1,12 @@
 """Web grants as the gateway keeps them: table `web_grants` in the gateway's SQLite, every grant,
 approval, revocation and expiry in one transaction with the audit entry that records it.
 
+Who acted is kept twice: `granted_by`/`approved_by`/`revoked_by`, as shown (the verified identity
+with any typed note beside it: `os:alice (officer.smith)`), and `granted_who`/`approved_who`, the
+verified identity alone (`os:alice` for the CLI, from the API socket's peer credentials;
+`console:alice` for a console account). The "different member of staff" rule compares only the
+latter (`same_person`), never what anyone typed.
+
 A grant's subject is `(subject_kind, subject)`: `("tablet", "T-0001")` today; a signed-in prisoner
 (`("prisoner", ...)`) once accounts exist, with no change to the table.
 
@@ -18,7 +24,14 @@ from wire.webaccess import GrantTerms
 
 _COLUMNS = ("id, subject_kind, subject, site, purpose, granted_by, granted_at, start, until,"
             " sensitive, approved_by, approved_at, revoked_by, revoked_at, revoke_reason,"
-            " expiry_audited")
+            " expiry_audited, granted_who, approved_who")
+_ADDED = {"granted_who": "TEXT", "approved_who": "TEXT"}
+"""Columns added after the table first shipped (made on an older database at start)."""
+
+
+APPROVE_WITHIN_MS = 10 * 60 * 1000
+"""A sensitive site's grant not approved this soon after it was made lapses (the two-person rule,
+the same 10 minutes as the console's `two_person.APPROVE_WITHIN_MS`): grant it again."""
 
 
 class GrantConflict(Exception):
@@ -43,6 +56,9 @@ class Grant:
     revoked_at: int | None
     revoke_reason: str | None
     expiry_audited: bool
+    granted_who: str | None
+    """The verified identity of who granted it (None: a grant made before it was recorded)."""
+    approved_who: str | None
 
     @property
     def approved(self) -> bool:
@@ -53,13 +69,14 @@ class Grant:
                           self.revoked_at is not None)
 
     def state(self, now: int) -> str:
-        """`revoked`, `expired`, `awaiting_approval`, `scheduled` or `active`."""
+        """`revoked`, `expired`, `awaiting_approval`, `lapsed` (not approved in time),
+        `scheduled` or `active`."""
         if self.revoked_at is not None:
             return "revoked"
         if now >= self.until:
             return "expired"
         if not self.approved:
-            return "awaiting_approval"
+            return "lapsed" if now > self.granted_at + APPROVE_WITHIN_MS else "awaiting_approval"
         return "scheduled" if now < self.start else "active"
 
     def as_json(self, now: int) -> dict[str, Any]:
@@ -74,7 +91,17 @@ class Grant:
 
 def _grant(row: tuple[Any, ...]) -> Grant:
     return Grant(f"G{row[0]}", row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
-                 bool(row[9]), row[10], row[11], row[12], row[13], row[14], bool(row[15]))
+                 bool(row[9]), row[10], row[11], row[12], row[13], row[14], bool(row[15]),
+                 row[16], row[17])
+
+
+def same_person(one: str, other: str) -> bool:
+    """Whether two verified identities (`os:alice`, `console:alice`) may be one person: the
+    same name in any namespace counts as the same person (an OS account and a console account
+    of one name are not trusted to be two people)."""
+    def bare(who: str) -> str:
+        return who.partition(":")[2].strip().casefold() if ":" in who else who.casefold()
+    return bare(one) == bare(other)
 
 
 def _number(grant_id: str) -> int | None:
@@ -97,16 +124,23 @@ class GrantBook:
             )
             db.execute("CREATE INDEX IF NOT EXISTS web_grants_subject"
                        " ON web_grants (subject_kind, subject)")
+            have = {row[1] for row in db.execute("PRAGMA table_info(web_grants)").fetchall()}
+            for column, kind in _ADDED.items():
+                if column not in have:
+                    db.execute(f"ALTER TABLE web_grants ADD COLUMN {column} {kind}")
 
     def add(self, kind: str, subject: str, site: str, purpose: str, by: str, now: int,
-            until: int, sensitive: bool) -> Grant:
+            until: int, sensitive: bool, who: str | None = None) -> Grant:
+        """`by` as recorded (the audit's actor is `staff:<by>`); `who` the verified identity
+        alone (default: `by`)."""
         audit = Audit(now, f"staff:{by}", "web_grant", f"{_target(kind)}:{subject}", {
             "site": site, "purpose": purpose, "until": until, "sensitive": sensitive})
         with self._store.transaction(audit) as db:
             cursor = db.execute(
                 "INSERT INTO web_grants (subject_kind, subject, site, purpose, granted_by,"
-                " granted_at, start, until, sensitive) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [kind, subject, site, purpose, by, now, now, until, int(sensitive)])
+                " granted_at, start, until, sensitive, granted_who)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [kind, subject, site, purpose, by, now, now, until, int(sensitive), who or by])
             number = cursor.lastrowid
             audit.detail["grant"] = f"G{number}"  # the same transaction, before the audit row
         found = self.get(f"G{number}")
@@ -120,9 +154,12 @@ class GrantBook:
         rows = self._store.read(f"SELECT {_COLUMNS} FROM web_grants WHERE id = ?", [number])
         return _grant(rows[0]) if rows else None
 
-    def approve(self, grant_id: str, by: str, now: int) -> Grant | None:
+    def approve(self, grant_id: str, by: str, now: int, who: str | None = None
+                ) -> Grant | None:
         """The second member of staff's approval of a sensitive site's grant; None: no grant.
-        Raises GrantConflict when it cannot be approved (by whom or in what state)."""
+        `who` is the approver's verified identity (default: `by`). Raises GrantConflict when it
+        cannot be approved (by whom or in what state)."""
+        who = who or by
         grant = self.get(grant_id)
         if grant is None:
             return None
@@ -132,23 +169,31 @@ class GrantBook:
             raise GrantConflict(f"{grant.id} is already approved by {grant.approved_by}")
         if grant.state(now) in ("revoked", "expired"):
             raise GrantConflict(f"{grant.id} is {grant.state(now)}")
-        if by.strip().casefold() == grant.granted_by.strip().casefold():
-            raise GrantConflict(f"{grant.id} was granted by {grant.granted_by}: a different "
+        if grant.state(now) == "lapsed":
+            raise GrantConflict(f"{grant.id} lapsed: it was not approved within 10 minutes of "
+                                "being granted; grant it again")
+        if grant.granted_who is None:
+            raise GrantConflict(f"{grant.id} was made before the gateway recorded who granted "
+                                "it: revoke it and grant it again")
+        if same_person(who, grant.granted_who):
+            raise GrantConflict(f"{grant.id} was granted by {grant.granted_who}: a different "
                                 "member of staff must approve it")
         audit = Audit(now, f"staff:{by}", "web_grant_approve", _subject(grant),
                       {"grant": grant.id, "site": grant.site})
         with self._store.transaction(audit) as db:
-            db.execute("UPDATE web_grants SET approved_by = ?, approved_at = ? WHERE id = ?",
-                       [by, now, _number(grant.id)])
+            db.execute("UPDATE web_grants SET approved_by = ?, approved_at = ?, approved_who = ?"
+                       " WHERE id = ?", [by, now, who, _number(grant.id)])
         return self.get(grant.id)
 
-    def revoke(self, grant_id: str, by: str, reason: str, now: int) -> Grant | None:
+    def revoke(self, grant_id: str, by: str, reason: str, now: int, actor: str | None = None
+               ) -> Grant | None:
+        """End a grant; `actor` names who the audit says acted (default `staff:<by>`)."""
         grant = self.get(grant_id)
         if grant is None:
             return None
         if grant.revoked_at is not None:
             raise GrantConflict(f"{grant.id} is already revoked")
-        audit = Audit(now, f"staff:{by}", "web_grant_revoke", _subject(grant),
+        audit = Audit(now, actor or f"staff:{by}", "web_grant_revoke", _subject(grant),
                       {"grant": grant.id, "site": grant.site, "reason": reason})
         with self._store.transaction(audit) as db:
             db.execute("UPDATE web_grants SET revoked_by = ?, revoked_at = ?, revoke_reason = ?"

@@ -94,9 +94,11 @@ class WebAccess:
 
     # -- staff actions ---------------------------------------------------------------------
 
-    async def grant(self, device: str, site: str, purpose: str, until: str, by: str
-                    ) -> dict[str, Any]:
-        """Grant `site` to tablet `device` until the end of local day `until` (YYYY-MM-DD)."""
+    async def grant(self, device: str, site: str, purpose: str, until: str, by: str,
+                    who: str | None = None) -> dict[str, Any]:
+        """Grant `site` to tablet `device` until the end of local day `until` (YYYY-MM-DD).
+        `by` is recorded as who acted; `who` is their verified identity (`os:alice`,
+        `console:alice`), which the second approver of a sensitive site must differ from."""
         policy = self._policy()
         if policy is None:
             raise GrantInputError("no wing policy yet: apply one first (staff policy apply)")
@@ -115,14 +117,14 @@ class WebAccess:
         if ends - now > MAX_GRANT_DAYS * DAY_MS:
             raise GrantInputError(f"until: at most {MAX_GRANT_DAYS} days ahead")
         grant = await self._io(self._book.add, "tablet", device, site, purpose.strip(), by, now,
-                               ends, entry.sensitive)
+                               ends, entry.sensitive, who)
         self._keep(grant)
         return grant.as_json(now)
 
-    async def approve(self, grant_id: str, by: str) -> dict[str, Any]:
+    async def approve(self, grant_id: str, by: str, who: str | None = None) -> dict[str, Any]:
         now = self._clock()
         try:
-            grant = await self._io(self._book.approve, grant_id, by, now)
+            grant = await self._io(self._book.approve, grant_id, by, now, who)
         except GrantConflict as exc:
             raise GrantInputError(str(exc)) from exc
         if grant is None:
@@ -130,10 +132,11 @@ class WebAccess:
         self._keep(grant)
         return grant.as_json(now)
 
-    async def revoke(self, grant_id: str, by: str, reason: str) -> dict[str, Any]:
+    async def revoke(self, grant_id: str, by: str, reason: str, actor: str | None = None
+                     ) -> dict[str, Any]:
         now = self._clock()
         try:
-            grant = await self._io(self._book.revoke, grant_id, by, reason, now)
+            grant = await self._io(self._book.revoke, grant_id, by, reason, now, actor)
         except GrantConflict as exc:
             raise GrantInputError(str(exc)) from exc
         if grant is None:
@@ -179,6 +182,8 @@ def end_of_day(text: str, timezone: str) -> int:
     holds all of 20 December."""
     try:
         day = date.fromisoformat(text)
+        return local_instant(zoneinfo.ZoneInfo(timezone), day + timedelta(days=1), 0)
     except ValueError as exc:
         raise GrantInputError(f"until: {text!r} is not a date YYYY-MM-DD") from exc
-    return local_instant(zoneinfo.ZoneInfo(timezone), day + timedelta(days=1), 0)
+    except OverflowError as exc:  # 9999-12-31: the day after it is no date
+        raise GrantInputError(f"until: at most {MAX_GRANT_DAYS} days ahead") from exc

@@ -1,5 +1,6 @@
 """The accounts part of the control API (the Unix socket), for `cellbridge staff account` on the
-gateway host: make the first admin, disable, reset a lost factor, list. Audited with `by`."""
+gateway host: make the first admin, disable, reset a lost factor, list. Audited as the caller's OS
+account (`gateway.caller_api`: the socket's peer credentials); a typed `by` is only a note."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.caller_api import Caller, recorded_by
 from gateway.console.accounts import AccountBook, AccountError
 from gateway.console.rights import Role
 from gateway.console.sessions import Sessions
@@ -19,7 +21,8 @@ from wire.documents import Name
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    by: Name
+    by: Name | None = None
+    """A note: the audit records the caller's OS account."""
 
 
 class AddBody(_Body):
@@ -37,19 +40,20 @@ def accounts_router(book: AccountBook, sessions: Sessions, io: StoreThread,
         return [a.as_json() for a in await io(book.accounts)]
 
     @router.post("/v1/accounts")
-    async def add(body: AddBody) -> dict[str, Any]:
+    async def add(body: AddBody, caller: Caller) -> dict[str, Any]:
         try:
             enrolment = await io(book.add, body.name, body.display, frozenset(body.roles),
-                                 f"staff:{body.by}", clock())
+                                 f"staff:{recorded_by(caller, body.by)}", clock())
         except AccountError as exc:
             raise HTTPException(409, str(exc)) from exc
         return {"name": enrolment.name, "password": enrolment.password,
                 "totp_uri": enrolment.totp_uri}
 
     @router.post("/v1/accounts/{name}/reset")
-    async def reset(name: str, body: _Body) -> dict[str, Any]:
+    async def reset(name: str, body: _Body, caller: Caller) -> dict[str, Any]:
         try:
-            enrolment = await io(book.reset, name, f"staff:{body.by}", clock())
+            enrolment = await io(book.reset, name, f"staff:{recorded_by(caller, body.by)}",
+                                 clock())
         except AccountError as exc:
             raise HTTPException(404, str(exc)) from exc
         sessions.end_account(name)
@@ -57,9 +61,10 @@ def accounts_router(book: AccountBook, sessions: Sessions, io: StoreThread,
                 "totp_uri": enrolment.totp_uri}
 
     @router.post("/v1/accounts/{name}/disable")
-    async def disable(name: str, body: _Body) -> dict[str, Any]:
+    async def disable(name: str, body: _Body, caller: Caller) -> dict[str, Any]:
         try:
-            account = await io(book.set_disabled, name, True, f"staff:{body.by}", clock())
+            account = await io(book.set_disabled, name, True,
+                               f"staff:{recorded_by(caller, body.by)}", clock())
         except AccountError as exc:
             raise HTTPException(404, str(exc)) from exc
         sessions.end_account(name)

@@ -32,6 +32,7 @@ from gateway.console.web import (
     csrf_guard,
     wants_json,
 )
+from gateway.console.web_grants_page import web_grants_router
 from gateway.console.wing import wing_router
 from gateway.service import GatewayService
 
@@ -85,7 +86,7 @@ def make_console_app(console: Console) -> FastAPI:
 
     for router in (signin_router(), wing_router(), tablet_router(), audit_router(),
                    inbox_router(), accounts_router(), approvals_router(), curfew_router(),
-                   policy_router(), rollouts_router()):
+                   policy_router(), rollouts_router(), web_grants_router()):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(SecurityHeaders)

@@ -1,9 +1,14 @@
 """The two-person rule's page: what waits for a second person's approval, and the approval that
-carries it out. Lifting a wing lockdown is requested from the wing map and lands here."""
+carries it out. Lifting a wing lockdown is requested from the wing map, approving a sensitive
+site's web grant from the web grants page; both land here, one mechanism (`two_person.py`).
+
+Each action needs its own right of both people (`RIGHT_FOR`); a lapsed request is audited, and a
+sensitive grant whose approval lapsed is revoked, so it can never take effect later by accident.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
@@ -11,36 +16,122 @@ from fastapi.responses import Response
 from gateway.console.render import page
 from gateway.console.rights import Right
 from gateway.console.signin import done
-from gateway.console.two_person import ApprovalError
-from gateway.console.web import Actor, Console, console_of, need
+from gateway.console.two_person import ApprovalError, Pending
+from gateway.console.web import Actor, Console, Forbidden, console_of, signed_in
 from gateway.desired import LockRequest
 from gateway.fleet import InputError, Selector, TargetError
 from gateway.store import Audit
+from gateway.web_grants import GrantInputError, UnknownGrant
 
 UNLOCK_WING = "unlock_wing"
+APPROVE_WEB_GRANT = "approve_web_grant"
+RIGHT_FOR: dict[str, Right] = {UNLOCK_WING: Right.LOCK_WIDE, APPROVE_WEB_GRANT: Right.WEB_GRANTS}
+"""The right both the asker and the approver of each two-person action must hold."""
+LAPSED = "not approved by a second person within 10 minutes"
 
 
-async def _audit_lapsed(console: Console) -> None:
+def grant_target(grant_id: str) -> str:
+    return f"grant:{grant_id}"
+
+
+def console_who(actor: Actor) -> str:
+    """A console account's verified identity, as the grant book compares it."""
+    return f"console:{actor.name}"
+
+
+async def audit_lapsed(console: Console) -> None:
+    """Audit what lapsed; revoke a sensitive grant still waiting for its approval."""
     now = console.clock()
+    lapsed = console.approvals.lapsed(now)
     await console.audit(*(
         Audit(now, "system", "two_person_lapsed", p.target,
               {"action": p.action, "requested_by": f"staff:{p.requested_by}",
                "reason": p.reason})
-        for p in console.approvals.lapsed(now)))
+        for p in lapsed))
+    web = console.service.web
+    for pending in (p for p in lapsed if p.action == APPROVE_WEB_GRANT):
+        grant_id = pending.target.removeprefix("grant:")
+        grant = next((g for g in web.listing() if g["id"] == grant_id), None)
+        if grant is None or grant["state"] not in ("awaiting_approval", "lapsed"):
+            continue  # approved from the CLI meanwhile, revoked, or expired
+        try:
+            await web.revoke(grant_id, "two-person rule", LAPSED, actor="system")
+        except (GrantInputError, UnknownGrant):
+            continue
 
 
-async def ask_second_person(request: Request, actor: Actor, reason: str) -> Response:
+async def ask_second_person(console: Console, actor: Actor, action: str, target: str,
+                            reason: str) -> Pending:
+    """Record `action` on `target` as waiting for a second person (audited), not done."""
+    pending = console.approvals.request(action, target, reason, actor.name, console.clock())
+    await console.audit(Audit(console.clock(), actor.label, "two_person_request", target,
+                              {"action": action, "reason": reason, "id": pending.id}))
+    return pending
+
+
+async def ask_to_lift_lockdown(request: Request, actor: Actor, reason: str) -> Response:
     """Lifting the wing lockdown: recorded as waiting for a second person, not done."""
     console = console_of(request)
     reason = reason.strip()
     if not reason:
         raise HTTPException(422, "a reason is required")
-    target = f"wing:{console.service.config.wing}"
-    pending = console.approvals.request(UNLOCK_WING, target, reason, actor.name,
-                                        console.clock())
-    await console.audit(Audit(console.clock(), actor.label, "two_person_request", target,
-                              {"action": UNLOCK_WING, "reason": reason, "id": pending.id}))
+    pending = await ask_second_person(console, actor, UNLOCK_WING,
+                                      f"wing:{console.service.config.wing}", reason)
     return done(request, "/approvals", {"waiting": pending.as_json()})
+
+
+def _may_approve_any(actor: Actor) -> None:
+    if not any(right in actor.rights for right in RIGHT_FOR.values()):
+        names = " or ".join(r.value for r in RIGHT_FOR.values())
+        raise Forbidden(f"your roles include neither right {names}")
+
+
+async def approve_pending(request: Request, actor: Actor, pending_id: str) -> Response:
+    """The second person agrees: the action is carried out, naming both."""
+    console = console_of(request)
+    _may_approve_any(actor)
+    await audit_lapsed(console)
+    waiting = console.approvals.get(pending_id)
+    if waiting is not None and RIGHT_FOR[waiting.action] not in actor.rights:
+        raise Forbidden(f"your roles do not include the right {RIGHT_FOR[waiting.action].value}")
+    try:
+        pending = console.approvals.approve(pending_id, actor.name, console.clock())
+    except ApprovalError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    await console.audit(Audit(console.clock(), actor.label, "two_person_approve", pending.target,
+                              {"action": pending.action, "id": pending.id,
+                               "requested_by": f"staff:{pending.requested_by}"}))
+    if pending.action == APPROVE_WEB_GRANT:
+        return await _approve_grant(request, actor, pending)
+    return await _lift_lockdown(request, actor, pending)
+
+
+async def _approve_grant(request: Request, actor: Actor, pending: Pending) -> Response:
+    web = console_of(request).service.web
+    try:
+        grant = await web.approve(pending.target.removeprefix("grant:"), actor.name,
+                                  console_who(actor))
+    except UnknownGrant as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except GrantInputError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    return done(request, "/web-grants", grant)
+
+
+async def _lift_lockdown(request: Request, actor: Actor, pending: Pending) -> Response:
+    console = console_of(request)
+    # The signed document names both people: the lock screen and the tablet's audit show it.
+    both = f"{pending.requested_by}+{actor.name}"
+    try:
+        outcome = await console.service.lock(Selector(wing=True),
+                                             LockRequest(False, both, pending.reason), 0.0)
+    except (TargetError, InputError) as exc:
+        raise HTTPException(422, str(exc)) from exc
+    job = console.jobs.follow(
+        verb="unlock", target=pending.target, by=f"staff:{both}", reason=pending.reason,
+        version=outcome.version, targets=outcome.targets, confirmed=outcome.confirmed,
+        rejected=outcome.rejected)
+    return done(request, f"/jobs/{job.id}", console.jobs.progress(job.id) or {})
 
 
 def approvals_router() -> APIRouter:
@@ -49,37 +140,19 @@ def approvals_router() -> APIRouter:
     @router.get("/approvals")
     @router.get("/approvals.json")
     async def waiting(request: Request,
-                      actor: Annotated[Actor, Depends(need(Right.LOCK_WIDE))]) -> Response:
+                      actor: Annotated[Actor, Depends(signed_in)]) -> Response:
+        _may_approve_any(actor)
         console = console_of(request)
-        await _audit_lapsed(console)
-        return page(request, "approvals.html", {
-            "waiting": [p.as_json() for p in console.approvals.waiting(console.clock())]})
+        await audit_lapsed(console)
+        shown: list[dict[str, Any]] = [
+            p.as_json() for p in console.approvals.waiting(console.clock())
+            if RIGHT_FOR[p.action] in actor.rights]
+        return page(request, "approvals.html", {"waiting": shown})
 
     @router.post("/approvals/{pending_id}/approve")
     @router.post("/approvals/{pending_id}/approve.json")
     async def approve(request: Request, pending_id: str,
-                      actor: Annotated[Actor, Depends(need(Right.LOCK_WIDE))]) -> Response:
-        console = console_of(request)
-        await _audit_lapsed(console)
-        try:
-            pending = console.approvals.approve(pending_id, actor.name, console.clock())
-        except ApprovalError as exc:
-            raise HTTPException(409, str(exc)) from exc
-        first = f"staff:{pending.requested_by}"
-        await console.audit(Audit(console.clock(), actor.label, "two_person_approve",
-                                  pending.target, {"action": pending.action, "id": pending.id,
-                                                   "requested_by": first}))
-        # The signed document names both people: the lock screen and the tablet's audit show it.
-        both = f"{pending.requested_by}+{actor.name}"
-        try:
-            outcome = await console.service.lock(Selector(wing=True),
-                                                 LockRequest(False, both, pending.reason), 0.0)
-        except (TargetError, InputError) as exc:
-            raise HTTPException(422, str(exc)) from exc
-        job = console.jobs.follow(
-            verb="unlock", target=pending.target, by=f"staff:{both}", reason=pending.reason,
-            version=outcome.version, targets=outcome.targets, confirmed=outcome.confirmed,
-            rejected=outcome.rejected)
-        return done(request, f"/jobs/{job.id}", console.jobs.progress(job.id) or {})
+                      actor: Annotated[Actor, Depends(signed_in)]) -> Response:
+        return await approve_pending(request, actor, pending_id)
 
     return router

@@ -1,4 +1,5 @@
-"""A tablet's page: its state, versions, slot, profile, policy hash, recent audit and requests."""
+"""A tablet's page: its state, versions, slot, profile, policy hash, web grants, recent audit and
+requests."""
 
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ def tablet_router() -> APIRouter:
             if Right.VIEW_AUDIT in actor.rights else None,
             "requests": await service.requests.listing(device)
             if Right.ANSWER_REQUESTS in actor.rights else None,
+            "web_grants": service.web.listing(device)
+            if Right.WEB_GRANTS in actor.rights else None,
         }
         return page(request, "tablet.html", data)
 

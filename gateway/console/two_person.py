@@ -1,5 +1,6 @@
-"""The two-person rule: an action that needs two people (lifting a wing lockdown) waits for a
-second, different account with the right to approve it within 10 minutes, else it lapses.
+"""The two-person rule: an action that needs two people (lifting a wing lockdown, approving a
+sensitive site's web grant) waits for a second, different account with the right to approve it
+within 10 minutes, else it lapses.
 
 Pure and in memory: a gateway restart forgets what waits, which leaves the wing as it is (locked)
 — the safe side. The audit records the request, the approval and a lapse as they happen.
@@ -61,6 +62,14 @@ class Approvals:
         for pending in gone:
             del self._waiting[pending.id]
         return gone
+
+    def get(self, pending_id: str) -> Pending | None:
+        return self._waiting.get(pending_id)
+
+    def find(self, action: str, target: str) -> Pending | None:
+        """What waits for this action and target (at most one)."""
+        return next((p for p in self._waiting.values() if (p.action, p.target) == (action, target)),
+                    None)
 
     def waiting(self, now: int) -> list[Pending]:
         return [p for p in self._waiting.values() if now <= p.expires()]

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import Response
 from sse_starlette.sse import EventSourceResponse
 
-from gateway.console.approvals import ask_second_person
+from gateway.console.approvals import ask_to_lift_lockdown
 from gateway.console.jobs import LockJobs
 from gateway.console.render import page
 from gateway.console.rights import Right
@@ -91,7 +91,7 @@ def wing_router() -> APIRouter:
             raise Forbidden(f"your roles do not include the right {right.value}")
         locked = action == "lock"
         if scope == "wing" and not locked:
-            return await ask_second_person(request, actor, reason)
+            return await ask_to_lift_lockdown(request, actor, reason)
         try:
             selector = selector_for(scope, devices or [], cell, landing)
             outcome = await console.service.lock(

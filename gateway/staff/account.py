@@ -1,6 +1,6 @@
 """`staff account add | disable | reset | list`: the console's staff accounts, from the gateway
 host (the first admin, a lost second factor). Through the control API, so each change is audited
-with who ran it (`--by`, default the OS user)."""
+as the OS account that ran it (the gateway reads it from its socket; `--by` is only a note)."""
 
 from __future__ import annotations
 

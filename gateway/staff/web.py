@@ -1,7 +1,9 @@
 """`staff web grant | approve | revoke | list | log | check`: content control (DESIGN §8).
 
 Grants add a catalogue site for one tablet, with a purpose and an expiry (required, at most 90
-days); a sensitive site's grant waits for a second, different member of staff (`approve --as`).
+days); a sensitive site's grant waits for a second, different member of staff (`approve`). Who
+grants, approves and revokes is the OS account running the command (the gateway reads it from its
+socket); `--by`/`--as` are only notes kept beside it.
 Exit codes as every staff command: 2 refused input or unknown grant, 3 gateway unreachable.
 """
 
@@ -63,14 +65,16 @@ def grant(device: str, site: str, purpose: str, until: str, by: str | None, api_
         return
     _show(result, "granted")
     if result["state"] == "awaiting_approval":
-        say(f"{result['site']} is sensitive: it takes effect once another member of staff runs "
-            f"`cellbridge staff web approve {result['id']} --as NAME`")
+        say(f"{result['site']} is sensitive: it takes effect once another member of staff, "
+            f"as their own OS account, runs `cellbridge staff web approve {result['id']}` "
+            "within 10 minutes (else it lapses)")
 
 
 @web.command()
 @click.argument("grant_id", metavar="GRANT", type=TEXT)
 @click.option("--as", "as_name", type=TEXT, default=None, metavar="NAME",
-              help="Who approves (a different member of staff from who granted it).")
+              help="A note beside your OS account, which is who approves: it must be a "
+                   "different account from the one that granted it.")
 @api_option
 @json_option
 def approve(grant_id: str, as_name: str | None, api_path: Path, as_json: bool) -> None:

@@ -12,6 +12,13 @@ import pytest
 from gateway.staff.client import operator
 from tests.support.broker import WingBroker
 from tests.support.gateway import Gateway
+from tests.support.os_accounts import (  # noqa: F401  (fixtures)
+    MakeAccount,
+    as_account,
+    make_account,
+    needs_root,
+    staff_group,
+)
 
 
 @pytest.fixture
@@ -20,6 +27,29 @@ def gateway(tmp_path: Path, broker: WingBroker) -> Iterator[Gateway]:
                       tablets=[("T1", "C1", "L1")])
     yield gateway.start()
     gateway.close()
+
+
+@needs_root
+def test_account_changes_name_the_os_account_that_ran_them_and_keep_by_as_a_note(
+        tmp_path: Path, broker: WingBroker, staff_group: str,  # noqa: F811
+        make_account: MakeAccount) -> None:  # noqa: F811
+    gateway = Gateway(tmp_path / "gw2", broker.host, broker.port, tls=broker.gateway_tls(),
+                      tablets=[("T1", "C1", "L1")], api_group=staff_group).start()
+    try:
+        alice = make_account(staff_group)
+        steps = [("add", "ann", "--display", "Ann", "--roles", "officer", "--by", "root"),
+                 ("reset", "ann", "--by", "someone.else"), ("disable", "ann")]
+        for step in steps:
+            result = as_account(alice, gateway, "staff", "account", *step)
+            assert result.returncode == 0, result.stderr
+        entries = gateway.staff_json("audit")["entries"]
+        assert [(e["actor"], e["action"]) for e in entries
+                if e["action"].startswith("account_")] == [
+            (f"staff:os:{alice.name} (root)", "account_add"),
+            (f"staff:os:{alice.name} (someone.else)", "account_reset"),
+            (f"staff:os:{alice.name}", "account_disable")]
+    finally:
+        gateway.close()
 
 
 def test_the_first_admin_is_made_reset_and_disabled_from_the_gateway_host(
@@ -49,7 +79,7 @@ def test_the_first_admin_is_made_reset_and_disabled_from_the_gateway_host(
     assert listing["sec"]["roles"] == ["officer", "security"]
 
     entries = gateway.staff_json("audit")["entries"]
-    who = f"staff:{operator()}"
+    who = f"staff:os:{operator()}"  # the OS account, from the socket's peer credentials
     assert [(e["actor"], e["action"], e["target"]) for e in entries
             if e["action"].startswith("account_")] == [
         (who, "account_add", "staff:root"), (who, "account_add", "staff:ann"),

@@ -247,7 +247,7 @@ async def test_every_page_works_by_keyboard_and_has_no_serious_axe_violation(
     await page.keyboard.press("Enter")
     await page.wait_for_url(f"{wing.url}/")
     for path in ("/wing", "/requests", "/audit", "/accounts", "/tablets/T3", "/approvals",
-                 "/curfew", "/policy", "/rollouts"):
+                 "/curfew", "/policy", "/rollouts", "/web-grants"):
         await page.goto(f"{wing.url}{path}")
         await no_serious_axe_violations(page)
         # The first Tab reaches the skip link, which takes the focus to the content.

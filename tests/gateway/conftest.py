@@ -11,6 +11,7 @@ import pytest
 from tests.gateway.tablet_peer import TabletPeer
 from tests.support.broker import WingBroker
 from tests.support.gateway import Gateway
+from tests.support.os_accounts import make_account, staff_group  # noqa: F401  (fixtures)
 
 TABLETS = [("T1", "C1", "L1"), ("T2", "C1", "L1"), ("T3", "C2", "L1")]
 

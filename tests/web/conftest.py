@@ -11,6 +11,7 @@ import pytest
 from gateway.policy_file import load_rules, rules_to_toml
 from tests.gateway.conftest import TABLETS, gateway, make_gateway  # noqa: F401  (fixtures)
 from tests.support.gateway import Gateway
+from tests.support.os_accounts import make_account, staff_group  # noqa: F401  (fixtures)
 from wire.policy import wing_policy
 
 EXAMPLE = Path(__file__).parents[2] / "gateway" / "policies" / "example.toml"
