@@ -26,10 +26,12 @@ from bench.stats import Row, markdown
 @click.option("--shell/--no-shell", "with_shell", default=True, show_default=True,
               help="The shell benchmark (cold start, state change to frame, RSS).")
 @click.option("--web/--no-web", "with_web", default=True, show_default=True,
-              help="The web allow-list decision benchmark.")
+              help="The web allow-list benchmarks (decisions; CONNECT through Squid, as root).")
+@click.option("--web-tablets", default=200, show_default=True,
+              help="Forwarders browsing at once through the web proxy (0: skip that row).")
 def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str,
          policy_tablets: int, idle_seconds: float, day_minutes: int, with_shell: bool,
-         with_web: bool) -> None:
+         with_web: bool, web_tablets: int) -> None:
     """Run the benchmarks and print their table (paste it into README.md)."""
     rows: list[Row] = []
     for tls in (False, True) if tls_only is None else (tls_only,):
@@ -56,9 +58,10 @@ def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str,
 
         rows += shell.run()
     if with_web:
-        from bench import web
+        from bench import web, web_squid
 
         rows += web.run()
+        rows += web_squid.run(tablets=web_tablets)
     click.echo(markdown(rows))
 
 
