@@ -22,10 +22,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from agent.apps import AppCheck, verify_app
 from agent.clock import TrustedClock
 from agent.policy_view import app_tiles, curfew_view
+from agent.web_view import web_sites
 from wire.documents import wing_audience
-from wire.localapi import AppTile, CurfewView, LaunchReply
+from wire.localapi import AppTile, CurfewView, LaunchReply, WebSite
 from wire.policy import WingPolicy, policy_hash
 from wire.schedule import Decision, Schedule
+from wire.webaccess import Subject
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +101,14 @@ class PolicyEnforcer:
         if decision is None or self.policy is None:
             return PolicyView(curfew_view(None), (), now)
         return PolicyView(curfew_view(decision), app_tiles(self.policy, decision, now), now)
+
+    def web_sites(self, subject: Subject) -> tuple[WebSite, ...]:
+        """The Web app's list now (agent.web_view); empty on any error (fail closed)."""
+        try:
+            return web_sites(self.policy, self._schedule, subject, self.clock.now_ms())
+        except Exception:
+            log.exception("cannot list the web sites; listing none")
+            return ()
 
     def due(self, profile: str, *, locked: bool) -> bool:
         """Could the view have changed since it was last computed? (Cheap: no decision.)"""
