@@ -27,9 +27,11 @@ def subject_of(desired: DesiredState | None, profile: str, *, locked: bool) -> S
 
 def web_sites(policy: WingPolicy | None, schedule: Schedule | None, subject: Subject,
               now_ms: int | None) -> tuple[WebSite, ...]:
-    """The sites the tablet may use now, each with until when: the grant's expiry or the end of
-    this open stretch (the next curfew), whichever comes first. Empty whenever the gateway would
-    refuse everything (no policy, no trusted time, locked, curfew, lockdown)."""
+    """The sites the tablet may use now, each with until when: a granted site until the grant's
+    expiry (its last day is what the prisoner needs to know: each curfew closes the Web app like
+    any app, with the shell's warning), a profile's site until the end of this open stretch (the
+    next curfew). Empty whenever the gateway would refuse everything (no policy, no trusted time,
+    locked, curfew, lockdown)."""
     if policy is None or schedule is None or now_ms is None or not subject.known:
         return ()
     if subject.locked:
@@ -39,7 +41,7 @@ def web_sites(policy: WingPolicy | None, schedule: Schedule | None, subject: Sub
         return ()
     listed = []
     for name, site, until in allowed_sites(subject, policy, now_ms):
-        ends = segment.end if until is None else min(until, segment.end)
+        ends = segment.end if until is None else until
         listed.append(WebSite(site=name, title=site.title, purpose=site.purpose, until=ends))
     return tuple(listed)
 

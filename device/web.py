@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # the shell draws its first frame before it imports pydantic
     from wire.localapi import LaunchReply
 
 ASK_TIMEOUT_S = 5.0
+DAY_MS = 86_400_000
 APP_ID = "web"
 """The running browser's id in the shell (no external app may be called that: it is the
 shell's own)."""
@@ -55,17 +56,16 @@ def purpose_icon(purpose: str) -> str:
 
 def until_text(until: int | None, now_ms: int | None, timezone: str | None,
                t: gettext.NullTranslations = ENGLISH) -> str:
-    """'until 22:00' when it ends today (the curfew), 'until 20 December' when later (a grant's
-    last day: the gateway's expiry is the end of that local day, so the day shown is the one
-    before the instant it ends); '' when not known."""
+    """'until 22:00' when it ends within a day at a time of day (the next curfew), 'until 20
+    December' otherwise (a grant's last day: the gateway's expiry is the end of that local day,
+    so the day shown is the one before the instant it ends); '' when not known."""
     if until is None:
         return ""
-    tz = zone(timezone)
-    end = datetime.fromtimestamp(until / 1000, tz=UTC).astimezone(tz)
-    today = datetime.fromtimestamp(now_ms / 1000, tz=UTC).astimezone(tz).date() if now_ms else None
-    if today is not None and end.date() == today:
+    end = datetime.fromtimestamp(until / 1000, tz=UTC).astimezone(zone(timezone))
+    at_midnight = (end.hour, end.minute, end.second) == (0, 0, 0)
+    if now_ms is not None and until - now_ms < DAY_MS and not at_midnight:
         return t.gettext("until {time}").format(time=clock_text(until, timezone))
-    last = datetime.fromtimestamp((until - 1) / 1000, tz=UTC).astimezone(tz)
+    last = datetime.fromtimestamp((until - 1) / 1000, tz=UTC).astimezone(zone(timezone))
     day = t.gettext(MONTHS[last.month - 1]).format(day=last.day)
     return t.gettext("until {date}").format(date=day)
 

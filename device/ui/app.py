@@ -546,8 +546,10 @@ class ShellApp(App):
         only show a tunnel error) and show the Web app's blocked screen."""
         blocked = state.web.blocked
         at = blocked.at if blocked is not None else 0
-        if self._blocked_seen is None or blocked is None or at <= self._blocked_seen:
-            self._blocked_seen = max(at, self._blocked_seen or 0)
+        if self._blocked_seen is None:  # the agent's first word (a fail-safe state has no web)
+            self._blocked_seen = at if state.web.available else None
+            return
+        if blocked is None or at <= self._blocked_seen:
             return
         self._blocked_seen = at
         running = self.running_app

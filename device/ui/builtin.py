@@ -284,9 +284,9 @@ class WebScreen(Screen):
         for site in web.sites:
             words = [web_rules.purpose_label(site.purpose, t),
                      web_rules.until_text(site.until, now, state.timezone, t)]
-            button = ShellButton(icon=web_rules.purpose_icon(site.purpose),
-                                 text=site.title + "\n" + " — ".join(w for w in words if w),
-                                 action=site.site)
+            button = Factory.WebSiteButton(
+                icon=web_rules.purpose_icon(site.purpose),
+                text=site.title + "\n" + " — ".join(w for w in words if w), action=site.site)
             button.bind(on_release=lambda b: self.open(b.action))
             box.add_widget(button)
 
