@@ -148,6 +148,20 @@ def test_a_grant_reaches_the_web_app_with_its_last_day(web_tablet: WebTablet,
     shell.screenshot("web-granted")
 
 
+def test_the_agent_opens_only_a_site_it_lists_now(web_tablet: WebTablet) -> None:
+    from device.web import open_site
+
+    refused = open_site(web_tablet.agent.socket_path, "legal-aid")
+    assert (refused.ok, refused.reason, refused.argv) == (
+        False, "not on this tablet's list now", ())
+    web_tablet.staff("policy", "profile", "resettlement", "--device", DEVICE)
+    web_tablet.agent.wait_for(lambda s: "legal-aid" in {x.site for x in s.web.sites}, timeout=30)
+    opened = open_site(web_tablet.agent.socket_path, "legal-aid")
+    assert opened.ok
+    assert opened.argv[:3] == ("/usr/bin/chromium", "--kiosk",
+                               "--app=https://checklegalaid.service.gov.uk/")
+
+
 def test_a_refused_page_shows_the_blocked_screen_and_ask_files_a_request_to_staff(
         web_tablet: WebTablet, start_shell: Callable) -> None:
     shell = start_shell(web_tablet.agent.socket_path)
