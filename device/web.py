@@ -38,6 +38,9 @@ PURPOSES: dict[str, tuple[str, str]] = {
 }
 """purpose -> (label msgid, icon)"""
 
+CLOSED_REASONS = frozenset({"locked", "curfew", "lockdown"})
+"""Refusals because the whole tablet is closed: its lock or curfew screen says so."""
+
 MONTHS = (
     N_("{day} January"), N_("{day} February"), N_("{day} March"), N_("{day} April"),
     N_("{day} May"), N_("{day} June"), N_("{day} July"), N_("{day} August"),
@@ -74,7 +77,7 @@ def blocked_title(reason: str, t: gettext.NullTranslations = ENGLISH) -> str:
     """The blocked screen's heading, in plain words: never the gateway's code."""
     if reason in ("proxy_unreachable", "refused"):
         return t.gettext("The internet is not working right now")
-    if reason in ("locked", "curfew", "lockdown"):
+    if reason in CLOSED_REASONS:
         return t.gettext("The internet is closed right now")
     return t.gettext("This site is not on your list")
 
@@ -82,7 +85,7 @@ def blocked_title(reason: str, t: gettext.NullTranslations = ENGLISH) -> str:
 def blocked_detail(reason: str, host: str, t: gettext.NullTranslations = ENGLISH) -> str:
     if reason in ("proxy_unreachable", "refused"):
         return t.gettext("Please try again later.")
-    if reason in ("locked", "curfew", "lockdown"):
+    if reason in CLOSED_REASONS:
         return t.gettext("You can use the sites on your list again when the tablet opens.")
     if not host:
         return t.gettext("This address cannot be opened on the tablet.")
@@ -91,8 +94,7 @@ def blocked_detail(reason: str, host: str, t: gettext.NullTranslations = ENGLISH
 
 def may_ask(reason: str, host: str) -> bool:
     """"Ask for this site" is offered only for a named site that is simply not on the list."""
-    return bool(host) and reason not in ("proxy_unreachable", "refused", "locked", "curfew",
-                                         "lockdown")
+    return bool(host) and reason not in ("proxy_unreachable", "refused", *CLOSED_REASONS)
 
 
 def ask_text(host: str) -> str:

@@ -552,6 +552,8 @@ class ShellApp(App):
         if blocked is None or at <= self._blocked_seen:
             return
         self._blocked_seen = at
+        if blocked.reason in web_rules.CLOSED_REASONS:
+            return  # the lock or curfew screen says it, and closes the browser itself
         running = self.running_app
         if running is not None and running.app_id == web_rules.APP_ID:
             threading.Thread(target=running.stop, name="stop-browser", daemon=True).start()

@@ -89,3 +89,17 @@ def test_a_gateway_that_cannot_be_reached_is_not_offered_as_a_request(start_shel
     screen = shell.app.root.ids.sm.current_screen
     assert "The internet is not working right now" in texts(shell)
     assert not screen.can_ask
+
+
+def test_a_refusal_because_the_tablet_is_locked_leaves_it_to_the_lock_screen(start_shell):
+    from tests.device.states import locked
+
+    shell = start_shell(connect=False)
+    shell.app.on_agent_state(web())
+    shell.app.on_agent_state(locked().model_copy(
+        update={"web": web_blocked(reason="locked", at=7).web}))
+    shell.step()
+    assert shell.screen() == "lock"
+    shell.app.on_agent_state(web())
+    shell.step()
+    assert shell.screen() == "home"
