@@ -135,8 +135,9 @@ def connect_through(port: int, host: str) -> bytes:
 def test_a_grant_reaches_the_web_app_with_its_last_day(web_tablet: WebTablet,
                                                        start_shell: Callable) -> None:
     until = day(10)
-    web_tablet.staff("web", "grant", "--device", DEVICE, "--site", "find-a-job", "--purpose",
-                     "job search before release", "--until", until.isoformat(), "--by", "ames")
+    granted = json.loads(web_tablet.staff(
+        "web", "grant", "--device", DEVICE, "--site", "find-a-job", "--purpose",
+        "job search before release", "--until", until.isoformat(), "--by", "ames", "--json"))
     web_tablet.agent.wait_for(lambda s: [x.site for x in s.web.sites] == ["find-a-job"],
                               timeout=30)
     shell = start_shell(web_tablet.agent.socket_path)
@@ -146,6 +147,10 @@ def test_a_grant_reaches_the_web_app_with_its_last_day(web_tablet: WebTablet,
     [button] = shell.app.root.ids.sm.current_screen.ids.sites.children
     assert button.text == f"Find a job\nJobs — until {until.day} {until.strftime('%B')}"
     shell.screenshot("web-granted")
+
+    web_tablet.staff("web", "revoke", granted["id"], "--reason", "moved wing", "--by", "ames")
+    assert shell.wait_until(
+        lambda: not shell.app.root.ids.sm.current_screen.ids.sites.children, timeout=30)
 
 
 def test_the_agent_opens_only_a_site_it_lists_now(web_tablet: WebTablet) -> None:
