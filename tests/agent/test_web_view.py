@@ -85,3 +85,24 @@ def test_the_browser_command_points_at_the_forwarder():
             "--proxy-bypass-list=<-loopback>"} <= set(argv)
     assert browser_argv(COG, url="https://x.example/", proxy_port=9) == (
         "/usr/bin/cog", "--proxy=http://127.0.0.1:9", "https://x.example/")
+
+
+def test_the_list_is_due_again_when_a_grant_starts(tmp_path):
+    from agent.clock import TrustedClock
+    from agent.policy import PolicyEnforcer
+    from tests.policy.samples import TRUSTED
+
+    mono = [1000.0]
+    clock = TrustedClock(monotonic=lambda: mono[0])
+    clock.anchor(NOON)
+    enforcer = PolicyEnforcer(wing="A", apps_dir=tmp_path, trusted_keys=TRUSTED, clock=clock)
+    enforcer.set_policy(POLICY)
+    soon = WebGrant(id="G9", site="jobs", start=NOON + 2_000, until=NOON + DAY)
+    subject = subject_of(desired(soon), "resettlement", locked=False)
+    enforcer.view("resettlement", locked=False)
+    assert [s.site for s in enforcer.web_sites(subject)] == ["gov"]
+    assert not enforcer.due("resettlement", locked=False)
+    assert enforcer.sleep_s() <= 2.0
+    mono[0] += 2.5
+    assert enforcer.due("resettlement", locked=False)
+    assert [s.site for s in enforcer.web_sites(subject)] == ["gov", "jobs"]
