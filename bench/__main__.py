@@ -59,6 +59,9 @@ def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str,
         from bench import web
 
         rows += web.run()
+    from bench import pin
+
+    rows += pin.run()
     click.echo(markdown(rows))
 
 

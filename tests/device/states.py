@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from wire.documents import LockView
-from wire.localapi import AppTile, CurfewView, ShellState, UpdateView
+from wire.localapi import AppTile, CurfewView, OccupantView, PersonView, ShellState, UpdateView
+from wire.prisoners import Settings
 
 NOW = 1_780_000_000_000  # a fixed trusted time (ms)
 LISTENER = AppTile(
@@ -49,3 +52,16 @@ def curfew_warning(minutes: int = 14) -> ShellState:
 
 def updating(progress: int = 40) -> ShellState:
     return state(update=UpdateView(state="installing", progress=progress))
+
+
+OCCUPANTS = (OccupantView(number="A1234BC", display="John S."),
+             OccupantView(number="B2345CD", display="Anna K."))
+
+
+def signed_in(shell: Any, must_set_pin: bool = False) -> PersonView:
+    """John, signed in, with the settings the shell shows now (a screenshot keeps its language
+    and text size)."""
+    settings = Settings(language=shell.app.language, text_scale=round(shell.app.text_scale * 100),
+                        theme=shell.app.palette.name)
+    return PersonView(number="A1234BC", display="John S.", settings=settings,
+                      must_set_pin=must_set_pin)

@@ -15,7 +15,16 @@ from tests.device.accessibility import (
     unlabelled_controls,
     visible,
 )
-from tests.device.states import curfew_now, curfew_warning, locked, state, updating
+from tests.device.states import (
+    OCCUPANTS,
+    curfew_now,
+    curfew_warning,
+    locked,
+    signed_in,
+    state,
+    updating,
+)
+from wire.localapi import PersonReply
 
 pytestmark = pytest.mark.gui
 
@@ -78,6 +87,30 @@ def show_request_writing(shell):
     screen.ids.text.text = "I would like to see the nurse about my back."
 
 
+def show_sign_in(shell):
+    shell.app.on_agent_state(state(occupants=OCCUPANTS))
+
+
+def show_pin_pad(shell):
+    from device.accounts import sign_in_message
+    from device.ui.tr import tr
+
+    show_sign_in(shell)
+    shell.app.people.choose("A1234BC", "John S.")
+    screen = shell.app.root.ids.sm.get_screen("pin")
+    screen.digits = "4829"
+    screen.message = sign_in_message(
+        PersonReply(op="sign_in", outcome="wrong", attempts_left=3), tr.catalogue)
+
+
+def show_choose_pin(shell):
+    shell.app.on_agent_state(state(occupants=OCCUPANTS, person=signed_in(shell, True)))
+
+
+def show_signed_in(shell):
+    shell.app.on_agent_state(state(occupants=OCCUPANTS, person=signed_in(shell)))
+
+
 SCREENS = {
     "home": show_home,
     "home-curfew-warning": show_banner,
@@ -90,6 +123,10 @@ SCREENS = {
     "settings": show_settings,
     "requests-type": show_requests,
     "requests-write": show_request_writing,
+    "signin": show_sign_in,
+    "signin-pin": show_pin_pad,
+    "signin-choose-pin": show_choose_pin,
+    "signed-in": show_signed_in,
 }
 
 
