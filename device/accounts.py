@@ -41,8 +41,9 @@ def account_screen(state: ShellState, user_screen: str) -> str | None:
 
 
 def masked(digits: str) -> str:
-    """What the PIN field shows: one dot per digit, never the digits."""
-    return "\u25cf " * len(digits)
+    """What the PIN field shows: one star per digit, never the digits (the shell's font has
+    no bullet glyph)."""
+    return " ".join("*" * len(digits))
 
 
 def typed(digits: str, key: str) -> str:

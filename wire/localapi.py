@@ -2,7 +2,8 @@
 
 The shell sends requests (`{"op": ...}`); the agent answers each with one line and, after
 `watch`, pushes a `state` line on every change. `{"op": "launch", "app": ID}` is answered with a
-`launch` line (ok, reason, argv): the shell spawns an app only on its yes. The shell is
+`launch` line (ok, reason, argv): the shell spawns an app only on its yes. `sign_in`, `set_pin`,
+`sign_out` and `active` are answered with a `person` line (docs/prisoners-tablet.md). The shell is
 unprivileged and trusts nothing but this socket; a line longer than `MAX_LINE` is a protocol error.
 """
 

@@ -66,6 +66,10 @@ class _PadScreen(Screen):
 
     def on_digits(self, _screen: Any, digits: str) -> None:
         self.shown = accounts.masked(digits)
+        self.ids.pad.ids.entry.text = self.shown
+
+    def on_message(self, _screen: Any, message: str) -> None:
+        self.ids.pad.ids.message.text = message
 
     def press(self, key: str) -> None:
         if self.busy:
@@ -194,9 +198,7 @@ class PeopleSession:
         if app.running_app is not None:
             app.running_app.stop()
         for name in ("pin", "choosepin"):
-            screen = app._screens.get(name)
-            if screen is not None:
-                screen.clear()
+            app.screen_widget(name).clear()
         for name in CLEAN_SCREENS:
             app.forget_screen(name)
         app.user_screen = "home"
