@@ -382,3 +382,44 @@ async def test_two_occupants_see_only_their_own_requests_written_offline_as_thei
     with sqlite3.connect(cell.agent.config.state_dir / "requests.db") as db:
         kept = set(db.execute("SELECT text, person FROM requests WHERE delivered = 0"))
     assert kept == {("John's", JOHN), ("Anna's", ANNA)}
+
+
+async def test_a_request_written_offline_before_a_move_arrives_as_its_writers(
+    tmp_path: Path, broker: WingBroker, gateway: aiomqtt.Client
+) -> None:
+    config, clocks = make_config(tmp_path, broker), Clocks()
+    cell, task = await open_cell(config, gateway, clocks)
+    john = occupant(JOHN, "John S.", "482913", credential="pin")
+    anna = occupant(ANNA, "Anna K.", "771203", credential="pin")
+    await cell.desired(john, anna)
+    broker.kill()
+    await wait_until(lambda: not cell.agent.connected)
+    await cell.sign_in(JOHN, "482913")
+    saved = await cell.ask(SubmitRequest(op="request", type="visits", text="Visit on Sunday"))
+    assert saved.ok
+    task.cancel()  # the tablet is off while John is moved to another cell
+    await asyncio.gather(task, return_exceptions=True)
+    broker.start()
+    async with aiomqtt.Client(broker.host, broker.port, protocol=aiomqtt.ProtocolVersion.V5,
+                              tls_context=broker.context(broker.gateway_tls())) as wing:
+        await wing.subscribe(f"tablet/{DEVICE}/request", qos=1)
+        issued = EVENING - 60_000
+        document = DesiredState(
+            audience=device_audience(DEVICE), version=cell.version + 1, issued=issued,
+            expires=issued + 30 * 86_400_000,
+            lock=LockOrder(locked=False, by="officer", reason="test", since=issued),
+            occupants=Occupants(people=(anna,)))
+        await wing.publish(f"tablet/{DEVICE}/desired", cell.signer.seal(document), qos=1,
+                           retain=True)  # John moved out meanwhile
+        cell, task = await open_cell(config, wing, clocks)
+        try:
+            async with asyncio.timeout(30):
+                async for message in wing.messages:
+                    body = json.loads(bytes(message.payload))  # type: ignore[arg-type]
+                    if body["id"] == saved.id:
+                        break
+            assert (body["person"], body["text"]) == (JOHN, "Visit on Sunday")
+            await wait_until(lambda: [o.number for o in cell.state.occupants] == [ANNA])
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
