@@ -145,6 +145,8 @@ class Session:
     epoch: int
     must_set_pin: bool
     last_active: float
+    settings: Settings | None = None
+    """Changed in this session (sent as a `settings` event); None: the desired state's."""
 
 
 class PersonDesk:
@@ -188,8 +190,8 @@ class PersonDesk:
         if session is None:
             return None
         occupant = self._occupant(session.person)
-        return PersonView(number=session.person, display=session.display,
-                          settings=occupant.settings if occupant is not None else Settings(),
+        settings = session.settings or (occupant.settings if occupant is not None else Settings())
+        return PersonView(number=session.person, display=session.display, settings=settings,
                           must_set_pin=session.must_set_pin)
 
     @property
@@ -271,6 +273,17 @@ class PersonDesk:
             session.last_active = self._monotonic()
         self._changed()
         return PersonReply(op="set_pin", outcome="ok")
+
+    async def set_settings(self, settings: Settings) -> PersonReply:
+        """The person's own settings: shown at once, sent to follow them to their next cell."""
+        session = self.session
+        if session is None or session.must_set_pin:
+            return PersonReply(op="settings", outcome="refused", reason="nobody is signed in")
+        session.settings = settings
+        session.last_active = self._monotonic()
+        await self._event("settings", session.person, session.epoch, settings=settings)
+        self._changed()
+        return PersonReply(op="settings", outcome="ok")
 
     async def sign_out(self) -> PersonReply:
         await self.end("sign_out")

@@ -57,6 +57,7 @@ from wire.localapi import (
     RequestSaved,
     RequestView,
     SetPinRequest,
+    SettingsRequest,
     ShellState,
     SignInRequest,
     SubmitRequest,
@@ -456,4 +457,6 @@ class Agent:
             return await people.set_pin(request.pin)
         if isinstance(request, ActiveRequest):
             return people.touch()
+        if isinstance(request, SettingsRequest):
+            return await people.set_settings(request.settings)
         return await people.sign_out()

@@ -6,6 +6,7 @@ checks every PIN (the shell never sees a verifier) and the sockets calls run off
 from __future__ import annotations
 
 import gettext
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -98,15 +99,19 @@ def ask(socket_path: Path | str, op: str, fields: dict[str, str] | None = None,
         ActiveRequest,
         PersonReply,
         SetPinRequest,
+        SettingsRequest,
         SignInRequest,
         SignOutRequest,
     )
 
     kinds: dict[str, type[Document]] = {
         "sign_in": SignInRequest, "set_pin": SetPinRequest, "sign_out": SignOutRequest,
-        "active": ActiveRequest}
+        "active": ActiveRequest, "settings": SettingsRequest}
     try:
-        request = kinds[op].model_validate({"op": op, **(fields or {})})
+        given: dict[str, object] = dict(fields or {})
+        if "settings" in given:  # passed as JSON text: fields are strings
+            given["settings"] = json.loads(str(given["settings"]))
+        request = kinds[op].model_validate({"op": op, **given})
         return ask_once(socket_path, request, PersonReply, timeout)
     except (AgentRefused, ValueError) as exc:
         return PersonReply.model_validate(

@@ -3,8 +3,9 @@
 The shell sends requests (`{"op": ...}`); the agent answers each with one line and, after
 `watch`, pushes a `state` line on every change. `{"op": "launch", "app": ID}` is answered with a
 `launch` line (ok, reason, argv): the shell spawns an app only on its yes. `sign_in`, `set_pin`,
-`sign_out` and `active` are answered with a `person` line (docs/prisoners-tablet.md). The shell is
-unprivileged and trusts nothing but this socket; a line longer than `MAX_LINE` is a protocol error.
+`sign_out`, `active` and `settings` are answered with a `person` line (docs/prisoners-tablet.md).
+The shell is unprivileged and trusts nothing but this socket; a line longer than `MAX_LINE` is a
+protocol error.
 """
 
 from __future__ import annotations
@@ -186,17 +187,26 @@ class SignOutRequest(Document):
     op: Literal["sign_out"]
 
 
+class SettingsRequest(Document):
+    """The signed-in person changed their language, text size or contrast: they follow them."""
+
+    op: Literal["settings"]
+    settings: Settings
+
+
 class ActiveRequest(Document):
     """The person touched the screen: their session is not idle."""
 
     op: Literal["active"]
 
 
-PersonRequest = SignInRequest | SetPinRequest | SignOutRequest | ActiveRequest
+PersonRequest = (
+    SignInRequest | SetPinRequest | SignOutRequest | ActiveRequest | SettingsRequest
+)
 
 Request = Annotated[
     WatchRequest | GetRequest | LaunchRequest | SubmitRequest | SignInRequest | SetPinRequest
-    | SignOutRequest | ActiveRequest,
+    | SignOutRequest | ActiveRequest | SettingsRequest,
     Field(discriminator="op"),
 ]
 _REQUEST = TypeAdapter(Request)
@@ -245,7 +255,7 @@ class PersonReply(Document):
     """The answer to one sign_in / set_pin / sign_out / active request."""
 
     type: Literal["person"] = "person"
-    op: Literal["sign_in", "set_pin", "sign_out", "active"]
+    op: Literal["sign_in", "set_pin", "sign_out", "active", "settings"]
     outcome: PersonOutcome
     attempts_left: int = 0
     reason: str = ""

@@ -520,6 +520,10 @@ class ShellApp(App):
         return self.data_dir / "prefs.json"
 
     def _save_prefs(self) -> None:
+        """The tablet's own settings; while someone is signed in, theirs (they follow them)."""
+        if self.people.number is not None:
+            self.people.save_settings(self.language, self.text_scale, self.palette.name)
+            return
         prefs_store.save(
             self.prefs_path,
             prefs_store.Prefs(

@@ -8,6 +8,7 @@ the UI thread. The shell keeps no PIN: the entry is cleared as soon as it is sen
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -170,6 +171,11 @@ class PeopleSession:
 
     def sign_out(self) -> None:
         _ask("sign_out", lambda _reply: None)
+
+    def save_settings(self, language: str, text_scale: float, theme: str) -> None:
+        """The signed-in person changed a setting: it is theirs, not the tablet's."""
+        _ask("settings", lambda _reply: None, settings=json.dumps(
+            {"language": language, "text_scale": round(text_scale * 100), "theme": theme}))
 
     def touched(self) -> None:
         """Someone touched the screen: tell the agent the session is in use (throttled)."""

@@ -30,6 +30,7 @@ from wire.envelope import seal
 from wire.localapi import (
     PersonReply,
     SetPinRequest,
+    SettingsRequest,
     ShellState,
     SignInRequest,
     SignOutRequest,
@@ -423,3 +424,22 @@ async def test_a_request_written_offline_before_a_move_arrives_as_its_writers(
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_settings_changed_while_signed_in_are_the_persons_and_reach_the_gateway(
+    cell: Cell, person_events: list[dict[str, Any]]
+) -> None:
+    await cell.desired(occupant(JOHN, "John S.", "482913", credential="pin"))
+    await cell.sign_in(JOHN, "482913")
+    chosen = Settings(language="pl", text_scale=125, theme="high_contrast")
+
+    reply = await cell.ask(SettingsRequest(op="settings", settings=chosen))
+
+    assert reply.outcome == "ok"
+    assert cell.state.person is not None and cell.state.person.settings == chosen
+    await wait_until(lambda: any(e["kind"] == "settings" for e in person_events))
+    [event] = [e for e in person_events if e["kind"] == "settings"]
+    assert (event["person"], Settings.model_validate(event["settings"])) == (JOHN, chosen)
+    await cell.ask(SignOutRequest(op="sign_out"))
+    refused = await cell.ask(SettingsRequest(op="settings", settings=chosen))
+    assert refused.outcome == "refused"  # nobody's settings with nobody signed in

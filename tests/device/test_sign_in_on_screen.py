@@ -171,3 +171,19 @@ def test_two_occupants_see_only_their_own_requests(cell: World, start_shell: Cal
     shell.app.go("requests")
     shell.step(5)
     assert not any("Anna visit" in t for t in texts(shell))
+
+
+def test_a_setting_changed_while_signed_in_is_the_persons_not_the_tablets(
+    cell: World, start_shell: Callable
+) -> None:
+    shell = start_shell(cell.agent.socket_path)
+    sign_in(shell, "Anna K.", "771203")
+    assert shell.wait_until(lambda: shell.app.person_name == "Anna K.")
+
+    shell.app.set_text_scale(1.25)
+
+    cell.agent.wait_for(lambda s: s.person is not None and s.person.settings.text_scale == 125)
+    assert not shell.app.prefs_path.exists()  # the tablet's own settings are untouched
+    shell.app.people.sign_out()
+    assert shell.wait_until(lambda: shell.screen() == "signin")
+    assert shell.app.text_scale == 1.0
