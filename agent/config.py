@@ -39,6 +39,9 @@ class AgentConfig(Settings):
     """`[updates]`: the OS update engine (TUF + RAUC); absent, the tablet takes no updates."""
     apps_dir: Path | None = None
     """Installed apps, one folder each with its signed manifest (default `state_dir/apps`)."""
+    session_idle_s: Annotated[float, Field(gt=0, le=86400)] = 600.0
+    """A prisoner's session ends after this long untouched (the wing policy has no place for
+    it yet)."""
     web: WebConfig | None = None
     """`[web]`: the browser's local forwarder to the wing's web proxy (agent/webproxy.py)."""
 

@@ -21,10 +21,13 @@ from wire.localapi import (
     GetRequest,
     LaunchReply,
     LaunchRequest,
+    PersonReply,
+    PersonRequest,
     RequestSaved,
     ShellState,
     StateMessage,
     SubmitRequest,
+    WatchRequest,
     WebOpenRequest,
 )
 
@@ -63,8 +66,10 @@ class LocalApi:
         current: Callable[[], ShellState],
         launch: Callable[[LaunchRequest | WebOpenRequest], Awaitable[LaunchReply]] | None = None,
         submit: Callable[[SubmitRequest], Awaitable[RequestSaved]] | None = None,
+        person: Callable[[PersonRequest], Awaitable[PersonReply]] | None = None,
     ) -> None:
         self.path = path
+        self._person = person
         self._submit = submit
         self._launch = launch
         self.mode = mode
@@ -158,7 +163,11 @@ class LocalApi:
                 if not client.send(localapi.encode(await self._answer_submit(request))):
                     return
                 continue
-            if not isinstance(request, GetRequest):
+            if not isinstance(request, (GetRequest, WatchRequest)):
+                if not client.send(localapi.encode(await self._answer_person(request))):
+                    return
+                continue
+            if isinstance(request, WatchRequest):
                 client.watching = True
             if not client.send(localapi.encode(StateMessage(state=self._current()))):
                 return
@@ -184,6 +193,17 @@ class LocalApi:
         except Exception:
             log.exception("%s: saving a request failed", self.path)
             return RequestSaved(ok=False, reason="internal error")
+
+    async def _answer_person(self, request: PersonRequest) -> PersonReply:
+        """Sign-in, PIN and sign-out answers; any failure answering is a refusal (fail closed)."""
+        op = request.op
+        if self._person is None:
+            return PersonReply(op=op, outcome="refused", reason="sign-in is not available")
+        try:
+            return await self._person(request)
+        except Exception:
+            log.exception("%s: %s failed", self.path, op)
+            return PersonReply(op=op, outcome="refused", reason="internal error")
 
     async def _send_loop(self, client: _Client) -> None:
         try:

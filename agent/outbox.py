@@ -1,5 +1,8 @@
-"""The tablet's requests on disk: a prisoner's request is stored here before the shell is told
+"""The tablet's outbox on disk: a prisoner's request is stored here before the shell is told
 "saved", stays `waiting` until the broker acknowledged it (PUBACK), and keeps staff's reply.
+Other things the tablet owes the gateway exactly once (the person events of `wire.prisoners`)
+wait in its `events` table the same way: kept before anyone is told, marked once PUBACKed, made
+unique by an id the gateway keeps once.
 
 Its own SQLite file beside state.db (WAL, synchronous=FULL: a power cut never loses a saved
 request), so sending a request never waits on, or can corrupt, the applied documents.
@@ -43,6 +46,14 @@ class Outbox:
                     " created INTEGER NOT NULL, delivered INTEGER NOT NULL DEFAULT 0,"
                     " reply TEXT, reply_by TEXT, reply_envelope BLOB)"
                 )
+                columns = {row[1] for row in self._conn.execute("PRAGMA table_info(requests)")}
+                if "person" not in columns:  # an outbox from before prisoner accounts
+                    self._conn.execute("ALTER TABLE requests ADD COLUMN person TEXT")
+                self._conn.execute(
+                    "CREATE TABLE IF NOT EXISTS events ("
+                    " id TEXT PRIMARY KEY, channel TEXT NOT NULL, body BLOB NOT NULL,"
+                    " created INTEGER NOT NULL, delivered INTEGER NOT NULL DEFAULT 0)"
+                )
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"{path}: {exc}") from exc
         self.path = path
@@ -50,8 +61,8 @@ class Outbox:
 
     def add(self, request: Request) -> None:
         self._write(
-            "INSERT INTO requests (id, type, text, created) VALUES (?, ?, ?, ?)",
-            (request.id, request.type, request.text, request.created),
+            "INSERT INTO requests (id, type, text, created, person) VALUES (?, ?, ?, ?, ?)",
+            (request.id, request.type, request.text, request.created, request.person),
         )
         self._write(
             "DELETE FROM requests WHERE reply IS NOT NULL AND id NOT IN"
@@ -59,15 +70,41 @@ class Outbox:
             (KEEP,),
         )
 
-    def waiting(self) -> int:
-        """Requests not answered yet (sent or not)."""
-        return int(self._read("SELECT COUNT(*) FROM requests WHERE reply IS NULL")[0][0])
+    def waiting(self, person: str | None = None) -> int:
+        """Requests of `person` (None: written with nobody signed in) not answered yet."""
+        return int(self._read(
+            "SELECT COUNT(*) FROM requests WHERE reply IS NULL AND person IS ?", (person,)
+        )[0][0])
 
     def undelivered(self) -> list[Request]:
         rows = self._read(
-            "SELECT id, type, text, created FROM requests WHERE delivered = 0 ORDER BY created"
+            "SELECT id, type, text, created, person FROM requests WHERE delivered = 0"
+            " ORDER BY created"
         )
-        return [Request(id=r[0], type=r[1], text=r[2], created=r[3]) for r in rows]
+        return [Request(id=r[0], type=r[1], text=r[2], created=r[3], person=r[4]) for r in rows]
+
+    # -- other things owed to the gateway (person events) -----------------------------------
+
+    def add_event(self, event_id: str, channel: str, body: bytes, created: int) -> None:
+        self._write(
+            "INSERT OR IGNORE INTO events (id, channel, body, created) VALUES (?, ?, ?, ?)",
+            (event_id, channel, body, created),
+        )
+        self._write(
+            "DELETE FROM events WHERE delivered = 1 AND id NOT IN"
+            " (SELECT id FROM events ORDER BY created DESC LIMIT ?)",
+            (KEEP,),
+        )
+
+    def undelivered_events(self) -> list[tuple[str, str, bytes]]:
+        """(id, channel, body) of each event not yet PUBACKed, oldest first."""
+        rows = self._read(
+            "SELECT id, channel, body FROM events WHERE delivered = 0 ORDER BY created, rowid"
+        )
+        return [(r[0], r[1], bytes(r[2])) for r in rows]
+
+    def mark_event_delivered(self, event_id: str) -> None:
+        self._write("UPDATE events SET delivered = 1 WHERE id = ?", (event_id,))
 
     def mark_delivered(self, request_id: str) -> None:
         self._write("UPDATE requests SET delivered = 1 WHERE id = ?", (request_id,))
@@ -91,20 +128,23 @@ class Outbox:
             (answer.text, answer.by, envelope, request_id),
         )
 
-    def views(self, limit: int = MAX_SHOWN_REQUESTS) -> tuple[RequestView, ...]:
+    def views(self, limit: int = MAX_SHOWN_REQUESTS) -> dict[str | None, tuple[RequestView, ...]]:
+        """The newest `limit` requests of each writer (None: nobody signed in), newest first."""
         rows = self._read(
-            "SELECT id, type, text, created, delivered, reply, reply_by FROM requests"
-            " ORDER BY created DESC, rowid DESC LIMIT ?",
+            "SELECT id, type, text, created, delivered, reply, reply_by, person FROM ("
+            " SELECT *, ROW_NUMBER() OVER (PARTITION BY person"
+            "  ORDER BY created DESC, rowid DESC) AS n FROM requests)"
+            " WHERE n <= ? ORDER BY created DESC, rowid DESC",
             (limit,),
         )
-        return tuple(
-            RequestView(
+        views: dict[str | None, list[RequestView]] = {}
+        for r in rows:
+            views.setdefault(r[7], []).append(RequestView(
                 id=r[0], type=r[1], text=r[2][:REQUEST_PREVIEW], created=r[3],
                 status="answered" if r[5] is not None else "delivered" if r[4] else "waiting",
                 reply=r[5] or "", reply_by=r[6] or "",
-            )
-            for r in rows
-        )
+            ))
+        return {person: tuple(shown) for person, shown in views.items()}
 
     def close(self) -> None:
         with self._lock:

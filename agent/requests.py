@@ -1,7 +1,8 @@
 """The agent's side of the Requests app: take a request from the shell, keep it, deliver it once
 the wing is reachable, and take staff's signed reply (`wire.requests`).
 
-Delivery is at-least-once on the wire (a request is marked delivered only after the broker's
+The same outbox carries the person events (`wire.prisoners.PersonEvent`, `add_event`) the same
+way. Delivery is at-least-once on the wire (a request is marked delivered only after the broker's
 PUBACK, so one sent just before a crash goes again) and exactly-once for staff: the gateway keeps
 a request id once.
 """
@@ -60,14 +61,14 @@ class RequestDesk:
         self._topic_ack = topics.tablet(device, topics.TabletChannel.ACK)
         self._client: aiomqtt.Client | None = None
         self._flushing = asyncio.Lock()
-        self._views: tuple[RequestView, ...] = ()
+        self._views: dict[str | None, tuple[RequestView, ...]] = {}
         self._background = Background(f"{device}: request delivery")
         self._held: list[bytes] = []
 
-    @property
-    def views(self) -> tuple[RequestView, ...]:
-        """The newest requests as the shell shows them (read at load and after each change)."""
-        return self._views
+    def views(self, person: str | None) -> tuple[RequestView, ...]:
+        """The newest requests `person` wrote (None: with nobody signed in), as the shell shows
+        them (read at load and after each change)."""
+        return self._views.get(person, ())
 
     async def load(self) -> None:
         self._views = await asyncio.to_thread(self._outbox.views)
@@ -78,13 +79,15 @@ class RequestDesk:
 
     # -- from the shell ---------------------------------------------------------------------
 
-    async def submit(self, submit: SubmitRequest) -> RequestSaved:
-        """Store the request durably, then say so; delivery follows when connected."""
+    async def submit(self, submit: SubmitRequest, person: str | None = None) -> RequestSaved:
+        """Store the request durably as `person`'s, then say so; delivery follows when
+        connected (as theirs, wherever they are by then)."""
         request = Request(
-            id=uuid.uuid4().hex, type=submit.type, text=submit.text, created=self._now_ms()
+            id=uuid.uuid4().hex, type=submit.type, text=submit.text, created=self._now_ms(),
+            person=person,
         )
         try:
-            if await asyncio.to_thread(self._outbox.waiting) >= MAX_OPEN:
+            if await asyncio.to_thread(self._outbox.waiting, person) >= MAX_OPEN:
                 log.info("%s: request refused: %d already wait for an answer",
                          self._device, MAX_OPEN)
                 return RequestSaved(ok=False, reason=TOO_MANY_OPEN)
@@ -96,6 +99,19 @@ class RequestDesk:
         if self._client is not None:
             self._background.spawn(self.flush())
         return RequestSaved(ok=True, id=request.id)
+
+    async def add_event(self, channel: topics.TabletChannel, event_id: str, body: bytes) -> bool:
+        """Keep something owed to the gateway on `channel` (exactly once by `event_id`); False
+        when it could not be kept."""
+        try:
+            await asyncio.to_thread(self._outbox.add_event, event_id, channel.value, body,
+                                    self._now_ms())
+        except StoreError as exc:
+            log.error("%s: cannot keep a %s event: %s", self._device, channel.value, exc)
+            return False
+        if self._client is not None:
+            self._background.spawn(self.flush())
+        return True
 
     # -- to and from the wing ---------------------------------------------------------------
 
@@ -132,6 +148,31 @@ class RequestDesk:
                     return
             if pending:
                 await self._reload()
+            await self._flush_events()
+
+    async def _flush_events(self) -> None:
+        try:
+            pending = await asyncio.to_thread(self._outbox.undelivered_events)
+        except StoreError as exc:
+            log.error("%s: outbox unreadable: %s", self._device, exc)
+            return
+        for event_id, channel, body in pending:
+            client = self._client
+            if client is None:
+                return
+            try:
+                topic = topics.tablet(self._device, topics.TabletChannel(channel))
+                await client.publish(topic, body, qos=1, timeout=10)
+            except aiomqtt.MqttError as exc:
+                log.warning("%s: event %s not delivered: %s", self._device, event_id, exc)
+                return
+            except ValueError:  # a channel this agent no longer knows: never deliverable
+                log.error("%s: event %s on unknown channel %r", self._device, event_id, channel)
+            try:
+                await asyncio.to_thread(self._outbox.mark_event_delivered, event_id)
+            except StoreError as exc:
+                log.error("%s: cannot mark event delivered: %s", self._device, exc)
+                return
 
     async def on_reply(self, raw: bytes) -> None:
         """Verify staff's reply, keep it, acknowledge it; refusals are audited and acked. A

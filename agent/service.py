@@ -5,7 +5,8 @@
 - `agent.policy`: curfew, profiles and the launch check, on the trusted clock;
 - `agent.shell_link`: the state the shell sees, on the local socket;
 - `agent.session`: the MQTT session with the wing;
-- `agent.update_link`: OS updates and app installs; `agent.requests`: requests to staff.
+- `agent.update_link`: OS updates and app installs; `agent.requests`: requests to staff;
+- `agent.people`: who is signed in (PIN checks, sessions, person events).
 
 The per-message path is the lock latency path: verify the envelope, persist it, push
 the new state to the shell, publish `reported`. Everything an `Agent` owns hangs off the instance:
@@ -35,6 +36,7 @@ from agent.expiry import ExpiryJudge
 from agent.inbox import Inbox
 from agent.keys import load_trusted_keys
 from agent.outbox import Outbox
+from agent.people import PeopleStore, PersonDesk
 from agent.policy import PolicyEnforcer
 from agent.policy_loop import policy_loop
 from agent.requests import RequestDesk
@@ -45,13 +47,21 @@ from agent.update_link import UpdateLink
 from agent.view import DEFAULT_PROFILE, reported_state, shell_state
 from agent.web_view import browser_argv, start_url, subject_of
 from agent.webproxy import Refusal, WebForwarder, forwarder_for
+from wire import topics
 from wire.documents import DesiredState, ReportedState, SignedBody, SignedTime, WingLockdown
 from wire.hostnames import HostError, normalise_host
 from wire.localapi import (
+    ActiveRequest,
     LaunchReply,
     LaunchRequest,
+    PersonReply,
+    PersonRequest,
     RequestSaved,
+    RequestView,
+    SetPinRequest,
+    SettingsRequest,
     ShellState,
+    SignInRequest,
     SubmitRequest,
     WebBlocked,
     WebOpenRequest,
@@ -59,6 +69,7 @@ from wire.localapi import (
     failsafe_state,
 )
 from wire.policy import WingPolicy
+from wire.prisoners import Occupants, PersonEvent, SessionEnd
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +107,7 @@ class Agent:
         self.boot_id = uuid.uuid4().hex
         """Identifies this run of the agent in `status` and `reported`."""
         self._now_ms = clock
+        self._monotonic = monotonic
         self._keys = dict(trusted_keys) if trusted_keys is not None else load_trusted_keys(config)
         self._routes = routes(config.device_id, config.wing)
         self.trusted_clock = TrustedClock(monotonic=monotonic, wall=wall)
@@ -106,7 +118,7 @@ class Agent:
         self._audit = AuditTrail(config.device_id, clock, on_fail=self._fail)
         self._shell = ShellLink(config, compose=self._compose_state,
                                 connected=lambda: self.connected, launch=self._launch,
-                                submit=self._submit)
+                                submit=self._submit, person=self._person)
         self._session = WingSession(config, boot_id=self.boot_id, now_ms=clock,
                                     on_message=self._on_message, report=self._report,
                                     on_connection=self._on_connection)
@@ -120,6 +132,7 @@ class Agent:
         self._requests: RequestDesk | None = None
         self._forwarder: WebForwarder | None = None
         self._web_blocked: WebBlocked | None = None
+        self._people: PersonDesk | None = None
         self._background = Background(config.device_id)
         self.ready = asyncio.Event()
         """Set once the state is loaded (or failed closed) and the shell's socket listens."""
@@ -177,6 +190,8 @@ class Agent:
                     for loop in self._updates.loops(self.desired):
                         loops.create_task(loop)
                 loops.create_task(self._session.run())
+                if self._people is not None:
+                    loops.create_task(self._people.idle_loop())
                 if self.config.web is not None:
                     loops.create_task(self._serve_web(self.config.web.listen_port))
         except* Exception:
@@ -185,6 +200,9 @@ class Agent:
             raise
         finally:
             await self._shell.close()
+            if self._people is not None:
+                await self._background.close()  # signed_out events still being kept
+                await asyncio.to_thread(self._people.close)
             if self._requests is not None:
                 await self._requests.close()
             await self._background.close()
@@ -204,6 +222,7 @@ class Agent:
         self._inbox.documents = documents
         self._audit.store = documents.store
         await self._open_requests()
+        await self._open_people()
         self._feed_policy(None)
         self._failure = None
         self._shell.refresh()
@@ -227,9 +246,54 @@ class Agent:
         state = state.model_copy(update={
             "curfew": view.curfew, "apps": view.apps, "trusted_time": view.trusted_time,
             "timezone": policy.timezone if policy is not None else None,
-            "requests": self._requests.views if self._requests is not None else (),
             "web": self._web_view(locked=state.locked or self._failure is not None)})
+        state = self._with_people(state)
         return self._updates.shown(state) if self._updates is not None else state
+
+    def _with_people(self, state: ShellState) -> ShellState:
+        """Who may sign in, who is, and their requests. A lock or curfew ends the session here,
+        in the same state that shows it, and hides the occupants: the lock and curfew screens
+        never know who was (or could be) signed in."""
+        people = self._people
+        occupants = self._occupants()
+        if people is None:  # no people store: nobody can sign in (fail closed)
+            writer: str | bool | None = False if occupants.people else None
+            return state.model_copy(update={"requests": self._request_views(writer)})
+        ended = self._session_end(state)
+        if ended is not None:
+            session = people.end_now(ended)
+            if session is not None:
+                self._background.spawn(people.announce(session, ended))
+                self._background.spawn(self._session.publish_reported())
+        return state.model_copy(update={
+            "occupants": people.views() if ended is None else (),
+            "person": people.person_view(),
+            "requests": self._request_views(people.writer())})
+
+    def _request_views(self, writer: str | bool | None) -> tuple[RequestView, ...]:
+        if self._requests is None or writer is False:
+            return ()
+        return self._requests.views(writer if isinstance(writer, str) else None)
+
+    @staticmethod
+    def _session_end(state: ShellState) -> SessionEnd | None:
+        """Why no session may go on under `state` (None: it may)."""
+        if state.locked or state.lock.locked:
+            return "lockdown" if state.lock.source == "wing" else "lock"
+        if state.curfew.state in ("curfew", "unknown"):
+            return "curfew"
+        return None
+
+    def _blocked(self) -> str | None:
+        """Why nobody may sign in right now (None: they may)."""
+        if self._failure is not None:
+            return "the tablet is locked"
+        ended = self._session_end(self.state)
+        return None if ended is None else {"curfew": "curfew"}.get(ended, "the tablet is locked")
+
+    def _occupants(self) -> Occupants:
+        desired = None if self._failure else self.desired
+        return desired.occupants if desired is not None else Occupants()
 
     def _report(self) -> ReportedState:
         """`reported`: what is applied (nothing, once failed closed) and what it shows."""
@@ -239,7 +303,8 @@ class Agent:
             state, desired, lockdown, at=self._now_ms(), boot_id=self.boot_id,
             agent_version=AGENT_VERSION,
         ).model_copy(update={"policy_hash": self.policy.policy_hash,
-                             "curfew": state.curfew.state})
+                             "curfew": state.curfew.state,
+                             "signed_in": state.person.number if state.person else None})
         return self._updates.reported(report) if self._updates is not None else report
 
     def _on_engine_change(self) -> None:
@@ -275,6 +340,8 @@ class Agent:
         """A document was stored and applied: it takes effect."""
         if self._updates is not None and isinstance(document, DesiredState):
             self._updates.desired_changed(document)
+        if self._people is not None and isinstance(document, DesiredState):
+            await self._people.occupants_changed()
         became_trusted = self._feed_policy(route.kind)
         if route.acked:
             self._shell.refresh()
@@ -401,4 +468,53 @@ class Agent:
     async def _submit(self, request: SubmitRequest) -> RequestSaved:
         if self._requests is None:
             return RequestSaved(ok=False, reason="requests are not available on this tablet")
-        return await self._requests.submit(request)
+        writer = self._people.writer() if self._people is not None else (
+            False if self._occupants().people else None)
+        if writer is False:
+            return RequestSaved(ok=False, reason="sign in first")
+        if self._people is not None:
+            self._people.touch()
+        return await self._requests.submit(request, writer if isinstance(writer, str) else None)
+
+    # -- prisoner accounts (issue 16) -------------------------------------------------------
+
+    async def _open_people(self) -> None:
+        """Without people.db nobody can sign in (a tablet with occupants shows no requests)."""
+        try:
+            store = await asyncio.to_thread(PeopleStore, self.config.state_dir / "people.db")
+        except StoreError as exc:
+            log.error("%s: people store unreadable: %s", self.config.device_id, exc)
+            return
+        self._people = PersonDesk(
+            store, device=self.config.device_id, occupants=self._occupants,
+            blocked=self._blocked, idle_s=self.config.session_idle_s,
+            monotonic=self._monotonic, now_ms=self._now_ms, emit=self._emit_person,
+            changed=self._people_changed)
+
+    def _people_changed(self) -> None:
+        self._shell.refresh()
+        self._background.spawn(self._session.publish_reported())
+
+    async def _emit_person(self, event: PersonEvent) -> None:
+        """Keep a person event in the outbox; it goes out exactly once when connected."""
+        if self._requests is None:
+            log.error("%s: no outbox: %s event for %s dropped", self.config.device_id,
+                      event.kind, event.person)
+            return
+        await self._requests.add_event(topics.TabletChannel.PERSON, event.id,
+                                       event.model_dump_json().encode())
+
+    async def _person(self, request: PersonRequest) -> PersonReply:
+        people = self._people
+        if people is None:
+            return PersonReply(op=request.op, outcome="refused",
+                               reason="sign-in is not available on this tablet")
+        if isinstance(request, SignInRequest):
+            return await people.sign_in(request.number, request.pin)
+        if isinstance(request, SetPinRequest):
+            return await people.set_pin(request.pin)
+        if isinstance(request, ActiveRequest):
+            return people.touch()
+        if isinstance(request, SettingsRequest):
+            return await people.set_settings(request.settings)
+        return await people.sign_out()

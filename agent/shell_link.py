@@ -14,6 +14,8 @@ from agent.localapi import LocalApi
 from wire.localapi import (
     LaunchReply,
     LaunchRequest,
+    PersonReply,
+    PersonRequest,
     RequestSaved,
     ShellState,
     SubmitRequest,
@@ -33,6 +35,7 @@ class ShellLink:
         connected: Callable[[], bool],
         launch: Callable[[LaunchRequest | WebOpenRequest], Awaitable[LaunchReply]],
         submit: Callable[[SubmitRequest], Awaitable[RequestSaved]],
+        person: Callable[[PersonRequest], Awaitable[PersonReply]],
     ) -> None:
         """`compose` computes a new state from what the agent knows; `launch` and `submit`
         answer the shell's requests on the socket."""
@@ -42,7 +45,7 @@ class ShellLink:
         self._state = failsafe_state(self._device, "agent starting")
         self._listeners: list[Callable[[ShellState], None]] = []
         self.api = LocalApi(config.socket, config.socket_mode, lambda: self._state,
-                            launch=launch, submit=submit)
+                            launch=launch, submit=submit, person=person)
 
     @property
     def state(self) -> ShellState:

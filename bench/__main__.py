@@ -65,6 +65,9 @@ def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str,
 
         rows += web.run()
         rows += web_squid.run(tablets=web_tablets)
+    from bench import pin
+
+    rows += pin.run()
     if prison_shape:
         from bench import prison
 

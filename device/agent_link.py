@@ -24,6 +24,7 @@ from wire.localapi import (
     MAX_LINE,
     ErrorMessage,
     LaunchReply,
+    PersonReply,
     RequestSaved,
     ShellState,
     StateMessage,
@@ -38,7 +39,7 @@ CONNECT_TIMEOUT_S = 2.0
 BACKOFF_MAX_S = 5.0
 
 
-M = TypeVar("M", LaunchReply, RequestSaved)
+M = TypeVar("M", LaunchReply, RequestSaved, PersonReply)
 
 
 class AgentRefused(Exception):

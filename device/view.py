@@ -14,6 +14,8 @@ from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
+from device.accounts import account_screen
+
 if TYPE_CHECKING:  # the shell draws its first frame before it imports pydantic
     from wire.localapi import AppTile, ShellState
 
@@ -44,8 +46,9 @@ def forced_screen(state: ShellState) -> ForcedScreen | None:
 
 
 def screen_for(state: ShellState, user_screen: str) -> str:
-    """The screen to show: the imposed one, else where the prisoner was."""
-    return forced_screen(state) or user_screen
+    """The screen to show: the imposed one, else sign-in (`device.accounts`), else where the
+    prisoner was."""
+    return forced_screen(state) or account_screen(state, user_screen) or user_screen
 
 
 def home_tiles(state: ShellState) -> tuple[AppTile, ...]:

@@ -2,8 +2,10 @@
 
 The shell sends requests (`{"op": ...}`); the agent answers each with one line and, after
 `watch`, pushes a `state` line on every change. `{"op": "launch", "app": ID}` is answered with a
-`launch` line (ok, reason, argv): the shell spawns an app only on its yes. The shell is
-unprivileged and trusts nothing but this socket; a line longer than `MAX_LINE` is a protocol error.
+`launch` line (ok, reason, argv): the shell spawns an app only on its yes. `sign_in`, `set_pin`,
+`sign_out`, `active` and `settings` are answered with a `person` line (docs/prisoners-tablet.md).
+The shell is unprivileged and trusts nothing but this socket; a line longer than `MAX_LINE` is a
+protocol error.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, TypeAdapter, ValidationError
 
 from wire.documents import AppId, Document, LockView, Millis
+from wire.prisoners import DisplayName, PrisonNumber, Settings
 from wire.requests import RequestText, RequestType
 
 MAX_LINE = 64 * 1024
@@ -107,8 +110,26 @@ MAX_SHOWN_REQUESTS = 5
 REQUEST_PREVIEW = 200
 
 
+class OccupantView(Document):
+    """One person the sign-in screen offers: never their verifier, attempts or anything secret."""
+
+    number: PrisonNumber
+    display: DisplayName
+
+
+class PersonView(Document):
+    """Who is signed in, as the shell shows them (the signed-in header) and their settings."""
+
+    number: PrisonNumber
+    display: DisplayName
+    settings: Settings = Settings()
+    must_set_pin: bool = False
+    """Signed in with a one-time code: the shell shows only "choose your PIN" until one is set."""
+
+
 class ShellState(Document):
-    """Everything the shell must show. The agent is its only source."""
+    """Everything the shell must show. The agent is its only source. It never carries a PIN
+    verifier (tests/agent/test_people.py checks the schema): the shell runs unprivileged."""
 
     device: str
     locked: bool
@@ -125,8 +146,15 @@ class ShellState(Document):
     apps: tuple[AppTile, ...] = ()
     update: UpdateView = UpdateView()
     requests: tuple[RequestView, ...] = ()
-    """The newest requests, newest first."""
+    """The newest requests, newest first: only the signed-in person's (nobody signed in on a
+    tablet with occupants: none)."""
     web: WebView = WebView()
+    occupants: tuple[OccupantView, ...] = ()
+    """The cell's occupants, who may sign in. Empty: the tablet has no accounts (no sign-in), or
+    nobody may sign in now (locked, curfew)."""
+    person: PersonView | None = None
+    """Who is signed in (None: nobody). Always None while locked or in curfew: the agent ends
+    the session first."""
 
 
 def failsafe_state(device: str, reason: str) -> ShellState:
@@ -175,8 +203,50 @@ class WebOpenRequest(Document):
     site: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
 
 
+PinDigits = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,16}$")]
+"""What the PIN pad sends: a PIN or a one-time code (digits only)."""
+
+
+class SignInRequest(Document):
+    """Sign `number` in with a PIN or one-time code; the agent checks it against the stored
+    verifier (`PersonReply`)."""
+
+    op: Literal["sign_in"]
+    number: PrisonNumber
+    pin: PinDigits
+
+
+class SetPinRequest(Document):
+    """Choose a PIN, in a session opened with a one-time code."""
+
+    op: Literal["set_pin"]
+    pin: PinDigits
+
+
+class SignOutRequest(Document):
+    op: Literal["sign_out"]
+
+
+class SettingsRequest(Document):
+    """The signed-in person changed their language, text size or contrast: they follow them."""
+
+    op: Literal["settings"]
+    settings: Settings
+
+
+class ActiveRequest(Document):
+    """The person touched the screen: their session is not idle."""
+
+    op: Literal["active"]
+
+
+PersonRequest = (
+    SignInRequest | SetPinRequest | SignOutRequest | ActiveRequest | SettingsRequest
+)
+
 Request = Annotated[
-    WatchRequest | GetRequest | LaunchRequest | SubmitRequest | WebOpenRequest,
+    WatchRequest | GetRequest | LaunchRequest | SubmitRequest | WebOpenRequest | SignInRequest
+    | SetPinRequest | SignOutRequest | ActiveRequest | SettingsRequest,
     Field(discriminator="op"),
 ]
 _REQUEST = TypeAdapter(Request)
@@ -212,8 +282,28 @@ class RequestSaved(Document):
     reason: str = ""
 
 
+PersonOutcome = Literal[
+    "ok", "wrong", "locked_out", "must_set_pin", "not_here", "refused",
+]
+"""`ok`: signed in (or the PIN set, or signed out); `wrong`: not the PIN (`attempts_left`);
+`locked_out`: too many wrong, or no credential yet: staff must reset; `must_set_pin`: the
+one-time code was right, the person must now choose a PIN; `not_here`: not an occupant of this
+cell; `refused`: not now or not allowed (`reason`: locked, curfew, a PIN rule...)."""
+
+
+class PersonReply(Document):
+    """The answer to one sign_in / set_pin / sign_out / active request."""
+
+    type: Literal["person"] = "person"
+    op: Literal["sign_in", "set_pin", "sign_out", "active", "settings"]
+    outcome: PersonOutcome
+    attempts_left: int = 0
+    reason: str = ""
+
+
 Message = Annotated[
-    StateMessage | ErrorMessage | LaunchReply | RequestSaved, Field(discriminator="type")
+    StateMessage | ErrorMessage | LaunchReply | RequestSaved | PersonReply,
+    Field(discriminator="type"),
 ]
 _MESSAGE = TypeAdapter(Message)
 
@@ -224,12 +314,14 @@ def encode(message: Document) -> bytes:
 
 def parse_request(
     line: bytes,
-) -> WatchRequest | GetRequest | LaunchRequest | SubmitRequest | WebOpenRequest:
+) -> WatchRequest | GetRequest | LaunchRequest | SubmitRequest | WebOpenRequest | PersonRequest:
     """Parse one request line; raises ValueError with a short reason."""
     return _parse(_REQUEST, line)
 
 
-def parse_message(line: bytes) -> StateMessage | ErrorMessage | LaunchReply | RequestSaved:
+def parse_message(
+    line: bytes,
+) -> StateMessage | ErrorMessage | LaunchReply | RequestSaved | PersonReply:
     """Parse one agent→shell line; raises ValueError with a short reason."""
     return _parse(_MESSAGE, line)
 

@@ -36,6 +36,7 @@ from device.i18n import LANGUAGES
 from device.kiosk import swallows
 from device.theme import PALETTES, STANDARD
 from device.ui import screens
+from device.ui.people import PeopleSession
 from device.ui.tr import tr
 
 if TYPE_CHECKING:
@@ -61,6 +62,9 @@ SCREENS: dict[str, tuple[str, str, str]] = {
     "settings": ("device.ui.builtin", "SettingsScreen", "settings.kv"),
     "requests": ("device.ui.builtin", "RequestsScreen", "requests.kv"),
     "web": ("device.ui.builtin", "WebScreen", "web.kv"),
+    "signin": ("device.ui.people", "SignInScreen", "signin.kv"),
+    "pin": ("device.ui.people", "PinScreen", "pin.kv"),
+    "choosepin": ("device.ui.people", "ChoosePinScreen", "choosepin.kv"),
 }
 """name -> (module, class, .kv file). The lock screen is built first (it is what a shell that
 knows nothing yet must show); the others are built one per frame after the first frame, or at
@@ -118,6 +122,9 @@ class ShellApp(App):
     update_progress = NumericProperty(0)
     error_text = StringProperty("")
 
+    person_name = StringProperty("")
+    """Who is signed in (the header's name; "" for nobody, and under a lock or curfew)."""
+
     notice = StringProperty("")
     """A short message of the shell's own (an app starting or refused), shown as a banner."""
 
@@ -164,11 +171,14 @@ class ShellApp(App):
         self._blocked_seen: int | None = None
         """The agent's latest refusal already dealt with (None: no state seen yet)."""
         self._progress: lesson_rules.Progress | None = None
+        self.people = PeopleSession(self)
 
     # --- Kivy lifecycle -------------------------------------------------------------------
 
     def build(self) -> screens.ShellRoot:
         load_kv("base.kv")
+        load_kv("personbar.kv")
+        load_kv("pinpad.kv")
         self._load_prefs()
         # Until the agent speaks, the shell knows nothing: locked, and saying it is getting ready.
         self.lock_title = tr._("The tablet is getting ready")
@@ -180,7 +190,7 @@ class ShellApp(App):
 
     def on_start(self) -> None:
         Window.bind(on_request_close=self._refuse_close, on_keyboard=self._on_keyboard)
-        Window.bind(on_flip=self._on_flip)
+        Window.bind(on_flip=self._on_flip, on_touch_down=self._touched)
         ExceptionManager.add_handler(self._exception_handler)
 
     def _boot(self, _dt: float = 0) -> None:
@@ -224,6 +234,18 @@ class ShellApp(App):
             self._root_sm.add_widget(screen)
         return screen
 
+    def forget_screen(self, name: str) -> None:
+        """Drop a built screen (it is built afresh, empty, when next needed)."""
+        screen = self._screens.pop(name, None)
+        if screen is not None and self._root_sm is not None:
+            if self._root_sm.current == name:
+                self._show("home")
+            self._root_sm.remove_widget(screen)
+
+    def _touched(self, *_args: Any) -> bool:
+        self.people.touched()
+        return False
+
     def on_stop(self) -> None:
         if self.running_app is not None:
             self.running_app.stop()
@@ -235,7 +257,7 @@ class ShellApp(App):
         if self._tick_event is not None:
             self._tick_event.cancel()
         Window.unbind(on_request_close=self._refuse_close, on_keyboard=self._on_keyboard)
-        Window.unbind(on_flip=self._on_flip)
+        Window.unbind(on_flip=self._on_flip, on_touch_down=self._touched)
         if self._exception_handler in ExceptionManager.handlers:
             ExceptionManager.remove_handler(self._exception_handler)
 
@@ -298,6 +320,7 @@ class ShellApp(App):
         state = self.shell_state
         if state is None:
             return
+        self.people.on_state(state)
         t = tr.catalogue
         self.lock_title = view.lock_title(state, t)
         self.lock_icon = view.lock_icon(state)
@@ -567,6 +590,10 @@ class ShellApp(App):
         return self.data_dir / "prefs.json"
 
     def _save_prefs(self) -> None:
+        """The tablet's own settings; while someone is signed in, theirs (they follow them)."""
+        if self.people.number is not None:
+            self.people.save_settings(self.language, self.text_scale, self.palette.name)
+            return
         prefs_store.save(
             self.prefs_path,
             prefs_store.Prefs(
@@ -594,6 +621,18 @@ class ShellApp(App):
         tr.switch(language)
         self._save_prefs()
         self._refresh()
+
+    def show_language(self, language: str) -> None:
+        """Show `language` without making it the tablet's own (a signed-in person's)."""
+        if language in LANGUAGES and language != self.language:
+            self.language = language
+            self._lessons = None
+            tr.switch(language)
+
+    def load_prefs(self) -> None:
+        """The tablet's own settings again (nobody signed in)."""
+        self._lessons = None
+        self._load_prefs()
 
     def _load_prefs(self) -> None:
         p = prefs_store.load(self.prefs_path)

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from provisioning.demo_estate import DemoEstate
 from tests.support.agents import DAY_MS, AgentProcess, Probe, TestSigner, now_ms, write_agent_config
 from tests.support.broker import WingBroker
+from wire.documents import DesiredState
 from wire.envelope import canonical_json, key_id
 from wire.localapi import ShellState
 
@@ -122,7 +123,8 @@ def expired(t: Tablet) -> bytes:
 
 
 def over_size(t: Tablet) -> bytes:
-    return json.dumps({"body": "x" * 20_000, "kid": "k", "sig": "s"}).encode()
+    return json.dumps(
+        {"body": "x" * (DesiredState.MAX_BYTES + 4_000), "kid": "k", "sig": "s"}).encode()
 
 
 def not_json(t: Tablet) -> bytes:

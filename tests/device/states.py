@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from wire.documents import LockView
 from wire.localapi import (
     AppTile,
     CurfewView,
+    OccupantView,
+    PersonView,
     ShellState,
     UpdateView,
     WebBlocked,
     WebSite,
     WebView,
 )
+from wire.prisoners import Settings
 from wire.schedule import utc_ms
 
 NOW = 1_780_000_000_000  # a fixed trusted time (ms)
@@ -78,3 +83,14 @@ def web_blocked(host: str = "www.facebook.com", reason: str = "not_listed",
                 at: int = NOW) -> ShellState:
     return state(web=WebView(available=True, sites=WEB_SITES,
                              blocked=WebBlocked(host=host, reason=reason, at=at)))
+OCCUPANTS = (OccupantView(number="A1234BC", display="John S."),
+             OccupantView(number="B2345CD", display="Anna K."))
+
+
+def signed_in(shell: Any, must_set_pin: bool = False) -> PersonView:
+    """John, signed in, with the settings the shell shows now (a screenshot keeps its language
+    and text size)."""
+    settings = Settings(language=shell.app.language, text_scale=round(shell.app.text_scale * 100),
+                        theme=shell.app.palette.name)
+    return PersonView(number="A1234BC", display="John S.", settings=settings,
+                      must_set_pin=must_set_pin)

@@ -16,14 +16,17 @@ from tests.device.accessibility import (
     visible,
 )
 from tests.device.states import (
+    OCCUPANTS,
     curfew_now,
     curfew_warning,
     locked,
+    signed_in,
     state,
     updating,
     web,
     web_blocked,
 )
+from wire.localapi import PersonReply
 
 pytestmark = pytest.mark.gui
 
@@ -95,6 +98,28 @@ def show_web_blocked(shell):
     shell.app.on_agent_state(web())
     shell.step()
     shell.app.on_agent_state(web_blocked())  # a refusal after the shell started
+def show_sign_in(shell):
+    shell.app.on_agent_state(state(occupants=OCCUPANTS))
+
+
+def show_pin_pad(shell):
+    from device.accounts import sign_in_message
+    from device.ui.tr import tr
+
+    show_sign_in(shell)
+    shell.app.people.choose("A1234BC", "John S.")
+    screen = shell.app.root.ids.sm.get_screen("pin")
+    screen.digits = "4829"
+    screen.message = sign_in_message(
+        PersonReply(op="sign_in", outcome="wrong", attempts_left=3), tr.catalogue)
+
+
+def show_choose_pin(shell):
+    shell.app.on_agent_state(state(occupants=OCCUPANTS, person=signed_in(shell, True)))
+
+
+def show_signed_in(shell):
+    shell.app.on_agent_state(state(occupants=OCCUPANTS, person=signed_in(shell)))
 
 
 SCREENS = {
@@ -111,6 +136,10 @@ SCREENS = {
     "requests-write": show_request_writing,
     "web": show_web,
     "web-blocked": show_web_blocked,
+    "signin": show_sign_in,
+    "signin-pin": show_pin_pad,
+    "signin-choose-pin": show_choose_pin,
+    "signed-in": show_signed_in,
 }
 
 

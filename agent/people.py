@@ -1,0 +1,345 @@
+"""Who is signed in on the tablet: PIN checks against the occupants' verifiers, attempt limits,
+sessions and the person events they make (docs/prisoners-tablet.md; DESIGN §10).
+
+The verifiers arrive in the signed desired state (kept in the agent's state.db) and never leave
+the agent: the shell asks `sign_in(number, pin)` and hears ok / wrong / locked out. Checks run in
+a worker thread (argon2id is slow by design), one at a time for the whole tablet, and each wrong
+attempt is counted on disk *before* the check, so killing the agent mid-check never earns a free
+guess. `MAX_ATTEMPTS` wrong in a row lock the person out until staff reset (a higher `pin_epoch`
+in a later desired state). A PIN chosen here after a one-time code is kept (people.db) until the
+gateway's own desired state carries it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import argon2
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from agent.store import StoreError
+from wire.localapi import OccupantView, PersonReply, PersonView
+from wire.prisoners import (
+    MAX_ATTEMPTS,
+    Occupant,
+    Occupants,
+    PersonEvent,
+    SessionEnd,
+    Settings,
+    check_pin,
+)
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[PersonEvent], Awaitable[None]]
+
+
+class PeopleStore:
+    """people.db in the agent's state directory (0600: root only): wrong attempts in a row per
+    person and epoch, and PINs chosen on this tablet not yet confirmed by the gateway."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+            os.chmod(path, 0o600)
+            self._conn = sqlite3.connect(path, check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            with self._conn:
+                self._conn.execute(
+                    "CREATE TABLE IF NOT EXISTS attempts ("
+                    " person TEXT PRIMARY KEY, pin_epoch INTEGER NOT NULL, failed INTEGER NOT NULL)"
+                )
+                self._conn.execute(
+                    "CREATE TABLE IF NOT EXISTS pins ("
+                    " person TEXT PRIMARY KEY, pin_epoch INTEGER NOT NULL, verifier TEXT NOT NULL)"
+                )
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"{path}: {exc}") from exc
+        self.path = path
+        self._lock = threading.Lock()
+
+    def failed(self, person: str, epoch: int) -> int:
+        """Wrong attempts in a row at `epoch` (a staff reset, a higher epoch, starts from 0)."""
+        rows = self._read("SELECT pin_epoch, failed FROM attempts WHERE person = ?", (person,))
+        return int(rows[0][1]) if rows and rows[0][0] >= epoch else 0
+
+    def set_failed(self, person: str, epoch: int, failed: int) -> None:
+        self._write(
+            "INSERT INTO attempts (person, pin_epoch, failed) VALUES (?, ?, ?) ON CONFLICT(person)"
+            " DO UPDATE SET pin_epoch = excluded.pin_epoch, failed = excluded.failed",
+            (person, epoch, failed),
+        )
+
+    def chosen_pin(self, person: str, epoch: int) -> str | None:
+        rows = self._read(
+            "SELECT verifier FROM pins WHERE person = ? AND pin_epoch = ?", (person, epoch)
+        )
+        return str(rows[0][0]) if rows else None
+
+    def set_chosen_pin(self, person: str, epoch: int, verifier: str) -> None:
+        self._write(
+            "INSERT INTO pins (person, pin_epoch, verifier) VALUES (?, ?, ?) ON CONFLICT(person)"
+            " DO UPDATE SET pin_epoch = excluded.pin_epoch, verifier = excluded.verifier",
+            (person, epoch, verifier),
+        )
+
+    def keep_only(self, people: dict[str, int]) -> None:
+        """Forget everyone not in `people` (number → current epoch) and PINs of older epochs:
+        a person who moved out leaves nothing of theirs behind."""
+        with self._lock, self._conn:
+            for table in ("attempts", "pins"):
+                for (person, epoch) in self._conn.execute(
+                    f"SELECT person, pin_epoch FROM {table}"
+                ).fetchall():
+                    if person not in people or (table == "pins" and epoch < people[person]):
+                        self._conn.execute(f"DELETE FROM {table} WHERE person = ?", (person,))
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _write(self, sql: str, params: tuple[object, ...]) -> None:
+        try:
+            with self._lock, self._conn:
+                self._conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+
+    def _read(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
+        try:
+            with self._lock:
+                return list(self._conn.execute(sql, params).fetchall())
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+
+
+def verify_pin(verifier: str, pin: str) -> bool:
+    """The slow check (run it in a worker). Any malformed verifier is a no."""
+    try:
+        return bool(argon2.PasswordHasher().verify(verifier, pin))
+    except (VerificationError, InvalidHashError, ValueError):
+        return False
+
+
+def hash_like(verifier: str, pin: str) -> str:
+    """Hash `pin` with the argon2id parameters of `verifier` (the one it replaces)."""
+    hasher = argon2.PasswordHasher.from_parameters(argon2.extract_parameters(verifier))
+    return hasher.hash(pin)
+
+
+@dataclass
+class Session:
+    person: str
+    display: str
+    epoch: int
+    must_set_pin: bool
+    last_active: float
+    settings: Settings | None = None
+    """Changed in this session (sent as a `settings` event); None: the desired state's."""
+
+
+class PersonDesk:
+    """Sign-in and sessions. `occupants()` is the applied desired state's; `blocked()` names
+    why nobody may sign in now (locked, curfew...) or None; `emit` keeps a person event for
+    delivery (the outbox)."""
+
+    def __init__(
+        self,
+        store: PeopleStore,
+        *,
+        device: str,
+        occupants: Callable[[], Occupants],
+        blocked: Callable[[], str | None],
+        idle_s: float,
+        monotonic: Callable[[], float],
+        now_ms: Callable[[], int],
+        emit: Emit,
+        changed: Callable[[], None],
+    ) -> None:
+        self._store = store
+        self._device = device
+        self._occupants = occupants
+        self._blocked = blocked
+        self._idle_s = idle_s
+        self._monotonic = monotonic
+        self._now_ms = now_ms
+        self._emit = emit
+        self._changed = changed
+        self._checking = asyncio.Lock()
+        self.session: Session | None = None
+
+    # -- what the shell sees ------------------------------------------------------------------
+
+    def views(self) -> tuple[OccupantView, ...]:
+        return tuple(OccupantView(number=p.number, display=p.display)
+                     for p in self._occupants().people)
+
+    def person_view(self) -> PersonView | None:
+        session = self.session
+        if session is None:
+            return None
+        occupant = self._occupant(session.person)
+        settings = session.settings or (occupant.settings if occupant is not None else Settings())
+        return PersonView(number=session.person, display=session.display, settings=settings,
+                          must_set_pin=session.must_set_pin)
+
+    @property
+    def signed_in(self) -> str | None:
+        return self.session.person if self.session is not None else None
+
+    def writer(self) -> str | bool | None:
+        """Whose request the shell may write now: a person, None (a tablet without accounts),
+        or False (a tablet with occupants and nobody fully signed in: no requests)."""
+        session = self.session
+        if session is not None:
+            return False if session.must_set_pin else session.person
+        return False if self._occupants().people else None
+
+    # -- from the shell -------------------------------------------------------------------------
+
+    async def sign_in(self, number: str, pin: str) -> PersonReply:
+        def reply(outcome: Any, attempts_left: int = 0, reason: str = "") -> PersonReply:
+            return PersonReply(op="sign_in", outcome=outcome, attempts_left=attempts_left,
+                               reason=reason)
+
+        blocked = self._blocked()
+        if blocked is not None:
+            return reply("refused", reason=blocked)
+        async with self._checking:  # one slow check at a time for the whole tablet
+            occupant = self._occupant(number)
+            if occupant is None:
+                return reply("not_here")
+            epoch = occupant.pin_epoch
+            failed = await asyncio.to_thread(self._store.failed, number, epoch)
+            if occupant.locked_out or failed >= MAX_ATTEMPTS:
+                return reply("locked_out", reason="too many wrong PINs: ask staff for a new code")
+            chosen = None
+            if occupant.credential == "one_time":
+                chosen = await asyncio.to_thread(self._store.chosen_pin, number, epoch)
+            verifier = chosen or occupant.verifier
+            if verifier is None:
+                return reply("locked_out", reason="no PIN yet: ask staff for a code")
+            # Counted before checking: a check cut short (agent killed) still counts as wrong.
+            await asyncio.to_thread(self._store.set_failed, number, epoch, failed + 1)
+            right = await asyncio.to_thread(verify_pin, verifier, pin)
+            if not right:
+                failed += 1
+                await self._event("pin_failed", number, epoch, attempts=failed)
+                if failed >= MAX_ATTEMPTS:
+                    await self._event("pin_locked", number, epoch, attempts=failed)
+                    return reply("locked_out", reason="too many wrong PINs: ask staff")
+                return reply("wrong", attempts_left=MAX_ATTEMPTS - failed)
+            await asyncio.to_thread(self._store.set_failed, number, epoch, 0)
+            blocked_now = self._blocked()
+            if blocked_now is not None:  # locked or curfew while checking: no session
+                return reply("refused", reason=blocked_now)
+            if self.session is not None:
+                await self.end("sign_out")
+            one_time = occupant.credential == "one_time" and chosen is None
+            self.session = Session(number, occupant.display, epoch, one_time, self._monotonic())
+            await self._event("signed_in", number, epoch)
+        self._changed()
+        return reply("must_set_pin" if one_time else "ok")
+
+    async def set_pin(self, pin: str) -> PersonReply:
+        session = self.session
+        if session is None or not session.must_set_pin:
+            return PersonReply(op="set_pin", outcome="refused",
+                               reason="sign in with a one-time code first")
+        try:
+            check_pin(pin)
+        except ValueError as exc:
+            return PersonReply(op="set_pin", outcome="refused", reason=str(exc))
+        occupant = self._occupant(session.person)
+        if occupant is None or occupant.verifier is None:
+            return PersonReply(op="set_pin", outcome="refused", reason="not an occupant any more")
+        verifier = await asyncio.to_thread(hash_like, occupant.verifier, pin)
+        await asyncio.to_thread(self._store.set_chosen_pin, session.person, session.epoch,
+                                verifier)
+        await self._event("pin_set", session.person, session.epoch, verifier=verifier)
+        if self.session is session:
+            session.must_set_pin = False
+            session.last_active = self._monotonic()
+        self._changed()
+        return PersonReply(op="set_pin", outcome="ok")
+
+    async def set_settings(self, settings: Settings) -> PersonReply:
+        """The person's own settings: shown at once, sent to follow them to their next cell."""
+        session = self.session
+        if session is None or session.must_set_pin:
+            return PersonReply(op="settings", outcome="refused", reason="nobody is signed in")
+        session.settings = settings
+        session.last_active = self._monotonic()
+        await self._event("settings", session.person, session.epoch, settings=settings)
+        self._changed()
+        return PersonReply(op="settings", outcome="ok")
+
+    async def sign_out(self) -> PersonReply:
+        await self.end("sign_out")
+        return PersonReply(op="sign_out", outcome="ok")
+
+    def touch(self) -> PersonReply:
+        if self.session is not None:
+            self.session.last_active = self._monotonic()
+        return PersonReply(op="active", outcome="ok")
+
+    # -- ending sessions ------------------------------------------------------------------------
+
+    def end_now(self, ended: SessionEnd) -> Session | None:
+        """End the session at once (the next state shows nobody); the caller sends its
+        `signed_out` with `announce`."""
+        session, self.session = self.session, None
+        if session is not None:
+            log.info("%s: session of %s ended (%s)", self._device, session.person, ended)
+        return session
+
+    async def announce(self, session: Session, ended: SessionEnd) -> None:
+        await self._event("signed_out", session.person, session.epoch, ended=ended)
+
+    async def end(self, ended: SessionEnd) -> None:
+        session = self.end_now(ended)
+        if session is not None:
+            self._changed()
+            await self.announce(session, ended)
+
+    async def occupants_changed(self) -> None:
+        """A new desired state: a person no longer here is signed out and forgotten."""
+        people = {p.number: p.pin_epoch for p in self._occupants().people}
+        if self.session is not None and self.session.person not in people:
+            await self.end("moved")
+        try:
+            await asyncio.to_thread(self._store.keep_only, people)
+        except StoreError as exc:
+            log.error("%s: cannot forget people who left: %s", self._device, exc)
+
+    async def idle_loop(self) -> None:
+        """End a session nobody touched for `idle_s` seconds."""
+        while True:
+            await asyncio.sleep(min(1.0, self._idle_s / 4))
+            session = self.session
+            if session is not None and self._monotonic() - session.last_active >= self._idle_s:
+                await self.end("idle")
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _occupant(self, number: str) -> Occupant | None:
+        return next((p for p in self._occupants().people if p.number == number), None)
+
+    async def _event(self, kind: Any, person: str, epoch: int, **fields: Any) -> None:
+        event = PersonEvent(id=uuid.uuid4().hex, kind=kind, person=person, at=self._now_ms(),
+                            pin_epoch=epoch, **fields)
+        await self._emit(event)
+
+    def close(self) -> None:
+        self._store.close()
