@@ -116,6 +116,10 @@ def test_a_second_account_approves_and_the_tablet_is_wiped_with_both_named(
     with sqlite3.connect(agent.state_dir / "state.db") as db:
         rows = db.execute("SELECT detail FROM audit WHERE event = 'job_succeeded'").fetchall()
     assert f"os:{alice.name}+os:{bob.name}" in rows[0][0]
+    unlocked = gateway.staff("unlock", "--device", "T1", "--reason", "new occupant", "--wait",
+                             "20")
+    assert unlocked.returncode == 0, unlocked.stderr  # the next desired state ends the reset
+    assert not agent.wait_for(lambda s: not s.locked).locked
 
 
 @needs_root
