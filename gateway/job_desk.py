@@ -58,6 +58,7 @@ class JobDesk:
         reason = reason.strip()
         if not reason or len(reason) > MAX_REASON:
             raise JobInputError(f"give a reason of 1-{MAX_REASON} characters")
+        _check_text(reason, by)
         now = self._clock()
         job = await self._io(self._book.request, "J" + uuid.uuid4().hex, device, kind, reason,
                              by, who, now)
@@ -70,6 +71,7 @@ class JobDesk:
     async def approve(self, job_id: str, by: str, who: str) -> dict[str, Any]:
         """The second member of staff's approval: only now is the job signed (naming both) and
         sent. Raises UnknownJob or JobInputError (same person, lapsed...; audited)."""
+        _check_text(job_id, by)
         now = self._clock()
         try:
             job = await self._io(self._book.check_approval, job_id, by, who, now)
@@ -96,9 +98,15 @@ class JobDesk:
     # -- to and from tablets ---------------------------------------------------------------
 
     async def on_ack(self, device: str, ack: Ack) -> None:
-        if ack.ref.startswith("job/"):
-            await self._io(self._book.mark, ack.ref.removeprefix("job/"), device, ack.state,
-                           ack.reason, self._clock())
+        """Follow a job's progress. A job the tablet had already taken (sent again after its ack
+        was lost) comes back `rejected` as `replayed`, naming the state it ended in there."""
+        if not ack.ref.startswith("job/"):
+            return
+        state: str = ack.state
+        if state == "rejected" and ack.reason.startswith("replayed:"):
+            state = next((s for s in ("succeeded", "failed") if f"({s})" in ack.reason), state)
+        await self._io(self._book.mark, ack.ref.removeprefix("job/"), device, state,
+                       ack.reason, self._clock())
 
     def on_birth(self, device: str) -> None:
         """A tablet came (back) online: its jobs still in date, again."""
@@ -140,3 +148,12 @@ class JobDesk:
             if sent and job.state == "pending":
                 await self._io(self._book.mark, job.id, job.device, "sent", "", self._clock())
 
+
+
+def _check_text(*texts: str) -> None:
+    """Text that has no UTF-8 spelling (a lone surrogate) is refused, not stored."""
+    for text in texts:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise JobInputError("text must be valid UTF-8") from exc
