@@ -34,10 +34,10 @@ from wire import topics
 from wire.documents import Ack, AckState, device_audience
 from wire.envelope import Accepted, Refused
 from wire.jobs import Job, job_ref
+from wire.localapi import RESET_REASON
 
 log = logging.getLogger(__name__)
 
-RESET_REASON = "This tablet was reset"
 MAX_HELD_JOBS = 4
 """Jobs kept while only trusted time can judge them (the gateway sends a pending job again at the
 tablet's next birth)."""
