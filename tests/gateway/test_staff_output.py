@@ -38,7 +38,7 @@ TABLETS = [
      "desired": {"version": 1, "locked": False, "reported_version": None},
      "lockdown": {"version": 1, "locked": False, "reported_version": None}, "in_sync": False},
 ]
-BROKER = {"connected": True, "connected_since": NOW, "disconnected_since": None, "takeovers": 0,
+BROKER: dict[str, Any] = {"connected": True, "connected_since": NOW, "disconnected_since": None, "takeovers": 0,
           "last_takeover": None, "alarms": []}
 AUDIT = {"entries": [{"seq": 1, "at": NOW, "actor": EVIL, "action": EVIL, "target": EVIL,
                       "detail": {"reason": EVIL}}],
