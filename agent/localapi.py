@@ -25,6 +25,7 @@ from wire.localapi import (
     ShellState,
     StateMessage,
     SubmitRequest,
+    WebOpenRequest,
 )
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class LocalApi:
         path: Path,
         mode: int,
         current: Callable[[], ShellState],
-        launch: Callable[[LaunchRequest], Awaitable[LaunchReply]] | None = None,
+        launch: Callable[[LaunchRequest | WebOpenRequest], Awaitable[LaunchReply]] | None = None,
         submit: Callable[[SubmitRequest], Awaitable[RequestSaved]] | None = None,
     ) -> None:
         self.path = path
@@ -149,7 +150,7 @@ class LocalApi:
                 if not client.send(localapi.encode(ErrorMessage(error=str(exc)[:200]))):
                     return
                 continue
-            if isinstance(request, LaunchRequest):
+            if isinstance(request, LaunchRequest | WebOpenRequest):
                 if not client.send(localapi.encode(await self._answer_launch(request))):
                     return
                 continue
@@ -162,15 +163,17 @@ class LocalApi:
             if not client.send(localapi.encode(StateMessage(state=self._current()))):
                 return
 
-    async def _answer_launch(self, request: LaunchRequest) -> LaunchReply:
-        """The agent's yes or no; any failure answering is a no (fail closed)."""
+    async def _answer_launch(self, request: LaunchRequest | WebOpenRequest) -> LaunchReply:
+        """The agent's yes or no to an app or to the Web app's browser (`app="web"`); any
+        failure answering is a no (fail closed)."""
+        app = request.app if isinstance(request, LaunchRequest) else "web"
         if self._launch is None:
-            return LaunchReply(app=request.app, ok=False, reason="launching is not available")
+            return LaunchReply(app=app, ok=False, reason="launching is not available")
         try:
             return await self._launch(request)
         except Exception:
             log.exception("%s: launch check failed", self.path)
-            return LaunchReply(app=request.app, ok=False, reason="internal error")
+            return LaunchReply(app=app, ok=False, reason="internal error")
 
     async def _answer_submit(self, request: SubmitRequest) -> RequestSaved:
         """Saved, or a short reason why not; never an unhandled error."""

@@ -22,10 +22,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from agent.apps import AppCheck, verify_app
 from agent.clock import TrustedClock
 from agent.policy_view import app_tiles, curfew_view
+from agent.web_view import web_sites
 from wire.documents import wing_audience
-from wire.localapi import AppTile, CurfewView, LaunchReply
+from wire.localapi import AppTile, CurfewView, LaunchReply, WebSite
 from wire.policy import WingPolicy, policy_hash
 from wire.schedule import Decision, Schedule
+from wire.webaccess import Subject
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,8 @@ class PolicyEnforcer:
         """The policy with its hash, replaced in one assignment (`verify` reads it in a worker)."""
         self._shown: tuple[str, bool, str, bool, int | None] | None = None
         """What the last view was computed for, and until when it holds."""
+        self._web_next: int | None = None
+        """When the Web app's list changes next by the clock (a grant starts or ends)."""
 
     def set_policy(self, policy: WingPolicy) -> None:
         self.policy = policy
@@ -100,6 +104,18 @@ class PolicyEnforcer:
             return PolicyView(curfew_view(None), (), now)
         return PolicyView(curfew_view(decision), app_tiles(self.policy, decision, now), now)
 
+    def web_sites(self, subject: Subject) -> tuple[WebSite, ...]:
+        """The Web app's list now (agent.web_view); empty on any error (fail closed)."""
+        now = self.clock.now_ms()
+        # A grant starting or ending later changes the list then: look again at that instant.
+        self._web_next = min((t for g in subject.grants for t in (g.start, g.until)
+                              if now is not None and t > now), default=None)
+        try:
+            return web_sites(self.policy, self._schedule, subject, now)
+        except Exception:
+            log.exception("cannot list the web sites; listing none")
+            return ()
+
     def due(self, profile: str, *, locked: bool) -> bool:
         """Could the view have changed since it was last computed? (Cheap: no decision.)"""
         if self._shown is None:
@@ -110,12 +126,15 @@ class PolicyEnforcer:
             (shown_profile, shown_locked, shown_hash, had_time)
             != (profile, locked, self.policy_hash, now is not None)
             or (valid_until is not None and now is not None and now >= valid_until)
+            or (self._web_next is not None and now is not None and now >= self._web_next)
         )
 
     def sleep_s(self) -> float:
         """How long the agent may wait before the view can change (bounded by MAX_SLEEP_S)."""
         now = self.clock.now_ms()
         valid_until = self._shown[4] if self._shown is not None else None
+        if self._web_next is not None:
+            valid_until = min(valid_until or self._web_next, self._web_next)
         if valid_until is None or now is None:
             return MAX_SLEEP_S
         return min(MAX_SLEEP_S, max(MIN_SLEEP_S, (valid_until - now) / 1000))

@@ -44,14 +44,19 @@ from agent.shell_link import ShellLink
 from agent.store import StoreError
 from agent.update_link import UpdateLink
 from agent.view import DEFAULT_PROFILE, reported_state, shell_state
-from agent.webproxy import forwarder_for
+from agent.web_view import browser_argv, start_url, subject_of
+from agent.webproxy import Refusal, WebForwarder, forwarder_for
 from wire.documents import DesiredState, ReportedState, SignedBody, SignedTime, WingLockdown
+from wire.hostnames import HostError, normalise_host
 from wire.localapi import (
     LaunchReply,
     LaunchRequest,
     RequestSaved,
     ShellState,
     SubmitRequest,
+    WebBlocked,
+    WebOpenRequest,
+    WebView,
     failsafe_state,
 )
 from wire.policy import WingPolicy
@@ -116,6 +121,8 @@ class Agent:
         self._requests: RequestDesk | None = None
         self._jobs: JobRunner | None = None
         self._client: aiomqtt.Client | None = None
+        self._forwarder: WebForwarder | None = None
+        self._web_blocked: WebBlocked | None = None
         self._background = Background(config.device_id)
         self.ready = asyncio.Event()
         """Set once the state is loaded (or failed closed) and the shell's socket listens."""
@@ -174,8 +181,7 @@ class Agent:
                         loops.create_task(loop)
                 loops.create_task(self._session.run())
                 if self.config.web is not None:
-                    forwarder = forwarder_for(self.config.web, self.config.broker)
-                    loops.create_task(forwarder.serve_forever(self.config.web.listen_port))
+                    loops.create_task(self._serve_web(self.config.web.listen_port))
         except* Exception:
             log.critical("%s: an agent loop failed; the agent stops", self.config.device_id,
                          exc_info=True)
@@ -238,7 +244,8 @@ class Agent:
         state = state.model_copy(update={
             "curfew": view.curfew, "apps": view.apps, "trusted_time": view.trusted_time,
             "timezone": policy.timezone if policy is not None else None,
-            "requests": self._requests.views if self._requests is not None else ()})
+            "requests": self._requests.views if self._requests is not None else (),
+            "web": self._web_view(locked=state.locked or self._failure is not None)})
         return self._updates.shown(state) if self._updates is not None else state
 
     def _report(self) -> ReportedState:
@@ -338,9 +345,11 @@ class Agent:
                           refresh=self._shell.refresh, report=self._session.publish_reported,
                           device=self.config.device_id)
 
-    async def _launch(self, request: LaunchRequest) -> LaunchReply:
+    async def _launch(self, request: LaunchRequest | WebOpenRequest) -> LaunchReply:
         """The files are verified in a worker first; the decision (`PolicyEnforcer.launch`) is
         taken after, with no `await` between it and the answer."""
+        if isinstance(request, WebOpenRequest):
+            return await self._web_open(request)
         verified = await asyncio.to_thread(self.policy.verify, request.app)
         outcome = self.policy.launch(request.app, self.profile, locked=self.state.locked,
                                      verified=verified)
@@ -348,6 +357,55 @@ class Agent:
             await self._audit.warn(AuditEvent.REFUSED, "launch", "app_refused",
                                    f"{request.app}: {outcome.reply.reason}")
         return outcome.reply
+
+    # -- the Web app (issue 14) --------------------------------------------------------------
+
+    async def _serve_web(self, port: int) -> None:
+        """The browser's forwarder; its refusals reach the shell (its blocked screen)."""
+        assert self.config.web is not None
+        self._forwarder = forwarder_for(self.config.web, self.config.broker, self._web_refused)
+        await self._forwarder.start(port)
+        self._shell.refresh()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self._forwarder.close()
+
+    def _web_refused(self, refusal: Refusal) -> None:
+        try:
+            host = normalise_host(refusal.host)
+        except HostError:
+            host = ""  # not a name: the shell shows no address
+        self._web_blocked = WebBlocked(host=host, reason=refusal.reason[:64],
+                                       at=max(0, int(refusal.at * 1000)))
+        self._shell.refresh()
+
+    def _web_view(self, *, locked: bool) -> WebView:
+        if self._forwarder is None or self._forwarder.port == 0:
+            return WebView()
+        subject = subject_of(self.desired, self.profile, locked=locked)
+        return WebView(available=True, sites=self.policy.web_sites(subject),
+                       blocked=self._web_blocked)
+
+    async def _web_open(self, request: WebOpenRequest) -> LaunchReply:
+        """Yes (with the browser's command line) only for a site the Web app lists now."""
+        web, policy = self.config.web, self.policy.policy
+        locked = self.state.locked or self._failure is not None
+        listed = self._web_view(locked=locked).sites
+        site = policy.sites.get(request.site) if policy is not None else None
+        reason = ""
+        if web is None or self._forwarder is None or not self._forwarder.port:
+            reason = "the web is not available on this tablet"
+        elif locked:
+            reason = "the tablet is locked"
+        elif site is None or all(s.site != request.site for s in listed):
+            reason = "not on this tablet's list now"
+        if reason or web is None or site is None or self._forwarder is None:
+            await self._audit.warn(AuditEvent.REFUSED, "web", "site_refused",
+                                   f"{request.site}: {reason}")
+            return LaunchReply(app="web", ok=False, reason=reason)
+        argv = browser_argv(web.browser, url=start_url(site), proxy_port=self._forwarder.port)
+        return LaunchReply(app="web", ok=True, reason=request.site, argv=argv)
 
     # -- requests to staff (issue 6) --------------------------------------------------------
 

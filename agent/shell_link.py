@@ -17,6 +17,7 @@ from wire.localapi import (
     RequestSaved,
     ShellState,
     SubmitRequest,
+    WebOpenRequest,
     failsafe_state,
 )
 
@@ -30,7 +31,7 @@ class ShellLink:
         *,
         compose: Callable[[], ShellState],
         connected: Callable[[], bool],
-        launch: Callable[[LaunchRequest], Awaitable[LaunchReply]],
+        launch: Callable[[LaunchRequest | WebOpenRequest], Awaitable[LaunchReply]],
         submit: Callable[[SubmitRequest], Awaitable[RequestSaved]],
     ) -> None:
         """`compose` computes a new state from what the agent knows; `launch` and `submit`

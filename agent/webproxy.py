@@ -32,6 +32,19 @@ MAX_REFUSALS = 64
 REFUSED_HEADER = b"x-cellbridge-refused:"
 
 
+COG: tuple[str, ...] = ("/usr/bin/cog", "--proxy={proxy}", "{url}")
+CHROMIUM: tuple[str, ...] = (
+    "/usr/bin/chromium", "--kiosk", "--app={url}", "--proxy-server={proxy}",
+    "--proxy-bypass-list=<-loopback>", "--no-first-run", "--no-default-browser-check",
+    "--disable-extensions", "--disable-sync", "--disable-background-networking",
+    "--disable-component-update", "--disable-default-apps", "--disable-translate",
+    "--disable-features=Translate,MediaRouter,DownloadBubble", "--incognito",
+    "--password-store=basic", "--no-pings",
+)
+"""Chromium as the kiosk browser (tests here; `device/browser/chromium-policy.json` are its
+managed policies: no downloads, no devtools, no file://)."""
+
+
 class WebConfig(Settings):
     """`[web]` in the agent's configuration: run the browser's forwarder. Absent: no web."""
 
@@ -40,13 +53,21 @@ class WebConfig(Settings):
     gateway_port: int = Field(default=3129, ge=1, le=65535)
     listen_port: int = Field(default=3128, ge=0, le=65535)
     """On 127.0.0.1 only; the image's nftables let only the browser's user reach it."""
+    browser: list[str] = Field(default_factory=lambda: list(COG), min_length=1)
+    """The kiosk browser's command line (the shell starts it, as the browser's user), with
+    `{url}`, `{proxy}` (`http://127.0.0.1:PORT`) and `{port}` filled in: `cog` (WPE WebKit) on
+    the image; Chromium in app/kiosk mode in tests (docs/content-control.md)."""
 
 
-def forwarder_for(web: WebConfig, broker: BrokerConfig) -> WebForwarder:
+
+
+def forwarder_for(web: WebConfig, broker: BrokerConfig,
+                  on_refusal: Callable[[Refusal], None] | None = None) -> WebForwarder:
     """The forwarder with the tablet's own identity (the broker's mutual-TLS certificate)."""
     if broker.tls is None:
         raise ValueError("the web forwarder needs the tablet's certificate (an enrolment bundle)")
-    return WebForwarder(web.gateway_host or broker.host, web.gateway_port, broker.tls)
+    return WebForwarder(web.gateway_host or broker.host, web.gateway_port, broker.tls,
+                        on_refusal)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,13 +26,15 @@ from bench.stats import Row, markdown
 @click.option("--shell/--no-shell", "with_shell", default=True, show_default=True,
               help="The shell benchmark (cold start, state change to frame, RSS).")
 @click.option("--web/--no-web", "with_web", default=True, show_default=True,
-              help="The web allow-list decision benchmark.")
+              help="The web allow-list benchmarks (decisions; CONNECT through Squid, as root).")
+@click.option("--web-tablets", default=200, show_default=True,
+              help="Forwarders browsing at once through the web proxy (0: skip that row).")
 @click.option("--prison", "prison_shape", default="8x25", show_default=True,
               help="Prison lockdown: WINGSxTABLETS bridged wings against one wing of the same "
                    "total (the issue's full size: 8x500); empty to skip it.")
 def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str,
          policy_tablets: int, idle_seconds: float, day_minutes: int, with_shell: bool,
-         with_web: bool, prison_shape: str) -> None:
+         with_web: bool, web_tablets: int, prison_shape: str) -> None:
     """Run the benchmarks and print their table (paste it into README.md)."""
     rows: list[Row] = []
     for tls in (False, True) if tls_only is None else (tls_only,):
@@ -59,9 +61,10 @@ def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str,
 
         rows += shell.run()
     if with_web:
-        from bench import web
+        from bench import web, web_squid
 
         rows += web.run()
+        rows += web_squid.run(tablets=web_tablets)
     if prison_shape:
         from bench import prison
 

@@ -4,6 +4,7 @@ gateway's decision socket, against the same helper and socket answering without 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -63,6 +64,7 @@ async def _helper_rate(decider: object, count: int) -> float:
         return await asyncio.to_thread(run)
     finally:
         await server.close()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def run(count: int = 20_000) -> list[Row]:

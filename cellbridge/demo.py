@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import importlib.resources
 import importlib.util
 import json
@@ -26,6 +27,7 @@ from pathlib import Path
 import click
 import pyotp
 
+from cellbridge import demo_web
 from cellbridge.demo_apps import catalogue_apps, open_repository, release_apps, tablet_updates
 from cellbridge.dir_lock import holding
 from cellbridge.display import Xvfb
@@ -67,6 +69,7 @@ class Demo:
         self.xvfb: Xvfb | None = None
         self.served = self.directory / "gateway" / "repository"
         self.releases: EstateRepository | None = None
+        self.web: demo_web.DemoWeb | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -78,6 +81,7 @@ class Demo:
                    f"{broker.workdir}")
         self._serve_releases()
         self.wing.console = console_config(self.wing.estate.estate.gateway_material(self.wing.wing))
+        self._start_web()
         self.wing.start_gateway()
         click.echo(f"gateway   {self.directory / 'gateway'}  (API {self.wing.gateway_api})")
         if self.wing.console is None:
@@ -90,6 +94,7 @@ class Demo:
             raise RuntimeError(f"the example policy was refused: {policy.stderr.strip()}")
         click.echo(f"policy    {EXAMPLE_POLICY.name} applied (curfews, profiles, app catalogue)")
         self._release_apps()
+        self._grant_web()
         first_config = self.wing.write_agent_config(FIRST)
         log = open(self.directory / "tablets" / FIRST / "agent.log", "ab")  # noqa: SIM115
         # Each child in its own session: Ctrl-C reaches the demo only, which then stops the
@@ -128,6 +133,31 @@ class Demo:
         click.echo(f"apps      {len(apps)} signed apps ({', '.join(a.app for a in apps)}) {done}: "
                    f"{self.releases.dir}, served at {self.wing.updates[FIRST].repository_url}")
 
+    def _start_web(self) -> None:
+        """The origins and the gateway's web proxy (Squid), and T-0001's forwarder; or why not."""
+        web = demo_web.start(self.directory / "web", self.wing.estate)
+        if isinstance(web, str):
+            click.echo(f"web       not started: {web}")
+            return
+        self.web = web
+        self.wing.web = web.gateway
+        self.wing.web_forwarders[FIRST] = web.forwarder
+        click.echo(f"web       Squid behind the gateway's TLS front on 127.0.0.1:{web.gateway.port}"
+                   f"; origins {', '.join(demo_web.PAGES)} on {web.address}:443 (their CA: "
+                   f"{web.directory / 'origin-ca.pem'})")
+
+    def _grant_web(self) -> None:
+        if self.web is None:
+            return
+        until = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+        granted = self.staff("web", "grant", "--device", FIRST, "--site", demo_web.GRANTED_SITE,
+                             "--purpose", "Job search before release", "--until", until,
+                             "--by", "demo", quiet=True)
+        if granted.returncode != 0:
+            raise RuntimeError(f"the demo's web grant was refused: {granted.stderr.strip()}")
+        click.echo(f"          {FIRST} granted {demo_web.GRANTED_SITE} until {until}; its "
+                   f"forwarder (the browser's proxy) on 127.0.0.1:{self.web.forwarder.listen_port}")
+
     def _start_shell(self, socket: Path) -> None:
         env = dict(os.environ)
         if not env.get("DISPLAY"):
@@ -157,6 +187,8 @@ class Demo:
         if self.xvfb is not None:
             self.xvfb.stop()
         self.wing.stop()
+        if self.web is not None:
+            self.web.stop()
 
     def _first_admin(self) -> None:
         """The staff console and its first account, as IT would make it on the gateway host."""
@@ -185,6 +217,13 @@ class Demo:
         return result
 
     def instructions(self) -> str:
+        web = [] if self.web is None else [
+            f"  curl --proxy http://127.0.0.1:{self.web.forwarder.listen_port} --cacert "
+            f"{shlex.quote(str(self.web.directory / 'origin-ca.pem'))} "
+            "https://findajob.dwp.gov.uk/   (granted; www.gov.uk is refused)",
+            f"  .venv/bin/cellbridge staff web list --device {FIRST}",
+            f"  .venv/bin/cellbridge staff web log --device {FIRST}",
+        ]
         return "\n".join([
             "",
             "The wing is running. From another terminal:",
@@ -198,6 +237,7 @@ class Demo:
             '--type healthcare "Please may I see the nurse"',
             "  .venv/bin/cellbridge staff requests list",
             "  .venv/bin/cellbridge staff audit --verify",
+            *web,
             "Press Ctrl-C to stop everything.",
         ])
 

@@ -20,10 +20,12 @@ import tomli_w
 
 from agent.config import AgentConfig, apply_enrolment
 from agent.updates.config import UpdatesConfig
+from agent.webproxy import WebConfig
 from common.broker import Mosquitto
 from common.mqtt import BrokerConfig
 from gateway.config import ConsoleConfig, GatewayConfig, TabletSeed
 from gateway.repository import RepositoryConfig
+from gateway.web_proxy_config import WebProxyConfig
 from provisioning.demo_estate import DemoEstate
 from provisioning.estate import EstateError
 from provisioning.mosquitto_conf import REVOKED_FILE
@@ -89,6 +91,10 @@ class LocalWing:
         """The gateway's `[console]` (set before `start_gateway`): the staff web console."""
         self.updates: dict[str, UpdatesConfig] = {}
         """The `[updates]` of the tablets that take releases (the others take none)."""
+        self.web: WebProxyConfig | None = None
+        """The gateway's `[web]` (set before `start_gateway`): the wing's web proxy."""
+        self.web_forwarders: dict[str, WebConfig] = {}
+        """The `[web]` of the tablets that run a browser forwarder (the others run none)."""
 
     def start_broker(self) -> Mosquitto:
         directory = self.root / "broker"
@@ -130,6 +136,7 @@ class LocalWing:
             revoked_list=self.revoked_list,
             repository=self.repository,
             console=self.console,
+            web=self.web,
             tablets=[
                 TabletSeed(id=t, cell=place(t)[0], landing=place(t)[1]) for t in self.tablets
             ],
@@ -160,6 +167,7 @@ class LocalWing:
             "socket": socket_path(directory / "agent.sock"),
             "broker": self.broker_config(tablet_id),
             "updates": self.updates.get(tablet_id),
+            "web": self.web_forwarders.get(tablet_id),
             **trust,
         })
         return apply_enrolment(config) if resolved else config

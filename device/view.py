@@ -76,7 +76,7 @@ def minutes_until(at_ms: int, now_ms: int) -> int:
 
 
 @lru_cache(maxsize=8)
-def _zone(name: str | None) -> tzinfo:
+def zone(name: str | None) -> tzinfo:
     """The wing's zone; UTC before the agent has a policy to name it (or for a name this
     tablet's zone database does not know)."""
     if not name:
@@ -87,12 +87,13 @@ def _zone(name: str | None) -> tzinfo:
         return UTC
 
 
-def clock_text(now_ms: int | None, zone: str | None) -> str:
-    """`now_ms` as the wall clock of the prison's time zone `zone` (the wing policy's, which the
-    agent sends in `ShellState.timezone`), or '--:--' when there is no trusted time."""
+def clock_text(now_ms: int | None, timezone: str | None) -> str:
+    """`now_ms` as the wall clock of the prison's time zone `timezone` (the wing policy's, which
+    the agent sends in `ShellState.timezone`), or '--:--' when there is no trusted time."""
     if now_ms is None:
         return "--:--"
-    return datetime.fromtimestamp(now_ms / 1000, tz=UTC).astimezone(_zone(zone)).strftime("%H:%M")
+    local = datetime.fromtimestamp(now_ms / 1000, tz=UTC).astimezone(zone(timezone))
+    return local.strftime("%H:%M")
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,7 @@ def next_desired(
         ),
         profile=current.profile if current else "standard",
         update=current.update if current else None,
+        web_grants=current.web_grants if current else (),
     )
 
 

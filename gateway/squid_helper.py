@@ -19,7 +19,6 @@ import contextlib
 import os
 import socket
 import sys
-from typing import BinaryIO
 from urllib.parse import unquote
 
 TIMEOUT_S = 2.0
@@ -30,7 +29,6 @@ class Gateway:
     def __init__(self, path: str) -> None:
         self.path = path
         self.conn: socket.socket | None = None
-        self.reader: BinaryIO | None = None
 
     def ask(self, question: str) -> str:
         """The gateway's answer line, or `ERR REASON` if it cannot be had."""
@@ -44,35 +42,50 @@ class Gateway:
         payload = "".join(q + "\n" for q in questions).encode("utf-8")
         for attempt in (1, 2):
             try:
-                if self.conn is None or self.reader is None:
+                if self.conn is None:
                     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                     conn.settimeout(TIMEOUT_S)
                     conn.connect(self.path)
-                    self.conn, self.reader = conn, conn.makefile("rb")
+                    self.conn = conn
                 self.conn.sendall(payload)
-                answers = []
-                for _ in questions:
-                    answer = self.reader.readline(MAX_ANSWER)
-                    if not answer.endswith(b"\n"):
-                        raise OSError("no answer")
-                    answers.append(answer.decode("utf-8", "replace").strip())
-                return answers
+                return self._answers(self.conn, len(questions))
             except OSError:
                 self.close()
                 if attempt == 2:
                     break
         return ["ERR gateway_unreachable"] * len(questions)
 
+    @staticmethod
+    def _answers(conn: socket.socket, count: int) -> list[str]:
+        """`count` answer lines, read in as few calls as they arrive in (no line-at-a-time
+        reads: the helper answers batches of hundreds); OSError if they do not all come."""
+        chunks: list[bytes] = []
+        seen = 0
+        while seen < count:
+            chunk = conn.recv(65536)
+            if not chunk:
+                raise OSError("no answer")
+            chunks.append(chunk)
+            seen += chunk.count(b"\n")
+            if sum(len(c) for c in chunks) > MAX_ANSWER * count:
+                raise OSError("answer too long")
+        lines = b"".join(chunks).split(b"\n")
+        if seen != count or lines[-1]:
+            raise OSError("answers out of step")  # more than asked: never trust the rest
+        if any(len(line) > MAX_ANSWER for line in lines):
+            raise OSError("answer too long")
+        return [line.decode("utf-8", "replace").strip() for line in lines[:count]]
+
     def close(self) -> None:
         if self.conn is not None:
             with contextlib.suppress(OSError):
                 self.conn.close()
-        self.conn = self.reader = None
+        self.conn = None
 
 
 def _field(text: str) -> str:
-    value = unquote(text)
-    return "-" if not value or any(c.isspace() for c in value) else value
+    value = unquote(text) if "%" in text else text
+    return value if value and value.split() == [value] else "-"  # empty or with spaces: "-"
 
 
 def _question(line: str, mode: str) -> tuple[str, str | None, str]:

@@ -13,9 +13,10 @@ the SNI check still decide everything that passes (a denial there fails the tunn
 a denied CONNECT on an ssl-bump port with 200 and then its own error inside TLS, which the
 tablet's browser cannot trust).
 
-It also knows every open tunnel (tablet, host), so it can cut them: `recheck()` asks the decision
-again for each and closes those no longer allowed; it runs every `recheck_s` and at once when the
-gateway hears of a change (a revoked or expired grant).
+It also knows every open tunnel (tablet, host, certificate serial), so it can cut them:
+`recheck()` re-reads the CRL if it changed, asks the decision again for each tunnel and closes
+those no longer allowed or whose certificate is now revoked; it runs every `recheck_s` and at
+once when the gateway hears of a change (a revoked or expired grant).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from cryptography import x509
 
 from common.tunnel import serve_once, splice
 from gateway.squid_conf import TABLET_HEADER
@@ -49,6 +52,7 @@ class Tunnel:
     device: str
     host: str
     writers: tuple[asyncio.StreamWriter, asyncio.StreamWriter]
+    serial: int | None = None
     opened: float = field(default_factory=time.monotonic)
 
     def cut(self) -> None:
@@ -69,6 +73,8 @@ class TlsFront:
         self._clock = clock
         self._context: ssl.SSLContext | None = None
         self._crl_stamp: tuple[int, int] | None = None
+        self._revoked: frozenset[int] | None = frozenset()
+        """The CRL's serials; None: the CRL could not be read (every open tunnel is cut)."""
         self.tunnels: set[Tunnel] = set()
         self._server: asyncio.AbstractServer | None = None
 
@@ -94,6 +100,7 @@ class TlsFront:
                 context.load_verify_locations(str(self._crl))
                 context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
             self._context, self._crl_stamp = context, stamp
+            self._revoked = _revoked_serials(self._crl)
         return self._context
 
     # -- serving --------------------------------------------------------------------------
@@ -177,7 +184,8 @@ class TlsFront:
                 return
             writer.write(answer)
             await writer.drain()
-            tunnel = Tunnel(device, host, (writer, squid_writer))
+            tunnel = Tunnel(device, host, (writer, squid_writer),
+                            _serial(writer.get_extra_info("peercert")))
             self.tunnels.add(tunnel)
             try:
                 await splice((reader, writer), (squid_reader, squid_writer))
@@ -195,10 +203,18 @@ class TlsFront:
     # -- cutting --------------------------------------------------------------------------
 
     def recheck(self) -> int:
-        """Cut every open tunnel whose (tablet, host) is no longer allowed; how many."""
+        """Cut every open tunnel whose (tablet, host) is no longer allowed, or whose certificate
+        the CRL now revokes; how many."""
+        try:
+            self.context()  # re-reads the CRL when the file changed
+        except (OSError, ssl.SSLError) as exc:
+            log.warning("web front: cannot read the CRL (%s): cutting every open tunnel", exc)
+            self._revoked = None
         cut = 0
         for tunnel in list(self.tunnels):
-            if not self._decide(tunnel.device, tunnel.host).allowed:
+            revoked = self._revoked is None or tunnel.serial is None \
+                or tunnel.serial in self._revoked
+            if revoked or not self._decide(tunnel.device, tunnel.host).allowed:
                 tunnel.cut()
                 self.tunnels.discard(tunnel)
                 cut += 1
@@ -239,6 +255,27 @@ def _common_name(cert: object) -> str | None:
             if key == "commonName" and isinstance(value, str) and value.isprintable():
                 return value
     return None
+
+
+def _serial(cert: object) -> int | None:
+    if not isinstance(cert, dict):
+        return None
+    try:
+        return int(str(cert.get("serialNumber")), 16)
+    except ValueError:
+        return None
+
+
+def _revoked_serials(crl: Path | None) -> frozenset[int] | None:
+    """The serial numbers `crl` revokes (no CRL configured: none); None when it cannot be read."""
+    if crl is None:
+        return frozenset()
+    try:
+        return frozenset(entry.serial_number
+                         for entry in x509.load_pem_x509_crl(crl.read_bytes()))
+    except (OSError, ValueError) as exc:
+        log.warning("web front: cannot read the CRL %s: %s", crl, exc)
+        return None
 
 
 def _tls_reason(exc: BaseException) -> str:

@@ -19,8 +19,10 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
+from gateway.issuer import Issue
 from gateway.parts import Parts
 from gateway.web_grant_book import Grant, GrantBook, GrantConflict
+from wire.documents import MAX_WEB_GRANTS, DesiredState, WebGrant
 from wire.policy import WingPolicy
 from wire.schedule import Schedule, local_instant
 from wire.webaccess import Subject, WebDecision, allowed_sites, decide
@@ -119,6 +121,7 @@ class WebAccess:
         grant = await self._io(self._book.add, "tablet", device, site, purpose.strip(), by, now,
                                ends, entry.sensitive, who)
         self._keep(grant)
+        await self.send_grants(device)
         return grant.as_json(now)
 
     async def approve(self, grant_id: str, by: str, who: str | None = None) -> dict[str, Any]:
@@ -130,6 +133,7 @@ class WebAccess:
         if grant is None:
             raise UnknownGrant(f"no grant {grant_id!r}")
         self._keep(grant)
+        await self.send_grants(grant.subject)
         return grant.as_json(now)
 
     async def revoke(self, grant_id: str, by: str, reason: str, actor: str | None = None
@@ -143,6 +147,7 @@ class WebAccess:
             raise UnknownGrant(f"no grant {grant_id!r}")
         self._keep(grant)
         self._changed(grant.subject)
+        await self.send_grants(grant.subject)
         return grant.as_json(now)
 
     def listing(self, device: str | None = None) -> list[dict[str, Any]]:
@@ -150,6 +155,34 @@ class WebAccess:
         chosen = self._grants.get(device, []) if device is not None else [
             g for grants in self._grants.values() for g in grants]
         return [g.as_json(now) for g in sorted(chosen, key=lambda g: int(g.id[1:]))]
+
+    # -- what the tablet is told (its Web app lists them) -----------------------------------
+
+    def carried(self, device: str, now: int) -> tuple[WebGrant, ...]:
+        """The grants the tablet's signed desired state carries: in effect now or later
+        (approved, unrevoked, unexpired), soonest to end first, at most `MAX_WEB_GRANTS`."""
+        kept = sorted((g for g in self._grants.get(device, ())
+                       if g.approved and g.revoked_at is None and g.until > now),
+                      key=lambda g: (g.until, g.id))
+        return tuple(WebGrant(id=g.id, site=g.site, start=g.start, until=g.until)
+                     for g in kept[:MAX_WEB_GRANTS])
+
+    async def send_grants(self, device: str) -> None:
+        """A new desired version for `device` when what it carries of its grants changed (the
+        gateway still decides every connection itself: this is what its Web app lists)."""
+        now = self._clock()
+        grants = self.carried(device, now)
+        current = self._issuer.desired.get(device)
+        if current is None or current.document.web_grants == grants:
+            return
+
+        def plan() -> Issue:
+            revised = self._issuer.revision(device, now, self._fleet.reported_desired(device))
+            return Issue(desired=[DesiredState.model_validate(
+                revised.model_copy(update={"web_grants": grants}).model_dump())])
+
+        await self._issuer.issue(plan)
+        await self._parts.publisher.desired(device)
 
     def _keep(self, grant: Grant) -> None:
         kept = self._grants.setdefault(grant.subject, [])
@@ -167,6 +200,8 @@ class WebAccess:
         for grant in expired:
             self._keep(grant)
             self._changed(grant.subject)
+        for subject in sorted({g.subject for g in expired}):
+            await self.send_grants(subject)
         return [g.id for g in expired]
 
     async def run(self) -> None:

@@ -77,6 +77,20 @@ class UpdateTarget(Document):
     window_end: Millis | None = None
 
 
+MAX_WEB_GRANTS = 32
+
+
+class WebGrant(Document):
+    """A site staff granted this tablet, as the tablet needs it to list it (the Web app): only
+    grants in effect (approved if the site is sensitive, not revoked) are carried; the gateway
+    keeps who granted it and why, and decides every connection itself."""
+
+    id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    site: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+    start: Millis
+    until: Millis
+
+
 class DesiredState(SignedBody):
     """The full desired state of one tablet (`tablet/{id}/desired`, retained)."""
 
@@ -84,6 +98,8 @@ class DesiredState(SignedBody):
     lock: LockOrder
     profile: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")] = "standard"
     update: UpdateTarget | None = None
+    web_grants: Annotated[tuple[WebGrant, ...], Field(max_length=MAX_WEB_GRANTS)] = ()
+    """The tablet's web grants in effect or starting later (the Web app lists the live ones)."""
     occupants: Occupants = Occupants()
     """Who lives in the tablet's cell, with their PIN verifiers (wire.prisoners): the only
     people who may sign in on it."""

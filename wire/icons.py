@@ -5,7 +5,7 @@ refused when it is checked, not shown as a generic tile on every tablet."""
 from __future__ import annotations
 
 ICON_NAMES: frozenset[str] = frozenset({
-    "app", "back", "basket", "book", "briefcase", "cross", "envelope", "gear", "help", "home",
-    "keyboard", "linked", "lock", "moon", "music", "next", "people", "phone", "puzzle", "scales",
-    "screen", "sunrise", "tick", "unlinked", "update", "warning",
+    "app", "back", "basket", "book", "briefcase", "cross", "envelope", "gear", "globe", "help",
+    "home", "keyboard", "linked", "lock", "moon", "music", "next", "people", "phone", "puzzle",
+    "scales", "screen", "sunrise", "tick", "unlinked", "update", "warning",
 })

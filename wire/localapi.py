@@ -72,6 +72,36 @@ class RequestView(Document):
     reply_by: str = ""
 
 
+class WebSite(Document):
+    """A site the Web app lists: the tablet may use it now."""
+
+    site: str
+    title: str
+    purpose: str
+    """One of the catalogue's purposes (housing, jobs, ...): the shell shows it in its words."""
+    until: Millis | None = None
+    """When it stops: the grant's expiry or the next curfew, whichever comes first (None: not
+    known)."""
+
+
+class WebBlocked(Document):
+    """The gateway's latest refusal of a page the browser asked for (the forwarder heard it)."""
+
+    host: str
+    reason: str
+    """The gateway's short reason (`not_listed`, `locked`, `proxy_unreachable`, ...)."""
+    at: Millis
+
+
+class WebView(Document):
+    """The Web app: whether this tablet has one, what it lists, the latest refusal."""
+
+    available: bool = False
+    """The agent runs the browser's forwarder (`[web]` in its configuration)."""
+    sites: tuple[WebSite, ...] = ()
+    blocked: WebBlocked | None = None
+
+
 MAX_SHOWN_REQUESTS = 5
 """Newest requests carried in `ShellState` (keeps a state line far below `MAX_LINE`)."""
 REQUEST_PREVIEW = 200
@@ -96,6 +126,7 @@ class ShellState(Document):
     update: UpdateView = UpdateView()
     requests: tuple[RequestView, ...] = ()
     """The newest requests, newest first."""
+    web: WebView = WebView()
 
 
 RESET_REASON = "This tablet was reset"
@@ -144,8 +175,18 @@ class SubmitRequest(Document):
     text: RequestText
 
 
+class WebOpenRequest(Document):
+    """Open a site of the Web app's list in the kiosk browser. Answered with a `LaunchReply`
+    (`app="web"`): the agent checks the site is allowed now and gives the browser's command
+    line, pointed at its forwarder; the shell starts it like any app."""
+
+    op: Literal["web"]
+    site: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+
+
 Request = Annotated[
-    WatchRequest | GetRequest | LaunchRequest | SubmitRequest, Field(discriminator="op")
+    WatchRequest | GetRequest | LaunchRequest | SubmitRequest | WebOpenRequest,
+    Field(discriminator="op"),
 ]
 _REQUEST = TypeAdapter(Request)
 
@@ -192,7 +233,7 @@ def encode(message: Document) -> bytes:
 
 def parse_request(
     line: bytes,
-) -> WatchRequest | GetRequest | LaunchRequest | SubmitRequest:
+) -> WatchRequest | GetRequest | LaunchRequest | SubmitRequest | WebOpenRequest:
     """Parse one request line; raises ValueError with a short reason."""
     return _parse(_REQUEST, line)
 

@@ -140,6 +140,9 @@ class Schedule:
         self._timelines: OrderedDict[date, _Timeline] = OrderedDict()
         self._hours: OrderedDict[tuple[str, str, date], tuple[tuple[int, int], ...]] = OrderedDict()
         self._warn = tuple(m * MINUTE_MS for m in policy.warn_minutes)
+        self._last: Segment | None = None
+        """The segment `segment_at` found last: the web proxy asks for every connection, and
+        nearly every question falls in the same stretch (no time-zone arithmetic then)."""
 
     def _span(self, start: str, end: str, kind: Kind, label: str) -> Segment:
         return Segment(
@@ -261,9 +264,13 @@ class Schedule:
     # -- questions -------------------------------------------------------------------------
 
     def segment_at(self, at_ms: int) -> Segment:
+        last = self._last
+        if last is not None and last.start <= at_ms < last.end:
+            return last
         timeline = self._timeline(self.local_date(at_ms))
         index = bisect.bisect_right(timeline.starts, at_ms) - 1
-        return timeline.segments[index]
+        self._last = found = timeline.segments[index]
+        return found
 
     def decide(self, profile: str, now_ms: int | None, *, locked: bool = False) -> Decision:
         """What state the tablet is in at `now_ms` and which apps may run under `profile`.

@@ -83,14 +83,13 @@ def decide(host: str, subject: Subject, policy: WingPolicy | None, now_ms: int |
     if segment.kind != "open":
         return WebDecision(False, segment.kind, name)
     bound = segment.end  # the regime may change there: decide again then
+    covering = _sites_covering(policy, name)
     profile = policy.profiles.get(subject.profile)
     for site_name in profile.sites if profile else ():
-        site = policy.sites.get(site_name)
-        if site is not None and _under(name, site):
+        if site_name in covering:
             return WebDecision(True, f"profile:{site_name}", name, site_name, bound)
     for grant in subject.grants:
-        site = policy.sites.get(grant.site)
-        if site is not None and grant.live(now_ms) and _under(name, site):
+        if grant.site in covering and grant.live(now_ms):
             until = grant.until if bound is None else min(bound, grant.until)
             return WebDecision(True, f"grant:{grant.id}", name, grant.site, until)
     return WebDecision(False, "not_listed", name)
@@ -113,4 +112,25 @@ def allowed_sites(subject: Subject, policy: WingPolicy, now_ms: int
 
 def _under(host: str, site: Site) -> bool:
     return any(matches(host, pattern) for pattern in site.hosts)
+
+
+_COVERING_MAX = 4096
+_covering: dict[int, tuple[WingPolicy, dict[str, frozenset[str]]]] = {}
+
+
+def _sites_covering(policy: WingPolicy, host: str) -> frozenset[str]:
+    """The catalogue sites whose patterns cover normalised `host`, remembered per policy (the
+    proxy asks about the same few hosts again and again under one policy)."""
+    held = _covering.get(id(policy))
+    if held is None or held[0] is not policy:
+        _covering.clear()  # one policy in force at a time: drop the last one's answers
+        held = _covering[id(policy)] = (policy, {})
+    known = held[1]
+    found = known.get(host)
+    if found is None:
+        found = frozenset(n for n, site in policy.sites.items() if _under(host, site))
+        if len(known) >= _COVERING_MAX:
+            known.clear()
+        known[host] = found
+    return found
 

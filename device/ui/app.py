@@ -31,6 +31,7 @@ from kivy.uix.screenmanager import Screen
 
 from device import prefs as prefs_store
 from device import view
+from device import web as web_rules
 from device.i18n import LANGUAGES
 from device.kiosk import swallows
 from device.theme import PALETTES, STANDARD
@@ -59,6 +60,7 @@ SCREENS: dict[str, tuple[str, str, str]] = {
     "lesson": ("device.ui.builtin", "LessonScreen", "lesson.kv"),
     "settings": ("device.ui.builtin", "SettingsScreen", "settings.kv"),
     "requests": ("device.ui.builtin", "RequestsScreen", "requests.kv"),
+    "web": ("device.ui.builtin", "WebScreen", "web.kv"),
 }
 """name -> (module, class, .kv file). The lock screen is built first (it is what a shell that
 knows nothing yet must show); the others are built one per frame after the first frame, or at
@@ -157,6 +159,10 @@ class ShellApp(App):
         self._prebuild: list[str] = []
         self._root_sm: Any = None
         self._lessons: tuple[lesson_rules.Lesson, ...] | None = None
+        self.web_site: str | None = None
+        """The site the running browser was opened on (while `running_app` is the browser)."""
+        self._blocked_seen: int | None = None
+        """The agent's latest refusal already dealt with (None: no state seen yet)."""
         self._progress: lesson_rules.Progress | None = None
 
     # --- Kivy lifecycle -------------------------------------------------------------------
@@ -316,6 +322,7 @@ class ShellApp(App):
             if name in self._screens:
                 self._screens[name].refresh(apps)
         self._refresh_clock()
+        self._notice_blocked(state)
         self._show(view.screen_for(state, self.user_screen))
         self._enforce_running_app()
 
@@ -416,9 +423,16 @@ class ShellApp(App):
         running, state = self.running_app, self.shell_state
         if running is None or state is None:
             return
-        offered = self.restricted_apps if view.forced_screen(state) else self.home_apps
-        if any(a.id == running.app_id for a in offered):
-            return
+        if running.app_id == web_rules.APP_ID:
+            # The browser: only while its site is on the Web app's list (which is empty while
+            # locked, in curfew or in a lockdown) and nothing covers the shell.
+            sites = state.web.sites if view.forced_screen(state) is None else ()
+            if any(s.site == self.web_site for s in sites):
+                return
+        else:
+            offered = self.restricted_apps if view.forced_screen(state) else self.home_apps
+            if any(a.id == running.app_id for a in offered):
+                return
         log.info("closing %s: no longer allowed", running.app_id)
         threading.Thread(target=running.stop, name="stop-app", daemon=True).start()
 
@@ -489,6 +503,62 @@ class ShellApp(App):
             Clock.schedule_once(lambda _dt: done(saved), -1)
 
         threading.Thread(target=work, name="request", daemon=True).start()
+
+    def open_site(self, site: str, done: Callable[[bool, str], None]) -> None:
+        """Open `site` in the kiosk browser on the agent's yes (off the UI thread); `done(ok,
+        reason)` runs on the UI thread."""
+        if self.running_app is not None:
+            done(False, "something is already open")
+            return
+
+        def work() -> None:
+            from device import launcher
+
+            reply = web_rules.open_site(self.socket_path, site)
+            running = None
+            if reply.ok:
+                try:
+                    running = launcher.start(reply, self.data_dir / "apps" / web_rules.APP_ID)
+                except (OSError, ValueError) as exc:
+                    log.error("the browser would not start: %s", exc)
+            else:
+                log.warning("agent refused to open %s: %s", site, reply.reason)
+            Clock.schedule_once(lambda _dt: self._site_opened(site, running, reply.reason, done),
+                                -1)
+
+        threading.Thread(target=work, name="web", daemon=True).start()
+
+    def _site_opened(self, site: str, running: Any, reason: str,
+                     done: Callable[[bool, str], None]) -> None:
+        if running is not None:
+            if self.running_app is not None:  # something else started meanwhile
+                running.stop()
+                done(False, "something is already open")
+                return
+            self.web_site = site
+            self.running_app = running
+            threading.Thread(target=self._wait_app, args=(running,), daemon=True).start()
+            self._enforce_running_app()  # the state may have changed while the agent answered
+        done(running is not None, reason)
+
+    def _notice_blocked(self, state: ShellState) -> None:
+        """A refusal the forwarder heard after the shell started: close the browser (it would
+        only show a tunnel error) and show the Web app's blocked screen."""
+        blocked = state.web.blocked
+        at = blocked.at if blocked is not None else 0
+        if self._blocked_seen is None:  # the agent's first word (a fail-safe state has no web)
+            self._blocked_seen = at if state.web.available else None
+            return
+        if blocked is None or at <= self._blocked_seen:
+            return
+        self._blocked_seen = at
+        if blocked.reason in web_rules.CLOSED_REASONS:
+            return  # the lock or curfew screen says it, and closes the browser itself
+        running = self.running_app
+        if running is not None and running.app_id == web_rules.APP_ID:
+            threading.Thread(target=running.stop, name="stop-browser", daemon=True).start()
+        self.screen_widget("web").show_blocked(blocked.host, blocked.reason)
+        self.user_screen = "web"
 
     # --- preferences ----------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The shell's own apps: Digital skills (lesson list and player), Help and settings, Requests.
+"""The shell's own apps: Digital skills (lesson list and player), Help and settings, Requests, Web.
 
 Each screen's look is its .kv file; here is what the .kv cannot say simply. Lesson content and
 progress rules live in device.lessons, request records in device.requests.
@@ -16,6 +16,7 @@ from kivy.uix.screenmanager import NoTransition, Screen
 
 from device import lessons as lesson_rules
 from device import requests as request_rules
+from device import web as web_rules
 from device.i18n import LANGUAGES, N_
 from device.ui.tr import tr
 from device.ui.widgets import KeyButton, ShellButton
@@ -241,3 +242,91 @@ class RequestsScreen(Screen):
                                "an answer before you send another.").format(count=MAX_OPEN)
         else:
             self.notice = tr._("Your request could not be saved. Please try again.")
+
+
+class WebScreen(Screen):
+    """The Web app: the sites this tablet may use now, each a big button that opens it in the
+    kiosk browser; and the blocked screen, when the gateway refused a page the browser asked for,
+    with "Ask for this site" (a request to staff through the Requests path)."""
+
+    intro = StringProperty("")
+    notice = StringProperty("")
+    blocked_title = StringProperty("")
+    blocked_detail = StringProperty("")
+    blocked_host = StringProperty("")
+    can_ask = BooleanProperty(False)
+    asking = BooleanProperty(False)
+    ask_notice = StringProperty("")
+
+    def on_kv_post(self, base_widget: Any) -> None:
+        self.ids.steps.transition = NoTransition()
+        _app().bind(shell_state=lambda *_a: self.refresh(), language=lambda *_a: self.refresh())
+
+    def on_pre_enter(self, *_args: Any) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        app = _app()
+        state = app.shell_state
+        web = state.web if state is not None else None
+        box = self.ids.sites
+        box.clear_widgets()
+        t = tr.catalogue
+        if web is None or not web.available:
+            self.intro = tr._("The internet is not available on this tablet.")
+            return
+        if not web.sites:
+            self.intro = tr._("There are no websites on your list right now. "
+                              "You can ask staff for a site with a request.")
+            return
+        self.intro = tr._("These are the websites you can use. Tap one to open it.")
+        now = app.trusted_now_ms()
+        for site in web.sites:
+            words = [web_rules.purpose_label(site.purpose, t),
+                     web_rules.until_text(site.until, now, state.timezone, t)]
+            button = Factory.WebSiteButton(
+                icon=web_rules.purpose_icon(site.purpose),
+                text=site.title + "\n" + " — ".join(w for w in words if w), action=site.site)
+            button.bind(on_release=lambda b: self.open(b.action))
+            box.add_widget(button)
+
+    def open(self, site: str) -> None:
+        self.notice = tr._("Opening…")
+        _app().open_site(site, self._opened)
+
+    def _opened(self, ok: bool, reason: str) -> None:
+        self.notice = "" if ok else tr._("This site cannot be opened right now.")
+
+    def show_list(self) -> None:
+        self.ids.steps.current = "list"
+        self.refresh()
+
+    def show_blocked(self, host: str, reason: str) -> None:
+        t = tr.catalogue
+        self.blocked_host = host
+        self.blocked_title = web_rules.blocked_title(reason, t)
+        self.blocked_detail = web_rules.blocked_detail(reason, host, t)
+        self.can_ask = web_rules.may_ask(reason, host)
+        self.asking = False
+        self.ask_notice = ""
+        self.ids.steps.current = "blocked"
+
+    def ask(self) -> None:
+        if self.asking or not self.can_ask:
+            return  # one tap, one request
+        self.asking = True
+        self.ask_notice = tr._("Sending…")
+        _app().send_request("general", web_rules.ask_text(self.blocked_host), self._asked)
+
+    def _asked(self, saved: RequestSaved) -> None:
+        if saved.ok:
+            self.ask_notice = tr._("Your request was saved. Staff will answer in Requests.")
+            self.can_ask = False
+            self.asking = False
+            return
+        self.asking = False
+        if saved.reason == TOO_MANY_OPEN:
+            self.ask_notice = tr._("You have {count} requests waiting for an answer. Please wait "
+                                   "for an answer before you send another.").format(count=MAX_OPEN)
+        else:
+            self.ask_notice = tr._("Your request could not be saved. Please try again.")

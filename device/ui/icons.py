@@ -81,6 +81,16 @@ def _help(x: float, y: float, s: float) -> None:
     Ellipse(pos=(x + 0.44 * s, y + 0.1 * s), size=(0.12 * s, 0.12 * s))
 
 
+def _globe(x: float, y: float, s: float) -> None:
+    """The Web app: a globe with its meridian and equator."""
+    w = max(1.0, 0.06 * s)
+    cx, cy, r = x + 0.5 * s, y + 0.5 * s, 0.38 * s
+    Line(circle=(cx, cy, r), width=w)
+    Line(ellipse=(cx - 0.16 * s, cy - r, 0.32 * s, 2 * r), width=w)
+    Line(points=[cx - r, cy, cx + r, cy], width=w)
+    Line(points=[cx, cy - r, cx, cy + r], width=w)
+
+
 def _home(x: float, y: float, s: float) -> None:
     Triangle(points=[x + 0.1 * s, y + 0.5 * s, x + 0.5 * s, y + 0.9 * s, x + 0.9 * s, y + 0.5 * s])
     Rectangle(pos=(x + 0.22 * s, y + 0.1 * s), size=(0.56 * s, 0.42 * s))
@@ -279,6 +289,7 @@ ICONS: dict[str, Draw] = {
     "envelope": _envelope,
     "help": _help,
     "home": _home,
+    "globe": _globe,
     "back": _back,
     "next": _next,
     "tick": _tick,

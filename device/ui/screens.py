@@ -19,9 +19,11 @@ if TYPE_CHECKING:
 BUILTIN_APPS: tuple[tuple[str, str, str], ...] = (
     ("lessons", N_("Digital skills"), "screen"),
     ("requests", N_("Requests"), "envelope"),
+    ("web", N_("Web"), "globe"),
     ("settings", N_("Help and settings"), "help"),
 )
-"""(screen, label msgid, icon) of the shell's own apps, always on the home screen."""
+"""(screen, label msgid, icon) of the shell's own apps, always on the home screen (Web only on a
+tablet whose agent runs the browser's forwarder)."""
 
 
 def _app_tile(app_tile: AppTile) -> Tile:
@@ -37,7 +39,11 @@ class HomeScreen(Screen):
     def refresh(self, apps: list[AppTile]) -> None:
         box = self.ids.tiles
         box.clear_widgets()
+        state = App.get_running_app().shell_state
+        web = state is not None and state.web.available
         for screen, label, icon in BUILTIN_APPS:
+            if screen == "web" and not web:
+                continue
             tile = Tile(icon=icon, text=tr._(label), action=screen)
             tile.bind(on_release=lambda t: App.get_running_app().go(t.action))
             box.add_widget(tile)

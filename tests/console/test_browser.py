@@ -30,11 +30,9 @@ from gateway.config import ConsoleConfig, GatewayConfig, TabletSeed
 from provisioning import estate as est
 from tests.gateway.tablet_peer import TabletPeer
 from tests.support.broker import WingBroker
+from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS
 from wire.envelope import private_key_to_pem
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 TABLETS = [("T1", "C1", "L1"), ("T2", "C1", "L1"), ("T3", "C2", "L1"), ("T4", "C3", "L2")]
 
 playwright_api = pytest.importorskip("playwright.async_api")

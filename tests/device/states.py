@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from wire.documents import LockView
-from wire.localapi import AppTile, CurfewView, ShellState, UpdateView
+from wire.localapi import (
+    AppTile,
+    CurfewView,
+    ShellState,
+    UpdateView,
+    WebBlocked,
+    WebSite,
+    WebView,
+)
+from wire.schedule import utc_ms
 
 NOW = 1_780_000_000_000  # a fixed trusted time (ms)
 LISTENER = AppTile(
@@ -49,3 +58,23 @@ def curfew_warning(minutes: int = 14) -> ShellState:
 
 def updating(progress: int = 40) -> ShellState:
     return state(update=UpdateView(state="installing", progress=progress))
+
+
+END_OF_20_DECEMBER = utc_ms("2026-12-21T00:00Z")  # a grant until 2026-12-20 (London: GMT)
+WEB_SITES = (
+    WebSite(site="find-a-job", title="Find a job", purpose="jobs", until=NOW + 3 * 3600_000),
+    WebSite(site="council-housing", title="Apply for council housing", purpose="housing",
+            until=END_OF_20_DECEMBER),
+    WebSite(site="universal-credit", title="Universal Credit account", purpose="benefits",
+            until=END_OF_20_DECEMBER),
+)
+
+
+def web(sites: tuple[WebSite, ...] = WEB_SITES) -> ShellState:
+    return state(web=WebView(available=True, sites=sites))
+
+
+def web_blocked(host: str = "www.facebook.com", reason: str = "not_listed",
+                at: int = NOW) -> ShellState:
+    return state(web=WebView(available=True, sites=WEB_SITES,
+                             blocked=WebBlocked(host=host, reason=reason, at=at)))

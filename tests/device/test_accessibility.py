@@ -15,7 +15,15 @@ from tests.device.accessibility import (
     unlabelled_controls,
     visible,
 )
-from tests.device.states import curfew_now, curfew_warning, locked, state, updating
+from tests.device.states import (
+    curfew_now,
+    curfew_warning,
+    locked,
+    state,
+    updating,
+    web,
+    web_blocked,
+)
 
 pytestmark = pytest.mark.gui
 
@@ -78,6 +86,17 @@ def show_request_writing(shell):
     screen.ids.text.text = "I would like to see the nurse about my back."
 
 
+def show_web(shell):
+    shell.app.on_agent_state(web())
+    shell.app.go("web")
+
+
+def show_web_blocked(shell):
+    shell.app.on_agent_state(web())
+    shell.step()
+    shell.app.on_agent_state(web_blocked())  # a refusal after the shell started
+
+
 SCREENS = {
     "home": show_home,
     "home-curfew-warning": show_banner,
@@ -90,6 +109,8 @@ SCREENS = {
     "settings": show_settings,
     "requests-type": show_requests,
     "requests-write": show_request_writing,
+    "web": show_web,
+    "web-blocked": show_web_blocked,
 }
 
 
@@ -112,7 +133,8 @@ def test_screen_is_readable_and_easy_to_tap(start_shell, theme, screen):
     shell.screenshot(screen)
 
 
-@pytest.mark.parametrize("screen", ["home", "lesson", "settings", "requests-write"])
+@pytest.mark.parametrize("screen", ["home", "lesson", "settings", "requests-write", "web",
+                                    "web-blocked"])
 def test_largest_text_still_fits_the_rules(start_shell, screen):
     shell = start_shell(connect=False)
     shell.app.set_text_scale(1.5)

@@ -8,6 +8,8 @@ import contextlib
 import json
 import os
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -19,6 +21,7 @@ import pytest
 
 from device.launcher import ask_agent, start
 from gateway.policy_file import load_rules
+from tests.web.support import open_all_day_policy
 from wire.policy import wing_policy
 from wire.schedule import Schedule
 
@@ -208,3 +211,76 @@ def test_a_request_without_a_running_demo_says_how_to_start_one(tmp_path: Path) 
     assert result.returncode == 1
     assert result.stderr.startswith(f"Error: no running demo in {tmp_path / 'none'}")
     assert "start one with `cellbridge demo --dir" in result.stderr
+
+
+def through_forwarder(port: int, host: str, origin_ca: Path) -> tuple[int, str, bytes]:
+    """CONNECT `host`:443 through a tablet's forwarder, then HTTPS GET / (the origin checked
+    against the demo's origin CA): (status, the gateway's refusal reason, the page)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as raw:
+        raw.sendall(f"CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n".encode())
+        head = b""
+        while not head.endswith(b"\r\n\r\n"):
+            byte = raw.recv(1)
+            if not byte:
+                break
+            head += byte
+        status = int(head.split(b" ")[1])
+        reason = next((line.split(b":", 1)[1].strip().decode() for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"x-cellbridge-refused:")), "")
+        if status != 200:
+            return status, reason, b""
+        context = ssl.create_default_context(cafile=str(origin_ca))
+        with context.wrap_socket(raw, server_hostname=host) as tls:
+            tls.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+            page = b""
+            while chunk := tls.recv(65536):
+                page += chunk
+        return status, reason, page
+
+
+def forwarder_answers(port: int, origin_ca: Path) -> bool:
+    with contextlib.suppress(OSError):
+        return through_forwarder(port, "www.gov.uk", origin_ca)[0] == 403
+    return False
+
+
+def demo_staff(out: Path, *args: str) -> str:
+    """`cellbridge staff ARGS` against the running demo's gateway (its API from the demo's
+    output); its standard output."""
+    api = next(line.split("=", 1)[1] for line in out.read_text().splitlines()
+               if "export CELLBRIDGE_GATEWAY_API=" in line)
+    result = subprocess.run([sys.executable, "-m", "cellbridge", "staff", *args],
+                            env={**demo_env(), "CELLBRIDGE_GATEWAY_API": api},
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def refusal_reasons(out: Path, host: str) -> list[str]:
+    """Why the gateway refused `host` to T-0001, from its browsing record."""
+    rows = json.loads(demo_staff(out, "web", "log", "--device", "T-0001", "--json"))
+    return [r["reason"] for r in rows if r["host"] == host and not r["allowed"]]
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not Path("/usr/sbin/squid").exists(),
+                    reason="the demo's web path needs root (origins on port 443) and Squid")
+def test_the_demo_tablet_reaches_its_granted_site_through_squid_and_no_other(
+        tmp_path: Path) -> None:
+    with running_demo(tmp_path, 1) as (directory, out):
+        assert "web       Squid behind the gateway's TLS front" in out.read_text()
+        port = tomllib.loads((directory / "tablets" / "T-0001" / "agent.toml").read_text()
+                             )["web"]["listen_port"]
+        origin_ca = directory / "web" / "origin-ca.pem"
+        wait_for(lambda: forwarder_answers(port, origin_ca), 60, "T-0001's forwarder answers")
+        # The demo runs on the real clock: in the example policy's curfew nothing is reachable.
+        curfew = in_curfew_now()
+        status = through_forwarder(port, "findajob.dwp.gov.uk", origin_ca)[0]
+        assert status == (403 if curfew else 200)
+        # By day (here: the example policy without its curfew) the grant holds.
+        demo_staff(out, "policy", "apply", str(open_all_day_policy(tmp_path / "open.toml")))
+        status, _, page = through_forwarder(port, "findajob.dwp.gov.uk", origin_ca)
+        assert status == 200 and b"<h1>Find a job</h1>" in page
+        assert through_forwarder(port, "www.gov.uk", origin_ca)[0] == 403
+        assert "not_listed" in refusal_reasons(out, "www.gov.uk")
+        if curfew:
+            assert "curfew" in refusal_reasons(out, "findajob.dwp.gov.uk")

@@ -8,24 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from gateway.policy_file import load_rules, rules_to_toml
 from tests.gateway.conftest import TABLETS, gateway, make_gateway  # noqa: F401  (fixtures)
 from tests.support.gateway import Gateway
 from tests.support.os_accounts import make_account, staff_group  # noqa: F401  (fixtures)
-from wire.policy import wing_policy
+from tests.web.support import curfew_policy, open_all_day_policy
 
-EXAMPLE = Path(__file__).parents[2] / "gateway" / "policies" / "example.toml"
-__all__ = ["TABLETS"]
-
-
-def open_all_day_policy(path: Path) -> Path:
-    """The example policy with no curfew, lockdown or one-off exception."""
-    rules = load_rules(EXAMPLE)
-    for field in ("curfew", "overrides", "lockdowns"):
-        rules.pop(field, None)
-    policy = wing_policy(rules, audience="wing:A", version=1, issued=0, expires=1)
-    path.write_text(rules_to_toml(policy))
-    return path
+__all__ = ["TABLETS", "curfew_policy", "open_all_day_policy"]
 
 
 @pytest.fixture

@@ -18,8 +18,37 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from gateway.policy_file import load_rules, rules_to_toml
+from wire.policy import wing_policy
+
 ORIGIN_NAMES = ("www.gov.uk", "findajob.dwp.gov.uk", "www.moneyhelper.org.uk",
                 "gov.uk.evil.example", "evilgov.uk", "www.open.edu")
+
+
+EXAMPLE = Path(__file__).parents[2] / "gateway" / "policies" / "example.toml"
+
+
+def open_all_day_policy(path: Path) -> Path:
+    """The example policy with no curfew, lockdown or one-off exception."""
+    rules = load_rules(EXAMPLE)
+    for key in ("curfew", "overrides", "lockdowns"):
+        rules.pop(key, None)
+    policy = wing_policy(rules, audience="wing:A", version=1, issued=0, expires=1)
+    path.write_text(rules_to_toml(policy))
+    return path
+
+
+def curfew_policy(path: Path, start: str, end: str, version: int = 2) -> Path:
+    """The open-all-day policy plus a one-off curfew from `start` to `end` (local
+    YYYY-MM-DDTHH:MM, the policy's minute)."""
+    rules = load_rules(EXAMPLE)
+    for key in ("curfew", "overrides", "lockdowns"):
+        rules.pop(key, None)
+    rules["overrides"] = [{"name": "Unplanned curfew", "start": start, "end": end,
+                           "effect": "curfew"}]
+    policy = wing_policy(rules, audience="wing:A", version=version, issued=0, expires=1)
+    path.write_text(rules_to_toml(policy))
+    return path
 
 
 def squid_directory() -> Path:

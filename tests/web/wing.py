@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.webproxy import WebForwarder
+from gateway.store import Store
+from gateway.web_grant_book import GrantBook
 from provisioning.demo_estate import DemoEstate
 from tests.support.broker import WingBroker, free_port, wait_for_port
 from tests.support.gateway import Gateway
@@ -61,6 +63,24 @@ class WebWing:
 
     def wait_squid(self, timeout: float = 30.0) -> None:
         wait_for_port("127.0.0.1", self.squid_port, timeout)
+
+    def restart_with_grant(self, device: str, site: str, lasts_s: float) -> tuple[str, float]:
+        """A grant of `site` to `device` that expires `lasts_s` from now: (its id, its expiry
+        as a wall-clock time). The staff CLI grants until the end of a day; a grant ending in
+        seconds is written into the gateway's own grant book while it is stopped, and the
+        gateway's expiry clock ends it as it ends any other."""
+        self.gateway.stop()
+        now = int(time.time() * 1000)
+        store = Store(self.gateway.state_dir / "gateway.db")
+        try:
+            grant = GrantBook(store).add("tablet", device, site, "a test that expires",
+                                         "officer.ames", now, now + int(lasts_s * 1000),
+                                         sensitive=False)
+        finally:
+            store.close()
+        self.gateway.start()
+        self.wait_squid()
+        return grant.id, grant.until / 1000
 
     def stop(self) -> None:
         pid = self.squid_pid()
