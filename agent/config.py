@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, model_validator
 
+from agent.jobs import check_data_dir
 from agent.updates.config import UpdatesConfig
 from agent.webproxy import WebConfig
 from common.config import ConfigError, Settings, load
@@ -44,6 +45,11 @@ class AgentConfig(Settings):
     it yet)."""
     web: WebConfig | None = None
     """`[web]`: the browser's local forwarder to the wing's web proxy (agent/webproxy.py)."""
+    user_data_dirs: list[Path] = Field(default_factory=list)
+    """Folders of prisoners' data a remote wipe empties (agent/jobs.py): the shell's data
+    folder (lesson progress, display settings, apps' data). Never the state or apps folders."""
+    reboot_command: list[str] = Field(default_factory=list)
+    """What a `reboot` job runs (e.g. `["systemctl", "reboot"]`); empty: reboot jobs fail."""
 
     @model_validator(mode="after")
     def _trusts_some_gateway(self) -> AgentConfig:
@@ -51,6 +57,8 @@ class AgentConfig(Settings):
             raise ValueError("give gateway_keys or an enrolment_bundle: no gateway key to trust")
         if self.enrolment_bundle is not None and self.broker.tls is not None:
             raise ValueError("[broker.tls] and enrolment_bundle both name an identity: keep one")
+        for folder in self.user_data_dirs:
+            check_data_dir(folder, [self.state_dir, self.apps_path])
         return self
 
     @property

@@ -34,6 +34,7 @@ from agent.config import AgentConfig
 from agent.documents import AppliedDocuments, DocumentKind, Route, routes
 from agent.expiry import ExpiryJudge
 from agent.inbox import Inbox
+from agent.jobs import JobRunner
 from agent.keys import load_trusted_keys
 from agent.outbox import Outbox
 from agent.people import PeopleStore, PersonDesk
@@ -130,6 +131,8 @@ class Agent:
                             ack=self._session.ack, now_ms=clock, took_effect=self._took_effect,
                             store_failed=self._store_failed)
         self._requests: RequestDesk | None = None
+        self._jobs: JobRunner | None = None
+        self._client: aiomqtt.Client | None = None
         self._forwarder: WebForwarder | None = None
         self._web_blocked: WebBlocked | None = None
         self._people: PersonDesk | None = None
@@ -223,6 +226,19 @@ class Agent:
         self._audit.store = documents.store
         await self._open_requests()
         await self._open_people()
+        jobs = JobRunner(
+            documents.store, device=self.config.device_id, trusted_keys=self._keys,
+            judge=self._judge, now_ms=self._now_ms, audit=self._audit, ack=self._session.ack,
+            erase_outbox=self._erase_outbox, data_dirs=self.config.user_data_dirs,
+            keep=[self.config.state_dir, self.config.apps_path],
+            desired_version=lambda: self.desired.version if self.desired else 0,
+            changed=self._on_engine_change, reboot_command=self.config.reboot_command)
+        try:
+            await jobs.load()
+        except StoreError as exc:
+            self._fail(f"state store unreadable: {exc}")
+            return
+        self._jobs = jobs
         self._feed_policy(None)
         self._failure = None
         self._shell.refresh()
@@ -236,8 +252,9 @@ class Agent:
     def _compose_state(self) -> ShellState:
         """The shell's state from the lock, the policy, the requests and the update engine."""
         device = self.config.device_id
-        if self._failure is not None:
-            state = failsafe_state(device, self._failure).model_copy(
+        reset = self._jobs.locked_reason if self._jobs is not None else None
+        if self._failure is not None or reset is not None:
+            state = failsafe_state(device, self._failure or reset or "").model_copy(
                 update={"connected": self.connected})
         else:
             state = shell_state(device, self.desired, self.lockdown, connected=self.connected)
@@ -313,6 +330,7 @@ class Agent:
         self._background.spawn(self._session.publish_reported())
 
     def _on_connection(self, client: aiomqtt.Client | None) -> None:
+        self._client = client
         if self._requests is not None:
             self._requests.connected(client)
         self._shell.refresh()
@@ -327,8 +345,11 @@ class Agent:
             elif self._requests is not None and topic == self._requests.topic_reply:
                 await self._requests.on_reply(raw)
             elif topic == self._session.topic_cmd:
-                await self._inbox.refuse(topic, "cmd", None, "unsupported",
-                                         "no jobs are supported yet")
+                if self._jobs is not None:
+                    await self._jobs.on_job(raw)
+                else:
+                    await self._inbox.refuse(topic, "job", None, "store_unavailable",
+                                             self._failure or "")
             else:
                 log.debug("%s: ignoring %s", self.config.device_id, topic)
         except aiomqtt.MqttError:
@@ -342,6 +363,8 @@ class Agent:
             self._updates.desired_changed(document)
         if self._people is not None and isinstance(document, DesiredState):
             await self._people.occupants_changed()
+        if self._jobs is not None and isinstance(document, DesiredState):
+            await self._jobs.desired_applied(document.version)
         became_trusted = self._feed_policy(route.kind)
         if route.acked:
             self._shell.refresh()
@@ -350,6 +373,8 @@ class Agent:
             await self._inbox.judge_held()
             if self._requests is not None:
                 await self._requests.time_trusted()
+            if self._jobs is not None:
+                await self._jobs.time_trusted()
 
     async def _store_failed(self, reason: str) -> None:
         self._fail(reason)
@@ -464,6 +489,18 @@ class Agent:
             log.error("%s: request outbox unreadable: %s", self.config.device_id, exc)
             return
         self._requests = desk
+
+    async def _erase_outbox(self) -> None:
+        """A wipe: the request outbox, closed, deleted and opened again empty."""
+        desk, self._requests = self._requests, None
+        if desk is not None:
+            await desk.close()
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            (self.config.state_dir / f"requests.db{suffix}").unlink(missing_ok=True)
+        await self._open_requests()
+        if self._requests is not None:
+            self._requests.connected(self._client)
+        self._shell.refresh()
 
     async def _submit(self, request: SubmitRequest) -> RequestSaved:
         if self._requests is None:

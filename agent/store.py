@@ -69,6 +69,16 @@ class AuditRow:
     detail: str
 
 
+@dataclass(frozen=True, slots=True)
+class ResetMark:
+    """The tablet's user data was wiped at `at`: it stays locked ("this tablet was reset") until
+    a desired state newer than `floor` is applied, and only if the wipe was `complete`."""
+
+    at: int
+    floor: int
+    complete: bool
+
+
 class Store:
     """One agent's state.db. Used from one thread at a time (the agent hands writes to a worker
     thread so an fsync never stalls the event loop, but never two at once).
@@ -105,6 +115,14 @@ class Store:
                     pk="id",
                     if_not_exists=True,
                 )
+                # One-off jobs run (agent.jobs): an id here is never run again.
+                self._db.execute("CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY,"
+                                 " kind TEXT NOT NULL, state TEXT NOT NULL, at INTEGER NOT NULL)")
+                # The tablet was wiped: locked until a newer desired state (`complete` 0: the
+                # wipe did not finish, locked until a wipe does).
+                self._db.execute("CREATE TABLE IF NOT EXISTS reset (one INTEGER PRIMARY KEY"
+                                 " CHECK (one = 1), at INTEGER NOT NULL, floor INTEGER NOT NULL,"
+                                 " complete INTEGER NOT NULL)")
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"{path}: {exc}") from exc
         self.path = path
@@ -169,6 +187,47 @@ class Store:
         ).lastrowid
         if last is not None and last % 1000 == 0:
             self._db.execute("DELETE FROM audit WHERE id <= ?", [last - AUDIT_KEEP])
+
+    def job_state(self, job_id: str) -> str | None:
+        """The state of a job this tablet took (None: never seen)."""
+        try:
+            row = self._db.execute("SELECT state FROM jobs WHERE id = ?", [job_id]).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+        return str(row[0]) if row else None
+
+    def record_job(self, job_id: str, kind: str, state: str, at: int,
+                   audit: AuditRow | None = None) -> None:
+        """Record a job's state (and its audit row) in one transaction."""
+        try:
+            with self._lock, self._db.atomic():
+                self._db.execute(
+                    "INSERT INTO jobs (id, kind, state, at) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT(id) DO UPDATE SET state = excluded.state, at = excluded.at",
+                    [job_id, kind, state, at])
+                if audit is not None:
+                    self._insert_audit(audit)
+        except sqlite3.Error as exc:
+            raise _write_error(self.path, exc) from exc
+
+    def reset_mark(self) -> ResetMark | None:
+        try:
+            row = self._db.execute("SELECT at, floor, complete FROM reset").fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+        return ResetMark(int(row[0]), int(row[1]), bool(row[2])) if row else None
+
+    def set_reset(self, mark: ResetMark | None) -> None:
+        """Record (or, with None, clear) that the tablet was wiped."""
+        try:
+            with self._lock, self._db.atomic():
+                self._db.execute("DELETE FROM reset")
+                if mark is not None:
+                    self._db.execute("INSERT INTO reset (one, at, floor, complete)"
+                                     " VALUES (1, ?, ?, ?)",
+                                     [mark.at, mark.floor, int(mark.complete)])
+        except sqlite3.Error as exc:
+            raise _write_error(self.path, exc) from exc
 
     def close(self) -> None:
         with self._lock:

@@ -219,10 +219,21 @@ def curfew_name(state: ShellState) -> str:
     return "" if label.lower() in ("", "curfew") else label
 
 
+RESET_REASON = "This tablet was reset"
+"""`wire.localapi.RESET_REASON`, spelled here so the shell's first frame needs no pydantic."""
+
+
+def is_reset(state: ShellState) -> bool:
+    """Locked after a remote wipe (agent/jobs.py) until staff set the tablet up again."""
+    return state.lock.source == "failsafe" and state.lock.reason.startswith(RESET_REASON)
+
+
 def lock_reason_text(state: ShellState, t: gettext.NullTranslations = ENGLISH) -> str:
     """The reason staff gave, or a calm default when they gave none. A fail-safe lock (agent
     starting, unreachable, not set up, or failing) gets one calm sentence, never the technical
     detail behind it."""
+    if is_reset(state):
+        return t.gettext("Staff will set it up for its next user.")
     if state.lock.source == "failsafe":
         return t.gettext("Please wait a moment.")
     reason = state.lock.reason.strip()
@@ -253,6 +264,8 @@ def refusal_text(reason: str, name: str, t: gettext.NullTranslations = ENGLISH) 
 def lock_title(state: ShellState, t: gettext.NullTranslations = ENGLISH) -> str:
     """The lock screen's heading: a tablet that is starting (or whose service is not answering:
     the fail-safe lock) says so calmly; only staff's lock says "locked"."""
+    if is_reset(state):
+        return t.gettext("This tablet was reset")
     if state.lock.source == "failsafe":
         return t.gettext("The tablet is getting ready")
     return t.gettext("This tablet is locked")

@@ -25,6 +25,7 @@ from gateway.desired import LockRequest, first_desired
 from gateway.fleet import Fleet, Selector
 from gateway.inbound import Inbound
 from gateway.issuer import Issue, Issuer, load_signing_key
+from gateway.job_desk import JobDesk
 from gateway.lock import LockOutcome, Locks
 from gateway.parts import Parts
 from gateway.policy_service import PolicyService
@@ -91,7 +92,7 @@ class GatewayService:
         parts = Parts(config.wing, fleet, issuer, publisher, store, io, clock)
         self.locks = Locks(parts)
         self.policy = PolicyService(parts)
-        self.requests = RequestDesk(parts)
+        self.requests, self.jobs = RequestDesk(parts), JobDesk(parts)
         self.rollouts = RolloutManager(config.state_dir / "rollouts.json", parts,
                                        config.repository.dir if config.repository else None)
         self.web = WebAccess(parts)
@@ -103,10 +104,10 @@ class GatewayService:
         inbound.routes[TabletChannel.REQUEST] = self.requests.on_request
         inbound.on_report += [self.policy.on_report, self.locks.on_report, self.rollouts.observe]
         inbound.on_refused.append(self.locks.on_refused)
-        inbound.on_ack.append(self.requests.on_ack)
+        inbound.on_ack += [self.requests.on_ack, self.jobs.on_ack]
         inbound.on_birth.append(publisher.on_birth)
-        publisher.on_reconcile += [self.beacon.soon, self.requests.on_birth]
-        publisher.on_connect.append(self.requests.republish)
+        publisher.on_reconcile += [self.beacon.soon, self.requests.on_birth, self.jobs.on_birth]
+        publisher.on_connect += [self.requests.republish, self.jobs.republish]
         if self.revoked_sessions is not None:
             publisher.on_connect.append(self.revoked_sessions.on_connect)
         self.prison: PrisonLink | None = None
@@ -154,7 +155,7 @@ class GatewayService:
                                      on_taken_over=self._taken_over)
                 )
                 optional = (self.revoked_sessions, self.web_proxy, self.prison)
-                for loop in (self.beacon, self.renewal, self.fleet, self.web,
+                for loop in (self.beacon, self.renewal, self.fleet, self.web, self.jobs,
                              *(part for part in optional if part is not None)):
                     group.create_task(loop.run())
         finally:

@@ -157,6 +157,15 @@ class ShellState(Document):
     the session first."""
 
 
+RESET_REASON = "This tablet was reset"
+"""The fail-safe lock's reason after a remote wipe (agent/jobs.py): the shell says so, and that
+staff will set the tablet up for its next user."""
+
+
+def is_reset(state: ShellState) -> bool:
+    return state.lock.source == "failsafe" and state.lock.reason.startswith(RESET_REASON)
+
+
 def failsafe_state(device: str, reason: str) -> ShellState:
     """What the shell shows when it cannot know better: locked (fail closed)."""
     return ShellState(

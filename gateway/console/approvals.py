@@ -1,6 +1,7 @@
 """The two-person rule's page: what waits for a second person's approval, and the approval that
 carries it out. Lifting a wing lockdown is requested from the wing map, approving a sensitive
-site's web grant from the web grants page; both land here, one mechanism (`two_person.py`).
+site's web grant from the web grants page, a remote wipe from the tablet's page; all land here,
+one mechanism (`two_person.py`).
 
 Each action needs its own right of both people (`RIGHT_FOR`); a lapsed request is audited, and a
 sensitive grant whose approval lapsed is revoked, so it can never take effect later by accident.
@@ -20,18 +21,25 @@ from gateway.console.two_person import ApprovalError, Pending
 from gateway.console.web import Actor, Console, Forbidden, console_of, signed_in
 from gateway.desired import LockRequest
 from gateway.fleet import InputError, Selector, TargetError
+from gateway.job_desk import JobInputError, UnknownJob
 from gateway.store import Audit
 from gateway.web_grants import GrantInputError, UnknownGrant
 
 UNLOCK_WING = "unlock_wing"
 APPROVE_WEB_GRANT = "approve_web_grant"
-RIGHT_FOR: dict[str, Right] = {UNLOCK_WING: Right.LOCK_WIDE, APPROVE_WEB_GRANT: Right.WEB_GRANTS}
+WIPE_TABLET = "wipe_tablet"
+RIGHT_FOR: dict[str, Right] = {UNLOCK_WING: Right.LOCK_WIDE, APPROVE_WEB_GRANT: Right.WEB_GRANTS,
+                               WIPE_TABLET: Right.WIPE}
 """The right both the asker and the approver of each two-person action must hold."""
 LAPSED = "not approved by a second person within 10 minutes"
 
 
 def grant_target(grant_id: str) -> str:
     return f"grant:{grant_id}"
+
+
+def job_target(job_id: str) -> str:
+    return f"job:{job_id}"
 
 
 def console_who(actor: Actor) -> str:
@@ -103,6 +111,8 @@ async def approve_pending(request: Request, actor: Actor, pending_id: str) -> Re
                                "requested_by": f"staff:{pending.requested_by}"}))
     if pending.action == APPROVE_WEB_GRANT:
         return await _approve_grant(request, actor, pending)
+    if pending.action == WIPE_TABLET:
+        return await _approve_wipe(request, actor, pending)
     return await _lift_lockdown(request, actor, pending)
 
 
@@ -116,6 +126,19 @@ async def _approve_grant(request: Request, actor: Actor, pending: Pending) -> Re
     except GrantInputError as exc:
         raise HTTPException(409, str(exc)) from exc
     return done(request, "/web-grants", grant)
+
+
+async def _approve_wipe(request: Request, actor: Actor, pending: Pending) -> Response:
+    """Only now is the wipe signed (naming both people) and sent (`gateway.job_desk`)."""
+    jobs = console_of(request).service.jobs
+    try:
+        job = await jobs.approve(pending.target.removeprefix("job:"), actor.name,
+                                 console_who(actor))
+    except UnknownJob as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except JobInputError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    return done(request, f"/tablets/{job['device']}", job)
 
 
 async def _lift_lockdown(request: Request, actor: Actor, pending: Pending) -> Response:

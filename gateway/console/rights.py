@@ -26,6 +26,8 @@ class Right(StrEnum):
     CURFEW = "curfew"
     """Curfew exceptions."""
     WEB_GRANTS = "web_grants"
+    WIPE = "wipe"
+    """Ask for a tablet's remote wipe, and approve another person's request (two-person)."""
     ROLLOUTS = "rollouts"
     """Start, pause and cancel OS and app rollouts; see release status."""
     INVENTORY = "inventory"
@@ -38,7 +40,7 @@ RIGHTS: dict[Role, frozenset[Right]] = {
     Role.OFFICER: frozenset({Right.VIEW_WING, Right.LOCK_CELL, Right.ANSWER_REQUESTS}),
     Role.SECURITY: frozenset({Right.VIEW_WING, Right.LOCK_CELL, Right.LOCK_WIDE,
                               Right.ANSWER_REQUESTS, Right.VIEW_AUDIT, Right.CURFEW,
-                              Right.WEB_GRANTS}),
+                              Right.WEB_GRANTS, Right.WIPE}),
     Role.IT: frozenset({Right.VIEW_WING, Right.ROLLOUTS, Right.INVENTORY}),
     Role.ADMIN: frozenset({Right.ACCOUNTS, Right.VIEW_AUDIT}),
 }

@@ -178,7 +178,7 @@ CASES: list[tuple[str, Callable[[Tablet], bytes], str, str, str]] = [
     (DESIRED, for_another_tablet, "desired/6", "wrong_audience"),
     (LOCKDOWN, lockdown_for_another_wing, "lockdown/4", "wrong_audience"),
     (LOCKDOWN, forged_lockdown, "lockdown/?", "unknown_key"),
-    (CMD, a_job, "cmd/?", "unsupported"),
+    (CMD, a_job, "job/?", "malformed"),
 ]  # type: ignore[list-item]
 
 
@@ -216,7 +216,7 @@ def test_the_very_document_applied_again_is_neither_refused_nor_reapplied(tablet
     """A retained re-delivery of the applied document is normal: no ack, no audit row."""
     before = last_audit(tablet.agent)
     tablet.probe.publish(LOCKDOWN, tablet.lockdown, retain=False)
-    assert next_ack_after_a_marker(tablet) == "cmd/?"
+    assert next_ack_after_a_marker(tablet) == "job/?"
     with sqlite3.connect(f"file:{tablet.agent.state_dir / 'state.db'}?mode=ro", uri=True) as db:
         since = db.execute("SELECT event, topic FROM audit ORDER BY id DESC LIMIT 2").fetchall()
     assert since[1] == before[:2]  # only the marker's row was added
@@ -225,5 +225,5 @@ def test_the_very_document_applied_again_is_neither_refused_nor_reapplied(tablet
 def test_unknown_wing_topics_are_ignored_quietly(tablet: Tablet) -> None:
     tablet.probe.publish("wing/announcements", b"{}", retain=False)  # wing/policy is known now
     tablet.probe.publish("wing/something-new", b"\x00", retain=False)
-    assert next_ack_after_a_marker(tablet) == "cmd/?"
+    assert next_ack_after_a_marker(tablet) == "job/?"
     assert tablet.agent.state() == tablet.baseline

@@ -14,7 +14,7 @@ R = Right
 EXPECTED: dict[Role, set[Right]] = {
     Role.OFFICER: {R.VIEW_WING, R.LOCK_CELL, R.ANSWER_REQUESTS},
     Role.SECURITY: {R.VIEW_WING, R.LOCK_CELL, R.LOCK_WIDE, R.ANSWER_REQUESTS, R.VIEW_AUDIT,
-                    R.CURFEW, R.WEB_GRANTS},
+                    R.CURFEW, R.WEB_GRANTS, R.WIPE},
     Role.IT: {R.VIEW_WING, R.ROLLOUTS, R.INVENTORY},
     Role.ADMIN: {R.ACCOUNTS, R.VIEW_AUDIT},
 }
@@ -33,6 +33,7 @@ PROBES: dict[Right, tuple[str, str, dict[str, str] | None]] = {
     R.CURFEW: ("GET", "/curfew.json", None),
     R.ROLLOUTS: ("GET", "/rollouts.json", None),
     R.WEB_GRANTS: ("GET", "/web-grants.json", None),
+    R.WIPE: ("POST", "/tablets/T1/wipe.json", {"reason": "handed back"}),
 }
 
 

@@ -3,6 +3,8 @@ right, within 10 minutes; the signed unlock names both."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -90,3 +92,39 @@ async def test_an_officer_cannot_even_ask_to_lift_a_wing_lockdown(
                                                   "reason": "all clear"})
     assert asked.status_code == 403
     assert (await client.get("/approvals.json")).status_code == 403
+
+
+async def test_a_wipe_from_the_tablet_page_is_signed_only_once_a_second_account_approves(
+        client: httpx.AsyncClient, console: Console, app: FastAPI) -> None:
+    sam = make_staff(console, "sam", Role.SECURITY)
+    await sign_in(client, console, sam)
+    asked = await client.post("/tablets/T1/wipe.json", data={"reason": "handed back"})
+    assert asked.status_code == 200
+    job, waiting = asked.json(), asked.json()["waiting"]
+    assert job["state"] == "awaiting_approval"
+    assert (await client.post(f"/approvals/{waiting['id']}/approve.json")).status_code == 409
+    page = (await client.get("/tablets/T1")).text
+    assert "Wipe this tablet" in page and job["id"] in page
+
+    ada = make_staff(console, "ada", Role.SECURITY)
+    async with browser(app) as second:
+        await sign_in(second, console, ada)
+        approved = await second.post(f"/approvals/{waiting['id']}/approve.json")
+        assert approved.status_code == 200, approved.text
+        assert (approved.json()["requested_by"], approved.json()["approved_by"]) == ("sam", "ada")
+
+    stored = await console.service.jobs.get(job["id"])
+    assert stored["state"] in ("pending", "sent")
+    rows = console.service.store.read("SELECT envelope FROM jobs WHERE id = ?", [job["id"]])
+    body = json.loads(json.loads(rows[0][0])["body"])
+    assert (body["kind"], body["by"]) == ("wipe", "console:sam+console:ada")
+    actions = [e.action for e in console.service.store.audit_entries()]
+    assert {"wipe_requested", "two_person_request", "two_person_approve", "wipe_approved"} <= \
+        set(actions)
+
+
+async def test_an_officer_cannot_ask_for_a_wipe(client: httpx.AsyncClient,
+                                               console: Console) -> None:
+    await sign_in(client, console, make_staff(console, "olly", Role.OFFICER))
+    assert (await client.post("/tablets/T1/wipe.json", data={"reason": "x"})).status_code == 403
+    assert "Wipe this tablet" not in (await client.get("/tablets/T1")).text

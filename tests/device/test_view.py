@@ -182,3 +182,14 @@ def test_a_locked_tablet_shows_no_curfew_countdown():
     assert view.curfew_status(soon, NOW) != ""
     locked_soon = soon.model_copy(update={"locked": True, "lock": locked("Search").lock})
     assert view.curfew_status(locked_soon, NOW) == ""
+
+
+def test_a_wiped_tablet_says_it_was_reset_and_waits_for_staff():
+    from wire.localapi import RESET_REASON
+
+    assert view.RESET_REASON == RESET_REASON  # one spelling on both sides of the socket
+    for reason in (RESET_REASON, f"{RESET_REASON} (the reset failed)"):
+        reset = failsafe_state("t-0001", reason)
+        assert view.lock_title(reset) == "This tablet was reset"
+        assert view.lock_reason_text(reset) == "Staff will set it up for its next user."
+    assert view.lock_title(locked(RESET_REASON)) == "This tablet is locked"  # staff's words

@@ -38,7 +38,7 @@ TABLETS = [
      "desired": {"version": 1, "locked": False, "reported_version": None},
      "lockdown": {"version": 1, "locked": False, "reported_version": None}, "in_sync": False},
 ]
-BROKER = {"connected": True, "connected_since": NOW, "disconnected_since": None, "takeovers": 0,
+BROKER: dict[str, Any] = {"connected": True, "connected_since": NOW, "disconnected_since": None, "takeovers": 0,
           "last_takeover": None, "alarms": []}
 AUDIT = {"entries": [{"seq": 1, "at": NOW, "actor": EVIL, "action": EVIL, "target": EVIL,
                       "detail": {"reason": EVIL}}],
@@ -58,6 +58,9 @@ DECISION = {"at": NOW, "state": EVIL, "label": EVIL, "starts_at": None, "ends_at
             "apps": [{"app": EVIL, "allowed": True}]}
 LOCK = {"targets": ["T1", EVIL], "pending": [EVIL], "confirmed": ["T1"], "version": 3,
         "rejected": {EVIL: EVIL}}
+JOB = {"id": EVIL, "device": EVIL, "kind": EVIL, "reason": EVIL, "requested_by": EVIL,
+       "requested_at": NOW, "approved_by": EVIL, "approved_at": NOW, "state": EVIL,
+       "expires": NOW, "detail": EVIL, "updated": NOW, "approve_by": None}
 
 ANSWERS: dict[tuple[str, str], tuple[int, Any]] = {
     ("GET", "/v1/tablets"): (200, TABLETS),
@@ -72,6 +75,9 @@ ANSWERS: dict[tuple[str, str], tuple[int, Any]] = {
     ("POST", "/v1/rollouts"): (200, {"id": EVIL}),
     ("POST", f"/v1/requests/{'0' * 32}/reply"): (200, {"device": EVIL}),
     ("POST", "/v1/profile"): (422, {"detail": EVIL}),
+    ("GET", "/v1/jobs"): (200, [JOB]),
+    ("POST", "/v1/jobs"): (200, JOB),
+    ("POST", "/v1/jobs/J1/approve"): (200, JOB),
 }
 
 
@@ -129,6 +135,10 @@ COMMANDS = [
     pytest.param(["policy", "curfew", "status"], 0, id="curfew-status"),
     pytest.param(["lock", "--device", "T1", "--reason", "search", "--wait", "1"], 1, id="lock"),
     pytest.param(["policy", "profile", "enhanced", "--device", "T1"], 2, id="refused"),
+    pytest.param(["jobs"], 0, id="jobs"),
+    pytest.param(["wipe", "--device", "T1", "--reason", "handed back"], 0, id="wipe"),
+    pytest.param(["wipe", "approve", "J1"], 0, id="wipe-approve"),
+    pytest.param(["reboot", "--device", "T1", "--reason", "stuck"], 0, id="reboot"),
 ]
 
 

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,8 +137,10 @@ def write_agent_config(
     session_expiry_s: int = 86400,
     backoff_max_s: float = 2.0,
     enrolment_bundle: Path | None = None,
+    extra: Sequence[str] = (),
 ) -> Path:
-    """Write `agent.toml` (state in `directory/state`, socket `directory/agent.sock`)."""
+    """Write `agent.toml` (state in `directory/state`, socket `directory/agent.sock`); `extra`
+    are more top-level TOML lines."""
     directory.mkdir(parents=True, exist_ok=True)
 
     def q(value: object) -> str:
@@ -152,6 +154,7 @@ def write_agent_config(
         f"gateway_keys = [{', '.join(q(k) for k in gateway_keys)}]",
         f"session_expiry_s = {session_expiry_s}",
         *([f"enrolment_bundle = {q(enrolment_bundle)}"] if enrolment_bundle else []),
+        *extra,
         "",
         "[broker]",
         f"host = {q(broker_host)}",

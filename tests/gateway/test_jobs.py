@@ -1,0 +1,179 @@
+"""Remote wipe under the two-person rule, end to end: a real gateway, the real broker, a real
+agent, and throwaway OS accounts on the control API's socket. One account asking sends nothing;
+the same account cannot approve, whatever it types; a second account's approval signs the job
+(naming both), the tablet erases its user data and says so, and the audit names both. An offline
+tablet gets the job when it comes back. The book's own rules (lapse after 10 minutes, expiry of a
+job not taken) are checked on the store with an explicit clock."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.job_book import APPROVE_WITHIN_MS, JobBook, JobConflict
+from gateway.store import Store
+from tests.support.agents import AgentProcess, write_agent_config
+from tests.support.broker import WingBroker
+from tests.support.gateway import Gateway
+from tests.support.os_accounts import Account, MakeAccount, as_account, needs_root
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture
+def wing(broker: WingBroker, make_gateway: Callable[..., Gateway], staff_group: str,
+         tmp_path: Path) -> Iterator[tuple[Gateway, AgentProcess, Path]]:
+    """A gateway whose socket the staff group may use, and tablet T1's agent with a shell data
+    folder holding a prisoner's things."""
+    wing_id = broker.demo.wing if broker.demo else "A"
+    gateway = make_gateway(api_group=staff_group, wing=wing_id)
+    shell = tmp_path / "shell-data"
+    (shell / "apps" / "notes").mkdir(parents=True)
+    (shell / "apps" / "notes" / "diary.txt").write_text("private")
+    (shell / "prefs.json").write_text("{}")
+    config = write_agent_config(
+        tmp_path / "T1", device_id="T1", wing=wing_id, broker_host=broker.host,
+        broker_port=broker.port, gateway_keys=[gateway.public_key_path],
+        enrolment_bundle=broker.demo.bundle("T1") if broker.demo else None,
+        extra=[f"user_data_dirs = [{json.dumps(str(shell))}]"])
+    agent = AgentProcess(config).start()
+    agent.wait_connected()
+    agent.wait_for(lambda s: not s.locked)
+    yield gateway, agent, shell
+    agent.kill()
+
+
+def run(account: Account, gateway: Gateway, *args: str) -> dict[str, Any]:
+    result = as_account(account, gateway, "staff", *args, "--json")
+    assert result.returncode == 0, result.stderr
+    answer: dict[str, Any] = json.loads(result.stdout)
+    return answer
+
+
+def wait_state(gateway: Gateway, job_id: str, state: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        job: dict[str, Any] = gateway.staff_json("jobs", job_id)
+        if job["state"] == state or time.monotonic() > deadline:
+            assert job["state"] == state, job
+            return job
+        time.sleep(0.2)
+
+
+def audit(gateway: Gateway) -> list[dict[str, Any]]:
+    return [e for e in gateway.staff_json("audit")["entries"] if e["action"].startswith("wipe_")]
+
+
+@needs_root
+def test_a_wipe_asked_for_by_one_account_sends_nothing_and_it_cannot_approve_it_itself(
+    wing: tuple[Gateway, AgentProcess, Path], make_account: MakeAccount, staff_group: str
+) -> None:
+    gateway, agent, shell = wing
+    alice = make_account(staff_group)
+    asked = run(alice, gateway, "wipe", "--device", "T1", "--reason", "handed back")
+    assert asked["state"] == "awaiting_approval"
+
+    for note in ((), ("--as", "someone.else"), ("--as", f"os:{alice.name}x")):
+        refused = as_account(alice, gateway, "staff", "wipe", "approve", asked["id"], *note)
+        assert refused.returncode == 2
+        assert "different member of staff" in refused.stderr
+
+    time.sleep(1)
+    assert (shell / "prefs.json").exists() and not agent.state().locked
+    assert gateway.staff_json("jobs", asked["id"])["state"] == "awaiting_approval"
+    assert [e["action"] for e in audit(gateway)] == ["wipe_requested"] + [
+        "wipe_approve_refused"] * 3
+
+
+@needs_root
+def test_a_second_account_approves_and_the_tablet_is_wiped_with_both_named(
+    wing: tuple[Gateway, AgentProcess, Path], make_account: MakeAccount, staff_group: str
+) -> None:
+    gateway, agent, shell = wing
+    alice, bob = make_account(staff_group), make_account(staff_group)
+    asked = run(alice, gateway, "wipe", "--device", "T1", "--reason", "handed back")
+
+    approved = run(bob, gateway, "wipe", "approve", asked["id"])
+
+    assert approved["approved_by"] == f"os:{bob.name}"
+    done = wait_state(gateway, asked["id"], "succeeded")
+    assert done["requested_by"] == f"os:{alice.name}"
+    assert list(shell.iterdir()) == []
+    assert agent.wait_for(lambda s: s.locked).lock.reason == "This tablet was reset"
+    entries = {e["action"]: e for e in audit(gateway)}
+    assert {"wipe_requested", "wipe_approved", "wipe_received",
+            "wipe_in_progress", "wipe_succeeded"} <= set(entries)
+    assert entries["wipe_approved"]["actor"] == f"staff:os:{bob.name}"
+    assert (entries["wipe_succeeded"]["detail"]["requested_by"],
+            entries["wipe_succeeded"]["detail"]["approved_by"]) == (f"os:{alice.name}",
+                                                                   f"os:{bob.name}")
+    with sqlite3.connect(agent.state_dir / "state.db") as db:
+        rows = db.execute("SELECT detail FROM audit WHERE event = 'job_succeeded'").fetchall()
+    assert f"os:{alice.name}+os:{bob.name}" in rows[0][0]
+    unlocked = gateway.staff("unlock", "--device", "T1", "--reason", "new occupant", "--wait",
+                             "20")
+    assert unlocked.returncode == 0, unlocked.stderr  # the next desired state ends the reset
+    assert not agent.wait_for(lambda s: not s.locked).locked
+
+
+@needs_root
+def test_an_offline_tablet_gets_an_approved_wipe_when_it_comes_back(
+    wing: tuple[Gateway, AgentProcess, Path], make_account: MakeAccount, staff_group: str
+) -> None:
+    gateway, agent, shell = wing
+    alice, bob = make_account(staff_group), make_account(staff_group)
+    agent.stop()
+    asked = run(alice, gateway, "wipe", "--device", "T1", "--reason", "handed back")
+    run(bob, gateway, "wipe", "approve", asked["id"])
+    assert (shell / "prefs.json").exists()
+
+    agent.start()
+
+    wait_state(gateway, asked["id"], "succeeded")
+    assert list(shell.iterdir()) == []
+
+
+def test_a_wipe_of_an_unknown_tablet_is_refused(gateway: Gateway) -> None:
+    result = gateway.staff("wipe", "--device", "T9", "--reason", "x")
+    assert result.returncode == 2 and "no tablet" in result.stderr
+    assert gateway.staff("wipe", "--device", "T1").returncode == 2
+
+
+def test_a_request_not_approved_within_ten_minutes_lapses_audited_and_is_never_signed(
+    tmp_path: Path
+) -> None:
+    store = Store(tmp_path / "gw.db")
+    book = JobBook(store)
+    job = book.request("J" + "a" * 32, "T1", "wipe", "handed back", "os:alice", "os:alice", 0)
+
+    with pytest.raises(JobConflict, match="lapsed"):
+        book.check_approval(job.id, "os:bob", "os:bob", APPROVE_WITHIN_MS + 1)
+
+    lapsed = book.get(job.id)
+    assert lapsed is not None and (lapsed.state, lapsed.envelope) == ("lapsed", None)
+    assert book.to_send(None, APPROVE_WITHIN_MS + 2) == []
+    actions = [e.action for e in store.audit_entries()]
+    assert actions == ["wipe_requested", "wipe_lapsed", "wipe_approve_refused"]
+
+
+def test_a_signed_job_not_taken_before_it_expires_is_closed_and_not_sent_again(
+    tmp_path: Path
+) -> None:
+    store = Store(tmp_path / "gw.db")
+    book = JobBook(store)
+    job = book.request("J" + "b" * 32, "T1", "wipe", "handed back", "os:alice", "os:alice", 0)
+    job = book.check_approval(job.id, "os:bob", "os:bob", 1000) or job
+    book.approve(job, "os:bob", "os:bob", 1000, b"envelope", 5000)
+    assert [j.id for j in book.to_send("T1", 4999)] == [job.id]
+
+    assert [j.id for j in book.expire(5000)] == [job.id]
+
+    assert book.to_send("T1", 5000) == []
+    assert book.get(job.id).state == "expired"  # type: ignore[union-attr]
+    assert not book.mark(job.id, "T1", "succeeded", "", 6000)  # final: an ack moves nothing
