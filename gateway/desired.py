@@ -17,6 +17,7 @@ from wire.documents import (
     device_audience,
     wing_audience,
 )
+from wire.prisoners import Occupants
 
 Doc = TypeVar("Doc", DesiredState, WingLockdown)
 
@@ -63,6 +64,7 @@ def next_desired(
         ),
         profile=current.profile if current else "standard",
         update=current.update if current else None,
+        occupants=current.occupants if current else Occupants(),
     )
 
 

@@ -7,12 +7,13 @@ from collections.abc import Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.web_grants import GrantInputError, UnknownGrant, WebAccess
 from gateway.web_log import BrowsingRecord
 from wire.documents import DeviceId, Name, ShortText
 from wire.policy import SiteName
+from wire.prisoners import PrisonNumber
 
 
 class _Body(BaseModel):
@@ -20,11 +21,20 @@ class _Body(BaseModel):
 
 
 class GrantBody(_Body):
-    device: DeviceId
+    device: DeviceId | None = None
+    prisoner: PrisonNumber | None = None
+    """Exactly one of `device` (the tablet's grant) and `prisoner` (the person's, wherever they
+    sign in)."""
     site: SiteName
     purpose: Annotated[str, Field(min_length=1, max_length=200)]
     until: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
     by: Name
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> GrantBody:
+        if (self.device is None) == (self.prisoner is None):
+            raise ValueError("give exactly one of device or prisoner")
+        return self
 
 
 class ApproveBody(_Body):
@@ -50,13 +60,18 @@ def web_router(web: WebAccess, record: BrowsingRecord) -> APIRouter:
     router = APIRouter()
 
     @router.get("/v1/web/grants")
-    async def grants(device: str | None = None) -> list[dict[str, Any]]:
+    async def grants(device: str | None = None, prisoner: str | None = None
+                     ) -> list[dict[str, Any]]:
+        if prisoner is not None:
+            return web.listing(prisoner, "prisoner")
         return web.listing(device)
 
     @router.post("/v1/web/grants")
     async def grant(body: GrantBody) -> dict[str, Any]:
-        return await _answer(web.grant(body.device, body.site, body.purpose, body.until,
-                                       body.by))
+        kind, subject = ("tablet", body.device) if body.device else ("prisoner", body.prisoner)
+        assert subject is not None
+        return await _answer(web.grant(subject, body.site, body.purpose, body.until, body.by,
+                                       kind))
 
     @router.post("/v1/web/grants/{grant_id}/approve")
     async def approve(grant_id: str, body: ApproveBody) -> dict[str, Any]:

@@ -41,7 +41,9 @@ MAX_OCCUPANTS = 4
 MAX_LESSONS = 32
 
 LANGUAGES: tuple[str, ...] = ("en", "pl")
-TEXT_SCALES: tuple[float, ...] = (1.0, 1.25, 1.5)
+TEXT_SCALES: tuple[int, ...] = (100, 125, 150)
+"""Text sizes in percent (an integer: a signed document carries no floats); the shell's scale
+is `text_scale / 100`."""
 THEMES: tuple[str, ...] = ("standard", "high_contrast")
 
 Language = Literal["en", "pl"]
@@ -83,7 +85,8 @@ class Settings(Document):
     """A person's display settings: they follow the person from cell to cell."""
 
     language: Language = "en"
-    text_scale: float = 1.0
+    text_scale: int = 100
+    """Percent, one of TEXT_SCALES."""
     theme: Literal["standard", "high_contrast"] = "standard"
 
     @model_validator(mode="after")
