@@ -27,9 +27,11 @@ from bench.stats import Row, markdown
               help="The shell benchmark (cold start, state change to frame, RSS).")
 @click.option("--web/--no-web", "with_web", default=True, show_default=True,
               help="The web allow-list decision benchmark.")
+@click.option("--roll-prisoners", default=1500, show_default=True,
+              help="Prisoners in the nightly roll import benchmark, 50 of them moved (0: skip).")
 def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str,
          policy_tablets: int, idle_seconds: float, day_minutes: int, with_shell: bool,
-         with_web: bool) -> None:
+         with_web: bool, roll_prisoners: int) -> None:
     """Run the benchmarks and print their table (paste it into README.md)."""
     rows: list[Row] = []
     for tls in (False, True) if tls_only is None else (tls_only,):
@@ -59,6 +61,10 @@ def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str,
         from bench import web
 
         rows += web.run()
+    if roll_prisoners:
+        from bench import prisoners
+
+        rows += prisoners.run(roll_prisoners)
     click.echo(markdown(rows))
 
 

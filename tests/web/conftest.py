@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.policy_file import load_rules, rules_to_toml
-from tests.gateway.conftest import TABLETS, gateway, make_gateway  # noqa: F401  (fixtures)
+from tests.gateway.conftest import TABLETS, gateway, make_gateway, peer  # noqa: F401  (fixtures)
 from tests.support.gateway import Gateway
 from wire.policy import wing_policy
 
