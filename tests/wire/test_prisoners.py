@@ -77,6 +77,20 @@ def test_a_person_event_without_the_fields_of_its_kind_is_refused(kind: str) -> 
 
 
 def test_settings_accept_only_the_shells_text_sizes() -> None:
-    assert Settings(text_scale=1.5).text_scale == 1.5
+    assert Settings(text_scale=150).text_scale == 150
     with pytest.raises(ValidationError, match="text_scale"):
-        Settings(text_scale=3.0)
+        Settings(text_scale=300)
+
+
+def test_a_desired_state_with_occupants_and_their_settings_can_be_signed() -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from wire.envelope import seal
+
+    person = Occupant(number="A1234BC", display="John S.",
+                      settings=Settings(language="pl", text_scale=150, theme="high_contrast"))
+    desired = DesiredState(
+        audience="device:T-0001", version=1, issued=0, expires=1,
+        lock=LockOrder(locked=False, by="x", reason="", since=0),
+        occupants=Occupants(people=(person,)))
+    assert seal(desired, Ed25519PrivateKey.generate())
