@@ -54,7 +54,18 @@ def _text_problem(value: str, what: str, longest: int) -> str | None:
         return f"{what} is longer than {longest} characters"
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
         return f"{what} has a control character"
+    if not is_utf8(value):
+        return f"{what} is not UTF-8 text"
     return None
+
+
+def is_utf8(value: str) -> bool:
+    """Whether `value` can be stored and shown (a lone surrogate cannot)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _row_problem(row: dict[str, str], profiles: Iterable[str]) -> str | None:

@@ -24,7 +24,7 @@ from gateway.inbound import Inbound, Refused, parse
 from gateway.issuer import Issue
 from gateway.parts import Parts
 from gateway.prisoner_book import LEFT, BookRefusal, Prisoner, PrisonerBook
-from gateway.prisoner_roll import BadRow, parse_roll, plan_roll
+from gateway.prisoner_roll import BadRow, is_utf8, parse_roll, plan_roll
 from gateway.prisoner_roll import left as left_record
 from gateway.store import Audit
 from gateway.web_grants import WebAccess
@@ -135,6 +135,8 @@ class Prisoners:
                                      f"{', '.join(sorted(known))})")
 
     def _check_room(self, cell: str, number: str) -> None:
+        if not cell.strip() or not is_utf8(cell):
+            raise PrisonerInputError("cell: name the cell (UTF-8 text)")
         others = [p for p in self.people.values()
                   if p.status == "in_cell" and p.cell == cell and p.number != number]
         if len(others) >= MAX_OCCUPANTS:
@@ -152,6 +154,8 @@ class Prisoners:
         return person
 
     async def add(self, person: Prisoner, by: str) -> dict[str, Any]:
+        if not is_utf8(person.name):
+            raise PrisonerInputError("name: not UTF-8 text")
         self._check_profile(person.profile)
         self._check_room(person.cell, person.number)
         added = await self._change(self.book.add, person, f"staff:{by}", self._clock())
