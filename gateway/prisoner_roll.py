@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -81,14 +82,20 @@ def _row_problem(row: dict[str, str], profiles: Iterable[str]) -> str | None:
     if row["profile"].strip() not in profiles:
         return f"profile {row['profile']!r} is not one of {', '.join(sorted(profiles))}"
     release = row["release_date"].strip()
-    if release:
-        try:
-            dt.date.fromisoformat(release)
-        except ValueError:
-            return f"release date {release!r} is not a date YYYY-MM-DD"
-        if len(release) != 10:
-            return f"release date {release!r} is not a date YYYY-MM-DD"
+    if release and not is_day(release):
+        return f"release date {release!r} is not a date YYYY-MM-DD"
     return None
+
+
+def is_day(text: str) -> bool:
+    """Whether `text` is a real day written YYYY-MM-DD."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return False
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_roll(text: str, profiles: Iterable[str]) -> Roll:

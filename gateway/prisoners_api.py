@@ -8,12 +8,12 @@ from collections.abc import Coroutine
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from gateway.caller_api import Caller, recorded_by
 from gateway.config import Place
 from gateway.prisoner_book import Prisoner
-from gateway.prisoner_roll import NAME_MAX, ROLL_MAX_BYTES
+from gateway.prisoner_roll import NAME_MAX, ROLL_MAX_BYTES, is_day
 from gateway.prisoners import PrisonerInputError, Prisoners, UnknownPrisoner
 from wire.documents import Name, ShortText
 from wire.prisoners import Language, PrisonNumber
@@ -38,6 +38,12 @@ class AddBody(_Body):
     language: Language = "en"
     profile: ProfileName = "standard"
     release_date: Day = ""
+
+    @model_validator(mode="after")
+    def _real_day(self) -> AddBody:
+        if self.release_date and not is_day(self.release_date):
+            raise ValueError("release_date: not a real day YYYY-MM-DD")
+        return self
 
 
 class MoveBody(_Body):

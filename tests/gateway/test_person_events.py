@@ -15,7 +15,7 @@ from tests.support.gateway import Gateway
 from wire.prisoners import PersonEvent, Settings
 from wire.topics import TabletChannel
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = pytest.mark.timeout(120)
 
 PIN_VERIFIER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash("135790")
 
@@ -49,7 +49,7 @@ async def admitted(gateway: Gateway) -> None:
 async def test_a_pin_set_twice_with_one_id_is_applied_once_and_reaches_the_cells_tablets(
         gateway, peer) -> None:
     await admitted(gateway)
-    async with peer("T1") as t1, peer("T2") as t2:
+    async with peer("T1", answer=False) as t1, peer("T2", answer=False) as t2:
         pin_set = event("pin_set", pin_epoch=1, verifier=PIN_VERIFIER)
         await send(t1, pin_set, pin_set)
         await t2.wait_until(lambda: bool(t2.desired and t2.desired.occupants.people[0]
@@ -63,7 +63,7 @@ async def test_a_pin_set_twice_with_one_id_is_applied_once_and_reaches_the_cells
 async def test_an_event_naming_someone_from_another_cell_is_refused_and_audited(
         gateway, peer) -> None:
     await admitted(gateway)
-    async with peer("T3") as t3:  # cell C2: A1234BC lives in C1
+    async with peer("T3", answer=False) as t3:  # cell C2: A1234BC lives in C1
         await send(t3, event("pin_set", pin_epoch=1, verifier=PIN_VERIFIER),
                    event("signed_in", person="B2345CD"))
     # Events of one tablet are handled in order: once the later one shows, the first was seen.
@@ -76,7 +76,7 @@ async def test_an_event_naming_someone_from_another_cell_is_refused_and_audited(
 
 async def test_a_pin_event_of_an_older_epoch_is_refused(gateway, peer) -> None:
     await admitted(gateway)
-    async with peer("T1") as t1:
+    async with peer("T1", answer=False) as t1:
         await send(t1, event("pin_set", pin_epoch=0, verifier=PIN_VERIFIER))
         await send(t1, event("signed_in"))
     assert wait_for(lambda: record(gateway)["signed_in_on"] == ["T1"])
@@ -88,7 +88,7 @@ async def test_a_pin_event_of_an_older_epoch_is_refused(gateway, peer) -> None:
 async def test_five_wrong_pins_lock_the_person_out_on_every_tablet_until_staff_reset(
         gateway, peer) -> None:
     await admitted(gateway)
-    async with peer("T2") as t2:
+    async with peer("T2", answer=False) as t2:
         await send(t2, *(event("pin_failed", pin_epoch=1, attempts=n) for n in range(1, 6)))
         await t2.wait_until(lambda: bool(t2.desired and t2.desired.occupants.people[0]
                                          .locked_out))
@@ -103,7 +103,7 @@ async def test_five_wrong_pins_lock_the_person_out_on_every_tablet_until_staff_r
 
 async def test_settings_and_lessons_follow_the_person_to_their_next_cell(gateway, peer) -> None:
     await admitted(gateway)
-    async with peer("T1") as t1, peer("T3") as t3:
+    async with peer("T1", answer=False) as t1, peer("T3", answer=False) as t3:
         await send(t1, event("settings", settings=Settings(language="pl", text_scale=150)),
                    event("lesson", lesson="reading-1", lesson_state={"step": 4, "done": False}))
         assert wait_for(lambda: record(gateway)["lessons"] != {})
