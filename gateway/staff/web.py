@@ -108,11 +108,15 @@ def revoke(grant_id: str, reason: str, by: str | None, api_path: Path, as_json: 
 
 @web.command(name="list")
 @click.option("--device", type=TEXT, default=None, metavar="ID", help="Only this tablet's.")
+@click.option("--prisoner", type=TEXT, default=None, metavar="NUMBER",
+              help="Only this person's.")
 @api_option
 @json_option
-def list_grants(device: str | None, api_path: Path, as_json: bool) -> None:
+def list_grants(device: str | None, prisoner: str | None, api_path: Path, as_json: bool
+                ) -> None:
     """Every grant, with its state (active, awaiting approval, expired, revoked)."""
-    params = {"device": device} if device else None
+    params = ({"prisoner": prisoner.strip().upper()} if prisoner
+              else {"device": device} if device else None)
     rows = ApiClient(api_path).call("GET", "/v1/web/grants", params=params)
     if as_json:
         show_json(rows)
@@ -120,7 +124,7 @@ def list_grants(device: str | None, api_path: Path, as_json: bool) -> None:
     if not rows:
         say("no grants")
         return
-    table(["grant", "tablet", "site", "state", "until", "granted by", "approved by", "purpose"],
+    table(["grant", "for", "site", "state", "until", "granted by", "approved by", "purpose"],
           [[r["id"], r["subject"], r["site"], r["state"].replace("_", " "), _when(r["until"]),
             r["granted_by"], r["approved_by"] or "-", r["purpose"]] for r in rows])
 

@@ -59,7 +59,17 @@ DECISION = {"at": NOW, "state": EVIL, "label": EVIL, "starts_at": None, "ends_at
 LOCK = {"targets": ["T1", EVIL], "pending": [EVIL], "confirmed": ["T1"], "version": 3,
         "rejected": {EVIL: EVIL}}
 
+PRISONER = {"number": "A1234BC", "name": EVIL, "language": "en", "profile": EVIL, "cell": EVIL,
+            "release_date": EVIL, "status": "in_cell", "credential": "pin", "pin_epoch": 1,
+            "failed": 0, "locked_out": False, "settings": {}, "lessons": {}, "updated": NOW,
+            "left_at": None, "tablets": [EVIL], "signed_in_on": [EVIL]}
+ROLL = {"rows": 1, "bad": [{"line": 2, "reason": EVIL}], "dry_run": True, "applied": False,
+        "added": [], "readmitted": [], "moved": [], "updated": [], "released": [],
+        "unchanged": 0}
 ANSWERS: dict[tuple[str, str], tuple[int, Any]] = {
+    ("GET", "/v1/prisoners"): (200, [PRISONER]),
+    ("GET", "/v1/prisoners/A1234BC"): (200, PRISONER),
+    ("POST", "/v1/prisoners/import"): (200, ROLL),
     ("GET", "/v1/tablets"): (200, TABLETS),
     ("GET", "/v1/health"): (200, {"wing": "w1", "broker_connected": True, "tablets": 2,
                                   "broker": BROKER}),
@@ -129,6 +139,9 @@ COMMANDS = [
     pytest.param(["policy", "curfew", "status"], 0, id="curfew-status"),
     pytest.param(["lock", "--device", "T1", "--reason", "search", "--wait", "1"], 1, id="lock"),
     pytest.param(["policy", "profile", "enhanced", "--device", "T1"], 2, id="refused"),
+    pytest.param(["prisoner", "list"], 0, id="prisoner-list"),
+    pytest.param(["prisoner", "show", "A1234BC"], 0, id="prisoner-show"),
+    pytest.param(["prisoner", "import", __file__, "--dry-run"], 2, id="prisoner-import"),
 ]
 
 
