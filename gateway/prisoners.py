@@ -158,7 +158,10 @@ class Prisoners:
             raise PrisonerInputError("name: not UTF-8 text")
         self._check_profile(person.profile)
         self._check_room(person.cell, person.number)
+        before = self.people.get(person.number)
         added = await self._change(self.book.add, person, f"staff:{by}", self._clock())
+        if before is not None:  # a grant of their last stay a crash left unrevoked ends now
+            await self._web.revoke_subject("prisoner", person.number, by, "re-admitted")
         await self.refresh("prisoner added")
         return added.as_json()
 
