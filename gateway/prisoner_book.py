@@ -225,8 +225,9 @@ def _after(person: Prisoner, event: PersonEvent, now: int) -> Prisoner | None:
                        updated=now)
     if event.kind == "settings" and event.settings is not None:
         settings = event.settings.model_dump(mode="json")
-        return replace(person, settings=settings, language=event.settings.language,
-                       updated=now)
+        # The roll's preferred language stays as the roll says; the person's own choice is in
+        # `settings` and wins on the tablet (`Prisoner.occupant`).
+        return replace(person, settings=settings, updated=now)
     if event.kind == "lesson" and event.lesson and event.lesson_state is not None:
         if event.lesson not in person.lessons and len(person.lessons) >= MAX_LESSONS:
             raise BookRefusal(f"too_many_lessons: {person.number} has {MAX_LESSONS} already")
