@@ -303,8 +303,9 @@ class Prisoners:
             self._sign(device, None)
         if applied.changed is not None:
             self.people[applied.changed.number] = applied.changed
-            if event.kind.startswith("pin_"):
-                await self.refresh(f"{event.kind} on {device}")
+            # The cell's other tablets learn it too (nothing is re-issued when no tablet's
+            # occupants changed: a wrong PIN short of the limit).
+            await self.refresh(f"{event.kind} on {device}")
 
     # -- the clock ---------------------------------------------------------------------------
 

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from argon2 import PasswordHasher
 
+from gateway.prisoner_book import Prisoner, PrisonerBook
+from gateway.store import Store
 from tests.gateway.tablet_peer import TabletPeer
 from tests.support.gateway import Gateway
 from wire import topics
@@ -150,3 +152,15 @@ def test_staff_are_refused_a_fifth_occupant_a_bad_number_and_an_unknown_person(
     assert bad.returncode == 2 and "number" in bad.stderr
     unknown = gateway.staff("prisoner", "move", "Z9999ZZ", "--cell", "C2")
     assert unknown.returncode == 2 and "no prisoner Z9999ZZ" in unknown.stderr
+
+
+async def test_a_record_written_before_a_stop_reaches_the_tablets_when_the_gateway_starts(
+        gateway, peer) -> None:
+    # As if the gateway stopped between writing a record and re-issuing the tablets' states.
+    gateway.stop()
+    store = Store(gateway.state_dir / "gateway.db")
+    PrisonerBook(store).add(Prisoner("A1234BC", "John Smith", cell="C2"), "staff:test", 1)
+    store.close()
+    gateway.start()
+    async with peer("T3", answer=False) as t3:
+        await settle({"T3": t3}, {"T3": ("A1234BC",)})
