@@ -32,9 +32,11 @@ from bench.stats import Row, markdown
 @click.option("--prison", "prison_shape", default="8x25", show_default=True,
               help="Prison lockdown: WINGSxTABLETS bridged wings against one wing of the same "
                    "total (the issue's full size: 8x500); empty to skip it.")
+@click.option("--roll-prisoners", default=1500, show_default=True,
+              help="Prisoners in the nightly roll import benchmark, 50 of them moved (0: skip).")
 def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str,
          policy_tablets: int, idle_seconds: float, day_minutes: int, with_shell: bool,
-         with_web: bool, web_tablets: int, prison_shape: str) -> None:
+         with_web: bool, web_tablets: int, prison_shape: str, roll_prisoners: int) -> None:
     """Run the benchmarks and print their table (paste it into README.md)."""
     rows: list[Row] = []
     for tls in (False, True) if tls_only is None else (tls_only,):
@@ -68,6 +70,10 @@ def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str,
     from bench import pin
 
     rows += pin.run()
+    if roll_prisoners:
+        from bench import prisoners
+
+        rows += prisoners.run(roll_prisoners)
     if prison_shape:
         from bench import prison
 

@@ -17,12 +17,12 @@ import click
 
 from agent.people import hash_like, verify_pin
 from bench.stats import Row, markdown, ms, summary
+from gateway.prisoners import HASHER
 
-TABLET = argon2.Parameters(type=argon2.Type.ID, version=19, salt_len=16, hash_len=32,
-                           time_cost=2, memory_cost=19 * 1024, parallelism=1)
-"""Recommended for verifiers sent to tablets: OWASP's argon2id minimum (t=2, m=19 MiB, p=1)."""
+TABLET = argon2.extract_parameters(HASHER.hash("0"))
+"""What the gateway issues verifiers with (`gateway.prisoners.HASHER`: t=2, m=19 MiB, p=1)."""
 PARAMETERS: dict[str, argon2.Parameters] = {
-    "recommended for tablets (t=2, m=19 MiB, p=1)": TABLET,
+    "the gateway's verifiers (t=2, m=19 MiB, p=1)": TABLET,
     "argon2-cffi default (RFC 9106 low-memory: t=3, m=64 MiB, p=4)":
         argon2.profiles.RFC_9106_LOW_MEMORY,
 }

@@ -18,6 +18,7 @@ from gateway.desired import LockRequest
 from gateway.fleet import InputError, Selector, TargetError
 from gateway.jobs_api import jobs_router
 from gateway.policy_api import policy_router
+from gateway.prisoners_api import prisoners_router
 from gateway.requests_api import requests_router
 from gateway.rollout_api import rollout_router
 from gateway.service import GatewayService
@@ -159,4 +160,5 @@ def make_app(service: GatewayService, anonymous: str | None = None) -> FastAPI:
     app.include_router(requests_router(service.requests))
     app.include_router(web_router(service.web, service.browsing))
     app.include_router(jobs_router(service.jobs))
+    app.include_router(prisoners_router(service.prisoners))
     return app

@@ -74,6 +74,8 @@ class GatewayConfig(Settings):
     web: WebProxyConfig | None = None
     """`[web]`: run the wing's web proxy (Squid behind a TLS front; docs/content-control.md)."""
     prison: PrisonLinkConfig | None = None
+    prisoner_retention_days: Annotated[int, Field(ge=1, le=36500)] = 365
+    """How long a released or transferred person's record is kept before it is deleted."""
     """`[prison]`: take signed commands from the prison and send the audit trail up."""
 
     @property

@@ -17,6 +17,7 @@ from wire.documents import (
     device_audience,
     wing_audience,
 )
+from wire.prisoners import Occupants
 
 Doc = TypeVar("Doc", DesiredState, WingLockdown)
 
@@ -64,6 +65,7 @@ def next_desired(
         profile=current.profile if current else "standard",
         update=current.update if current else None,
         web_grants=current.web_grants if current else (),
+        occupants=current.occupants if current else Occupants(),
     )
 
 

@@ -30,6 +30,7 @@ from gateway.lock import LockOutcome, Locks
 from gateway.parts import Parts
 from gateway.policy_service import PolicyService
 from gateway.prison_link import PrisonLink
+from gateway.prisoners import Prisoners
 from gateway.publisher import Publisher
 from gateway.renewal import Renewal
 from gateway.requests import RequestDesk
@@ -51,7 +52,8 @@ log = logging.getLogger(__name__)
 SESSION_EXPIRY_S = 86400
 SUBSCRIPTIONS = [
     *((topics.tablet_filter(channel), 1) for channel in (
-        TabletChannel.REPORTED, TabletChannel.STATUS, TabletChannel.ACK, TabletChannel.REQUEST)),
+        TabletChannel.REPORTED, TabletChannel.STATUS, TabletChannel.ACK, TabletChannel.REQUEST,
+        TabletChannel.PERSON)),
     (topics.tablet_filter(TabletChannel.TELEMETRY), 0),
     (BROKER_UPTIME, 0),
 ]
@@ -96,6 +98,7 @@ class GatewayService:
         self.rollouts = RolloutManager(config.state_dir / "rollouts.json", parts,
                                        config.repository.dir if config.repository else None)
         self.web = WebAccess(parts)
+        self.prisoners = Prisoners(parts, inbound, self.web, config.prisoner_retention_days)
         self.browsing = BrowsingRecord(
             store, io, config.web.log_retention_days if config.web else RETENTION_DAYS)
         self.web_proxy = (WebProxy(config.web, config.state_dir, self.web, self.browsing, clock)
@@ -156,6 +159,7 @@ class GatewayService:
                 )
                 optional = (self.revoked_sessions, self.web_proxy, self.prison)
                 for loop in (self.beacon, self.renewal, self.fleet, self.web, self.jobs,
+                             self.prisoners,
                              *(part for part in optional if part is not None)):
                     group.create_task(loop.run())
         finally:
@@ -232,6 +236,7 @@ class GatewayService:
             self.fleet.tablets[tablet.id] = tablet
             if tablet.id not in self.issuer.desired:
                 await self.issuer.issue(lambda: self._first_desired([tablet.id], now))
+            await self.prisoners.refresh(f"{tablet.id} registered in {tablet.cell}")
             self.publisher.spawn(self.publisher.desired(tablet.id))
         return changed
 

@@ -11,13 +11,14 @@ from collections.abc import Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.caller_api import Caller, recorded_by
 from gateway.web_grants import GrantInputError, UnknownGrant, WebAccess
 from gateway.web_log import BrowsingRecord
 from wire.documents import DeviceId, Name, ShortText
 from wire.policy import SiteName
+from wire.prisoners import PrisonNumber
 
 
 class _Body(BaseModel):
@@ -25,12 +26,21 @@ class _Body(BaseModel):
 
 
 class GrantBody(_Body):
-    device: DeviceId
+    device: DeviceId | None = None
+    prisoner: PrisonNumber | None = None
+    """Exactly one of `device` (the tablet's grant) and `prisoner` (the person's, wherever they
+    sign in)."""
     site: SiteName
     purpose: Annotated[str, Field(min_length=1, max_length=200)]
     until: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
     by: Name | None = None
     """A note: the audit records the caller's OS account."""
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> GrantBody:
+        if (self.device is None) == (self.prisoner is None):
+            raise ValueError("give exactly one of device or prisoner")
+        return self
 
 
 class ApproveBody(_Body):
@@ -57,13 +67,19 @@ def web_router(web: WebAccess, record: BrowsingRecord) -> APIRouter:
     router = APIRouter()
 
     @router.get("/v1/web/grants")
-    async def grants(device: str | None = None) -> list[dict[str, Any]]:
+    async def grants(device: str | None = None, prisoner: str | None = None
+                     ) -> list[dict[str, Any]]:
+        if prisoner is not None:
+            return web.listing(prisoner, "prisoner")
         return web.listing(device)
 
     @router.post("/v1/web/grants")
     async def grant(body: GrantBody, caller: Caller) -> dict[str, Any]:
-        return await _answer(web.grant(body.device, body.site, body.purpose, body.until,
-                                       recorded_by(caller, body.by), f"os:{caller}"))
+        kind, subject = ("tablet", body.device) if body.device else ("prisoner", body.prisoner)
+        if subject is None:
+            raise HTTPException(422, "name a tablet (device) or a prisoner")
+        return await _answer(web.grant(subject, body.site, body.purpose, body.until,
+                                       recorded_by(caller, body.by), f"os:{caller}", kind))
 
     @router.post("/v1/web/grants/{grant_id}/approve")
     async def approve(grant_id: str, body: ApproveBody, caller: Caller) -> dict[str, Any]:

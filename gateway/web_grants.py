@@ -17,7 +17,7 @@ import asyncio
 import zoneinfo
 from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.issuer import Issue
 from gateway.parts import Parts
@@ -26,6 +26,16 @@ from wire.documents import MAX_WEB_GRANTS, DesiredState, WebGrant
 from wire.policy import WingPolicy
 from wire.schedule import Schedule, local_instant
 from wire.webaccess import Subject, WebDecision, allowed_sites, decide
+
+
+class Person(Protocol):
+    """A signed-in person, as the web decision needs them."""
+
+    @property
+    def number(self) -> str: ...
+
+    @property
+    def profile(self) -> str: ...
 
 MAX_GRANT_DAYS = 90
 DAY_MS = 86_400_000
@@ -49,9 +59,13 @@ class WebAccess:
         self._io = parts.io
         self._clock = parts.clock
         self._book = GrantBook(parts.store)
-        self._grants: dict[str, list[Grant]] = {}
+        self._grants: dict[tuple[str, str], list[Grant]] = {}
         for grant in self._book.listing():
-            self._grants.setdefault(grant.subject, []).append(grant)
+            self._grants.setdefault((grant.subject_kind, grant.subject), []).append(grant)
+        self.person_of: Callable[[str], Person | None] | None = None
+        """Who is signed in on a tablet (gateway.prisoners), when prisoner accounts are on."""
+        self.present: Callable[[str], bool] = lambda _number: False
+        """Whether a prison number lives on the wing (gateway.prisoners): who may be granted."""
         self._schedule: tuple[WingPolicy, Schedule] | None = None
         self.on_change: list[Callable[[str | None], None]] = []
         """Told the subject whose access may have narrowed (None: anyone's), to re-check open
@@ -60,12 +74,21 @@ class WebAccess:
     # -- the question ----------------------------------------------------------------------
 
     def subject(self, device: str) -> Subject:
+        """What holds for `device`: the tablet's profile and grants on a cell whose desired
+        state names no occupants; where it does (prisoner accounts), the signed-in person's
+        profile and grants, and no web with nobody signed in."""
         desired = self._issuer.desired.get(device)
         known = device in self._fleet.tablets and desired is not None
         lockdown = self._issuer.lockdown
         locked = (desired is not None and desired.document.lock.locked) or (
             lockdown is not None and lockdown.document.lock.locked)
-        grants = tuple(g.terms() for g in self._grants.get(device, ()))
+        if desired is not None and desired.document.occupants.people:
+            person = self.person_of(device) if self.person_of is not None else None
+            if person is None:
+                return Subject(known, "", bool(locked), (), signed_in=False)
+            grants = tuple(g.terms() for g in self._grants.get(("prisoner", person.number), ()))
+            return Subject(known, person.profile, bool(locked), grants)
+        grants = tuple(g.terms() for g in self._grants.get(("tablet", device), ()))
         profile = desired.document.profile if desired is not None else ""
         return Subject(known, profile, bool(locked), grants)
 
@@ -97,15 +120,18 @@ class WebAccess:
     # -- staff actions ---------------------------------------------------------------------
 
     async def grant(self, device: str, site: str, purpose: str, until: str, by: str,
-                    who: str | None = None) -> dict[str, Any]:
-        """Grant `site` to tablet `device` until the end of local day `until` (YYYY-MM-DD).
+                    who: str | None = None, kind: str = "tablet") -> dict[str, Any]:
+        """Grant `site` to tablet `device` (or, `kind` "prisoner", to the person of that prison
+        number, wherever they sign in) until the end of local day `until` (YYYY-MM-DD).
         `by` is recorded as who acted; `who` is their verified identity (`os:alice`,
         `console:alice`), which the second approver of a sensitive site must differ from."""
         policy = self._policy()
         if policy is None:
             raise GrantInputError("no wing policy yet: apply one first (staff policy apply)")
-        if device not in self._fleet.tablets:
+        if kind == "tablet" and device not in self._fleet.tablets:
             raise GrantInputError(f"no tablet {device!r} is registered on this wing")
+        if kind == "prisoner" and not self.present(device):
+            raise GrantInputError(f"no prisoner {device!r} lives on this wing")
         entry = policy.sites.get(site)
         if entry is None:
             known = ", ".join(sorted(policy.sites)) or "none"
@@ -118,7 +144,7 @@ class WebAccess:
             raise GrantInputError(f"until: {until} has already passed")
         if ends - now > MAX_GRANT_DAYS * DAY_MS:
             raise GrantInputError(f"until: at most {MAX_GRANT_DAYS} days ahead")
-        grant = await self._io(self._book.add, "tablet", device, site, purpose.strip(), by, now,
+        grant = await self._io(self._book.add, kind, device, site, purpose.strip(), by, now,
                                ends, entry.sensitive, who)
         self._keep(grant)
         await self.send_grants(device)
@@ -150,9 +176,23 @@ class WebAccess:
         await self.send_grants(grant.subject)
         return grant.as_json(now)
 
-    def listing(self, device: str | None = None) -> list[dict[str, Any]]:
+    async def revoke_subject(self, kind: str, subject: str, by: str, reason: str) -> list[str]:
+        """Revoke every grant of one subject still in force (a person released or
+        transferred); the grants revoked."""
         now = self._clock()
-        chosen = self._grants.get(device, []) if device is not None else [
+        ids = [g.id for g in self._grants.get((kind, subject), ())
+               if g.state(now) not in ("revoked", "expired")]
+        for grant_id in ids:
+            await self.revoke(grant_id, by, reason)
+        return ids
+
+    def poke(self) -> None:
+        """Who is signed in somewhere changed: open connections are checked again."""
+        self._changed(None)
+
+    def listing(self, device: str | None = None, kind: str = "tablet") -> list[dict[str, Any]]:
+        now = self._clock()
+        chosen = self._grants.get((kind, device), []) if device is not None else [
             g for grants in self._grants.values() for g in grants]
         return [g.as_json(now) for g in sorted(chosen, key=lambda g: int(g.id[1:]))]
 
@@ -161,7 +201,7 @@ class WebAccess:
     def carried(self, device: str, now: int) -> tuple[WebGrant, ...]:
         """The grants the tablet's signed desired state carries: in effect now or later
         (approved, unrevoked, unexpired), soonest to end first, at most `MAX_WEB_GRANTS`."""
-        kept = sorted((g for g in self._grants.get(device, ())
+        kept = sorted((g for g in self._grants.get(("tablet", device), ())
                        if g.approved and g.revoked_at is None and g.until > now),
                       key=lambda g: (g.until, g.id))
         return tuple(WebGrant(id=g.id, site=g.site, start=g.start, until=g.until)
@@ -185,7 +225,7 @@ class WebAccess:
         await self._parts.publisher.desired(device)
 
     def _keep(self, grant: Grant) -> None:
-        kept = self._grants.setdefault(grant.subject, [])
+        kept = self._grants.setdefault((grant.subject_kind, grant.subject), [])
         kept[:] = [g for g in kept if g.id != grant.id] + [grant]
 
     def _changed(self, subject: str | None) -> None:

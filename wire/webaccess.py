@@ -46,6 +46,8 @@ class Subject:
     profile: str
     locked: bool
     grants: tuple[GrantTerms, ...] = ()
+    signed_in: bool = True
+    """False on a tablet of prisoner accounts with nobody signed in: no web at all."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +55,8 @@ class WebDecision:
     allowed: bool
     reason: str
     """A short code: `profile:SITE` or `grant:ID` when allowed; else why not (`not_listed`,
-    `locked`, `curfew`, `lockdown`, `ip_literal`, `bad_host`, `unknown_tablet`, `no_policy`,
-    `no_time`)."""
+    `locked`, `nobody_signed_in`, `curfew`, `lockdown`, `ip_literal`, `bad_host`,
+    `unknown_tablet`, `no_policy`, `no_time`)."""
     host: str = ""
     site: str = ""
     until: int | None = None
@@ -79,6 +81,8 @@ def decide(host: str, subject: Subject, policy: WingPolicy | None, now_ms: int |
         return WebDecision(False, "no_time", name)
     if subject.locked:
         return WebDecision(False, "locked", name)
+    if not subject.signed_in:
+        return WebDecision(False, "nobody_signed_in", name)
     segment = (schedule or Schedule(policy)).segment_at(now_ms)
     if segment.kind != "open":
         return WebDecision(False, segment.kind, name)

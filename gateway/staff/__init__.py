@@ -1,9 +1,9 @@
 """`cellbridge staff`: what security staff type, a thin client of the gateway's API.
 
 One module per command group: `lock` (lock, unlock), `status`, `audit`, `policy`, `requests`,
-`rollout` (update), `jobs` (wipe, reboot, jobs). They share `client` (the API over the
-Unix socket, exit codes), `params` (argument types and options) and `output` (lines, tables
-and JSON, stored text shown inert).
+`rollout` (update), `jobs` (wipe, reboot, jobs), `prisoner`. They share `client` (the API
+over the Unix socket, exit codes), `params` (argument types and options) and `output` (lines,
+tables and JSON, stored text shown inert).
 
 Exit codes: 0 done; 1 not every target confirmed within --wait (named on stderr), or the audit
 chain does not verify; 2 usage error or refused input; 3 gateway unreachable or failing.
@@ -17,7 +17,18 @@ from collections.abc import Sequence
 import click
 
 from common.cli import OneLineGroup
-from gateway.staff import account, audit, jobs, lock, policy, requests, rollout, status, web
+from gateway.staff import (
+    account,
+    audit,
+    jobs,
+    lock,
+    policy,
+    prisoner,
+    requests,
+    rollout,
+    status,
+    web,
+)
 
 
 class StaffGroup(OneLineGroup):
@@ -27,13 +38,13 @@ class StaffGroup(OneLineGroup):
 @click.group(cls=StaffGroup)
 def staff() -> None:
     """Security staff commands: lock, unlock, status, policy and curfew, requests, updates,
-    audit."""
+    prisoners, audit."""
 
 
 COMMANDS: Sequence[click.Command] = (lock.lock, lock.unlock, status.status, audit.audit,
                                      rollout.update, policy.policy, requests.requests,
                                      account.account, web.web, jobs.wipe, jobs.reboot,
-                                     jobs.jobs)
+                                     jobs.jobs, prisoner.prisoner)
 for command in COMMANDS:
     staff.add_command(command)
 

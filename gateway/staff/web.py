@@ -45,7 +45,9 @@ def _show(grant: dict[str, Any], verb: str) -> None:
 
 
 @web.command()
-@click.option("--device", type=TEXT, required=True, metavar="ID", help="The tablet.")
+@click.option("--device", type=TEXT, default=None, metavar="ID", help="The tablet.")
+@click.option("--prisoner", type=TEXT, default=None, metavar="NUMBER",
+              help="Or a person (prison number): theirs wherever they sign in.")
 @click.option("--site", type=TEXT, required=True, metavar="NAME",
               help="A site of the wing policy's catalogue.")
 @click.option("--purpose", type=TEXT, required=True, help="Why this tablet needs it.")
@@ -54,11 +56,14 @@ def _show(grant: dict[str, Any], verb: str) -> None:
 @by_option("Who grants it")
 @api_option
 @json_option
-def grant(device: str, site: str, purpose: str, until: str, by: str | None, api_path: Path,
-          as_json: bool) -> None:
-    """Let one tablet reach one more site until a date."""
+def grant(device: str | None, prisoner: str | None, site: str, purpose: str, until: str,
+          by: str | None, api_path: Path, as_json: bool) -> None:
+    """Let one tablet, or one person, reach one more site until a date."""
+    if (device is None) == (prisoner is None):
+        raise click.UsageError("give exactly one of --device or --prisoner")
+    subject = {"device": device} if device else {"prisoner": (prisoner or "").strip().upper()}
     result = ApiClient(api_path).call("POST", "/v1/web/grants", {
-        "device": device, "site": site, "purpose": purpose.strip(), "until": _day(until),
+        **subject, "site": site, "purpose": purpose.strip(), "until": _day(until),
         "by": by or operator()})
     if as_json:
         show_json(result)
@@ -107,11 +112,15 @@ def revoke(grant_id: str, reason: str, by: str | None, api_path: Path, as_json: 
 
 @web.command(name="list")
 @click.option("--device", type=TEXT, default=None, metavar="ID", help="Only this tablet's.")
+@click.option("--prisoner", type=TEXT, default=None, metavar="NUMBER",
+              help="Only this person's.")
 @api_option
 @json_option
-def list_grants(device: str | None, api_path: Path, as_json: bool) -> None:
+def list_grants(device: str | None, prisoner: str | None, api_path: Path, as_json: bool
+                ) -> None:
     """Every grant, with its state (active, awaiting approval, expired, revoked)."""
-    params = {"device": device} if device else None
+    params = ({"prisoner": prisoner.strip().upper()} if prisoner
+              else {"device": device} if device else None)
     rows = ApiClient(api_path).call("GET", "/v1/web/grants", params=params)
     if as_json:
         show_json(rows)
@@ -119,7 +128,7 @@ def list_grants(device: str | None, api_path: Path, as_json: bool) -> None:
     if not rows:
         say("no grants")
         return
-    table(["grant", "tablet", "site", "state", "until", "granted by", "approved by", "purpose"],
+    table(["grant", "for", "site", "state", "until", "granted by", "approved by", "purpose"],
           [[r["id"], r["subject"], r["site"], r["state"].replace("_", " "), _when(r["until"]),
             r["granted_by"], r["approved_by"] or "-", r["purpose"]] for r in rows])
 

@@ -62,7 +62,17 @@ JOB = {"id": EVIL, "device": EVIL, "kind": EVIL, "reason": EVIL, "requested_by":
        "requested_at": NOW, "approved_by": EVIL, "approved_at": NOW, "state": EVIL,
        "expires": NOW, "detail": EVIL, "updated": NOW, "approve_by": None}
 
+PRISONER = {"number": "A1234BC", "name": EVIL, "language": "en", "profile": EVIL, "cell": EVIL,
+            "release_date": EVIL, "status": "in_cell", "credential": "pin", "pin_epoch": 1,
+            "failed": 0, "locked_out": False, "settings": {}, "lessons": {}, "updated": NOW,
+            "left_at": None, "tablets": [EVIL], "signed_in_on": [EVIL]}
+ROLL = {"rows": 1, "bad": [{"line": 2, "reason": EVIL}], "dry_run": True, "applied": False,
+        "added": [], "readmitted": [], "moved": [], "updated": [], "released": [],
+        "unchanged": 0}
 ANSWERS: dict[tuple[str, str], tuple[int, Any]] = {
+    ("GET", "/v1/prisoners"): (200, [PRISONER]),
+    ("GET", "/v1/prisoners/A1234BC"): (200, PRISONER),
+    ("POST", "/v1/prisoners/import"): (200, ROLL),
     ("GET", "/v1/tablets"): (200, TABLETS),
     ("GET", "/v1/health"): (200, {"wing": "w1", "broker_connected": True, "tablets": 2,
                                   "broker": BROKER}),
@@ -139,6 +149,9 @@ COMMANDS = [
     pytest.param(["wipe", "--device", "T1", "--reason", "handed back"], 0, id="wipe"),
     pytest.param(["wipe", "approve", "J1"], 0, id="wipe-approve"),
     pytest.param(["reboot", "--device", "T1", "--reason", "stuck"], 0, id="reboot"),
+    pytest.param(["prisoner", "list"], 0, id="prisoner-list"),
+    pytest.param(["prisoner", "show", "A1234BC"], 0, id="prisoner-show"),
+    pytest.param(["prisoner", "import", __file__, "--dry-run"], 2, id="prisoner-import"),
 ]
 
 

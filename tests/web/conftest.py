@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.gateway.conftest import TABLETS, gateway, make_gateway  # noqa: F401  (fixtures)
+from tests.gateway.conftest import TABLETS, gateway, make_gateway, peer  # noqa: F401  (fixtures)
 from tests.support.gateway import Gateway
 from tests.support.os_accounts import make_account, staff_group  # noqa: F401  (fixtures)
 from tests.web.support import curfew_policy, open_all_day_policy
