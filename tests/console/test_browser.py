@@ -293,3 +293,36 @@ async def test_lifting_a_wing_lockdown_needs_a_second_person_in_another_browser(
     await playwright_api.expect(second.locator("h1")).to_contain_text("wing:A")
     assert all(p.lockdown and not p.lockdown.lock.locked and p.lockdown.lock.by == "sam+ada"
                for p in wing.peers.values())
+
+
+async def test_start_a_rollout_and_cancel_it_with_a_reason(wing: Wing, chromium: Any) -> None:
+    page = await new_page(chromium)
+    await sign_in(page, wing, await wing.account("ivy", ["it"]), "ivy-long-password-1")
+    await page.get_by_role("link", name="Rollouts").click()
+    await page.get_by_label("Rollout name").fill("os-1.2")
+    await page.get_by_label("Release target (e.g. os/cellbridge-os-1.2.raucb)").fill(
+        "os/cellbridge-os-1.2.raucb")
+    await page.get_by_label("Version").fill("1.2")
+    await page.get_by_label("Canary tablets").select_option(["T1"])
+    await page.get_by_role("button", name="Start").click()
+    await page.wait_for_url(f"{wing.url}/rollouts")
+    await playwright_api.expect(page.locator(".ro-stage")).to_have_text("canary")
+    for _ in range(100):  # the canary tablet is offered the release
+        desired = wing.peers["T1"].desired
+        if desired and desired.update:
+            break
+        await asyncio.sleep(0.05)
+    assert desired and desired.update and desired.update.version == "1.2"
+    await no_serious_axe_violations(page)
+    await page.get_by_label("Reason to cancel os-1.2").fill("wrong build")
+    await page.get_by_role("button", name="Cancel os-1.2").click()
+    await page.wait_for_url(f"{wing.url}/rollouts")
+    await playwright_api.expect(page.locator(".ro-stage")).to_have_text(
+        "cancelled: canary: cancelled by ivy: wrong build")
+    await playwright_api.expect(page.get_by_role("button", name="Cancel os-1.2")).to_have_count(0)
+    for _ in range(100):  # it had not started: the offer is withdrawn
+        desired = wing.peers["T1"].desired
+        if desired and desired.update is None:
+            break
+        await asyncio.sleep(0.05)
+    assert desired and desired.update is None
