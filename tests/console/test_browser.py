@@ -326,3 +326,36 @@ async def test_start_a_rollout_and_cancel_it_with_a_reason(wing: Wing, chromium:
             break
         await asyncio.sleep(0.05)
     assert desired and desired.update is None
+
+
+async def test_assign_a_request_and_answer_it(wing: Wing, chromium: Any) -> None:
+    from wire.requests import Request
+    from wire.topics import TabletChannel
+
+    await wing.account("bob", ["officer"])
+    request = Request(id="a" * 32, type="healthcare", text="<script>x()</script> tooth",
+                      created=1)
+    await wing.peers["T3"].publish(TabletChannel.REQUEST, request.model_dump_json().encode())
+    page = await new_page(chromium)
+    await sign_in(page, wing, await wing.account("ann", ["officer"]), "ann-long-password-1")
+    await page.get_by_role("link", name="Requests").click()
+    for _ in range(50):  # the request reaches the gateway
+        if await page.locator(".request").count():
+            break
+        await asyncio.sleep(0.1)
+        await page.reload()
+    section = page.locator(".request")
+    await playwright_api.expect(section.locator(".text")).to_have_text(
+        "<script>x()</script> tooth")
+    await section.get_by_label("Give to").select_option("bob")
+    await section.get_by_role("button", name="Assign").click()
+    await page.wait_for_url(f"{wing.url}/requests")
+    await playwright_api.expect(page.locator(".assignee")).to_have_text("Given to bob by ann")
+    await no_serious_axe_violations(page)
+    await page.get_by_label("Reply (closes the request)").fill("nurse at 3pm")
+    await page.get_by_role("button", name="Send reply").click()
+    await page.wait_for_url(f"{wing.url}/requests")
+    await playwright_api.expect(page.locator("main")).to_contain_text("No request waits.")
+    await page.get_by_role("link", name="All requests").click()
+    await playwright_api.expect(page.locator("main")).to_contain_text(
+        "Answered by ann: nurse at 3pm")
