@@ -247,7 +247,7 @@ async def test_every_page_works_by_keyboard_and_has_no_serious_axe_violation(
     await page.keyboard.press("Enter")
     await page.wait_for_url(f"{wing.url}/")
     for path in ("/wing", "/requests", "/audit", "/accounts", "/tablets/T3", "/approvals",
-                 "/curfew", "/policy", "/rollouts"):
+                 "/curfew", "/policy", "/rollouts", "/inventory"):
         await page.goto(f"{wing.url}{path}")
         await no_serious_axe_violations(page)
         # The first Tab reaches the skip link, which takes the focus to the content.
@@ -259,7 +259,7 @@ async def test_every_page_works_by_keyboard_and_has_no_serious_axe_violation(
     zoomed = await (await chromium.new_context(
         ignore_https_errors=True, viewport={"width": 640, "height": 800},
         device_scale_factor=2, storage_state=await page.context.storage_state())).new_page()
-    for path in ("/wing", "/audit", "/accounts"):
+    for path in ("/wing", "/audit", "/accounts", "/inventory"):
         await zoomed.goto(f"{wing.url}{path}")
         overflow = await zoomed.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth")

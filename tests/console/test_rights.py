@@ -32,6 +32,7 @@ PROBES: dict[Right, tuple[str, str, dict[str, str] | None]] = {
     R.ACCOUNTS: ("GET", "/accounts.json", None),
     R.CURFEW: ("GET", "/curfew.json", None),
     R.ROLLOUTS: ("GET", "/rollouts.json", None),
+    R.INVENTORY: ("GET", "/inventory.json", None),
 }
 
 
