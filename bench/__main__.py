@@ -30,9 +30,12 @@ from bench.stats import Row, markdown
 @click.option("--prison", "prison_shape", default="8x25", show_default=True,
               help="Prison lockdown: WINGSxTABLETS bridged wings against one wing of the same "
                    "total (the issue's full size: 8x500); empty to skip it.")
+@click.option("--console-tablets", default=2000, show_default=True,
+              help="The staff console in Chromium: wing map render and click → all confirmed "
+                   "against `staff lock --wait` (0: skip).")
 def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str,
          policy_tablets: int, idle_seconds: float, day_minutes: int, with_shell: bool,
-         with_web: bool, prison_shape: str) -> None:
+         with_web: bool, prison_shape: str, console_tablets: int) -> None:
     """Run the benchmarks and print their table (paste it into README.md)."""
     rows: list[Row] = []
     for tls in (False, True) if tls_only is None else (tls_only,):
@@ -67,6 +70,10 @@ def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str,
 
         wings, per_wing = (int(n) for n in prison_shape.lower().split("x"))
         rows += prison.run(wings, per_wing)
+    if console_tablets:
+        from bench import console
+
+        rows += console.run(console_tablets, samples=5)
     click.echo(markdown(rows))
 
 
