@@ -34,9 +34,13 @@ from bench.stats import Row, markdown
                    "total (the issue's full size: 8x500); empty to skip it.")
 @click.option("--roll-prisoners", default=1500, show_default=True,
               help="Prisoners in the nightly roll import benchmark, 50 of them moved (0: skip).")
+@click.option("--console-tablets", default=2000, show_default=True,
+              help="The staff console in Chromium: wing map render and click → all confirmed "
+                   "against `staff lock --wait` (0: skip).")
 def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str,
          policy_tablets: int, idle_seconds: float, day_minutes: int, with_shell: bool,
-         with_web: bool, web_tablets: int, prison_shape: str, roll_prisoners: int) -> None:
+         with_web: bool, web_tablets: int, prison_shape: str, roll_prisoners: int,
+         console_tablets: int) -> None:
     """Run the benchmarks and print their table (paste it into README.md)."""
     rows: list[Row] = []
     for tls in (False, True) if tls_only is None else (tls_only,):
@@ -79,6 +83,10 @@ def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str,
 
         wings, per_wing = (int(n) for n in prison_shape.lower().split("x"))
         rows += prison.run(wings, per_wing)
+    if console_tablets:
+        from bench import console
+
+        rows += console.run(console_tablets, samples=5)
     click.echo(markdown(rows))
 
 

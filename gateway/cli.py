@@ -81,12 +81,14 @@ async def serve(config: GatewayConfig, stop: asyncio.Event | None = None) -> Non
 
     from gateway.console.accounts_api import accounts_router
     from gateway.console.app import build_console
+    from gateway.console.assign import assign_router
 
     service = GatewayService(config)
     console = build_console(service)
     api = make_app(service)
     api.include_router(accounts_router(console.book, console.sessions, service.io,
                                        service.clock))
+    api.include_router(assign_router(console.book, service.requests, service.io))
     sock = bind_api_socket(config.api_socket, config.api_group)
     # A staff request waiting on tablets must not hold up a shutdown for long.
     server = Server(uvicorn.Config(api, log_level="warning", lifespan="off",

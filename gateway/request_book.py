@@ -30,6 +30,9 @@ class Reply:
     by: str
 
 
+ASSIGNMENT_COLUMNS = (("assigned_to", "TEXT"), ("assigned_by", "TEXT"), ("assigned_at", "INTEGER"))
+
+
 class RequestBook:
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -45,6 +48,11 @@ class RequestBook:
                 "CREATE INDEX IF NOT EXISTS requests_undelivered ON requests (device)"
                 " WHERE reply IS NOT NULL AND reply_delivered = 0"
             )
+            # Added after the first release: a database made before gains the columns.
+            have = {row[1] for row in db.execute("PRAGMA table_info(requests)").fetchall()}
+            for column, kind in ASSIGNMENT_COLUMNS:
+                if column not in have:
+                    db.execute(f"ALTER TABLE requests ADD COLUMN {column} {kind}")
 
     def receive(self, device: str, request: Request, now: int, max_open: int) -> None:
         """Keep a tablet's request once (a copy is counted, audited the first time); raises
@@ -98,9 +106,26 @@ class RequestBook:
             )
         return Reply(device, request_id, text, by)
 
+    def assign(self, request_id: str, to: str | None, by: str, now: int) -> str | None:
+        """Give the request to staff account `to` (None: take it back), audited; the tablet it
+        came from, None if there is no such request."""
+        rows = self._store.read("SELECT device, assigned_to FROM requests WHERE id = ?",
+                                [request_id])
+        if not rows:
+            return None
+        device, before = rows[0]
+        audit = Audit(now, f"staff:{by}", "request_assign" if to else "request_unassign",
+                      f"device:{device}", {"id": request_id, "to": to, "before": before})
+        with self._store.transaction(audit) as db:
+            db.execute(
+                "UPDATE requests SET assigned_to = ?, assigned_by = ?, assigned_at = ?"
+                " WHERE id = ?", [to, by if to else None, now if to else None, request_id])
+        return str(device)
+
     def listing(self, device: str | None = None) -> list[dict[str, Any]]:
         sql = ("SELECT id, device, type, text, created, received, copies, reply, reply_by,"
-               " replied_at, reply_delivered FROM requests")
+               " replied_at, reply_delivered, assigned_to, assigned_by, assigned_at"
+               " FROM requests")
         params: list[Any] = []
         if device is not None:
             sql += " WHERE device = ?"
@@ -110,7 +135,8 @@ class RequestBook:
              "received": r[5], "copies": r[6],
              "status": "answered" if r[7] is not None else "open",
              "reply": r[7], "reply_by": r[8], "replied_at": r[9],
-             "reply_delivered": bool(r[10])}
+             "reply_delivered": bool(r[10]), "assigned_to": r[11], "assigned_by": r[12],
+             "assigned_at": r[13]}
             for r in self._store.read(sql + " ORDER BY received, id", params)
         ]
 

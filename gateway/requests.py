@@ -86,6 +86,15 @@ class RequestDesk:
         await self._publish_all([reply])
         return {"id": request_id, "device": reply.device, "replied_at": now}
 
+    async def assign(self, request_id: str, to: str | None, by: str) -> dict[str, Any]:
+        """Give the request to a staff account (None: unassign), audited; raises
+        UnknownRequest. Who may be given one is the caller's to check."""
+        now = self._clock()
+        device = await self._io(self._book.assign, request_id, to, by, now)
+        if device is None:
+            raise UnknownRequest(f"no request {request_id!r}")
+        return {"id": request_id, "device": device, "assigned_to": to, "assigned_at": now}
+
     # -- sending ---------------------------------------------------------------------------
 
     async def _publish_all(self, replies: list[Reply]) -> None:

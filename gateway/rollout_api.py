@@ -80,11 +80,13 @@ def rollout_router(manager: RolloutManager) -> APIRouter:
 
     @router.post("/v1/rollouts/{rollout_id}/pause")
     async def pause(rollout_id: str, body: ChangeBody) -> dict[str, Any]:
-        return (await _changed(manager.pause(rollout_id, body.by, True))).model_dump(mode="json")
+        return (await _changed(manager.pause(rollout_id, body.by, True, body.reason))
+                ).model_dump(mode="json")
 
     @router.post("/v1/rollouts/{rollout_id}/resume")
     async def resume(rollout_id: str, body: ChangeBody) -> dict[str, Any]:
-        return (await _changed(manager.pause(rollout_id, body.by, False))).model_dump(mode="json")
+        return (await _changed(manager.pause(rollout_id, body.by, False, body.reason))
+                ).model_dump(mode="json")
 
     @router.get("/v1/updates")
     async def updates() -> dict[str, Any]:

@@ -112,21 +112,25 @@ class RolloutManager:
             raise InputError(str(exc)) from exc
         return await self._apply(result, by, "rollout_cancelled")
 
-    async def pause(self, rollout_id: str, by: str, paused: bool) -> Rollout:
-        """Pause (or resume) a running rollout: see `gateway.rollout.set_paused`."""
+    async def pause(self, rollout_id: str, by: str, paused: bool, reason: str = "") -> Rollout:
+        """Pause (or resume) a running rollout: see `gateway.rollout.set_paused`. `reason` goes
+        into the audit entry."""
         try:
             result = set_paused(self._known(rollout_id), self._fleet.reported, paused)
         except ValueError as exc:
             raise InputError(str(exc)) from exc
-        changed = await self._apply(result, by, "rollout_paused" if paused else "rollout_resumed")
+        changed = await self._apply(result, by, "rollout_paused" if paused else "rollout_resumed",
+                                    reason)
         return changed if paused else (await self.advance(rollout_id)).rollout
 
-    async def _apply(self, result: Step, by: str, action: str) -> Rollout:
+    async def _apply(self, result: Step, by: str, action: str, reason: str | None = None
+                     ) -> Rollout:
         rollout = result.rollout
         self.rollouts[rollout.id] = rollout
         self._save()
         await self._parts.audit(Audit(self._clock(), f"staff:{by}", action,
-                                      f"rollout:{rollout.id}", {"reason": rollout.reason}))
+                                      f"rollout:{rollout.id}",
+                                      {"reason": rollout.reason if reason is None else reason}))
         if result.offer:
             await self.set_update(list(result.offer), rollout.update_target(), by)
         if result.withdraw:

@@ -16,6 +16,7 @@ from gateway.console.audit_page import audit_router
 from gateway.console.curfew import curfew_router
 from gateway.console.headers import SecurityHeaders
 from gateway.console.inbox import inbox_router
+from gateway.console.inventory import inventory_router
 from gateway.console.jobs import LockJobs
 from gateway.console.policy_page import policy_router
 from gateway.console.render import HERE, page
@@ -86,7 +87,8 @@ def make_console_app(console: Console) -> FastAPI:
 
     for router in (signin_router(), wing_router(), tablet_router(), audit_router(),
                    inbox_router(), accounts_router(), approvals_router(), curfew_router(),
-                   policy_router(), rollouts_router(), web_grants_router()):
+                   policy_router(), rollouts_router(), web_grants_router(),
+                   inventory_router()):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(SecurityHeaders)

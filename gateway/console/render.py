@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from gateway.console.rights import Right
+from gateway.console.tiles import tile_html
 from gateway.console.web import CSRF_FIELD, actor_of, session_of, wants_json
 
 HERE = Path(__file__).parent
@@ -30,6 +31,7 @@ def when(ms: int | None) -> str:
 
 
 TEMPLATES.env.filters["when"] = when
+TEMPLATES.env.filters["tile"] = lambda tablet: tile_html(tablet, when)
 
 
 def page(request: Request, template: str, data: dict[str, Any], *, status: int = 200,

@@ -68,6 +68,7 @@ def wing_map(wing: str, views: Iterable[Mapping[str, Any]],
     all_cells = sorted({t["cell"] for t in tablets})
     return {
         "wing": wing, "counts": counts,
+        "presence_unknown": any(t["online"] is None for t in tablets),
         "filters": {"landing": landing or "", "state": state or ""},
         "landing_names": all_landings, "cell_names": all_cells, "states": list(STATES),
         "landings": [

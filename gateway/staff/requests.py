@@ -1,4 +1,4 @@
-"""`staff requests list | reply`: prisoners' requests and staff's answers.
+"""`staff requests list | reply | assign`: prisoners' requests and staff's answers.
 
 Exit codes as every staff command: 2 unknown request id or refused input, 3 gateway unreachable.
 """
@@ -19,7 +19,7 @@ from gateway.staff.params import TEXT, api_option, by_option, json_option
 
 @click.group(cls=OneLineGroup)
 def requests() -> None:
-    """Prisoners' requests: list them, reply to one."""
+    """Prisoners' requests: list them, reply to one, assign one."""
 
 
 def _when(ms: int | None) -> str:
@@ -71,3 +71,26 @@ def reply(request_id: str, text: str, by: str | None, api_path: Path, as_json: b
         show_json(result)
     else:
         say(f"reply to {request_id} sent to {result['device']}")
+
+
+@requests.command(name="assign")
+@click.argument("request_id", metavar="ID", type=TEXT)
+@click.option("--to", "to", type=TEXT, default=None,
+              help="The staff account (console) to give it to.")
+@click.option("--nobody", is_flag=True, help="Take it back: assigned to no one.")
+@by_option("Who assigns")
+@api_option
+@json_option
+def assign(request_id: str, to: str | None, nobody: bool, by: str | None, api_path: Path,
+           as_json: bool) -> None:
+    """Give one request to a staff account that answers requests (or, --nobody, take it back)."""
+    if (to is None) == (not nobody):
+        fail(EXIT_REFUSED, "give either --to NAME or --nobody")
+    result = ApiClient(api_path).call(
+        "POST", f"/v1/requests/{quote(request_id, safe='')}/assign",
+        {"to": None if nobody else to, "by": by or operator()},
+    )
+    if as_json:
+        show_json(result)
+    else:
+        say(f"request {request_id} given to {result['assigned_to'] or 'nobody'}")

@@ -245,7 +245,7 @@ async def test_every_page_works_by_keyboard_and_has_no_serious_axe_violation(
     await page.keyboard.press("Enter")
     await page.wait_for_url(f"{wing.url}/")
     for path in ("/wing", "/requests", "/audit", "/accounts", "/tablets/T3", "/approvals",
-                 "/curfew", "/policy", "/rollouts", "/web-grants"):
+                 "/curfew", "/policy", "/rollouts", "/web-grants", "/inventory"):
         await page.goto(f"{wing.url}{path}")
         await no_serious_axe_violations(page)
         # The first Tab reaches the skip link, which takes the focus to the content.
@@ -257,7 +257,7 @@ async def test_every_page_works_by_keyboard_and_has_no_serious_axe_violation(
     zoomed = await (await chromium.new_context(
         ignore_https_errors=True, viewport={"width": 640, "height": 800},
         device_scale_factor=2, storage_state=await page.context.storage_state())).new_page()
-    for path in ("/wing", "/audit", "/accounts"):
+    for path in ("/wing", "/audit", "/accounts", "/inventory"):
         await zoomed.goto(f"{wing.url}{path}")
         overflow = await zoomed.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth")
@@ -291,3 +291,69 @@ async def test_lifting_a_wing_lockdown_needs_a_second_person_in_another_browser(
     await playwright_api.expect(second.locator("h1")).to_contain_text("wing:A")
     assert all(p.lockdown and not p.lockdown.lock.locked and p.lockdown.lock.by == "sam+ada"
                for p in wing.peers.values())
+
+
+async def test_start_a_rollout_and_cancel_it_with_a_reason(wing: Wing, chromium: Any) -> None:
+    page = await new_page(chromium)
+    await sign_in(page, wing, await wing.account("ivy", ["it"]), "ivy-long-password-1")
+    await page.get_by_role("link", name="Rollouts").click()
+    await page.get_by_label("Rollout name").fill("os-1.2")
+    await page.get_by_label("Release target (e.g. os/cellbridge-os-1.2.raucb)").fill(
+        "os/cellbridge-os-1.2.raucb")
+    await page.get_by_label("Version").fill("1.2")
+    await page.get_by_label("Canary tablets").select_option(["T1"])
+    await page.get_by_role("button", name="Start").click()
+    await page.wait_for_url(f"{wing.url}/rollouts")
+    await playwright_api.expect(page.locator(".ro-stage")).to_have_text("canary")
+    for _ in range(100):  # the canary tablet is offered the release
+        desired = wing.peers["T1"].desired
+        if desired and desired.update:
+            break
+        await asyncio.sleep(0.05)
+    assert desired and desired.update and desired.update.version == "1.2"
+    await no_serious_axe_violations(page)
+    await page.get_by_label("Reason to cancel os-1.2").fill("wrong build")
+    await page.get_by_role("button", name="Cancel os-1.2").click()
+    await page.wait_for_url(f"{wing.url}/rollouts")
+    await playwright_api.expect(page.locator(".ro-stage")).to_have_text(
+        "cancelled: canary: cancelled by ivy: wrong build")
+    await playwright_api.expect(page.get_by_role("button", name="Cancel os-1.2")).to_have_count(0)
+    for _ in range(100):  # it had not started: the offer is withdrawn
+        desired = wing.peers["T1"].desired
+        if desired and desired.update is None:
+            break
+        await asyncio.sleep(0.05)
+    assert desired and desired.update is None
+
+
+async def test_assign_a_request_and_answer_it(wing: Wing, chromium: Any) -> None:
+    from wire.requests import Request
+    from wire.topics import TabletChannel
+
+    await wing.account("bob", ["officer"])
+    request = Request(id="a" * 32, type="healthcare", text="<script>x()</script> tooth",
+                      created=1)
+    await wing.peers["T3"].publish(TabletChannel.REQUEST, request.model_dump_json().encode())
+    page = await new_page(chromium)
+    await sign_in(page, wing, await wing.account("ann", ["officer"]), "ann-long-password-1")
+    await page.get_by_role("link", name="Requests").click()
+    for _ in range(50):  # the request reaches the gateway
+        if await page.locator(".request").count():
+            break
+        await asyncio.sleep(0.1)
+        await page.reload()
+    section = page.locator(".request")
+    await playwright_api.expect(section.locator(".text")).to_have_text(
+        "<script>x()</script> tooth")
+    await section.get_by_label("Give to").select_option("bob")
+    await section.get_by_role("button", name="Assign").click()
+    await page.wait_for_url(f"{wing.url}/requests")
+    await playwright_api.expect(page.locator(".assignee")).to_have_text("Given to bob by ann")
+    await no_serious_axe_violations(page)
+    await page.get_by_label("Reply (closes the request)").fill("nurse at 3pm")
+    await page.get_by_role("button", name="Send reply").click()
+    await page.wait_for_url(f"{wing.url}/requests")
+    await playwright_api.expect(page.locator("main")).to_contain_text("No request waits.")
+    await page.get_by_role("link", name="All requests").click()
+    await playwright_api.expect(page.locator("main")).to_contain_text(
+        "Answered by ann: nurse at 3pm")

@@ -58,7 +58,8 @@ async def test_the_wing_map_shows_landings_cells_and_each_tablets_state(
     assert [t["id"] for c in locked["landings"][0]["cells"] for t in c["tablets"]] == ["T1"]
     html = (await client.get("/wing")).text
     assert "Landing L1" in html and "Cell C2" in html and "Locked by bob" in html
-    assert "Not known (no broker link)" in html and "Offline, last seen" not in html
+    assert "no broker link now" in html and "Presence unknown" in html
+    assert "Offline, last seen" not in html
 
 
 async def test_a_cell_lock_is_followed_until_every_tablet_reports_it(

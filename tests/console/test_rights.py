@@ -34,6 +34,7 @@ PROBES: dict[Right, tuple[str, str, dict[str, str] | None]] = {
     R.ROLLOUTS: ("GET", "/rollouts.json", None),
     R.WEB_GRANTS: ("GET", "/web-grants.json", None),
     R.WIPE: ("POST", "/tablets/T1/wipe.json", {"reason": "handed back"}),
+    R.INVENTORY: ("GET", "/inventory.json", None),
 }
 
 

@@ -181,3 +181,21 @@ async def test_a_tablet_with_max_open_requests_waiting_has_the_next_refused_and_
     assert [r["text"] for r in rows if r["device"] == "T2"] == ["from another cell"]
     [entry] = audit_of(gateway, "invalid_message")  # two refused, audited once (throttled)
     assert entry["detail"]["reason"].startswith("too_many_open")
+
+
+async def test_staff_assign_a_request_to_a_console_account_and_take_it_back(gateway, peer):
+    request = a_request()
+    async with peer("T1") as tablet:
+        await tablet.publish(TabletChannel.REQUEST, request.model_dump_json().encode())
+        await wait_listed(gateway, 1)
+    assert gateway.staff("account", "add", "ann", "--display", "Ann",
+                         "--roles", "officer").returncode == 0
+    given = await gateway.astaff("requests", "assign", request.id, "--to", "ann")
+    assert given.returncode == 0, given.stderr
+    assert (await wait_listed(gateway, 1))[0]["assigned_to"] == "ann"
+    assert (await gateway.astaff("requests", "assign", request.id, "--to", "nobody-known")
+            ).returncode == 2
+    back = await gateway.astaff("requests", "assign", request.id, "--nobody")
+    assert back.returncode == 0, back.stderr
+    assert (await wait_listed(gateway, 1))[0]["assigned_to"] is None
+    assert [e["detail"]["to"] for e in audit_of(gateway, "request_assign")] == ["ann"]
