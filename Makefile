@@ -21,8 +21,10 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(VENV)/bin/cellbridge demo --tablets $(TABLETS)
 
+# In parallel (pytest-xdist): most tests wait on real processes. JOBS=0 runs it in one process.
+JOBS ?= auto
 test: setup
-	$(PY) -m pytest -q --durations=25
+	$(PY) -m pytest -q -n $(JOBS) --dist loadgroup --durations=25
 
 # The full soak/load versions of the slow tests.
 test-all: setup

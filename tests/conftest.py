@@ -10,11 +10,16 @@ modifyitems` below), so that fixture is built once, not once per worker.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from provisioning.demo_estate import DemoEstate
+from tests.fuzz.campaign import TALLY
 from tests.support.broker import WingBroker
 
 WIDE_SCOPES = ("module", "class", "package")
@@ -33,6 +38,36 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             continue
         if any(d.scope in WIDE_SCOPES for defs in info.name2fixturedefs.values() for d in defs):
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On a parallel worker: hand the fuzz campaigns' counts to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["fuzz_tally"] = TALLY.rows()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the controller: add a finished worker's fuzz counts (pytest-xdist's hook)."""
+    TALLY.add(getattr(node, "workeroutput", {}).get("fuzz_tally", []))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    rows = TALLY.rows()
+    if not rows:
+        return
+    terminalreporter.section("fuzz campaigns")
+    for name, tried, crashes, fail_opens in rows:
+        terminalreporter.write_line(
+            f"{name}: {tried} cases, {crashes} crashes, {fail_opens} fail-opens"
+        )
+    out = os.environ.get("CELLBRIDGE_FUZZ_REPORT")
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(
+            [dict(zip(("campaign", "cases", "crashes", "fail_opens"), r, strict=True))
+             for r in rows], indent=1))
 
 
 @pytest.fixture(scope="session")
