@@ -26,7 +26,7 @@ demo: setup
 JOBS ?= auto
 test: setup
 	@status=0; \
-	$(PY) -m pytest -q -n $(JOBS) --dist loadgroup -m "not serial" --durations=25 || status=$$?; \
+	$(PY) -m pytest -q -n $(JOBS) --dist loadfile -m "not serial" --durations=25 || status=$$?; \
 	$(PY) -m pytest -q -n 0 -m serial --durations=5 || status=$$?; \
 	exit $$status
 

@@ -1,11 +1,11 @@
 """Fixtures that start the real parts: the wing's mosquitto, with the configuration `provision
 wing` generates (mutual TLS, ACL, CRL) for a demo estate made once per test session.
 
-`make test` runs the suite in parallel (pytest-xdist, `-n 2 --dist loadgroup`): each worker is a
+`make test` runs the suite in parallel (pytest-xdist, `-n auto --dist loadfile`): each worker is a
 process of its own with its own session fixtures (demo estate, Kivy window on its own Xvfb
 display), and every broker, gateway and agent takes a free port and a fresh directory. A test
-module with a module- or class-scoped fixture runs whole on one worker (`pytest_collection_
-modifyitems` below), so that fixture is built once, not once per worker.
+module runs whole on one worker, so a module-scoped fixture is built once. (Not `loadgroup`: with
+pytest 9.2 it silently stops grouping, pytest-dev/pytest-xdist#1386.)
 """
 
 from __future__ import annotations
@@ -21,23 +21,6 @@ import pytest
 from provisioning.demo_estate import DemoEstate
 from tests.fuzz.campaign import TALLY
 from tests.support.broker import WingBroker
-
-WIDE_SCOPES = ("module", "class", "package")
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under `--dist loadgroup`: keep a module together on one worker when one of its tests uses
-    a fixture wider than a test (built once per module, e.g. a host-tools venv) and the test has
-    no `xdist_group` of its own. Without xdist the mark does nothing."""
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        info = getattr(item, "_fixtureinfo", None)
-        if info is None:
-            continue
-        if any(d.scope in WIDE_SCOPES for defs in info.name2fixturedefs.values() for d in defs):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
