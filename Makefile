@@ -21,8 +21,14 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(VENV)/bin/cellbridge demo --tablets $(TABLETS)
 
+# In parallel (pytest-xdist; JOBS=0 for one process): most tests wait on real processes. Then,
+# alone, the few marked `serial` (a time bound, or a demo pacing itself by sleeps).
+JOBS ?= auto
 test: setup
-	$(PY) -m pytest -q --durations=25
+	@status=0; \
+	$(PY) -m pytest -q -n $(JOBS) --dist loadfile -m "not serial" --durations=25 || status=$$?; \
+	$(PY) -m pytest -q -n 0 -m serial --durations=5 || status=$$?; \
+	exit $$status
 
 # The full soak/load versions of the slow tests.
 test-all: setup

@@ -1,14 +1,56 @@
 """Fixtures that start the real parts: the wing's mosquitto, with the configuration `provision
-wing` generates (mutual TLS, ACL, CRL) for a demo estate made once per test session."""
+wing` generates (mutual TLS, ACL, CRL) for a demo estate made once per test session.
+
+`make test` runs the suite in parallel (pytest-xdist, `-n auto --dist loadfile`): each worker is a
+process of its own with its own session fixtures (demo estate, Kivy window on its own Xvfb
+display), and every broker, gateway and agent takes a free port and a fresh directory. A test
+module runs whole on one worker, so a module-scoped fixture is built once. (Not `loadgroup`: with
+pytest 9.2 it silently stops grouping, pytest-dev/pytest-xdist#1386.)
+"""
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from provisioning.demo_estate import DemoEstate
+from tests.fuzz.campaign import TALLY
 from tests.support.broker import WingBroker
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On a parallel worker: hand the fuzz campaigns' counts to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["fuzz_tally"] = TALLY.rows()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the controller: add a finished worker's fuzz counts (pytest-xdist's hook)."""
+    TALLY.add(getattr(node, "workeroutput", {}).get("fuzz_tally", []))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    rows = TALLY.rows()
+    if not rows:
+        return
+    terminalreporter.section("fuzz campaigns")
+    for name, tried, crashes, fail_opens in rows:
+        terminalreporter.write_line(
+            f"{name}: {tried} cases, {crashes} crashes, {fail_opens} fail-opens"
+        )
+    out = os.environ.get("CELLBRIDGE_FUZZ_REPORT")
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(
+            [dict(zip(("campaign", "cases", "crashes", "fail_opens"), r, strict=True))
+             for r in rows], indent=1))
 
 
 @pytest.fixture(scope="session")

@@ -65,7 +65,7 @@ def fetch_source(package: Path) -> Path:
     target = cache_dir("buildroot-dl") / source
     expected = sha256_of(package, source)
     if not target.exists() or hashlib.sha256(target.read_bytes()).hexdigest() != expected:
-        partial = target.with_suffix(".part")
+        partial = target.with_name(f"{target.name}.{os.getpid()}.part")  # one per process
         with urllib.request.urlopen(f"{v[f'{p}_SITE']}/{source}", timeout=60) as response:
             partial.write_bytes(response.read())
         digest = hashlib.sha256(partial.read_bytes()).hexdigest()

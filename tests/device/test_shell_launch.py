@@ -72,6 +72,9 @@ def test_an_allowed_app_starts_on_the_agents_yes_with_a_clean_environment(
     assert shell.screen() == "home"  # the shell is back in front
 
 
+# Failed twice of three parallel runs while the machine's load was 15-33 (the refusal's 6 s
+# banner not seen; the cause is not found yet), never alone: it runs in the serial pass.
+@pytest.mark.serial
 def test_an_app_the_agent_refuses_does_not_start(world: World, start_shell: Callable, tmp_path):
     world.start(EVENING, apps=("listener",))  # Music is allowed by profile but not installed
     data = tmp_path / "shell-data"

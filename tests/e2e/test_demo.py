@@ -36,6 +36,7 @@ def demo_env() -> dict[str, str]:
 
 
 @pytest.mark.gui
+@pytest.mark.serial  # the tour gives the shell a second to draw each state: needs the machine
 def test_the_demo_tour_locks_and_unlocks_a_tablet_and_its_shell_shows_it(tmp_path: Path) -> None:
     old = tmp_path / "demo" / "screenshots" / "0001-from-an-earlier-run.png"
     old.parent.mkdir(parents=True)

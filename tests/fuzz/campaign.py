@@ -33,5 +33,12 @@ class Tally:
             for name in sorted(self.tried)
         ]
 
+    def add(self, rows: list[tuple[str, int, int, int]]) -> None:
+        """Add another process's rows (a parallel worker's, `Tally.rows`)."""
+        for name, tried, crashes, fail_opens in rows:
+            self.tried[name] += tried
+            self.crashes[name] += crashes
+            self.fail_opens[name] += fail_opens
+
 
 TALLY = Tally()

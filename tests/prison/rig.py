@@ -128,7 +128,7 @@ class PrisonRig:
         directory = self.root / wing / "tablets" / tablet
         return apply_enrolment(AgentConfig.model_validate({
             "device_id": tablet, "wing": wing, "state_dir": directory / "state",
-            "socket": Path(f"/tmp/cb-pr-{id(self) & 0xFFFF:x}-{tablet}.sock"),
+            "socket": Path(f"/tmp/cb-pr-{os.getpid()}-{id(self) & 0xFFFF:x}-{tablet}.sock"),
             "broker": BrokerConfig(host=broker.host, port=broker.port, backoff_max_s=1.0),
             "enrolment_bundle": self.demos[wing].bundle(tablet),
         }))

@@ -50,6 +50,7 @@ async def session_end(tablet: aiomqtt.Client) -> float:
     raise AssertionError("the message stream ended without a disconnect")
 
 
+@pytest.mark.serial  # a time bound (the CLI's start-up included): measured on a quiet machine
 async def test_provision_revoke_ends_a_connected_tablets_session_within_five_seconds(
     wing: Wing, gateway: Gateway
 ) -> None:

@@ -114,8 +114,10 @@ class Origins:
 
     def __init__(self, ca: OriginCA) -> None:
         self.ca = ca
-        self.address = f"127.{random.randint(1, 254)}.{random.randint(1, 254)}." \
-                       f"{random.randint(2, 254)}"
+        # From the OS's entropy, not the `random` module's state, which a test tool may seed
+        # alike in every parallel worker (two workers would then bind the same address).
+        pick = random.SystemRandom().randint
+        self.address = f"127.{pick(1, 254)}.{pick(1, 254)}.{pick(2, 254)}"
         self._server: asyncio.AbstractServer | None = None
 
     def hosts_file(self, path: Path) -> Path:
