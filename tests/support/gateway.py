@@ -85,7 +85,7 @@ class Gateway:
         env["CELLBRIDGE_GATEWAY_API"] = str(self.api_socket)
         return env
 
-    def start(self, timeout: float = 20.0, *, wait_for_broker: bool = True) -> Gateway:
+    def start(self, timeout: float = 60.0, *, wait_for_broker: bool = True) -> Gateway:
         """Start and wait for the API (and, unless told not to, the broker session)."""
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
