@@ -7,7 +7,8 @@ a worker thread (argon2id is slow by design), one at a time for the whole tablet
 attempt is counted on disk *before* the check, so killing the agent mid-check never earns a free
 guess. `MAX_ATTEMPTS` wrong in a row lock the person out until staff reset (a higher `pin_epoch`
 in a later desired state). A PIN chosen here after a one-time code is kept (people.db) until the
-gateway's own desired state carries it.
+gateway's own desired state carries it; so is a lesson step taken here, until the gateway echoes
+it in the person's occupant record.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from agent.store import StoreError
 from wire.localapi import OccupantView, PersonReply, PersonView
 from wire.prisoners import (
     MAX_ATTEMPTS,
+    MAX_LESSONS,
+    LessonState,
     Occupant,
     Occupants,
     PersonEvent,
@@ -45,7 +48,9 @@ Emit = Callable[[PersonEvent], Awaitable[None]]
 
 class PeopleStore:
     """people.db in the agent's state directory (0600: root only): wrong attempts in a row per
-    person and epoch, and PINs chosen on this tablet not yet confirmed by the gateway."""
+    person and epoch, PINs chosen on this tablet not yet confirmed by the gateway, and lesson
+    states reached here that the gateway has not yet echoed (also held in memory: the shell's
+    state is built from them on the event loop)."""
 
     def __init__(self, path: Path) -> None:
         try:
@@ -64,10 +69,51 @@ class PeopleStore:
                     "CREATE TABLE IF NOT EXISTS pins ("
                     " person TEXT PRIMARY KEY, pin_epoch INTEGER NOT NULL, verifier TEXT NOT NULL)"
                 )
+                self._conn.execute(
+                    "CREATE TABLE IF NOT EXISTS lessons (person TEXT NOT NULL, lesson TEXT NOT"
+                    " NULL, step INTEGER NOT NULL, done INTEGER NOT NULL,"
+                    " PRIMARY KEY (person, lesson))"
+                )
+            rows = self._conn.execute("SELECT person, lesson, step, done FROM lessons").fetchall()
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"{path}: {exc}") from exc
         self.path = path
         self._lock = threading.Lock()
+        self._lessons: dict[str, dict[str, LessonState]] = {}
+        for person, lesson, step, done in rows:
+            try:
+                state = LessonState(step=step, done=bool(done))
+            except ValueError:
+                continue
+            self._lessons.setdefault(person, {})[lesson] = state  # not yet shared
+
+    def unechoed_lessons(self, person: str) -> dict[str, LessonState]:
+        """Lesson states `person` reached on this tablet that the gateway has not echoed yet."""
+        return dict(self._lessons.get(person, {}))
+
+    def set_lesson(self, person: str, lesson: str, state: LessonState) -> None:
+        self._write(
+            "INSERT INTO lessons (person, lesson, step, done) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(person, lesson) DO UPDATE SET step = excluded.step,"
+            " done = excluded.done",
+            (person, lesson, state.step, int(state.done)),
+        )
+        # Copy on write: the event loop reads these while a worker thread writes.
+        self._lessons = {**self._lessons, person: {**self._lessons.get(person, {}), lesson: state}}
+
+    def drop_echoed(self, echoed: dict[str, dict[str, LessonState]]) -> None:
+        """Forget each lesson state the gateway now carries itself (`echoed`: person → lesson →
+        the desired state's): from here on the gateway's is the person's progress. A state that
+        differs (a later step taken here meanwhile) is kept."""
+        for person, lessons in self._lessons.items():
+            for lesson, state in lessons.items():
+                if echoed.get(person, {}).get(lesson) == state:
+                    self._write("DELETE FROM lessons WHERE person = ? AND lesson = ?",
+                                (person, lesson))
+        kept = {person: {lesson: state for lesson, state in lessons.items()
+                         if echoed.get(person, {}).get(lesson) != state}
+                for person, lessons in self._lessons.items()}
+        self._lessons = {person: lessons for person, lessons in kept.items() if lessons}
 
     def failed(self, person: str, epoch: int) -> int:
         """Wrong attempts in a row at `epoch` (a staff reset, a higher epoch, starts from 0)."""
@@ -104,6 +150,10 @@ class PeopleStore:
                 ).fetchall():
                     if person not in people or (table == "pins" and epoch < people[person]):
                         self._conn.execute(f"DELETE FROM {table} WHERE person = ?", (person,))
+            for (person,) in self._conn.execute("SELECT DISTINCT person FROM lessons").fetchall():
+                if person not in people:
+                    self._conn.execute("DELETE FROM lessons WHERE person = ?", (person,))
+            self._lessons = {p: v for p, v in self._lessons.items() if p in people}
 
     def close(self) -> None:
         with self._lock:
@@ -192,7 +242,14 @@ class PersonDesk:
         occupant = self._occupant(session.person)
         settings = session.settings or (occupant.settings if occupant is not None else Settings())
         return PersonView(number=session.person, display=session.display, settings=settings,
-                          must_set_pin=session.must_set_pin)
+                          must_set_pin=session.must_set_pin,
+                          lessons=self._lessons_of(session.person, occupant))
+
+    def _lessons_of(self, person: str, occupant: Occupant | None) -> dict[str, LessonState]:
+        """The gateway's progress for `person`, overlaid with what they did here not yet echoed."""
+        merged = {**(occupant.lessons if occupant is not None else {}),
+                  **self._store.unechoed_lessons(person)}
+        return dict(list(merged.items())[:MAX_LESSONS])
 
     @property
     def signed_in(self) -> str | None:
@@ -285,6 +342,27 @@ class PersonDesk:
         self._changed()
         return PersonReply(op="settings", outcome="ok")
 
+    async def set_lesson(self, lesson: str, state: LessonState) -> PersonReply:
+        """A step (or the end) of a lesson by the signed-in person: kept here until the gateway
+        echoes it, and sent as a `lesson` event naming them (delivered as theirs even if they
+        have moved by then)."""
+        session = self.session
+        if session is None or session.must_set_pin:
+            return PersonReply(op="lesson", outcome="refused", reason="nobody is signed in")
+        occupant = self._occupant(session.person)
+        known = self._lessons_of(session.person, occupant)
+        if lesson not in known and len(known) >= MAX_LESSONS:
+            return PersonReply(op="lesson", outcome="refused",
+                               reason=f"at most {MAX_LESSONS} lessons")
+        session.last_active = self._monotonic()
+        if known.get(lesson) == state:
+            return PersonReply(op="lesson", outcome="ok")
+        await asyncio.to_thread(self._store.set_lesson, session.person, lesson, state)
+        await self._event("lesson", session.person, session.epoch, lesson=lesson,
+                          lesson_state=state)
+        self._changed()
+        return PersonReply(op="lesson", outcome="ok")
+
     async def sign_out(self) -> PersonReply:
         await self.end("sign_out")
         return PersonReply(op="sign_out", outcome="ok")
@@ -315,11 +393,14 @@ class PersonDesk:
 
     async def occupants_changed(self) -> None:
         """A new desired state: a person no longer here is signed out and forgotten."""
-        people = {p.number: p.pin_epoch for p in self._occupants().people}
+        occupants = self._occupants().people
+        people = {p.number: p.pin_epoch for p in occupants}
         if self.session is not None and self.session.person not in people:
             await self.end("moved")
         try:
             await asyncio.to_thread(self._store.keep_only, people)
+            await asyncio.to_thread(self._store.drop_echoed,
+                                    {p.number: dict(p.lessons) for p in occupants})
         except StoreError as exc:
             log.error("%s: cannot forget people who left: %s", self._device, exc)
 

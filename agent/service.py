@@ -55,6 +55,7 @@ from wire.localapi import (
     ActiveRequest,
     LaunchReply,
     LaunchRequest,
+    LessonRequest,
     PersonReply,
     PersonRequest,
     RequestSaved,
@@ -554,4 +555,6 @@ class Agent:
             return people.touch()
         if isinstance(request, SettingsRequest):
             return await people.set_settings(request.settings)
+        if isinstance(request, LessonRequest):
+            return await people.set_lesson(request.lesson, request.state)
         return await people.sign_out()

@@ -3,7 +3,8 @@
 The shell sends requests (`{"op": ...}`); the agent answers each with one line and, after
 `watch`, pushes a `state` line on every change. `{"op": "launch", "app": ID}` is answered with a
 `launch` line (ok, reason, argv): the shell spawns an app only on its yes. `sign_in`, `set_pin`,
-`sign_out`, `active` and `settings` are answered with a `person` line (docs/prisoners-tablet.md).
+`sign_out`, `active`, `settings` and `lesson` are answered with a `person` line
+(docs/prisoners-tablet.md).
 The shell is unprivileged and trusts nothing but this socket; a line longer than `MAX_LINE` is a
 protocol error.
 """
@@ -15,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, TypeAdapter, ValidationError
 
 from wire.documents import AppId, Document, LockView, Millis
-from wire.prisoners import DisplayName, PrisonNumber, Settings
+from wire.prisoners import MAX_LESSONS, DisplayName, LessonId, LessonState, PrisonNumber, Settings
 from wire.requests import RequestText, RequestType
 
 MAX_LINE = 64 * 1024
@@ -125,6 +126,10 @@ class PersonView(Document):
     settings: Settings = Settings()
     must_set_pin: bool = False
     """Signed in with a one-time code: the shell shows only "choose your PIN" until one is set."""
+    lessons: dict[LessonId, LessonState] = Field(default_factory=dict,
+                                                 max_length=MAX_LESSONS)
+    """The person's lesson progress: the gateway's (their occupant record), overlaid with steps
+    taken on this tablet that the gateway has not yet echoed back."""
 
 
 class ShellState(Document):
@@ -243,6 +248,15 @@ class SettingsRequest(Document):
     settings: Settings
 
 
+class LessonRequest(Document):
+    """The signed-in person moved to a step of a lesson, or finished it: it is theirs (the agent
+    keeps it and sends a `lesson` event), never the tablet's."""
+
+    op: Literal["lesson"]
+    lesson: LessonId
+    state: LessonState
+
+
 class ActiveRequest(Document):
     """The person touched the screen: their session is not idle."""
 
@@ -251,11 +265,12 @@ class ActiveRequest(Document):
 
 PersonRequest = (
     SignInRequest | SetPinRequest | SignOutRequest | ActiveRequest | SettingsRequest
+    | LessonRequest
 )
 
 Request = Annotated[
     WatchRequest | GetRequest | LaunchRequest | SubmitRequest | WebOpenRequest | SignInRequest
-    | SetPinRequest | SignOutRequest | ActiveRequest | SettingsRequest,
+    | SetPinRequest | SignOutRequest | ActiveRequest | SettingsRequest | LessonRequest,
     Field(discriminator="op"),
 ]
 _REQUEST = TypeAdapter(Request)
@@ -304,7 +319,7 @@ class PersonReply(Document):
     """The answer to one sign_in / set_pin / sign_out / active request."""
 
     type: Literal["person"] = "person"
-    op: Literal["sign_in", "set_pin", "sign_out", "active", "settings"]
+    op: Literal["sign_in", "set_pin", "sign_out", "active", "settings", "lesson"]
     outcome: PersonOutcome
     attempts_left: int = 0
     reason: str = ""
