@@ -28,6 +28,7 @@ from wire import localapi
 from wire.documents import DesiredState, LockOrder, SignedTime, device_audience
 from wire.envelope import seal
 from wire.localapi import (
+    LessonRequest,
     PersonReply,
     SetPinRequest,
     SettingsRequest,
@@ -36,7 +37,7 @@ from wire.localapi import (
     SignOutRequest,
     SubmitRequest,
 )
-from wire.prisoners import MAX_ATTEMPTS, Occupant, Occupants, Settings
+from wire.prisoners import MAX_ATTEMPTS, LessonState, Occupant, Occupants, Settings
 from wire.schedule import utc_ms
 from wire.topics import WING_POLICY, WING_TIME
 
@@ -443,3 +444,111 @@ async def test_settings_changed_while_signed_in_are_the_persons_and_reach_the_ga
     await cell.ask(SignOutRequest(op="sign_out"))
     refused = await cell.ask(SettingsRequest(op="settings", settings=chosen))
     assert refused.outcome == "refused"  # nobody's settings with nobody signed in
+
+
+def lesson(lesson_id: str, step: int, done: bool = False) -> LessonRequest:
+    return LessonRequest(op="lesson", lesson=lesson_id, state=LessonState(step=step, done=done))
+
+
+def unechoed(cell: Cell) -> set[tuple[str, str, int, int]]:
+    with sqlite3.connect(cell.agent.config.state_dir / "people.db") as db:
+        return set(db.execute("SELECT person, lesson, step, done FROM lessons"))
+
+
+async def test_a_lesson_step_offline_survives_a_restart_and_arrives_once_as_its_persons(
+    tmp_path: Path, broker: WingBroker, gateway: aiomqtt.Client
+) -> None:
+    config, clocks = make_config(tmp_path, broker), Clocks()
+    cell, task = await open_cell(config, gateway, clocks)
+    john = occupant(JOHN, "John S.", "482913", credential="pin")
+    anna = occupant(ANNA, "Anna K.", "771203", credential="pin")
+    await cell.desired(john, anna)
+    broker.kill()
+    await wait_until(lambda: not cell.agent.connected)
+    await cell.sign_in(JOHN, "482913")
+
+    assert (await cell.ask(lesson("typing", 2))).outcome == "ok"
+
+    assert cell.state.person is not None
+    assert cell.state.person.lessons == {"typing": LessonState(step=2)}
+    task.cancel()  # the agent restarts before the wing is reachable again
+    await asyncio.gather(task, return_exceptions=True)
+    broker.start()
+    async with aiomqtt.Client(broker.host, broker.port, protocol=aiomqtt.ProtocolVersion.V5,
+                              tls_context=broker.context(broker.gateway_tls())) as wing:
+        await wing.subscribe(f"tablet/{DEVICE}/person", qos=1)
+        cell, task = await open_cell(config, wing, clocks)
+        try:
+            cell.version = 1  # the desired state it kept; the gateway sends the next
+            await cell.desired(john, anna)  # the gateway has not echoed the step yet
+            async with asyncio.timeout(30):
+                async for message in wing.messages:
+                    body = json.loads(bytes(message.payload))  # type: ignore[arg-type]
+                    if body["kind"] == "lesson":
+                        break
+            assert (body["person"], body["lesson"], body["lesson_state"]) == (
+                JOHN, "typing", {"step": 2, "done": False})
+            with sqlite3.connect(config.state_dir / "requests.db") as db:
+                waiting = list(db.execute("SELECT body FROM events WHERE delivered = 0"))
+            assert not any(json.loads(b)["kind"] == "lesson" for (b,) in waiting)  # sent once
+            await cell.sign_in(JOHN, "482913")
+            assert cell.state.person is not None
+            assert cell.state.person.lessons == {"typing": LessonState(step=2)}  # kept
+            await cell.ask(SignOutRequest(op="sign_out"))
+            await cell.sign_in(ANNA, "771203")
+            assert cell.state.person is not None and cell.state.person.number == ANNA
+            assert cell.state.person.lessons == {}  # Anna's own progress, not John's
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_the_gateways_echo_of_a_lesson_step_replaces_the_tablets_copy(
+    cell: Cell, person_events: list[dict[str, Any]]
+) -> None:
+    await cell.desired(occupant(JOHN, "John S.", "482913", credential="pin",
+                                lessons={"email": LessonState(step=1, done=True)}))
+    await cell.sign_in(JOHN, "482913")
+    await cell.ask(lesson("typing", 3))
+    await cell.ask(lesson("typing", 4))
+    assert cell.state.person is not None
+    assert cell.state.person.lessons == {"email": LessonState(step=1, done=True),
+                                         "typing": LessonState(step=4)}
+
+    await cell.desired(occupant(JOHN, "John S.", "482913", credential="pin",
+                                lessons={"typing": LessonState(step=3)}))
+    assert unechoed(cell) == {(JOHN, "typing", 4, 0)}  # an older echo: step 4 is kept
+
+    await cell.desired(occupant(JOHN, "John S.", "482913", credential="pin",
+                                lessons={"typing": LessonState(step=4)}))
+    assert unechoed(cell) == set()
+    await cell.desired(occupant(JOHN, "John S.", "482913", credential="pin",
+                                lessons={"typing": LessonState(step=5, done=True)}))
+    assert cell.state.person is not None  # from here on the gateway's is John's progress
+    assert cell.state.person.lessons == {"typing": LessonState(step=5, done=True)}
+    await wait_until(lambda: len([e for e in person_events if e["kind"] == "lesson"]) == 2)
+
+
+async def test_a_lesson_step_with_nobody_signed_in_is_refused_and_kept_nowhere(
+    cell: Cell
+) -> None:
+    await cell.desired(occupant(JOHN, "John S.", "482913", credential="pin"))
+
+    reply = await cell.ask(lesson("typing", 2))
+
+    assert reply.outcome == "refused"
+    assert unechoed(cell) == set()
+
+
+async def test_a_persons_unechoed_lessons_are_forgotten_when_they_leave_the_cell(
+    cell: Cell
+) -> None:
+    anna = occupant(ANNA, "Anna K.", "771203", credential="pin")
+    await cell.desired(occupant(JOHN, "John S.", "482913", credential="pin"), anna)
+    await cell.sign_in(JOHN, "482913")
+    await cell.ask(lesson("typing", 2))
+    assert unechoed(cell) == {(JOHN, "typing", 2, 0)}
+
+    await cell.desired(anna)  # John moved out
+
+    await wait_until(lambda: unechoed(cell) == set())
