@@ -91,12 +91,13 @@ def set_pin_message(reply: PersonReply, t: gettext.NullTranslations = ENGLISH) -
 
 def ask(socket_path: Path | str, op: str, fields: dict[str, str] | None = None,
         timeout: float = 15.0) -> PersonReply:
-    """One sign_in / set_pin / sign_out / active request to the agent (blocking: call it off the
-    UI thread). A failure to ask is a refusal."""
+    """One sign_in / set_pin / sign_out / active / settings / lesson request to the agent
+    (blocking: call it off the UI thread). A failure to ask is a refusal."""
     from device.agent_link import AgentRefused, ask_once
     from wire.documents import Document
     from wire.localapi import (
         ActiveRequest,
+        LessonRequest,
         PersonReply,
         SetPinRequest,
         SettingsRequest,
@@ -106,11 +107,12 @@ def ask(socket_path: Path | str, op: str, fields: dict[str, str] | None = None,
 
     kinds: dict[str, type[Document]] = {
         "sign_in": SignInRequest, "set_pin": SetPinRequest, "sign_out": SignOutRequest,
-        "active": ActiveRequest, "settings": SettingsRequest}
+        "active": ActiveRequest, "settings": SettingsRequest, "lesson": LessonRequest}
     try:
         given: dict[str, object] = dict(fields or {})
-        if "settings" in given:  # passed as JSON text: fields are strings
-            given["settings"] = json.loads(str(given["settings"]))
+        for name in ("settings", "state"):  # passed as JSON text: fields are strings
+            if name in given:
+                given[name] = json.loads(str(given[name]))
         request = kinds[op].model_validate({"op": op, **given})
         return ask_once(socket_path, request, PersonReply, timeout)
     except (AgentRefused, ValueError) as exc:

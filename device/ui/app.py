@@ -479,6 +479,9 @@ class ShellApp(App):
 
     @property
     def progress(self) -> lesson_rules.Progress:
+        """The signed-in person's progress (from the agent), else the tablet's own file."""
+        if self.people.number is not None:
+            return self.people.progress()
         if self._progress is None:
             from device import lessons as lesson_rules
 
@@ -500,17 +503,21 @@ class ShellApp(App):
         self.go("lesson")
 
     def save_lesson_step(self, lesson: lesson_rules.Lesson, step: int) -> None:
-        from device.lessons import save_progress
-
-        self._progress = self.progress.at_step(lesson, step)
-        save_progress(self.progress_path, self._progress)
+        self._keep_progress(lesson, self.progress.at_step(lesson, step))
 
     def finish_lesson(self, lesson: lesson_rules.Lesson) -> None:
+        self._keep_progress(lesson, self.progress.finished(lesson))
+        self.go("lessons")
+
+    def _keep_progress(self, lesson: lesson_rules.Lesson, progress: lesson_rules.Progress) -> None:
+        """A signed-in person's step goes to the agent (theirs), never into the tablet's file."""
         from device.lessons import save_progress
 
-        self._progress = self.progress.finished(lesson)
-        save_progress(self.progress_path, self._progress)
-        self.go("lessons")
+        if self.people.number is not None:
+            self.people.save_lesson(lesson.id, progress.of(lesson))
+            return
+        self._progress = progress
+        save_progress(self.progress_path, progress)
 
     def send_request(self, type_id: str, text: str,
                      done: Callable[[RequestSaved], None]) -> None:

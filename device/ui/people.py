@@ -26,6 +26,7 @@ from device.ui.widgets import KeyButton, Tile
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from device.lessons import LessonProgress, Progress
     from wire.localapi import PersonReply, PersonView, ShellState
 
 PAD_KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "del", "0", "ok")
@@ -157,6 +158,8 @@ class PeopleSession:
         self.app = app
         self.number: str | None = None
         self._last_active = 0.0
+        self._lessons: dict[str, LessonProgress] = {}
+        """Steps taken in this session, shown before the agent's state carries them."""
 
     def choose(self, number: str, display: str) -> None:
         """A tile on the sign-in screen: that person's PIN pad."""
@@ -177,6 +180,23 @@ class PeopleSession:
         _ask("settings", lambda _reply: None, settings=json.dumps(
             {"language": language, "text_scale": round(text_scale * 100), "theme": theme}))
 
+    def progress(self) -> Progress:
+        """The signed-in person's lesson progress: the agent's (theirs, from the gateway and
+        this tablet) with this session's latest steps over it."""
+        from device.lessons import LessonProgress, Progress
+
+        state = self.app.shell_state
+        person = state.person if state is not None else None
+        theirs = {lesson_id: LessonProgress(step=value.step, done=value.done)
+                  for lesson_id, value in (person.lessons if person is not None else {}).items()}
+        return Progress(lessons={**theirs, **self._lessons})
+
+    def save_lesson(self, lesson_id: str, progress: LessonProgress) -> None:
+        """A step or the end of a lesson: the person's, kept and sent on by the agent."""
+        self._lessons[lesson_id] = progress
+        _ask("lesson", lambda _reply: None, lesson=lesson_id,
+             state=json.dumps(progress.model_dump()))
+
     def touched(self) -> None:
         """Someone touched the screen: tell the agent the session is in use (throttled)."""
         now = time.monotonic()
@@ -196,6 +216,7 @@ class PeopleSession:
             return
         self.number = number
         self._last_active = time.monotonic()
+        self._lessons = {}
         self._clean()
         self._apply_settings(person)
 
