@@ -187,3 +187,38 @@ def test_a_setting_changed_while_signed_in_is_the_persons_not_the_tablets(
     shell.app.people.sign_out()
     assert shell.wait_until(lambda: shell.screen() == "signin")
     assert shell.app.text_scale == 1.0
+
+
+def test_lesson_progress_is_the_signed_in_persons_and_the_next_person_starts_from_their_own(
+    cell: World, start_shell: Callable
+) -> None:
+    house(cell, occupant(JOHN, "John S.", "482913"), occupant(ANNA, "Anna K.", "771203"))
+    shell = start_shell(cell.agent.socket_path)
+    sign_in(shell, "Anna K.", "771203")
+    assert shell.wait_until(lambda: shell.app.person_name == "Anna K.")
+    shell.app.go("lessons")
+    shell.step()
+    shell.tap(find(shell, "Staying safe online — Not started"))
+    shell.tap(find(shell, "Next"))
+    shell.tap(find(shell, "Next"))
+
+    cell.agent.wait_for(lambda s: s.person is not None
+                        and s.person.lessons.get("staying-safe") is not None
+                        and s.person.lessons["staying-safe"].step == 2)
+    assert not shell.app.progress_path.exists()  # never the tablet's own progress file
+    shell.app.people.sign_out()
+    assert shell.wait_until(lambda: shell.screen() == "signin")
+
+    sign_in(shell, "John S.", "482913")
+    assert shell.wait_until(lambda: shell.app.person_name == "John S.")
+    shell.app.go("lessons")
+    shell.step()
+    assert find(shell, "Staying safe online — Not started")  # John's, not Anna's
+    shell.app.people.sign_out()
+    assert shell.wait_until(lambda: shell.screen() == "signin")
+
+    sign_in(shell, "Anna K.", "771203")
+    assert shell.wait_until(lambda: shell.app.person_name == "Anna K.")
+    shell.app.go("lessons")
+    shell.step()
+    assert find(shell, "Staying safe online — Step 3 of 4")
