@@ -1,4 +1,5 @@
-"""Digital skills lessons: content is data (device/lessons/*.toml), progress is kept per tablet.
+"""Digital skills lessons: content is data (device/lessons/*.toml); progress is the tablet's (this
+file) with nobody signed in, and a signed-in person's from the agent (device/ui/people.py).
 
 Pure: loading validates every file (a broken lesson is skipped and logged, never shown half
 drawn), and `Progress` is a small value saved atomically in the shell's data directory, so a
