@@ -140,6 +140,14 @@ class PeopleStore:
             (person, epoch, verifier),
         )
 
+    def erase_personal(self) -> None:
+        """A remote wipe: forget every chosen PIN and lesson step kept here. Wrong-attempt
+        counts stay: they are the tablet's guard, not anyone's data."""
+        with self._lock, self._conn:
+            self._conn.execute("DELETE FROM pins")
+            self._conn.execute("DELETE FROM lessons")
+            self._lessons = {}
+
     def keep_only(self, people: dict[str, int]) -> None:
         """Forget everyone not in `people` (number → current epoch) and PINs of older epochs:
         a person who moved out leaves nothing of theirs behind."""
@@ -384,6 +392,12 @@ class PersonDesk:
 
     async def announce(self, session: Session, ended: SessionEnd) -> None:
         await self._event("signed_out", session.person, session.epoch, ended=ended)
+
+    async def wipe(self) -> None:
+        """A remote wipe: the session ends and the people data kept on this tablet is erased."""
+        await self.end("lock")
+        await asyncio.to_thread(self._store.erase_personal)
+        self._changed()
 
     async def end(self, ended: SessionEnd) -> None:
         session = self.end_now(ended)

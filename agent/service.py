@@ -492,7 +492,10 @@ class Agent:
         self._requests = desk
 
     async def _erase_outbox(self) -> None:
-        """A wipe: the request outbox, closed, deleted and opened again empty."""
+        """A wipe: the request outbox, closed, deleted and opened again empty; the people
+        store's chosen PINs and lesson steps erased."""
+        if self._people is not None:
+            await self._people.wipe()
         desk, self._requests = self._requests, None
         if desk is not None:
             await desk.close()

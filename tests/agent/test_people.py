@@ -552,3 +552,23 @@ async def test_a_persons_unechoed_lessons_are_forgotten_when_they_leave_the_cell
     await cell.desired(anna)  # John moved out
 
     await wait_until(lambda: unechoed(cell) == set())
+
+
+def test_a_wipe_erases_chosen_pins_and_lesson_steps_and_keeps_the_attempt_count(
+        tmp_path: Path) -> None:
+    from agent.people import PeopleStore
+
+    store = PeopleStore(tmp_path / "people.db")
+    verifier = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash("482913")
+    store.set_chosen_pin("A1234BC", 1, verifier)
+    store.set_lesson("A1234BC", "staying-safe", LessonState(step=2))
+    store.set_failed("A1234BC", 1, 3)
+    store.erase_personal()
+    assert store.chosen_pin("A1234BC", 1) is None
+    assert store.unechoed_lessons("A1234BC") == {}
+    assert store.failed("A1234BC", 1) == 3
+    reopened = PeopleStore(tmp_path / "people.db")
+    assert reopened.chosen_pin("A1234BC", 1) is None
+    assert reopened.unechoed_lessons("A1234BC") == {}
+    store.close()
+    reopened.close()
