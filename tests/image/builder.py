@@ -131,8 +131,10 @@ def in_chroot(root: Path, command: str) -> None:
     try:
         run("unshare", "--mount", "--propagation", "private", "sh", "-c",
             f'mount -t proc proc "{root}/proc" && mount --rbind /dev "{root}/dev" && '
-            f'chroot "{root}" env PIP_CERT=/tmp/build-host-ca.crt '
-            f'SSL_CERT_FILE=/tmp/build-host-ca.crt sh -c "$1"', "sh", command)
+            f'chroot "{root}" env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin '
+            "HOME=/root LANG=C.UTF-8 PIP_CERT=/tmp/build-host-ca.crt "
+            "SSL_CERT_FILE=/tmp/build-host-ca.crt REQUESTS_CA_BUNDLE=/tmp/build-host-ca.crt "
+            'sh -c "$1"', "sh", command)
     finally:
         (root / "etc/resolv.conf").unlink(missing_ok=True)
         (root / "tmp/build-host-ca.crt").unlink(missing_ok=True)
