@@ -67,13 +67,20 @@ BOARD ?= qemu
 DEPLOYMENT ?= development
 IMAGE_VERSION ?= 0.1.0
 IMAGE_OUTPUT ?= $(CURDIR)/output/$(BOARD)-$(DEPLOYMENT)
-.PHONY: image image-check
+.PHONY: image image-check image-test
 # Every Python package of buildroot/ built as Buildroot builds it (its pinned host tools, from PyPI);
 # with CELLBRIDGE_BUILDROOT=<checkout of buildroot/buildroot.version> also check-package over the tree
 # and every defconfig resolved. CELLBRIDGE_IMAGE_CHECK_KIVY=1 adds Kivy (compiles ~4 min). `make test`
 # runs the same tests (tests/buildroot).
 image-check: setup
 	$(PY) -m pytest -q -p no:randomly tests/buildroot/test_host_build.py tests/buildroot/test_kconfig.py
+
+# The boot test (tests/image, README "Boot test"): a Debian test image carrying buildroot/'s overlay,
+# units, firewall, RAUC config and compositor setup, booted in qemu-system-x86_64. Needs root
+# (mmdebstrap, mkfs) and network to Debian's mirror and PyPI on the first run; cached in
+# ~/.cache/cellbridge/image-test/ after that. Not part of `make test`.
+image-test: setup
+	CELLBRIDGE_IMAGE_TEST=1 $(PY) -m pytest -q -p no:randomly --timeout=3600 tests/image
 
 image:
 	@sh buildroot/scripts/build-image.sh '$(BOARD)' '$(BUILDROOT)' '$(IMAGE_OUTPUT)' '$(DEPLOYMENT)' '$(IMAGE_VERSION)' '$(RELEASE_KEYRING)' $(if $(TUF_ROOT),'$(TUF_ROOT)')

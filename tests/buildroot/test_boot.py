@@ -4,9 +4,17 @@ is found by PARTUUID, the console is where the Pi puts it, and the data partitio
 from __future__ import annotations
 
 import re
+
 import pytest
 
-from tests.buildroot.support import BOARDS, COMMON_OVERLAY, TREE, board_meta, defconfig, parse_config
+from tests.buildroot.support import (
+    BOARDS,
+    COMMON_OVERLAY,
+    TREE,
+    board_meta,
+    defconfig,
+    parse_config,
+)
 
 COMMON_MARK = "# --- common to every board from here"
 ROOT_ARM64 = "b921b045-1df0-41c3-af44-4c6f280d3fae"

@@ -150,19 +150,40 @@ def test_nftables_accepts_the_ruleset() -> None:
     assert result.returncode == 0, result.stderr
 
 
-# Run inside a fresh network namespace: load the policy, then try to send to the gateway and to a
-# stranger. An output-hook drop makes sendto() fail with EPERM.
+# Run inside a fresh network namespace: load the policy, then try to reach the gateway and a
+# stranger. A UDP send the output hook drops fails with EPERM; a TCP connect it drops counts in the
+# ruleset's blocked_out counter (the SYN is never answered either way: nothing is at 10.20.0.1).
+# IPv6 is off in the namespace, so nothing else (router solicitations) counts there.
 _PROBE = """
-import json, socket
-def send(addr):
+import json, re, socket, subprocess
+def blocked_out():
+    out = subprocess.run(["nft", "list", "counter", "inet", "cellbridge", "blocked_out"],
+                         capture_output=True, text=True, check=True).stdout
+    return int(re.search(r"packets (\\d+) bytes", out).group(1))
+def udp(addr, port):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        s.sendto(b"x", (addr, 8883))
+        s.sendto(b"x", (addr, port))
         return "sent"
     except PermissionError:
         return "blocked"
-print(json.dumps({"gateway": send("10.20.0.1"), "stranger": send("10.30.0.1")}))
+def tcp(addr, port):
+    before = blocked_out()
+    s = socket.socket()
+    s.settimeout(0.3)
+    try:
+        s.connect((addr, port))
+    except OSError:
+        pass
+    return "blocked" if blocked_out() > before else "sent"
+print(json.dumps({
+    "gateway tcp 8883": tcp("10.20.0.1", 8883), "gateway tcp 3128": tcp("10.20.0.1", 3128),
+    "gateway tcp 22": tcp("10.20.0.1", 22), "gateway udp 123": udp("10.20.0.1", 123),
+    "gateway udp 8883": udp("10.20.0.1", 8883), "stranger tcp 8883": tcp("10.30.0.1", 8883),
+    "stranger udp 123": udp("10.30.0.1", 123),
+}))
 """
+ENROLLED = "GATEWAY_ADDR=10.20.0.1\nGATEWAY_PORTS=8883,8443,3128\n"
 
 
 def run_in_netns(tmp_path: Path, env_content: str | None) -> tuple[dict[str, str], str]:
@@ -171,7 +192,8 @@ def run_in_netns(tmp_path: Path, env_content: str | None) -> tuple[dict[str, str
         env_file.write_text(env_content)
     chrony = tmp_path / "chrony"
     script = (
-        "set -e; ip link add v0 type veth peer name v1; ip addr add 10.20.0.2/8 dev v0;"
+        "set -e; sysctl -qw net.ipv6.conf.default.disable_ipv6=1;"
+        " ip link add v0 type veth peer name v1; ip addr add 10.20.0.2/8 dev v0;"
         " ip link set v0 up; ip link set v1 up;"
         f" sh {NETWORK_POLICY} apply {env_file} 2>/dev/null; {sys.executable} -c '{_PROBE}'"
     )
@@ -194,16 +216,58 @@ def run_in_netns(tmp_path: Path, env_content: str | None) -> tuple[dict[str, str
     return json.loads(result.stdout), sources.read_text() if sources.exists() else ""
 
 
-def test_firewall_lets_traffic_reach_only_the_enrolled_gateway(tmp_path: Path) -> None:
-    sent, sources = run_in_netns(tmp_path, "GATEWAY_ADDR=10.20.0.1\n")
-    assert sent == {"gateway": "sent", "stranger": "blocked"}
+def test_firewall_lets_out_only_the_enrolled_gateways_service_ports_and_time(
+    tmp_path: Path,
+) -> None:
+    sent, sources = run_in_netns(tmp_path, ENROLLED)
+    assert sent == {
+        "gateway tcp 8883": "sent", "gateway tcp 3128": "sent", "gateway tcp 22": "blocked",
+        "gateway udp 123": "sent", "gateway udp 8883": "blocked",
+        "stranger tcp 8883": "blocked", "stranger udp 123": "blocked",
+    }
     assert sources == "server 10.20.0.1 iburst\n"
 
 
-def test_firewall_blocks_everyone_when_the_enrolment_is_missing(tmp_path: Path) -> None:
-    sent, sources = run_in_netns(tmp_path, None)
-    assert sent == {"gateway": "blocked", "stranger": "blocked"}
+@pytest.mark.parametrize("content", [None, "GATEWAY_ADDR=10.20.0.1\n", "GATEWAY_PORTS=8883\n"])
+def test_firewall_blocks_everyone_when_the_enrolment_is_missing_or_incomplete(
+    tmp_path: Path, content: str | None
+) -> None:
+    sent, sources = run_in_netns(tmp_path, content)
+    assert set(sent.values()) == {"blocked"}
     assert sources == ""
+
+
+def ports(tmp_path: Path, content: str) -> subprocess.CompletedProcess[str]:
+    env_file = tmp_path / "network.env"
+    env_file.write_text(content)
+    return subprocess.run(
+        ["sh", str(NETWORK_POLICY), "ports", str(env_file)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_network_policy_reads_the_gateways_ports(tmp_path: Path) -> None:
+    result = ports(tmp_path, ENROLLED)
+    assert (result.returncode, result.stdout) == (0, "8883 8443 3128\n")
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["", "GATEWAY_PORTS=\n", "GATEWAY_PORTS=8883;3128\n", "GATEWAY_PORTS=8883 3128\n",
+     "GATEWAY_PORTS=0\n", "GATEWAY_PORTS=08883\n", "GATEWAY_PORTS=65536\n",
+     "GATEWAY_PORTS=100000\n", "GATEWAY_PORTS=8883,\n", "GATEWAY_PORTS=,8883\n",
+     "GATEWAY_PORTS=8883,,3128\n", "GATEWAY_PORTS=1-65535\n", "GATEWAY_PORTS=1,2,3,4,5,6,7,8,9\n",
+     "GATEWAY_PORTS=8883 }, 0-65535 {\n", "GATEWAY_PORTS=8883\nGATEWAY_PORTS=22\n"],
+)
+def test_network_policy_refuses_anything_but_a_short_list_of_ports(
+    tmp_path: Path, line: str
+) -> None:
+    result = ports(tmp_path, "GATEWAY_ADDR=10.20.0.1\n" + line)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("network-policy: ")
 
 
 def make_image(*args: str) -> subprocess.CompletedProcess[str]:

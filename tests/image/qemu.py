@@ -1,0 +1,113 @@
+"""Boot the test image in qemu-system-x86_64: the Debian kernel and initrd from the image (direct
+kernel boot), the disk as virtio, the serial console into a file, QMP for screendumps."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.image.builder import PARTUUID
+
+DONE = "CBTEST done"
+
+
+@dataclass
+class Guest:
+    image: Path
+    work: Path
+    accel: str = field(default_factory=lambda: os.environ.get("CELLBRIDGE_IMAGE_ACCEL", "tcg"))
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def serial(self) -> Path:
+        return self.work / "serial.log"
+
+    @property
+    def qmp_path(self) -> Path:
+        return self.work / "qmp.sock"
+
+    def start(self) -> Guest:
+        cmdline = (
+            f"root=PARTUUID={PARTUUID.format(3)} rw rootwait console=ttyS0,115200 panic=5 "
+            "rauc.slot=A systemd.show_status=1"
+        )
+        args = [
+            "qemu-system-x86_64", "-machine", f"q35,accel={self.accel}", "-m", "2048", "-smp", "2",
+            "-kernel", str(self.image / "vmlinuz"), "-initrd", str(self.image / "initrd.img"),
+            "-append", cmdline,
+            "-drive", f"file={self.image / 'disk.img'},if=virtio,format=raw,snapshot=on",
+            "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0",
+            "-vga", "std", "-display", "none",
+            "-serial", f"file:{self.serial}",
+            "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
+            "-no-reboot",
+        ]
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                                        stderr=(self.work / "qemu.err").open("wb"))
+        return self
+
+    def log(self) -> str:
+        return self.serial.read_text(errors="replace") if self.serial.exists() else ""
+
+    def wait_for(self, marker: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log()
+            if marker in text:
+                return text
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"QEMU ended before {marker!r}:\n{text[-4000:]}")
+            time.sleep(2)
+        raise AssertionError(f"no {marker!r} within {timeout:.0f}s:\n{self.log()[-4000:]}")
+
+    def qmp(self, command: str, **arguments: object) -> dict[str, object]:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(str(self.qmp_path))
+            stream = s.makefile("rw")
+            json.loads(stream.readline())  # greeting
+            for cmd, args in (("qmp_capabilities", {}), (command, arguments)):
+                stream.write(json.dumps({"execute": cmd, "arguments": args}) + "\n")
+                stream.flush()
+                while True:
+                    reply = json.loads(stream.readline())
+                    if "return" in reply or "error" in reply:
+                        break
+            return reply  # type: ignore[no-any-return]
+
+    def screendump(self, path: Path) -> Path:
+        reply = self.qmp("screendump", filename=str(path))
+        assert "return" in reply, reply
+        return path
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        with contextlib.suppress(OSError):
+            self.qmp("quit")
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def findings(log: str) -> list[list[str]]:
+    """The harness's `CBTEST key value…` lines, split into words."""
+    return [line.split()[1:] for line in re.findall(r"^CBTEST .*$", log, re.M)]
+
+
+def read_ppm(path: Path) -> tuple[int, int, bytes]:
+    """Width, height and RGB bytes of a binary PPM (QEMU's screendump format)."""
+    data = path.read_bytes()
+    header = re.match(rb"P6\s+(\d+)\s+(\d+)\s+(\d+)\s", data)
+    assert header, "not a binary PPM"
+    width, height = int(header.group(1)), int(header.group(2))
+    return width, height, data[header.end():header.end() + width * height * 3]
