@@ -57,6 +57,7 @@ class PrisonRig:
         self.prison_broker: Mosquitto | None = None
         self.gateways: dict[str, GatewayService] = {}
         self.service: PrisonService | None = None
+        self.service_task: asyncio.Task[None] | None = None
         self.postgresql: str | None = None
         """The prison store's PostgreSQL DSN (None: SQLite under the state directory)."""
 
@@ -150,7 +151,8 @@ class PrisonRig:
         """The prison service, every gateway and every tablet, until the block ends."""
         self.service = PrisonService(self.service_config())
         self.gateways = {w: GatewayService(self.gateway_config(w)) for w in self.wings}
-        tasks = [asyncio.create_task(self.service.run())]
+        self.service_task = asyncio.create_task(self.service.run())
+        tasks = [self.service_task]
         tasks += [asyncio.create_task(g.run()) for g in self.gateways.values()]
         try:
             async with contextlib.AsyncExitStack() as stack:
