@@ -32,9 +32,12 @@ from bench.stats import Row, markdown
 @click.option("--prison", "prison_shape", default="8x25", show_default=True,
               help="Prison lockdown: WINGSxTABLETS bridged wings against one wing of the same "
                    "total (the issue's full size: 8x500); empty to skip it.")
+@click.option("--bridge-messages", default=5000, show_default=True,
+              help="Bridge throughput: `reported` messages wing → prison over the bridge, "
+                   "against the wing broker's local delivery (0: skip it).")
 def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str,
          policy_tablets: int, idle_seconds: float, day_minutes: int, with_shell: bool,
-         with_web: bool, web_tablets: int, prison_shape: str) -> None:
+         with_web: bool, web_tablets: int, prison_shape: str, bridge_messages: int) -> None:
     """Run the benchmarks and print their table (paste it into README.md)."""
     rows: list[Row] = []
     for tls in (False, True) if tls_only is None else (tls_only,):
@@ -70,6 +73,10 @@ def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str,
 
         wings, per_wing = (int(n) for n in prison_shape.lower().split("x"))
         rows += prison.run(wings, per_wing)
+    if bridge_messages:
+        from bench import bridge
+
+        rows += bridge.run(bridge_messages)
     click.echo(markdown(rows))
 
 
