@@ -44,7 +44,7 @@ def storm_rig(tmp_path: Path) -> Iterator[PrisonRig]:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(3600 if SLOW else 300)
+@pytest.mark.timeout(3600 if SLOW else 180)
 @pytest.mark.parametrize("moment", MOMENTS)
 async def test_a_wing_reconnect_storm_during_a_prison_lockdown_ends_locked_and_confirmed(
         storm_rig: PrisonRig, moment: str) -> None:
