@@ -37,10 +37,13 @@ from bench.stats import Row, markdown
 @click.option("--console-tablets", default=2000, show_default=True,
               help="The staff console in Chromium: wing map render and click → all confirmed "
                    "against `staff lock --wait` (0: skip).")
+@click.option("--bridge-messages", default=5000, show_default=True,
+              help="Bridge throughput: `reported` messages wing → prison over the bridge, "
+                   "against the wing broker's local delivery (0: skip it).")
 def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str,
          policy_tablets: int, idle_seconds: float, day_minutes: int, with_shell: bool,
          with_web: bool, web_tablets: int, prison_shape: str, roll_prisoners: int,
-         console_tablets: int) -> None:
+         console_tablets: int, bridge_messages: int) -> None:
     """Run the benchmarks and print their table (paste it into README.md)."""
     rows: list[Row] = []
     for tls in (False, True) if tls_only is None else (tls_only,):
@@ -87,6 +90,10 @@ def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str,
         from bench import console
 
         rows += console.run(console_tablets, samples=5)
+    if bridge_messages:
+        from bench import bridge
+
+        rows += bridge.run(bridge_messages)
     click.echo(markdown(rows))
 
 

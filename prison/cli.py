@@ -25,7 +25,7 @@ from common.text import inert
 from prison import view
 from prison.commands import issue_lockdown
 from prison.config import PrisonConfig
-from prison.store import PrisonStore, StoreError
+from prison.store import PrisonStore, StoreError, StoreUnavailable
 from wire.envelope import private_key_from_pem
 from wire.prison import WingSummary
 
@@ -69,7 +69,10 @@ def run(config_path: Path, log_level: str) -> None:
 async def serve(config: PrisonConfig) -> None:
     from prison.service import PrisonService
 
-    service = PrisonService(config)
+    try:
+        service = PrisonService(config)
+    except StoreError as exc:  # at start: say so and exit 1 (a supervisor restarts us)
+        raise click.ClickException(str(exc)) from exc
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
@@ -86,7 +89,10 @@ def _command(config_path: Path, locked: bool, reason: str, by: str, wait_s: floa
              as_json: bool) -> None:
     config = _load(config_path)
     key = private_key_from_pem(config.signing_key.read_bytes())
-    store = _open_store(config)
+    try:
+        store = config.open_store()
+    except StoreError as exc:
+        raise click.ClickException(f"command not recorded, nothing will be sent: {exc}") from exc
     try:
         try:
             command = issue_lockdown(store, key, config.prison, locked=locked, by=by,
@@ -94,14 +100,26 @@ def _command(config_path: Path, locked: bool, reason: str, by: str, wait_s: floa
                                      ttl_s=config.command_ttl_s)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
-        pending = wait_for(store, config.wings, command.version, wait_s)
-        links = {w: store.link(w) for w in config.wings}
+        except StoreUnavailable as exc:
+            raise click.ClickException(
+                f"command not recorded, nothing will be sent: {exc}") from exc
+        pending, unreadable = wait_for(store, config.wings, command.version, wait_s)
+        try:
+            links = {w: store.link(w) for w in config.wings}
+        except StoreUnavailable:
+            links = dict.fromkeys(config.wings)
     finally:
         store.close()
     action = "lock" if locked else "unlock"
     if as_json:
         click.echo(json.dumps({"command": command.version, "action": action,
-                               "unconfirmed": pending}, indent=2))
+                               "unconfirmed": pending,
+                               **({"store_unavailable": unreadable} if unreadable else {})},
+                              indent=2))
+    elif unreadable:
+        # Recorded (the service sends it), but whether it confirmed cannot be read now.
+        click.echo(f"prison {action}: command {command.version} recorded for "
+                   f"{len(config.wings)} wings; confirmation unknown: {inert(unreadable)}")
     else:
         click.echo(f"prison {action}: command {command.version} for "
                    f"{len(config.wings)} wings")
@@ -117,7 +135,7 @@ def _command(config_path: Path, locked: bool, reason: str, by: str, wait_s: floa
                     down = (f" (link down since {_when(link.since)})"
                             if link is not None and not link.up else "")
                     click.echo(f"  wing {inert(wing)}: not confirmed: {shown}{more}{down}")
-    if wait_s > 0 and pending:
+    if wait_s > 0 and (pending or unreadable):
         raise SystemExit(NOT_CONFIRMED_EXIT)
 
 
@@ -127,13 +145,19 @@ def unconfirmed(store: PrisonStore, wings: list[str], version: int) -> dict[str,
 
 
 def wait_for(store: PrisonStore, wings: list[str], version: int, wait_s: float,
-             interval_s: float = 0.1) -> dict[str, list[str]]:
-    """Poll the view until every wing and tablet confirmed `version` or `wait_s` passed."""
+             interval_s: float = 0.1) -> tuple[dict[str, list[str]], str]:
+    """Poll the view until every wing and tablet confirmed `version` or `wait_s` passed:
+    (what has not confirmed, "" or why the view could not be read at the end). A store that goes
+    away meanwhile is tried again until the deadline; nothing is taken as confirmed unread."""
     deadline = time.monotonic() + wait_s
+    pending = {w: ["not read: the store is unavailable"] for w in wings}
     while True:
-        pending = unconfirmed(store, wings, version)
-        if not pending or time.monotonic() >= deadline:
-            return pending
+        try:
+            pending, unreadable = unconfirmed(store, wings, version), ""
+        except StoreUnavailable as exc:
+            unreadable = str(exc)
+        if (not pending and not unreadable) or time.monotonic() >= deadline:
+            return pending, unreadable
         time.sleep(interval_s)
 
 
@@ -198,6 +222,8 @@ def status(config_path: Path, wing_id: str | None, as_json: bool) -> None:
         wings = [view.wing_status(w, store.link(w), store.tablets(w), store.applied(w),
                                   store.audit_head(w), store.summary(w)) for w in config.wings]
         tablets = store.tablets(wing_id) if wing_id else []
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
     finally:
         store.close()
     if as_json:
@@ -236,6 +262,8 @@ def audit(config_path: Path, verify: bool, wing_id: str | None, as_json: bool) -
     try:
         held = {w: (store.audit_count(w), store.audit_head(w)) for w in wings}
         checks = {w: store.verify_audit(w) for w in wings} if verify else {}
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
     finally:
         store.close()
     broken = [w for w, check in checks.items() if not check.ok]

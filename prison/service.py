@@ -4,6 +4,16 @@ each gateway's summary of its wing)
 and sends each wing the newest prison command, again whenever that wing's link comes back.
 
 The store is the record: the CLI adds commands to it, the service notices and sends them.
+
+The store may go away (the PostgreSQL server stops or restarts, SQLite hits a disk error): the
+service keeps running. What it had already received from the broker but could not write is held
+in memory (at most `HELD_MAX` messages) and it leaves the prison broker, so everything after stays
+queued in its persistent session there, as when the service itself is down. It retries the store
+with jittered exponential backoff (tenacity); once the store answers it writes what it held, in
+order, and connects again: the queue drains, and the retained `reported`/`status`/`applied`/
+`summary`/`link` messages come again on subscription. Nothing is sent down while the store is
+away (a command is only ever sent from the store's record), and the CLI refuses new commands
+because it cannot record them.
 """
 
 from __future__ import annotations
@@ -11,13 +21,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 
 import aiomqtt
 from pydantic import ValidationError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_random_exponential
 
 from common.mqtt import make_client, run_reconnecting
 from prison.config import PrisonConfig
+from prison.store import StoreUnavailable
 from wire import prison as wp
 from wire import topics
 from wire.documents import ReportedState, Status
@@ -30,6 +43,11 @@ COMMAND_POLL_S = 0.2
 SYNC_SPACING_S = 2.0
 MAX_PAYLOAD = 512 * 1024
 """Nothing a wing sends up is larger (the largest, a command's answer, is capped at this)."""
+HELD_MAX = 10_000
+"""Messages received but not yet written, held while the store is away (the rest stays queued at
+the prison broker). Past this the oldest go; what they said comes back anyway (retained state
+on resubscription, audit entries by the sync request on the gap)."""
+STORE_BACKOFF_MAX_S = 15.0
 
 
 def wall_ms() -> int:
@@ -46,6 +64,11 @@ class PrisonService:
         self._sent: dict[str, int] = {}
         """Per wing, the newest command version sent on this session."""
         self._synced: dict[str, float] = {}
+        self.store_available = asyncio.Event()
+        """Set while the store answers; cleared from a failed call until it answers again."""
+        self.store_available.set()
+        self._held: deque[tuple[str, bytes]] = deque(maxlen=HELD_MAX)
+        self._store_lock = asyncio.Lock()
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
@@ -58,6 +81,7 @@ class PrisonService:
         self.store.close()
 
     async def _session(self) -> None:
+        await self._store_back()  # not before the store answers: the broker queues meanwhile
         client = make_client(self.config.broker, f"prison-{self.config.prison}",
                              persistent_session_s=SESSION_EXPIRY_S)
         async with client:
@@ -67,22 +91,72 @@ class PrisonService:
             self.connected.set()
             try:
                 async for message in client.messages:
-                    await self._handle(str(message.topic), bytes(message.payload))
+                    received = (str(message.topic), bytes(message.payload))
+                    try:
+                        await self._handle(*received)
+                    except StoreUnavailable as exc:
+                        self._store_lost(exc)
+                        self._held.append(received)
+                        while len(client.messages):  # received (acknowledged) already: hold
+                            message = await anext(client.messages)
+                            self._held.append((str(message.topic), bytes(message.payload)))
+                        log.warning("holding %d messages; leaving the prison broker until the "
+                                    "store is back (it queues the rest)", len(self._held))
+                        return
             finally:
                 self._client = None
                 self.connected.clear()
+
+    # -- the store going away ------------------------------------------------------------------
+
+    def _store_lost(self, exc: StoreUnavailable) -> None:
+        if self.store_available.is_set():
+            log.error("prison store unavailable: %s", exc)
+        self.store_available.clear()
+
+    async def _store_back(self) -> None:
+        """Return once the store answers and what was held meanwhile is written, retrying with
+        jittered exponential backoff."""
+        async with self._store_lock:
+            if self.store_available.is_set() and not self._held:
+                return
+
+            def waiting(state: RetryCallState) -> None:
+                outcome = state.outcome
+                log.info("prison store still unavailable (%s); retrying",
+                         outcome.exception() if outcome else "")
+
+            async for attempt in AsyncRetrying(
+                    retry=retry_if_exception_type(StoreUnavailable),
+                    wait=wait_random_exponential(multiplier=0.5, max=STORE_BACKOFF_MAX_S),
+                    before_sleep=waiting, reraise=True):
+                with attempt:
+                    self.store.ping()
+                    while self._held:
+                        await self._handle(*self._held[0])
+                        self._held.popleft()
+            if not self.store_available.is_set():
+                log.warning("prison store available again")
+            self.store_available.set()
 
     # -- down ------------------------------------------------------------------------------
 
     async def _send_commands(self) -> None:
         while True:
-            command = self.store.latest_command()
+            await asyncio.sleep(COMMAND_POLL_S)
+            if not self.store_available.is_set():
+                await self._store_back()
+                continue
+            try:
+                command = self.store.latest_command()
+            except StoreUnavailable as exc:
+                self._store_lost(exc)
+                continue
             client = self._client
             if command is not None and client is not None:
                 for wing in self.config.wings:
                     if self._sent.get(wing, 0) < command.version:
                         await self._send(client, wing, command.envelope, command.version)
-            await asyncio.sleep(COMMAND_POLL_S)
 
     async def _send(self, client: aiomqtt.Client, wing: str, envelope: bytes, version: int
                     ) -> None:

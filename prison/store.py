@@ -58,6 +58,28 @@ class StoreError(RuntimeError):
     """The store cannot be opened or used (unreachable server, newer schema, …)."""
 
 
+class StoreUnavailable(StoreError):
+    """The store cannot be reached or written just now (the PostgreSQL server went away, a disk
+    error or a full disk under SQLite). Nothing of the failed call was kept; the next call tries
+    again (the PostgreSQL backend reconnects), so it may come back by itself."""
+
+
+SQLITE_TRANSIENT = {5: "busy", 6: "locked", 8: "read-only", 10: "disk I/O error",
+                    13: "disk full", 14: "cannot open", 15: "locking protocol"}
+"""SQLite primary result codes that mean the file cannot be used now, not that our SQL is wrong."""
+
+
+@contextlib.contextmanager
+def _sqlite_errors() -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        if code in SQLITE_TRANSIENT:
+            raise StoreUnavailable(f"SQLite store unavailable: {exc}") from exc
+        raise
+
+
 @dataclass(frozen=True, slots=True)
 class Command:
     version: int
@@ -126,20 +148,24 @@ class SqliteBackend:
         self.connection.execute("PRAGMA busy_timeout=10000")
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
-        return self.connection.execute(sql, tuple(params))
+        with _sqlite_errors():
+            return self.connection.execute(sql, tuple(params))
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         if self.connection.in_transaction:  # nested: part of the outer one
             yield
             return
-        self.connection.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.connection.execute("ROLLBACK")
-            raise
-        self.connection.execute("COMMIT")
+        with _sqlite_errors():
+            self.connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self.connection.execute("COMMIT")
+            except BaseException:
+                # SQLite may have rolled back already (a full disk, an I/O error).
+                if self.connection.in_transaction:
+                    self.connection.execute("ROLLBACK")
+                raise
 
     def close(self) -> None:
         self.connection.close()
@@ -154,16 +180,46 @@ class PostgresBackend:
             import psycopg
         except ImportError as exc:
             raise StoreError("PostgreSQL needs psycopg: pip install 'cellbridge[prison]'") from exc
-        try:
-            self.connection = psycopg.connect(dsn, autocommit=True, connect_timeout=10,
-                                              application_name="cellbridge-prison")
-        except psycopg.Error as exc:
-            raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc
+        self._psycopg = psycopg
+        self._dsn = dsn
+        self._connection: Any = None
         self._depth = 0
+        self._connect()
+
+    def _connect(self) -> Any:
+        psycopg = self._psycopg
+        try:
+            self._connection = psycopg.connect(self._dsn, autocommit=True, connect_timeout=10,
+                                               application_name="cellbridge-prison")
+        except psycopg.Error as exc:
+            raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+        return self._connection
+
+    @property
+    def connection(self) -> Any:
+        """The open connection; a new one when the last was lost (the server went away)."""
+        if self._connection is None or self._connection.closed:
+            return self._connect()
+        return self._connection
+
+    @contextlib.contextmanager
+    def _lost_connection(self) -> Iterator[None]:
+        psycopg = self._psycopg
+        try:
+            yield
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            # The server went away (shut down, restarted, network): drop the connection; the
+            # next call connects again.
+            connection, self._connection = self._connection, None
+            if connection is not None:
+                with contextlib.suppress(psycopg.Error):
+                    connection.close()
+            raise StoreUnavailable(f"PostgreSQL unavailable: {exc}") from exc
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         query: Any = sql.replace("?", "%s")  # our SQL holds no other `?` or `%`
-        return self.connection.execute(query, tuple(params))
+        with self._lost_connection():
+            return self.connection.execute(query, tuple(params))  # type: ignore[no-any-return]
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -172,16 +228,19 @@ class PostgresBackend:
             return
         self._depth += 1
         try:
-            with self.connection.transaction():
-                # One writer at a time, as SQLite's BEGIN IMMEDIATE: a read-then-write (the next
-                # command version, a link's change) cannot interleave with another process's.
-                self.connection.execute("SELECT pg_advisory_xact_lock(20200)")
-                yield
+            with self._lost_connection():
+                connection = self.connection
+                with connection.transaction():
+                    # One writer at a time, as SQLite's BEGIN IMMEDIATE: a read-then-write (the
+                    # next command version, a link's change) cannot interleave with another's.
+                    connection.execute("SELECT pg_advisory_xact_lock(20200)")
+                    yield
         finally:
             self._depth -= 1
 
     def close(self) -> None:
-        self.connection.close()
+        if self._connection is not None:
+            self._connection.close()
 
 
 class PrisonStore:
@@ -195,6 +254,10 @@ class PrisonStore:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         """One statement, `?` parameters (for maintenance and tests)."""
         return self.backend.execute(sql, params)
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the store answers now (reconnecting if it must)."""
+        self.execute("SELECT 1").fetchone()
 
     def schema_version(self) -> int:
         row = self.execute("SELECT MAX(version) FROM schema_version").fetchone()

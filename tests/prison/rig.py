@@ -37,7 +37,9 @@ def tablet_ids(wing: str, count: int) -> list[str]:
 
 
 class PrisonRig:
-    def __init__(self, root: Path, wings: dict[str, int]) -> None:
+    def __init__(self, root: Path, wings: dict[str, int], *, relayed: bool = True) -> None:
+        """`relayed=False`: each bridge dials the prison broker directly (no cutting; for
+        benchmarks, without the relay's extra hop)."""
         self.root = root
         self.wings = sorted(wings)
         self.tablets = {w: tablet_ids(w, n) for w, n in wings.items()}
@@ -47,16 +49,19 @@ class PrisonRig:
             self.demos[wing].enrol(ids)
         self.estate = Estate(estate_root)
         self.prison_port = free_port()
-        self.relays = {w: Relay("127.0.0.1", self.prison_port) for w in self.wings}
+        self.relays = ({w: Relay("127.0.0.1", self.prison_port) for w in self.wings}
+                       if relayed else {})
         prison_pki.create_prison(
             self.estate, PRISON, None, broker_port=self.prison_port,
-            bridge_addresses={w: (r.host, r.port) for w, r in self.relays.items()},
+            bridge_addresses={w: (r.host, r.port) for w, r in self.relays.items()} if relayed
+            else dict.fromkeys(self.wings, ("127.0.0.1", self.prison_port)),
             bridge_restart_cap_s=2)
         self.material = prison_pki.prison_dir(self.estate)
         self.brokers: dict[str, Mosquitto] = {}
         self.prison_broker: Mosquitto | None = None
         self.gateways: dict[str, GatewayService] = {}
         self.service: PrisonService | None = None
+        self.service_task: asyncio.Task[None] | None = None
         self.postgresql: str | None = None
         """The prison store's PostgreSQL DSN (None: SQLite under the state directory)."""
 
@@ -146,18 +151,20 @@ class PrisonRig:
     # -- running -----------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[dict[str, list[Agent]]]:
+    async def running(self, connect_timeout_s: float = 30
+                      ) -> AsyncIterator[dict[str, list[Agent]]]:
         """The prison service, every gateway and every tablet, until the block ends."""
         self.service = PrisonService(self.service_config())
         self.gateways = {w: GatewayService(self.gateway_config(w)) for w in self.wings}
-        tasks = [asyncio.create_task(self.service.run())]
+        self.service_task = asyncio.create_task(self.service.run())
+        tasks = [self.service_task]
         tasks += [asyncio.create_task(g.run()) for g in self.gateways.values()]
         try:
             async with contextlib.AsyncExitStack() as stack:
                 by_wing = {w: await stack.enter_async_context(fleet(  # each wing its own key
                     [self.agent_config(w, t) for t in self.tablets[w]])) for w in self.wings}
                 agents = [a for wing in by_wing.values() for a in wing]
-                await wait_until(lambda: all(a.connected for a in agents), 30)
+                await wait_until(lambda: all(a.connected for a in agents), connect_timeout_s)
                 yield by_wing
         finally:
             for task in tasks:

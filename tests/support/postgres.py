@@ -74,16 +74,25 @@ class PostgresServer:
                 os.chown(path, user.pw_uid, user.pw_gid)
         server._run("initdb", "-D", str(server.data_dir), "-U", SUPERUSER, "--auth=trust",
                     "--encoding=UTF8", "--no-sync")
-        options = (f"-p {server.port} -k {server.socket_dir} -c listen_addresses=127.0.0.1 "
-                   "-c fsync=off -c full_page_writes=off -c synchronous_commit=off "
-                   "-c max_connections=40 -c shared_buffers=16MB")
         try:
-            server._run("pg_ctl", "-D", str(server.data_dir), "-l", str(root / "server.log"),
-                        "-o", options, "-w", "-t", "60", "start")
+            server.resume()
         except BaseException:
             shutil.rmtree(root, ignore_errors=True)
             raise
         return server
+
+    def resume(self) -> None:
+        """Start the server (again, after `halt`), on the same port and socket."""
+        options = (f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
+                   "-c fsync=off -c full_page_writes=off -c synchronous_commit=off "
+                   "-c max_connections=40 -c shared_buffers=16MB")
+        self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.root / "server.log"),
+                  "-o", options, "-w", "-t", "60", "start")
+
+    def halt(self) -> None:
+        """Stop the server as an operator would (`pg_ctl stop -m fast`: clients disconnected,
+        open transactions rolled back); its data stays for `resume`."""
+        self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
 
     def dsn(self, database: str = "postgres") -> str:
         return f"host={self.socket_dir} port={self.port} user={SUPERUSER} dbname={database}"
