@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from agent.apps import AppCheck, verify_app
 from agent.clock import TrustedClock
 from agent.policy_view import app_tiles, curfew_view
+from agent.view import NOBODY
 from agent.web_view import web_sites
 from wire.documents import wing_audience
 from wire.localapi import AppTile, CurfewView, LaunchReply, WebSite
@@ -161,7 +162,8 @@ class PolicyEnforcer:
             return _no(app, "no wing policy yet")
         verdict = decision.app(app)
         if not verdict.allowed:
-            return _no(app, verdict.reason)
+            nobody = profile == NOBODY and verdict.reason == f"unknown profile {NOBODY!r}"
+            return _no(app, "sign in to use this app" if nobody else verdict.reason)
         return None
 
     def verify(self, app: str) -> LaunchOutcome:

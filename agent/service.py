@@ -45,7 +45,7 @@ from agent.session import WingSession
 from agent.shell_link import ShellLink
 from agent.store import StoreError
 from agent.update_link import UpdateLink
-from agent.view import DEFAULT_PROFILE, reported_state, shell_state
+from agent.view import profile_of, reported_state, shell_state
 from agent.web_view import browser_argv, start_url, subject_of
 from agent.webproxy import Refusal, WebForwarder, forwarder_for
 from wire import topics
@@ -170,8 +170,14 @@ class Agent:
 
     @property
     def profile(self) -> str:
-        desired = self.desired
-        return desired.profile if desired is not None else DEFAULT_PROFILE
+        """The profile the apps follow (tiles and launch check alike, agent.view.profile_of):
+        the tablet's; with occupants, the signed-in person's, or only the always-allowed apps."""
+        return profile_of(self.desired, self._signed_in())
+
+    def _signed_in(self) -> str | None:
+        """Who is fully signed in (a PIN chosen), if anyone: their profile and grants apply."""
+        writer = self._people.writer() if self._people is not None else None
+        return writer if isinstance(writer, str) else None
 
     def add_listener(self, callback: Callable[[ShellState], None]) -> None:
         """Call `callback` with every new state (as the shell gets it), e.g. to tell systemd."""
@@ -259,13 +265,18 @@ class Agent:
                 update={"connected": self.connected})
         else:
             state = shell_state(device, self.desired, self.lockdown, connected=self.connected)
-        view = self.policy.view(self.profile, locked=state.locked)
+        profile = self.profile
+        view = self.policy.view(profile, locked=state.locked)
         policy = self.policy.policy
         state = state.model_copy(update={
             "curfew": view.curfew, "apps": view.apps, "trusted_time": view.trusted_time,
             "timezone": policy.timezone if policy is not None else None,
             "web": self._web_view(locked=state.locked or self._failure is not None)})
         state = self._with_people(state)
+        if self.profile != profile:  # the session just ended (lock, curfew): nobody's apps
+            state = state.model_copy(update={
+                "apps": self.policy.view(self.profile, locked=state.locked).apps,
+                "web": self._web_view(locked=state.locked or self._failure is not None)})
         return self._updates.shown(state) if self._updates is not None else state
 
     def _with_people(self, state: ShellState) -> ShellState:
@@ -451,7 +462,7 @@ class Agent:
     def _web_view(self, *, locked: bool) -> WebView:
         if self._forwarder is None or self._forwarder.port == 0:
             return WebView()
-        subject = subject_of(self.desired, self.profile, locked=locked)
+        subject = subject_of(self.desired, self.profile, locked=locked, person=self._signed_in())
         return WebView(available=True, sites=self.policy.web_sites(subject),
                        blocked=self._web_blocked)
 

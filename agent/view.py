@@ -11,6 +11,22 @@ from wire.localapi import ShellState, failsafe_state
 log = logging.getLogger(__name__)
 
 DEFAULT_PROFILE = "standard"
+NOBODY = ""
+"""The profile of nobody: on a tablet of prisoner accounts with nobody signed in, no profile's
+apps — only the always-allowed ones (the Listener line, legal letters), as in curfew."""
+
+
+def profile_of(desired: DesiredState | None, person: str | None) -> str:
+    """The profile the tablet's apps follow now: the tablet's own (`desired.profile`); on a
+    tablet whose desired state names occupants, the signed-in person's (`person`, a prison
+    number), and NOBODY with nobody (fully) signed in. The shell's tiles and the launch check
+    both ask this, so what is shown is what may start."""
+    if desired is None:
+        return DEFAULT_PROFILE
+    if not desired.occupants.people:
+        return desired.profile
+    occupant = next((p for p in desired.occupants.people if p.number == person), None)
+    return occupant.profile if person is not None and occupant is not None else NOBODY
 
 
 def shell_state(

@@ -1,8 +1,10 @@
 """What the shell's Web app is shown, and the browser's command line. Pure.
 
 The list comes from the same pure code the gateway decides with (`wire.webaccess`): the sites of
-the tablet's profile and of its grants live now (carried in its signed desired state), nothing
-while it is locked, in curfew or in a lockdown. The gateway still decides every connection: the
+the tablet's profile and of its grants live now (carried in its signed desired state) — or, on a
+tablet of prisoner accounts, of the signed-in person's profile and grants (carried in their
+occupant entry), and nothing with nobody signed in — and nothing while it is locked, in curfew
+or in a lockdown. The gateway still decides every connection: the
 list is what the prisoner is offered, not what the tablet enforces.
 """
 
@@ -10,19 +12,33 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from wire.documents import DesiredState
+from wire.documents import DesiredState, WebGrant
 from wire.localapi import WebSite
 from wire.policy import Site, WingPolicy
 from wire.schedule import Schedule
 from wire.webaccess import GrantTerms, Subject, allowed_sites
 
 
-def subject_of(desired: DesiredState | None, profile: str, *, locked: bool) -> Subject:
-    """The tablet as `wire.webaccess` sees it: the grants it carries are in effect (the gateway
-    sends only approved, unrevoked ones)."""
-    grants = tuple(GrantTerms(g.id, g.site, g.start, g.until, approved=True)
-                   for g in (desired.web_grants if desired is not None else ()))
+def subject_of(desired: DesiredState | None, profile: str, *, locked: bool,
+               person: str | None = None) -> Subject:
+    """Who the Web app lists for, as `wire.webaccess` sees it (the gateway decides by the same
+    subject): on a tablet whose desired state names no occupants, the tablet (`profile` and the
+    grants it carries); where it names occupants (prisoner accounts), the person signed in
+    (`person`, a prison number; None: nobody) with their own profile and grants, and nobody
+    signed in lists nothing. Carried grants are in effect: the gateway sends only approved,
+    unrevoked ones."""
+    if desired is not None and desired.occupants.people:
+        occupant = next((p for p in desired.occupants.people if p.number == person), None)
+        if person is None or occupant is None:
+            return Subject(known=True, profile="", locked=locked, signed_in=False)
+        return Subject(known=True, profile=occupant.profile, locked=locked,
+                       grants=_terms(occupant.web_grants))
+    grants = _terms(desired.web_grants) if desired is not None else ()
     return Subject(known=desired is not None, profile=profile, locked=locked, grants=grants)
+
+
+def _terms(grants: Sequence[WebGrant]) -> tuple[GrantTerms, ...]:
+    return tuple(GrantTerms(g.id, g.site, g.start, g.until, approved=True) for g in grants)
 
 
 def web_sites(policy: WingPolicy | None, schedule: Schedule | None, subject: Subject,

@@ -83,17 +83,23 @@ class Prisoners:
         inbound.routes[TabletChannel.PERSON] = self.on_person
         inbound.on_report.append(self.on_report)
         web.person_of = self.person_of
+        web.person_changed = lambda number: self.refresh(f"web grants of {number} changed")
         web.present = lambda number: number in self.people and \
             self.people[number].status == "in_cell"
 
     # -- what tablets are told -------------------------------------------------------------
 
-    def occupants(self, cell: str) -> Occupants:
+    def occupants(self, cell: str, now: int) -> Occupants:
+        """The cell's people as its tablets are told: each with their web grants in effect or
+        starting later at `now` (their Web app lists them while they are signed in)."""
         people = sorted((p for p in self.people.values()
                          if p.status == "in_cell" and p.cell == cell), key=lambda p: p.number)
-        return Occupants(people=tuple(p.occupant() for p in people[:MAX_OCCUPANTS]))
+        return Occupants(people=tuple(
+            p.occupant().model_copy(update={
+                "web_grants": self._web.carried(p.number, now, "prisoner")})
+            for p in people[:MAX_OCCUPANTS]))
 
-    def _stale(self) -> list[str]:
+    def _stale(self, now: int) -> list[str]:
         """The tablets whose desired state names other occupants than their cell has now."""
         by_cell: dict[str, Occupants] = {}
         stale = []
@@ -101,7 +107,7 @@ class Prisoners:
             current = self._issuer.desired.get(device)
             wanted = by_cell.get(tablet.cell)
             if wanted is None:
-                wanted = by_cell[tablet.cell] = self.occupants(tablet.cell)
+                wanted = by_cell[tablet.cell] = self.occupants(tablet.cell, now)
             if current is not None and current.document.occupants != wanted:
                 stale.append(device)
         return stale
@@ -112,9 +118,9 @@ class Prisoners:
         devices: list[str] = []
 
         def plan() -> Issue:
-            devices[:] = self._stale()
+            devices[:] = self._stale(now)
             docs = [self._issuer.revision(d, now, self._fleet.reported_desired(d)).model_copy(
-                update={"occupants": self.occupants(self._fleet.tablets[d].cell)})
+                update={"occupants": self.occupants(self._fleet.tablets[d].cell, now)})
                 for d in devices]
             audit = Audit(now, "gateway", "occupants", f"wing:{self._parts.wing}", {
                 "devices": devices[:50], "count": len(devices), "why": why}) if docs else None

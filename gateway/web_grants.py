@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from typing import Any, Protocol
 
@@ -24,6 +24,7 @@ from gateway.parts import Parts
 from gateway.web_grant_book import Grant, GrantBook, GrantConflict
 from wire.documents import MAX_WEB_GRANTS, DesiredState, WebGrant
 from wire.policy import WingPolicy
+from wire.prisoners import MAX_PERSON_WEB_GRANTS
 from wire.schedule import Schedule, local_instant
 from wire.webaccess import Subject, WebDecision, allowed_sites, decide
 
@@ -66,6 +67,8 @@ class WebAccess:
         """Who is signed in on a tablet (gateway.prisoners), when prisoner accounts are on."""
         self.present: Callable[[str], bool] = lambda _number: False
         """Whether a prison number lives on the wing (gateway.prisoners): who may be granted."""
+        self.person_changed: Callable[[str], Awaitable[object]] | None = None
+        """Re-issue the tablets of a person's cell (gateway.prisoners): their grants changed."""
         self._schedule: tuple[WingPolicy, Schedule] | None = None
         self.on_change: list[Callable[[str | None], None]] = []
         """Told the subject whose access may have narrowed (None: anyone's), to re-check open
@@ -147,7 +150,7 @@ class WebAccess:
         grant = await self._io(self._book.add, kind, device, site, purpose.strip(), by, now,
                                ends, entry.sensitive, who)
         self._keep(grant)
-        await self.send_grants(device)
+        await self.send_grants(device, kind)
         return grant.as_json(now)
 
     async def approve(self, grant_id: str, by: str, who: str | None = None) -> dict[str, Any]:
@@ -159,7 +162,7 @@ class WebAccess:
         if grant is None:
             raise UnknownGrant(f"no grant {grant_id!r}")
         self._keep(grant)
-        await self.send_grants(grant.subject)
+        await self.send_grants(grant.subject, grant.subject_kind)
         return grant.as_json(now)
 
     async def revoke(self, grant_id: str, by: str, reason: str, actor: str | None = None
@@ -173,7 +176,7 @@ class WebAccess:
             raise UnknownGrant(f"no grant {grant_id!r}")
         self._keep(grant)
         self._changed(grant.subject)
-        await self.send_grants(grant.subject)
+        await self.send_grants(grant.subject, grant.subject_kind)
         return grant.as_json(now)
 
     async def revoke_subject(self, kind: str, subject: str, by: str, reason: str) -> list[str]:
@@ -198,18 +201,27 @@ class WebAccess:
 
     # -- what the tablet is told (its Web app lists them) -----------------------------------
 
-    def carried(self, device: str, now: int) -> tuple[WebGrant, ...]:
-        """The grants the tablet's signed desired state carries: in effect now or later
-        (approved, unrevoked, unexpired), soonest to end first, at most `MAX_WEB_GRANTS`."""
-        kept = sorted((g for g in self._grants.get(("tablet", device), ())
+    def carried(self, device: str, now: int, kind: str = "tablet") -> tuple[WebGrant, ...]:
+        """The grants a signed desired state carries for tablet `device` (or, `kind`
+        "prisoner", for the person of that number, in their occupant entry): in effect now or
+        later (approved, unrevoked, unexpired), soonest to end first, at most
+        `MAX_WEB_GRANTS` (a person: `MAX_PERSON_WEB_GRANTS`)."""
+        kept = sorted((g for g in self._grants.get((kind, device), ())
                        if g.approved and g.revoked_at is None and g.until > now),
                       key=lambda g: (g.until, g.id))
+        most = MAX_WEB_GRANTS if kind == "tablet" else MAX_PERSON_WEB_GRANTS
         return tuple(WebGrant(id=g.id, site=g.site, start=g.start, until=g.until)
-                     for g in kept[:MAX_WEB_GRANTS])
+                     for g in kept[:most])
 
-    async def send_grants(self, device: str) -> None:
+    async def send_grants(self, device: str, kind: str = "tablet") -> None:
         """A new desired version for `device` when what it carries of its grants changed (the
-        gateway still decides every connection itself: this is what its Web app lists)."""
+        gateway still decides every connection itself: this is what its Web app lists). For a
+        person (`kind` "prisoner"), their cell's tablets are re-issued with the grants in
+        their occupant entry (`person_changed`: gateway.prisoners)."""
+        if kind != "tablet":
+            if self.person_changed is not None:
+                await self.person_changed(device)
+            return
         now = self._clock()
         grants = self.carried(device, now)
         current = self._issuer.desired.get(device)
@@ -240,8 +252,8 @@ class WebAccess:
         for grant in expired:
             self._keep(grant)
             self._changed(grant.subject)
-        for subject in sorted({g.subject for g in expired}):
-            await self.send_grants(subject)
+        for kind, subject in sorted({(g.subject_kind, g.subject) for g in expired}):
+            await self.send_grants(subject, kind)
         return [g.id for g in expired]
 
     async def run(self) -> None:

@@ -16,6 +16,7 @@ from wire.model import Counter as Counter
 from wire.model import Document as Document
 from wire.model import Millis as Millis
 from wire.model import Version as Version
+from wire.model import WebGrant as WebGrant
 from wire.prisoners import Occupants, PrisonNumber
 from wire.topics import DEVICE_ID_PATTERN
 
@@ -78,17 +79,6 @@ class UpdateTarget(Document):
 
 
 MAX_WEB_GRANTS = 32
-
-
-class WebGrant(Document):
-    """A site staff granted this tablet, as the tablet needs it to list it (the Web app): only
-    grants in effect (approved if the site is sensitive, not revoked) are carried; the gateway
-    keeps who granted it and why, and decides every connection itself."""
-
-    id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    site: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
-    start: Millis
-    until: Millis
 
 
 class DesiredState(SignedBody):

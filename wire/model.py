@@ -1,14 +1,15 @@
 """The base of every wire document: strict, frozen models and the integers times are made of.
 
 Kept apart from `wire.documents` so that part-specific contracts (`wire.prisoners`) can build on
-it and `wire.documents` can still embed them.
+it and `wire.documents` can still embed them; `WebGrant` lives here because a tablet's desired
+state and each occupant in it (`wire.prisoners.Occupant`) carry grants alike.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Millis = Annotated[int, Field(ge=0, lt=2**53)]
 """Unix time in milliseconds: all times on the wire are integers, so canonical JSON is exact."""
@@ -21,3 +22,15 @@ SQLite and JSON numbers exactly."""
 
 class Document(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class WebGrant(Document):
+    """A site staff granted (a tablet, or a person wherever they sign in), as the tablet needs it
+    to list it in the Web app: only grants in effect or starting later (approved if the site is
+    sensitive, not revoked, not expired) are carried; the gateway keeps who granted it and why,
+    and decides every connection itself."""
+
+    id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    site: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+    start: Millis
+    until: Millis

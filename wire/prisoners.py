@@ -18,7 +18,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from wire.model import Counter, Document, Millis
+from wire.model import Counter, Document, Millis, WebGrant
 
 PRISON_NUMBER_PATTERN = r"[A-Z][0-9]{4}[A-Z]{2}"
 """A prison number as the roll writes it: `A1234BC` (letter, four digits, two letters)."""
@@ -39,6 +39,9 @@ MAX_ATTEMPTS = 5
 MAX_OCCUPANTS = 4
 """People in one cell that a tablet may be told about (a shared cell is two; four leaves room)."""
 MAX_LESSONS = 32
+MAX_PERSON_WEB_GRANTS = 8
+"""Web grants one occupant carries to the tablet (soonest to end first): four occupants' worth
+stays well inside a desired state's size limit."""
 
 LANGUAGES: tuple[str, ...] = ("en", "pl")
 TEXT_SCALES: tuple[int, ...] = (100, 125, 150)
@@ -120,6 +123,10 @@ class Occupant(Document):
     """The gateway's view: MAX_ATTEMPTS wrong in a row (on any tablet) and no reset since."""
     settings: Settings = Settings()
     lessons: dict[LessonId, LessonState] = Field(default_factory=dict, max_length=MAX_LESSONS)
+    web_grants: Annotated[tuple[WebGrant, ...], Field(max_length=MAX_PERSON_WEB_GRANTS)] = ()
+    """The person's web grants in effect or starting later: while they are signed in, the Web
+    app lists their profile's sites and these (the gateway decides every connection by them
+    too); nobody else on the tablet sees them."""
 
 
 class Occupants(Document):

@@ -40,7 +40,8 @@ class GrantTerms:
 
 @dataclass(frozen=True, slots=True)
 class Subject:
-    """Who asks (a tablet now; a signed-in prisoner once accounts exist) and what holds for it."""
+    """Who asks and what holds for it: a tablet (its profile and grants), or on a tablet whose
+    desired state names occupants, the person signed in on it (their profile and grants)."""
 
     known: bool
     profile: str
@@ -102,7 +103,10 @@ def decide(host: str, subject: Subject, policy: WingPolicy | None, now_ms: int |
 def allowed_sites(subject: Subject, policy: WingPolicy, now_ms: int
                   ) -> list[tuple[str, Site, int | None]]:
     """The sites `subject` may use now (name, site, until: a grant's expiry or None), profile
-    sites first: what the Web app lists. Lock, curfew and lockdown are the caller's to show."""
+    sites first: what the Web app lists; nothing with nobody signed in (a tablet of prisoner
+    accounts). Lock, curfew and lockdown are the caller's to show."""
+    if not subject.signed_in:
+        return []
     profile = policy.profiles.get(subject.profile)
     listed: dict[str, int | None] = dict.fromkeys(profile.sites if profile else ())
     for grant in subject.grants:

@@ -168,3 +168,9 @@ def test_the_web_app_lists_profile_sites_then_live_grants() -> None:
     subject = Subject(True, "resettlement", False, (GRANT_JOBS, pending))
     listed = [(name, until) for name, _site, until in allowed_sites(subject, POLICY, NOON)]
     assert listed == [("gov", None), ("jobs", NOON + DAY)]
+
+
+def test_the_web_app_lists_nothing_with_nobody_signed_in() -> None:
+    nobody = Subject(True, "resettlement", False, (GRANT_JOBS,), signed_in=False)
+    assert allowed_sites(nobody, POLICY, NOON) == []
+    assert decide("www.gov.uk", nobody, POLICY, NOON).reason == "nobody_signed_in"

@@ -102,3 +102,26 @@ def test_a_tablet_of_a_cell_without_occupants_keeps_its_own_profile_and_grants(
     assert result.returncode == 0, result.stderr
     assert check(web_gateway, "T3") == (True, "profile:find-a-job")
     assert check(web_gateway, "T1") == (False, "nobody_signed_in")
+
+
+async def test_a_grant_to_a_person_reaches_their_cells_tablet_in_their_own_occupant_entry(
+        web_gateway, peer) -> None:
+    admit(web_gateway, "A1234BC", "John Smith", "standard")
+    admit(web_gateway, "B2345CD", "Adam Nowak", "standard")
+    async with peer("T1") as t1:
+
+        def carried() -> dict[str, list[str]]:
+            people = t1.desired.occupants.people if t1.desired is not None else ()
+            return {p.number: [g.site for g in p.web_grants] for p in people}
+
+        await t1.wait_until(lambda: carried() == {"A1234BC": [], "B2345CD": []})
+        until = (dt.date.today() + dt.timedelta(days=5)).isoformat()
+        granted = web_gateway.staff_json("web", "grant", "--prisoner", "A1234BC", "--site",
+                                         "find-a-job", "--purpose", "job search", "--until",
+                                         until)
+        await t1.wait_until(lambda: carried() == {"A1234BC": ["find-a-job"], "B2345CD": []})
+        assert t1.desired is not None and t1.desired.web_grants == ()  # not the tablet's
+
+        revoked = web_gateway.staff("web", "revoke", granted["id"], "--reason", "done")
+        assert revoked.returncode == 0, revoked.stderr
+        await t1.wait_until(lambda: carried() == {"A1234BC": [], "B2345CD": []})
