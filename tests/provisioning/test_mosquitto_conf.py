@@ -45,6 +45,7 @@ def test_the_acl_grants_a_tablet_only_its_own_channels_and_the_wing() -> None:
         "pattern read tablet/%u/reply",
         "pattern read wing/#",
         "pattern write tablet/%u/ack",
+        "pattern write tablet/%u/person",
         "pattern write tablet/%u/reported",
         "pattern write tablet/%u/request",
         "pattern write tablet/%u/status",
