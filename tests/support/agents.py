@@ -277,7 +277,7 @@ class AgentProcess:
     def start(
         self,
         wait: bool = True,
-        timeout: float = 15.0,
+        timeout: float = 60.0,
         env: dict[str, str] | None = None,
         umask: int = -1,
     ) -> AgentProcess:
@@ -305,8 +305,9 @@ class AgentProcess:
             self.wait_ready(timeout)
         return self
 
-    def wait_ready(self, timeout: float = 15.0) -> ShellState:
-        """Wait until the socket answers (the agent has loaded its state)."""
+    def wait_ready(self, timeout: float = 60.0) -> ShellState:
+        """Wait until the socket answers (the agent has loaded its state). A readiness wait, not
+        a time bound: a loaded 2-core machine running the suite in parallel missed 15 s."""
         return self._poll(lambda _state: True, timeout, "a socket answer")
 
     def wait_connected(self, timeout: float = 15.0) -> ShellState:
