@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sqlite3
-import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from typing import Any
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from agent.sqlite_file import SqliteFile
 from agent.store import StoreError
 from wire.localapi import OccupantView, PersonReply, PersonView
 from wire.prisoners import (
@@ -46,46 +45,37 @@ log = logging.getLogger(__name__)
 Emit = Callable[[PersonEvent], Awaitable[None]]
 
 
-class PeopleStore:
+class PeopleStore(SqliteFile):
     """people.db in the agent's state directory (0600: root only): wrong attempts in a row per
     person and epoch, PINs chosen on this tablet not yet confirmed by the gateway, and lesson
     states reached here that the gateway has not yet echoed (also held in memory: the shell's
     state is built from them on the event loop)."""
 
     def __init__(self, path: Path) -> None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
-            os.chmod(path, 0o600)
-            self._conn = sqlite3.connect(path, check_same_thread=False)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            with self._conn:
-                self._conn.execute(
-                    "CREATE TABLE IF NOT EXISTS attempts ("
-                    " person TEXT PRIMARY KEY, pin_epoch INTEGER NOT NULL, failed INTEGER NOT NULL)"
-                )
-                self._conn.execute(
-                    "CREATE TABLE IF NOT EXISTS pins ("
-                    " person TEXT PRIMARY KEY, pin_epoch INTEGER NOT NULL, verifier TEXT NOT NULL)"
-                )
-                self._conn.execute(
-                    "CREATE TABLE IF NOT EXISTS lessons (person TEXT NOT NULL, lesson TEXT NOT"
-                    " NULL, step INTEGER NOT NULL, done INTEGER NOT NULL,"
-                    " PRIMARY KEY (person, lesson))"
-                )
-            rows = self._conn.execute("SELECT person, lesson, step, done FROM lessons").fetchall()
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"{path}: {exc}") from exc
-        self.path = path
-        self._lock = threading.Lock()
+        super().__init__(path, private=True)
         self._lessons: dict[str, dict[str, LessonState]] = {}
-        for person, lesson, step, done in rows:
+        for person, lesson, step, done in self._read(
+                "SELECT person, lesson, step, done FROM lessons"):
             try:
                 state = LessonState(step=step, done=bool(done))
             except ValueError:
                 continue
             self._lessons.setdefault(person, {})[lesson] = state  # not yet shared
+
+    def _create(self, conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS attempts ("
+            " person TEXT PRIMARY KEY, pin_epoch INTEGER NOT NULL, failed INTEGER NOT NULL)"
+        )
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS pins ("
+            " person TEXT PRIMARY KEY, pin_epoch INTEGER NOT NULL, verifier TEXT NOT NULL)"
+        )
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS lessons (person TEXT NOT NULL, lesson TEXT NOT"
+            " NULL, step INTEGER NOT NULL, done INTEGER NOT NULL,"
+            " PRIMARY KEY (person, lesson))"
+        )
 
     def unechoed_lessons(self, person: str) -> dict[str, LessonState]:
         """Lesson states `person` reached on this tablet that the gateway has not echoed yet."""
@@ -162,24 +152,6 @@ class PeopleStore:
                 if person not in people:
                     self._conn.execute("DELETE FROM lessons WHERE person = ?", (person,))
             self._lessons = {p: v for p, v in self._lessons.items() if p in people}
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    def _write(self, sql: str, params: tuple[object, ...]) -> None:
-        try:
-            with self._lock, self._conn:
-                self._conn.execute(sql, params)
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: {exc}") from exc
-
-    def _read(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
-        try:
-            with self._lock:
-                return list(self._conn.execute(sql, params).fetchall())
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: {exc}") from exc
 
 
 def verify_pin(verifier: str, pin: str) -> bool:
