@@ -274,9 +274,12 @@ class Agent:
             "web": self._web_view(locked=state.locked or self._failure is not None)})
         state = self._with_people(state)
         if self.profile != profile:  # the session just ended (lock, curfew): nobody's apps
+            profile = self.profile
             state = state.model_copy(update={
-                "apps": self.policy.view(self.profile, locked=state.locked).apps,
+                "apps": self.policy.view(profile, locked=state.locked).apps,
                 "web": self._web_view(locked=state.locked or self._failure is not None)})
+        if self._failure is None and reset is None:  # the fail-safe keeps its own ("basic")
+            state = state.model_copy(update={"profile": profile})
         return self._updates.shown(state) if self._updates is not None else state
 
     def _with_people(self, state: ShellState) -> ShellState:

@@ -142,6 +142,10 @@ class ShellState(Document):
     connected: bool
     """Whether the agent currently has a session with its wing gateway."""
     profile: str
+    """The profile whose apps (`apps`) and sites (`web`) the tablet offers now — the same one
+    the launch check uses: the tablet's own (`DesiredState.profile`) on a tablet without prisoner
+    accounts; on a tablet whose cell has occupants, the signed-in person's (`Occupant.profile`),
+    or "" with nobody (fully) signed in: only the always-allowed apps."""
     trusted_time: Millis | None = None
     """The agent's trusted clock at the moment it sent this state (None: no trusted time yet)."""
     timezone: Annotated[str, StringConstraints(max_length=64)] | None = None
