@@ -53,6 +53,7 @@ from wire.documents import DesiredState, ReportedState, SignedBody, SignedTime, 
 from wire.hostnames import HostError, normalise_host
 from wire.localapi import (
     ActiveRequest,
+    ChangePinRequest,
     LaunchReply,
     LaunchRequest,
     LessonRequest,
@@ -568,6 +569,8 @@ class Agent:
             return await people.sign_in(request.number, request.pin)
         if isinstance(request, SetPinRequest):
             return await people.set_pin(request.pin)
+        if isinstance(request, ChangePinRequest):
+            return await people.change_pin(request.old, request.pin)
         if isinstance(request, ActiveRequest):
             return people.touch()
         if isinstance(request, SettingsRequest):
