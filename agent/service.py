@@ -53,6 +53,7 @@ from wire.documents import DesiredState, ReportedState, SignedBody, SignedTime, 
 from wire.hostnames import HostError, normalise_host
 from wire.localapi import (
     ActiveRequest,
+    ChangePinRequest,
     LaunchReply,
     LaunchRequest,
     LessonRequest,
@@ -274,9 +275,12 @@ class Agent:
             "web": self._web_view(locked=state.locked or self._failure is not None)})
         state = self._with_people(state)
         if self.profile != profile:  # the session just ended (lock, curfew): nobody's apps
+            profile = self.profile
             state = state.model_copy(update={
-                "apps": self.policy.view(self.profile, locked=state.locked).apps,
+                "apps": self.policy.view(profile, locked=state.locked).apps,
                 "web": self._web_view(locked=state.locked or self._failure is not None)})
+        if self._failure is None and reset is None:  # the fail-safe keeps its own ("basic")
+            state = state.model_copy(update={"profile": profile})
         return self._updates.shown(state) if self._updates is not None else state
 
     def _with_people(self, state: ShellState) -> ShellState:
@@ -565,6 +569,8 @@ class Agent:
             return await people.sign_in(request.number, request.pin)
         if isinstance(request, SetPinRequest):
             return await people.set_pin(request.pin)
+        if isinstance(request, ChangePinRequest):
+            return await people.change_pin(request.old, request.pin)
         if isinstance(request, ActiveRequest):
             return people.touch()
         if isinstance(request, SettingsRequest):

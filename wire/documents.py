@@ -165,6 +165,9 @@ class ReportedState(Document):
     lockdown_version: Counter
     lock: LockView
     profile: Annotated[str, StringConstraints(max_length=32)]
+    """The profile the tablet's apps and sites follow now (`ShellState.profile`): the tablet's
+    own, or on a tablet with prisoner accounts the signed-in person's ("" with nobody signed in;
+    who it is is `signed_in`). The tablet's own profile is its desired state's `profile`."""
     at: Millis
     boot_id: Annotated[str, StringConstraints(max_length=64)]
     agent_version: Annotated[str, StringConstraints(max_length=32)]

@@ -65,6 +65,7 @@ SCREENS: dict[str, tuple[str, str, str]] = {
     "signin": ("device.ui.people", "SignInScreen", "signin.kv"),
     "pin": ("device.ui.people", "PinScreen", "pin.kv"),
     "choosepin": ("device.ui.people", "ChoosePinScreen", "choosepin.kv"),
+    "changepin": ("device.ui.people", "ChangePinScreen", "changepin.kv"),
 }
 """name -> (module, class, .kv file). The lock screen is built first (it is what a shell that
 knows nothing yet must show); the others are built one per frame after the first frame, or at

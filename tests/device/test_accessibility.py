@@ -122,6 +122,18 @@ def show_signed_in(shell):
     shell.app.on_agent_state(state(occupants=OCCUPANTS, person=signed_in(shell)))
 
 
+def show_change_pin(shell):
+    from device.accounts import change_pin_message
+    from device.ui.tr import tr
+
+    show_signed_in(shell)
+    shell.app.go("changepin")
+    screen = shell.app.root.ids.sm.get_screen("changepin")
+    screen.digits = "4829"
+    screen.message = change_pin_message(
+        PersonReply(op="change_pin", outcome="wrong", attempts_left=3), tr.catalogue)
+
+
 SCREENS = {
     "home": show_home,
     "home-curfew-warning": show_banner,
@@ -140,6 +152,7 @@ SCREENS = {
     "signin-pin": show_pin_pad,
     "signin-choose-pin": show_choose_pin,
     "signed-in": show_signed_in,
+    "signin-change-pin": show_change_pin,
 }
 
 
