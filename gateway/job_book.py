@@ -6,10 +6,11 @@ A job's life: `awaiting_approval` (a wipe: the two-person rule) → `pending` (s
 `lapsed` (not approved within `APPROVE_WITHIN_MS`), `expired` (not taken before its signature
 ran out), `unknown` (taken, but the tablet never said how it ended within `FINISH_WITHIN_MS` of
 the signature running out: an agent killed mid-wipe; the tablet stays as its desired state says,
-locked if it was, until staff give it a new one). Who asked and who approved are kept as shown (`requested_by`, `approved_by`) and as
-verified identities alone (`requested_who`, `approved_who`: `os:alice`, `console:bob`), and only
-the latter are compared (`web_grant_book.same_person`, the one notion of "a different member of
-staff"). The envelope is signed once, at approval, and sent as is until it expires.
+locked if it was, until staff give it a new one). Who asked and who approved are kept as shown
+(`requested_by`, `approved_by`) and as verified identities alone (`requested_who`,
+`approved_who`: `os:alice`, `console:bob`), and only the latter are compared
+(`web_grant_book.same_person`, the one notion of "a different member of staff"). The envelope
+is signed once, at approval, and sent as is until it expires.
 
 Synchronous: the job desk calls it on the store's one thread.
 """
