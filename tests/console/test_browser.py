@@ -431,5 +431,6 @@ async def test_add_a_prisoner_move_them_and_reset_their_pin(wing: Wing, chromium
     await t4.wait_until(lambda: bool(t4.desired and t4.desired.occupants.people
                                      and t4.desired.occupants.people[0].pin_epoch))
     assert t4.desired and [p.number for p in t4.desired.occupants.people] == ["A1234BC"]
-    assert all(not (wing.peers[d].desired and wing.peers[d].desired.occupants.people)
-               for d in ("T1", "T2"))
+    for device in ("T1", "T2"):
+        desired = wing.peers[device].desired
+        assert desired is None or desired.occupants.people == ()
