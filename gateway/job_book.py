@@ -6,7 +6,8 @@ A job's life: `awaiting_approval` (a wipe: the two-person rule) → `pending` (s
 `lapsed` (not approved within `APPROVE_WITHIN_MS`), `expired` (not taken before its signature
 ran out), `unknown` (taken, but the tablet never said how it ended within `FINISH_WITHIN_MS` of
 the signature running out: an agent killed mid-wipe; the tablet stays as its desired state says,
-locked if it was, until staff give it a new one). Who asked and who approved are kept as shown
+locked if it was, until staff give it a new one; should the tablet still say how it ended, that
+replaces `unknown`). Who asked and who approved are kept as shown
 (`requested_by`, `approved_by`) and as verified identities alone (`requested_who`,
 `approved_who`: `os:alice`, `console:bob`), and only the latter are compared
 (`web_grant_book.same_person`, the one notion of "a different member of staff"). The envelope
@@ -172,12 +173,14 @@ class JobBook:
         return found
 
     def mark(self, job_id: str, device: str, state: str, detail: str, now: int) -> bool:
-        """Move a job forward (never back, never out of a final state), audited; False when
-        there is no such job of that tablet or the state is not ahead of its own."""
+        """Move a job forward (never back, never out of a final state — except that the
+        tablet's own late word replaces the gateway's `unknown`), audited; False when there is
+        no such job of that tablet or the state is not ahead of its own."""
         job = self.get(job_id)
-        if job is None or job.device != device or job.state in FINAL:
+        if job is None or job.device != device:
             return False
-        if _RANK.get(state, -1) <= _RANK[job.state]:
+        late_word = job.state == "unknown" and state in ("succeeded", "failed")
+        if not late_word and (job.state in FINAL or _RANK.get(state, -1) <= _RANK[job.state]):
             return False
         actor = "gateway" if state in ("sent", "expired", "unknown") else f"tablet:{device}"
         audit = Audit(now, actor, f"{job.kind}_{state}", f"device:{device}",
