@@ -29,6 +29,7 @@ import aiomqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agent.audit import AuditEvent, AuditTrail, Background
+from agent.cert_expiry import CertExpiry
 from agent.clock import JUMP_TOLERANCE_MS, MonotonicSource, TrustedClock, WallSource, boottime
 from agent.config import AgentConfig
 from agent.documents import AppliedDocuments, DocumentKind, Route, routes
@@ -113,6 +114,7 @@ class Agent:
         self._monotonic = monotonic
         self._keys = dict(trusted_keys) if trusted_keys is not None else load_trusted_keys(config)
         self._routes = routes(config.device_id, config.wing)
+        self._cert_expiry = CertExpiry(config.broker.tls.cert if config.broker.tls else None)
         self.trusted_clock = TrustedClock(monotonic=monotonic, wall=wall)
         self._judge = ExpiryJudge(self.trusted_clock, clock)
         self.policy = PolicyEnforcer(wing=config.wing, apps_dir=config.apps_path,
@@ -337,7 +339,8 @@ class Agent:
             agent_version=AGENT_VERSION,
         ).model_copy(update={"policy_hash": self.policy.policy_hash,
                              "curfew": state.curfew.state,
-                             "signed_in": state.person.number if state.person else None})
+                             "signed_in": state.person.number if state.person else None,
+                             "cert_not_after": self._cert_expiry.not_after_ms()})
         return self._updates.reported(report) if self._updates is not None else report
 
     def _on_engine_change(self) -> None:

@@ -181,6 +181,9 @@ class ReportedState(Document):
     `MAX_APP_REPORTS` (by app id); empty when every pinned build is installed."""
     signed_in: PrisonNumber | None = None
     """Who is signed in on the tablet now (None: nobody, so no web)."""
+    cert_not_after: Millis | None = None
+    """When the tablet's own client certificate runs out (its notAfter), which the gateway
+    cannot see otherwise; None: not known (an agent before this field, or no TLS)."""
 
     MAX_BYTES: ClassVar[int] = 16 * 1024
 
