@@ -190,7 +190,8 @@ def init(
     type=HOST,
     help="Address tablets use to reach the wing broker.",
 )
-@click.option("--broker-port", default=8883, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--broker-port", default=8883, show_default=True, type=click.IntRange(1, 65535),
+              help="The wing broker's TLS port.")
 @click.option(
     "--san",
     "extra_names",
@@ -436,7 +437,7 @@ def _publish(estate: est.Estate, wing: str, broker_dir: Path | None) -> None:
 
 
 @provision.command()
-@click.option("--wing", "wing_id", required=True)
+@click.option("--wing", "wing_id", required=True, help="The wing id.")
 @click.option(
     "--broker-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -501,7 +502,7 @@ def inventory(estate: est.Estate, as_json: bool, wing_id: str | None) -> None:
 
 
 @provision.command("install-broker")
-@click.option("--wing", "wing_id", required=True)
+@click.option("--wing", "wing_id", required=True, help="The wing id.")
 @click.option(
     "--dir",
     "directory",
@@ -524,7 +525,8 @@ def install_broker(
 @click.option("--wing", "wings", multiple=True, help="A wing to join [every wing of the estate].")
 @click.option("--broker-host", default="127.0.0.1", show_default=True, type=HOST,
               help="Address the wing brokers' bridges use to reach the prison broker.")
-@click.option("--broker-port", default=8884, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--broker-port", default=8884, show_default=True, type=click.IntRange(1, 65535),
+              help="The prison broker's TLS port.")
 @click.option("--san", "extra_names", multiple=True, type=HOST,
               help="Another name or IP for the prison broker certificate.")
 @click.option("--broker-dir", type=click.Path(file_okay=False, path_type=Path),

@@ -234,7 +234,10 @@ def release_app(directory: Path, passphrase_file: Path | None, app: str, version
 @click.argument("gateway_repo", type=click.Path(file_okay=False, path_type=Path))
 @JSON
 def publish(directory: Path, gateway_repo: Path, as_json: bool) -> None:
-    """Copy signed metadata, bundles and the online keys into a gateway's repository dir."""
+    """Copy signed metadata, bundles and the online keys into a gateway's repository dir.
+
+    GATEWAY_REPO is the directory the wing gateway serves its repository from (its
+    [repository] dir); the gateway signs snapshot and timestamp with the online keys."""
     try:
         written = EstateRepository(directory, None).publish(gateway_repo)
     except (ReleaseError, OSError) as exc:
@@ -246,7 +249,7 @@ def publish(directory: Path, gateway_repo: Path, as_json: bool) -> None:
 @DIR
 @PASSFILE
 @click.option("--role", type=click.Choice(["root", "targets", "snapshot", "timestamp"]),
-              required=True)
+              required=True, help="Which role's key to replace.")
 @click.option("--keyid", default=None, help="The key to replace (default: the role's first).")
 @JSON
 def rotate_key(directory: Path, passphrase_file: Path | None, role: str, keyid: str | None,
