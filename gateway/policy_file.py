@@ -16,6 +16,7 @@ from typing import Any
 import tomli_w
 from pydantic import ValidationError
 
+from common.config import in_words
 from wire.icons import ICON_NAMES
 from wire.policy import WingPolicy, check_host_pattern, hhmm, parse_window, wing_policy
 
@@ -89,7 +90,7 @@ def parse_rules(text: str, *, source: str = "policy") -> dict[str, Any]:
     except ValidationError as exc:
         first = exc.errors()[0]
         path = _toml_path(tuple(first["loc"]))
-        message = _in_words(first)
+        message = in_words(first)
         raise PolicyFileError(_where(source, text, path) + message) from exc
     except ValueError as exc:  # a float somewhere: canonical JSON refuses them
         raise PolicyFileError(f"{source}: {exc} (write whole numbers)") from exc
@@ -203,31 +204,6 @@ def _release_version(app_id: str, entry: Any) -> None:
 
 _RELEASE_VERSION = re.compile(r"\d{1,9}(\.\d{1,9}){0,3}")
 _VERSION_WORDS = "a release version: up to four numbers separated by dots, like 1.4.0"
-
-
-def _in_words(error: Any) -> str:
-    """A pydantic error as staff read it: what was wrong and what is expected, never a regular
-    expression or a validation dump."""
-    kind, value = error.get("type", ""), error.get("input")
-    shown = repr(value)[:60] if isinstance(value, str | int | bool) else "this value"
-    limit = (error.get("ctx") or {}).get("max_length")
-    if kind == "missing":
-        return "missing: this setting is required"
-    if kind == "string_too_long" and limit is not None:
-        return f"{shown} is longer than {limit} characters"
-    if kind == "string_pattern_mismatch":
-        return f"{shown} is not allowed here: use letters, digits and simple punctuation"
-    if kind in _EXPECTED:
-        return f"{shown} should be {_EXPECTED[kind]}"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return message.replace("Input should be", f"{shown} should be", 1)
-
-
-_EXPECTED = {"string_type": "text in quotes", "int_type": "a whole number",
-             "int_parsing": "a whole number", "list_type": "a list, like [15, 5, 1]",
-             "tuple_type": "a list, like [15, 5, 1]",
-             "dict_type": "a table", "bool_type": "true or false",
-             "bool_parsing": "true or false"}
 
 
 def _list(key: str, value: Any) -> list[Any]:
