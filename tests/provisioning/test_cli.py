@@ -276,6 +276,12 @@ BAD_INPUT = [
         "Invalid value for '--san': '*.x' is not a host name or IP address",
     ),
     (
+        "prison: invalid id",
+        lambda t: ["prison", "--prison", "P 1"],
+        PASSPHRASE,
+        "invalid prison id 'P 1': use 1-64 letters, digits, '.', '_' or '-'",
+    ),
+    (
         "enrol: not a CSR says how to make one",
         lambda t: ["enrol", "--csr", _write(t, "y.csr", "hello"), "--wing", "w1", "--cell", "1"],
         PASSPHRASE,
