@@ -137,7 +137,7 @@ class Estate:
         if not self.meta().encrypted:
             return None
         if not passphrase:
-            raise certs.WrongPassphrase("the estate keys are encrypted: give the estate passphrase")
+            raise certs.WrongPassphrase("the estate keys are encrypted and no passphrase was given")
         return passphrase
 
     def root_ca(
