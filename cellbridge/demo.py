@@ -303,7 +303,8 @@ def _tour_request(demo: Demo) -> bool:
 
 
 @click.group(cls=OneLineGroup, invoke_without_command=True)
-@click.option("--tablets", default=5, show_default=True, type=click.IntRange(1, 5000))
+@click.option("--tablets", default=5, show_default=True, type=click.IntRange(1, 5000),
+              help="How many tablets: T-0001 as its own agent process, the rest simulated.")
 @click.option("--dir", "directory", default="demo", show_default=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="Where the demo estate, broker, gateway and tablets live.")
@@ -345,7 +346,9 @@ def demo(ctx: click.Context, tablets: int, directory: Path, show_shell: bool,
 @click.argument("text")
 def request(directory: Path, type_id: str, text: str) -> None:
     """File a request from tablet T-0001, as its shell does (through its agent, which keeps it
-    and delivers it to the wing); then `cellbridge staff requests list` shows it."""
+    and delivers it to the wing); then `cellbridge staff requests list` shows it.
+
+    TEXT is what the prisoner wrote (at most as long as the tablet's form allows)."""
     saved = file_request(directory, type_id, text)
     click.echo(f"request {saved} filed by {FIRST}; staff see it with: "
                "cellbridge staff requests list")

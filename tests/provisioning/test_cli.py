@@ -223,6 +223,11 @@ def _write(tmp: Path, name: str, text: str) -> str:
     return str(tmp / name)
 
 
+def _write_bytes(tmp: Path, name: str, data: bytes) -> str:
+    (tmp / name).write_bytes(data)
+    return str(tmp / name)
+
+
 # (case, arguments (callable of tmp_path), passphrase, expected one-line error)
 BAD_INPUT = [
     ("init over an estate", lambda t: ["init"], PASSPHRASE, "already holds an estate"),
@@ -245,6 +250,44 @@ BAD_INPUT = [
         "wing 'w1' already exists",
     ),
     ("wing: invalid id", lambda t: ["wing", "--wing", "w/#"], PASSPHRASE, "invalid wing id"),
+    (
+        "wing: wrong passphrase says what to do",
+        lambda t: ["wing", "--wing", "w2"],
+        "not the passphrase",
+        "give the estate passphrase chosen at `cellbridge provision init`, with "
+        "--passphrase-file FILE, $CELLBRIDGE_ESTATE_PASSPHRASE, or at the prompt",
+    ),
+    (
+        "wing: a passphrase file that is not text",
+        lambda t: ["wing", "--wing", "w2", "--passphrase-file", _write_bytes(t, "pp", b"\xb8\xff")],
+        None,
+        "is not text (UTF-8): give the file that holds the estate passphrase",
+    ),
+    (
+        "wing: broker host not a host",
+        lambda t: ["wing", "--wing", "w2", "--broker-host", "gw a!"],
+        PASSPHRASE,
+        "Invalid value for '--broker-host': 'gw a!' is not a host name or IP address",
+    ),
+    (
+        "wing: extra name not a host",
+        lambda t: ["wing", "--wing", "w2", "--san", "*.x"],
+        PASSPHRASE,
+        "Invalid value for '--san': '*.x' is not a host name or IP address",
+    ),
+    (
+        "prison: invalid id",
+        lambda t: ["prison", "--prison", "P 1"],
+        PASSPHRASE,
+        "invalid prison id 'P 1': use 1-64 letters, digits, '.', '_' or '-'",
+    ),
+    (
+        "enrol: not a CSR says how to make one",
+        lambda t: ["enrol", "--csr", _write(t, "y.csr", "hello"), "--wing", "w1", "--cell", "1"],
+        PASSPHRASE,
+        "y.csr: not a PEM certificate signing request (a tablet makes its request with "
+        "`cellbridge agent enrol-request`)",
+    ),
     (
         "enrol: missing CSR file",
         lambda t: ["enrol", "--csr", str(t / "nope.csr"), "--wing", "w1", "--cell", "1"],
@@ -553,6 +596,23 @@ def test_a_batch_with_several_bad_rows_names_every_one_by_its_line(
         f"{batch}: line 5: tablet 'X1' appears twice (first on line 2)",
         f"{batch}: line 6: more columns than the header",
         f"Error: {batch}: 4 bad rows (above); nothing was enrolled",
+    ]
+    assert tree_digest(estate) == before
+
+
+def test_a_batch_names_each_row_of_an_unknown_wing_or_an_enrolled_tablet_by_its_line(
+    estate: Path, tmp_path: Path
+) -> None:
+    batch = Path(_write(tmp_path, "more.csv", "tablet_id,wing,cell\nT1,w1,1\nX2,w9,2\n"
+                        "X3,w1,3\nT2,w1,4\n"))
+    before = tree_digest(estate)
+    result = run(estate, "enrol", "--batch", str(batch))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{batch}: line 2: tablet 'T1' is already enrolled (active, wing w1)",
+        f"{batch}: line 3: tablet 'X2': unknown wing 'w9' (known: w1)",
+        f"{batch}: line 5: tablet 'T2' is already enrolled (active, wing w1)",
+        f"Error: {batch}: 3 bad rows (above); nothing was enrolled",
     ]
     assert tree_digest(estate) == before
 
