@@ -63,13 +63,14 @@ def _online(online: bool | None) -> str:
     return "unknown" if online is None else "online" if online else "offline"
 
 
-def curfew_now(client: ApiClient) -> str:
-    """Where the wing's curfew stands now, in words (`staff policy curfew status` has more)."""
+def schedule_now(client: ApiClient) -> tuple[dict[str, Any] | None, str]:
+    """The gateway's decision for now (None before any wing policy) and where the wing's curfew
+    stands, in words (`staff policy curfew status` has more)."""
     answer = client.call("GET", "/v1/policy/decision", missing_ok=True)
     if answer is None:
-        return "Curfew: no wing policy applied yet."
+        return None, "Curfew: no wing policy applied yet."
     policy = client.call("GET", "/v1/policy")["rules"]
-    return now_in_words(answer, zoneinfo.ZoneInfo(policy["timezone"]))
+    return answer, now_in_words(answer, zoneinfo.ZoneInfo(policy["timezone"]))
 
 
 @click.command()
@@ -87,7 +88,7 @@ def status(api_path: Path, as_json: bool) -> None:
     now = time.time_ns() // 1_000_000
     for line in broker_lines(broker, now):
         say(line)
-    say(curfew_now(client))
+    say(schedule_now(client)[1])
     if not tablets:
         say("no tablets registered")
         return

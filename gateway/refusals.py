@@ -1,0 +1,96 @@
+"""Refusals at the control API are audited, and unknown names are refusals everywhere.
+
+Every 4xx answer the API gives — an unknown tablet, prisoner, job, grant, request or rollout, a
+change refused as asked, a body that does not validate — appends one `api_refused` entry to the
+audit chain naming the caller's OS account, the route and the one-line reason. Routes whose
+feature audits its own refusals under its own name (`lock_refused`, `rollout_refused`,
+`policy_refused`, `profile_refused`, `app_sign_refused`, `prisoner_import_refused`) are not
+audited twice, and "no wing policy yet" on a read is an answer, not a refusal.
+
+A `device` or `prisoner` named in a query string must exist: a listing of an unknown tablet's
+requests, jobs, grants or browsing record is a 404, never an empty list (`known_names`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Collection, Coroutine
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway.caller_api import caller_account
+from gateway.store import Audit, DiskFull
+
+SELF_AUDITED = frozenset({
+    ("POST", "/v1/lock"), ("POST", "/v1/rollouts"), ("POST", "/v1/policy"),
+    ("POST", "/v1/profile"), ("POST", "/v1/apps/manifest"), ("POST", "/v1/prisoners/import"),
+})
+"""Routes whose refusals their feature audits itself."""
+ABSENCE_IS_AN_ANSWER = frozenset({("GET", "/v1/policy"), ("GET", "/v1/policy/decision")})
+"""Reads whose 404 means "nothing applied yet", asked by `staff status` every time."""
+DETAIL_MAX = 500
+
+AuditFn = Callable[[Audit], Coroutine[Any, Any, None]]
+
+
+def _caller(request: Request) -> str:
+    try:
+        return f"staff:os:{caller_account(request)}"
+    except HTTPException:
+        return "unknown"
+
+
+def audited(request: Request, status: int) -> bool:
+    """Whether a refusal of `request` with `status` is audited here."""
+    route = (request.method, request.url.path)
+    if route in SELF_AUDITED and status != 422:
+        return False
+    return not (route in ABSENCE_IS_AN_ANSWER and status == 404)
+
+
+def install(app: FastAPI, audit: AuditFn, clock: Callable[[], int],
+            one_line: Callable[[RequestValidationError], str]) -> None:
+    """Audit every refusal `app` answers with (see the module's docstring)."""
+
+    async def record(request: Request, status: int, detail: str) -> None:
+        if not 400 <= status < 500 or not audited(request, status):
+            return
+        entry = Audit(clock(), _caller(request), "api_refused",
+                      f"api:{request.method} {request.url.path}"[:200], {
+                          "status": status, "detail": detail[:DETAIL_MAX],
+                          "query": str(request.url.query)[:DETAIL_MAX]})
+        with contextlib.suppress(DiskFull):  # the store audits its failed write with the next
+            await audit(entry)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def refused(request: Request, exc: StarletteHTTPException) -> Response:
+        await record(request, exc.status_code, str(exc.detail))
+        return await http_exception_handler(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = one_line(exc)
+        await record(request, 422, detail)
+        return JSONResponse({"detail": detail}, status_code=422)
+
+
+def known_names(tablets: Callable[[], Collection[str]],
+                prisoners: Callable[[], Collection[str]]) -> Callable[[Request], None]:
+    """An app-wide dependency: a `device` or `prisoner` in the query string names one the wing
+    has, else 404 in words."""
+
+    def check(request: Request) -> None:
+        device = request.query_params.get("device")
+        if device is not None and device not in tablets():
+            raise HTTPException(404, f"no tablet {device} in this wing (see `staff status`)")
+        number = request.query_params.get("prisoner")
+        if number is not None and number not in prisoners():
+            raise HTTPException(404, f"no prisoner {number} on this wing "
+                                "(see `staff prisoner list`)")
+
+    return check
