@@ -31,8 +31,8 @@ SELF_AUDITED = frozenset({
     ("POST", "/v1/profile"), ("POST", "/v1/apps/manifest"), ("POST", "/v1/prisoners/import"),
 })
 """Routes whose refusals their feature audits itself."""
-ABSENCE_IS_AN_ANSWER = frozenset({("GET", "/v1/policy"), ("GET", "/v1/policy/decision")})
-"""Reads whose 404 means "nothing applied yet", asked by `staff status` every time."""
+NO_POLICY_YET = "no wing policy has been applied yet"
+"""A read's 404 that is an answer, not a refusal: `staff status` asks for the curfew each time."""
 DETAIL_MAX = 500
 
 AuditFn = Callable[[Audit], Coroutine[Any, Any, None]]
@@ -45,12 +45,11 @@ def _caller(request: Request) -> str:
         return "unknown"
 
 
-def audited(request: Request, status: int) -> bool:
-    """Whether a refusal of `request` with `status` is audited here."""
-    route = (request.method, request.url.path)
-    if route in SELF_AUDITED and status != 422:
+def audited(request: Request, status: int, detail: str) -> bool:
+    """Whether a refusal of `request` with `status` and `detail` is audited here."""
+    if (request.method, request.url.path) in SELF_AUDITED and status != 422:
         return False
-    return not (route in ABSENCE_IS_AN_ANSWER and status == 404)
+    return not (request.method == "GET" and status == 404 and detail == NO_POLICY_YET)
 
 
 def install(app: FastAPI, audit: AuditFn, clock: Callable[[], int],
@@ -58,7 +57,7 @@ def install(app: FastAPI, audit: AuditFn, clock: Callable[[], int],
     """Audit every refusal `app` answers with (see the module's docstring)."""
 
     async def record(request: Request, status: int, detail: str) -> None:
-        if not 400 <= status < 500 or not audited(request, status):
+        if not 400 <= status < 500 or not audited(request, status, detail):
             return
         entry = Audit(clock(), _caller(request), "api_refused",
                       f"api:{request.method} {request.url.path}"[:200], {

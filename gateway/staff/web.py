@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import click
 
-from common.cli import Pattern
+from common.cli import OneLineGroup, Pattern
 from gateway.staff.client import ApiClient, operator
 from gateway.staff.output import say, show_json, table
 from gateway.staff.params import TEXT, api_option, by_option, json_option
@@ -25,7 +25,7 @@ SITE = Pattern("site", r"[a-z][a-z0-9_-]{0,31}", "a site's name from the wing po
               "catalogue: lower case, like housing or universal-credit")
 
 
-@click.group()
+@click.group(cls=OneLineGroup)
 def web() -> None:
     """Web access: grant a site to a tablet, approve, revoke, list grants, the browsing log."""
 

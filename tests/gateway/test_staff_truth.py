@@ -126,6 +126,7 @@ UNKNOWN: list[tuple[list[str], str]] = [
     (["prisoner", "reset-pin", "Z9999ZZ"], "no prisoner Z9999ZZ on this wing"),
     (["prisoner", "show", "Z9999ZZ"], "no prisoner Z9999ZZ on this wing"),
     (["prisoner", "add", "Z9999ZZ", "--name", "A B", "--cell", "C-99"], "no cell C-99"),
+    (["policy", "curfew", "status", "--profile", "nosuch"], "no profile 'nosuch'"),
     (["policy", "curfew", "remove", "nosuch"], "no exception or lockdown called 'nosuch'"),
 ]
 """Every staff sub-command that takes a name, given one the wing does not have."""
