@@ -26,11 +26,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from gateway.caller_api import caller_account
 from gateway.store import Audit, DiskFull
 
-SELF_AUDITED = frozenset({
-    ("POST", "/v1/lock"), ("POST", "/v1/rollouts"), ("POST", "/v1/policy"),
-    ("POST", "/v1/profile"), ("POST", "/v1/apps/manifest"), ("POST", "/v1/prisoners/import"),
-})
-"""Routes whose refusals their feature audits itself."""
+ANY = frozenset(range(400, 500))
+SELF_AUDITED: dict[tuple[str, str], frozenset[int]] = {
+    ("POST", "/v1/lock"): ANY, ("POST", "/v1/rollouts"): ANY, ("POST", "/v1/policy"): ANY,
+    ("POST", "/v1/profile"): ANY, ("POST", "/v1/apps/manifest"): ANY,
+    ("POST", "/v1/prisoners/import"): ANY,
+    ("POST", "/v1/jobs/{job_id}/approve"): frozenset({409}),  # `wipe_approve_refused`
+}
+"""Routes (as declared) whose refusals with these statuses their feature audits itself."""
 NO_POLICY_YET = "no wing policy has been applied yet"
 """A read's 404 that is an answer, not a refusal: `staff status` asks for the curfew each time."""
 DETAIL_MAX = 500
@@ -46,8 +49,9 @@ def _caller(request: Request) -> str:
 
 
 def audited(request: Request, status: int, detail: str) -> bool:
-    """Whether a refusal of `request` with `status` and `detail` is audited here."""
-    if (request.method, request.url.path) in SELF_AUDITED and status != 422:
+    """Whether a feature's refusal of `request` with `status` and `detail` is audited here."""
+    declared = getattr(request.scope.get("route"), "path", request.url.path)
+    if status in SELF_AUDITED.get((request.method, declared), ()):
         return False
     return not (request.method == "GET" and status == 404 and detail == NO_POLICY_YET)
 
@@ -56,8 +60,9 @@ def install(app: FastAPI, audit: AuditFn, clock: Callable[[], int],
             one_line: Callable[[RequestValidationError], str]) -> None:
     """Audit every refusal `app` answers with (see the module's docstring)."""
 
-    async def record(request: Request, status: int, detail: str) -> None:
-        if not 400 <= status < 500 or not audited(request, status, detail):
+    async def record(request: Request, status: int, detail: str, *, checked: bool) -> None:
+        """`checked`: the feature saw the request (it may have audited its refusal itself)."""
+        if not 400 <= status < 500 or (checked and not audited(request, status, detail)):
             return
         entry = Audit(clock(), _caller(request), "api_refused",
                       f"api:{request.method} {request.url.path}"[:200], {
@@ -68,13 +73,13 @@ def install(app: FastAPI, audit: AuditFn, clock: Callable[[], int],
 
     @app.exception_handler(StarletteHTTPException)
     async def refused(request: Request, exc: StarletteHTTPException) -> Response:
-        await record(request, exc.status_code, str(exc.detail))
+        await record(request, exc.status_code, str(exc.detail), checked=True)
         return await http_exception_handler(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        detail = one_line(exc)
-        await record(request, 422, detail)
+        detail = one_line(exc)  # the body never reached a feature: audited here on any route
+        await record(request, 422, detail, checked=False)
         return JSONResponse({"detail": detail}, status_code=422)
 
 
