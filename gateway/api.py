@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -19,10 +19,11 @@ from gateway.fleet import InputError, Selector, TargetError
 from gateway.jobs_api import jobs_router
 from gateway.policy_api import policy_router
 from gateway.prisoners_api import prisoners_router
+from gateway.refusals import install, known_names
 from gateway.requests_api import requests_router
 from gateway.rollout_api import rollout_router
 from gateway.service import GatewayService
-from gateway.store import DiskFull, Tablet, is_disk_full
+from gateway.store import Audit, DiskFull, Tablet, is_disk_full
 from gateway.web_api import web_router
 from wire.documents import DeviceId, Name, ShortText
 
@@ -88,13 +89,15 @@ def make_app(service: GatewayService, anonymous: str | None = None) -> FastAPI:
     """The API over `service`. Every change is recorded as done by the caller's OS account,
     known from the Unix socket; `anonymous` is the account for a caller that came some other way
     (in-process tests), None to refuse them (403)."""
+    names = known_names(lambda: service.tablets, lambda: service.prisoners.people)
     app = FastAPI(title="Cellbridge wing gateway", docs_url=None, redoc_url=None,
-                  responses=ERRORS)
+                  responses=ERRORS, dependencies=[Depends(names)])
     app.state.anonymous = anonymous
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _one_line(exc)}, status_code=422)
+    async def append(entry: Audit) -> None:
+        await service.io(service.store.append, entry)
+
+    install(app, append, service.clock, _one_line)
 
     @app.exception_handler(DiskFull)
     async def disk_full(_request: Request, exc: DiskFull) -> JSONResponse:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.caller_api import Caller, recorded_by
 from gateway.policy_service import PolicyInputError, PolicyService
+from gateway.refusals import NO_POLICY_YET
 from wire.documents import DeviceId, Name
 from wire.policy import ProfileName
 
@@ -54,7 +55,10 @@ def policy_router(policy: PolicyService) -> APIRouter:
     async def decision(profile: str = "standard", at: int | None = None) -> dict[str, Any]:
         schedule = policy.schedule()
         if schedule is None:
-            raise HTTPException(404, "no wing policy has been applied yet")
+            raise HTTPException(404, NO_POLICY_YET)
+        if policy.document is not None and profile not in policy.document.profiles:
+            known = ", ".join(sorted(policy.document.profiles))
+            raise HTTPException(404, f"no profile {profile!r} in the wing policy ({known})")
         now = policy.clock() if at is None else at
         answer = schedule.decide(profile, now)
         return {

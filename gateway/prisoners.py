@@ -63,7 +63,7 @@ class PrisonerInputError(Exception):
 
 
 class UnknownPrisoner(Exception):
-    """No record with this prison number."""
+    """No record with this prison number, or no cell of that name on the wing."""
 
 
 class Prisoners:
@@ -143,6 +143,10 @@ class Prisoners:
     def _check_room(self, cell: str, number: str) -> None:
         if not cell.strip() or not is_utf8(cell):
             raise PrisonerInputError("cell: name the cell (UTF-8 text)")
+        cells = {t.cell for t in self._fleet.tablets.values()}
+        if cell not in cells:
+            raise UnknownPrisoner(f"no cell {cell} on this wing: no tablet is registered there "
+                                  f"(cells: {', '.join(sorted(cells)[:20]) or 'none yet'})")
         others = [p for p in self.people.values()
                   if p.status == "in_cell" and p.cell == cell and p.number != number]
         if len(others) >= MAX_OCCUPANTS:

@@ -37,7 +37,8 @@ class ChangeBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    by: Name
+    by: Name | None = None
+    """A note: the audit records the caller's OS account."""
     reason: Annotated[str, Field(max_length=500)] = ""
 
 
@@ -74,18 +75,21 @@ def rollout_router(manager: RolloutManager) -> APIRouter:
         return result.rollout.model_dump(mode="json")
 
     @router.post("/v1/rollouts/{rollout_id}/cancel")
-    async def cancel(rollout_id: str, body: ChangeBody) -> dict[str, Any]:
-        return (await _changed(manager.cancel(rollout_id, body.by, body.reason))
+    async def cancel(rollout_id: str, body: ChangeBody, caller: Caller) -> dict[str, Any]:
+        by = recorded_by(caller, body.by)
+        return (await _changed(manager.cancel(rollout_id, by, body.reason))
                 ).model_dump(mode="json")
 
     @router.post("/v1/rollouts/{rollout_id}/pause")
-    async def pause(rollout_id: str, body: ChangeBody) -> dict[str, Any]:
-        return (await _changed(manager.pause(rollout_id, body.by, True, body.reason))
+    async def pause(rollout_id: str, body: ChangeBody, caller: Caller) -> dict[str, Any]:
+        by = recorded_by(caller, body.by)
+        return (await _changed(manager.pause(rollout_id, by, True, body.reason))
                 ).model_dump(mode="json")
 
     @router.post("/v1/rollouts/{rollout_id}/resume")
-    async def resume(rollout_id: str, body: ChangeBody) -> dict[str, Any]:
-        return (await _changed(manager.pause(rollout_id, body.by, False, body.reason))
+    async def resume(rollout_id: str, body: ChangeBody, caller: Caller) -> dict[str, Any]:
+        by = recorded_by(caller, body.by)
+        return (await _changed(manager.pause(rollout_id, by, False, body.reason))
                 ).model_dump(mode="json")
 
     @router.get("/v1/updates")

@@ -1,5 +1,6 @@
 """What staff see of each tablet (`GET /v1/tablets`, `cellbridge staff status`): presence, the lock
-it reports, and whether it has applied what the gateway issued it.
+it reports, who is signed in on it (the prison number it reports), and whether it has applied what
+the gateway issued it.
 
 Presence is live only while the gateway has a broker session: without one, a tablet's last will
 cannot reach the gateway, so `online` is None (unknown) and `last_seen` is what there is."""
@@ -31,6 +32,7 @@ def tablet_views(fleet: Fleet, issuer: Issuer, *, live: bool = True) -> list[dic
             "boot_id": status.boot_id if status else None,
             "last_seen": status.last_seen if status else None,
             "profile": desired.document.profile if desired else None,
+            "signed_in": report.signed_in if report else None,
             "locked": report.lock.locked if report else None,
             "lock": report.lock.model_dump() if report else None,
             "desired": {

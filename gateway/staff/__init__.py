@@ -5,9 +5,11 @@ One module per command group: `lock` (lock, unlock), `status`, `audit`, `policy`
 over the Unix socket, exit codes), `params` (argument types and options) and `output` (lines,
 tables and JSON, stored text shown inert).
 
-Exit codes: 0 done; 1 not every target confirmed within --wait (named on stderr), or the audit
-chain does not verify; 2 usage error or refused input; 3 gateway unreachable or failing.
-Every usage error is one `Error:` line on stderr, never a usage block or a traceback.
+Exit codes: 0 done; 1 not every target confirmed within --wait (named on stderr), an unlock a
+lockdown overrides under --wait, or the audit chain does not verify; 2 usage error, refused input
+or a name the wing does not have; 3 gateway unreachable or failing.
+Every error is one `Error:` line on stderr, never a usage block or a traceback; a `Warning:` line
+(exit 0) says what a change could not do. Every command takes `--json` (docs/staff-cli.md).
 """
 
 from __future__ import annotations

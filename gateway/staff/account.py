@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from common.cli import OneLineGroup
 from gateway.console.qr import qr_svg, qr_text
 from gateway.console.rights import Role, parse_roles
 from gateway.staff.client import EXIT_REFUSED, ApiClient, fail, operator
@@ -20,7 +21,7 @@ qr_option = click.option(
     help="Write the TOTP enrolment QR code to this SVG file instead of the terminal.")
 
 
-@click.group()
+@click.group(cls=OneLineGroup)
 def account() -> None:
     """Staff accounts of the web console (add, disable, reset, list)."""
 
@@ -84,10 +85,15 @@ def reset(name: str, qr_file: Path | None, by: str | None, api_path: Path,
 @click.argument("name", type=TEXT)
 @by_option()
 @api_option
-def disable(name: str, by: str | None, api_path: Path) -> None:
+@json_option
+def disable(name: str, by: str | None, api_path: Path, as_json: bool) -> None:
     """Disable an account: it can no longer sign in, and its sessions end."""
-    ApiClient(api_path).call("POST", f"/v1/accounts/{name}/disable", {"by": by or operator()})
-    say(f"account {name} disabled")
+    result = ApiClient(api_path).call("POST", f"/v1/accounts/{name}/disable",
+                                      {"by": by or operator()})
+    if as_json:
+        show_json(result)
+    else:
+        say(f"account {name} disabled")
 
 
 @account.command(name="list")

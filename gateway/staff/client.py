@@ -2,8 +2,8 @@
 code and one line on stderr.
 
 Exit codes of every staff command: 0 done; 1 not every target confirmed within --wait (named on
-stderr), or the audit chain does not verify; 2 usage error or refused input; 3 gateway unreachable
-or failing.
+stderr), an unlock a lockdown overrides under --wait, or the audit chain does not verify;
+2 usage error, refused input or an unknown name; 3 gateway unreachable or failing.
 """
 
 from __future__ import annotations

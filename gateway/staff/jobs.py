@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import click
 
+from common.cli import OneLineGroup
 from gateway.staff.client import ApiClient, operator
 from gateway.staff.output import say, show_json, table
 from gateway.staff.params import TEXT, api_option, by_option, json_option
@@ -42,7 +43,7 @@ def _ask(kind: str, device: str, reason: str, by: str | None, api_path: Path,
     return result
 
 
-@click.group(invoke_without_command=True)
+@click.group(cls=OneLineGroup, invoke_without_command=True)
 @click.option("--device", type=TEXT, default=None, metavar="ID", help="The tablet to wipe.")
 @click.option("--reason", type=TEXT, default=None, help="Why (kept in the audit trail).")
 @by_option("Who asks")

@@ -11,6 +11,7 @@ import click
 from gateway.staff.client import EXIT_PENDING, EXIT_REFUSED, ApiClient, fail, operator
 from gateway.staff.output import say, show_json
 from gateway.staff.params import TEXT, api_option, by_option, json_option, wait_option
+from gateway.staff.status import schedule_now
 
 
 def lock_command(locked: bool) -> click.Command:
@@ -47,21 +48,24 @@ def lock_command(locked: bool) -> click.Command:
             body["landing"] = landing
         else:
             body["wing"] = True
-        result = ApiClient(api_path).call("POST", "/v1/lock", body, timeout=wait_s + 30)
+        client = ApiClient(api_path)
+        result = client.call("POST", "/v1/lock", body, timeout=wait_s + 30)
         targets, pending = result["targets"], result["pending"]
+        held = [] if locked else still_held(client, targets, wing)
+        lines = [] if locked else held_lines(client, held, wing)
+        failed = wait_s > 0 and any(blocking for blocking, _ in lines)
         if as_json:
-            show_json(result)
+            show_json({**result, "still_locked": held})
         elif wait_s == 0:
             say(f"{verb} sent to {len(targets)} tablet(s) (version {result['version']}); "
                 f"confirmed so far: {len(result['confirmed'])}")
-        elif not pending:
+        elif not pending and not failed:
             say(f"{verb}ed: all {len(targets)} tablet(s) confirmed")
-        held = [] if locked or wing else still_in_lockdown(api_path, targets)
-        if held:
-            say(f"Error: {', '.join(held[:20])}{' …' if len(held) > 20 else ''} remain(s) locked "
-                "by the wing lockdown: lift it with `staff unlock --wing`", err=True)
-            if wait_s > 0:
-                sys.exit(EXIT_PENDING)
+        for blocking, line in lines:
+            # An unlock that cannot take effect is an error when staff waited for it to.
+            say(f"{'Error' if blocking and failed else 'Warning'}: {line}", err=True)
+        if failed:
+            sys.exit(EXIT_PENDING)
         if wait_s > 0 and pending:
             rejected = result.get("rejected") or {}
             silent = [d for d in pending if d not in rejected]
@@ -77,12 +81,36 @@ def lock_command(locked: bool) -> click.Command:
     return command
 
 
-def still_in_lockdown(api_path: Path, targets: list[str]) -> list[str]:
-    """Which of `targets` the wing lockdown still holds: an unlock of one tablet does not lift
-    the wing's lock, which the tablet combines with its own."""
+def _named(devices: list[str]) -> str:
+    return ", ".join(devices[:20]) + (f" (+{len(devices) - 20} more)" if len(devices) > 20 else "")
+
+
+def still_held(client: ApiClient, targets: list[str], wing: bool) -> list[str]:
+    """Which of `targets` stay locked after an unlock, by what the gateway itself issued: after a
+    tablet's (or cell's, landing's) unlock, those the wing lockdown still holds; after the wing's,
+    those with a lock of their own."""
     wanted = set(targets)
-    return [t["id"] for t in ApiClient(api_path).call("GET", "/v1/tablets")
-            if t["id"] in wanted and t["lockdown"]["locked"]]
+    key = "desired" if wing else "lockdown"
+    return [t["id"] for t in client.call("GET", "/v1/tablets")
+            if t["id"] in wanted and t[key]["locked"]]
+
+
+def held_lines(client: ApiClient, held: list[str], wing: bool) -> list[tuple[bool, str]]:
+    """What an unlock could not lift, in words, each marked whether it keeps the unlocked tablets
+    from being used: the wing lockdown over a tablet's unlock, or a lockdown period of the wing
+    policy, does; a tablet's own lock after the wing's unlock, or a curfew, is said but expected."""
+    lines = []
+    if held and wing:
+        lines.append((False, f"{_named(held)} remain(s) locked by their own lock: lift it with "
+                      "`staff unlock --device ID`"))
+    elif held:
+        lines.append((True, f"{_named(held)} remain(s) locked by the wing lockdown: lift it with "
+                      "`staff unlock --wing`"))
+    answer, words = schedule_now(client)
+    if answer is not None and answer["state"] in ("curfew", "lockdown"):
+        lines.append((answer["state"] == "lockdown", f"{words} Until then the tablets allow only "
+                      "the always-allowed apps."))
+    return lines
 
 
 lock = lock_command(True)

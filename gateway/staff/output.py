@@ -30,9 +30,11 @@ def say_lines(text: str) -> None:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """Print a header line, then one line per row, in aligned columns; every cell made inert."""
+    """Print a header line (upper case, as every staff table has it), then one line per row, in
+    aligned columns; every cell made inert."""
     cells = [[inert(cell) for cell in row] for row in rows]
-    text = tabulate(cells, headers=list(headers), tablefmt="plain", disable_numparse=True)
+    text = tabulate(cells, headers=[h.upper() for h in headers], tablefmt="plain",
+                    disable_numparse=True)
     say_lines(text)
 
 

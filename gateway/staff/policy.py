@@ -134,6 +134,7 @@ def status(profile: str, api_path: Path, as_json: bool) -> None:
                              params={"profile": profile, "at": answer["ends_at"]})
     if answer["state"] != "unknown":
         say(next_in_words(coming, tz, answer["at"]))
+        say(f"(Times are the wing's own, {rules['timezone']}.)")
     allowed = [a["app"] for a in answer["apps"] if a["allowed"]]
     say(f"{profile} may use now: {', '.join(allowed) or 'nothing'}")
 
@@ -222,8 +223,9 @@ def remove(name: str, by: str | None, api_path: Path, as_json: bool) -> None:
 @click.option("--entry", type=TEXT, required=True, help="The executable, relative to FOLDER.")
 @by_option("Who admitted it")
 @api_option
+@json_option
 def sign_app(folder: Path, app_id: str, app_version: str, entry: str, by: str | None,
-             api_path: Path) -> None:
+             api_path: Path, as_json: bool) -> None:
     """Have the gateway sign the manifest of the app in FOLDER (every file's sha256), written
     as FOLDER/manifest.json: this exact build may then run on the wing's tablets."""
     try:
@@ -234,4 +236,8 @@ def sign_app(folder: Path, app_id: str, app_version: str, entry: str, by: str | 
         "app": app_id, "app_version": app_version, "entry": entry, "files": files,
         "by": by or operator()})
     (folder / MANIFEST_NAME).write_text(result["envelope"], encoding="utf-8")
+    if as_json:
+        show_json({**result, "app": app_id, "app_version": app_version, "files": len(files),
+                   "written": str(folder / MANIFEST_NAME)})
+        return
     say(f"signed {app_id} {app_version}: {len(files)} file(s) → {folder / MANIFEST_NAME}")

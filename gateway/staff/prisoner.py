@@ -15,12 +15,13 @@ from urllib.parse import quote
 
 import click
 
+from common.cli import OneLineGroup
 from gateway.staff.client import EXIT_REFUSED, ApiClient, fail
 from gateway.staff.output import say, show_json, table
 from gateway.staff.params import TEXT, api_option, by_option, json_option
 
 
-@click.group()
+@click.group(cls=OneLineGroup)
 def prisoner() -> None:
     """Prisoner accounts: add, move, release, transfer, reset a PIN, list, show, import the
     roll."""

@@ -1,5 +1,6 @@
-"""`staff status`: the gateway's broker link (and its alarms), then every tablet: online or not,
-locked or not (and why), versions, last seen.
+"""`staff status`: the gateway's broker link (and its alarms), where the wing's curfew stands now,
+then every tablet: online or not, locked or not (by whom and why), its profile, who is signed in
+(the prison number it reports), OS and document versions, last seen.
 
 While the gateway has no broker session it cannot know who is online: the table says so above it,
 ONLINE shows `unknown` (`online: null` in --json) and LAST SEEN is what is known."""
@@ -19,7 +20,7 @@ from gateway.staff.output import say, short, show_json, table
 from gateway.staff.params import api_option, json_option
 
 HEADERS = ["TABLET", "CELL", "LANDING", "ONLINE", "LOCKED", "SOURCE", "BY", "REASON", "PROFILE",
-           "OS", "DESIRED", "LOCKDOWN", "IN SYNC", "LAST SEEN"]
+           "SIGNED IN", "OS", "DESIRED", "LOCKDOWN", "IN SYNC", "LAST SEEN"]
 
 
 def ago(ms: int | None, now_ms: int) -> str:
@@ -63,21 +64,22 @@ def _online(online: bool | None) -> str:
     return "unknown" if online is None else "online" if online else "offline"
 
 
-def curfew_now(client: ApiClient) -> str:
-    """Where the wing's curfew stands now, in words (`staff policy curfew status` has more)."""
+def schedule_now(client: ApiClient) -> tuple[dict[str, Any] | None, str]:
+    """The gateway's decision for now (None before any wing policy) and where the wing's curfew
+    stands, in words (`staff policy curfew status` has more)."""
     answer = client.call("GET", "/v1/policy/decision", missing_ok=True)
     if answer is None:
-        return "Curfew: no wing policy applied yet."
+        return None, "Curfew: no wing policy applied yet."
     policy = client.call("GET", "/v1/policy")["rules"]
-    return now_in_words(answer, zoneinfo.ZoneInfo(policy["timezone"]))
+    return answer, now_in_words(answer, zoneinfo.ZoneInfo(policy["timezone"]))
 
 
 @click.command()
 @api_option
 @json_option
 def status(api_path: Path, as_json: bool) -> None:
-    """The broker link, then every tablet: online, locked (by whom and why), profile, OS and
-    document versions, last seen; and above them whether the wing is in curfew now."""
+    """The broker link, whether the wing is in curfew now, then every tablet: online, locked (by
+    whom and why), profile, who is signed in, OS and document versions, last seen."""
     client = ApiClient(api_path)
     broker = client.call("GET", "/v1/health").get("broker")
     tablets = client.call("GET", "/v1/tablets")
@@ -87,7 +89,7 @@ def status(api_path: Path, as_json: bool) -> None:
     now = time.time_ns() // 1_000_000
     for line in broker_lines(broker, now):
         say(line)
-    say(curfew_now(client))
+    say(schedule_now(client)[1])
     if not tablets:
         say("no tablets registered")
         return
@@ -105,6 +107,7 @@ def status(api_path: Path, as_json: bool) -> None:
             short(lock.get("by") or "", 16),
             short(lock.get("reason") or "", 30),
             t.get("profile") or "-",
+            t.get("signed_in") or "-",
             running.get(t["id"]) or "?",
             _versions(t["desired"]),
             _versions(t["lockdown"]),

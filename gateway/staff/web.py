@@ -16,12 +16,16 @@ from urllib.parse import quote
 
 import click
 
+from common.cli import OneLineGroup, Pattern
 from gateway.staff.client import ApiClient, operator
 from gateway.staff.output import say, show_json, table
 from gateway.staff.params import TEXT, api_option, by_option, json_option
 
+SITE = Pattern("site", r"[a-z][a-z0-9_-]{0,31}", "a site's name from the wing policy's "
+              "catalogue: lower case, like housing or universal-credit")
 
-@click.group()
+
+@click.group(cls=OneLineGroup)
 def web() -> None:
     """Web access: grant a site to a tablet, approve, revoke, list grants, the browsing log."""
 
@@ -48,8 +52,8 @@ def _show(grant: dict[str, Any], verb: str) -> None:
 @click.option("--device", type=TEXT, default=None, metavar="ID", help="The tablet.")
 @click.option("--prisoner", type=TEXT, default=None, metavar="NUMBER",
               help="Or a person (prison number): theirs wherever they sign in.")
-@click.option("--site", type=TEXT, required=True, metavar="NAME",
-              help="A site of the wing policy's catalogue.")
+@click.option("--site", type=SITE, required=True, metavar="NAME",
+              help="A site of the wing policy's catalogue, by its name (like housing).")
 @click.option("--purpose", type=TEXT, required=True, help="Why this tablet needs it.")
 @click.option("--until", type=TEXT, required=True, metavar="DATE",
               help="Last day it may be used, YYYY-MM-DD (at most 90 days ahead).")
@@ -156,7 +160,7 @@ def log(device: str, since: str | None, api_path: Path, as_json: bool) -> None:
     if not rows:
         say(f"nothing in {device}'s browsing record")
         return
-    table(["time", "host", "", "why", "bytes"],
+    table(["time", "host", "decision", "why", "bytes"],
           [[_when(r["at"]), r["host"], "allowed" if r["allowed"] else "DENIED", r["reason"],
             str(r["bytes_in"])] for r in rows])
 

@@ -4,6 +4,8 @@ tablets receive the signed update target and report progress, the gateway advanc
 from __future__ import annotations
 
 import json
+import os
+import pwd
 from collections.abc import Callable
 
 from tests.gateway.tablet_peer import TabletPeer, now_ms
@@ -143,14 +145,16 @@ async def test_cancelling_a_rollout_withdraws_the_update_and_frees_its_tablets(
         assert cancelled.stdout.startswith("rollout r1 cancelled")
         await t1.wait_until(lambda: not offered(t1))
         view = (await status(gateway))["rollouts"][0]
+        me = pwd.getpwuid(os.getuid()).pw_name  # who cancelled: the OS account, --by a note
         assert (view["stage"], view["reason"]) == (
-            "cancelled", "canary: cancelled by it.lead: wrong build")
+            "cancelled", f"canary: cancelled by os:{me} (it.lead): wrong build")
         again = await gateway.astaff("update", "cancel", "r1")
         assert (again.returncode, again.stderr) == (2, "Error: rollout r1 is already cancelled\n")
         unknown = await gateway.astaff("update", "cancel", "r7")
         assert (unknown.returncode, unknown.stderr) == (2, "Error: no rollout r7 (rollouts: r1)\n")
         audit = json.loads((await gateway.astaff("audit", "--json")).stdout)["entries"]
-        assert any(e["action"] == "rollout_cancelled" for e in audit)
+        assert [e["actor"] for e in audit if e["action"] == "rollout_cancelled"] == [
+            f"staff:os:{me} (it.lead)"]
         # Its tablets are free for the next rollout.
         await gateway.astaff("update", "start", "--id", "r2", "--target", TARGET,
                              "--version", "1.1.0", "--canary", "T1")

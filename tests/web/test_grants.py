@@ -198,7 +198,9 @@ def test_the_profile_gives_its_sites_and_a_lock_takes_them_away(web_gateway):
     locked = web_gateway.staff("lock", "--device", "T1", "--reason", "search")
     assert locked.returncode == 0, locked.stderr
     assert check(web_gateway, "T1", "www.gov.uk") == (False, "locked")
-    assert check(web_gateway, "T9", "www.gov.uk") == (False, "unknown_tablet")
+    unknown = web_gateway.staff("web", "check", "--device", "T9", "www.gov.uk")
+    assert (unknown.returncode, unknown.stderr) == (
+        2, "Error: no tablet T9 in this wing (see `staff status`)\n")
 
 
 def test_grants_list_as_a_table_for_people(web_gateway):
