@@ -7,12 +7,13 @@
 - wing lockdown: one `POST /v1/lock` for the wing; each tablet's `reported` arrival time, and the
   time until the gateway confirms them all.
 
-The single-tablet locks go to `PROBES` probe tablets on a loop of their own (`bench.probe`): in
-this process they would wait, at every time beacon, behind the whole wing's handling of it on
-one loop — the simulation, not the path (a real tablet has its own CPU). The stalls printed
-for the slowest samples are this process's (the wing's), beside the beacons' arrivals.
+The tablets are real `Agent`s in child processes (`bench.probe`): the single-tablet locks go to
+`PROBES` probe tablets in a child of their own — in one loop with the wing they would wait, at
+every time beacon, behind the whole wing's handling of it (the simulation, not the path: a
+real tablet has its own CPU) — and the rest of the wing runs in `WING_PROCESSES` children. The
+stalls printed for the slowest samples are this process's (the observers and the API client).
 
-The other tablets are real `Agent`s in this process (`cellbridge.fleet`) with their state on tmpfs
+Their state is on tmpfs
 where there is one: on real hardware each tablet fsyncs to its own storage in parallel, so
 serialising N fsyncs through one process's disk would measure this machine's disk, not the path.
 """
@@ -32,10 +33,10 @@ import click
 import httpx
 
 from bench import floor, swarm
-from bench.probe import probes
+from bench.probe import probes, split
 from bench.stalls import Stalls
 from bench.stats import Row, ms, summary
-from cellbridge.fleet import fleet, settle, wait_until
+from cellbridge.fleet import settle
 from cellbridge.wing import LocalWing
 from common.mqtt import make_client
 from provisioning.demo_estate import OPERATORS
@@ -89,6 +90,8 @@ PACE_S = 0.05
 SETTLE_S = 5.0
 PROBES = 4
 """Tablets that take the single-tablet locks, on a loop of their own (`bench.probe`)."""
+WING_PROCESSES = 4
+"""Children the rest of the wing runs in (500 tablets each at 2,000)."""
 
 
 async def compiled_fan_out(wing: Wing) -> list[float]:
@@ -226,13 +229,13 @@ async def measure(tablets: int, samples: int, tls: bool) -> list[Row]:
         wing.local.start_gateway()
         transport = httpx.AsyncHTTPTransport(uds=str(wing.local.gateway_api))
         probing = wing.local.tablets[-PROBES:]
+        rest = [wing.local.agent_config(t, resolved=False) for t in wing.local.tablets
+                if t not in probing]
         async with (
             httpx.AsyncClient(transport=transport, base_url="http://gateway", timeout=180) as api,
-            probes([wing.local.agent_config(t, resolved=False) for t in probing]),
-            fleet([c for t, c in wing.configs.items() if t not in probing]) as agents,
+            probes([wing.local.agent_config(t, resolved=False) for t in probing],
+                   *split(rest, WING_PROCESSES)),
         ):
-            await wait_until(lambda: all(a.connected for a in agents), 900)
-            await wait_until(lambda: all(not a.state.locked for a in agents), 120)
             settle()
             await asyncio.sleep(SETTLE_S)  # the births' reconciling ends before sampling
             began = time.perf_counter()
