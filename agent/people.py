@@ -24,9 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import argon2
-from argon2.exceptions import InvalidHashError, VerificationError
-
 from agent.store import StoreError
 from wire.localapi import OccupantView, PersonReply, PersonView
 from wire.prisoners import (
@@ -184,6 +181,9 @@ class PeopleStore:
 
 def verify_pin(verifier: str, pin: str) -> bool:
     """The slow check (run it in a worker). Any malformed verifier is a no."""
+    import argon2  # loaded at the first PIN check: an idle tablet does not carry it
+    from argon2.exceptions import InvalidHashError, VerificationError
+
     try:
         return bool(argon2.PasswordHasher().verify(verifier, pin))
     except (VerificationError, InvalidHashError, ValueError):
@@ -192,6 +192,8 @@ def verify_pin(verifier: str, pin: str) -> bool:
 
 def hash_like(verifier: str, pin: str) -> str:
     """Hash `pin` with the argon2id parameters of `verifier` (the one it replaces)."""
+    import argon2
+
     hasher = argon2.PasswordHasher.from_parameters(argon2.extract_parameters(verifier))
     return hasher.hash(pin)
 
