@@ -66,11 +66,16 @@ def curl_rate(url: str, ca: Path, slot: Path) -> float:
     slot.unlink(missing_ok=True)
     script = ('set -e -o pipefail; curl -sS --fail --cacert "$1" "$2" | tee "$3" | sha256sum '
               '>/dev/null; sync "$3"')
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), _children_cpu()
     subprocess.run(["bash", "-c", script, "curl-floor", str(ca), url, str(slot)], check=True)
     rate = slot.stat().st_size / (time.perf_counter() - began)
+    FLOOR_CPU.append(_children_cpu() - cpu)
     slot.unlink()
     return rate
+
+
+FLOOR_CPU: list[float] = []
+"""CPU seconds of each floor pipeline run (curl, tee, sha256sum, sync), in order."""
 
 
 def _own_cpu() -> float:
@@ -159,7 +164,8 @@ def bench(directory: Path, sizes_mib: list[int], repeat: int = 1) -> list[dict[s
                 "download_mbps": length / split["download"][0] / MiB,
                 "slot_mbps": length / split["install"][0] / MiB,
                 "phases": split, "server_cpu": report["server_cpu"],
-                "rss_mib": report["peak_rss_kib"] / 1024, "seconds": report["wall"]})
+                "rss_mib": report["peak_rss_kib"] / 1024, "seconds": report["wall"],
+                "engine_cpu": report["engine_cpu"], "floor_cpu": min(FLOOR_CPU[-repeat:])})
             (estate.targets_dir / info.path).unlink()
             bundle.unlink()
     return results
@@ -192,8 +198,11 @@ def run(sizes_mib: list[int], directory: Path | None = None, repeat: int = 1) ->
             f"({big['pairs'][0]:.2f}–{big['pairs'][-1]:.2f})", ""),
         Row("", "the same, against a bare SHA-256 pass (no network, no write)",
             f"{big['install_mbps']:.0f} MiB/s", hash_floor, f"{big['ratio']:.2f}x", ""),
-        Row("", "phase: start (interpreter, imports, TUF refresh)", f"{split['start'][0]:.2f} s",
-            "", "", ""),
+        Row("", "phase: start (interpreter, imports, TUF refresh)",
+            cores(split["start"][0], split["start"][1]), "", "", ""),
+        Row("", "CPU of the whole install: engine (all phases) / the floor pipeline",
+            f"{big['engine_cpu']:.2f} s", f"curl + tee + sha256sum: {big['floor_cpu']:.2f} s",
+            f"{big['engine_cpu'] / big['floor_cpu']:.2f}x" if big["floor_cpu"] else "-", ""),
         Row("", "phase: download + streaming verify",
             f"{big['download_mbps']:.0f} MiB/s ({split['download'][0]:.2f} s)", hash_floor,
             f"{big['download_mbps'] / big['hash_mbps']:.2f}x", ""),
