@@ -23,9 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import argon2
-from argon2.exceptions import InvalidHashError, VerificationError
-
 from agent.sqlite_file import SqliteFile
 from agent.store import StoreError
 from wire.localapi import OccupantView, PersonReply, PersonView
@@ -207,6 +204,9 @@ caught up)."""
 
 def verify_pin(verifier: str, pin: str) -> bool:
     """The slow check (run it in a worker). Any malformed verifier is a no."""
+    import argon2  # loaded at the first PIN check: an idle tablet does not carry it
+    from argon2.exceptions import InvalidHashError, VerificationError
+
     try:
         return bool(argon2.PasswordHasher().verify(verifier, pin))
     except (VerificationError, InvalidHashError, ValueError):
@@ -215,6 +215,8 @@ def verify_pin(verifier: str, pin: str) -> bool:
 
 def hash_like(verifier: str, pin: str) -> str:
     """Hash `pin` with the argon2id parameters of `verifier` (the one it replaces)."""
+    import argon2
+
     hasher = argon2.PasswordHasher.from_parameters(argon2.extract_parameters(verifier))
     return hasher.hash(pin)
 

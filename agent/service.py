@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from importlib import metadata
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import aiomqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -45,7 +45,6 @@ from agent.requests import RequestDesk
 from agent.session import WingSession
 from agent.shell_link import ShellLink
 from agent.store import StoreError
-from agent.update_link import UpdateLink
 from agent.view import profile_of, reported_state, shell_state
 from agent.web_view import browser_argv, start_url, subject_of
 from agent.webproxy import Refusal, WebForwarder, forwarder_for
@@ -74,6 +73,9 @@ from wire.localapi import (
 )
 from wire.policy import WingPolicy
 from wire.prisoners import Occupants, PersonEvent, SessionEnd
+
+if TYPE_CHECKING:
+    from agent.update_link import UpdateLink
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +129,7 @@ class Agent:
         self._session = WingSession(config, boot_id=self.boot_id, now_ms=clock,
                                     on_message=self._on_message, report=self._report,
                                     on_connection=self._on_connection)
-        self._updates = None if config.updates is None else UpdateLink(
+        self._updates = None if config.updates is None else _update_link()(
             config.updates, config.apps_path, now=self.trusted_clock.now_utc,
             connected=lambda: self.connected, shell_watching=lambda: self._shell.watchers > 0,
             verify=self.policy.verify_files, changed=self._on_engine_change, audit=self._audit)
@@ -581,3 +583,10 @@ class Agent:
         if isinstance(request, LessonRequest):
             return await people.set_lesson(request.lesson, request.state)
         return await people.sign_out()
+
+
+def _update_link() -> type[UpdateLink]:
+    """The update engine and app installer load only on a tablet that takes updates."""
+    from agent.update_link import UpdateLink
+
+    return UpdateLink
