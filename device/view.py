@@ -161,13 +161,9 @@ def curfew_status(
     """Status-bar text about curfew; none while a lock, curfew or update screen covers the
     tablet (a countdown means nothing on a locked tablet, and each of those screens says its one
     message itself: the status bar does not repeat or contradict it)."""
-    if forced_screen(state) is not None:
+    if forced_screen(state) is not None:  # a curfew (known or not) is a covering screen too
         return ""
     curfew = state.curfew
-    if curfew.state == "curfew":
-        return t.gettext("Curfew now")
-    if curfew.state == "unknown":
-        return t.gettext("Curfew: waiting for the wing")
     minutes = curfew.minutes_left
     if curfew.starts_at is not None and now_ms is not None:
         minutes = minutes_until(curfew.starts_at, now_ms)
