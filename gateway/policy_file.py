@@ -127,7 +127,8 @@ def rules_to_toml(policy: WingPolicy) -> str:
         ]
     data["apps"] = {
         app_id: {"name": app.name, "version": app.version,
-                 **({"icon": app.icon} if app.icon else {})}
+                 **({"icon": app.icon} if app.icon else {}),
+                 **({"names": dict(app.names)} if app.names else {})}
         for app_id, app in sorted(policy.apps.items())
     }
     if policy.sites:

@@ -16,7 +16,15 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, TypeAdapter, ValidationError
 
 from wire.documents import AppId, Document, LockView, Millis
-from wire.prisoners import MAX_LESSONS, DisplayName, LessonId, LessonState, PrisonNumber, Settings
+from wire.prisoners import (
+    MAX_LESSONS,
+    DisplayName,
+    Language,
+    LessonId,
+    LessonState,
+    PrisonNumber,
+    Settings,
+)
 from wire.requests import RequestText, RequestType
 
 MAX_LINE = 64 * 1024
@@ -44,6 +52,8 @@ class AppTile(Document):
     name: str
     icon: str = ""
     """An icon name from the shell's icon set, or a path inside the app's verified bundle."""
+    names: dict[Language, str] = Field(default_factory=dict)
+    """The name in the shell's other languages, as policy gives them (`name` is the English)."""
     allowed_now: bool
     """Whether the agent would say yes to launching it at this instant."""
     always_allowed: bool = False
