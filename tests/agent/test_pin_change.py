@@ -183,3 +183,18 @@ async def test_two_changes_before_the_gateway_catches_up_keep_the_latest(
     await cell.desired(echoed(second))
     await wait_until(lambda: kept_pins(cell) == [])
     assert await signs_in(cell, LATER) == "ok"
+
+
+def test_a_people_db_from_before_pin_changes_keeps_a_chosen_pin(tmp_path: Path) -> None:
+    from agent.people import PeopleStore
+
+    with sqlite3.connect(tmp_path / "people.db") as db:  # the table as it was
+        db.execute("CREATE TABLE pins (person TEXT PRIMARY KEY, pin_epoch INTEGER NOT NULL,"
+                   " verifier TEXT NOT NULL)")
+        db.execute("INSERT INTO pins VALUES (?, 1, 'v1')", (JOHN,))
+    store = PeopleStore(tmp_path / "people.db")
+    try:
+        chosen = store.chosen_pin(JOHN, 1)
+        assert chosen is not None and (chosen.verifier, chosen.replaces) == ("v1", ())
+    finally:
+        store.close()
