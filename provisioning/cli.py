@@ -149,7 +149,23 @@ def provision(ctx: click.Context, estate_dir: Path) -> None:
     ctx.obj = est.Estate(estate_dir)
 
 
-pass_estate = click.make_pass_decorator(est.Estate)
+_pass_estate = click.make_pass_decorator(est.Estate)
+
+
+def _estate_here(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.obj = est.Estate(value)
+
+
+def pass_estate(func: F) -> F:
+    """Hand the command its estate; `--estate DIR` is taken after the command's name as well as
+    before it (`provision enrol --estate DIR …` works as `provision --estate DIR enrol …`)."""
+    command = _pass_estate(func)
+    return click.option(  # type: ignore[return-value]
+        "--estate", type=click.Path(file_okay=False, path_type=Path), default=None,
+        expose_value=False, is_eager=True, callback=_estate_here,
+        help="The estate directory (also accepted before the command's name).",
+    )(command)
 
 
 @provision.command()
