@@ -295,6 +295,8 @@ def wing(
     type=click.IntRange(1, 3650),
     help="Certificate validity.",
 )
+@click.option("--json", "as_json", is_flag=True,
+              help="Machine-readable output: one object per tablet enrolled, with its bundle.")
 @_passphrase_options
 @pass_estate
 @_one_line_errors
@@ -308,6 +310,7 @@ def enrol(
     out: Path | None,
     enrolled_by: str,
     days: int,
+    as_json: bool,
     passphrase_file: Path | None,
 ) -> None:
     """Sign a tablet's CSR into an enrolment bundle, or make keys and bundles for a batch."""
@@ -346,7 +349,7 @@ def enrol(
     estate.meta()
     passphrase = _passphrase_for(estate, passphrase_file)
     batch_run = est.prepare_enrolment(estate, requests, passphrase, out)
-    if len(requests) == 1:
+    if len(requests) == 1 or as_json:
         tablets = batch_run.run(enrolled_by=enrolled_by, validity_days=days)
     else:
         with click.progressbar(length=len(requests), label="enrolling", file=sys.stderr) as bar:
@@ -354,6 +357,10 @@ def enrol(
                 enrolled_by=enrolled_by, validity_days=days, progress=lambda _done: bar.update(1)
             )
     where = out or estate.bundles
+    if as_json:
+        click.echo(json.dumps([{"tablet_id": t.tablet_id, "wing": t.wing, "cell": t.cell,
+                                "bundle": str(where / t.tablet_id)} for t in tablets]))
+        return
     for tablet in tablets if len(tablets) <= 5 else []:
         click.echo(
             f"enrolled {tablet.tablet_id} (wing {tablet.wing}, cell {tablet.cell}): "
