@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,7 +33,7 @@ def load(model: type[M], path: Path | None, **defaults: object) -> M:
         except UnicodeDecodeError as exc:
             raise ConfigError(f"{path}: not UTF-8 text") from exc
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+            raise ConfigError(toml_error(str(path), exc)) from exc
         except RecursionError as exc:
             raise ConfigError(f"{path}: not valid TOML: nested too deeply") from exc
     try:
@@ -43,6 +44,16 @@ def load(model: type[M], path: Path | None, **defaults: object) -> M:
         first = errors[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ConfigError(f"{path or 'configuration'}: {where}: {in_words(first)}") from exc
+
+
+def toml_error(source: str, error: tomllib.TOMLDecodeError) -> str:
+    """A TOML syntax error as `FILE:LINE: not valid TOML: reason (column C)`, the position
+    moved to the front where editors and staff look for it."""
+    found = re.fullmatch(r"(.*) \(at line (\d+), column (\d+)\)", str(error))
+    if found is None:
+        return f"{source}: not valid TOML: {error}"
+    reason, line, column = found.groups()
+    return f"{source}:{line}: not valid TOML: {reason} (column {column})"
 
 
 def in_words(error: Any) -> str:

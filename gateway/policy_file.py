@@ -16,7 +16,7 @@ from typing import Any
 import tomli_w
 from pydantic import ValidationError
 
-from common.config import in_words
+from common.config import in_words, toml_error
 from wire.icons import ICON_NAMES
 from wire.policy import WingPolicy, check_host_pattern, hhmm, parse_window, wing_policy
 
@@ -78,7 +78,7 @@ def parse_rules(text: str, *, source: str = "policy") -> dict[str, Any]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise PolicyFileError(f"{source}: not valid TOML: {exc}") from exc
+        raise PolicyFileError(toml_error(source, exc)) from exc
     except RecursionError as exc:
         raise PolicyFileError(f"{source}: not valid TOML: nested too deeply") from exc
     try:

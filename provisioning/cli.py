@@ -149,7 +149,23 @@ def provision(ctx: click.Context, estate_dir: Path) -> None:
     ctx.obj = est.Estate(estate_dir)
 
 
-pass_estate = click.make_pass_decorator(est.Estate)
+_pass_estate = click.make_pass_decorator(est.Estate)
+
+
+def _estate_here(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.obj = est.Estate(value)
+
+
+def pass_estate(func: F) -> F:
+    """Hand the command its estate; `--estate DIR` is taken after the command's name as well as
+    before it (`provision enrol --estate DIR …` works as `provision --estate DIR enrol …`)."""
+    command = _pass_estate(func)
+    return click.option(  # type: ignore[return-value]
+        "--estate", type=click.Path(file_okay=False, path_type=Path), default=None,
+        expose_value=False, is_eager=True, callback=_estate_here,
+        help="The estate directory (also accepted before the command's name).",
+    )(command)
 
 
 @provision.command()
@@ -279,6 +295,8 @@ def wing(
     type=click.IntRange(1, 3650),
     help="Certificate validity.",
 )
+@click.option("--json", "as_json", is_flag=True,
+              help="Machine-readable output: one object per tablet enrolled, with its bundle.")
 @_passphrase_options
 @pass_estate
 @_one_line_errors
@@ -292,6 +310,7 @@ def enrol(
     out: Path | None,
     enrolled_by: str,
     days: int,
+    as_json: bool,
     passphrase_file: Path | None,
 ) -> None:
     """Sign a tablet's CSR into an enrolment bundle, or make keys and bundles for a batch."""
@@ -330,7 +349,7 @@ def enrol(
     estate.meta()
     passphrase = _passphrase_for(estate, passphrase_file)
     batch_run = est.prepare_enrolment(estate, requests, passphrase, out)
-    if len(requests) == 1:
+    if len(requests) == 1 or as_json:
         tablets = batch_run.run(enrolled_by=enrolled_by, validity_days=days)
     else:
         with click.progressbar(length=len(requests), label="enrolling", file=sys.stderr) as bar:
@@ -338,6 +357,10 @@ def enrol(
                 enrolled_by=enrolled_by, validity_days=days, progress=lambda _done: bar.update(1)
             )
     where = out or estate.bundles
+    if as_json:
+        click.echo(json.dumps([{"tablet_id": t.tablet_id, "wing": t.wing, "cell": t.cell,
+                                "bundle": str(where / t.tablet_id)} for t in tablets]))
+        return
     for tablet in tablets if len(tablets) <= 5 else []:
         click.echo(
             f"enrolled {tablet.tablet_id} (wing {tablet.wing}, cell {tablet.cell}): "

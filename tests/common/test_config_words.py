@@ -34,3 +34,11 @@ def test_a_mistake_names_the_key_and_what_is_expected(tmp_path: Path, toml: str,
     assert str(caught.value) == f"{path}: {message}"
     assert not any(dump in str(caught.value) for dump in ("Input should", "Field required",
                                                           "Extra inputs", "validation error"))
+
+
+def test_a_toml_syntax_error_leads_with_its_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "x.toml"
+    path.write_text('device_id = "T-1"\nport = \n')
+    with pytest.raises(ConfigError) as caught:
+        load(Example, path)
+    assert str(caught.value) == f"{path}:2: not valid TOML: Invalid value (column 8)"

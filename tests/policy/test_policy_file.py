@@ -95,8 +95,9 @@ def test_a_profile_left_out_is_named() -> None:
 
 
 def test_broken_toml_is_refused_with_its_line() -> None:
-    with pytest.raises(PolicyFileError, match=r"wing.toml: not valid TOML: .*line 3"):
+    with pytest.raises(PolicyFileError) as caught:
         parse_rules('name = "x"\n\ntimezone = \n', source="wing.toml")
+    assert str(caught.value) == "wing.toml:3: not valid TOML: Invalid value (column 12)"
 
 
 def test_a_float_is_refused() -> None:

@@ -640,3 +640,27 @@ def test_the_passphrase_prompt_names_the_keys_it_unlocks(
     cli._read_passphrase(None, root=estate)
     assert asked == [f"The estate passphrase (it encrypts the estate's root and wing CA keys "
                      f"in {estate})"]
+
+
+def test_the_estate_may_be_named_after_the_command_as_well_as_before(estate: Path) -> None:
+    env = {"CELLBRIDGE_ESTATE_PASSPHRASE": PASSPHRASE}
+    before = CliRunner().invoke(main, ["provision", "--estate", str(estate), "inventory",
+                                       "--json"], env=env)
+    after = CliRunner().invoke(main, ["provision", "inventory", "--estate", str(estate),
+                                      "--json"], env=env)
+    assert after.exit_code == 0, after.output
+    assert after.stdout == before.stdout and '"T1"' in after.stdout
+    missing = CliRunner().invoke(main, ["provision", "inventory", "--estate",
+                                        str(estate.parent / "none")], env=env)
+    assert missing.exit_code == 1 and "no estate at" in missing.stderr
+
+
+def test_enrol_with_json_prints_each_tablet_and_its_bundle_only(estate: Path,
+                                                               tmp_path: Path) -> None:
+    batch = Path(_write(tmp_path, "json.csv", "tablet_id,wing,cell\nJ1,w1,2-01\nJ2,w1,2-02\n"))
+    result = ok(run(estate, "enrol", "--batch", str(batch), "--json"))
+    assert json.loads(result.stdout) == [
+        {"tablet_id": tablet, "wing": "w1", "cell": cell, "bundle": str(estate / "bundles" / tablet)}
+        for tablet, cell in (("J1", "2-01"), ("J2", "2-02"))
+    ]
+    assert result.stderr == ""
