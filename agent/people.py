@@ -260,6 +260,8 @@ class PersonDesk:
         self._emit = emit
         self._changed = changed
         self._checking = asyncio.Lock()
+        self._signed_in = asyncio.Event()
+        """Set when a session starts: the idle loop sleeps on it while nobody is signed in."""
         self.session: Session | None = None
 
     # -- what the shell sees ------------------------------------------------------------------
@@ -321,6 +323,7 @@ class PersonDesk:
                 await self.end("sign_out")
             one_time = occupant.credential == "one_time" and chosen is None
             self.session = Session(number, occupant.display, epoch, one_time, self._monotonic())
+            self._signed_in.set()
             await self._event("signed_in", number, epoch)
         self._changed()
         return reply("must_set_pin" if one_time else "ok")
@@ -502,8 +505,12 @@ class PersonDesk:
             log.error("%s: cannot forget people who left: %s", self._device, exc)
 
     async def idle_loop(self) -> None:
-        """End a session nobody touched for `idle_s` seconds."""
+        """End a session nobody touched for `idle_s` seconds. While nobody is signed in it
+        sleeps until someone is (a tablet idle in its cell is not woken every second)."""
         while True:
+            if self.session is None:
+                self._signed_in.clear()
+                await self._signed_in.wait()
             await asyncio.sleep(min(1.0, self._idle_s / 4))
             session = self.session
             if session is not None and self._monotonic() - session.last_active >= self._idle_s:
