@@ -36,14 +36,20 @@ STORE_WORKERS = 64
 
 async def _serve(configs: list[AgentConfig]) -> None:
     loop = asyncio.get_running_loop()
+    # Until the parent closes stdin (or is gone), even before every tablet is ready.
+    parent = loop.run_in_executor(None, sys.stdin.buffer.read)
     loop.set_default_executor(ThreadPoolExecutor(max_workers=STORE_WORKERS))
     async with fleet(configs) as agents:
-        await wait_until(lambda: all(a.connected and not a.state.locked for a in agents),
-                         READY_TIMEOUT_S)
-        settle()
-        sys.stdout.buffer.write(READY)
-        sys.stdout.buffer.flush()
-        await loop.run_in_executor(None, sys.stdin.buffer.read)  # until the parent closes it
+        ready = asyncio.ensure_future(wait_until(
+            lambda: all(a.connected and not a.state.locked for a in agents), READY_TIMEOUT_S))
+        await asyncio.wait([parent, ready], return_when=asyncio.FIRST_COMPLETED)
+        if ready.done():
+            ready.result()
+            settle()
+            sys.stdout.buffer.write(READY)
+            sys.stdout.buffer.flush()
+            await parent
+        ready.cancel()
 
 
 def main() -> None:
