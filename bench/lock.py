@@ -33,7 +33,7 @@ import click
 import httpx
 
 from bench import floor, swarm
-from bench.probe import probes, split
+from bench.probe import probes, renice, split
 from bench.stalls import Stalls
 from bench.stats import Row, ms, summary
 from cellbridge.fleet import settle
@@ -92,6 +92,8 @@ PROBES = 4
 """Tablets that take the single-tablet locks, on a loop of their own (`bench.probe`)."""
 WING_PROCESSES = 4
 """Children the rest of the wing runs in (500 tablets each at 2,000)."""
+WING_NICE = 10
+"""The wing's niceness while the single-tablet locks are sampled (0 again for its lockdown)."""
 
 
 async def compiled_fan_out(wing: Wing) -> list[float]:
@@ -233,8 +235,10 @@ async def measure(tablets: int, samples: int, tls: bool) -> list[Row]:
                 if t not in probing]
         async with (
             httpx.AsyncClient(transport=transport, base_url="http://gateway", timeout=180) as api,
-            probes([wing.local.agent_config(t, resolved=False) for t in probing],
-                   *split(rest, WING_PROCESSES)),
+            probes([wing.local.agent_config(t, resolved=False) for t in probing]),
+            # The rest of the wing niced: on real tablets its CPUs are not the probes', the
+            # gateway's or the broker's (its handling of a beacon took the probes' CPU here).
+            probes(*split(rest, WING_PROCESSES), nice=WING_NICE) as wing_pids,
         ):
             settle()
             await asyncio.sleep(SETTLE_S)  # the births' reconciling ends before sampling
@@ -242,6 +246,7 @@ async def measure(tablets: int, samples: int, tls: bool) -> list[Row]:
             one, starts, beacons, stalls = await _watched_locks(wing, api, samples, probing)
             span = time.perf_counter() - began
             _explain(one, starts, beacons, stalls, began)
+            renice(wing_pids, 0)  # the wing lockdown: every tablet at the floors' priority
             arrivals, confirmed = await wing_lockdown(wing, api)
         backlog = _backlog_warnings(wing)
         at_beacon = [x for x, t in zip(one, starts, strict=True)

@@ -20,10 +20,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from agent.config import AgentConfig, apply_enrolment
 from cellbridge.fleet import fleet, settle, wait_until
@@ -36,17 +38,25 @@ STORE_WORKERS = 64
 
 async def _serve(configs: list[AgentConfig]) -> None:
     loop = asyncio.get_running_loop()
+    # Until the parent closes stdin (or is gone), even before every tablet is ready.
+    parent = loop.run_in_executor(None, sys.stdin.buffer.read)
     loop.set_default_executor(ThreadPoolExecutor(max_workers=STORE_WORKERS))
     async with fleet(configs) as agents:
-        await wait_until(lambda: all(a.connected and not a.state.locked for a in agents),
-                         READY_TIMEOUT_S)
-        settle()
-        sys.stdout.buffer.write(READY)
-        sys.stdout.buffer.flush()
-        await loop.run_in_executor(None, sys.stdin.buffer.read)  # until the parent closes it
+        ready = asyncio.ensure_future(wait_until(
+            lambda: all(a.connected and not a.state.locked for a in agents), READY_TIMEOUT_S))
+        await asyncio.wait([parent, ready], return_when=asyncio.FIRST_COMPLETED)
+        if ready.done():
+            ready.result()
+            settle()
+            sys.stdout.buffer.write(READY)
+            sys.stdout.buffer.flush()
+            await parent
+        ready.cancel()
 
 
 def main() -> None:
+    if len(sys.argv) > 1:
+        os.nice(int(sys.argv[1]))
     configs = [apply_enrolment(AgentConfig.model_validate(c))
                for c in json.loads(sys.stdin.buffer.readline())]
     asyncio.run(_serve(configs))
@@ -59,14 +69,16 @@ def split(items: Sequence[AgentConfig], groups: int) -> list[list[AgentConfig]]:
 
 
 @contextlib.asynccontextmanager
-async def probes(*groups: Sequence[AgentConfig]) -> AsyncIterator[None]:
+async def probes(*groups: Sequence[AgentConfig], nice: int = 0) -> AsyncIterator[list[int]]:
     """Run each group of `configs` (unresolved: `LocalWing.agent_config(t, resolved=False)`)
-    as tablets in a child process of its own until the block ends; ready when all are."""
+    as tablets in a child process of its own until the block ends; ready when all are.
+    `nice`: the children's niceness (the rest of a wing: its CPU is not the probes'). Yields
+    the children's process ids (`renice`)."""
     children: list[asyncio.subprocess.Process] = []
     try:
         for group in groups:
             child = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bench.probe", stdin=subprocess.PIPE,
+                sys.executable, "-m", "bench.probe", str(nice), stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE)
             children.append(child)
             assert child.stdin is not None
@@ -77,7 +89,7 @@ async def probes(*groups: Sequence[AgentConfig]) -> AsyncIterator[None]:
             c.stdout.readline() for c in children if c.stdout is not None)), READY_TIMEOUT_S)
         if any(line != READY for line in lines):
             raise RuntimeError("simulated tablets did not start: see the log above")
-        yield
+        yield [child.pid for child in children]
     finally:
         for child in children:
             if child.stdin is not None:
@@ -88,6 +100,14 @@ async def probes(*groups: Sequence[AgentConfig]) -> AsyncIterator[None]:
             except TimeoutError:
                 child.kill()
                 await child.wait()
+
+
+def renice(pids: Sequence[int], nice: int) -> None:
+    """Set every thread of `pids` to `nice` (Linux: a niceness is per thread)."""
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(ProcessLookupError):
+                os.setpriority(os.PRIO_PROCESS, int(task.name), nice)
 
 
 if __name__ == "__main__":
