@@ -16,11 +16,12 @@ from agent.config import load_config
 from agent.enrol_request import enrol_request
 from agent.service import Agent
 from agent.systemd import Notifier
+from common.cli import OneLineGroup
 from common.config import ConfigError
 from wire.localapi import ShellState
 
 
-@click.group()
+@click.group(cls=OneLineGroup)
 def agent() -> None:
     """The on-tablet agent."""
 
@@ -41,6 +42,7 @@ agent.add_command(enrol_request)
     default="INFO",
     show_default=True,
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    help="The least serious messages logged (to stderr, i.e. the journal).",
 )
 def run(config_path: Path, log_level: str) -> None:
     """Run the agent until SIGTERM or SIGINT."""

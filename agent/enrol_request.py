@@ -83,6 +83,10 @@ def enrol_request(device_id: str, key_path: Path, out: Path | None, serial: str 
     except (ValueError, certs.PkiError) as exc:
         raise click.ClickException(str(exc)) from exc
     except OSError as exc:
-        raise click.ClickException(f"{exc.filename}: {exc.strerror}") from exc
+        hint = ""
+        if exc.filename is not None and Path(exc.filename) in (key_path, *key_path.parents):
+            hint = (": give --key FILE where you can write (the default is the tablet's own "
+                    "identity directory), e.g. --key ./tablet.key")
+        raise click.ClickException(f"{exc.filename}: {exc.strerror}{hint}") from exc
     kept = "existing key kept" if result.reused_key else "new key made"
     click.echo(f"CSR written to {result.csr_path} ({kept}: {result.key_path})")

@@ -11,12 +11,9 @@ request), so sending a request never waits on, or can corrupt, the applied docum
 from __future__ import annotations
 
 import sqlite3
-import threading
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-from agent.store import StoreError
+from agent.sqlite_file import SqliteFile
 from wire.localapi import MAX_SHOWN_REQUESTS, REQUEST_PREVIEW, RequestView
 from wire.requests import Request
 
@@ -30,34 +27,24 @@ class Answer:
     by: str
 
 
-class Outbox:
+class Outbox(SqliteFile):
     """Used from one worker thread at a time (the agent hands each call to a thread)."""
 
-    def __init__(self, path: Path) -> None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(path, check_same_thread=False)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            with self._conn:
-                self._conn.execute(
-                    "CREATE TABLE IF NOT EXISTS requests ("
-                    " id TEXT PRIMARY KEY, type TEXT NOT NULL, text TEXT NOT NULL,"
-                    " created INTEGER NOT NULL, delivered INTEGER NOT NULL DEFAULT 0,"
-                    " reply TEXT, reply_by TEXT, reply_envelope BLOB)"
-                )
-                columns = {row[1] for row in self._conn.execute("PRAGMA table_info(requests)")}
-                if "person" not in columns:  # an outbox from before prisoner accounts
-                    self._conn.execute("ALTER TABLE requests ADD COLUMN person TEXT")
-                self._conn.execute(
-                    "CREATE TABLE IF NOT EXISTS events ("
-                    " id TEXT PRIMARY KEY, channel TEXT NOT NULL, body BLOB NOT NULL,"
-                    " created INTEGER NOT NULL, delivered INTEGER NOT NULL DEFAULT 0)"
-                )
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"{path}: {exc}") from exc
-        self.path = path
-        self._lock = threading.Lock()
+    def _create(self, conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS requests ("
+            " id TEXT PRIMARY KEY, type TEXT NOT NULL, text TEXT NOT NULL,"
+            " created INTEGER NOT NULL, delivered INTEGER NOT NULL DEFAULT 0,"
+            " reply TEXT, reply_by TEXT, reply_envelope BLOB)"
+        )
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(requests)")}
+        if "person" not in columns:  # an outbox from before prisoner accounts
+            conn.execute("ALTER TABLE requests ADD COLUMN person TEXT")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS events ("
+            " id TEXT PRIMARY KEY, channel TEXT NOT NULL, body BLOB NOT NULL,"
+            " created INTEGER NOT NULL, delivered INTEGER NOT NULL DEFAULT 0)"
+        )
 
     def add(self, request: Request) -> None:
         self._write(
@@ -145,21 +132,3 @@ class Outbox:
                 reply=r[5] or "", reply_by=r[6] or "",
             ))
         return {person: tuple(shown) for person, shown in views.items()}
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    def _write(self, sql: str, params: tuple[object, ...]) -> None:
-        try:
-            with self._lock, self._conn:
-                self._conn.execute(sql, params)
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: {exc}") from exc
-
-    def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-        try:
-            with self._lock:
-                return list(self._conn.execute(sql, params).fetchall())
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: {exc}") from exc

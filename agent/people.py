@@ -14,19 +14,16 @@ it in the person's occupant record.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-import os
 import sqlite3
-import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import argon2
-from argon2.exceptions import InvalidHashError, VerificationError
-
+from agent.sqlite_file import SqliteFile
 from agent.store import StoreError
 from wire.localapi import OccupantView, PersonReply, PersonView
 from wire.prisoners import (
@@ -46,46 +43,41 @@ log = logging.getLogger(__name__)
 Emit = Callable[[PersonEvent], Awaitable[None]]
 
 
-class PeopleStore:
+class PeopleStore(SqliteFile):
     """people.db in the agent's state directory (0600: root only): wrong attempts in a row per
     person and epoch, PINs chosen on this tablet not yet confirmed by the gateway, and lesson
     states reached here that the gateway has not yet echoed (also held in memory: the shell's
     state is built from them on the event loop)."""
 
     def __init__(self, path: Path) -> None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
-            os.chmod(path, 0o600)
-            self._conn = sqlite3.connect(path, check_same_thread=False)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            with self._conn:
-                self._conn.execute(
-                    "CREATE TABLE IF NOT EXISTS attempts ("
-                    " person TEXT PRIMARY KEY, pin_epoch INTEGER NOT NULL, failed INTEGER NOT NULL)"
-                )
-                self._conn.execute(
-                    "CREATE TABLE IF NOT EXISTS pins ("
-                    " person TEXT PRIMARY KEY, pin_epoch INTEGER NOT NULL, verifier TEXT NOT NULL)"
-                )
-                self._conn.execute(
-                    "CREATE TABLE IF NOT EXISTS lessons (person TEXT NOT NULL, lesson TEXT NOT"
-                    " NULL, step INTEGER NOT NULL, done INTEGER NOT NULL,"
-                    " PRIMARY KEY (person, lesson))"
-                )
-            rows = self._conn.execute("SELECT person, lesson, step, done FROM lessons").fetchall()
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"{path}: {exc}") from exc
-        self.path = path
-        self._lock = threading.Lock()
+        super().__init__(path, private=True)
         self._lessons: dict[str, dict[str, LessonState]] = {}
-        for person, lesson, step, done in rows:
+        for person, lesson, step, done in self._read(
+                "SELECT person, lesson, step, done FROM lessons"):
             try:
                 state = LessonState(step=step, done=bool(done))
             except ValueError:
                 continue
             self._lessons.setdefault(person, {})[lesson] = state  # not yet shared
+
+    def _create(self, conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS attempts ("
+            " person TEXT PRIMARY KEY, pin_epoch INTEGER NOT NULL, failed INTEGER NOT NULL)"
+        )
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS pins ("
+            " person TEXT PRIMARY KEY, pin_epoch INTEGER NOT NULL, verifier TEXT NOT NULL,"
+            " replaces TEXT NOT NULL DEFAULT '[]')"
+        )
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(pins)")}
+        if "replaces" not in columns:  # a people.db from before PIN changes
+            conn.execute("ALTER TABLE pins ADD COLUMN replaces TEXT NOT NULL DEFAULT '[]'")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS lessons (person TEXT NOT NULL, lesson TEXT NOT"
+            " NULL, step INTEGER NOT NULL, done INTEGER NOT NULL,"
+            " PRIMARY KEY (person, lesson))"
+        )
 
     def unechoed_lessons(self, person: str) -> dict[str, LessonState]:
         """Lesson states `person` reached on this tablet that the gateway has not echoed yet."""
@@ -127,18 +119,36 @@ class PeopleStore:
             (person, epoch, failed),
         )
 
-    def chosen_pin(self, person: str, epoch: int) -> str | None:
+    def chosen_pin(self, person: str, epoch: int) -> ChosenPin | None:
+        """The PIN `person` chose on this tablet at `epoch` and the gateway may not know yet."""
         rows = self._read(
-            "SELECT verifier FROM pins WHERE person = ? AND pin_epoch = ?", (person, epoch)
+            "SELECT verifier, replaces FROM pins WHERE person = ? AND pin_epoch = ?",
+            (person, epoch),
         )
-        return str(rows[0][0]) if rows else None
+        if not rows:
+            return None
+        try:
+            replaces = tuple(str(v) for v in json.loads(rows[0][1]))
+        except (ValueError, TypeError):
+            replaces = ()
+        return ChosenPin(str(rows[0][0]), replaces)
 
-    def set_chosen_pin(self, person: str, epoch: int, verifier: str) -> None:
+    def set_chosen_pin(self, person: str, epoch: int, verifier: str,
+                       replaces: tuple[str, ...] = ()) -> None:
         self._write(
-            "INSERT INTO pins (person, pin_epoch, verifier) VALUES (?, ?, ?) ON CONFLICT(person)"
-            " DO UPDATE SET pin_epoch = excluded.pin_epoch, verifier = excluded.verifier",
-            (person, epoch, verifier),
+            "INSERT INTO pins (person, pin_epoch, verifier, replaces) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(person) DO UPDATE SET pin_epoch = excluded.pin_epoch,"
+            " verifier = excluded.verifier, replaces = excluded.replaces",
+            (person, epoch, verifier, json.dumps(list(replaces))),
         )
+
+    def drop_superseded_pins(self, occupants: tuple[Occupant, ...]) -> None:
+        """Forget each chosen PIN the desired state has caught up with: it carries that very
+        verifier now, or one this tablet never replaced (a PIN set later elsewhere, or by staff)."""
+        for person in occupants:
+            chosen = self.chosen_pin(person.number, person.pin_epoch)
+            if chosen is not None and not chosen.wins_over(person):
+                self._write("DELETE FROM pins WHERE person = ?", (person.number,))
 
     def erase_personal(self) -> None:
         """A remote wipe: forget every chosen PIN and lesson step kept here. Wrong-attempt
@@ -163,27 +173,40 @@ class PeopleStore:
                     self._conn.execute("DELETE FROM lessons WHERE person = ?", (person,))
             self._lessons = {p: v for p, v in self._lessons.items() if p in people}
 
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
 
-    def _write(self, sql: str, params: tuple[object, ...]) -> None:
-        try:
-            with self._lock, self._conn:
-                self._conn.execute(sql, params)
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: {exc}") from exc
+@dataclass(frozen=True, slots=True)
+class ChosenPin:
+    """A PIN chosen (or changed) on this tablet: its verifier, and the verifiers it replaced
+    here — while the desired state still carries one of those, the gateway has not caught up
+    and this one is the person's PIN."""
 
-    def _read(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
-        try:
-            with self._lock:
-                return list(self._conn.execute(sql, params).fetchall())
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: {exc}") from exc
+    verifier: str
+    replaces: tuple[str, ...] = ()
+
+    def wins_over(self, occupant: Occupant) -> bool:
+        """Whether this, not the desired state's verifier, is `occupant`'s PIN now (same epoch:
+        the caller asks for the occupant's)."""
+        if occupant.verifier == self.verifier:
+            return False  # the gateway carries it itself
+        return occupant.credential == "one_time" or occupant.verifier in self.replaces
+
+    def replaced_by(self, verifier: str, occupant: Occupant) -> ChosenPin:
+        """A newer PIN chosen here over this one (and over what the desired state carries)."""
+        older = [*self.replaces, self.verifier, occupant.verifier or ""]
+        kept = [v for n, v in enumerate(older) if v and v not in older[n + 1:]]
+        return ChosenPin(verifier, tuple(kept[-MAX_REPLACED:]))
+
+
+MAX_REPLACED = 8
+"""Verifiers one chosen PIN remembers replacing (PIN changes made here before the gateway
+caught up)."""
 
 
 def verify_pin(verifier: str, pin: str) -> bool:
     """The slow check (run it in a worker). Any malformed verifier is a no."""
+    import argon2  # loaded at the first PIN check: an idle tablet does not carry it
+    from argon2.exceptions import InvalidHashError, VerificationError
+
     try:
         return bool(argon2.PasswordHasher().verify(verifier, pin))
     except (VerificationError, InvalidHashError, ValueError):
@@ -192,6 +215,8 @@ def verify_pin(verifier: str, pin: str) -> bool:
 
 def hash_like(verifier: str, pin: str) -> str:
     """Hash `pin` with the argon2id parameters of `verifier` (the one it replaces)."""
+    import argon2
+
     hasher = argon2.PasswordHasher.from_parameters(argon2.extract_parameters(verifier))
     return hasher.hash(pin)
 
@@ -286,26 +311,9 @@ class PersonDesk:
             if occupant is None:
                 return reply("not_here")
             epoch = occupant.pin_epoch
-            failed = await asyncio.to_thread(self._store.failed, number, epoch)
-            if occupant.locked_out or failed >= MAX_ATTEMPTS:
-                return reply("locked_out", reason="too many wrong PINs: ask staff for a new code")
-            chosen = None
-            if occupant.credential == "one_time":
-                chosen = await asyncio.to_thread(self._store.chosen_pin, number, epoch)
-            verifier = chosen or occupant.verifier
-            if verifier is None:
-                return reply("locked_out", reason="no PIN yet: ask staff for a code")
-            # Counted before checking: a check cut short (agent killed) still counts as wrong.
-            await asyncio.to_thread(self._store.set_failed, number, epoch, failed + 1)
-            right = await asyncio.to_thread(verify_pin, verifier, pin)
-            if not right:
-                failed += 1
-                await self._event("pin_failed", number, epoch, attempts=failed)
-                if failed >= MAX_ATTEMPTS:
-                    await self._event("pin_locked", number, epoch, attempts=failed)
-                    return reply("locked_out", reason="too many wrong PINs: ask staff")
-                return reply("wrong", attempts_left=MAX_ATTEMPTS - failed)
-            await asyncio.to_thread(self._store.set_failed, number, epoch, 0)
+            refusal, chosen = await self._check("sign_in", occupant, pin)
+            if refusal is not None:
+                return refusal
             blocked_now = self._blocked()
             if blocked_now is not None:  # locked or curfew while checking: no session
                 return reply("refused", reason=blocked_now)
@@ -316,6 +324,39 @@ class PersonDesk:
             await self._event("signed_in", number, epoch)
         self._changed()
         return reply("must_set_pin" if one_time else "ok")
+
+    async def _check(self, op: Any, occupant: Occupant, pin: str
+                     ) -> tuple[PersonReply | None, ChosenPin | None]:
+        """Check `pin` against `occupant`'s PIN now (one chosen here, if the desired state has
+        not caught up with it; else the desired state's verifier), counting the attempt.
+        (None, the chosen PIN if it was that) when right; else the reply to give. Call it
+        holding `_checking`."""
+        def reply(outcome: Any, attempts_left: int = 0, reason: str = "") -> PersonReply:
+            return PersonReply(op=op, outcome=outcome, attempts_left=attempts_left,
+                               reason=reason)
+
+        number, epoch = occupant.number, occupant.pin_epoch
+        failed = await asyncio.to_thread(self._store.failed, number, epoch)
+        if occupant.locked_out or failed >= MAX_ATTEMPTS:
+            return reply("locked_out", reason="too many wrong PINs: ask staff for a new code"), None
+        chosen = await asyncio.to_thread(self._store.chosen_pin, number, epoch)
+        if chosen is not None and not chosen.wins_over(occupant):
+            chosen = None
+        verifier = chosen.verifier if chosen is not None else occupant.verifier
+        if verifier is None:
+            return reply("locked_out", reason="no PIN yet: ask staff for a code"), None
+        # Counted before checking: a check cut short (agent killed) still counts as wrong.
+        await asyncio.to_thread(self._store.set_failed, number, epoch, failed + 1)
+        right = await asyncio.to_thread(verify_pin, verifier, pin)
+        if not right:
+            failed += 1
+            await self._event("pin_failed", number, epoch, attempts=failed)
+            if failed >= MAX_ATTEMPTS:
+                await self._event("pin_locked", number, epoch, attempts=failed)
+                return reply("locked_out", reason="too many wrong PINs: ask staff"), None
+            return reply("wrong", attempts_left=MAX_ATTEMPTS - failed), None
+        await asyncio.to_thread(self._store.set_failed, number, epoch, 0)
+        return None, chosen
 
     async def set_pin(self, pin: str) -> PersonReply:
         session = self.session
@@ -331,13 +372,54 @@ class PersonDesk:
             return PersonReply(op="set_pin", outcome="refused", reason="not an occupant any more")
         verifier = await asyncio.to_thread(hash_like, occupant.verifier, pin)
         await asyncio.to_thread(self._store.set_chosen_pin, session.person, session.epoch,
-                                verifier)
+                                verifier, (occupant.verifier,))
         await self._event("pin_set", session.person, session.epoch, verifier=verifier)
         if self.session is session:
             session.must_set_pin = False
             session.last_active = self._monotonic()
         self._changed()
         return PersonReply(op="set_pin", outcome="ok")
+
+    async def change_pin(self, old: str, new: str) -> PersonReply:
+        """A signed-in person changes their PIN: `old` is checked like a sign-in (a wrong one
+        counts towards the lock-out, which ends the session), `new` must pass the PIN rules and
+        is hashed here with the parameters of the verifier it replaces, kept at once (it works
+        offline) and sent to the gateway in a `pin_set` event, which makes it follow them."""
+        def reply(outcome: Any, reason: str = "") -> PersonReply:
+            return PersonReply(op="change_pin", outcome=outcome, reason=reason)
+
+        session = self.session
+        if session is None or session.must_set_pin:
+            return reply("refused", "nobody is signed in")
+        try:
+            check_pin(new)
+        except ValueError as exc:
+            return reply("refused", str(exc))
+        if new == old:
+            return reply("refused", "the new PIN is the same as the old one")
+        blocked = self._blocked()
+        if blocked is not None:
+            return reply("refused", blocked)
+        async with self._checking:
+            occupant = self._occupant(session.person)
+            if occupant is None or self.session is not session:
+                return reply("refused", "not signed in any more")
+            if occupant.pin_epoch != session.epoch or occupant.verifier is None:
+                return reply("refused", "staff issued a new code: sign in with it")
+            refusal, chosen = await self._check("change_pin", occupant, old)
+            if refusal is not None:
+                if refusal.outcome == "locked_out":
+                    await self.end("sign_out")
+                return refusal
+            current = chosen or ChosenPin(occupant.verifier)
+            verifier = await asyncio.to_thread(hash_like, current.verifier, new)
+            newer = current.replaced_by(verifier, occupant)
+            await asyncio.to_thread(self._store.set_chosen_pin, session.person, session.epoch,
+                                    newer.verifier, newer.replaces)
+            await self._event("pin_set", session.person, session.epoch, verifier=verifier)
+        session.last_active = self._monotonic()
+        self._changed()
+        return reply("ok")
 
     async def set_settings(self, settings: Settings) -> PersonReply:
         """The person's own settings: shown at once, sent to follow them to their next cell."""
@@ -413,6 +495,7 @@ class PersonDesk:
             await self.end("moved")
         try:
             await asyncio.to_thread(self._store.keep_only, people)
+            await asyncio.to_thread(self._store.drop_superseded_pins, occupants)
             await asyncio.to_thread(self._store.drop_echoed,
                                     {p.number: dict(p.lessons) for p in occupants})
         except StoreError as exc:

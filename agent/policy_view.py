@@ -49,6 +49,7 @@ def app_tiles(policy: WingPolicy, decision: Decision, now_ms: int | None) -> tup
                 id=app.app,
                 name=entry.name,
                 icon=entry.icon,
+                names=dict(entry.names),
                 allowed_now=app.allowed,
                 always_allowed=app.always_allowed,
                 closes_at=closes_at,

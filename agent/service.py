@@ -23,12 +23,13 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from importlib import metadata
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import aiomqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agent.audit import AuditEvent, AuditTrail, Background
+from agent.cert_expiry import CertExpiry
 from agent.clock import JUMP_TOLERANCE_MS, MonotonicSource, TrustedClock, WallSource, boottime
 from agent.config import AgentConfig
 from agent.documents import AppliedDocuments, DocumentKind, Route, routes
@@ -44,7 +45,6 @@ from agent.requests import RequestDesk
 from agent.session import WingSession
 from agent.shell_link import ShellLink
 from agent.store import StoreError
-from agent.update_link import UpdateLink
 from agent.view import profile_of, reported_state, shell_state
 from agent.web_view import browser_argv, start_url, subject_of
 from agent.webproxy import Refusal, WebForwarder, forwarder_for
@@ -53,6 +53,7 @@ from wire.documents import DesiredState, ReportedState, SignedBody, SignedTime, 
 from wire.hostnames import HostError, normalise_host
 from wire.localapi import (
     ActiveRequest,
+    ChangePinRequest,
     LaunchReply,
     LaunchRequest,
     LessonRequest,
@@ -72,6 +73,9 @@ from wire.localapi import (
 )
 from wire.policy import WingPolicy
 from wire.prisoners import Occupants, PersonEvent, SessionEnd
+
+if TYPE_CHECKING:
+    from agent.update_link import UpdateLink
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +116,7 @@ class Agent:
         self._monotonic = monotonic
         self._keys = dict(trusted_keys) if trusted_keys is not None else load_trusted_keys(config)
         self._routes = routes(config.device_id, config.wing)
+        self._cert_expiry = CertExpiry(config.broker.tls.cert if config.broker.tls else None)
         self.trusted_clock = TrustedClock(monotonic=monotonic, wall=wall)
         self._judge = ExpiryJudge(self.trusted_clock, clock)
         self.policy = PolicyEnforcer(wing=config.wing, apps_dir=config.apps_path,
@@ -124,7 +129,7 @@ class Agent:
         self._session = WingSession(config, boot_id=self.boot_id, now_ms=clock,
                                     on_message=self._on_message, report=self._report,
                                     on_connection=self._on_connection)
-        self._updates = None if config.updates is None else UpdateLink(
+        self._updates = None if config.updates is None else _update_link()(
             config.updates, config.apps_path, now=self.trusted_clock.now_utc,
             connected=lambda: self.connected, shell_watching=lambda: self._shell.watchers > 0,
             verify=self.policy.verify_files, changed=self._on_engine_change, audit=self._audit)
@@ -274,9 +279,12 @@ class Agent:
             "web": self._web_view(locked=state.locked or self._failure is not None)})
         state = self._with_people(state)
         if self.profile != profile:  # the session just ended (lock, curfew): nobody's apps
+            profile = self.profile
             state = state.model_copy(update={
-                "apps": self.policy.view(self.profile, locked=state.locked).apps,
+                "apps": self.policy.view(profile, locked=state.locked).apps,
                 "web": self._web_view(locked=state.locked or self._failure is not None)})
+        if self._failure is None and reset is None:  # the fail-safe keeps its own ("basic")
+            state = state.model_copy(update={"profile": profile})
         return self._updates.shown(state) if self._updates is not None else state
 
     def _with_people(self, state: ShellState) -> ShellState:
@@ -333,7 +341,8 @@ class Agent:
             agent_version=AGENT_VERSION,
         ).model_copy(update={"policy_hash": self.policy.policy_hash,
                              "curfew": state.curfew.state,
-                             "signed_in": state.person.number if state.person else None})
+                             "signed_in": state.person.number if state.person else None,
+                             "cert_not_after": self._cert_expiry.not_after_ms()})
         return self._updates.reported(report) if self._updates is not None else report
 
     def _on_engine_change(self) -> None:
@@ -565,6 +574,8 @@ class Agent:
             return await people.sign_in(request.number, request.pin)
         if isinstance(request, SetPinRequest):
             return await people.set_pin(request.pin)
+        if isinstance(request, ChangePinRequest):
+            return await people.change_pin(request.old, request.pin)
         if isinstance(request, ActiveRequest):
             return people.touch()
         if isinstance(request, SettingsRequest):
@@ -572,3 +583,10 @@ class Agent:
         if isinstance(request, LessonRequest):
             return await people.set_lesson(request.lesson, request.state)
         return await people.sign_out()
+
+
+def _update_link() -> type[UpdateLink]:
+    """The update engine and app installer load only on a tablet that takes updates."""
+    from agent.update_link import UpdateLink
+
+    return UpdateLink

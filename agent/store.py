@@ -1,4 +1,4 @@
-"""The agent's durable state: SQLite (sqlite-utils), WAL with synchronous=FULL so a power cut
+"""The agent's durable state: SQLite, WAL with synchronous=FULL so a power cut
 never loses an applied document (docs/architecture.md).
 
 It keeps, per topic, the one document applied (version, digest, the signed envelope) and an audit
@@ -8,14 +8,15 @@ can never disagree. Every write is one transaction.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import sqlite_utils
+from typing import Any
 
 from wire.envelope import AppliedMark
 
@@ -79,42 +80,59 @@ class ResetMark:
     complete: bool
 
 
+class _Db:
+    """The connection in autocommit mode (each statement its own transaction) and `atomic()`,
+    one transaction around a block: an apply and its audit row commit together or not at all.
+    (Plain sqlite3 rather than sqlite-utils, which brings click, pluggy and dateutil with it:
+    megabytes an idle tablet would carry for two CREATE TABLEs.)"""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self.conn.execute("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 class Store:
     """One agent's state.db. Used from one thread at a time (the agent hands writes to a worker
     thread so an fsync never stalls the event loop, but never two at once).
 
-    Every write runs inside `db.atomic()`: sqlite-utils commits each `execute` on its own unless
-    a transaction is open, so a plain `with conn:` block would split an apply from its audit row."""
+    Every write runs inside `db.atomic()`: each `execute` commits on its own unless a
+    transaction is open, so a plain `with conn:` block would split an apply from its audit row."""
 
     def __init__(self, path: Path) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(path, check_same_thread=False)
-            self._db = sqlite_utils.Database(conn)
+            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            self._db = _Db(conn)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             check = self._db.execute("PRAGMA quick_check").fetchone()
             if check is None or check[0] != "ok":
                 raise StoreError(f"{path}: integrity check failed: {check}")
             with self._db.atomic():
-                self._db.table("applied").create(
-                    {"topic": str, "version": int, "digest": str, "envelope": bytes},
-                    pk="topic",
-                    not_null={"version", "digest", "envelope"},
-                    if_not_exists=True,
-                )
-                self._db.table("audit").create(
-                    {
-                        "id": int,
-                        "at": int,
-                        "event": str,
-                        "topic": str,
-                        "reason": str,
-                        "detail": str,
-                    },
-                    pk="id",
-                    if_not_exists=True,
-                )
+                # The schemas sqlite-utils made for these two before: existing files match.
+                self._db.execute("CREATE TABLE IF NOT EXISTS [applied] ([topic] TEXT PRIMARY"
+                                 " KEY, [version] INTEGER NOT NULL, [digest] TEXT NOT NULL,"
+                                 " [envelope] BLOB NOT NULL)")
+                self._db.execute("CREATE TABLE IF NOT EXISTS [audit] ([id] INTEGER PRIMARY"
+                                 " KEY, [at] INTEGER, [event] TEXT, [topic] TEXT,"
+                                 " [reason] TEXT, [detail] TEXT)")
                 # One-off jobs run (agent.jobs): an id here is never run again.
                 self._db.execute("CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY,"
                                  " kind TEXT NOT NULL, state TEXT NOT NULL, at INTEGER NOT NULL)")
@@ -135,7 +153,8 @@ class Store:
                 row["topic"]: StoredDocument(
                     row["topic"], row["version"], row["digest"], bytes(row["envelope"])
                 )
-                for row in self._db.table("applied").rows
+                for row in self._db.execute(
+                    "SELECT topic, version, digest, envelope FROM applied").fetchall()
             }
         except (sqlite3.Error, KeyError, TypeError) as exc:
             raise StoreError(f"{self.path}: {exc}") from exc
@@ -175,7 +194,8 @@ class Store:
         try:
             return [
                 AuditRow(r["at"], r["event"], r["topic"], r["reason"], r["detail"])
-                for r in self._db.table("audit").rows_where(order_by="id")
+                for r in self._db.execute(
+                    "SELECT at, event, topic, reason, detail FROM audit ORDER BY id").fetchall()
             ]
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: {exc}") from exc

@@ -40,10 +40,13 @@ from bench.stats import Row, markdown
 @click.option("--bridge-messages", default=5000, show_default=True,
               help="Bridge throughput: `reported` messages wing → prison over the bridge, "
                    "against the wing broker's local delivery (0: skip it).")
+@click.option("--storm-tablets", default=2000, show_default=True,
+              help="Reconnect storm: agents reconnecting after a broker SIGKILL and restart "
+                   "(0: skip it).")
 def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str,
          policy_tablets: int, idle_seconds: float, day_minutes: int, with_shell: bool,
          with_web: bool, web_tablets: int, prison_shape: str, roll_prisoners: int,
-         console_tablets: int, bridge_messages: int) -> None:
+         console_tablets: int, bridge_messages: int, storm_tablets: int) -> None:
     """Run the benchmarks and print their table (paste it into README.md)."""
     rows: list[Row] = []
     for tls in (False, True) if tls_only is None else (tls_only,):
@@ -94,6 +97,10 @@ def main(tablets: int, samples: int, tls_only: bool | None, update_sizes: str,
         from bench import bridge
 
         rows += bridge.run(bridge_messages)
+    if storm_tablets:
+        from bench import storm
+
+        rows += storm.run(storm_tablets)
     click.echo(markdown(rows))
 
 

@@ -7,7 +7,9 @@ each measured from /proc over `--seconds` once settled, and scaled to an hour / 
 Wake-ups are the voluntary context switches of all the process's threads (each is a sleep that
 ended: a timer, a packet, a frame). The floor is a bare Kivy app (bench/bare_kivy.py) idling on
 the same screen for the same time, and for the agent an idle `python -c` sleeping in
-`asyncio` (what any Python service costs to just be there).
+`asyncio` (what any Python service costs to just be there), the same after `import aiomqtt,
+cryptography, pydantic` (the libraries the agent cannot do without), and after also using what
+of them an idle agent uses (Ed25519, a TLS context, a pydantic model).
 
     python -m bench.idle [--seconds 180]
 """
@@ -35,6 +37,13 @@ TARGET_AGENT_RSS_MIB = 40
 TARGET_AGENT_CPU_S_PER_H = 10
 SETTLE_S = 20.0
 IDLE_PYTHON = "import asyncio\nasyncio.run(asyncio.sleep(10**9))"
+IMPORT_FLOOR = "import aiomqtt, cryptography, pydantic"
+"""The agent's floor at idle: the three libraries it cannot run without, imported, idling."""
+NEEDED_FLOOR = ("from cryptography.hazmat.primitives.asymmetric import ed25519\n"
+                "import ssl\nssl.create_default_context()\n"
+                "class M(pydantic.BaseModel):\n    x: int\n")
+"""... and what of them an idle agent does use: cryptography's native part (Ed25519 checks),
+a TLS context with the CA store, a pydantic model built."""
 
 
 @dataclass(frozen=True)
@@ -116,14 +125,19 @@ def run(seconds: float = 180.0) -> list[Row]:
                        root / "shell.log")
         bare = _spawn([python, "-m", "bench.bare_kivy"], env, root / "bare.log")
         idle_python = _spawn([python, "-c", IDLE_PYTHON], env, root / "python.log")
-        processes = [agent, shell, bare, idle_python]
+        imports = _spawn([python, "-c", f"{IMPORT_FLOOR}\n{IDLE_PYTHON}"], env,
+                         root / "imports.log")
+        needed = _spawn([python, "-c", f"{IMPORT_FLOOR}\n{NEEDED_FLOOR}{IDLE_PYTHON}"], env,
+                        root / "needed.log")
+        processes = [agent, shell, bare, idle_python, imports, needed]
         time.sleep(SETTLE_S)
         for process in processes:
             if process.poll() is not None:
                 raise RuntimeError(f"{process.args!r} exited: see {root}")
         load = os.getloadavg()[0]
         found = measure({"agent": agent.pid, "shell": shell.pid, "bare": bare.pid,
-                         "python": idle_python.pid}, seconds)
+                         "python": idle_python.pid, "imports": imports.pid,
+                         "needed": needed.pid}, seconds)
     finally:
         for process in processes:
             process.send_signal(signal.SIGKILL)
@@ -132,11 +146,18 @@ def run(seconds: float = 180.0) -> list[Row]:
         wing.stop()
         shutil.rmtree(root, ignore_errors=True)
     a, s, b, p = found["agent"], found["shell"], found["bare"], found["python"]
-    span = f"idle {seconds:.0f} s, beacon every 30 s, load {load:.1f}"
+    i, n = found["imports"], found["needed"]
+    span = f"idle {seconds:.0f} s, beacon every 30 s, load {load:.1f}–{os.getloadavg()[0]:.1f}"
     return [
         Row("tablet idle: agent", f"RSS (peak, {span})", f"{a.rss_mib:.1f} MiB",
             f"idle asyncio python {p.rss_mib:.1f} MiB", f"{a.rss_mib / p.rss_mib:.2f}×",
             f"≤ {TARGET_AGENT_RSS_MIB} MiB"),
+        Row("tablet idle: agent", "RSS (peak)", f"{a.rss_mib:.1f} MiB",
+            f"`{IMPORT_FLOOR}`, idling: {i.rss_mib:.1f} MiB", f"{a.rss_mib / i.rss_mib:.2f}×",
+            ""),
+        Row("tablet idle: agent", "RSS (peak)", f"{a.rss_mib:.1f} MiB",
+            f"the same + Ed25519, a TLS context, a model: {n.rss_mib:.1f} MiB",
+            f"{a.rss_mib / n.rss_mib:.2f}×", ""),
         Row("tablet idle: agent", "CPU seconds per hour", f"{a.cpu_s_per_h:.1f} s/h",
             f"idle asyncio python {p.cpu_s_per_h:.1f} s/h", "-",
             f"≤ {TARGET_AGENT_CPU_S_PER_H} s/h"),

@@ -35,6 +35,8 @@ from cellbridge.fleet import fleet, wait_until
 from cellbridge.wing import LocalWing
 from common.broker import free_port
 from common.cli import OneLineGroup
+from common.files import write_atomic
+from common.text import inert
 from device.requests import TYPE_IDS, checked_text, send
 from gateway.config import ConsoleConfig
 from gateway.policy_file import load_rules
@@ -43,6 +45,7 @@ from provisioning.estate import CONSOLE_CERT, CONSOLE_KEY
 from provisioning.release import EstateRepository, ReleaseError
 
 FIRST = "T-0001"
+SOCKETS = Path("tablets") / "sockets.json"
 EXAMPLE_POLICY = Path(str(importlib.resources.files("gateway") / "policies" / "example.toml"))
 
 
@@ -244,6 +247,9 @@ class Demo:
 
 async def _serve(demo: Demo, tour: bool) -> int:
     others = [demo.wing.agent_config(t) for t in demo.wing.tablets if t != FIRST]
+    # Where each simulated tablet's agent listens, for `demo request --device`.
+    write_atomic(demo.directory / SOCKETS, json.dumps(
+        {config.device_id: str(config.socket) for config in others}).encode(), 0o644)
     async with fleet(others) as agents:
         await wait_until(lambda: all(a.connected for a in agents), 120)
         click.echo(f"tablets   {len(agents)} more simulated in this process "
@@ -303,7 +309,8 @@ def _tour_request(demo: Demo) -> bool:
 
 
 @click.group(cls=OneLineGroup, invoke_without_command=True)
-@click.option("--tablets", default=5, show_default=True, type=click.IntRange(1, 5000))
+@click.option("--tablets", default=5, show_default=True, type=click.IntRange(1, 5000),
+              help="How many tablets: T-0001 as its own agent process, the rest simulated.")
 @click.option("--dir", "directory", default="demo", show_default=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="Where the demo estate, broker, gateway and tablets live.")
@@ -340,34 +347,55 @@ def demo(ctx: click.Context, tablets: int, directory: Path, show_shell: bool,
 @click.option("--dir", "directory", default="demo", show_default=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="The running demo's directory.")
+@click.option("--device", "device_id", default=FIRST, show_default=True,
+              help="Which of the demo's tablets files it (T-0001, or a simulated one).")
 @click.option("--type", "type_id", default="general", show_default=True,
               type=click.Choice(sorted(TYPE_IDS)), help="Which form, as chosen on the tablet.")
 @click.argument("text")
-def request(directory: Path, type_id: str, text: str) -> None:
-    """File a request from tablet T-0001, as its shell does (through its agent, which keeps it
-    and delivers it to the wing); then `cellbridge staff requests list` shows it."""
-    saved = file_request(directory, type_id, text)
-    click.echo(f"request {saved} filed by {FIRST}; staff see it with: "
+def request(directory: Path, device_id: str, type_id: str, text: str) -> None:
+    """File a request from one of the demo's tablets, as its shell does (through its agent,
+    which keeps it and delivers it to the wing); then `cellbridge staff requests list` shows it.
+
+    TEXT is what the prisoner wrote (at most as long as the tablet's form allows)."""
+    saved = file_request(directory, type_id, text, device_id)
+    click.echo(f"request {saved} filed by {device_id}; staff see it with: "
                "cellbridge staff requests list")
 
 
-def file_request(directory: Path, type_id: str, text: str) -> str:
-    """Hand a request to T-0001's agent as its shell would; the request's id."""
-    config = directory / "tablets" / FIRST / "agent.toml"
-    try:
-        socket = tomllib.loads(config.read_text())["socket"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise click.ClickException(
-            f"no running demo in {directory} ({config} unreadable): start one with "
-            f"`cellbridge demo --dir {directory}`") from exc
+def file_request(directory: Path, type_id: str, text: str, device_id: str = FIRST) -> str:
+    """Hand a request to a demo tablet's agent as its shell would; the request's id."""
+    socket = _tablet_socket(directory, device_id)
     try:
         checked = checked_text(type_id, text)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     saved = send(socket, type_id, checked)
     if not saved.ok:
-        raise click.ClickException(f"{FIRST}'s agent did not take the request: {saved.reason}")
+        raise click.ClickException(f"{device_id}'s agent did not take the request: "
+                                   f"{saved.reason}")
     return saved.id
+
+
+def _tablet_socket(directory: Path, device_id: str) -> str:
+    """Where `device_id`'s agent listens in the demo running in `directory`."""
+    config = directory / "tablets" / FIRST / "agent.toml"
+    try:
+        first = tomllib.loads(config.read_text())["socket"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise click.ClickException(
+            f"no running demo in {directory} ({config} unreadable): start one with "
+            f"`cellbridge demo --dir {directory}`") from exc
+    if device_id == FIRST:
+        return str(first)
+    try:
+        others: dict[str, str] = json.loads((directory / SOCKETS).read_text())
+    except (OSError, ValueError):
+        others = {}
+    if device_id not in others:
+        known = ", ".join([FIRST, *sorted(others)])
+        raise click.ClickException(f"the demo in {directory} has no tablet {inert(device_id)!r} "
+                                   f"(its tablets: {known})")
+    return others[device_id]
 
 
 def logging_quiet() -> None:

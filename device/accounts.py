@@ -20,6 +20,8 @@ ENGLISH = gettext.NullTranslations()
 SIGN_IN_SCREENS = frozenset({"signin", "pin"})
 """Screens of someone not signed in yet: who are you, then the PIN pad."""
 ACCOUNT_SCREENS = SIGN_IN_SCREENS | {"choosepin"}
+PERSON_SCREENS = frozenset({"changepin"})
+"""Screens only a signed-in person (with a PIN of their own) may see."""
 PIN_MAX = 12
 """Digits the pad takes (wire.prisoners.MAX_PIN_DIGITS)."""
 ACTIVE_EVERY_S = 20.0
@@ -34,7 +36,7 @@ def account_screen(state: ShellState, user_screen: str) -> str | None:
     person = state.person
     if person is None:
         if not state.occupants:
-            return None if user_screen not in ACCOUNT_SCREENS else "home"
+            return None if user_screen not in ACCOUNT_SCREENS | PERSON_SCREENS else "home"
         return user_screen if user_screen in SIGN_IN_SCREENS else "signin"
     if person.must_set_pin:
         return "choosepin"
@@ -89,14 +91,30 @@ def set_pin_message(reply: PersonReply, t: gettext.NullTranslations = ENGLISH) -
     return t.gettext(rule) if rule else t.gettext("Your PIN could not be saved. Try again.")
 
 
+def change_pin_message(reply: PersonReply, t: gettext.NullTranslations = ENGLISH) -> str:
+    """What the change-PIN screen says when the agent did not change it."""
+    if reply.outcome == "wrong":
+        return t.ngettext(
+            "That is not your PIN now. {n} more try before you are locked out.",
+            "That is not your PIN now. {n} more tries before you are locked out.",
+            reply.attempts_left,
+        ).format(n=reply.attempts_left)
+    if reply.outcome == "locked_out":
+        return t.gettext("You cannot sign in now. Ask a member of staff for a new code.")
+    if reply.reason == "the new PIN is the same as the old one":
+        return t.gettext("Your new PIN must be different from the old one.")
+    return set_pin_message(reply, t)
+
+
 def ask(socket_path: Path | str, op: str, fields: dict[str, str] | None = None,
         timeout: float = 15.0) -> PersonReply:
-    """One sign_in / set_pin / sign_out / active / settings / lesson request to the agent
-    (blocking: call it off the UI thread). A failure to ask is a refusal."""
+    """One sign_in / set_pin / change_pin / sign_out / active / settings / lesson request to the
+    agent (blocking: call it off the UI thread). A failure to ask is a refusal."""
     from device.agent_link import AgentRefused, ask_once
     from wire.documents import Document
     from wire.localapi import (
         ActiveRequest,
+        ChangePinRequest,
         LessonRequest,
         PersonReply,
         SetPinRequest,
@@ -106,7 +124,8 @@ def ask(socket_path: Path | str, op: str, fields: dict[str, str] | None = None,
     )
 
     kinds: dict[str, type[Document]] = {
-        "sign_in": SignInRequest, "set_pin": SetPinRequest, "sign_out": SignOutRequest,
+        "sign_in": SignInRequest, "set_pin": SetPinRequest, "change_pin": ChangePinRequest,
+        "sign_out": SignOutRequest,
         "active": ActiveRequest, "settings": SettingsRequest, "lesson": LessonRequest}
     try:
         given: dict[str, object] = dict(fields or {})

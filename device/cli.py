@@ -35,7 +35,8 @@ DEFAULT_DATA_DIR = Path(os.environ.get("STATE_DIRECTORY", _XDG_DATA / "cellbridg
     show_default=True,
     help="Where this tablet keeps lesson progress and display settings.",
 )
-@click.option("--fullscreen/--windowed", default=True, show_default=True)
+@click.option("--fullscreen/--windowed", default=True, show_default=True,
+              help="Kiosk: fill the screen, no window frame (a window is for the demo).")
 def shell(socket_path: Path, screenshots: Path | None, data_dir: Path, fullscreen: bool) -> None:
     """Run the prisoner's shell: home, lock and curfew screens, built-in apps."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")

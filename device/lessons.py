@@ -16,6 +16,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from device.storage import read_json, write_json
+from wire.prisoners import LessonId
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,9 @@ class Step(BaseModel):
 class Lesson(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")]
+    id: LessonId
+    """The wire's pattern (`wire.prisoners.LESSON_ID_PATTERN`): a lesson id must travel in a
+    signed-in person's progress."""
     order: int
     title: Annotated[str, StringConstraints(min_length=1, max_length=80)]
     summary: Annotated[str, StringConstraints(max_length=300)] = ""

@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
 from device.accounts import account_screen
+from device.i18n import N_
 
 if TYPE_CHECKING:  # the shell draws its first frame before it imports pydantic
     from wire.localapi import AppTile, ShellState
@@ -51,14 +52,26 @@ def screen_for(state: ShellState, user_screen: str) -> str:
     return forced_screen(state) or account_screen(state, user_screen) or user_screen
 
 
-def home_tiles(state: ShellState) -> tuple[AppTile, ...]:
+def app_name(tile: AppTile, language: str = "en") -> str:
+    """The app's name in `language` as policy gives it (`AppTile.names`), else its English one."""
+    return str(getattr(tile, "names", {}).get(language) or tile.name)
+
+
+def localised(tile: AppTile, language: str) -> AppTile:
+    """`tile` carrying its name in `language` (the tile itself when that is its name already)."""
+    name = app_name(tile, language)
+    return tile if name == tile.name else tile.model_copy(update={"name": name})
+
+
+def home_tiles(state: ShellState, language: str = "en") -> tuple[AppTile, ...]:
     """External apps the home screen offers: only those the agent would allow right now."""
-    return tuple(app for app in state.apps if app.allowed_now)
+    return tuple(localised(app, language) for app in state.apps if app.allowed_now)
 
 
-def restricted_tiles(state: ShellState) -> tuple[AppTile, ...]:
+def restricted_tiles(state: ShellState, language: str = "en") -> tuple[AppTile, ...]:
     """Apps offered on the lock and curfew screens: only those policy names always-allowed."""
-    return tuple(app for app in state.apps if app.always_allowed and app.allowed_now)
+    return tuple(localised(app, language) for app in state.apps
+                 if app.always_allowed and app.allowed_now)
 
 
 def format_minutes(minutes: int, t: gettext.NullTranslations = ENGLISH) -> str:
@@ -113,6 +126,7 @@ def banner(
     now_ms: int | None,
     t: gettext.NullTranslations = ENGLISH,
     running_app: str | None = None,
+    language: str = "en",
 ) -> Banner | None:
     """The warning banner, if any: the running app about to be closed, curfew soon (15/5/1
     minutes), or an update about to restart."""
@@ -122,7 +136,8 @@ def banner(
     closes_at = getattr(closing, "closes_at", None)  # set by the agent within the warning period
     if closing is not None and closes_at is not None and now_ms is not None:
         text = t.gettext("{name} closes in {time}.").format(
-            name=closing.name, time=format_minutes(minutes_until(closes_at, now_ms), t)
+            name=app_name(closing, language),
+            time=format_minutes(minutes_until(closes_at, now_ms), t),
         )
         return Banner("warning", "warning", text)
     curfew = state.curfew
@@ -143,15 +158,12 @@ def banner(
 def curfew_status(
     state: ShellState, now_ms: int | None, t: gettext.NullTranslations = ENGLISH
 ) -> str:
-    """Status-bar text about curfew; none while the tablet is locked (a countdown to a curfew
-    means nothing on a locked tablet, and the lock screen has one message)."""
-    if forced_screen(state) == "lock":
+    """Status-bar text about curfew; none while a lock, curfew or update screen covers the
+    tablet (a countdown means nothing on a locked tablet, and each of those screens says its one
+    message itself: the status bar does not repeat or contradict it)."""
+    if forced_screen(state) is not None:  # a curfew (known or not) is a covering screen too
         return ""
     curfew = state.curfew
-    if curfew.state == "curfew":
-        return t.gettext("Curfew now")
-    if curfew.state == "unknown":
-        return t.gettext("Curfew: waiting for the wing")
     minutes = curfew.minutes_left
     if curfew.starts_at is not None and now_ms is not None:
         minutes = minutes_until(curfew.starts_at, now_ms)
@@ -181,18 +193,21 @@ def curfew_ends_text(state: ShellState, t: gettext.NullTranslations = ENGLISH) -
 def connection_status(
     state: ShellState, agent_reachable: bool, t: gettext.NullTranslations = ENGLISH
 ) -> tuple[str, str]:
-    """(icon, text) for the link to the wing; words, not just a coloured dot."""
-    if not agent_reachable:
-        return "unlinked", t.gettext("Tablet service not running")
+    """(icon, text) for the link to the wing; words, not just a coloured dot. Nothing while the
+    tablet is getting ready (its service starting, not answering or not set up: the fail-safe
+    lock), whose screen says so in one calm sentence."""
+    if not agent_reachable or state.lock.source == "failsafe":
+        return "", ""
     if state.connected:
         return "linked", t.gettext("Connected")
     return "unlinked", t.gettext("Not connected")
 
 
 def update_status(state: ShellState, t: gettext.NullTranslations = ENGLISH) -> str:
-    """Status-bar text about updates; empty when there is nothing to say."""
+    """Status-bar text about updates; empty when there is nothing to say, or when a lock,
+    curfew or the updating screen itself covers the tablet."""
     update = state.update
-    if update.state in UPDATE_QUIET_STATES:
+    if update.state in UPDATE_QUIET_STATES or forced_screen(state) is not None:
         return ""
     if update.state == "downloading":
         return t.gettext("Downloading update {percent}%").format(percent=update.progress)
@@ -240,25 +255,37 @@ def lock_reason_text(state: ShellState, t: gettext.NullTranslations = ENGLISH) -
     return reason or t.gettext("Staff have locked this tablet.")
 
 
-def refusal_text(reason: str, name: str, t: gettext.NullTranslations = ENGLISH) -> str:
-    """Why an app the prisoner tapped did not start, in plain words, from the agent's short
-    technical reason (wire.schedule's and agent.apps'). Never the technical detail itself."""
+REFUSALS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("curfew", "no trusted time"), N_("Not available during curfew.")),
+    (("lockdown",), N_("Not available during a lockdown.")),
+    (("the tablet is locked",), N_("Not available while the tablet is locked.")),
+    (("outside its hours",), N_("{name} is not available at this time of day.")),
+    (("sign in to use",), N_("Sign in to use {name}.")),
+    (("not in the", "unknown profile", "not allowed", "not an app id"),
+     N_("Not allowed for you.")),
+    (("no wing policy",), N_("The tablet is still getting ready. Try again soon.")),
+    (("no readable manifest", "manifest", "app folder", "entry ", "version ", "unlisted file",
+      "missing file", "file "), N_("This app is being updated. Try again later.")),
+)
+"""The agent's refusal reasons (wire.schedule's decisions, agent.policy's and agent.apps'
+checks), by how they begin, each with the one plain sentence the shell says for it."""
+REFUSED_OTHERWISE = N_("{name} cannot start right now.")
+
+
+def refusal_message(reason: str) -> str:
+    """The message id (English) for the agent's technical `reason`: `REFUSALS`, else
+    `REFUSED_OTHERWISE`."""
     reason = reason.strip().lower()
-    if reason == "curfew" or reason.startswith("no trusted time"):
-        return t.gettext("Not available during curfew.")
-    if reason == "lockdown":
-        return t.gettext("Not available during a lockdown.")
-    if reason == "the tablet is locked":
-        return t.gettext("Not available while the tablet is locked.")
-    if reason == "outside its hours":
-        return t.gettext("{name} is not available at this time of day.").format(name=name)
-    if reason.startswith(("not in the", "unknown profile")):
-        return t.gettext("{name} is not available to you.").format(name=name)
-    if reason.startswith("no wing policy"):
-        return t.gettext("The tablet is still getting ready. Try again soon.")
-    if reason.startswith(("no readable manifest", "manifest", "app folder", "entry ")):
-        return t.gettext("This app is being updated. Try again later.")
-    return t.gettext("{name} cannot start right now.").format(name=name)
+    for starts, message in REFUSALS:
+        if reason.startswith(starts):
+            return message
+    return REFUSED_OTHERWISE
+
+
+def refusal_text(reason: str, name: str, t: gettext.NullTranslations = ENGLISH) -> str:
+    """Why an app the prisoner tapped did not start, in plain words in the shown language, from
+    the agent's short technical reason. Never the technical detail itself."""
+    return t.gettext(refusal_message(reason)).format(name=name)
 
 
 def lock_title(state: ShellState, t: gettext.NullTranslations = ENGLISH) -> str:

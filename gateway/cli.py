@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from common.cli import OneLineGroup
 from common.config import ConfigError, load
 from common.text import inert
 from gateway.config import GatewayConfig
@@ -141,7 +142,7 @@ async def serve(config: GatewayConfig, stop: asyncio.Event | None = None) -> Non
             config.api_socket.unlink()
 
 
-@click.group()
+@click.group(cls=OneLineGroup)
 def gateway() -> None:
     """The wing gateway: desired state, reconciliation, audit, control API."""
 
@@ -150,7 +151,8 @@ def gateway() -> None:
 @click.option("--config", "config_path", required=True,
               type=click.Path(dir_okay=False, path_type=Path), help="Gateway TOML file.")
 @click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]))
+              type=click.Choice(["debug", "info", "warning", "error"]),
+              help="The least serious messages logged (to stderr, i.e. the journal).")
 def run(config_path: Path, log_level: str) -> None:
     """Run the gateway service and its control API until SIGTERM or Ctrl-C."""
     logging.basicConfig(level=log_level.upper(),
@@ -167,8 +169,9 @@ def run(config_path: Path, log_level: str) -> None:
 @gateway.command()
 @click.option("--device", "device_id", required=True, type=TEXT,
               help="Tablet id (its certificate CN).")
-@click.option("--cell", required=True, type=TEXT)
-@click.option("--landing", required=True, type=TEXT)
+@click.option("--cell", required=True, type=TEXT, help="The tablet's cell, e.g. 1-07.")
+@click.option("--landing", required=True, type=TEXT,
+              help="The landing (floor) of the wing the cell is on, e.g. 1.")
 @click.option("--api", "api_path", envvar="CELLBRIDGE_GATEWAY_API", default=None,
               type=click.Path(path_type=Path), help="The gateway's API socket.")
 @click.option("--config", "config_path", default=None,
@@ -176,7 +179,8 @@ def run(config_path: Path, log_level: str) -> None:
               help="Gateway TOML file (to find its API socket).")
 def register(device_id: str, cell: str, landing: str, api_path: Path | None,
              config_path: Path | None) -> None:
-    """Register a tablet with the running gateway."""
+    """Register a tablet with the running gateway: where it is (cell and landing), for staff
+    screens and lockdowns by landing."""
     from gateway.staff.client import DEFAULT_API, ApiClient, fail, operator
 
     if api_path is None and config_path is not None:

@@ -74,9 +74,12 @@ class GatewayConfig(Settings):
     web: WebProxyConfig | None = None
     """`[web]`: run the wing's web proxy (Squid behind a TLS front; docs/content-control.md)."""
     prison: PrisonLinkConfig | None = None
+    """`[prison]`: take signed commands from the prison and send the audit trail up."""
     prisoner_retention_days: Annotated[int, Field(ge=1, le=36500)] = 365
     """How long a released or transferred person's record is kept before it is deleted."""
-    """`[prison]`: take signed commands from the prison and send the audit trail up."""
+    audit_keep_days: Annotated[int, Field(ge=1, le=36500)] | None = None
+    """Audit entries (and answered requests) older than this are archived daily behind a
+    checkpoint (`gateway.retention`); None: only by `cellbridge gateway compact`."""
 
     @property
     def reissue_margin_s(self) -> int:

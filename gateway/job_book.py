@@ -4,10 +4,14 @@ every change in one transaction with the audit entry that records it.
 A job's life: `awaiting_approval` (a wipe: the two-person rule) → `pending` (signed, to be sent)
 → `sent` → `received` → `in_progress` → `succeeded` | `failed`; or `rejected` by the tablet,
 `lapsed` (not approved within `APPROVE_WITHIN_MS`), `expired` (not taken before its signature
-ran out). Who asked and who approved are kept as shown (`requested_by`, `approved_by`) and as
-verified identities alone (`requested_who`, `approved_who`: `os:alice`, `console:bob`), and only
-the latter are compared (`web_grant_book.same_person`, the one notion of "a different member of
-staff"). The envelope is signed once, at approval, and sent as is until it expires.
+ran out), `unknown` (taken, but the tablet never said how it ended within `FINISH_WITHIN_MS` of
+the signature running out: an agent killed mid-wipe; the tablet stays as its desired state says,
+locked if it was, until staff give it a new one; should the tablet still say how it ended, that
+replaces `unknown`). Who asked and who approved are kept as shown
+(`requested_by`, `approved_by`) and as verified identities alone (`requested_who`,
+`approved_who`: `os:alice`, `console:bob`), and only the latter are compared
+(`web_grant_book.same_person`, the one notion of "a different member of staff"). The envelope
+is signed once, at approval, and sent as is until it expires.
 
 Synchronous: the job desk calls it on the store's one thread.
 """
@@ -25,12 +29,16 @@ APPROVE_WITHIN_MS = 10 * 60 * 1000
 """A wipe not approved this soon after it was asked for lapses (the two-person rule's 10 minutes,
 as for web grants and the console)."""
 
+FINISH_WITHIN_MS = 60 * 60 * 1000
+"""A job taken (`received`, `in_progress`) and not reported finished this long after its signature
+ran out ends `unknown` (audited as timed out), so none stays in progress for ever."""
+
 _COLUMNS = ("id, device, kind, reason, requested_by, requested_who, requested_at, approved_by,"
             " approved_who, approved_at, state, envelope, expires, detail, updated")
 OPEN = ("pending", "sent")
 """Signed and not yet taken by the tablet: sent again at its births."""
 _RANK = {"awaiting_approval": 0, "pending": 1, "sent": 2, "received": 3, "in_progress": 4,
-         "succeeded": 5, "failed": 5, "rejected": 5, "lapsed": 5, "expired": 5}
+         "succeeded": 5, "failed": 5, "rejected": 5, "lapsed": 5, "expired": 5, "unknown": 5}
 FINAL = frozenset(state for state, rank in _RANK.items() if rank == 5)
 
 
@@ -165,14 +173,16 @@ class JobBook:
         return found
 
     def mark(self, job_id: str, device: str, state: str, detail: str, now: int) -> bool:
-        """Move a job forward (never back, never out of a final state), audited; False when
-        there is no such job of that tablet or the state is not ahead of its own."""
+        """Move a job forward (never back, never out of a final state — except that the
+        tablet's own late word replaces the gateway's `unknown`), audited; False when there is
+        no such job of that tablet or the state is not ahead of its own."""
         job = self.get(job_id)
-        if job is None or job.device != device or job.state in FINAL:
+        if job is None or job.device != device:
             return False
-        if _RANK.get(state, -1) <= _RANK[job.state]:
+        late_word = job.state == "unknown" and state in ("succeeded", "failed")
+        if not late_word and (job.state in FINAL or _RANK.get(state, -1) <= _RANK[job.state]):
             return False
-        actor = "gateway" if state in ("sent", "expired") else f"tablet:{device}"
+        actor = "gateway" if state in ("sent", "expired", "unknown") else f"tablet:{device}"
         audit = Audit(now, actor, f"{job.kind}_{state}", f"device:{device}",
                       {"job": job.id, "detail": detail, "requested_by": job.requested_who,
                        "approved_by": job.approved_who})
@@ -202,6 +212,16 @@ class JobBook:
         for job in expired:
             self.mark(job.id, job.device, "expired", "not taken before it expired", now)
         return expired
+
+    def time_out(self, now: int) -> list[StoredJob]:
+        """End (audited, `unknown`) every job taken but not reported finished in time."""
+        rows = self._store.read(f"SELECT {_COLUMNS} FROM jobs WHERE state IN ('received',"
+                                " 'in_progress') AND expires <= ?", [now - FINISH_WITHIN_MS])
+        stuck = [_job(r) for r in rows]
+        for job in stuck:
+            self.mark(job.id, job.device, "unknown",
+                      f"timed out: the tablet never said how it ended (last: {job.state})", now)
+        return stuck
 
     def to_send(self, device: str | None, now: int) -> list[StoredJob]:
         """Jobs signed, in date and not yet taken (one tablet's, or all)."""

@@ -120,10 +120,12 @@ class JobDesk:
         await self._send(await self._io(self._book.to_send, device, self._clock()))
 
     async def sweep(self) -> None:
-        """Lapse requests not approved in time, expire jobs not taken in time (audited)."""
+        """Lapse requests not approved in time, expire jobs not taken in time, end as `unknown`
+        jobs taken but never reported finished (audited)."""
         now = self._clock()
         await self._io(self._book.lapse, now)
         await self._io(self._book.expire, now)
+        await self._io(self._book.time_out, now)
 
     async def run(self) -> None:
         while True:

@@ -7,6 +7,7 @@ the line and the field: nothing is published from a file that does not pass.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from datetime import date, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import tomli_w
 from pydantic import ValidationError
 
+from common.config import in_words, toml_error
 from wire.icons import ICON_NAMES
 from wire.policy import WingPolicy, check_host_pattern, hhmm, parse_window, wing_policy
 
@@ -76,7 +78,7 @@ def parse_rules(text: str, *, source: str = "policy") -> dict[str, Any]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise PolicyFileError(f"{source}: not valid TOML: {exc}") from exc
+        raise PolicyFileError(toml_error(source, exc)) from exc
     except RecursionError as exc:
         raise PolicyFileError(f"{source}: not valid TOML: nested too deeply") from exc
     try:
@@ -88,7 +90,7 @@ def parse_rules(text: str, *, source: str = "policy") -> dict[str, Any]:
     except ValidationError as exc:
         first = exc.errors()[0]
         path = _toml_path(tuple(first["loc"]))
-        message = str(first["msg"]).removeprefix("Value error, ")
+        message = in_words(first)
         raise PolicyFileError(_where(source, text, path) + message) from exc
     except ValueError as exc:  # a float somewhere: canonical JSON refuses them
         raise PolicyFileError(f"{source}: {exc} (write whole numbers)") from exc
@@ -125,7 +127,8 @@ def rules_to_toml(policy: WingPolicy) -> str:
         ]
     data["apps"] = {
         app_id: {"name": app.name, "version": app.version,
-                 **({"icon": app.icon} if app.icon else {})}
+                 **({"icon": app.icon} if app.icon else {}),
+                 **({"names": dict(app.names)} if app.names else {})}
         for app_id, app in sorted(policy.apps.items())
     }
     if policy.sites:
@@ -174,6 +177,7 @@ def _translate(data: dict[str, Any]) -> dict[str, Any]:
     if isinstance(rules.get("apps"), dict):
         for app_id, entry in rules["apps"].items():
             _icon(app_id, entry)
+            _release_version(app_id, entry)
     if "profiles" in rules:
         profiles = _table(("profiles",), rules["profiles"])
         rules["profiles"] = {
@@ -189,6 +193,18 @@ def _icon(app_id: str, entry: Any) -> None:
     if isinstance(icon, str) and icon and icon not in ICON_NAMES:
         known = ", ".join(sorted(ICON_NAMES))
         raise _FieldError(("apps", app_id, "icon"), f"unknown icon {icon!r} (known: {known})")
+
+
+def _release_version(app_id: str, entry: Any) -> None:
+    """The pinned version must be one `cellbridge release app --version` can make: any other
+    would never be found in the repository, and the app would never install."""
+    version = entry.get("version") if isinstance(entry, dict) else None
+    if isinstance(version, str) and not _RELEASE_VERSION.fullmatch(version):
+        raise _FieldError(("apps", app_id, "version"), f"{version[:40]!r} is not {_VERSION_WORDS}")
+
+
+_RELEASE_VERSION = re.compile(r"\d{1,9}(\.\d{1,9}){0,3}")
+_VERSION_WORDS = "a release version: up to four numbers separated by dots, like 1.4.0"
 
 
 def _list(key: str, value: Any) -> list[Any]:

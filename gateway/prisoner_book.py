@@ -25,7 +25,9 @@ PRESENT = ("in_cell",)
 LEFT = ("transferred", "released")
 
 _COLUMNS = ("number, name, language, profile, cell, release_date, status, verifier, credential,"
-            " pin_epoch, failed, locked_out, settings, lessons, prev_cell, updated, left_at")
+            " pin_epoch, failed, locked_out, settings, lessons, prev_cell, updated, left_at,"
+            " pin_at")
+_INSERT = f"INSERT OR REPLACE INTO prisoners ({_COLUMNS}) VALUES ({', '.join('?' * 18)})"
 
 
 class BookRefusal(Exception):
@@ -52,6 +54,9 @@ class Prisoner:
     """The cell before the last move: its tablet's queued settings and lessons are still taken."""
     updated: int = 0
     left_at: int | None = None
+    pin_at: int = 0
+    """When the person chose the PIN the verifier checks (the tablet's time in its `pin_set`
+    event): a `pin_set` made earlier, delivered late, does not replace it."""
 
     @property
     def display(self) -> str:
@@ -82,13 +87,13 @@ class Prisoner:
                 self.release_date, self.status, self.verifier, self.credential, self.pin_epoch,
                 self.failed, int(self.locked_out), json.dumps(self.settings, sort_keys=True),
                 json.dumps(self.lessons, sort_keys=True), self.prev_cell, self.updated,
-                self.left_at]
+                self.left_at, self.pin_at]
 
 
 def _prisoner(row: tuple[Any, ...]) -> Prisoner:
     return Prisoner(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
                     row[9], row[10], bool(row[11]), json.loads(row[12]), json.loads(row[13]),
-                    row[14], row[15], row[16])
+                    row[14], row[15], row[16], row[17])
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +114,11 @@ class PrisonerBook:
                 " release_date TEXT NOT NULL, status TEXT NOT NULL, verifier TEXT,"
                 " credential TEXT NOT NULL, pin_epoch INTEGER NOT NULL, failed INTEGER NOT NULL,"
                 " locked_out INTEGER NOT NULL, settings TEXT NOT NULL, lessons TEXT NOT NULL,"
-                " prev_cell TEXT NOT NULL, updated INTEGER NOT NULL, left_at INTEGER)")
+                " prev_cell TEXT NOT NULL, updated INTEGER NOT NULL, left_at INTEGER,"
+                " pin_at INTEGER NOT NULL DEFAULT 0)")
+            columns = {row[1] for row in db.conn.execute("PRAGMA table_info(prisoners)")}
+            if "pin_at" not in columns:  # a book from before PIN changes
+                db.execute("ALTER TABLE prisoners ADD COLUMN pin_at INTEGER NOT NULL DEFAULT 0")
             db.execute("CREATE INDEX IF NOT EXISTS prisoners_cell ON prisoners (cell, status)")
             db.execute(
                 "CREATE TABLE IF NOT EXISTS person_events (id TEXT PRIMARY KEY, device TEXT"
@@ -131,9 +140,7 @@ class PrisonerBook:
         """Write whole records and the audit entries that say why, in one transaction."""
         rows = [p.row() for p in changed]
         with self._store.transaction(*audits) as db:
-            db.conn.executemany(
-                f"INSERT OR REPLACE INTO prisoners ({_COLUMNS}) VALUES"
-                f" ({', '.join('?' * 17)})", rows)
+            db.conn.executemany(_INSERT, rows)
 
     def change(self, number: str, by: str, action: str, now: int, *, want_present: bool = True,
                **fields: Any) -> Prisoner:
@@ -182,11 +189,13 @@ class PrisonerBook:
 
     def apply_event(self, device: str, cell: str, event: PersonEvent, now: int) -> Applied:
         """Apply a tablet's person event once (by its id); BookRefusal if the person is not an
-        occupant of the tablet's cell or the event is of an older PIN epoch."""
+        occupant of the tablet's cell or the event is of an older PIN epoch. What the person
+        did on the tablet of the cell they last moved out of (settings, a lesson step, a PIN
+        they chose) is still taken: it was queued there before the move."""
         if self._store.read("SELECT 1 FROM person_events WHERE id = ?", [event.id]):
             return Applied(duplicate=True)
         person = self.get(event.person)
-        carried = event.kind in ("settings", "lesson")
+        carried = event.kind in ("settings", "lesson", "pin_set")
         if person is None or person.status not in PRESENT or not (
                 person.cell == cell or (carried and person.prev_cell == cell)):
             raise BookRefusal(f"not_occupant: {event.person} does not live in {cell}")
@@ -197,6 +206,8 @@ class PrisonerBook:
         detail: dict[str, Any] = {"device": device, "event": event.id, "at": event.at}
         if event.kind == "pin_failed":
             detail["attempts"] = event.attempts
+        if event.kind == "pin_set" and changed is None:
+            detail["superseded"] = "a PIN chosen later is kept"
         if event.kind == "signed_out":
             detail["ended"] = event.ended
         audit = Audit(now, f"tablet:{device}", f"person_{event.kind}", f"prisoner:{person.number}",
@@ -206,16 +217,17 @@ class PrisonerBook:
                        " VALUES (?, ?, ?, ?, ?)", [event.id, device, person.number, event.kind,
                                                    now])
             if changed is not None:
-                db.execute(f"INSERT OR REPLACE INTO prisoners ({_COLUMNS}) VALUES"
-                           f" ({', '.join('?' * 17)})", changed.row())
+                db.execute(_INSERT, changed.row())
         return Applied(duplicate=False, changed=changed)
 
 
 def _after(person: Prisoner, event: PersonEvent, now: int) -> Prisoner | None:
     """The record after `event` (None: the event changes no record, a sign-in or -out)."""
     if event.kind == "pin_set":
+        if event.at < person.pin_at:  # chosen before the PIN the record has: delivered late
+            return None
         return replace(person, verifier=event.verifier, credential="pin", failed=0,
-                       locked_out=False, updated=now)
+                       locked_out=False, updated=now, pin_at=event.at)
     if event.kind == "pin_failed":
         failed = max(person.failed, event.attempts)
         return replace(person, failed=failed, locked_out=person.locked_out

@@ -223,7 +223,7 @@ class Prisoners:
         person = await self._change(
             self.book.change, number, f"staff:{by}", "prisoner_reset_pin", self._clock(),
             verifier=verifier, credential="one_time", pin_epoch=current.pin_epoch + 1,
-            failed=0, locked_out=False)
+            failed=0, locked_out=False, pin_at=0)
         await self.refresh("one-time code issued")
         return {**person.as_json(), "code": code}
 

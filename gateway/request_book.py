@@ -30,7 +30,10 @@ class Reply:
     by: str
 
 
-ASSIGNMENT_COLUMNS = (("assigned_to", "TEXT"), ("assigned_by", "TEXT"), ("assigned_at", "INTEGER"))
+ASSIGNMENT_COLUMNS = (("assigned_to", "TEXT"), ("assigned_by", "TEXT"), ("assigned_at", "INTEGER"),
+                      ("person", "TEXT"))
+"""Columns added after the first release (`person`: the prison number of who wrote it, if the
+tablet said; the console's person page lists a person's requests by it)."""
 
 
 class RequestBook:
@@ -70,9 +73,10 @@ class RequestBook:
             audit = Audit(now, actor, "request", target, {"id": request.id, "type": request.type})
             with self._store.transaction(audit) as db:
                 db.execute(
-                    "INSERT INTO requests (id, device, type, text, created, received)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    [request.id, device, request.type, request.text, request.created, now],
+                    "INSERT INTO requests (id, device, type, text, created, received, person)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [request.id, device, request.type, request.text, request.created, now,
+                     request.person],
                 )
             return
         if row[0] != device:
@@ -122,21 +126,26 @@ class RequestBook:
                 " WHERE id = ?", [to, by if to else None, now if to else None, request_id])
         return str(device)
 
-    def listing(self, device: str | None = None) -> list[dict[str, Any]]:
+    def listing(self, device: str | None = None, person: str | None = None
+                ) -> list[dict[str, Any]]:
+        """Every request (of one tablet, and/or written by one person)."""
         sql = ("SELECT id, device, type, text, created, received, copies, reply, reply_by,"
-               " replied_at, reply_delivered, assigned_to, assigned_by, assigned_at"
+               " replied_at, reply_delivered, assigned_to, assigned_by, assigned_at, person"
                " FROM requests")
-        params: list[Any] = []
-        if device is not None:
-            sql += " WHERE device = ?"
-            params.append(device)
+        where, params = [], []
+        for column, value in (("device", device), ("person", person)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         return [
             {"id": r[0], "device": r[1], "type": r[2], "text": r[3], "created": r[4],
              "received": r[5], "copies": r[6],
              "status": "answered" if r[7] is not None else "open",
              "reply": r[7], "reply_by": r[8], "replied_at": r[9],
              "reply_delivered": bool(r[10]), "assigned_to": r[11], "assigned_by": r[12],
-             "assigned_at": r[13]}
+             "assigned_at": r[13], "person": r[14]}
             for r in self._store.read(sql + " ORDER BY received, id", params)
         ]
 

@@ -66,8 +66,9 @@ class RequestDesk:
 
     # -- from staff ------------------------------------------------------------------------
 
-    async def listing(self, device: str | None = None) -> list[dict[str, Any]]:
-        return await self._io(self._book.listing, device)
+    async def listing(self, device: str | None = None, person: str | None = None
+                      ) -> list[dict[str, Any]]:
+        return await self._io(self._book.listing, device, person)
 
     async def reply(self, request_id: str, text: str, by: str) -> dict[str, Any]:
         """Record staff's answer, audited, and send it; raises UnknownRequest or ReplyError."""

@@ -17,15 +17,23 @@ older than the cut are pruned too (their request and reply stay in the audit tra
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import json
+import logging
 import os
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.audit_chain import GENESIS, ChainCheck, entry_hash
 from gateway.store import CHECKPOINTS, Store
+from gateway.store_thread import StoreThread
+
+log = logging.getLogger(__name__)
+DAY_MS = 86_400_000
 
 COLUMNS = ("seq", "at", "actor", "action", "target", "detail", "prev", "hash")
 
@@ -164,3 +172,34 @@ def verify_archives(store: Store, archive_dir: Path) -> ChainCheck:
             return ChainCheck(False, count, point.last, "archive does not end at its checkpoint")
     live = store.verify_audit()
     return ChainCheck(live.ok, count + live.entries, live.broken_at, live.problem)
+
+
+class AuditRetention:
+    """The automatic path (`audit_keep_days` in the gateway's config): `compact` once a day on
+    the store's own thread (after every other write queued, never beside one), without VACUUM —
+    SQLite reuses the freed pages, so the file stops growing at about `keep` days of record.
+    A failure (disk full, an archive that cannot be written) is logged and tried again the next
+    day; nothing is deleted unless its archive is on storage first."""
+
+    def __init__(self, store: Store, io: StoreThread, archive_dir: Path, keep_days: int,
+                 clock: Callable[[], int], period_s: float = DAY_MS / 1000) -> None:
+        self._store, self._io, self._archive = store, io, archive_dir
+        self.keep_ms = keep_days * DAY_MS
+        self._clock, self._period_s = clock, period_s
+
+    async def once(self) -> Compaction | None:
+        try:
+            done = await self._io(compact, self._store, self._archive, self.keep_ms,
+                                  self._clock())
+        except (OSError, sqlite3.Error) as exc:
+            log.error("audit retention failed (tried again in a day): %s", exc)
+            return None
+        if done.checkpoint is not None:
+            log.info("archived audit entries %d-%d to %s", done.checkpoint.first,
+                     done.checkpoint.last, done.checkpoint.archive)
+        return done
+
+    async def run(self) -> None:
+        while True:
+            await self.once()
+            await asyncio.sleep(self._period_s)

@@ -34,6 +34,7 @@ from gateway.prisoners import Prisoners
 from gateway.publisher import Publisher
 from gateway.renewal import Renewal
 from gateway.requests import RequestDesk
+from gateway.retention import AuditRetention
 from gateway.revoked_sessions import RevokedSessions
 from gateway.rollout_service import RolloutManager
 from gateway.store import Audit, AuditEntry, ChainCheck, Store, Tablet
@@ -101,6 +102,8 @@ class GatewayService:
         self.prisoners = Prisoners(parts, inbound, self.web, config.prisoner_retention_days)
         self.browsing = BrowsingRecord(
             store, io, config.web.log_retention_days if config.web else RETENTION_DAYS)
+        self.retention = None if config.audit_keep_days is None else AuditRetention(
+            store, io, config.state_dir / "audit-archive", config.audit_keep_days, clock)
         self.web_proxy = (WebProxy(config.web, config.state_dir, self.web, self.browsing, clock)
                           if config.web else None)
         # Who hears what.
@@ -157,7 +160,7 @@ class GatewayService:
                                      name=f"gateway {self.config.wing}",
                                      on_taken_over=self._taken_over)
                 )
-                optional = (self.revoked_sessions, self.web_proxy, self.prison)
+                optional = (self.revoked_sessions, self.web_proxy, self.prison, self.retention)
                 for loop in (self.beacon, self.renewal, self.fleet, self.web, self.jobs,
                              self.prisoners,
                              *(part for part in optional if part is not None)):
@@ -172,11 +175,8 @@ class GatewayService:
         self.store.close()
 
     async def _session(self) -> None:
-        client = make_client(
-            self.config.broker,
-            f"gateway-{self.config.wing}",
-            persistent_session_s=SESSION_EXPIRY_S,
-        )
+        client = make_client(self.config.broker, f"gateway-{self.config.wing}",
+                             persistent_session_s=SESSION_EXPIRY_S)
         try:
             async with client:
                 await client.subscribe([

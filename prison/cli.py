@@ -20,6 +20,7 @@ from pathlib import Path
 
 import click
 
+from common.cli import OneLineGroup
 from common.config import ConfigError, load
 from common.text import inert
 from prison import view
@@ -50,7 +51,7 @@ def _open_store(config: PrisonConfig) -> PrisonStore:
         raise click.ClickException(str(exc)) from exc
 
 
-@click.group()
+@click.group(cls=OneLineGroup)
 def prison() -> None:
     """The prison service and prison-wide commands (docs/prison.md)."""
 
@@ -58,7 +59,8 @@ def prison() -> None:
 @prison.command()
 @config_option
 @click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]))
+              type=click.Choice(["debug", "info", "warning", "error"]),
+              help="The least serious messages logged (to stderr, i.e. the journal).")
 def run(config_path: Path, log_level: str) -> None:
     """Run the prison service beside the prison broker until SIGTERM or Ctrl-C."""
     logging.basicConfig(level=log_level.upper(),

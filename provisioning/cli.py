@@ -5,11 +5,14 @@ Every failure is one line on stderr and a non-zero exit, and leaves the estate a
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import getpass
+import ipaddress
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -29,7 +32,34 @@ from wire.enrolment import BundleError
 
 PASSPHRASE_ENV = "CELLBRIDGE_ESTATE_PASSPHRASE"
 MIN_PASSPHRASE = 12
+PASSPHRASE_HOW = (
+    "give the estate passphrase chosen at `cellbridge provision init`, with --passphrase-file "
+    f"FILE, ${PASSPHRASE_ENV}, or at the prompt in a terminal"
+)
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Host(click.ParamType):
+    """A host name (letters, digits and '-' in dot-separated labels) or an IP address: what a
+    broker certificate can name and a tablet can dial. Anything else is refused on its option."""
+
+    name = "host"
+    _LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        text = str(value)
+        with contextlib.suppress(ValueError):
+            return str(ipaddress.ip_address(text))
+        labels = text.removesuffix(".").split(".")
+        if len(text) > 253 or not all(self._LABEL.fullmatch(label) for label in labels):
+            self.fail(f"{text!r} is not a host name or IP address: use letters, digits and '-' "
+                      "in dot-separated parts, like gw-a.prison.example, or an address like "
+                      "10.0.0.5", param, ctx)
+        return text
+
+
+HOST = Host()
 
 
 class BadUsage(click.ClickException):
@@ -45,6 +75,8 @@ def _one_line_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except certs.WrongPassphrase as exc:
+            raise click.ClickException(f"{str(exc).splitlines()[0]}: {PASSPHRASE_HOW}") from exc
         except (est.EstateError, certs.PkiError, InventoryError, BundleError) as exc:
             raise click.ClickException(str(exc).splitlines()[0]) from exc
         except OSError as exc:
@@ -71,6 +103,11 @@ def _read_passphrase(
         except OSError as exc:
             raise click.ClickException(
                 f"cannot read passphrase file {passphrase_file}: {exc.strerror}"
+            ) from exc
+        except UnicodeDecodeError as exc:
+            raise click.ClickException(
+                f"passphrase file {passphrase_file} is not text (UTF-8): give the file that "
+                "holds the estate passphrase, on its first line"
             ) from exc
     elif os.environ.get(PASSPHRASE_ENV):
         text = os.environ[PASSPHRASE_ENV]
@@ -112,7 +149,23 @@ def provision(ctx: click.Context, estate_dir: Path) -> None:
     ctx.obj = est.Estate(estate_dir)
 
 
-pass_estate = click.make_pass_decorator(est.Estate)
+_pass_estate = click.make_pass_decorator(est.Estate)
+
+
+def _estate_here(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.obj = est.Estate(value)
+
+
+def pass_estate(func: F) -> F:
+    """Hand the command its estate; `--estate DIR` is taken after the command's name as well as
+    before it (`provision enrol --estate DIR …` works as `provision --estate DIR enrol …`)."""
+    command = _pass_estate(func)
+    return click.option(  # type: ignore[return-value]
+        "--estate", type=click.Path(file_okay=False, path_type=Path), default=None,
+        expose_value=False, is_eager=True, callback=_estate_here,
+        help="The estate directory (also accepted before the command's name).",
+    )(command)
 
 
 @provision.command()
@@ -150,11 +203,17 @@ def init(
     "--broker-host",
     default="127.0.0.1",
     show_default=True,
+    type=HOST,
     help="Address tablets use to reach the wing broker.",
 )
-@click.option("--broker-port", default=8883, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--broker-port", default=8883, show_default=True, type=click.IntRange(1, 65535),
+              help="The wing broker's TLS port.")
 @click.option(
-    "--san", "extra_names", multiple=True, help="Another name or IP for the broker certificate."
+    "--san",
+    "extra_names",
+    multiple=True,
+    type=HOST,
+    help="Another name or IP for the broker certificate.",
 )
 @click.option(
     "--broker-dir",
@@ -236,6 +295,8 @@ def wing(
     type=click.IntRange(1, 3650),
     help="Certificate validity.",
 )
+@click.option("--json", "as_json", is_flag=True,
+              help="Machine-readable output: one object per tablet enrolled, with its bundle.")
 @_passphrase_options
 @pass_estate
 @_one_line_errors
@@ -249,6 +310,7 @@ def enrol(
     out: Path | None,
     enrolled_by: str,
     days: int,
+    as_json: bool,
     passphrase_file: Path | None,
 ) -> None:
     """Sign a tablet's CSR into an enrolment bundle, or make keys and bundles for a batch."""
@@ -257,7 +319,12 @@ def enrol(
     if csr is not None:
         if not wing_id or not cell:
             raise BadUsage("--csr needs --wing and --cell")
-        requests = [est.request_from_csr(_read_input(csr, "CSR"), wing_id, cell, serial)]
+        try:
+            requests = [est.request_from_csr(_read_input(csr, "CSR"), wing_id, cell, serial)]
+        except est.EstateError as exc:
+            raise click.ClickException(
+                f"{csr}: {exc} (a tablet makes its request with `cellbridge agent "
+                "enrol-request`)") from exc
     else:
         if wing_id or cell or serial:
             raise BadUsage("--batch takes wing, cell and serial from the CSV")
@@ -267,7 +334,10 @@ def enrol(
         except UnicodeDecodeError as exc:
             raise click.ClickException(f"batch CSV {batch} is not UTF-8") from exc
         try:
-            requests = est.read_batch(text)
+            estate.meta()  # a missing estate is that, not a CSV of unknown wings
+            enrolled = {t.tablet_id: f"{t.status.value}, wing {t.wing}"
+                        for t in estate.inventory.all()}
+            requests = est.read_batch(text, estate.wings(), enrolled)
         except est.EstateError as exc:
             problems = str(exc).splitlines()
             if len(problems) == 1:
@@ -279,7 +349,7 @@ def enrol(
     estate.meta()
     passphrase = _passphrase_for(estate, passphrase_file)
     batch_run = est.prepare_enrolment(estate, requests, passphrase, out)
-    if len(requests) == 1:
+    if len(requests) == 1 or as_json:
         tablets = batch_run.run(enrolled_by=enrolled_by, validity_days=days)
     else:
         with click.progressbar(length=len(requests), label="enrolling", file=sys.stderr) as bar:
@@ -287,6 +357,10 @@ def enrol(
                 enrolled_by=enrolled_by, validity_days=days, progress=lambda _done: bar.update(1)
             )
     where = out or estate.bundles
+    if as_json:
+        click.echo(json.dumps([{"tablet_id": t.tablet_id, "wing": t.wing, "cell": t.cell,
+                                "bundle": str(where / t.tablet_id)} for t in tablets]))
+        return
     for tablet in tablets if len(tablets) <= 5 else []:
         click.echo(
             f"enrolled {tablet.tablet_id} (wing {tablet.wing}, cell {tablet.cell}): "
@@ -386,7 +460,7 @@ def _publish(estate: est.Estate, wing: str, broker_dir: Path | None) -> None:
 
 
 @provision.command()
-@click.option("--wing", "wing_id", required=True)
+@click.option("--wing", "wing_id", required=True, help="The wing id.")
 @click.option(
     "--broker-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -451,7 +525,7 @@ def inventory(estate: est.Estate, as_json: bool, wing_id: str | None) -> None:
 
 
 @provision.command("install-broker")
-@click.option("--wing", "wing_id", required=True)
+@click.option("--wing", "wing_id", required=True, help="The wing id.")
 @click.option(
     "--dir",
     "directory",
@@ -472,10 +546,11 @@ def install_broker(
 @provision.command("prison")
 @click.option("--prison", "prison_id", required=True, help="Prison id (letters, digits, . _ -).")
 @click.option("--wing", "wings", multiple=True, help="A wing to join [every wing of the estate].")
-@click.option("--broker-host", default="127.0.0.1", show_default=True,
+@click.option("--broker-host", default="127.0.0.1", show_default=True, type=HOST,
               help="Address the wing brokers' bridges use to reach the prison broker.")
-@click.option("--broker-port", default=8884, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--san", "extra_names", multiple=True,
+@click.option("--broker-port", default=8884, show_default=True, type=click.IntRange(1, 65535),
+              help="The prison broker's TLS port.")
+@click.option("--san", "extra_names", multiple=True, type=HOST,
               help="Another name or IP for the prison broker certificate.")
 @click.option("--broker-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where the prison broker's files live on its host "

@@ -26,7 +26,7 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,7 +137,7 @@ class Estate:
         if not self.meta().encrypted:
             return None
         if not passphrase:
-            raise certs.WrongPassphrase("the estate keys are encrypted: give the estate passphrase")
+            raise certs.WrongPassphrase("the estate keys are encrypted and no passphrase was given")
         return passphrase
 
     def root_ca(
@@ -348,9 +348,15 @@ class EnrolRequest:
     public_key: ec.EllipticCurvePublicKey | None = None
 
 
-def read_batch(text: str) -> list[EnrolRequest]:
+def read_batch(
+    text: str, wings: Iterable[str] | None = None, enrolled: Mapping[str, str] | None = None
+) -> list[EnrolRequest]:
     """Parse tablets.csv (`tablet_id,wing,cell[,serial]` with a header); every row checked, and
-    every bad row named by its line (one `line N: …` per line of the error), not only the first."""
+    every bad row named by its line (one `line N: …` per line of the error), not only the first.
+    Given the estate's `wings` and its `enrolled` tablets (id: where), a row naming an unknown
+    wing or a tablet already enrolled is a bad row too."""
+    known = None if wings is None else set(wings)
+    enrolled = enrolled or {}
     reader = csv.DictReader(io.StringIO(text))
     fields = set(reader.fieldnames or [])
     if not {"tablet_id", "wing", "cell"} <= fields or not fields <= {
@@ -376,6 +382,14 @@ def read_batch(text: str) -> list[EnrolRequest]:
             problems.append(f"line {line}: invalid tablet id {tablet_id[:80]!r}")
         elif not cell:
             problems.append(f"line {line}: tablet {tablet_id!r} has no cell")
+        elif len(cell) > 64:
+            problems.append(f"line {line}: tablet {tablet_id!r}: cell longer than 64 characters")
+        elif known is not None and wing not in known:
+            problems.append(f"line {line}: tablet {tablet_id!r}: unknown wing {wing[:80]!r} "
+                            f"(known: {', '.join(sorted(known)) or 'none yet'})")
+        elif tablet_id in enrolled:
+            problems.append(f"line {line}: tablet {tablet_id!r} is already enrolled "
+                            f"({enrolled[tablet_id]})")
         elif tablet_id in first_line:
             problems.append(f"line {line}: tablet {tablet_id!r} appears twice "
                             f"(first on line {first_line[tablet_id]})")

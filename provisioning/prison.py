@@ -144,7 +144,8 @@ def create_prison(
     `bridge_restart_cap_s` caps its reconnect backoff."""
     estate.meta()
     if not is_device_id(prison):
-        raise EstateError(f"invalid prison id {prison!r}")
+        raise EstateError(
+            f"invalid prison id {prison!r}: use 1-64 letters, digits, '.', '_' or '-'")
     if (prison_dir(estate) / PRISON_META).exists():
         raise EstateError(f"the estate already has a prison ({prison_dir(estate)})")
     joined = sorted(wings if wings is not None else estate.wings())

@@ -17,6 +17,7 @@ Root needs 2 of its 3 keys; every role's keys are Ed25519. All metadata goes thr
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import os
 import shutil
@@ -90,6 +91,26 @@ Progress = Callable[[str], None]
 
 def _silent(stage: str) -> None:
     """No one to tell."""
+
+
+Advance = Callable[[int, int], None]
+"""Told, step by step, how many bytes of how many a long step (hashing a bundle) has covered."""
+
+
+def _no_advance(done: int, total: int) -> None:
+    """No one to tell."""
+
+
+def _sha256(path: Path, advance: Advance) -> tuple[int, str]:
+    """`path`'s length and SHA-256, read in 1 MiB steps, each reported to `advance`."""
+    digest, length = hashlib.sha256(), 0
+    with open(path, "rb") as handle:
+        total = os.fstat(handle.fileno()).st_size
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+            length += len(chunk)
+            advance(length, max(total, length))
+    return length, digest.hexdigest()
 
 
 class EstateRepository(TufLayout):
@@ -220,22 +241,31 @@ class EstateRepository(TufLayout):
                        EXPIRY[Timestamp.type])
 
     # ---- releases
-    def add_target(self, target_path: str, file: Path, meta: ReleaseMeta,
-                   now: datetime.datetime | None = None) -> TargetFile:
-        """Copy `file` into targets/ and sign a new targets version naming it."""
-        now = now or utcnow()
-        targets_md = self.load(Targets.type, Targets)
-        for existing in targets_md.signed.targets.values():
+    def check_newer(self, meta: ReleaseMeta) -> None:
+        """Refuse a version not above every release of the same kind (and app) for the same
+        tablets: checked before a long build as well as when the target is added."""
+        for existing in self.load(Targets.type, Targets).signed.targets.values():
             other = release_meta(existing.custom)
             if (other.kind, other.app) == (meta.kind, meta.app) and version_key(
                 other.version
             ) >= version_key(meta.version) and other.compatible == meta.compatible:
                 raise ReleaseError(
-                    f"version {meta.version} is not newer than released {other.version}"
+                    f"version {meta.version} is not newer than released {other.version}: "
+                    f"give a higher version"
                 )
+
+    def add_target(self, target_path: str, file: Path, meta: ReleaseMeta,
+                   now: datetime.datetime | None = None,
+                   advance: Advance = _no_advance) -> TargetFile:
+        """Copy `file` into targets/ and sign a new targets version naming it. `advance` hears
+        how far hashing it has got."""
+        now = now or utcnow()
+        self.check_newer(meta)
+        targets_md = self.load(Targets.type, Targets)
         destination = self.target_file(target_path)
         copy_atomic(file, destination)
-        info = TargetFile.from_file(target_path, str(destination), ["sha256"])
+        length, digest = _sha256(destination, advance)
+        info = TargetFile(length, {"sha256": digest}, target_path)
         info.unrecognized_fields["custom"] = meta.model_dump(exclude_none=True)
         targets_md.signed.targets[target_path] = info
         targets_md.signed.version += 1
@@ -247,9 +277,12 @@ class EstateRepository(TufLayout):
     def release_os(self, image: Path, version: str, compatible: str,
                    now: datetime.datetime | None = None,
                    bundle_format: BundleFormat = "verity",
-                   progress: Progress = _silent) -> TargetFile:
-        """`progress` hears each stage as it starts: a large image takes minutes to bundle."""
+                   progress: Progress = _silent,
+                   advance: Advance = _no_advance) -> TargetFile:
+        """`progress` hears each stage as it starts: a large image takes minutes to bundle;
+        `advance`, the bytes hashed so far of the bundle, step by step."""
         meta = ReleaseMeta(kind="os", version=version, compatible=compatible)
+        self.check_newer(meta)
         progress("unlocking the release keys")
         self.signers(Targets.type)  # a wrong passphrase fails here, before any work
         with tempfile.TemporaryDirectory() as tmp:
@@ -261,15 +294,17 @@ class EstateRepository(TufLayout):
                 install_check=True,
             )
             progress(f"hashing the bundle ({_size(bundle)}) and signing the TUF metadata")
-            return self.add_target(os_target_path(version), bundle, meta, now)
+            return self.add_target(os_target_path(version), bundle, meta, now, advance)
 
     def release_app(self, app: str, payload: Path, version: str, compatible: str,
                     now: datetime.datetime | None = None,
-                    progress: Progress = _silent) -> TargetFile:
+                    progress: Progress = _silent,
+                    advance: Advance = _no_advance) -> TargetFile:
         """`payload`: the app's folder, with the manifest the wing gateway sealed for this
         build (`staff policy sign-app`), packed here as its appfs image
         (`wire.appfs`); or an appfs image already packed."""
         meta = ReleaseMeta(kind="app", version=version, compatible=compatible, app=app)
+        self.check_newer(meta)
         progress("unlocking the release keys")
         self.signers(Targets.type)
         with tempfile.TemporaryDirectory() as tmp:
@@ -286,7 +321,7 @@ class EstateRepository(TufLayout):
                 Path(tmp) / "bundle.raucb", self.passphrase,
             )
             progress(f"hashing the bundle ({_size(bundle)}) and signing the TUF metadata")
-            return self.add_target(app_target_path(app, version), bundle, meta, now)
+            return self.add_target(app_target_path(app, version), bundle, meta, now, advance)
 
     # ---- keys
     def rotate_key(self, role: str, now: datetime.datetime | None = None,
@@ -385,13 +420,20 @@ class EstateRepository(TufLayout):
 def check_app_folder(folder: Path, app: str, version: str) -> None:
     """The sealed manifest in `folder` must be for this app and version (its signature is the
     tablet's to check, against the wing key): a mismatch would be refused on every tablet."""
+    path = folder / MANIFEST_NAME
+    seal = (f"seal the folder first with `cellbridge staff policy sign-app {folder} --app {app} "
+            f"--version {version} --entry ENTRY`")
     try:
-        envelope = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
-        manifest = AppManifest.model_validate_json(envelope["body"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ReleaseError(f"{folder / MANIFEST_NAME} is not a sealed app manifest "
-                           f"(sign it with `cellbridge staff policy sign-app`): "
-                           f"{str(exc).splitlines()[0]}") from exc
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ReleaseError(f"{folder} has no {MANIFEST_NAME}: {seal}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReleaseError(f"cannot read {path}: "
+                           f"{getattr(exc, 'strerror', None) or 'not UTF-8 text'}") from exc
+    try:
+        manifest = AppManifest.model_validate_json(json.loads(text)["body"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ReleaseError(f"{path} is not a sealed app manifest: {seal}") from exc
     if (manifest.app, manifest.app_version) != (app, version):
         raise ReleaseError(f"{folder / MANIFEST_NAME} is for {manifest.app} "
                            f"{manifest.app_version}, not {app} {version}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +47,52 @@ def _quiet(stage: str) -> None:
     """--json: the output is for a script, which reads only the answer."""
 
 
+class Meter:
+    """How far the hashing of a bundle has got, on stderr: redrawn in place on a terminal, one
+    line per tenth elsewhere (`--progress` into a log)."""
+
+    def __init__(self, label: str, in_place: bool) -> None:
+        self.label, self.in_place, self.shown = label, in_place, -1
+
+    def __call__(self, done: int, total: int) -> None:
+        percent = done * 100 // max(total, 1)
+        step = percent if self.in_place else percent // 10 * 10
+        if step == self.shown:
+            return
+        self.shown = step
+        line = (f"  {self.label} [{'#' * (step // 5):<20}] {step:3d}% "
+                f"({done / 1e6:.1f} of {total / 1e6:.1f} MB)")
+        if self.in_place:
+            click.echo(f"\r{line}", err=True, nl=step == 100)
+        else:
+            click.echo(line, err=True)
+
+
+def _meter(progress: bool | None, as_json: bool) -> Callable[[int, int], None]:
+    """What reports the hashing of a bundle: a meter with `--progress`, or by default when
+    stderr is a terminal and the output is not `--json`; else nothing."""
+    in_place = sys.stderr.isatty()
+    if progress if progress is not None else (in_place and not as_json):
+        return Meter("hashing", in_place)
+    return _no_meter
+
+
+def _no_meter(done: int, total: int) -> None:
+    """No meter shown."""
+
+
 def _passphrase(passphrase_file: Path | None, confirm: bool = False,
                 directory: Path = Path("release")) -> bytes:
     if passphrase_file is not None:
         try:
-            text = passphrase_file.read_text().rstrip("\n")
+            text = passphrase_file.read_text(encoding="utf-8").rstrip("\n")
         except OSError as exc:
-            raise click.ClickException(f"cannot read {passphrase_file}: {exc.strerror}") from exc
+            raise click.ClickException(f"cannot read the release passphrase file "
+                                       f"{passphrase_file}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise click.ClickException(
+                f"release passphrase file {passphrase_file} is not text (UTF-8): give the file "
+                "that holds the release passphrase, on its first line") from exc
     elif os.environ.get(PASSPHRASE_ENV):
         text = os.environ[PASSPHRASE_ENV]
     elif interactive():
@@ -64,9 +104,13 @@ def _passphrase(passphrase_file: Path | None, confirm: bool = False,
         raise click.ClickException(
             f"the release keys in {directory} are encrypted: give the release passphrase with "
             f"--passphrase-file or set {PASSPHRASE_ENV}")
-    if len(text) < 12:
+    if len(text) < 12 and confirm:
         raise click.ClickException("the release passphrase must be at least 12 characters "
                                    "(it protects the estate's offline signing keys)")
+    if len(text) < 12:
+        raise click.ClickException(
+            f"wrong release passphrase for the keys in {directory} (it has at least 12 "
+            "characters): give the one set at `cellbridge release init`")
     return text.encode()
 
 
@@ -95,6 +139,9 @@ DIR = click.option("--dir", "directory", type=click.Path(path_type=Path), defaul
 PASSFILE = click.option("--passphrase-file", type=click.Path(path_type=Path, dir_okay=False),
                         help=f"File holding the release passphrase (else ${PASSPHRASE_ENV}).")
 JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+PROGRESS = click.option("--progress/--no-progress", default=None,
+                        help="Show how far hashing the bundle has got, on stderr [default: on a "
+                             "terminal, unless --json].")
 
 
 @click.group(cls=OneLineGroup)
@@ -137,13 +184,15 @@ def init(directory: Path, passphrase_file: Path | None, insecure_demo_keys: bool
               help="RAUC compatible string of the tablet type (default: the one set at init).")
 @click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @JSON
+@PROGRESS
 def release_os(directory: Path, passphrase_file: Path | None, version: str,
-               compatible: str | None, image: Path, as_json: bool) -> None:
+               compatible: str | None, image: Path, as_json: bool, progress: bool | None) -> None:
     """Build a signed RAUC bundle of IMAGE and add it as a TUF target."""
     repo = _open(directory, passphrase_file)
     try:
         info = repo.release_os(image, version, compatible or _compatible(directory),
-                               progress=_quiet if as_json else _stage)
+                               progress=_quiet if as_json else _stage,
+                               advance=_meter(progress, as_json))
     except (ReleaseError, ValueError, OSError) as exc:
         raise click.ClickException(str(exc).splitlines()[0]) from exc
     _emit(as_json, {"target": info.path, "length": info.length, "hashes": info.hashes},
@@ -160,8 +209,10 @@ def release_os(directory: Path, passphrase_file: Path | None, version: str,
               help="Default: the one set at init.")
 @click.argument("payload", type=click.Path(exists=True, path_type=Path))
 @JSON
+@PROGRESS
 def release_app(directory: Path, passphrase_file: Path | None, app: str, version: str,
-                compatible: str | None, payload: Path, as_json: bool) -> None:
+                compatible: str | None, payload: Path, as_json: bool,
+                progress: bool | None) -> None:
     """Build a signed RAUC bundle of an app and add it as a TUF target.
 
     PAYLOAD is the app's folder, holding the manifest its wing gateway sealed for this build
@@ -170,7 +221,8 @@ def release_app(directory: Path, passphrase_file: Path | None, app: str, version
     repo = _open(directory, passphrase_file)
     try:
         info = repo.release_app(app, payload, version, compatible or _compatible(directory),
-                                progress=_quiet if as_json else _stage)
+                                progress=_quiet if as_json else _stage,
+                                advance=_meter(progress, as_json))
     except (ReleaseError, ValueError, OSError) as exc:
         raise click.ClickException(str(exc).splitlines()[0]) from exc
     _emit(as_json, {"target": info.path, "length": info.length, "hashes": info.hashes},
@@ -182,7 +234,10 @@ def release_app(directory: Path, passphrase_file: Path | None, app: str, version
 @click.argument("gateway_repo", type=click.Path(file_okay=False, path_type=Path))
 @JSON
 def publish(directory: Path, gateway_repo: Path, as_json: bool) -> None:
-    """Copy signed metadata, bundles and the online keys into a gateway's repository dir."""
+    """Copy signed metadata, bundles and the online keys into a gateway's repository dir.
+
+    GATEWAY_REPO is the directory the wing gateway serves its repository from (its
+    [repository] dir); the gateway signs snapshot and timestamp with the online keys."""
     try:
         written = EstateRepository(directory, None).publish(gateway_repo)
     except (ReleaseError, OSError) as exc:
@@ -194,7 +249,7 @@ def publish(directory: Path, gateway_repo: Path, as_json: bool) -> None:
 @DIR
 @PASSFILE
 @click.option("--role", type=click.Choice(["root", "targets", "snapshot", "timestamp"]),
-              required=True)
+              required=True, help="Which role's key to replace.")
 @click.option("--keyid", default=None, help="The key to replace (default: the role's first).")
 @JSON
 def rotate_key(directory: Path, passphrase_file: Path | None, role: str, keyid: str | None,

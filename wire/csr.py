@@ -44,7 +44,7 @@ def read_csr(pem: bytes) -> TabletRequest:
     try:
         csr = x509.load_pem_x509_csr(pem)
     except ValueError as exc:
-        raise PkiError(f"not a PEM certificate signing request ({exc})") from exc
+        raise PkiError("not a PEM certificate signing request") from exc
     try:
         public_key = csr.public_key()
     except (ValueError, UnsupportedAlgorithm) as exc:

@@ -165,6 +165,9 @@ class ReportedState(Document):
     lockdown_version: Counter
     lock: LockView
     profile: Annotated[str, StringConstraints(max_length=32)]
+    """The profile the tablet's apps and sites follow now (`ShellState.profile`): the tablet's
+    own, or on a tablet with prisoner accounts the signed-in person's ("" with nobody signed in;
+    who it is is `signed_in`). The tablet's own profile is its desired state's `profile`."""
     at: Millis
     boot_id: Annotated[str, StringConstraints(max_length=64)]
     agent_version: Annotated[str, StringConstraints(max_length=32)]
@@ -178,6 +181,9 @@ class ReportedState(Document):
     `MAX_APP_REPORTS` (by app id); empty when every pinned build is installed."""
     signed_in: PrisonNumber | None = None
     """Who is signed in on the tablet now (None: nobody, so no web)."""
+    cert_not_after: Millis | None = None
+    """When the tablet's own client certificate runs out (its notAfter), which the gateway
+    cannot see otherwise; None: not known (an agent before this field, or no TLS)."""
 
     MAX_BYTES: ClassVar[int] = 16 * 1024
 

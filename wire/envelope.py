@@ -82,6 +82,11 @@ class AppliedMark:
 def canonical_json(value: Any) -> bytes:
     """Sorted keys, no spaces, UTF-8; floats and non-finite numbers are refused."""
     _reject_floats(value)
+    return _canonical_dump(value)
+
+
+def _canonical_dump(value: Any) -> bytes:
+    """`canonical_json` of a value known to hold no float (parsed by `_strict_loads`)."""
     return json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode("utf-8")
@@ -175,8 +180,8 @@ def open_envelope(
     except (binascii.Error, ValueError, InvalidSignature):
         return Refused(Refusal.BAD_SIGNATURE, "signature does not match the body")
     try:
-        fields = _strict_loads(body)
-        if canonical_json(fields) != body:
+        fields = _strict_loads(body)  # refuses floats: no need to look for them again
+        if _canonical_dump(fields) != body:
             return Refused(Refusal.MALFORMED, "body is not canonical JSON")
         # JSON mode: strict, yet a JSON array fills a tuple field (policies, manifests).
         document = doc_type.model_validate_json(body)

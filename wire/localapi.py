@@ -3,7 +3,7 @@
 The shell sends requests (`{"op": ...}`); the agent answers each with one line and, after
 `watch`, pushes a `state` line on every change. `{"op": "launch", "app": ID}` is answered with a
 `launch` line (ok, reason, argv): the shell spawns an app only on its yes. `sign_in`, `set_pin`,
-`sign_out`, `active`, `settings` and `lesson` are answered with a `person` line
+`change_pin`, `sign_out`, `active`, `settings` and `lesson` are answered with a `person` line
 (docs/prisoners-tablet.md).
 The shell is unprivileged and trusts nothing but this socket; a line longer than `MAX_LINE` is a
 protocol error.
@@ -16,7 +16,15 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, TypeAdapter, ValidationError
 
 from wire.documents import AppId, Document, LockView, Millis
-from wire.prisoners import MAX_LESSONS, DisplayName, LessonId, LessonState, PrisonNumber, Settings
+from wire.prisoners import (
+    MAX_LESSONS,
+    DisplayName,
+    Language,
+    LessonId,
+    LessonState,
+    PrisonNumber,
+    Settings,
+)
 from wire.requests import RequestText, RequestType
 
 MAX_LINE = 64 * 1024
@@ -44,6 +52,8 @@ class AppTile(Document):
     name: str
     icon: str = ""
     """An icon name from the shell's icon set, or a path inside the app's verified bundle."""
+    names: dict[Language, str] = Field(default_factory=dict)
+    """The name in the shell's other languages, as policy gives them (`name` is the English)."""
     allowed_now: bool
     """Whether the agent would say yes to launching it at this instant."""
     always_allowed: bool = False
@@ -142,6 +152,10 @@ class ShellState(Document):
     connected: bool
     """Whether the agent currently has a session with its wing gateway."""
     profile: str
+    """The profile whose apps (`apps`) and sites (`web`) the tablet offers now — the same one
+    the launch check uses: the tablet's own (`DesiredState.profile`) on a tablet without prisoner
+    accounts; on a tablet whose cell has occupants, the signed-in person's (`Occupant.profile`),
+    or "" with nobody (fully) signed in: only the always-allowed apps."""
     trusted_time: Millis | None = None
     """The agent's trusted clock at the moment it sent this state (None: no trusted time yet)."""
     timezone: Annotated[str, StringConstraints(max_length=64)] | None = None
@@ -237,6 +251,15 @@ class SetPinRequest(Document):
     pin: PinDigits
 
 
+class ChangePinRequest(Document):
+    """The signed-in person changes their PIN: `old` is checked like a sign-in, `pin` must pass
+    the PIN rules (`wire.prisoners.check_pin`); the shell has asked for it twice."""
+
+    op: Literal["change_pin"]
+    old: PinDigits
+    pin: PinDigits
+
+
 class SignOutRequest(Document):
     op: Literal["sign_out"]
 
@@ -264,13 +287,14 @@ class ActiveRequest(Document):
 
 
 PersonRequest = (
-    SignInRequest | SetPinRequest | SignOutRequest | ActiveRequest | SettingsRequest
-    | LessonRequest
+    SignInRequest | SetPinRequest | ChangePinRequest | SignOutRequest | ActiveRequest
+    | SettingsRequest | LessonRequest
 )
 
 Request = Annotated[
     WatchRequest | GetRequest | LaunchRequest | SubmitRequest | WebOpenRequest | SignInRequest
-    | SetPinRequest | SignOutRequest | ActiveRequest | SettingsRequest | LessonRequest,
+    | SetPinRequest | ChangePinRequest | SignOutRequest | ActiveRequest | SettingsRequest
+    | LessonRequest,
     Field(discriminator="op"),
 ]
 _REQUEST = TypeAdapter(Request)
@@ -316,10 +340,11 @@ cell; `refused`: not now or not allowed (`reason`: locked, curfew, a PIN rule...
 
 
 class PersonReply(Document):
-    """The answer to one sign_in / set_pin / sign_out / active request."""
+    """The answer to one sign_in / set_pin / change_pin / sign_out / active / settings / lesson
+    request (`change_pin`: `wrong` is the current PIN, as at sign-in)."""
 
     type: Literal["person"] = "person"
-    op: Literal["sign_in", "set_pin", "sign_out", "active", "settings", "lesson"]
+    op: Literal["sign_in", "set_pin", "change_pin", "sign_out", "active", "settings", "lesson"]
     outcome: PersonOutcome
     attempts_left: int = 0
     reason: str = ""

@@ -25,6 +25,7 @@ from pydantic import AfterValidator, Field, StringConstraints, field_validator, 
 from wire.documents import AppId, Document, Name, ShortText, SignedBody
 from wire.envelope import canonical_json
 from wire.hostnames import HostError, normalise_pattern
+from wire.prisoners import Language
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -209,6 +210,9 @@ class AppEntry(Document):
     name: Name
     version: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,31}$")]
     icon: Annotated[str, StringConstraints(max_length=120)] = ""
+    names: dict[Language, Name] = Field(default_factory=dict)
+    """The app's name in the shell's other languages (`names = { pl = "..." }`): `name` is the
+    English one, shown in any language not named here."""
 
 
 def check_host_pattern(value: str) -> str:

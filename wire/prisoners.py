@@ -57,7 +57,10 @@ SessionEnd = Literal["sign_out", "idle", "lock", "curfew", "lockdown", "moved", 
 
 EventId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 """A uuid4 in hex, made on the tablet."""
-LessonId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]
+LESSON_ID_PATTERN = r"[a-z0-9][a-z0-9_-]{0,63}"
+"""A lesson's id: in its file (`device/lessons/*.toml`) and on the wire (the one pattern both
+check), e.g. `staying-safe`, `2fa-basics`."""
+LessonId = Annotated[str, StringConstraints(pattern=rf"^{LESSON_ID_PATTERN}$")]
 DisplayName = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 """What the tablet shows on a sign-in button: first name and initial ("John S.")."""
 

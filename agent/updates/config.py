@@ -5,16 +5,17 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from agent.updates.engine import EngineConfig, UpdateEngine
-from agent.updates.http import GatewayFetcher, make_pool
-from agent.updates.slots import FileSlots, RaucSlots, SlotBackend
-from agent.updates.store import UpdateRecord
-from agent.updates.tufclient import TrustedNow, TrustedReleases
 from common.config import Settings
+
+if TYPE_CHECKING:  # the engine (TUF, urllib3) loads when one is built, not with the settings
+    from agent.updates.engine import UpdateEngine
+    from agent.updates.slots import SlotBackend
+    from agent.updates.store import UpdateRecord
+    from agent.updates.tufclient import TrustedNow
 
 TUF_ROOT_FILE = Path("/etc/cellbridge/tuf/root.json")
 """Where the image installs the estate's TUF root (buildroot/scripts/lib/rootfs.sh)."""
@@ -49,6 +50,8 @@ class UpdatesConfig(Settings):
 
 
 def make_slots(config: UpdatesConfig) -> SlotBackend:
+    from agent.updates.slots import FileSlots, RaucSlots
+
     if config.slots == "file":
         if config.file_slots_dir is None:
             raise ValueError("slots = 'file' needs file_slots_dir")
@@ -64,6 +67,10 @@ def build_engine(
     report: Callable[[UpdateRecord], None] = lambda record: None,
     slots: SlotBackend | None = None,
 ) -> UpdateEngine:
+    from agent.updates.engine import EngineConfig, UpdateEngine
+    from agent.updates.http import GatewayFetcher, make_pool
+    from agent.updates.tufclient import TrustedReleases
+
     pool = make_pool(config.ca_file)
     releases = TrustedReleases(
         config.work_dir / "tuf",

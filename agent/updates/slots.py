@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -102,7 +103,8 @@ class SlotBackend(Protocol):
         """The bootloader would boot `slot`: attempts left, not marked bad (RAUC: `good`)."""
     def install(self, bundle: Path, expected: ReleaseMeta) -> None:
         """Verify `bundle` (signature, compatible, version), then write it to the inactive slot,
-        which stays inactive. Raises BundleRefused (nothing written) or SlotError."""
+        which stays inactive. Raises BundleRefused (nothing written) or SlotError. A backend
+        may take the bundle file itself (the engine drops it after the install anyway)."""
     def activate(self, slot: str) -> None:
         """Make `slot` the next to boot, on trial (RAUC: `mark-active`)."""
     def mark_good(self) -> None: ...
@@ -207,14 +209,30 @@ class FileSlots:
         return bootcount.is_good(self.bootloader(), slot)
 
     def install(self, bundle: Path, expected: ReleaseMeta) -> None:
-        check_bundle(rauc_info(bundle, self.keyring), expected)
+        """Check the bundle with `rauc info`, then make it the inactive slot's image. A slot
+        here is a file: a bundle on the same file system becomes the slot by a rename once it
+        is on storage (written once, like RAUC streaming into a partition; the storage writes
+        overlap the signature check), otherwise it is copied."""
+        same_fs = _same_file_system(bundle, self.dir)
+        with ThreadPoolExecutor(1, thread_name_prefix="slot-fsync") as flusher:
+            flushed = flusher.submit(_fsync_file, bundle) if same_fs else None
+            check_bundle(rauc_info(bundle, self.keyring), expected)
+            if flushed is not None:
+                try:
+                    flushed.result()
+                except OSError as exc:
+                    raise SlotError(f"storing the bundle failed: {exc}") from exc
         target = self.other()
         # Like RAUC: the slot is marked bad before the first byte is written, active after the
         # last one is on disk. A power cut in between leaves a slot that never boots.
         self.mark_bad(target)
         self._drop_meta(target)
         try:
-            _copy_durably(bundle, self.image(target))
+            if same_fs:
+                os.replace(bundle, self.image(target))
+                fsync_dir(self.dir)
+            else:
+                _copy_durably(bundle, self.image(target))
         except OSError as exc:
             raise SlotError(f"writing slot {target} failed: {exc}") from exc
         self._write_meta(target, SlotMeta(version=expected.version,
@@ -254,6 +272,21 @@ class FileSlots:
 
 
 COPY_PIECE = 32 * 1024 * 1024
+
+
+def _same_file_system(path: Path, directory: Path) -> bool:
+    try:
+        return os.stat(path).st_dev == os.stat(directory).st_dev
+    except OSError:
+        return False
+
+
+def _fsync_file(path: Path) -> None:
+    """Put a file's bytes on storage, then let them leave the page cache (they are the slot's
+    now, not the running system's)."""
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
 
 
 def _copy_durably(source: Path, target: Path) -> None:

@@ -65,6 +65,7 @@ SCREENS: dict[str, tuple[str, str, str]] = {
     "signin": ("device.ui.people", "SignInScreen", "signin.kv"),
     "pin": ("device.ui.people", "PinScreen", "pin.kv"),
     "choosepin": ("device.ui.people", "ChoosePinScreen", "choosepin.kv"),
+    "changepin": ("device.ui.people", "ChangePinScreen", "changepin.kv"),
 }
 """name -> (module, class, .kv file). The lock screen is built first (it is what a shell that
 knows nothing yet must show); the others are built one per frame after the first frame, or at
@@ -335,8 +336,8 @@ class ShellApp(App):
         self.curfew_until = view.curfew_ends_text(state, t)
         self.curfew_title = view.curfew_title(state, t)
         self.update_progress = state.update.progress
-        self.home_apps = list(view.home_tiles(state))
-        self.restricted_apps = list(view.restricted_tiles(state))
+        self.home_apps = list(view.home_tiles(state, self.language))
+        self.restricted_apps = list(view.restricted_tiles(state, self.language))
         for name, apps in (
             ("home", self.home_apps),
             ("lock", self.restricted_apps),
@@ -363,7 +364,7 @@ class ShellApp(App):
         )
         self.update_text = view.update_status(state, t)
         running = self.running_app.app_id if self.running_app is not None else None
-        banner = view.banner(state, now, t, running)
+        banner = view.banner(state, now, t, running, self.language)
         if banner is None and self.notice and view.forced_screen(state) is None:
             banner = view.Banner("info", "app", self.notice)
         self.banner_text = banner.text if banner else ""

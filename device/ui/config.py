@@ -40,10 +40,15 @@ class QuietClipboard(logging.Filter):
 
 def configure(*, fullscreen: bool, size: tuple[int, int] = WINDOW_SIZE) -> None:
     """Kiosk settings; call after `prepare_environment` and before importing kivy.core.window."""
+    import kivy
     from kivy.config import Config
     from kivy.logger import Logger
 
     Logger.addFilter(QuietClipboard())
+    # KIVY_CLIPBOARD does not reach the X "cut buffer", which Kivy finds by running `xclip` and
+    # `xsel` (their complaints go straight to the terminal). No provider allowed: none is run,
+    # and a text field simply has no middle-click paste.
+    kivy.kivy_options["cutbuffer"] = ()
 
     Config.set("kivy", "exit_on_escape", "0")
     Config.set("kivy", "keyboard_mode", "system")

@@ -312,6 +312,15 @@ ICONS: dict[str, Draw] = {
 }
 
 
+FALLBACK = "app"
+"""What an icon name the shell does not draw shows (policy checks refuse such names)."""
+
+
+def drawing(name: str) -> Draw:
+    """How the icon called `name` is drawn: its own picture, else the generic app's."""
+    return ICONS.get(name, ICONS[FALLBACK])
+
+
 class Icon(Widget):
     """A square icon centred in the widget, in `color`; an unknown name draws the generic app."""
 
@@ -333,4 +342,4 @@ class Icon(Widget):
         self.canvas.clear()
         with self.canvas:
             Color(rgba=self.color)
-            ICONS.get(self.name, _app)(x, y, side)
+            drawing(self.name)(x, y, side)

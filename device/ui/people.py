@@ -1,5 +1,5 @@
-"""Sign-in screens (each drawn by its own .kv: signin.kv, pin.kv, choosepin.kv) and the
-session's part of the App: the signed-in header's name, the person's settings applied while they
+"""Sign-in screens (each drawn by its own .kv: signin.kv, pin.kv, choosepin.kv, changepin.kv) and
+the session's part of the App: the signed-in header's name, the person's settings applied while they
 are signed in, a clean shell for the next person, and "still here" to the agent on touch.
 
 Every PIN goes to the agent (`device.accounts.ask`) on a worker thread; the answer comes back on
@@ -151,6 +151,56 @@ class ChoosePinScreen(_PadScreen):
         self.first = ""
 
 
+class ChangePinScreen(_PadScreen):
+    """A signed-in person changes their PIN: the current one, then the new one twice. The typed
+    PINs stay in memory only until they are sent (or Back), never on screen."""
+
+    stage = StringProperty("current")
+    """current -> new -> again."""
+
+    def on_kv_post(self, base_widget: Any) -> None:
+        super().on_kv_post(base_widget)
+        self._old = self._first = ""
+
+    def submit(self, digits: str) -> None:
+        self.digits = ""
+        if self.stage == "current":
+            self._old, self.stage, self.message = digits, "new", ""
+            return
+        if self.stage == "new":
+            self._first, self.stage = digits, "again"
+            self.message = tr._("Type the same PIN again.")
+            return
+        if digits != self._first:
+            self._first, self.stage = "", "new"
+            self.message = tr._("The two PINs were not the same. Start again.")
+            return
+        old, self._old, self._first = self._old, "", ""
+        self.busy = True
+        self.message = tr._("Saving...")
+        _ask("change_pin", self._answered, old=old, pin=digits)
+
+    def _answered(self, reply: PersonReply) -> None:
+        self.busy = False
+        self.stage = "current"
+        if reply.outcome == "ok":
+            app = App.get_running_app()
+            self.clear()
+            app.go("home")
+            app.show_notice(tr._("Your PIN is changed. Use the new one next time."))
+            return
+        self.message = accounts.change_pin_message(reply, tr.catalogue)
+
+    def leave(self) -> None:
+        self.clear()
+        App.get_running_app().go("home")
+
+    def clear(self) -> None:
+        super().clear()
+        self._old = self._first = ""
+        self.stage = "current"
+
+
 class PeopleSession:
     """The App's side of sessions (owned by ShellApp as `app.people`)."""
 
@@ -224,7 +274,7 @@ class PeopleSession:
         app = self.app
         if app.running_app is not None:
             app.running_app.stop()
-        for name in ("pin", "choosepin"):
+        for name in ("pin", "choosepin", "changepin"):
             app.screen_widget(name).clear()
         for name in CLEAN_SCREENS:
             app.forget_screen(name)

@@ -19,6 +19,7 @@ from gateway.console.inbox import inbox_router
 from gateway.console.inventory import inventory_router
 from gateway.console.jobs import LockJobs
 from gateway.console.policy_page import policy_router
+from gateway.console.prisoners_page import prisoners_page_router
 from gateway.console.render import HERE, page
 from gateway.console.rollouts import rollouts_router
 from gateway.console.sessions import Sessions
@@ -88,7 +89,7 @@ def make_console_app(console: Console) -> FastAPI:
     for router in (signin_router(), wing_router(), tablet_router(), audit_router(),
                    inbox_router(), accounts_router(), approvals_router(), curfew_router(),
                    policy_router(), rollouts_router(), web_grants_router(),
-                   inventory_router()):
+                   inventory_router(), prisoners_page_router()):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(SecurityHeaders)

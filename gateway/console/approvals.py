@@ -48,14 +48,19 @@ def console_who(actor: Actor) -> str:
 
 
 async def audit_lapsed(console: Console) -> None:
-    """Audit what lapsed; revoke a sensitive grant still waiting for its approval."""
+    """Audit what lapsed (once each); revoke a sensitive grant still waiting for its approval.
+
+    A wipe's lapse is the job book's to record (`wipe_lapsed`, with the job closed in the same
+    transaction), so the console only has the job desk sweep it, never audits it again."""
     now = console.clock()
     lapsed = console.approvals.lapsed(now)
     await console.audit(*(
         Audit(now, "system", "two_person_lapsed", p.target,
               {"action": p.action, "requested_by": f"staff:{p.requested_by}",
                "reason": p.reason})
-        for p in lapsed))
+        for p in lapsed if p.action != WIPE_TABLET))
+    if any(p.action == WIPE_TABLET for p in lapsed):
+        await console.service.jobs.sweep()
     web = console.service.web
     for pending in (p for p in lapsed if p.action == APPROVE_WEB_GRANT):
         grant_id = pending.target.removeprefix("grant:")

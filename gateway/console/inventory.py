@@ -2,8 +2,9 @@
 and last sight, from the gateway's public faces (`tablet_views`, `reported`, the store's `read`);
 sorted by any column with plain links (no script), and its JSON twin.
 
-A tablet's client certificate is issued at provisioning and never shown to the gateway apart
-from the TLS handshake at the broker, so its expiry is not known here (`cert_expires` is None)."""
+A tablet's client certificate is never shown to the gateway apart from the TLS handshake at the
+broker, so the tablet reports its notAfter (`ReportedState.cert_not_after`); the inventory shows
+"expires in N days" and warns under `CERT_WARN_DAYS` (None: an agent that does not say)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,18 @@ from gateway.console.web import Actor, console_of, need
 COLUMNS = {
     "id": "Tablet", "cell": "Cell", "landing": "Landing", "agent": "Agent", "os": "OS running",
     "slot": "Slot", "update": "Update", "enrolment": "Enrolment", "profile": "Profile",
-    "policy_hash": "Policy hash", "last_seen": "Last seen",
+    "policy_hash": "Policy hash", "cert_expires": "Certificate", "last_seen": "Last seen",
 }
 """Column key → heading; every key is a sort key."""
+CERT_WARN_DAYS = 30
+DAY_MS = 86_400_000
+
+
+def cert_days(not_after: int | None, now: int) -> int | None:
+    """Whole days until the certificate runs out; once it has, minus the whole days since."""
+    if not_after is None:
+        return None
+    return (not_after - now) // DAY_MS if not_after > now else -((now - not_after) // DAY_MS)
 
 
 def enrolment(view: dict[str, Any], reported: bool, registered: int | None) -> str:
@@ -34,8 +44,8 @@ def enrolment(view: dict[str, Any], reported: bool, registered: int | None) -> s
     return "registered, never seen" if registered is not None else "on the wing list"
 
 
-def rows(views: list[dict[str, Any]], reported: dict[str, Any], registered: dict[str, int]
-         ) -> list[dict[str, Any]]:
+def rows(views: list[dict[str, Any]], reported: dict[str, Any], registered: dict[str, int],
+         now: int) -> list[dict[str, Any]]:
     result = []
     for view in views:
         report = reported.get(view["id"])
@@ -48,7 +58,10 @@ def rows(views: list[dict[str, Any]], reported: dict[str, Any], registered: dict
             "update": (f"{update.state} {update.version}".strip() if update else None),
             "enrolment": enrolment(view, report is not None, registered.get(view["id"])),
             "registered": registered.get(view["id"]),
-            "cert_expires": None,
+            "cert_expires": report.cert_not_after if report else None,
+            "cert_days": cert_days(report.cert_not_after if report else None, now),
+            "cert_expired": report is not None and report.cert_not_after is not None
+            and report.cert_not_after <= now,
             "profile": (report.profile if report else None) or view["profile"],
             "policy_hash": (report.policy_hash or None) if report else None,
             "last_seen": view["last_seen"], "online": view["online"],
@@ -79,8 +92,10 @@ def inventory_router() -> APIRouter:
             sort = "id"
         registered = {str(r[0]): int(r[1]) for r in await console.io(
             service.store.read, "SELECT id, registered FROM tablets")}
-        items = sort_rows(rows(service.tablet_views(), service.reported, registered), sort, desc)
+        items = sort_rows(rows(service.tablet_views(), service.reported, registered,
+                               console.clock()), sort, desc)
         return page(request, "inventory.html", {
-            "sort": sort, "desc": desc, "columns": COLUMNS, "tablets": items})
+            "sort": sort, "desc": desc, "columns": COLUMNS, "tablets": items,
+            "cert_warn_days": CERT_WARN_DAYS})
 
     return router

@@ -34,13 +34,21 @@ class Right(StrEnum):
     """Versions, slots and enrolment state of the wing's tablets."""
     ACCOUNTS = "accounts"
     """Add, disable and reset staff accounts."""
+    VIEW_PRISONERS = "view_prisoners"
+    """The prisoner list and a person's page (record, cell, lock-out, last sign-in)."""
+    PRISONERS = "prisoners"
+    """Change prisoner records: add, move, release, transfer, reset a PIN (a one-time code),
+    import the roll. Security's: a reset hands out a credential and a move or release changes
+    what reaches tablets; officers see the records, as they see the wing."""
 
 
 RIGHTS: dict[Role, frozenset[Right]] = {
-    Role.OFFICER: frozenset({Right.VIEW_WING, Right.LOCK_CELL, Right.ANSWER_REQUESTS}),
+    Role.OFFICER: frozenset({Right.VIEW_WING, Right.LOCK_CELL, Right.ANSWER_REQUESTS,
+                             Right.VIEW_PRISONERS}),
     Role.SECURITY: frozenset({Right.VIEW_WING, Right.LOCK_CELL, Right.LOCK_WIDE,
                               Right.ANSWER_REQUESTS, Right.VIEW_AUDIT, Right.CURFEW,
-                              Right.WEB_GRANTS, Right.WIPE}),
+                              Right.WEB_GRANTS, Right.WIPE, Right.VIEW_PRISONERS,
+                              Right.PRISONERS}),
     Role.IT: frozenset({Right.VIEW_WING, Right.ROLLOUTS, Right.INVENTORY}),
     Role.ADMIN: frozenset({Right.ACCOUNTS, Right.VIEW_AUDIT}),
 }

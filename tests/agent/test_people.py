@@ -93,7 +93,13 @@ class Cell:
             occupants=Occupants(people=people))
         await self.gateway.publish(f"tablet/{DEVICE}/desired", self.signer.seal(document), qos=1,
                                    retain=True)
-        await wait_until(lambda: self.agent.desired == document)
+        # Applied, and taken effect: the shell's state is refreshed after the people desk has
+        # done its housekeeping for the new occupants (a sign-in before that meets the
+        # previous state, which may be the fail-closed lock of a tablet with no desired state).
+        shown = () if locked else tuple(p.number for p in people)
+        await wait_until(lambda: self.agent.desired == document
+                         and self.agent.state.locked == locked
+                         and tuple(o.number for o in self.agent.state.occupants) == shown)
         return document
 
     async def ask(self, request: Any) -> Any:
@@ -517,11 +523,12 @@ async def test_the_gateways_echo_of_a_lesson_step_replaces_the_tablets_copy(
 
     await cell.desired(occupant(JOHN, "John S.", "482913", credential="pin",
                                 lessons={"typing": LessonState(step=3)}))
-    assert unechoed(cell) == {(JOHN, "typing", 4, 0)}  # an older echo: step 4 is kept
+    # An older echo: step 4 is kept.
+    await wait_until(lambda: unechoed(cell) == {(JOHN, "typing", 4, 0)})
 
     await cell.desired(occupant(JOHN, "John S.", "482913", credential="pin",
                                 lessons={"typing": LessonState(step=4)}))
-    assert unechoed(cell) == set()
+    await wait_until(lambda: unechoed(cell) == set())
     await cell.desired(occupant(JOHN, "John S.", "482913", credential="pin",
                                 lessons={"typing": LessonState(step=5, done=True)}))
     assert cell.state.person is not None  # from here on the gateway's is John's progress
@@ -537,7 +544,7 @@ async def test_a_lesson_step_with_nobody_signed_in_is_refused_and_kept_nowhere(
     reply = await cell.ask(lesson("typing", 2))
 
     assert reply.outcome == "refused"
-    assert unechoed(cell) == set()
+    await wait_until(lambda: unechoed(cell) == set())
 
 
 async def test_a_persons_unechoed_lessons_are_forgotten_when_they_leave_the_cell(
@@ -547,7 +554,7 @@ async def test_a_persons_unechoed_lessons_are_forgotten_when_they_leave_the_cell
     await cell.desired(occupant(JOHN, "John S.", "482913", credential="pin"), anna)
     await cell.sign_in(JOHN, "482913")
     await cell.ask(lesson("typing", 2))
-    assert unechoed(cell) == {(JOHN, "typing", 2, 0)}
+    await wait_until(lambda: unechoed(cell) == {(JOHN, "typing", 2, 0)})
 
     await cell.desired(anna)  # John moved out
 

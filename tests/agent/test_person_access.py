@@ -9,13 +9,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 import pytest
 
 from agent.service import Agent
 from agent.webproxy import WebConfig
-from tests.agent.test_people import EVENING, JOHN, Cell, Clocks, make_config, occupant
+from tests.agent.test_people import (  # noqa: F401 (observed: a fixture)
+    EVENING,
+    JOHN,
+    Cell,
+    Clocks,
+    make_config,
+    observed,
+    occupant,
+)
 from tests.policy.samples import install_app, policy
 from tests.support.agents import wait_until
 from tests.support.broker import WingBroker
@@ -183,6 +192,24 @@ async def test_an_app_outside_the_signed_in_persons_profile_is_refused_at_launch
     await cell.sign_in(JOHN, "482913")
     await wait_until(lambda: cell.state.person is not None)
     assert (await launch(cell, "music")).ok
+
+
+async def test_the_shown_and_reported_profile_is_the_one_the_apps_follow(
+        cell: Cell, observed: dict[str, list[dict[str, Any]]]) -> None:  # noqa: F811
+    reported = observed["reported"]
+    await desired(cell)  # no occupants: the tablet's own
+    await wait_until(lambda: cell.state.profile == "standard")
+    await desired(cell, john(), adam())  # nobody signed in: no profile's apps
+    await wait_until(lambda: cell.state.profile == "")
+
+    await cell.sign_in(ADAM, "771203")
+
+    await wait_until(lambda: cell.state.profile == "basic")
+    await wait_until(lambda: any(r.get("signed_in") == ADAM and r["profile"] == "basic"
+                                 for r in reported))
+    await cell.ask(SignOutRequest(op="sign_out"))
+    await wait_until(lambda: cell.state.profile == "" and bool(reported)
+                     and (reported[-1].get("signed_in"), reported[-1]["profile"]) == (None, ""))
 
 
 def test_an_occupant_entry_carries_a_bounded_number_of_grants() -> None:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import csv
 import io
+import json
 import os
 import shutil
 import ssl
@@ -31,7 +32,9 @@ from provisioning import estate as est
 from tests.gateway.tablet_peer import TabletPeer
 from tests.support.broker import WingBroker
 from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS
+from wire import topics
 from wire.envelope import private_key_to_pem
+from wire.topics import TabletChannel
 
 TABLETS = [("T1", "C1", "L1"), ("T2", "C1", "L1"), ("T3", "C2", "L1"), ("T4", "C3", "L2")]
 
@@ -245,7 +248,7 @@ async def test_every_page_works_by_keyboard_and_has_no_serious_axe_violation(
     await page.keyboard.press("Enter")
     await page.wait_for_url(f"{wing.url}/")
     for path in ("/wing", "/requests", "/audit", "/accounts", "/tablets/T3", "/approvals",
-                 "/curfew", "/policy", "/rollouts", "/web-grants", "/inventory"):
+                 "/curfew", "/policy", "/rollouts", "/web-grants", "/inventory", "/prisoners"):
         await page.goto(f"{wing.url}{path}")
         await no_serious_axe_violations(page)
         # The first Tab reaches the skip link, which takes the focus to the content.
@@ -357,3 +360,77 @@ async def test_assign_a_request_and_answer_it(wing: Wing, chromium: Any) -> None
     await page.get_by_role("link", name="All requests").click()
     await playwright_api.expect(page.locator("main")).to_contain_text(
         "Answered by ann: nurse at 3pm")
+
+
+async def test_a_wipe_asked_for_by_one_account_is_approved_only_by_another_in_a_second_browser(
+        wing: Wing, chromium: Any) -> None:
+    first = await new_page(chromium)
+    await sign_in(first, wing, await wing.account("sam", ["security"]), "sam-long-password-1")
+    await first.goto(f"{wing.url}/tablets/T3")
+    await first.get_by_label("Reason", exact=True).fill("handed back <b>broken</b>")
+    await first.get_by_role("button", name="Wipe this tablet").click()
+    await first.wait_for_url(f"{wing.url}/approvals")
+    await playwright_api.expect(first.locator("main")).to_contain_text("Wipe: T3")
+    await playwright_api.expect(first.locator("main")).to_contain_text(
+        "another person must approve it")
+    await playwright_api.expect(first.get_by_role("button", name="Approve: wipe the tablet")
+                                ).to_have_count(0)
+    await no_serious_axe_violations(first)
+    # Nor can the first account approve it by asking the API directly.
+    csrf = await first.locator("form.signout input[name=csrf_token]").get_attribute("value")
+    waiting = (await (await first.request.get(f"{wing.url}/approvals.json")).json())["waiting"]
+    own = await first.request.post(f"{wing.url}/approvals/{waiting[0]['id']}/approve.json",
+                                   headers={"x-csrf-token": csrf})
+    assert own.status == 409
+    peer = wing.peers["T3"]
+    cmd = topics.tablet("T3", TabletChannel.CMD)
+    await peer.client.subscribe(cmd, qos=1)
+
+    second = await new_page(chromium)  # a browser context of its own: another person
+    await sign_in(second, wing, await wing.account("ada", ["security"]), "ada-long-password-1")
+    await second.get_by_role("link", name="Approvals").click()
+    await playwright_api.expect(second.locator("main")).to_contain_text("Asked by sam")
+    await second.get_by_role("button", name="Approve: wipe the tablet").click()
+    await second.wait_for_url(f"{wing.url}/tablets/T3")
+    row = second.locator("#jobs tbody tr")
+    await playwright_api.expect(row).to_contain_text("ada")
+    await playwright_api.expect(row).to_contain_text("handed back <b>broken</b>")
+    await peer.wait_until(lambda: bool(peer.on(cmd)))
+    sent = [json.loads(json.loads(r.payload)["body"]) for r in peer.on(cmd)]
+    assert [(j["kind"], j["by"]) for j in sent] == [("wipe", "console:sam+console:ada")]
+
+
+async def test_add_a_prisoner_move_them_and_reset_their_pin(wing: Wing, chromium: Any) -> None:
+    page = await new_page(chromium)
+    await sign_in(page, wing, await wing.account("sam", ["security"]), "sam-long-password-1")
+    await page.get_by_role("link", name="Prisoners").click()
+    await page.get_by_label("Prison number (e.g. A1234BC)").fill("A1234BC")
+    await page.get_by_label("Full name").fill("Jo <i>Bloggs</i>")
+    await page.get_by_label("Their cell").select_option("C1")
+    await page.get_by_role("button", name="Add", exact=True).click()
+    await page.wait_for_url(f"{wing.url}/prisoners/A1234BC")
+    await playwright_api.expect(page.locator("main")).to_contain_text("Jo <i>Bloggs</i>")
+    await no_serious_axe_violations(page)
+
+    await page.get_by_label("Move to cell").select_option("C3")
+    await page.get_by_role("button", name="Move", exact=True).click()
+    await playwright_api.expect(page.locator("#cell")).to_have_text("C3, L2")
+
+    await page.get_by_role("button", name="Reset PIN").click()
+    code = (await page.locator("#code").text_content() or "").strip()
+    assert len(code) == 8 and code.isdigit()
+    await no_serious_axe_violations(page)
+    await page.get_by_role("link", name="Back to A1234BC").click()
+    await playwright_api.expect(page.locator("#credential")).to_contain_text(
+        "One-time code issued")
+    assert code not in await page.content()
+    await page.goto(f"{wing.url}/prisoners")
+    await no_serious_axe_violations(page)
+    # The new cell's tablet was issued its occupant; the old cell's were not left with them.
+    t4 = wing.peers["T4"]
+    await t4.wait_until(lambda: bool(t4.desired and t4.desired.occupants.people
+                                     and t4.desired.occupants.people[0].pin_epoch))
+    assert t4.desired and [p.number for p in t4.desired.occupants.people] == ["A1234BC"]
+    for device in ("T1", "T2"):
+        desired = wing.peers[device].desired
+        assert desired is None or desired.occupants.people == ()

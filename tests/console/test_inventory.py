@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import httpx
 
+from gateway.console.inventory import DAY_MS
 from gateway.console.rights import Role
 from gateway.console.web import Console
 from tests.console.conftest import make_staff, sign_in
 from wire.documents import LockView, ReportedState, UpdateReport
 
 
-def report(console: Console, device: str, running: str, slot: str, agent: str = "test") -> None:
+def report(console: Console, device: str, running: str, slot: str, agent: str = "test",
+           cert_not_after: int | None = None) -> None:
     console.service.fleet.observe_report(ReportedState(
         device=device, desired_version=0, lockdown_version=0, lock=LockView(locked=False),
         profile="<i>standard</i>", at=1, boot_id="b", agent_version=agent,
-        policy_hash="ab" * 32,
+        policy_hash="ab" * 32, cert_not_after=cert_not_after,
         update=UpdateReport(state="idle", running=running, slot=slot)), False, console.clock())
 
 
@@ -52,3 +54,22 @@ async def test_the_inventory_sorts_by_a_column_unknown_values_last(
 async def test_an_officer_has_no_inventory(client: httpx.AsyncClient, console: Console) -> None:
     await sign_in(client, console, make_staff(console, "olly", Role.OFFICER))
     assert (await client.get("/inventory.json")).status_code == 403
+
+
+async def test_a_certificate_running_out_within_thirty_days_is_warned_of(
+        client: httpx.AsyncClient, console: Console) -> None:
+    await sign_in(client, console, make_staff(console, "ivy", Role.IT))
+    now = console.clock()
+    report(console, "T1", "1.0", "A", cert_not_after=now + 10 * DAY_MS + 60_000)
+    report(console, "T2", "1.0", "A", cert_not_after=now + 200 * DAY_MS + 60_000)
+    report(console, "T3", "1.0", "A", cert_not_after=now - 2 * DAY_MS - 60_000)
+    report(console, "T4", "1.0", "A")  # an agent that does not say
+    tablets = (await client.get("/inventory.json")).json()["tablets"]
+    assert [t["cert_days"] for t in tablets] == [10, 200, -2, None]
+    assert [t["cert_expired"] for t in tablets] == [False, False, True, False]
+    html = (await client.get("/inventory")).text
+    assert '<span class="warning">Warning: expires in 10 days</span>' in html
+    assert "expires in 200 days" in html and "Warning: expires in 200" not in html
+    assert "Expired 2 days ago" in html
+    soonest = (await client.get("/inventory.json?sort=cert_expires")).json()["tablets"]
+    assert [t["id"] for t in soonest] == ["T3", "T1", "T2", "T4"]

@@ -12,9 +12,9 @@ from tests.console.conftest import make_staff, sign_in
 
 R = Right
 EXPECTED: dict[Role, set[Right]] = {
-    Role.OFFICER: {R.VIEW_WING, R.LOCK_CELL, R.ANSWER_REQUESTS},
+    Role.OFFICER: {R.VIEW_WING, R.LOCK_CELL, R.ANSWER_REQUESTS, R.VIEW_PRISONERS},
     Role.SECURITY: {R.VIEW_WING, R.LOCK_CELL, R.LOCK_WIDE, R.ANSWER_REQUESTS, R.VIEW_AUDIT,
-                    R.CURFEW, R.WEB_GRANTS, R.WIPE},
+                    R.CURFEW, R.WEB_GRANTS, R.WIPE, R.VIEW_PRISONERS, R.PRISONERS},
     Role.IT: {R.VIEW_WING, R.ROLLOUTS, R.INVENTORY},
     Role.ADMIN: {R.ACCOUNTS, R.VIEW_AUDIT},
 }
@@ -35,6 +35,9 @@ PROBES: dict[Right, tuple[str, str, dict[str, str] | None]] = {
     R.WEB_GRANTS: ("GET", "/web-grants.json", None),
     R.WIPE: ("POST", "/tablets/T1/wipe.json", {"reason": "handed back"}),
     R.INVENTORY: ("GET", "/inventory.json", None),
+    R.VIEW_PRISONERS: ("GET", "/prisoners.json", None),
+    R.PRISONERS: ("POST", "/prisoners/import.json", {
+        "csv": "number,name,language,profile,cell,release_date\n", "dry_run": "on"}),
 }
 
 

@@ -4,15 +4,18 @@ right, within 10 minutes; the signed unlock names both."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from gateway.console.app import build_console, make_console_app
 from gateway.console.rights import Role
 from gateway.console.two_person import APPROVE_WITHIN_MS, ApprovalError, Approvals
 from gateway.console.web import Console
-from tests.console.conftest import browser, make_staff, sign_in
+from gateway.service import GatewayService
+from tests.console.conftest import browser, gateway_config, make_staff, sign_in
 
 
 def test_the_same_person_cannot_approve_their_own_request() -> None:
@@ -128,3 +131,23 @@ async def test_an_officer_cannot_ask_for_a_wipe(client: httpx.AsyncClient,
     await sign_in(client, console, make_staff(console, "olly", Role.OFFICER))
     assert (await client.post("/tablets/T1/wipe.json", data={"reason": "x"})).status_code == 403
     assert "Wipe this tablet" not in (await client.get("/tablets/T1")).text
+
+
+async def test_a_wipe_request_that_lapses_is_audited_once(tmp_path: Path) -> None:
+    now = [1_000_000]
+    service = GatewayService(gateway_config(tmp_path), clock=lambda: now[0])
+    try:
+        console = build_console(service)
+        async with browser(make_console_app(console)) as client:
+            await sign_in(client, console, make_staff(console, "sam", Role.SECURITY))
+            asked = await client.post("/tablets/T1/wipe.json", data={"reason": "handed back"})
+            assert asked.status_code == 200, asked.text
+            now[0] += APPROVE_WITHIN_MS + 1
+            assert (await client.get("/approvals.json")).json()["waiting"] == []
+            await client.get("/approvals.json")  # looked at again: nothing more to record
+        lapses = [e for e in service.store.audit_entries()
+                  if e.action in ("wipe_lapsed", "two_person_lapsed")]
+        assert [e.action for e in lapses] == ["wipe_lapsed"]
+        assert (await service.jobs.get(asked.json()["id"]))["state"] == "lapsed"
+    finally:
+        service.close()

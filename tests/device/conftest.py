@@ -150,6 +150,23 @@ def start_shell(kivy_window: Any, tmp_path: Path) -> Iterator[Callable[..., Shel
         stop_app(app, kivy_window)
 
 
+@pytest.fixture(scope="module")
+def shared_shell(kivy_window: Any, tmp_path_factory: pytest.TempPathFactory
+                 ) -> Iterator[ShellDriver]:
+    """One real ShellApp (no agent link) for a whole test module: cheaper than one per test on
+    a loaded machine. Each test sets what it needs (agent state, theme, text size, language) and
+    relies on nothing an earlier test left; a module using it uses no `start_shell`."""
+    from device.ui.app import ShellApp
+
+    work = tmp_path_factory.mktemp("shared-shell")
+    app = ShellApp(work / "no-agent.sock", work / "shell-data", connect=False)
+    app._run_prepare()
+    driver = ShellDriver(app, kivy_window, shots_dir(work))
+    driver.step(3)
+    yield driver
+    stop_app(app, kivy_window)
+
+
 def stop_app(app: Any, window: Any) -> None:
     """What App.stop does, minus stopping the process-wide event loop the next test needs."""
     from kivy.app import App

@@ -20,11 +20,11 @@ from wire.prisoners import Settings
 from wire.schedule import utc_ms
 
 NOW = 1_780_000_000_000  # a fixed trusted time (ms)
-LISTENER = AppTile(
-    id="listener", name="Listener line", icon="phone", allowed_now=True, always_allowed=True
-)
-CALCULATOR = AppTile(id="calculator", name="Calculator", icon="app", allowed_now=True)
-GAMES = AppTile(id="games", name="Games", icon="app", allowed_now=False)
+LISTENER = AppTile(id="listener", name="Listener line", names={"pl": "Linia Listener"},
+                   icon="phone", allowed_now=True, always_allowed=True)
+CALCULATOR = AppTile(id="calculator", name="Calculator", names={"pl": "Kalkulator"},
+                     icon="app", allowed_now=True)
+GAMES = AppTile(id="games", name="Games", names={"pl": "Gry"}, icon="puzzle", allowed_now=False)
 
 
 def state(**changes: object) -> ShellState:

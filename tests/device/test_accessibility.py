@@ -122,6 +122,18 @@ def show_signed_in(shell):
     shell.app.on_agent_state(state(occupants=OCCUPANTS, person=signed_in(shell)))
 
 
+def show_change_pin(shell):
+    from device.accounts import change_pin_message
+    from device.ui.tr import tr
+
+    show_signed_in(shell)
+    shell.app.go("changepin")
+    screen = shell.app.root.ids.sm.get_screen("changepin")
+    screen.digits = "4829"
+    screen.message = change_pin_message(
+        PersonReply(op="change_pin", outcome="wrong", attempts_left=3), tr.catalogue)
+
+
 SCREENS = {
     "home": show_home,
     "home-curfew-warning": show_banner,
@@ -140,6 +152,7 @@ SCREENS = {
     "signin-pin": show_pin_pad,
     "signin-choose-pin": show_choose_pin,
     "signed-in": show_signed_in,
+    "signin-change-pin": show_change_pin,
 }
 
 
@@ -190,7 +203,7 @@ def test_every_screen_fits_its_words_at_every_text_size(start_shell, screen, sca
     shell.step(6)
     assert clipped_labels(shell.app.root) == []
     tiles = [w for w in shell.app.root.walk() if type(w).__name__ == "Tile" and visible(w)]
-    assert len({round(t.height) for t in tiles}) <= 1, "tiles of uneven heights"
+    assert len({(round(t.width), round(t.height)) for t in tiles}) <= 1, "tiles of uneven sizes"
 
 
 def test_the_clip_check_catches_text_too_big_for_its_box(start_shell):
@@ -231,6 +244,8 @@ def test_the_starting_screen_is_friendly_not_locked(start_shell):
     assert not any("locked" in text.lower() or "not ready" in text.lower() for text in words)
     icons = [w.name for w in shell.app.root.walk() if type(w).__name__ == "Icon" and w.opacity]
     assert "sunrise" in icons and "lock" not in icons
+    # still fail-closed: nothing to tap until the agent has answered
+    assert [w for w in shell.app.root.walk() if type(w).__name__ == "Tile" and visible(w)] == []
     shell.screenshot("starting")
 
 

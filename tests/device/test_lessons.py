@@ -7,6 +7,8 @@ import pytest
 from device.lessons import LessonProgress, Progress, load_lessons, load_progress, save_progress
 from tests.device.conftest import stop_app
 from tests.device.states import state
+from wire.localapi import LessonRequest
+from wire.prisoners import LessonState, PersonEvent
 
 
 def find(shell, text):
@@ -26,6 +28,33 @@ def test_every_lesson_file_loads_in_course_order():
         "resettlement-sites",
     ]
     assert all(len(x.steps) >= 3 for x in lessons)
+
+
+@pytest.mark.parametrize("language", ["en", "pl"])
+def test_every_shipped_lesson_id_is_accepted_by_the_wire(language):
+    lessons = load_lessons(language=language)
+    assert lessons
+    for lesson in lessons:
+        LessonRequest(op="lesson", lesson=lesson.id, state=LessonState(step=1))
+        PersonEvent(id="0" * 32, kind="lesson", person="A1234BC", at=0, lesson=lesson.id,
+                    lesson_state=LessonState(step=1))
+
+
+@pytest.mark.parametrize("lesson_id", ["2fa-basics", "money_101"])
+def test_a_lesson_file_and_the_wire_accept_the_same_ids(tmp_path, lesson_id):
+    (tmp_path / "x.toml").write_text(
+        f'id = "{lesson_id}"\norder = 1\ntitle = "T"\n[[steps]]\ntitle = "S"\ntext = "x"\n')
+    [lesson] = load_lessons(tmp_path)
+    assert LessonRequest(op="lesson", lesson=lesson.id, state=LessonState()).lesson == lesson_id
+
+
+@pytest.mark.parametrize("lesson_id", ["-typing", "Typing", "a" * 65])
+def test_a_lesson_id_the_wire_refuses_is_not_loaded_either(tmp_path, lesson_id):
+    (tmp_path / "x.toml").write_text(
+        f'id = "{lesson_id}"\norder = 1\ntitle = "T"\n[[steps]]\ntitle = "S"\ntext = "x"\n')
+    assert load_lessons(tmp_path) == ()
+    with pytest.raises(ValueError):
+        LessonRequest(op="lesson", lesson=lesson_id, state=LessonState())
 
 
 def test_a_broken_lesson_file_is_skipped_not_shown(tmp_path):

@@ -87,4 +87,5 @@ def test_when_the_agent_dies_the_shell_shows_the_lock_screen(
     assert shell.wait_until(lambda: shell.app.agent_reachable)
     process.kill()
     assert shell.wait_until(lambda: shell.screen() == "lock" and not shell.app.agent_reachable)
-    assert shell.app.connection_text == "Tablet service not running"
+    assert shell.app.lock_title == "The tablet is getting ready"
+    assert shell.app.connection_text == ""  # the lock screen's one calm sentence, nothing beside

@@ -151,7 +151,7 @@ def test_when_the_agent_dies_the_shell_locks_and_comes_back_when_it_returns(
 
     world.agent.kill()
     assert shell.wait_until(lambda: shell.screen() == "lock" and not shell.app.agent_reachable)
-    assert "Tablet service not running" in labels(shell)
+    assert "The tablet is getting ready" in labels(shell)
     shell.screenshot("agent-gone")
 
     world.agent.start()

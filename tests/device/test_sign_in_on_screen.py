@@ -123,6 +123,31 @@ def test_a_one_time_code_leads_to_choosing_a_pin_then_home(
     assert shell.app.person_name == "John S."
 
 
+def test_a_signed_in_person_changes_their_pin_and_signs_in_with_the_new_one(
+    cell: World, start_shell: Callable
+) -> None:
+    shell = start_shell(cell.agent.socket_path)
+    sign_in(shell, "Anna K.", "771203")
+    assert shell.wait_until(lambda: shell.app.person_name == "Anna K.")
+    shell.step()
+    shell.tap(find(shell, "Change PIN", shell.app.root))  # in the signed-in header
+    assert shell.wait_until(lambda: shell.screen() == "changepin")
+
+    type_pin(shell, "771203")  # the current PIN
+    type_pin(shell, "246813")  # the new one...
+    assert shown_message(shell) == "Type the same PIN again."
+    type_pin(shell, "246813")  # ...twice
+
+    assert shell.wait_until(lambda: shell.screen() == "home")
+    assert "Your PIN is changed" in shell.app.notice
+    assert not {"771203", "246813"} & texts(shell)
+    shell.app.people.sign_out()
+    sign_in(shell, "Anna K.", "771203")
+    assert shell.wait_until(lambda: "not right" in shown_message(shell))
+    type_pin(shell, "246813")
+    assert shell.wait_until(lambda: shell.app.person_name == "Anna K.")
+
+
 def test_an_idle_session_ends_and_the_next_person_starts_clean(
     cell: World, start_shell: Callable
 ) -> None:

@@ -98,3 +98,19 @@ def test_every_lesson_is_translated(language):
     english = sorted(p.name for p in lessons.glob("*.toml"))
     translated = sorted(p.name for p in (lessons / language).glob("*.toml"))
     assert translated == english
+
+
+@pytest.mark.parametrize("language", OTHER_LANGUAGES)
+def test_every_app_of_the_example_catalogue_is_named_in_every_language(language):
+    """App names come from the wing's policy, not the shell's catalogue: the example names each
+    app in every language the shell ships (`names = { pl = "..." }`), so no English name is left
+    in the middle of a Polish home screen."""
+    import tomllib
+
+    from wire.policy import AppEntry
+
+    example = DEVICE.parent / "gateway" / "policies" / "example.toml"
+    apps = {app_id: AppEntry.model_validate(entry)
+            for app_id, entry in tomllib.loads(example.read_text())["apps"].items()}
+    unnamed = sorted(app_id for app_id, entry in apps.items() if language not in entry.names)
+    assert unnamed == []

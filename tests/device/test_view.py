@@ -124,7 +124,20 @@ def test_lock_reason_is_staffs_words_or_a_calm_default():
 def test_connection_is_said_in_words_not_only_colour():
     assert view.connection_status(state(), True) == ("linked", "Connected")
     assert view.connection_status(state(connected=False), True) == ("unlinked", "Not connected")
-    assert view.connection_status(state(), False)[1] == "Tablet service not running"
+
+
+def test_a_tablet_getting_ready_says_nothing_about_its_connection():
+    """The fail-safe lock screen's one sentence is the message; no status-bar word beside it."""
+    assert view.connection_status(state(), False) == ("", "")
+    starting = failsafe_state("t-0001", "agent unreachable")
+    assert view.connection_status(starting, True) == ("", "")
+
+
+def test_a_screen_that_covers_the_tablet_is_not_repeated_in_the_status_bar():
+    assert view.curfew_status(curfew_now(), NOW) == ""
+    assert view.update_status(updating(40)) == ""
+    assert view.update_status(state(update=UpdateView(state="downloading", progress=5))) == (
+        "Downloading update 5%")
 
 
 def test_the_lock_says_since_when_but_a_fail_safe_lock_does_not():
@@ -157,15 +170,31 @@ def test_a_waiting_tablet_shows_no_technical_label():
     ("lockdown", "Not available during a lockdown."),
     ("the tablet is locked", "Not available while the tablet is locked."),
     ("outside its hours", "Music is not available at this time of day."),
-    ("not in the basic profile", "Music is not available to you."),
+    ("not in the basic profile", "Not allowed for you."),
+    ("unknown profile 'vip'", "Not allowed for you."),
+    ("not in the wing's app allow-list", "Not allowed for you."),
+    ("sign in to use this app", "Sign in to use Music."),
     ("no wing policy yet", "The tablet is still getting ready. Try again soon."),
     ("no readable manifest: No such file or directory", "This app is being updated. Try again "
      "later."),
     ("manifest refused: expired: 2026-01-01", "This app is being updated. Try again later."),
+    ("version 1.0.0 is not the allowed 1.1.0", "This app is being updated. Try again later."),
+    ("missing file bin/music", "This app is being updated. Try again later."),
+    ("file bin/music changed since it was signed", "This app is being updated. Try again later."),
     ("internal error", "Music cannot start right now."),
+    ("launching is not available", "Music cannot start right now."),
 ])
 def test_a_refused_launch_says_why_in_plain_words(reason, words):
     assert view.refusal_text(reason, "Music") == words
+
+
+def test_a_refusal_is_said_in_the_shown_language():
+    from device.i18n import catalogue
+
+    polish = catalogue("pl")
+    for _starts, message in view.REFUSALS:
+        assert polish.gettext(message) != message, message
+    assert view.refusal_text("curfew", "Muzyka", polish) == "Niedostępne w czasie ciszy nocnej."
 
 
 def test_a_starting_tablet_says_it_is_getting_ready_not_locked():

@@ -197,6 +197,19 @@ def test_the_demo_shows_the_requests_path_and_refuses_a_release_it_does_not_have
         listed = cellbridge("staff", "requests", "list", "--device", "T-0001").stdout
         assert "healthcare" in listed and "Please may I see the nurse" in listed
 
+        # A simulated tablet files one too, through its own agent in the demo process.
+        second = cellbridge("demo", "request", "--dir", str(directory), "--device", "T-0002",
+                            "--type", "canteen", "Extra fruit this week please")
+        assert second.returncode == 0, second.stderr
+        assert second.stdout.startswith("request ") and " filed by T-0002;" in second.stdout
+        wait_for(lambda: "Extra fruit this week please" in cellbridge(
+            "staff", "requests", "list", "--device", "T-0002").stdout, 30, "T-0002's request")
+        unknown = cellbridge("demo", "request", "--dir", str(directory), "--device", "T-0099",
+                             "hello")
+        assert unknown.returncode == 1
+        assert unknown.stderr == (f"Error: the demo in {directory} has no tablet 'T-0099' (its "
+                                  "tablets: T-0001, T-0002)\n")
+
         missing = cellbridge("staff", "update", "start", "--id", "r1", "--target",
                              "os/cellbridge-os-9.9.9.raucb", "--version", "9.9.9",
                              "--canary", "T-0002")

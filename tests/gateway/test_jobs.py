@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from gateway.job_book import APPROVE_WITHIN_MS, JobBook, JobConflict
+from gateway.job_book import APPROVE_WITHIN_MS, FINISH_WITHIN_MS, JobBook, JobConflict
 from gateway.store import Store
 from tests.support.agents import AgentProcess, write_agent_config
 from tests.support.broker import WingBroker
@@ -177,3 +177,36 @@ def test_a_signed_job_not_taken_before_it_expires_is_closed_and_not_sent_again(
     assert book.to_send("T1", 5000) == []
     assert book.get(job.id).state == "expired"  # type: ignore[union-attr]
     assert not book.mark(job.id, "T1", "succeeded", "", 6000)  # final: an ack moves nothing
+
+
+def test_a_job_taken_but_never_reported_finished_ends_unknown_audited(tmp_path: Path) -> None:
+    store = Store(tmp_path / "gw.db")
+    book = JobBook(store)
+    job = book.request("J" + "c" * 32, "T1", "wipe", "handed back", "os:alice", "os:alice", 0)
+    job = book.check_approval(job.id, "os:bob", "os:bob", 1000) or job
+    book.approve(job, "os:bob", "os:bob", 1000, b"envelope", 5000)
+    assert book.mark(job.id, "T1", "in_progress", "", 2000)  # then the agent is killed
+
+    assert book.time_out(5000 + FINISH_WITHIN_MS - 1) == []
+    assert [j.id for j in book.time_out(5000 + FINISH_WITHIN_MS)] == [job.id]
+
+    ended = book.get(job.id)
+    assert ended is not None and ended.state == "unknown" and "timed out" in ended.detail
+    entries = [e for e in store.audit_entries() if e.action == "wipe_unknown"]
+    assert [(e.actor, e.target) for e in entries] == [("gateway", "device:T1")]
+    assert book.time_out(10 * FINISH_WITHIN_MS) == []  # once
+    assert not book.mark(job.id, "T1", "in_progress", "", 6000 + FINISH_WITHIN_MS)
+
+
+def test_a_tablets_late_word_replaces_the_gateways_unknown(tmp_path: Path) -> None:
+    store = Store(tmp_path / "gw.db")
+    book = JobBook(store)
+    job = book.request("J" + "d" * 32, "T1", "wipe", "handed back", "os:alice", "os:alice", 0)
+    job = book.check_approval(job.id, "os:bob", "os:bob", 1000) or job
+    book.approve(job, "os:bob", "os:bob", 1000, b"envelope", 5000)
+    book.mark(job.id, "T1", "received", "", 2000)
+    book.time_out(5000 + FINISH_WITHIN_MS)
+
+    assert book.mark(job.id, "T1", "succeeded", "", 6000 + FINISH_WITHIN_MS)
+    assert book.get(job.id).state == "succeeded"  # type: ignore[union-attr]
+    assert not book.mark(job.id, "T1", "failed", "", 7000 + FINISH_WITHIN_MS)  # final now

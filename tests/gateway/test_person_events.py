@@ -4,6 +4,7 @@ an older PIN epoch (docs/prisoners.md). Real gateway process, real broker, table
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -114,6 +115,68 @@ async def test_settings_and_lessons_follow_the_person_to_their_next_cell(gateway
     person = {p.number: p for p in t3.desired.occupants.people}["A1234BC"]
     assert (person.settings.language, person.settings.text_scale) == ("pl", 150)
     assert person.lessons["reading-1"].step == 4
+
+
+CHANGED = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash("246801")
+"""The verifier of a PIN the person changed to on a tablet (`change_pin`)."""
+
+
+def carried(tablet: TabletPeer, number: str = "A1234BC") -> str | None:
+    """The verifier `tablet`'s desired state carries for `number` (None: not an occupant)."""
+    people = {p.number: p for p in tablet.desired.occupants.people} if tablet.desired else {}
+    return people[number].verifier if number in people else None
+
+
+async def test_a_changed_pin_reaches_the_cells_other_tablet_and_follows_a_move(
+        gateway, peer) -> None:
+    await admitted(gateway)
+    async with peer("T1", answer=False) as t1, peer("T2", answer=False) as t2, \
+            peer("T3", answer=False) as t3:
+        first = event("pin_set", pin_epoch=1, verifier=PIN_VERIFIER)
+        await send(t1, first)
+        await t2.wait_until(lambda: carried(t2) == PIN_VERIFIER)
+        await send(t1, event("pin_set", pin_epoch=1, verifier=CHANGED))
+        await t2.wait_until(lambda: carried(t2) == CHANGED)
+
+        moved = await gateway.astaff("prisoner", "move", "A1234BC", "--cell", "C2")
+        assert moved.returncode == 0, moved.stderr
+
+        await t3.wait_until(lambda: carried(t3) == CHANGED)
+        await t1.wait_until(lambda: carried(t1) is None)
+    assert record(gateway)["credential"] == "pin"
+    assert "argon2" not in json.dumps(gateway.staff_json("audit")["entries"])
+
+
+async def test_a_pin_changed_before_a_move_and_delivered_after_it_follows_the_person(
+        gateway, peer) -> None:
+    await admitted(gateway)
+    async with peer("T1", answer=False) as t1, peer("T3", answer=False) as t3:
+        first = event("pin_set", pin_epoch=1, verifier=PIN_VERIFIER)
+        await send(t1, first)
+        assert wait_for(lambda: record(gateway)["credential"] == "pin")
+        moved = await gateway.astaff("prisoner", "move", "A1234BC", "--cell", "C2")
+        assert moved.returncode == 0, moved.stderr
+        # Changed on T1 before the move, queued there while it was offline.
+        await send(t1, event("pin_set", pin_epoch=1, verifier=CHANGED).model_copy(
+            update={"at": first.at + 1}))
+        await t3.wait_until(lambda: carried(t3) == CHANGED)
+        assert carried(t1) is None
+
+
+async def test_a_pin_chosen_earlier_but_delivered_later_does_not_replace_a_newer_one(
+        gateway, peer) -> None:
+    await admitted(gateway)
+    async with peer("T1", answer=False) as t1, peer("T2", answer=False) as t2:
+        older = event("pin_set", pin_epoch=1, verifier=PIN_VERIFIER)
+        newer = event("pin_set", pin_epoch=1, verifier=CHANGED).model_copy(
+            update={"at": older.at + 60_000})
+        await send(t2, newer)
+        await t1.wait_until(lambda: carried(t1) == CHANGED)
+        await send(t1, older, event("signed_in"))  # T1 was offline since before the change
+        assert wait_for(lambda: record(gateway)["signed_in_on"] == ["T1"])
+        assert carried(t1) == CHANGED
+    late = [e for e in audit(gateway, "person_pin_set") if e["detail"]["event"] == older.id]
+    assert [e["detail"].get("superseded") for e in late] == ["a PIN chosen later is kept"]
 
 
 def wait_for(predicate: Any, tries: int = 100) -> bool:

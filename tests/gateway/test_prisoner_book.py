@@ -57,3 +57,23 @@ def test_records_of_people_who_left_are_deleted_after_the_retention_period(
     assert [p.number for p in book.all()] == ["B2345CD", "C3456DE"]
     assert actions(store)[-1] == ("prisoner_deleted", "prisoner:A1234BC")
     assert book.purge(before=365 * DAY, now=400 * DAY) == []
+
+
+def test_a_book_from_before_pin_changes_keeps_its_records_and_learns_when_a_pin_was_chosen(
+        tmp_path: Path) -> None:
+    old = Store(tmp_path / "old.db")
+    with old.transaction() as db:  # the table as it was before `pin_at`
+        db.execute(
+            "CREATE TABLE prisoners (number TEXT PRIMARY KEY, name TEXT NOT NULL, language TEXT"
+            " NOT NULL, profile TEXT NOT NULL, cell TEXT NOT NULL, release_date TEXT NOT NULL,"
+            " status TEXT NOT NULL, verifier TEXT, credential TEXT NOT NULL, pin_epoch INTEGER"
+            " NOT NULL, failed INTEGER NOT NULL, locked_out INTEGER NOT NULL, settings TEXT NOT"
+            " NULL, lessons TEXT NOT NULL, prev_cell TEXT NOT NULL, updated INTEGER NOT NULL,"
+            " left_at INTEGER)")
+        db.execute("INSERT INTO prisoners VALUES ('A1234BC', 'John Smith', 'en', 'standard',"
+                   " 'C1', '', 'in_cell', NULL, 'one_time', 1, 0, 0, '{}', '{}', '', 5, NULL)")
+    book = PrisonerBook(old)
+    assert book.get("A1234BC") == Prisoner("A1234BC", "John Smith", cell="C1", pin_epoch=1,
+                                           updated=5, pin_at=0)
+    book.change("A1234BC", "staff:test", "prisoner_move", 6, cell="C2")
+    assert book.get("A1234BC").cell == "C2"  # type: ignore[union-attr]

@@ -5,6 +5,7 @@ tablets it concerns (docs/prisoners.md). Real gateway process, real broker, tabl
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -12,9 +13,10 @@ from argon2 import PasswordHasher
 
 from gateway.prisoner_book import Prisoner, PrisonerBook
 from gateway.store import Store
-from tests.gateway.tablet_peer import TabletPeer
+from tests.gateway.tablet_peer import TabletPeer, now_ms
 from tests.support.gateway import Gateway
 from wire import topics
+from wire.prisoners import LessonState, PersonEvent, Settings
 from wire.topics import TabletChannel
 
 pytestmark = pytest.mark.timeout(60)
@@ -164,3 +166,67 @@ async def test_a_record_written_before_a_stop_reaches_the_tablets_when_the_gatew
     gateway.start()
     async with peer("T3", answer=False) as t3:
         await settle({"T3": t3}, {"T3": ("A1234BC",)})
+
+
+# -- the lifecycle table: each step leaves the person's data on the right tablets only ----------
+
+PIN = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash("135790")
+LIFECYCLE = {
+    # step: (tablets carrying the person afterwards, whether their PIN comes with them)
+    "add": ({"T1", "T2"}, True),
+    "move": ({"T3"}, True),
+    "move_while_offline": ({"T3"}, True),
+    "transfer": (set(), False),
+    "release": (set(), False),
+    "readmit": ({"T3"}, False),
+}
+
+
+async def person_with_data(gateway: Gateway, t1: TabletPeer, t2: TabletPeer) -> None:
+    """John in C1 with a PIN of his own, settings and a lesson step, on both of C1's tablets."""
+    await staff(gateway, "add", "A1234BC", "--name", "John Smith", "--cell", "C1")
+    await staff(gateway, "reset-pin", "A1234BC")
+    for kind, fields in (("pin_set", {"pin_epoch": 1, "verifier": PIN}),
+                         ("settings", {"settings": Settings(language="pl", text_scale=150)}),
+                         ("lesson", {"lesson": "typing", "lesson_state": LessonState(step=4)})):
+        sent = PersonEvent(id=uuid.uuid4().hex, kind=kind, person="A1234BC",  # type: ignore[arg-type]
+                           at=now_ms(), **fields)
+        await t1.publish(TabletChannel.PERSON, sent.model_dump_json().encode())
+    for tablet in (t1, t2):
+        await tablet.wait_until(lambda t=tablet: bool(  # type: ignore[misc]
+            t.desired and t.desired.occupants.people
+            and t.desired.occupants.people[0].verifier == PIN
+            and "typing" in t.desired.occupants.people[0].lessons))
+
+
+@pytest.mark.timeout(120)  # a gateway, three tablets and five person events per row
+@pytest.mark.parametrize("step", list(LIFECYCLE))
+async def test_the_lifecycle_leaves_the_persons_data_on_the_right_tablets_and_nowhere_else(
+        gateway, peer, step: str) -> None:
+    async with peer("T1") as t1, peer("T2") as t2:
+        await person_with_data(gateway, t1, t2)
+        if step == "move_while_offline":  # T3 is not connected during the move
+            await staff(gateway, "move", "A1234BC", "--cell", "C2")
+        # After a move while offline, T3 comes back and is born, as the agent does on connect.
+        async with peer("T3", answer=step != "move_while_offline") as t3:
+            if step == "move_while_offline":
+                await t3.birth("boot-2")
+            elif step == "move":
+                await staff(gateway, "move", "A1234BC", "--cell", "C2")
+            elif step in ("transfer", "release"):
+                await staff(gateway, step, "A1234BC")
+            elif step == "readmit":
+                await staff(gateway, "release", "A1234BC")
+                await staff(gateway, "add", "A1234BC", "--name", "John Smith", "--cell", "C2")
+            tablets = {"T1": t1, "T2": t2, "T3": t3}
+            carrying, with_pin = LIFECYCLE[step]
+            await settle(tablets, {d: ("A1234BC",) if d in carrying else () for d in tablets})
+    for device, tablet in tablets.items():
+        assert tablet.desired is not None
+        if device not in carrying:  # not a trace of them: number, PIN, settings or lessons
+            shown = tablet.desired.model_dump_json()
+            assert "A1234BC" not in shown and PIN not in shown and "typing" not in shown
+            continue
+        [person] = tablet.desired.occupants.people
+        assert person.verifier == (PIN if with_pin else None)
+        assert (person.settings.language, person.lessons["typing"].step) == ("pl", 4)

@@ -55,13 +55,17 @@ MISTAKES = [
     ('"sun-thu 22:00-07:00"', '"sun-thurs 22:00-07:00"', "curfew.windows[1]", "'sun-thurs' is not a day"),
     ('timezone = "Europe/London"', 'timezone = "Europe/Londres"', "timezone", "unknown time zone"),
     ('warn_minutes = [15, 5, 1]', 'warn_minutes = [1, 5, 15]', "warn_minutes", "largest first"),
-    ('as = "sun"', 'as = "sunday"', "bank_holiday[1].as", "Input should be"),
+    ('as = "sun"', 'as = "sunday"', "bank_holiday[1].as", "'sunday' should be 'mon', 'tue'"),
     ("[[exception]]\nname = \"Late", "[[exception]]\nname = \"Early", "exception[1]", "ends (2026-12-31T21:00) before it starts"),
     ("start = 2026-12-02T08:00:00", "start = 2026-12-02T08:00:00Z", "lockdown[1].start", "without an offset"),
-    ('\neffect = "open"', '\neffect = "party"', "exception[1].effect", "Input should be 'open' or 'curfew'"),
+    ('\neffect = "open"', '\neffect = "party"', "exception[1].effect", "'party' should be 'open' or 'curfew'"),
     ('apps = ["education", "canteen"]\n', 'apps = ["education", "canteen", "casino"]\n', "", "apps not in the catalogue: casino"),
     ('[profiles.enhanced]\napps = ["education", "canteen", "music", "games"]', '[profiles.enhanced]\napps = ["education", "canteen", "music"]', "profiles.enhanced", "hours given for apps not in this profile: games"),
-    ('version = "2.1.0"', 'version = "2.1.0 beta"', "apps.listener.version", "String should match pattern"),
+    ('version = "2.1.0"', 'version = "2.1.0 beta"', "apps.listener.version", "'2.1.0 beta' is not a release version: up to four numbers"),
+    ('version = "1.0.0"\nicon = "music"', 'version = "banana"\nicon = "music"', "apps.music.version", "'banana' is not a release version: up to four numbers separated by dots, like 1.4.0"),
+    ('name = "Music"', 'name = 5', "apps.music.name", "5 should be text in quotes"),
+    ('warn_minutes = [15, 5, 1]', 'warn_minutes = "soon"', "warn_minutes", "'soon' should be a list, like [15, 5, 1]"),
+    ('name = "Music"', 'name = "' + "M" * 130 + '"', "apps.music.name", "is longer than 120 characters"),
     ('name = "A wing: standard regime"', 'nmae = "A wing: standard regime"', "nmae", "unknown setting"),
 ]
 
@@ -78,6 +82,7 @@ def test_a_mistake_is_refused_with_its_line_field_and_reason(
     message = str(caught.value)
     assert "\n" not in message
     assert reason in message
+    assert not any(dump in message for dump in ("Input should", "validation error", "pattern"))
     if field:
         needle = next(line for line in new.splitlines() if line)
         assert f"wing.toml:{line_of(text, needle)}: {field}: " in message
@@ -90,8 +95,9 @@ def test_a_profile_left_out_is_named() -> None:
 
 
 def test_broken_toml_is_refused_with_its_line() -> None:
-    with pytest.raises(PolicyFileError, match=r"wing.toml: not valid TOML: .*line 3"):
+    with pytest.raises(PolicyFileError) as caught:
         parse_rules('name = "x"\n\ntimezone = \n', source="wing.toml")
+    assert str(caught.value) == "wing.toml:3: not valid TOML: Invalid value (column 12)"
 
 
 def test_a_float_is_refused() -> None:

@@ -223,6 +223,11 @@ def _write(tmp: Path, name: str, text: str) -> str:
     return str(tmp / name)
 
 
+def _write_bytes(tmp: Path, name: str, data: bytes) -> str:
+    (tmp / name).write_bytes(data)
+    return str(tmp / name)
+
+
 # (case, arguments (callable of tmp_path), passphrase, expected one-line error)
 BAD_INPUT = [
     ("init over an estate", lambda t: ["init"], PASSPHRASE, "already holds an estate"),
@@ -245,6 +250,44 @@ BAD_INPUT = [
         "wing 'w1' already exists",
     ),
     ("wing: invalid id", lambda t: ["wing", "--wing", "w/#"], PASSPHRASE, "invalid wing id"),
+    (
+        "wing: wrong passphrase says what to do",
+        lambda t: ["wing", "--wing", "w2"],
+        "not the passphrase",
+        "give the estate passphrase chosen at `cellbridge provision init`, with "
+        "--passphrase-file FILE, $CELLBRIDGE_ESTATE_PASSPHRASE, or at the prompt",
+    ),
+    (
+        "wing: a passphrase file that is not text",
+        lambda t: ["wing", "--wing", "w2", "--passphrase-file", _write_bytes(t, "pp", b"\xb8\xff")],
+        None,
+        "is not text (UTF-8): give the file that holds the estate passphrase",
+    ),
+    (
+        "wing: broker host not a host",
+        lambda t: ["wing", "--wing", "w2", "--broker-host", "gw a!"],
+        PASSPHRASE,
+        "Invalid value for '--broker-host': 'gw a!' is not a host name or IP address",
+    ),
+    (
+        "wing: extra name not a host",
+        lambda t: ["wing", "--wing", "w2", "--san", "*.x"],
+        PASSPHRASE,
+        "Invalid value for '--san': '*.x' is not a host name or IP address",
+    ),
+    (
+        "prison: invalid id",
+        lambda t: ["prison", "--prison", "P 1"],
+        PASSPHRASE,
+        "invalid prison id 'P 1': use 1-64 letters, digits, '.', '_' or '-'",
+    ),
+    (
+        "enrol: not a CSR says how to make one",
+        lambda t: ["enrol", "--csr", _write(t, "y.csr", "hello"), "--wing", "w1", "--cell", "1"],
+        PASSPHRASE,
+        "y.csr: not a PEM certificate signing request (a tablet makes its request with "
+        "`cellbridge agent enrol-request`)",
+    ),
     (
         "enrol: missing CSR file",
         lambda t: ["enrol", "--csr", str(t / "nope.csr"), "--wing", "w1", "--cell", "1"],
@@ -557,6 +600,23 @@ def test_a_batch_with_several_bad_rows_names_every_one_by_its_line(
     assert tree_digest(estate) == before
 
 
+def test_a_batch_names_each_row_of_an_unknown_wing_or_an_enrolled_tablet_by_its_line(
+    estate: Path, tmp_path: Path
+) -> None:
+    batch = Path(_write(tmp_path, "more.csv", "tablet_id,wing,cell\nT1,w1,1\nX2,w9,2\n"
+                        "X3,w1,3\nT2,w1,4\n"))
+    before = tree_digest(estate)
+    result = run(estate, "enrol", "--batch", str(batch))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{batch}: line 2: tablet 'T1' is already enrolled (active, wing w1)",
+        f"{batch}: line 3: tablet 'X2': unknown wing 'w9' (known: w1)",
+        f"{batch}: line 5: tablet 'T2' is already enrolled (active, wing w1)",
+        f"Error: {batch}: 3 bad rows (above); nothing was enrolled",
+    ]
+    assert tree_digest(estate) == before
+
+
 def test_the_batch_csv_header_is_documented_in_the_help(tmp_path: Path) -> None:
     result = run(tmp_path / "estate", "enrol", "--help")
     assert "tablet_id,wing,cell" in " ".join(result.stdout.split())
@@ -580,3 +640,27 @@ def test_the_passphrase_prompt_names_the_keys_it_unlocks(
     cli._read_passphrase(None, root=estate)
     assert asked == [f"The estate passphrase (it encrypts the estate's root and wing CA keys "
                      f"in {estate})"]
+
+
+def test_the_estate_may_be_named_after_the_command_as_well_as_before(estate: Path) -> None:
+    env = {"CELLBRIDGE_ESTATE_PASSPHRASE": PASSPHRASE}
+    before = CliRunner().invoke(main, ["provision", "--estate", str(estate), "inventory",
+                                       "--json"], env=env)
+    after = CliRunner().invoke(main, ["provision", "inventory", "--estate", str(estate),
+                                      "--json"], env=env)
+    assert after.exit_code == 0, after.output
+    assert after.stdout == before.stdout and '"T1"' in after.stdout
+    missing = CliRunner().invoke(main, ["provision", "inventory", "--estate",
+                                        str(estate.parent / "none")], env=env)
+    assert missing.exit_code == 1 and "no estate at" in missing.stderr
+
+
+def test_enrol_with_json_prints_each_tablet_and_its_bundle_only(estate: Path,
+                                                               tmp_path: Path) -> None:
+    batch = Path(_write(tmp_path, "json.csv", "tablet_id,wing,cell\nJ1,w1,2-01\nJ2,w1,2-02\n"))
+    result = ok(run(estate, "enrol", "--batch", str(batch), "--json"))
+    assert json.loads(result.stdout) == [
+        {"tablet_id": tablet, "wing": "w1", "cell": cell, "bundle": str(estate / "bundles" / tablet)}
+        for tablet, cell in (("J1", "2-01"), ("J2", "2-02"))
+    ]
+    assert result.stderr == ""

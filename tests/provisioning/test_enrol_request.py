@@ -41,3 +41,16 @@ def test_an_invalid_device_id_is_refused_in_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(enrol_request, args)
     assert result.exit_code == 1 and "invalid tablet id" in result.stderr
     assert not (tmp_path / "k").exists()
+
+
+def test_a_key_path_that_cannot_be_written_says_to_give_one_that_can(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    args = ["--device-id", "R3", "--key", str(blocker / "tablet.key"),
+            "--out", str(tmp_path / "R3.csr")]
+    result = CliRunner().invoke(enrol_request, args)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: {blocker}: ")
+    assert result.stderr.endswith(": give --key FILE where you can write (the default is the "
+                                  "tablet's own identity directory), e.g. --key ./tablet.key\n")
+    assert not (tmp_path / "R3.csr").exists()
