@@ -64,8 +64,6 @@ def lock_command(locked: bool) -> click.Command:
         for blocking, line in lines:
             # An unlock that cannot take effect is an error when staff waited for it to.
             say(f"{'Error' if blocking and failed else 'Warning'}: {line}", err=True)
-        if failed:
-            sys.exit(EXIT_PENDING)
         if wait_s > 0 and pending:
             rejected = result.get("rejected") or {}
             silent = [d for d in pending if d not in rejected]
@@ -76,6 +74,7 @@ def lock_command(locked: bool) -> click.Command:
                 parts.append("refused by " + ", ".join(f"{d} ({r})" for d, r in rejected.items()))
             say(f"Error: not confirmed by {len(pending)} of {len(targets)}: " + "; ".join(parts),
                 err=True)
+        if failed or (wait_s > 0 and pending):
             sys.exit(EXIT_PENDING)
 
     return command

@@ -141,7 +141,7 @@ async def test_status_json_lists_every_tablet_with_its_lock_versions_and_presenc
     assert tablets[1]["online"] is False and tablets[1]["locked"] is None
     assert t1["profile"] == "standard"
     assert set(t1) == {"id", "cell", "landing", "online", "boot_id", "last_seen", "profile",
-                       "locked", "lock", "desired", "lockdown", "in_sync"}
+                       "signed_in", "locked", "lock", "desired", "lockdown", "in_sync"}
 
 
 def test_status_for_humans_is_a_table_with_a_row_per_tablet(gateway):
