@@ -225,6 +225,7 @@ def init(
     is_flag=True,
     help="Also install the broker files into --broker-dir on this machine.",
 )
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts.")
 @_passphrase_options
 @pass_estate
 @_one_line_errors
@@ -236,6 +237,7 @@ def wing(
     extra_names: tuple[str, ...],
     broker_dir: Path | None,
     install: bool,
+    as_json: bool,
     passphrase_file: Path | None,
 ) -> None:
     """Create a wing: CA, broker and gateway certificates, gateway signing key, broker config."""
@@ -249,15 +251,23 @@ def wing(
         broker_dir=broker_dir,
         server_names=extra_names,
     )
+    console = estate.gateway_material(wing_id)
+    conf = est.install_broker(estate, wing_id) if install else None
+    if as_json:
+        click.echo(json.dumps({
+            "wing": wing_id, "broker_files": str(estate.broker_material(wing_id)),
+            "gateway_files": str(console), "broker_dir": str(meta.broker_dir),
+            "console_cert": str(console / est.CONSOLE_CERT),
+            "console_key": str(console / est.CONSOLE_KEY),
+            "broker_config": str(conf) if conf is not None else None}, indent=2))
+        return
     click.echo(
         f"wing {wing_id!r} created: broker files in {estate.broker_material(wing_id)}, "
-        f"gateway files in {estate.gateway_material(wing_id)}"
+        f"gateway files in {console}"
     )
-    console = estate.gateway_material(wing_id)
     click.echo(f"staff console certificate: {console / est.CONSOLE_CERT} "
                f"(key {console / est.CONSOLE_KEY})")
-    if install:
-        conf = est.install_broker(estate, wing_id)
+    if conf is not None:
         click.echo(f"broker installed: mosquitto -c {conf}")
     else:
         click.echo(f"install the broker files in {meta.broker_dir} on the wing host")
@@ -404,6 +414,7 @@ def _read_input(path: Path, what: str) -> bytes:
     help="Command that ships the CRL (its path appended) and reloads the wing broker, "
     "instead of a local SIGHUP.",
 )
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts.")
 @_passphrase_options
 @pass_estate
 @_one_line_errors
@@ -414,6 +425,7 @@ def revoke(
     status: str,
     broker_dir: Path | None,
     reload_command: str | None,
+    as_json: bool,
     passphrase_file: Path | None,
 ) -> None:
     """Revoke a tablet: its certificate joins the wing CRL, the broker reloads, the inventory
@@ -427,36 +439,47 @@ def revoke(
     passphrase = _passphrase_for(estate, passphrase_file)
     tablet = est.revoke(estate, device_id, reason, passphrase, status=Status(status))
     crl = estate.broker_material(tablet.wing) / "crl.pem"
-    click.echo(f"tablet {device_id} {tablet.status.value}; CRL updated: {crl}")
+    result: dict[str, object] = {"tablet": device_id, "status": tablet.status.value,
+                                 "crl": str(crl)}
+    if not as_json:
+        click.echo(f"tablet {device_id} {tablet.status.value}; CRL updated: {crl}")
     if reload_command:
         argv = [*shlex.split(reload_command), str(crl)]
-        result = subprocess.run(argv, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or [""]
+        ran = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if ran.returncode != 0:
+            tail = (ran.stderr or ran.stdout).strip().splitlines()[-1:] or [""]
             raise click.ClickException(
                 f"revoked in the estate, but the reload command failed "
-                f"({result.returncode}): {tail[0]}"
+                f"({ran.returncode}): {tail[0]}"
             )
-        click.echo("broker reloaded by the reload command")
+        _said(as_json, {**result, "broker": "reloaded by the reload command"},
+              "broker reloaded by the reload command")
         return
-    _publish(estate, tablet.wing, broker_dir)
+    _publish(estate, tablet.wing, broker_dir, as_json, result)
 
 
-def _publish(estate: est.Estate, wing: str, broker_dir: Path | None) -> None:
-    """Install the wing's CRL in its broker directory on this machine and reload the broker."""
+def _said(as_json: bool, result: dict[str, object], line: str) -> None:
+    click.echo(json.dumps(result, indent=2) if as_json else line)
+
+
+def _publish(estate: est.Estate, wing: str, broker_dir: Path | None, as_json: bool,
+             result: dict[str, object]) -> None:
+    """Install the wing's CRL in its broker directory on this machine and reload the broker;
+    say what happened (with `result`, one JSON object, when `as_json`)."""
     directory = broker_dir or Path(estate.wing(wing).broker_dir)
     crl_file = estate.broker_material(wing) / "crl.pem"
     if not (directory / "mosquitto.conf").is_file():
-        click.echo(
-            f"no broker installed in {directory} here: copy {crl_file} to the wing host "
-            "and reload mosquitto (SIGHUP)"
-        )
+        _said(as_json, {**result, "broker": "not installed here", "broker_dir": str(directory)},
+              f"no broker installed in {directory} here: copy {crl_file} to the wing host "
+              "and reload mosquitto (SIGHUP)")
         return
     pid = est.publish_crl(estate, wing, directory)
+    done = {**result, "broker_dir": str(directory), "broker_pid": pid,
+            "broker": "reloaded" if pid is not None else "not running"}
     if pid is None:
-        click.echo(f"CRL installed in {directory}; no running broker there to reload")
+        _said(as_json, done, f"CRL installed in {directory}; no running broker there to reload")
     else:
-        click.echo(f"CRL installed in {directory}; broker (pid {pid}) reloaded")
+        _said(as_json, done, f"CRL installed in {directory}; broker (pid {pid}) reloaded")
 
 
 @provision.command()
@@ -466,18 +489,23 @@ def _publish(estate: est.Estate, wing: str, broker_dir: Path | None) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="A broker directory on this machine to update [the wing's].",
 )
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts.")
 @_passphrase_options
 @pass_estate
 @_one_line_errors
 def crl(
-    estate: est.Estate, wing_id: str, broker_dir: Path | None, passphrase_file: Path | None
+    estate: est.Estate, wing_id: str, broker_dir: Path | None, as_json: bool,
+    passphrase_file: Path | None
 ) -> None:
     """Re-sign a wing's CRL before it expires (an expired CRL locks every tablet out)."""
     estate.wing(wing_id)
     passphrase = _passphrase_for(estate, passphrase_file)
     fresh = est.refresh_crl(estate, wing_id, passphrase)
-    click.echo(f"wing {wing_id} CRL valid until {fresh.next_update_utc:%Y-%m-%d}")
-    _publish(estate, wing_id, broker_dir)
+    if not as_json:
+        click.echo(f"wing {wing_id} CRL valid until {fresh.next_update_utc:%Y-%m-%d}")
+    _publish(estate, wing_id, broker_dir, as_json,
+             {"wing": wing_id, "valid_until": fresh.next_update_utc.isoformat()
+              if fresh.next_update_utc is not None else None})
 
 
 @provision.command()

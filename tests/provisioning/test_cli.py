@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -216,6 +217,29 @@ def test_revoke_marks_the_tablet_and_reloads_the_wing_broker(
 def test_revoke_can_mark_a_tablet_in_repair(estate: Path) -> None:
     ok(run(estate, "revoke", "--device", "T2", "--reason", "cracked screen", "--as", "in_repair"))
     assert est.Estate(estate).inventory.get("T2").status.value == "in_repair"
+
+
+def test_wing_with_json_names_its_files_for_a_script(estate: Path) -> None:
+    made = json.loads(ok(run(estate, "wing", "--wing", "w2", "--json")).output)
+    assert made["wing"] == "w2"
+    assert Path(made["console_cert"]).is_file() and Path(made["broker_files"]).is_dir()
+    assert made["broker_config"] is None  # not installed here without --install
+
+
+def test_revoke_with_json_says_the_status_and_where_the_crl_went(estate: Path,
+                                                                 tmp_path: Path) -> None:
+    said = json.loads(ok(run(estate, "revoke", "--device", "T1", "--reason", "lost",
+                             "--json")).output)
+    assert (said["tablet"], said["status"]) == ("T1", "revoked")
+    assert Path(said["crl"]).is_file()
+    assert said["broker_dir"] == str(tmp_path / "broker-w1")
+    assert said["broker"] in ("reloaded", "not running", "not installed here")
+
+
+def test_crl_with_json_says_until_when_it_is_valid(estate: Path) -> None:
+    said = json.loads(ok(run(estate, "crl", "--wing", "w1", "--json")).output)
+    assert said["wing"] == "w1"
+    assert datetime.fromisoformat(said["valid_until"]) > datetime.now(UTC)
 
 
 def _write(tmp: Path, name: str, text: str) -> str:
