@@ -12,6 +12,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StringConstraints
 
+from wire.model import AddedLater as AddedLater
 from wire.model import Counter as Counter
 from wire.model import Document as Document
 from wire.model import Millis as Millis
@@ -81,8 +82,10 @@ class UpdateTarget(Document):
 MAX_WEB_GRANTS = 32
 
 
-class DesiredState(SignedBody):
+class DesiredState(SignedBody, AddedLater):
     """The full desired state of one tablet (`tablet/{id}/desired`, retained)."""
+
+    ADDED_LATER = frozenset({"web_grants", "occupants"})
 
     type: Literal["desired"] = "desired"
     lock: LockOrder
@@ -157,8 +160,10 @@ class AppInstallReport(Document):
     error: Annotated[str, StringConstraints(max_length=200)] = ""
 
 
-class ReportedState(Document):
+class ReportedState(AddedLater):
     """What a tablet has applied (`tablet/{id}/reported`, retained)."""
+
+    ADDED_LATER = frozenset({"signed_in", "cert_not_after"})
 
     device: DeviceId
     desired_version: Counter

@@ -22,7 +22,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
 
-from wire.documents import AppId, Document, Name, ShortText, SignedBody
+from wire.documents import AddedLater, AppId, Document, Name, ShortText, SignedBody
 from wire.envelope import canonical_json
 from wire.hostnames import HostError, normalise_pattern
 from wire.prisoners import Language
@@ -204,8 +204,10 @@ class Lockdown(Document):
         return self
 
 
-class AppEntry(Document):
+class AppEntry(AddedLater):
     """An app of the wing's catalogue, pinned to the version whose signed manifest may run."""
+
+    ADDED_LATER = frozenset({"names"})
 
     name: Name
     version: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,31}$")]

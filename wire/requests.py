@@ -17,7 +17,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import StringConstraints
 
-from wire.documents import Document, Millis, Name, SignedBody
+from wire.documents import AddedLater, Millis, Name, SignedBody
 from wire.prisoners import PrisonNumber
 
 REQUEST_TYPES: tuple[str, ...] = (
@@ -40,8 +40,10 @@ RequestType = Literal["general", "complaint", "healthcare", "visits", "canteen",
 RequestText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]
 
 
-class Request(Document):
+class Request(AddedLater):
     """What a prisoner wrote, as the tablet sends it."""
+
+    ADDED_LATER = frozenset({"person"})
 
     id: RequestId
     type: RequestType
