@@ -36,7 +36,12 @@ class Guest:
     def start(self) -> Guest:
         cmdline = (
             f"root=PARTUUID={PARTUUID.format(3)} rw rootwait console=ttyS0,115200 panic=5 "
-            "rauc.slot=A systemd.show_status=1"
+            "rauc.slot=A systemd.show_status=1 "
+            # An emulated CPU on a shared host: udev may take minutes to announce the disks, and
+            # systemd's 90 s defaults would fail the data mount and everything after it.
+            "systemd.default_device_timeout_sec=900 systemd.default_timeout_start_sec=900 "
+            # No login prompt on the serial console: agetty's vhangup() would cut the harness off it.
+            "systemd.mask=serial-getty@ttyS0.service"
         )
         args = [
             "qemu-system-x86_64", "-machine", f"q35,accel={self.accel}", "-m", "2048", "-smp", "2",
