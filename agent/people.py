@@ -234,8 +234,9 @@ class Session:
 
 class PersonDesk:
     """Sign-in and sessions. `occupants()` is the applied desired state's; `blocked()` names
-    why nobody may sign in now (locked, curfew...) or None; `emit` keeps a person event for
-    delivery (the outbox)."""
+    why nobody may sign in now (locked, curfew...) or None; `idle_s()` how long a session may sit
+    untouched (the wing policy's, else the tablet's); `emit` keeps a person event for delivery
+    (the outbox)."""
 
     def __init__(
         self,
@@ -244,7 +245,7 @@ class PersonDesk:
         device: str,
         occupants: Callable[[], Occupants],
         blocked: Callable[[], str | None],
-        idle_s: float,
+        idle_s: Callable[[], float],
         monotonic: Callable[[], float],
         now_ms: Callable[[], int],
         emit: Emit,
@@ -511,9 +512,9 @@ class PersonDesk:
             if self.session is None:
                 self._signed_in.clear()
                 await self._signed_in.wait()
-            await asyncio.sleep(min(1.0, self._idle_s / 4))
+            await asyncio.sleep(min(1.0, self._idle_s() / 4))
             session = self.session
-            if session is not None and self._monotonic() - session.last_active >= self._idle_s:
+            if session is not None and self._monotonic() - session.last_active >= self._idle_s():
                 await self.end("idle")
 
     # -- helpers --------------------------------------------------------------------------------

@@ -321,6 +321,12 @@ class Agent:
             return "curfew"
         return None
 
+    def _session_idle_s(self) -> float:
+        """The wing policy's idle limit for a prisoner's session, else the tablet's own."""
+        policy = None if self._failure else self.policy.policy
+        minutes = policy.session_idle_minutes if policy is not None else None
+        return minutes * 60.0 if minutes is not None else self.config.session_idle_s
+
     def _blocked(self) -> str | None:
         """Why nobody may sign in right now (None: they may)."""
         if self._failure is not None:
@@ -548,7 +554,7 @@ class Agent:
             return
         self._people = PersonDesk(
             store, device=self.config.device_id, occupants=self._occupants,
-            blocked=self._blocked, idle_s=self.config.session_idle_s,
+            blocked=self._blocked, idle_s=self._session_idle_s,
             monotonic=self._monotonic, now_ms=self._now_ms, emit=self._emit_person,
             changed=self._people_changed)
 

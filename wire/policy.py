@@ -268,8 +268,10 @@ class Profile(Document):
         return self
 
 
-class WingPolicy(SignedBody):
+class WingPolicy(SignedBody, AddedLater):
     """The wing's curfew and app policy (`wing/policy`, retained, audience `wing:<id>`)."""
+
+    ADDED_LATER = frozenset({"session_idle_minutes"})
 
     type: Literal["policy"] = "policy"
     name: Name
@@ -286,6 +288,9 @@ class WingPolicy(SignedBody):
     sites: dict[SiteName, Site] = Field(default_factory=dict)
     """The web catalogue: every site a profile or a grant may name."""
     note: ShortText = ""
+    session_idle_minutes: Annotated[int, Field(ge=1, le=240)] | None = None
+    """How long a signed-in prisoner may leave the tablet untouched before their session ends
+    (None: the tablet's own `session_idle_s`, 10 minutes unless configured)."""
 
     MAX_BYTES: ClassVar[int] = 256 * 1024
 

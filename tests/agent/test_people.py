@@ -342,6 +342,29 @@ async def test_an_idle_session_ends_after_the_configured_time(
         await asyncio.gather(task, return_exceptions=True)
 
 
+async def test_the_wing_policys_idle_limit_outranks_the_tablets_own(
+    tmp_path: Path, broker: WingBroker, gateway: aiomqtt.Client
+) -> None:
+    clocks = Clocks()
+    cell, task = await open_cell(make_config(tmp_path, broker, idle_s=600), gateway, clocks)
+    try:
+        await gateway.publish(WING_POLICY, seal(policy(audience=f"wing:{WING}", version=2,
+                                                       session_idle_minutes=2), cell.signer.key),
+                              qos=1, retain=True)
+        await wait_until(lambda: cell.agent.policy.policy is not None
+                         and cell.agent.policy.policy.session_idle_minutes == 2)
+        await cell.desired(occupant(JOHN, "John S.", "482913", credential="pin"))
+        await cell.sign_in(JOHN, "482913")
+        clocks.advance(115)  # with the real time slept, still under the policy's 120 s
+        await asyncio.sleep(1.5)
+        assert cell.state.person is not None
+        clocks.advance(5)
+        await wait_until(lambda: cell.state.person is None, timeout=5)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_a_lock_ends_the_session_and_the_locked_state_names_nobody(
     cell: Cell, person_events: list[dict[str, Any]]
 ) -> None:

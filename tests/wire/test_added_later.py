@@ -12,6 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import create_model
 
+from tests.policy.samples import policy
 from wire.documents import (
     AddedLater,
     DesiredState,
@@ -46,6 +47,7 @@ DOCUMENTS: list[AddedLater] = [
     reported(),
     AppEntry(name="Education", version="1.0"),
     Request(id="0" * 32, type="general", text="hello", created=NOW),
+    policy(),
 ]
 
 
@@ -94,3 +96,9 @@ def test_every_added_field_is_a_field_with_a_default(kind: type[AddedLater]) -> 
     assert kind.ADDED_LATER
     for name in kind.ADDED_LATER:
         assert not kind.model_fields[name].is_required(), name
+
+
+@pytest.mark.parametrize("minutes", [0, 241])
+def test_a_policy_idle_limit_outside_1_to_240_minutes_is_refused(minutes: int) -> None:
+    with pytest.raises(ValueError, match="session_idle_minutes"):
+        policy(session_idle_minutes=minutes)
