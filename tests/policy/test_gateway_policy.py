@@ -83,9 +83,11 @@ def test_a_bad_policy_file_is_refused_before_anything_is_published(
 ) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text(EXAMPLE.read_text().replace('"fri-sat 23:00-08:00"', '"fri-sat 23:00-8"'))
+    line = 1 + bad.read_text().splitlines().index(
+        next(t for t in bad.read_text().splitlines() if '"fri-sat 23:00-8"' in t))
     result = gateway.staff("policy", "apply", str(bad))
     assert result.returncode == 2
-    assert result.stderr.startswith(f"Error: {bad}:24: curfew.windows[2]: ")
+    assert result.stderr.startswith(f"Error: {bad}:{line}: curfew.windows[2]: ")
     assert gateway.staff_json("policy", "show")["version"] is None
 
 
