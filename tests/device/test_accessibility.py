@@ -242,7 +242,7 @@ def test_the_starting_screen_is_friendly_not_locked(start_shell):
     words = [w.text for w in shell.app.root.walk() if getattr(w, "text", "").strip()]
     assert "The tablet is getting ready" in words and "Please wait a moment." in words
     assert not any("locked" in text.lower() or "not ready" in text.lower() for text in words)
-    icons = [w.name for w in shell.app.root.walk() if type(w).__name__ == "Icon" and w.opacity]
+    icons = [w.name for w in shell.app.root.walk() if type(w).__name__ == "Icon" and visible(w)]
     assert "sunrise" in icons and "lock" not in icons
     # still fail-closed: nothing to tap until the agent has answered
     assert [w for w in shell.app.root.walk() if type(w).__name__ == "Tile" and visible(w)] == []
