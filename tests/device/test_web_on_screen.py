@@ -102,9 +102,12 @@ def web_tablet(broker: WingBroker, tmp_path: Path) -> Iterator[WebTablet]:
             tmp_path / DEVICE, device_id=DEVICE, wing=wing, broker_host=broker.host,
             broker_port=broker.port, gateway_keys=[gateway.public_key_path],
             backoff_max_s=1.0, enrolment_bundle=broker.demo.bundle(DEVICE))
+        # A profile of its own: a second Chromium on one profile hands its URL to the first
+        # (any other test's browser still running) and exits 0 at once.
+        browser = [*TEST_BROWSER, f"--user-data-dir={tmp_path / 'chromium-profile'}"]
         with config.open("a") as out:
             out.write(f'\n[web]\ngateway_host = "127.0.0.1"\ngateway_port = {front_port}\n'
-                      f"listen_port = {forwarder_port}\nbrowser = {json.dumps(TEST_BROWSER)}\n")
+                      f"listen_port = {forwarder_port}\nbrowser = {json.dumps(browser)}\n")
         agent = AgentProcess(config).start()
         agent.wait_for(lambda s: s.connected and not s.locked and s.web.available, timeout=60)
         tablet.agent = agent
@@ -192,7 +195,7 @@ def test_a_refused_page_shows_the_blocked_screen_and_ask_files_a_request_to_staf
     assert row["text"] == "Please add this website to my list: www.facebook.com"
 
 
-@pytest.mark.serial  # a real Chromium under a loaded parallel pass sometimes ends before it is seen
+@pytest.mark.serial  # a real Chromium; kept out of the loaded parallel pass
 def test_a_staff_lock_closes_the_browser(web_tablet: WebTablet, start_shell: Callable,
                                          tmp_path: Path) -> None:
     web_tablet.staff("policy", "profile", "resettlement", "--device", DEVICE)
