@@ -18,19 +18,14 @@ import zoneinfo
 from datetime import datetime
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from agent.config import AgentConfig
 from bench import floor, swarm
 from bench.probe import probes, split
 from bench.stats import Row, ms
+from bench.wing_rig import bench_wing, tablet_ids
 from cellbridge.fleet import settle
 from common.broker import Mosquitto
 from common.mqtt import BrokerConfig
-from gateway.config import GatewayConfig, TabletSeed
 from gateway.policy_file import load_rules
-from gateway.service import GatewayService
-from wire.envelope import private_key_to_pem, public_key_to_pem
 from wire.policy import WingPolicy, wing_policy
 from wire.schedule import Schedule, utc_ms
 
@@ -119,30 +114,14 @@ class BacklogWarnings(logging.Handler):
 
 async def _publish_to_reports(tablets: int, workdir: Path, backlog: BacklogWarnings
                               ) -> tuple[float, int, list[float], list[float]]:
-    key = Ed25519PrivateKey.generate()
-    key_path = workdir / "gateway-key.pem"
-    key_path.write_bytes(private_key_to_pem(key))
-    public_path = workdir / "gateway-key.pub.pem"
-    public_path.write_bytes(public_key_to_pem(key.public_key()))
     broker = Mosquitto(workdir / "broker").start()
     try:
         fan_out = await floor.fan_out_plain(broker, tablets)
         broker_config = BrokerConfig(host=broker.host, port=broker.port)
-        ids = [f"t{i:05d}" for i in range(tablets)]
-        compiled = await swarm.fan_out({d: broker_config for d in ids},
+        compiled = await swarm.fan_out({d: broker_config for d in tablet_ids(tablets)},
                                        floor.raw_client(broker, "swarm-observer"))
-        service = GatewayService(GatewayConfig(
-            wing="A", state_dir=workdir / "gateway", signing_key=key_path,
-            api_socket=workdir / "gw.sock", broker=broker_config,
-            tablets=[TabletSeed(id=d, cell=f"c{i // 2}", landing=f"l{i // 50}")
-                     for i, d in enumerate(ids)],
-        ))
-        configs = [
-            AgentConfig(device_id=d, wing="A", state_dir=workdir / "tablets" / d,
-                        socket=workdir / "s" / f"{d}.sock", gateway_keys=[public_path],
-                        broker=broker_config)
-            for d in ids
-        ]
+        wing = bench_wing(workdir, broker_config, tablets)
+        service, configs = wing.service, wing.configs
         logging.getLogger().addHandler(backlog)  # after the floors: the gateway's client only
         gateway = asyncio.create_task(service.run())
         try:

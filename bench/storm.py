@@ -10,7 +10,8 @@ once and each publishing one retained QoS 1 message — the broker's own cost of
 connections, without the tablets' jittered backoff (which spreads the storm on purpose: each
 agent's waits grow to `backoff_max_s` while the broker is gone) or their work.
 
-Everything runs in this process on plain TCP, like the policy benchmark: the rows compare the
+The gateway runs in this process, the tablets in `TABLET_PROCESSES` child processes, all on
+plain TCP like the policy benchmark: the rows compare the
 storm with its floor, not with a deployment where TLS handshakes add to both.
 """
 
@@ -22,25 +23,23 @@ import os
 import resource
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
-from agent.config import AgentConfig
-from agent.service import Agent
 from bench import floor
+from bench.probe import probes, split
 from bench.stats import Row, ms
-from cellbridge.fleet import SharedCheck, settle, wait_until
+from bench.wing_rig import bench_wing
+from cellbridge.fleet import settle, wait_until
 from common.broker import Mosquitto
 from common.mqtt import BrokerConfig
-from gateway.config import GatewayConfig, TabletSeed
-from gateway.service import GatewayService
-from wire.envelope import key_id, private_key_to_pem
+from wire import topics
+from wire.documents import Status
 
 DOWN_S = 2.0
 """How long the broker stays gone after every agent has noticed."""
 SETTLE_S = 900.0
+TABLET_PROCESSES = 4
+"""The tablets run in child processes (`bench.probe`), the gateway in this one."""
 SAMPLE_S = 0.1
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -102,61 +101,56 @@ async def _raw_connect_floor(broker: Mosquitto, tablets: int) -> tuple[float, Br
             await watching
 
 
+async def _births(broker: Mosquitto, ids: set[str], since_ms: int) -> float:
+    """When (`perf_counter`) every tablet in `ids` has said `online` since `since_ms`, heard
+    at the broker itself: the gateway may come back after the tablets and then only sees
+    their retained births, which do not tell it when a tablet came back."""
+    waiting = set(ids)
+    async with floor.raw_client(broker, "storm-observer") as client:
+        await client.subscribe(topics.tablet_filter(topics.TabletChannel.STATUS), qos=1)
+        async for message in client.messages:
+            status = Status.model_validate_json(bytes(message.payload))  # type: ignore[arg-type]
+            parsed = topics.parse_tablet(str(message.topic))
+            if parsed and status.state == "online" and status.at >= since_ms:
+                waiting.discard(parsed.device_id)
+            if not waiting:
+                return time.perf_counter()
+    raise RuntimeError("the broker closed the observer's session")
+
+
 async def _storm(tablets: int, workdir: Path) -> dict[str, float]:
-    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=64))
-    key = Ed25519PrivateKey.generate()
-    key_path = workdir / "gateway-key.pem"
-    key_path.write_bytes(private_key_to_pem(key))
-    trusted: dict[str, Ed25519PublicKey] = {
-        key_id(key.public_key()): SharedCheck(key.public_key())}
     broker = Mosquitto(workdir / "broker").start()
     try:
         floor_s, floor_sampler = await _raw_connect_floor(broker, tablets)
         broker_config = BrokerConfig(host=broker.host, port=broker.port)
-        ids = [f"t{i:05d}" for i in range(tablets)]
-        service = GatewayService(GatewayConfig(
-            wing="A", state_dir=workdir / "gateway", signing_key=key_path,
-            api_socket=workdir / "gw.sock", broker=broker_config,
-            tablets=[TabletSeed(id=d, cell=f"c{i // 2}", landing=f"l{i // 50}")
-                     for i, d in enumerate(ids)],
-        ))
-        agents = [
-            Agent(AgentConfig(device_id=d, wing="A", state_dir=workdir / "tablets" / d,
-                              socket=workdir / "s" / f"{d}.sock", gateway_keys=[key_path],
-                              broker=broker_config), trusted_keys=trusted)
-            for d in ids
-        ]
-        tasks = [asyncio.create_task(service.run())]
-        gate = asyncio.Semaphore(50)
-
-        async def run_agent(agent: Agent) -> None:
-            async with gate:
-                tasks.append(asyncio.create_task(agent.run()))
-                await wait_until(lambda: agent.connected, SETTLE_S)
-
+        wing = bench_wing(workdir, broker_config, tablets)
+        service = wing.service
+        ids = [c.device_id for c in wing.configs]
+        gateway = asyncio.create_task(service.run())
         try:
-            await asyncio.wait_for(asyncio.gather(*(run_agent(a) for a in agents)), SETTLE_S)
-            await wait_until(lambda: len(service.reported) == tablets, SETTLE_S)
-            settle()
-            broker.kill()
-            await wait_until(lambda: not any(a.connected for a in agents), 60)
-            await asyncio.sleep(DOWN_S)
-            restart_ms = time.time_ns() // 1_000_000
-            started = time.perf_counter()
-            broker.start()
-            sampler = BrokerSampler(_pid(broker))
-            watching = asyncio.create_task(sampler.run())
-            try:
-                await wait_until(lambda: all(a.connected for a in agents), SETTLE_S)
-                connected = time.perf_counter() - started
-                await wait_until(lambda: all(
-                    (r := service.reported.get(d)) is not None and r.at >= restart_ms
-                    for d in ids), SETTLE_S)
-                reported = time.perf_counter() - started
-            finally:
-                watching.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watching
+            async with probes(*split(wing.configs, TABLET_PROCESSES)):
+                await wait_until(lambda: len(service.reported) == tablets, SETTLE_S)
+                settle()
+                broker.kill()
+                await asyncio.sleep(DOWN_S)
+                restart_ms = time.time_ns() // 1_000_000
+                started = time.perf_counter()
+                broker.start()
+                sampler = BrokerSampler(_pid(broker))
+                watching = asyncio.create_task(sampler.run())
+                online = asyncio.create_task(_births(broker, set(ids), restart_ms))
+                try:
+                    connected = await asyncio.wait_for(online, SETTLE_S) - started
+                    await wait_until(lambda: all(
+                        (r := service.reported.get(d)) is not None and r.at >= restart_ms
+                        for d in ids), SETTLE_S)
+                    reported = time.perf_counter() - started
+                finally:
+                    online.cancel()
+                    watching.cancel()
+                    for task in (online, watching):
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
             return {
                 "floor_s": floor_s, "floor_cpu": floor_sampler.peak_cpu,
                 "floor_rss": floor_sampler.peak_rss,
@@ -165,10 +159,9 @@ async def _storm(tablets: int, workdir: Path) -> dict[str, float]:
                 "backoff_max_s": broker_config.backoff_max_s,
             }
         finally:
-            for task in tasks:
-                task.cancel()
+            gateway.cancel()
             with contextlib.suppress(BaseException):
-                await asyncio.gather(*tasks, return_exceptions=True)
+                await gateway
             service.close()
     finally:
         broker.kill()
