@@ -12,7 +12,7 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from gateway.prisoner_book import PRESENT, Prisoner
@@ -98,8 +98,11 @@ def is_day(text: str) -> bool:
     return True
 
 
-def parse_roll(text: str, profiles: Iterable[str]) -> Roll:
-    """Every row of the file, checked: the good ones, and each bad one with its line."""
+def parse_roll(text: str, profiles: Iterable[str], cells: Collection[str] | None = None
+               ) -> Roll:
+    """Every row of the file, checked: the good ones, and each bad one with its line.
+    `cells`: the wing's cells that have a tablet (None: not checked) — a person placed in a
+    cell no tablet serves could never sign in, so the row is bad, as `staff prisoner add` says."""
     roll = Roll()
     known = sorted(profiles)
     if len(text.encode("utf-8", "surrogatepass")) > ROLL_MAX_BYTES:
@@ -138,6 +141,8 @@ def parse_roll(text: str, profiles: Iterable[str]) -> Roll:
         if problem is None and number in first_line:
             problem = f"{number} is already on line {first_line[number]}"
         cell = row["cell"].strip()
+        if problem is None and cells is not None and cell not in cells:
+            problem = f"no cell {cell} on this wing: no tablet is registered there"
         if problem is None and by_cell.get(cell, 0) >= MAX_OCCUPANTS:
             problem = f"cell {cell} would have more than {MAX_OCCUPANTS} occupants"
         if problem is not None:

@@ -231,7 +231,8 @@ class Prisoners:
                           ) -> dict[str, Any]:
         now = self._clock()
         policy = self._issuer.policy
-        roll = parse_roll(text, policy.document.profiles if policy else REQUIRED_PROFILES)
+        roll = parse_roll(text, policy.document.profiles if policy else REQUIRED_PROFILES,
+                          {t.cell for t in self._fleet.tablets.values()})
         plan = plan_roll(roll, self.people, now)
         applied = not dry_run and (not roll.bad or skip_bad) and plan.changed
         result: dict[str, Any] = {"rows": len(roll.rows), "bad": [b.as_json() for b in roll.bad],

@@ -92,6 +92,23 @@ def write(path: Path, text: str) -> str:
     return str(path)
 
 
+def test_a_cell_no_tablet_serves_is_reported_when_the_wings_cells_are_known() -> None:
+    roll = parse_roll(HEADER + GOOD + "C3456DE,Ian Gray,en,standard,C9,\n", REQUIRED_PROFILES,
+                      {"C1", "C2"})
+    assert [(b.line, b.reason) for b in roll.bad] == [
+        (4, "no cell C9 on this wing: no tablet is registered there")]
+    assert [r.person.number for r in roll.rows] == ["A1234BC", "B2345CD"]
+
+
+def test_import_refuses_a_row_placing_someone_in_a_cell_without_a_tablet(gateway, tmp_path
+                                                                          ) -> None:
+    roll = write(tmp_path / "roll.csv", HEADER + GOOD + "C3456DE,Ian Gray,en,standard,C99,\n")
+    refused = gateway.staff("prisoner", "import", roll)
+    assert refused.returncode == 2
+    assert "roll.csv:4: no cell C99 on this wing: no tablet is registered there" in refused.stderr
+    assert gateway.staff_json("prisoner", "list") == []
+
+
 def test_import_dry_run_changes_nothing_and_a_second_import_changes_nothing(gateway, tmp_path
                                                                              ) -> None:
     roll = write(tmp_path / "roll.csv", HEADER + GOOD)
