@@ -40,6 +40,7 @@ def tablet_router() -> APIRouter:
             "desired": view["desired"], "lockdown": view["lockdown"],
             "agent_version": report.agent_version if report else None,
             "profile": report.profile if report else None,
+            "signed_in": report.signed_in if report else None,
             "policy_hash": report.policy_hash if report else None,
             "update": update.model_dump() if update else None,
             "boot_id": view["boot_id"],

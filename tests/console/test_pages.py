@@ -21,7 +21,7 @@ from wire.requests import Request
 
 
 def report(console: Console, device: str, *, locked: bool = False, by: str = "",
-           reason: str = "") -> None:
+           reason: str = "", profile: str = "standard", signed_in: str | None = None) -> None:
     """`device` reports it applied everything the gateway issued it (as an agent would)."""
     views: dict[Any, Any] = {v["id"]: v for v in console.service.tablet_views()}
     view = views[device]
@@ -29,8 +29,8 @@ def report(console: Console, device: str, *, locked: bool = False, by: str = "",
         else LockView(locked=False)
     console.service.fleet.observe_report(ReportedState(
         device=device, desired_version=view["desired"]["version"],
-        lockdown_version=view["lockdown"]["version"], lock=lock, profile="standard", at=1,
-        boot_id="b", agent_version="test"), False, console.clock())
+        lockdown_version=view["lockdown"]["version"], lock=lock, profile=profile, at=1,
+        boot_id="b", agent_version="test", signed_in=signed_in), False, console.clock())
 
 
 @pytest.fixture
@@ -153,6 +153,19 @@ async def test_a_tablets_page_shows_its_state_audit_and_requests(
     html = (await client.get("/tablets/T1")).text
     assert "more tea" in html
     assert "<dt>Update</dt><dd>—</dd>" in html  # none reported (not a dict method's name)
+
+
+async def test_a_tablets_page_says_who_is_signed_in_and_whose_profile_it_follows(
+        client: httpx.AsyncClient, console: Console, officer: Staff) -> None:
+    report(console, "T1", profile="", signed_in=None)
+    html = (await client.get("/tablets/T1")).text
+    assert "<dt>Signed in</dt><dd>Nobody</dd>" in html
+    assert "<dt>Profile</dt><dd>None while nobody is signed in</dd>" in html
+    report(console, "T1", profile="enhanced", signed_in="A1234BC")
+    html = (await client.get("/tablets/T1")).text
+    assert "<dt>Signed in</dt><dd>A1234BC</dd>" in html
+    assert "<dt>Profile</dt><dd>enhanced</dd>" in html
+    assert (await client.get("/tablets/T1.json")).json()["signed_in"] == "A1234BC"
 
 
 async def test_the_inbox_lists_open_requests_and_a_reply_closes_one(
