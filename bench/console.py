@@ -21,15 +21,14 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import click
 import httpx
 import pyotp
 
-from bench.agent_pool import start_pool, stop_pool, wait_ready
-from bench.lock import _scratch
+from bench.probe import probes, split
+from bench.scratch import scratch
 from bench.stats import Row, ms
 from cellbridge.demo import console_config
 from cellbridge.fleet import fleet, settle, wait_until
@@ -42,7 +41,7 @@ TARGET_RENDER_S = 1.0
 TARGET_PAGE_BYTES = 1024 * 1024
 TARGET_RATIO = 1.2
 AGENTS_PER_PROCESS = 250
-"""Simulated tablets per process (`bench.agent_pool`): one loop cannot bring 2,000 up on a
+"""Simulated tablets per process (`bench.probe`): one loop cannot bring 2,000 up on a
 loaded machine."""
 PASSWORD = "bench-long-password-1"
 REASON = "Reason (shown on the lock screen and audited)"
@@ -148,9 +147,24 @@ def pool_size(tablets: int, processes: int) -> int:
     return processes if processes > 0 else max(1, -(-tablets // AGENTS_PER_PROCESS))
 
 
+async def _gateway_sees_ready(api: httpx.AsyncClient, tablets: int, timeout: float = 300
+                              ) -> None:
+    """Until the gateway sees every tablet online, unlocked and in sync (the view the console
+    and the CLI confirm by)."""
+    ready = 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        views: list[dict[str, Any]] = (await api.get("/v1/tablets")).json()
+        ready = sum(1 for v in views if v["online"] and v["locked"] is False and v["in_sync"])
+        if ready >= tablets:
+            return
+        await asyncio.sleep(1)
+    raise TimeoutError(f"the gateway sees only {ready} of {tablets} tablets ready")
+
+
 @contextlib.asynccontextmanager
-async def simulated(configs: list[Any], processes: int, api: httpx.AsyncClient,
-                    directory: Path) -> AsyncIterator[str]:
+async def simulated(configs: list[Any], processes: int, api: httpx.AsyncClient
+                    ) -> AsyncIterator[str]:
     """The wing's simulated tablets, up and unlocked at the gateway; yields how they ran."""
     if processes <= 1:
         async with fleet(configs) as agents:
@@ -159,14 +173,12 @@ async def simulated(configs: list[Any], processes: int, api: httpx.AsyncClient,
             settle()
             yield "one process"
         return
-    children = start_pool(configs, processes, directory)
-    try:
-        took = await wait_ready(api, len(configs), 1500, children)
-        click.echo(f"console bench: {len(configs)} tablets ready in {took:.0f} s over "
-                   f"{len(children)} processes", err=True)
+    started = time.monotonic()
+    async with probes(*split(configs, processes)) as children:
+        await _gateway_sees_ready(api, len(configs))  # each child saw its own up
+        click.echo(f"console bench: {len(configs)} tablets ready in "
+                   f"{time.monotonic() - started:.0f} s over {len(children)} processes", err=True)
         yield f"{len(children)} processes"
-    finally:
-        stop_pool(children)
 
 
 async def measure(tablets: int, samples: int, map_only: bool = False, processes: int = 0
@@ -176,7 +188,7 @@ async def measure(tablets: int, samples: int, map_only: bool = False, processes:
     `AGENTS_PER_PROCESS`)."""
     from playwright.async_api import async_playwright
 
-    root = _scratch()
+    root = scratch()
     wing = LocalWing(root / "wing", tablets, tls=True, state_root=root / "tablets")
     try:
         wing.start_broker()
@@ -187,12 +199,13 @@ async def measure(tablets: int, samples: int, map_only: bool = False, processes:
         url = f"https://127.0.0.1:{wing.console.port}"
         wing.start_gateway(timeout=120)
         env = {**os.environ, "CELLBRIDGE_GATEWAY_API": str(wing.gateway_api)}
-        configs = [] if map_only else [wing.agent_config(t) for t in wing.tablets]
+        configs = [] if map_only else [wing.agent_config(t, resolved=pool_size(
+            tablets, processes) <= 1) for t in wing.tablets]
         transport = httpx.AsyncHTTPTransport(uds=str(wing.gateway_api))
         pool = 1 if map_only else pool_size(tablets, processes)
         async with (
             httpx.AsyncClient(transport=transport, base_url="http://gateway", timeout=60) as api,
-            simulated(configs, pool, api, root) as how,
+            simulated(configs, pool, api) as how,
             async_playwright() as playwright,
         ):
             made = await _account(api)

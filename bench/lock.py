@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import json
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,6 +33,7 @@ import httpx
 
 from bench import floor, swarm
 from bench.probe import probes, renice, split
+from bench.scratch import scratch
 from bench.stalls import Stalls
 from bench.stats import Row, ms, summary
 from cellbridge.fleet import settle
@@ -44,12 +44,6 @@ from wire import topics
 
 TARGET_ONE_P99_S = 0.05
 TARGET_RATIO = 1.5
-
-
-def _scratch() -> Path:
-    shm = Path("/dev/shm")
-    base = shm if shm.is_dir() else None
-    return Path(tempfile.mkdtemp(prefix="cellbridge-bench-", dir=base))
 
 
 class Wing:
@@ -221,7 +215,7 @@ async def _next_lockdown_version(api: httpx.AsyncClient) -> int:
 
 
 async def measure(tablets: int, samples: int, tls: bool) -> list[Row]:
-    root = _scratch()
+    root = scratch()
     label = "mTLS" if tls else "plain TCP"
     wing = Wing(root, tablets, tls)
     try:

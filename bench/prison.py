@@ -24,10 +24,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import tempfile
 import time
-from pathlib import Path
 
+from bench.scratch import scratch
 from bench.stats import Row, ms, summary
 from cellbridge.fleet import wait_until
 from gateway.desired import LockRequest
@@ -39,12 +38,6 @@ from wire.envelope import private_key_from_pem
 POLL_S = 0.02
 CONFIRM_TIMEOUT_S = 300.0
 WING_NAMES = "ABCDEFGHJKLMNPQRSTUV"
-
-
-def _scratch() -> Path:
-    shm = Path("/dev/shm")
-    return Path(tempfile.mkdtemp(prefix="cellbridge-bench-prison-",
-                                 dir=shm if shm.is_dir() else None))
 
 
 async def _prison_lockdown(rig: PrisonRig) -> tuple[list[float], float]:
@@ -96,7 +89,7 @@ async def _wing_lockdown(rig: PrisonRig, wing: str) -> tuple[list[float], float]
 
 async def _shape(wings: dict[str, int], with_wing_floor: bool
                  ) -> dict[str, tuple[list[float], float]]:
-    root = _scratch()
+    root = scratch("cellbridge-bench-prison-")
     rig = PrisonRig(root, wings)
     rig.start_brokers()
     results = {}
