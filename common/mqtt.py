@@ -17,6 +17,7 @@ import aiomqtt
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from pydantic import Field
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -54,6 +55,9 @@ class BrokerConfig(Settings):
     keepalive: int = 30
     tls: TlsConfig | None = None
     backoff_max_s: float = 30.0
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+    """How long a connect, subscribe or acknowledged publish may wait for the broker before the
+    connection is given up (and retried with backoff)."""
 
 
 def tls_context(tls: TlsConfig) -> ssl.SSLContext:
@@ -106,7 +110,7 @@ def make_client(
         keepalive=broker.keepalive,
         will=will,
         tls_context=tls_context(broker.tls) if broker.tls else None,
-        timeout=10,
+        timeout=broker.timeout_s,
         socket_options=NODELAY,
     )
 
