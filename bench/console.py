@@ -27,8 +27,7 @@ import click
 import httpx
 import pyotp
 
-from agent.config import AgentConfig
-from bench.probe import probes, split
+from bench.probe import patient, probes, split
 from bench.scratch import scratch
 from bench.stats import Row, ms
 from cellbridge.demo import console_config
@@ -44,7 +43,6 @@ TARGET_RATIO = 1.2
 AGENTS_PER_PROCESS = 250
 """Simulated tablets per process (`bench.probe`): one loop cannot bring 2,000 up on a
 loaded machine."""
-SIMULATED_TIMEOUT_S = 120.0
 PASSWORD = "bench-long-password-1"
 REASON = "Reason (shown on the lock screen and audited)"
 
@@ -144,15 +142,6 @@ async def api_lock(api: httpx.AsyncClient, selector: dict[str, Any], reason: str
     return elapsed
 
 
-def slow_machine(config: AgentConfig) -> AgentConfig:
-    """A simulated tablet's patience: a real tablet has a CPU of its own, a simulated one waits
-    behind hundreds of others on this machine's two cores, and at the product's 10 s its connect
-    or subscribe times out, reconnects and joins the queue again (the bring-up never settled at
-    load 15-20). The measures start once every tablet is up, so this changes only the bring-up."""
-    broker = config.broker.model_copy(update={"timeout_s": SIMULATED_TIMEOUT_S})
-    return config.model_copy(update={"broker": broker})
-
-
 def pool_size(tablets: int, processes: int) -> int:
     """Processes for the simulated tablets (0: one per `AGENTS_PER_PROCESS`)."""
     return processes if processes > 0 else max(1, -(-tablets // AGENTS_PER_PROCESS))
@@ -210,7 +199,7 @@ async def measure(tablets: int, samples: int, map_only: bool = False, processes:
         url = f"https://127.0.0.1:{wing.console.port}"
         wing.start_gateway(timeout=120)
         env = {**os.environ, "CELLBRIDGE_GATEWAY_API": str(wing.gateway_api)}
-        configs = [] if map_only else [slow_machine(wing.agent_config(t, resolved=pool_size(
+        configs = [] if map_only else [patient(wing.agent_config(t, resolved=pool_size(
             tablets, processes) <= 1)) for t in wing.tablets]
         transport = httpx.AsyncHTTPTransport(uds=str(wing.gateway_api))
         pool = 1 if map_only else pool_size(tablets, processes)

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from bench import floor
-from bench.probe import probes, split
+from bench.probe import patient, probes, split
 from bench.stats import Row, ms
 from bench.wing_rig import bench_wing
 from cellbridge.fleet import settle, wait_until
@@ -128,7 +128,7 @@ async def _storm(tablets: int, workdir: Path) -> dict[str, float]:
         ids = [c.device_id for c in wing.configs]
         gateway = asyncio.create_task(service.run())
         try:
-            async with probes(*split(wing.configs, TABLET_PROCESSES)):
+            async with probes(*split([patient(c) for c in wing.configs], TABLET_PROCESSES)):
                 await wait_until(lambda: len(service.reported) == tablets, SETTLE_S)
                 settle()
                 broker.kill()
