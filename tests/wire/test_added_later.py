@@ -24,7 +24,7 @@ from wire.documents import (
 from wire.envelope import Accepted, key_id, open_envelope, seal
 from wire.model import WebGrant
 from wire.policy import AppEntry
-from wire.requests import Request
+from wire.requests import Request, RequestReply
 
 NOW = 1_800_000_000_000
 KEY = Ed25519PrivateKey.generate()
@@ -47,6 +47,8 @@ DOCUMENTS: list[AddedLater] = [
     reported(),
     AppEntry(name="Education", version="1.0"),
     Request(id="0" * 32, type="general", text="hello", created=NOW),
+    RequestReply(audience=device_audience("T1"), version=1, issued=NOW, expires=NOW + 60_000,
+                 request="0" * 32, text="yes", by="officer"),
     policy(),
 ]
 
