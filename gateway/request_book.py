@@ -47,6 +47,9 @@ class Copy:
     created: int
     reply: str | None
     by: str | None
+    held: bool = False
+    """The tablet holds the request already and lacks only the answer: a plain reply, as a
+    tablet from before copies reads it."""
 
 
 ASSIGNMENT_COLUMNS = (("assigned_to", "TEXT"), ("assigned_by", "TEXT"), ("assigned_at", "INTEGER"),
@@ -162,7 +165,8 @@ class RequestBook:
                 continue
             marks = _marks(people)
             rows = self._store.read(
-                "SELECT r.id, r.person, r.type, r.text, r.created, r.reply, r.reply_by FROM ("
+                "SELECT r.id, r.person, r.type, r.text, r.created, r.reply, r.reply_by,"
+                " c.request IS NOT NULL FROM ("
                 "  SELECT *, ROW_NUMBER() OVER (PARTITION BY person"
                 "   ORDER BY received DESC, id DESC) AS n"
                 f"  FROM requests WHERE person IN ({marks})) AS r"
@@ -170,7 +174,8 @@ class RequestBook:
                 " WHERE r.n <= ? AND (c.request IS NULL OR (r.reply IS NOT NULL AND"
                 "  c.answered = 0)) ORDER BY r.received, r.id",
                 [*people, device, per_person])
-            owed += [Copy(device, *row) for row in rows]
+            owed += [Copy(device, r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]))
+                     for r in rows]
         return owed
 
     def reply(self, request_id: str, text: str, by: str, now: int) -> Reply | None:

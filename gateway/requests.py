@@ -105,8 +105,11 @@ class RequestDesk:
         await asyncio.gather(*(self._send_copy(c) for c in copies))
 
     async def _send_copy(self, copy: Copy) -> None:
-        asked = Asked.model_validate({"person": copy.person, "type": copy.type,
-                                      "text": copy.text, "created": copy.created})
+        """A copy of the request with its answer; only the answer to a tablet that holds the
+        request (its writer's: an agent from before copies takes that too)."""
+        asked = None if copy.held else Asked.model_validate({
+            "person": copy.person, "type": copy.type, "text": copy.text,
+            "created": copy.created})
         await self._publisher.publish(
             topics.tablet(copy.device, TabletChannel.REPLY),
             self._issuer.reply(copy.device, copy.request, copy.reply, copy.by, self._clock(),

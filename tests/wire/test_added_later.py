@@ -104,3 +104,16 @@ def test_every_added_field_is_a_field_with_a_default(kind: type[AddedLater]) -> 
 def test_a_policy_idle_limit_outside_1_to_240_minutes_is_refused(minutes: int) -> None:
     with pytest.raises(ValueError, match="session_idle_minutes"):
         policy(session_idle_minutes=minutes)
+
+
+def test_a_reply_without_its_author_or_without_an_answer_or_a_request_is_refused() -> None:
+    base = {"audience": device_audience("T1"), "version": 1, "issued": NOW,
+            "expires": NOW + 60_000, "request": "0" * 32}
+    with pytest.raises(ValueError, match="both"):
+        RequestReply.model_validate({**base, "text": "yes", "by": None})
+    with pytest.raises(ValueError, match="asked"):
+        RequestReply.model_validate({**base, "text": None, "by": None})
+    copy = RequestReply.model_validate({**base, "text": None, "by": None, "asked": {
+        "person": "A1234BC", "type": "general", "text": "hello", "created": NOW}})
+    with pytest.raises(ValueError, match="asked"):  # an agent from before copies refuses one
+        older(RequestReply).model_validate_json(copy.model_dump_json())
