@@ -11,6 +11,7 @@ copy); `owed` is what a tablet of their cell still lacks.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,6 +148,20 @@ class RequestBook:
                 [request_id, device, int(answered)])
             if answered:
                 db.execute("UPDATE requests SET reply_delivered = 1 WHERE id = ?", [request_id])
+
+    def wiped(self, device: str, job_id: str) -> bool:
+        """If `job_id` is a wipe of `device` (it succeeded), forget every request the tablet
+        held: its agent erased them, and the people of its cell are sent theirs again. True if
+        it was one."""
+        try:
+            rows = self._store.read("SELECT 1 FROM jobs WHERE id = ? AND device = ?"
+                                    " AND kind = 'wipe'", [job_id, device])
+        except sqlite3.OperationalError:  # a gateway without jobs (a test's store)
+            return False
+        if rows:
+            with self._store.transaction() as db:
+                db.execute("DELETE FROM request_copies WHERE device = ?", [device])
+        return bool(rows)
 
     def owed(self, cells: dict[str, set[str]], per_person: int) -> list[Copy]:
         """For each tablet (`cells`: device → who lives in its cell now), the requests of those

@@ -72,6 +72,10 @@ class RequestDesk:
         if ack.state != "succeeded" or device not in self._fleet.tablets:
             return
         kind, _, request = ack.ref.partition("/")
+        if kind == "job":  # a wipe erased the tablet's requests: its people's come back
+            if await self._io(self._book.wiped, device, request):
+                self._publisher.spawn(self.sync([device]))
+            return
         if kind not in ("reply", "request"):
             return
         if kind == "reply":
