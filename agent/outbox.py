@@ -97,9 +97,6 @@ class Outbox(SqliteFile):
     def mark_delivered(self, request_id: str) -> None:
         self._write("UPDATE requests SET delivered = 1 WHERE id = ?", (request_id,))
 
-    def known(self, request_id: str) -> bool:
-        return bool(self._read("SELECT 1 FROM requests WHERE id = ?", (request_id,)))
-
     def writer(self, request_id: str) -> tuple[str | None] | None:
         """(who wrote it,) for a request kept here (None inside: nobody signed in); None if
         none is."""

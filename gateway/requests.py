@@ -15,6 +15,7 @@ left is sent nothing more of theirs.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -25,6 +26,8 @@ from wire import topics
 from wire.documents import Ack
 from wire.requests import MAX_OPEN, MAX_TEXT, Asked, Request
 from wire.topics import TabletChannel
+
+log = logging.getLogger(__name__)
 
 FOLLOWING = 20
 """A person's newest requests that follow them to a new cell (the shell lists fewer; the
@@ -111,14 +114,17 @@ class RequestDesk:
     async def _send_copy(self, copy: Copy) -> None:
         """A copy of the request with its answer; only the answer to a tablet that holds the
         request (its writer's: an agent from before copies takes that too)."""
-        asked = None if copy.held else Asked.model_validate({
-            "person": copy.person, "type": copy.type, "text": copy.text,
-            "created": copy.created})
-        await self._publisher.publish(
-            topics.tablet(copy.device, TabletChannel.REPLY),
-            self._issuer.reply(copy.device, copy.request, copy.reply, copy.by, self._clock(),
-                               asked),
-            retain=False)
+        try:
+            asked = None if copy.held else Asked.model_validate({
+                "person": copy.person, "type": copy.type, "text": copy.text,
+                "created": copy.created})
+            envelope = self._issuer.reply(copy.device, copy.request, copy.reply, copy.by,
+                                          self._clock(), asked)
+        except ValueError as exc:  # a record the wire cannot carry: never sent, the rest are
+            log.error("request %s cannot be sent to %s: %s", copy.request, copy.device, exc)
+            return
+        await self._publisher.publish(topics.tablet(copy.device, TabletChannel.REPLY), envelope,
+                                      retain=False)
 
     async def republish(self) -> None:
         """On (re)connecting to the broker: every reply not yet acknowledged."""
