@@ -14,8 +14,9 @@ import sqlite3
 from dataclasses import dataclass
 
 from agent.sqlite_file import SqliteFile
+from agent.store import StoreError
 from wire.localapi import MAX_SHOWN_REQUESTS, REQUEST_PREVIEW, RequestView
-from wire.requests import Request
+from wire.requests import Asked, Request
 
 KEEP = 200
 """Requests kept on the tablet; the oldest answered ones are pruned (the gateway keeps them all)."""
@@ -96,8 +97,33 @@ class Outbox(SqliteFile):
     def mark_delivered(self, request_id: str) -> None:
         self._write("UPDATE requests SET delivered = 1 WHERE id = ?", (request_id,))
 
-    def known(self, request_id: str) -> bool:
-        return bool(self._read("SELECT 1 FROM requests WHERE id = ?", (request_id,)))
+    def writer(self, request_id: str) -> tuple[str | None] | None:
+        """(who wrote it,) for a request kept here (None inside: nobody signed in); None if
+        none is."""
+        rows = self._read("SELECT person FROM requests WHERE id = ?", (request_id,))
+        return (rows[0][0],) if rows else None
+
+    def add_copy(self, request_id: str, asked: Asked) -> None:
+        """A person's request written elsewhere (another tablet of their cell, or their last
+        cell's), as the gateway keeps it: delivered already."""
+        self._write(
+            "INSERT OR IGNORE INTO requests (id, type, text, created, person, delivered)"
+            " VALUES (?, ?, ?, ?, ?, 1)",
+            (request_id, asked.type, asked.text, asked.created, asked.person),
+        )
+
+    def forget_others(self, people: set[str]) -> int:
+        """Drop the delivered requests (and replies) of every person not in `people`: they
+        moved out, and theirs follow them. One still waiting to be sent stays until it is.
+        The number dropped."""
+        marks = ",".join("?" * len(people))
+        try:
+            with self._lock, self._conn:
+                return self._conn.execute(
+                    "DELETE FROM requests WHERE person IS NOT NULL AND delivered = 1"
+                    f" AND person NOT IN ({marks})", tuple(people)).rowcount
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
 
     def answer(self, request_id: str) -> Answer | None:
         rows = self._read(

@@ -5,6 +5,10 @@ The same outbox carries the person events (`wire.prisoners.PersonEvent`, `add_ev
 way. Delivery is at-least-once on the wire (a request is marked delivered only after the broker's
 PUBACK, so one sent just before a crash goes again) and exactly-once for staff: the gateway keeps
 a request id once.
+
+A person's requests follow them (`wire.requests`): a copy the gateway sends of one written
+elsewhere is kept as theirs, shown only to them; when a new desired state says they no longer
+live here, what of theirs was delivered is dropped (what still waits is sent first, as theirs).
 """
 
 from __future__ import annotations
@@ -25,7 +29,14 @@ from wire import topics
 from wire.documents import Ack, device_audience
 from wire.envelope import Accepted, Refused
 from wire.localapi import RequestSaved, RequestView, SubmitRequest
-from wire.requests import MAX_OPEN, TOO_MANY_OPEN, Request, RequestReply, reply_ref
+from wire.requests import (
+    MAX_OPEN,
+    TOO_MANY_OPEN,
+    Request,
+    RequestReply,
+    copy_ref,
+    reply_ref,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +44,9 @@ Audit = Callable[[str, str, str, str], Awaitable[None]]
 """(event, topic, reason, detail): the agent's audit trail."""
 
 MAX_HELD_REPLIES = 16
-"""Replies kept while only trusted time can judge them (the oldest is dropped past this: the
-gateway sends an unacknowledged reply again at the tablet's next birth)."""
+"""Replies kept while only trusted time can judge them, and copies of requests of a person this
+tablet does not (yet) know as an occupant (the oldest is dropped past this: the gateway sends an
+unacknowledged reply again at the tablet's next birth)."""
 
 
 class RequestDesk:
@@ -48,7 +60,10 @@ class RequestDesk:
         now_ms: Callable[[], int],
         audit: Audit,
         changed: Callable[[], None],
+        here: Callable[[], set[str] | None] = lambda: None,
     ) -> None:
+        """`here`: who lives in the tablet's cell by its applied desired state (None: not
+        known, e.g. failed closed — no person's request is taken or dropped then)."""
         self._outbox = outbox
         self._device = device
         self._keys = trusted_keys
@@ -64,6 +79,8 @@ class RequestDesk:
         self._views: dict[str | None, tuple[RequestView, ...]] = {}
         self._background = Background(f"{device}: request delivery")
         self._held: list[bytes] = []
+        self._not_yet_here: list[bytes] = []
+        self._here = here
 
     def views(self, person: str | None) -> tuple[RequestView, ...]:
         """The newest requests `person` wrote (None: with nobody signed in), as the shell shows
@@ -147,6 +164,7 @@ class RequestDesk:
                     log.error("%s: cannot mark request delivered: %s", self._device, exc)
                     return
             if pending:
+                await self._forget_others()
                 await self._reload()
             await self._flush_events()
 
@@ -186,30 +204,72 @@ class RequestDesk:
             await self._audit(AuditEvent.HELD, self.topic_reply, "untrusted_clock", verdict.detail)
             return
         if isinstance(verdict, Refused):
-            await self._refuse("?", verdict.reason.value, verdict.detail)
+            await self._refuse(reply_ref("?"), verdict.reason.value, verdict.detail)
             return
         assert isinstance(verdict, Accepted)
         reply = verdict.document
         assert isinstance(reply, RequestReply)
+        asked = reply.asked
+        ref = reply_ref(reply.request) if reply.text is not None else copy_ref(reply.request)
+        here = self._here()
+        if asked is not None and (here is None or asked.person not in here):
+            # Sent after a move, before the desired state naming them here: judged again when
+            # the occupants change (the gateway sends it again at the next birth otherwise).
+            self._not_yet_here = [*self._not_yet_here[-(MAX_HELD_REPLIES - 1):], raw]
+            await self._audit(AuditEvent.HELD, self.topic_reply, "not_an_occupant",
+                              f"request {reply.request}")
+            return
         try:
-            if not await asyncio.to_thread(self._outbox.known, reply.request):
-                await self._refuse(reply.request, "unknown_request",
-                                   "no such request on this tablet")
+            writer = await asyncio.to_thread(self._outbox.writer, reply.request)
+            if writer is None and asked is None:
+                await self._refuse(ref, "unknown_request", "no such request on this tablet")
                 return
-            if await asyncio.to_thread(self._outbox.answer, reply.request) is None:
+            if writer is not None and asked is not None and writer[0] != asked.person:
+                await self._refuse(ref, "wrong_person",
+                                   f"request {reply.request} is another person's here")
+                return
+            changed = False
+            if writer is None and asked is not None:
+                await asyncio.to_thread(self._outbox.add_copy, reply.request, asked)
+                changed = True
+            if reply.text is not None and reply.by is not None and \
+                    await asyncio.to_thread(self._outbox.answer, reply.request) is None:
                 await asyncio.to_thread(
                     self._outbox.set_answer, reply.request, Answer(reply.text, reply.by), raw
                 )
                 await self._audit("applied", self.topic_reply, "", f"reply to {reply.request}")
+                changed = True
+            if changed:
                 await self._reload()
         except StoreError as exc:
             log.error("%s: cannot keep a reply: %s", self._device, exc)
             return  # not acknowledged: the gateway sends it again at the next birth
-        await self._ack(reply_ref(reply.request), "succeeded", "")
+        await self._ack(ref, "succeeded", "")
 
-    async def _refuse(self, request_id: str, reason: str, detail: str) -> None:
+    async def _refuse(self, ref: str, reason: str, detail: str) -> None:
         await self._audit("refused", self.topic_reply, reason, detail)
-        await self._ack(reply_ref(request_id), "rejected", f"{reason}: {detail}")
+        await self._ack(ref, "rejected", f"{reason}: {detail}")
+
+    async def occupants_changed(self) -> None:
+        """A new desired state: the delivered requests of people who left are dropped, and
+        copies held for people not yet known here are judged again."""
+        await self._forget_others()
+        await self._reload()
+        held, self._not_yet_here = self._not_yet_here, []
+        for raw in held:
+            await self.on_reply(raw)
+
+    async def _forget_others(self) -> None:
+        here = self._here()
+        if here is None:
+            return
+        try:
+            dropped = await asyncio.to_thread(self._outbox.forget_others, here)
+        except StoreError as exc:
+            log.error("%s: cannot forget the requests of people who left: %s", self._device, exc)
+            return
+        if dropped:
+            log.info("%s: %d requests of people who left dropped", self._device, dropped)
 
     async def _ack(self, ref: str, state: str, reason: str) -> None:
         client = self._client

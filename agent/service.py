@@ -338,6 +338,12 @@ class Agent:
         desired = None if self._failure else self.desired
         return desired.occupants if desired is not None else Occupants()
 
+    def _living_here(self) -> set[str] | None:
+        """Who lives in the cell by the applied desired state; None without one (or failed
+        closed): the request desk then neither takes nor drops anyone's requests."""
+        desired = None if self._failure else self.desired
+        return None if desired is None else {p.number for p in desired.occupants.people}
+
     def _report(self) -> ReportedState:
         """`reported`: what is applied (nothing, once failed closed) and what it shows."""
         desired, lockdown = (None, None) if self._failure else (self.desired, self.lockdown)
@@ -390,6 +396,8 @@ class Agent:
             self._updates.desired_changed(document)
         if self._people is not None and isinstance(document, DesiredState):
             await self._people.occupants_changed()
+        if self._requests is not None and isinstance(document, DesiredState):
+            await self._requests.occupants_changed()
         if self._jobs is not None and isinstance(document, DesiredState):
             await self._jobs.desired_applied(document.version)
         became_trusted = self._feed_policy(route.kind)
@@ -510,7 +518,7 @@ class Agent:
             outbox = await asyncio.to_thread(Outbox, self.config.state_dir / "requests.db")
             desk = RequestDesk(outbox, device=self.config.device_id, trusted_keys=self._keys,
                                judge=self._judge, now_ms=self._now_ms, audit=self._audit.warn,
-                               changed=self._shell.refresh)
+                               changed=self._shell.refresh, here=self._living_here)
             await desk.load()
         except StoreError as exc:
             log.error("%s: request outbox unreadable: %s", self.config.device_id, exc)

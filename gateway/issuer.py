@@ -34,7 +34,7 @@ from wire.documents import (
 )
 from wire.envelope import private_key_from_pem, seal
 from wire.policy import WingPolicy, policy_hash
-from wire.requests import RequestReply
+from wire.requests import Asked, RequestReply
 
 log = logging.getLogger(__name__)
 
@@ -176,11 +176,13 @@ class Issuer:
         return seal(SignedTime(audience=wing_audience(self.wing), version=self._time_version,
                                issued=now, expires=now + valid_ms), self._key)
 
-    def reply(self, device: str, request: str, text: str, by: str, now: int) -> bytes:
-        """A staff reply to a tablet's request, signed when sent (so it is always in date)."""
+    def reply(self, device: str, request: str, text: str | None, by: str | None, now: int,
+              asked: Asked | None = None) -> bytes:
+        """A staff reply to a tablet's request (or a copy of a person's request, `asked`, with
+        its reply if any), signed when sent (so it is always in date)."""
         self._reply_version = max(now, self._reply_version + 1)
         return seal(RequestReply(
             audience=device_audience(device), version=self._reply_version, issued=now,
-            expires=now + self.ttl_ms, request=request, text=text, by=by,
+            expires=now + self.ttl_ms, request=request, text=text, by=by, asked=asked,
         ), self._key)
 

@@ -26,6 +26,7 @@ from gateway.parts import Parts
 from gateway.prisoner_book import LEFT, BookRefusal, Prisoner, PrisonerBook
 from gateway.prisoner_roll import BadRow, is_utf8, parse_roll, plan_roll
 from gateway.prisoner_roll import left as left_record
+from gateway.requests import RequestDesk
 from gateway.store import Audit
 from gateway.web_grants import WebAccess
 from wire.documents import ReportedState
@@ -68,7 +69,7 @@ class UnknownPrisoner(Exception):
 
 class Prisoners:
     def __init__(self, parts: Parts, inbound: Inbound, web: WebAccess,
-                 retention_days: int = 365) -> None:
+                 requests: RequestDesk | None = None, retention_days: int = 365) -> None:
         self._parts = parts
         self._fleet = parts.fleet
         self._issuer = parts.issuer
@@ -86,18 +87,33 @@ class Prisoners:
         web.person_changed = lambda number: self.refresh(f"web grants of {number} changed")
         web.present = lambda number: number in self.people and \
             self.people[number].status == "in_cell"
+        self._requests = requests
+        if requests is not None:  # a person's requests follow them to their cell's tablets
+            requests.occupants = self.in_cell
+            requests.cell_of = self.cell_of
 
     # -- what tablets are told -------------------------------------------------------------
+
+    def _living_in(self, cell: str) -> list[Prisoner]:
+        """The cell's people as its tablets are told of them (at most MAX_OCCUPANTS)."""
+        return sorted((p for p in self.people.values()
+                       if p.status == "in_cell" and p.cell == cell),
+                      key=lambda p: p.number)[:MAX_OCCUPANTS]
+
+    def in_cell(self, cell: str) -> set[str]:
+        return {p.number for p in self._living_in(cell)}
+
+    def cell_of(self, number: str) -> str | None:
+        person = self.people.get(number)
+        return person.cell if person is not None and person.status == "in_cell" else None
 
     def occupants(self, cell: str, now: int) -> Occupants:
         """The cell's people as its tablets are told: each with their web grants in effect or
         starting later at `now` (their Web app lists them while they are signed in)."""
-        people = sorted((p for p in self.people.values()
-                         if p.status == "in_cell" and p.cell == cell), key=lambda p: p.number)
         return Occupants(people=tuple(
             p.occupant().model_copy(update={
                 "web_grants": self._web.carried(p.number, now, "prisoner")})
-            for p in people[:MAX_OCCUPANTS]))
+            for p in self._living_in(cell)))
 
     def _stale(self, now: int) -> list[str]:
         """The tablets whose desired state names other occupants than their cell has now."""
@@ -128,8 +144,15 @@ class Prisoners:
 
         await self._issuer.issue(plan)
         if devices:
-            self._parts.publisher.spawn(self._parts.publisher.desired(*devices))
+            self._parts.publisher.spawn(self._send(devices))
         return devices
+
+    async def _send(self, devices: list[str]) -> None:
+        """The new desired states, then what the new occupants' requests the tablets lack (in
+        that order: a tablet takes a person's requests once they are among its occupants)."""
+        await self._parts.publisher.desired(*devices)
+        if self._requests is not None:
+            await self._requests.sync(devices)
 
     # -- staff actions ---------------------------------------------------------------------
 

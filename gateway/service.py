@@ -84,12 +84,11 @@ class GatewayService:
         if unissued:
             issuer.issue_now(self._first_desired(unissued, now))
         self.inbound = inbound = Inbound(config, fleet, store, io, clock)
-        revoked = inbound.revoked
         self.publisher = publisher = Publisher(config, issuer, fleet, clock)
         self.link = BrokerLink()
         self.link.disconnected(now)
-        self.revoked_sessions = None if revoked is None else RevokedSessions(
-            revoked, publisher, self._audit, clock)
+        self.revoked_sessions = None if inbound.revoked is None else RevokedSessions(
+            inbound.revoked, publisher, self._audit, clock)
         self.beacon = TimeBeacon(issuer, publisher, clock, config.time_beacon_s)
         self.renewal = Renewal(config, issuer, fleet, publisher, clock)
         parts = Parts(config.wing, fleet, issuer, publisher, store, io, clock)
@@ -99,7 +98,8 @@ class GatewayService:
         self.rollouts = RolloutManager(config.state_dir / "rollouts.json", parts,
                                        config.repository.dir if config.repository else None)
         self.web = WebAccess(parts)
-        self.prisoners = Prisoners(parts, inbound, self.web, config.prisoner_retention_days)
+        self.prisoners = Prisoners(parts, inbound, self.web, self.requests,
+                                   config.prisoner_retention_days)
         self.browsing = BrowsingRecord(
             store, io, config.web.log_retention_days if config.web else RETENTION_DAYS)
         self.retention = None if config.audit_keep_days is None else AuditRetention(

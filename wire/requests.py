@@ -9,15 +9,21 @@ A `RequestReply` goes gateway → tablet on `tablet/{id}/reply` (QoS 1, not reta
 every gateway document. The tablet keeps one reply per request id (a re-delivery is no change) and
 acknowledges it with `Ack(ref="reply/<request id>", state="succeeded")`; the gateway sends again,
 on every birth of the tablet, each reply not yet acknowledged.
+
+A request a signed-in person wrote is theirs, not the tablet's: the gateway keeps it for them and
+gives a copy (`RequestReply.asked`, with staff's answer once there is one) to each tablet of the
+cell they live in now — after a move, the new cell's tablets get their earlier requests and every
+later reply, and the old cell's tablets forget them. A tablet acknowledges a copy without an
+answer with `Ack(ref="request/<request id>")`.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import StringConstraints
+from pydantic import StringConstraints, model_validator
 
-from wire.documents import AddedLater, Millis, Name, SignedBody
+from wire.documents import AddedLater, Document, Millis, Name, SignedBody
 from wire.prisoners import PrisonNumber
 
 REQUEST_TYPES: tuple[str, ...] = (
@@ -56,15 +62,48 @@ class Request(AddedLater):
     MAX_BYTES: ClassVar[int] = 16 * 1024
 
 
-class RequestReply(SignedBody):
-    """Staff's answer to one request, for the tablet that sent it."""
+class Asked(Document):
+    """A person's request as the gateway keeps it: what a tablet of their cell needs to show it
+    to them when it did not write it itself (they moved, or the cell has a second tablet)."""
+
+    person: PrisonNumber
+    type: RequestType
+    text: RequestText
+    created: Millis
+
+
+class RequestReply(SignedBody, AddedLater):
+    """Staff's answer to one request, for the tablet that sent it; or, for a person's request
+    (`asked` set), a copy of it for a tablet of the cell they live in now, with staff's answer
+    (`text`, `by`) once there is one."""
+
+    ADDED_LATER = frozenset({"asked"})
 
     type: Literal["request_reply"] = "request_reply"
     request: RequestId
-    text: RequestText
-    by: Name
+    text: RequestText | None
+    """None: not answered yet (only in a copy: `asked` is set)."""
+    by: Name | None
+    asked: Asked | None = None
+
+    MAX_BYTES: ClassVar[int] = 48 * 1024
+    """Two texts of `MAX_TEXT` characters, each escaped at worst."""
+
+    @model_validator(mode="after")
+    def _answer_or_copy(self) -> RequestReply:
+        if (self.text is None) != (self.by is None):
+            raise ValueError("a reply has both its text and who wrote it")
+        if self.text is None and self.asked is None:
+            raise ValueError("a reply without an answer must carry the request (asked)")
+        return self
 
 
 def reply_ref(request_id: str) -> str:
     """The `Ack.ref` a tablet uses for a reply it stored (or refused)."""
     return f"reply/{request_id}"
+
+
+def copy_ref(request_id: str) -> str:
+    """The `Ack.ref` a tablet uses for a copy of a person's request, not answered yet, that it
+    stored (or refused)."""
+    return f"request/{request_id}"

@@ -67,7 +67,9 @@ def reply(request_id: str, text: str, by: str | None, api_path: Path, as_json: b
     if as_json:
         show_json(result)
     else:
-        say(f"reply to {request_id} sent to {result['device']}")
+        to = result.get("sent_to", [result["device"]])
+        say(f"reply to {request_id} sent to {', '.join(to)}" if to else
+            f"reply to {request_id} kept: its writer lives in no cell of this wing now")
 
 
 @requests.command(name="assign")

@@ -38,6 +38,7 @@ from wire.localapi import (
     SubmitRequest,
 )
 from wire.prisoners import MAX_ATTEMPTS, LessonState, Occupant, Occupants, Settings
+from wire.requests import Asked, RequestReply
 from wire.schedule import utc_ms
 from wire.topics import WING_POLICY, WING_TIME
 
@@ -603,3 +604,46 @@ def test_a_wipe_erases_chosen_pins_and_lesson_steps_and_keeps_the_attempt_count(
     assert reopened.unechoed_lessons("A1234BC") == {}
     store.close()
     reopened.close()
+
+
+def copy_of(request_id: str, number: str, text: str, answer: str | None = None) -> RequestReply:
+    """The gateway's copy of `number`'s request (with staff's answer, if given)."""
+    issued = EVENING - 60_000
+    return RequestReply(
+        audience=device_audience(DEVICE), version=issued, issued=issued,
+        expires=issued + 30 * 86_400_000, request=request_id, text=answer,
+        by="officer" if answer else None,
+        asked=Asked(person=number, type="general", text=text, created=issued))
+
+
+def kept_requests(cell: Cell) -> set[tuple[str, str | None, str | None]]:
+    with sqlite3.connect(cell.agent.config.state_dir / "requests.db") as db:
+        return set(db.execute("SELECT text, person, reply FROM requests"))
+
+
+async def test_a_copy_of_a_persons_request_waits_until_they_live_here_and_shows_only_to_them(
+    cell: Cell
+) -> None:
+    john = occupant(JOHN, "John S.", "482913", credential="pin")
+    anna = occupant(ANNA, "Anna K.", "771203", credential="pin")
+    await cell.desired(anna)
+    for copy in (copy_of("a" * 32, JOHN, "John's, from his last cell", "Yes"),
+                 copy_of("b" * 32, ANNA, "Anna's, from the other tablet")):
+        await cell.gateway.publish(f"tablet/{DEVICE}/reply", cell.signer.seal(copy), qos=1)
+    # Handled in order: once Anna's copy is kept, John's was judged (he does not live here yet).
+    await wait_until(lambda: ("Anna's, from the other tablet", ANNA, None) in kept_requests(cell))
+    assert not any(person == JOHN for _, person, _ in kept_requests(cell))
+
+    await cell.desired(john, anna)  # John moves in: his copy is judged again and kept
+
+    await wait_until(lambda: ("John's, from his last cell", JOHN, "Yes") in kept_requests(cell))
+    await cell.sign_in(JOHN, "482913")
+    assert [(r.text, r.status, r.reply) for r in cell.state.requests] == [
+        ("John's, from his last cell", "answered", "Yes")]
+    await cell.ask(SignOutRequest(op="sign_out"))
+    await cell.sign_in(ANNA, "771203")
+    assert [r.text for r in cell.state.requests] == ["Anna's, from the other tablet"]
+
+    await cell.desired(anna)  # John moves out again: what of his was delivered leaves with him
+
+    await wait_until(lambda: not any(p == JOHN for _, p, _ in kept_requests(cell)))

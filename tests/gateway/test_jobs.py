@@ -7,9 +7,11 @@ job not taken) are checked on the store with an explicit clock."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,10 +20,13 @@ import pytest
 
 from gateway.job_book import APPROVE_WITHIN_MS, FINISH_WITHIN_MS, JobBook, JobConflict
 from gateway.store import Store
+from tests.gateway.tablet_peer import TabletPeer
 from tests.support.agents import AgentProcess, write_agent_config
 from tests.support.broker import WingBroker
 from tests.support.gateway import Gateway
 from tests.support.os_accounts import Account, MakeAccount, as_account, needs_root
+from wire.requests import Request
+from wire.topics import TabletChannel
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -210,3 +215,38 @@ def test_a_tablets_late_word_replaces_the_gateways_unknown(tmp_path: Path) -> No
     assert book.mark(job.id, "T1", "succeeded", "", 6000 + FINISH_WITHIN_MS)
     assert book.get(job.id).state == "succeeded"  # type: ignore[union-attr]
     assert not book.mark(job.id, "T1", "failed", "", 7000 + FINISH_WITHIN_MS)  # final now
+
+
+@needs_root
+async def test_a_wiped_tablet_is_given_its_occupants_requests_again(
+    wing: tuple[Gateway, AgentProcess, Path], broker: WingBroker, make_account: MakeAccount,
+    staff_group: str
+) -> None:
+    """John lives in C1 (T1, the agent, and T2); his request written on T2 is copied to T1. A
+    wipe erases T1's copy; the gateway then sends it again (docs/prisoners.md)."""
+    gateway, agent, _shell = wing
+    added = await gateway.astaff("prisoner", "add", "A1234BC", "--name", "John Smith",
+                                 "--cell", "C1")
+    assert added.returncode == 0, added.stderr
+    request = Request(id=uuid.uuid4().hex, type="general", text="John's, from T2",
+                      created=int(time.time() * 1000), person="A1234BC")
+    async with TabletPeer(broker.host, broker.port, "T2", gateway.wing, gateway.trusted_keys,
+                          tls=broker.context(broker.tablet_tls("T2"))) as t2:
+        await t2.publish(TabletChannel.REQUEST, request.model_dump_json().encode())
+        await asyncio.to_thread(agent.wait_for, lambda _s: kept(agent) == {request.id}, 60)
+        alice, bob = make_account(staff_group), make_account(staff_group)
+        asked = await asyncio.to_thread(run, alice, gateway, "wipe", "--device", "T1",
+                                        "--reason", "handed back")
+        await asyncio.to_thread(run, bob, gateway, "wipe", "approve", asked["id"])
+        await asyncio.to_thread(wait_state, gateway, asked["id"], "succeeded")
+
+        await asyncio.to_thread(agent.wait_for, lambda _s: kept(agent) == {request.id}, 60)
+
+
+def kept(agent: AgentProcess) -> set[str]:
+    """The ids of the requests the agent keeps (none if its outbox is not there)."""
+    try:
+        with sqlite3.connect(f"file:{agent.state_dir / 'requests.db'}?mode=ro", uri=True) as db:
+            return {row[0] for row in db.execute("SELECT id FROM requests")}
+    except sqlite3.Error:
+        return set()

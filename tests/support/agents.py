@@ -30,6 +30,7 @@ from tests.support.broker import WingBroker
 from wire.documents import (
     DesiredState,
     LockOrder,
+    SignedBody,
     SignedTime,
     WingLockdown,
     device_audience,
@@ -122,7 +123,7 @@ class TestSigner:
             audience=wing_audience(wing), version=issued, issued=issued, expires=issued + 60_000
         )
 
-    def seal(self, document: DesiredState | WingLockdown | SignedTime) -> bytes:
+    def seal(self, document: SignedBody) -> bytes:
         return seal(document, self.key)
 
 

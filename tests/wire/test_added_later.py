@@ -24,7 +24,7 @@ from wire.documents import (
 from wire.envelope import Accepted, key_id, open_envelope, seal
 from wire.model import WebGrant
 from wire.policy import AppEntry
-from wire.requests import Request
+from wire.requests import Request, RequestReply
 
 NOW = 1_800_000_000_000
 KEY = Ed25519PrivateKey.generate()
@@ -47,6 +47,8 @@ DOCUMENTS: list[AddedLater] = [
     reported(),
     AppEntry(name="Education", version="1.0"),
     Request(id="0" * 32, type="general", text="hello", created=NOW),
+    RequestReply(audience=device_audience("T1"), version=1, issued=NOW, expires=NOW + 60_000,
+                 request="0" * 32, text="yes", by="officer"),
     policy(),
 ]
 
@@ -102,3 +104,16 @@ def test_every_added_field_is_a_field_with_a_default(kind: type[AddedLater]) -> 
 def test_a_policy_idle_limit_outside_1_to_240_minutes_is_refused(minutes: int) -> None:
     with pytest.raises(ValueError, match="session_idle_minutes"):
         policy(session_idle_minutes=minutes)
+
+
+def test_a_reply_without_its_author_or_without_an_answer_or_a_request_is_refused() -> None:
+    base = {"audience": device_audience("T1"), "version": 1, "issued": NOW,
+            "expires": NOW + 60_000, "request": "0" * 32}
+    with pytest.raises(ValueError, match="both"):
+        RequestReply.model_validate({**base, "text": "yes", "by": None})
+    with pytest.raises(ValueError, match="asked"):
+        RequestReply.model_validate({**base, "text": None, "by": None})
+    copy = RequestReply.model_validate({**base, "text": None, "by": None, "asked": {
+        "person": "A1234BC", "type": "general", "text": "hello", "created": NOW}})
+    with pytest.raises(ValueError, match="asked"):  # an agent from before copies refuses one
+        older(RequestReply).model_validate_json(copy.model_dump_json())
