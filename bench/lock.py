@@ -32,7 +32,7 @@ import click
 import httpx
 
 from bench import floor, swarm
-from bench.probe import probes, renice, split
+from bench.probe import patient, probes, renice, split
 from bench.scratch import scratch
 from bench.stalls import Stalls
 from bench.stats import Row, ms, summary
@@ -225,7 +225,7 @@ async def measure(tablets: int, samples: int, tls: bool) -> list[Row]:
         wing.local.start_gateway()
         transport = httpx.AsyncHTTPTransport(uds=str(wing.local.gateway_api))
         probing = wing.local.tablets[-PROBES:]
-        rest = [wing.local.agent_config(t, resolved=False) for t in wing.local.tablets
+        rest = [patient(wing.local.agent_config(t, resolved=False)) for t in wing.local.tablets
                 if t not in probing]
         async with (
             httpx.AsyncClient(transport=transport, base_url="http://gateway", timeout=180) as api,

@@ -4,7 +4,8 @@ in one run (issue 20's benchmark, bounded by default).
 The prison (`tests/prison/rig.py`, as the prison tests run it): real mosquitto per wing with the
 generated bridge section, a real prison broker, each bridge through the rig's TCP relay (a
 thread per direction: one extra local hop), and in this one process the prison service, every
-wing gateway and every tablet's `Agent`. Measured, for each shape:
+wing gateway and every tablet's `Agent` (beyond `IN_PROCESS_MAX` tablets the agents run in child
+processes, `bench.probe`, `PER_PROCESS` each). Measured, for each shape:
 
 - prison lockdown: `issue_lockdown` into the prison store; per tablet, the time until the prison
   view shows it confirmed (its wing answered the command and the tablet's bridged `reported`
@@ -25,7 +26,11 @@ import asyncio
 import contextlib
 import shutil
 import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 
+from agent.config import AgentConfig
+from bench.probe import patient, probes, split
 from bench.scratch import scratch
 from bench.stats import Row, ms, summary
 from cellbridge.fleet import wait_until
@@ -38,6 +43,8 @@ from wire.envelope import private_key_from_pem
 POLL_S = 0.02
 CONFIRM_TIMEOUT_S = 300.0
 WING_NAMES = "ABCDEFGHJKLMNPQRSTUV"
+IN_PROCESS_MAX = 400
+PER_PROCESS = 500
 
 
 async def _prison_lockdown(rig: PrisonRig) -> tuple[list[float], float]:
@@ -87,14 +94,22 @@ async def _wing_lockdown(rig: PrisonRig, wing: str) -> tuple[list[float], float]
     return samples, max(samples)
 
 
-async def _shape(wings: dict[str, int], with_wing_floor: bool
+def _tablets_in(processes: int
+                ) -> Callable[[list[AgentConfig]], AbstractAsyncContextManager[object]] | None:
+    """Run the tablets in `processes` child processes (`bench.probe`; 0: in this one)."""
+    if processes <= 0:
+        return None
+    return lambda configs: probes(*split([patient(c) for c in configs], processes))
+
+
+async def _shape(wings: dict[str, int], with_wing_floor: bool, processes: int = 0
                  ) -> dict[str, tuple[list[float], float]]:
     root = scratch("cellbridge-bench-prison-")
     rig = PrisonRig(root, wings)
     rig.start_brokers()
     results = {}
     try:
-        async with rig.running():
+        async with rig.running(tablets=_tablets_in(processes)):
             for wing in rig.wings:
                 await rig.wait_link(wing, up=True, timeout=120)
             assert rig.service is not None
@@ -128,16 +143,20 @@ def _rows(name: str, samples: list[float], total: float, floor: float | None) ->
 
 
 def run(wings: int = 8, per_wing: int = 25) -> list[Row]:
-    """`wings` bridged wings of `per_wing` tablets, then one wing of `wings * per_wing`."""
-    many = {WING_NAMES[i]: per_wing for i in range(wings)}
-    spread = asyncio.run(_shape(many, with_wing_floor=False))
-    single = asyncio.run(_shape({"A": wings * per_wing}, with_wing_floor=True))
-    floor = single["wing"][1]
+    """`wings` bridged wings of `per_wing` tablets, then one wing of `wings * per_wing`; the
+    tablets in this process up to `IN_PROCESS_MAX`, beyond it in child processes of
+    `PER_PROCESS` each (a process's descriptors and one loop do not stretch to thousands)."""
     n = wings * per_wing
+    processes = 0 if n <= IN_PROCESS_MAX else -(-n // PER_PROCESS)
+    many = {WING_NAMES[i]: per_wing for i in range(wings)}
+    spread = asyncio.run(_shape(many, with_wing_floor=False, processes=processes))
+    single = asyncio.run(_shape({"A": n}, with_wing_floor=True, processes=processes))
+    floor = single["wing"][1]
+    where = f"; tablets in {processes} processes" if processes else ""
     return [
-        *_rows(f"wing lockdown, 1 wing × {n} (no prison)", *single["wing"], None),
-        *_rows(f"prison lockdown, 1 wing × {n}", *single["prison"], floor),
-        *_rows(f"prison lockdown, {wings} wings × {per_wing}", *spread["prison"], floor),
+        *_rows(f"wing lockdown, 1 wing × {n} (no prison{where})", *single["wing"], None),
+        *_rows(f"prison lockdown, 1 wing × {n}{where}", *single["prison"], floor),
+        *_rows(f"prison lockdown, {wings} wings × {per_wing}{where}", *spread["prison"], floor),
     ]
 
 

@@ -10,7 +10,8 @@ import contextlib
 import os
 import shutil
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 from agent.config import AgentConfig, apply_enrolment
@@ -128,15 +129,18 @@ class PrisonRig:
             lockdown_coalesce_s=0.2,
         )
 
-    def agent_config(self, wing: str, tablet: str) -> AgentConfig:
+    def agent_config(self, wing: str, tablet: str, *, resolved: bool = True) -> AgentConfig:
+        """`resolved`: with the enrolment bundle applied, for an in-process `Agent`; otherwise as
+        a configuration file says it (for agents in another process, which apply it there)."""
         broker = self.brokers[wing]
         directory = self.root / wing / "tablets" / tablet
-        return apply_enrolment(AgentConfig.model_validate({
+        config = AgentConfig.model_validate({
             "device_id": tablet, "wing": wing, "state_dir": directory / "state",
             "socket": Path(f"/tmp/cb-pr-{os.getpid()}-{id(self) & 0xFFFF:x}-{tablet}.sock"),
             "broker": BrokerConfig(host=broker.host, port=broker.port, backoff_max_s=1.0),
             "enrolment_bundle": self.demos[wing].bundle(tablet),
-        }))
+        })
+        return apply_enrolment(config) if resolved else config
 
     async def cli(self, *args: str) -> tuple[int, str]:
         """`cellbridge prison ARGS --config …` in a child process: (exit code, output)."""
@@ -151,9 +155,12 @@ class PrisonRig:
     # -- running -----------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def running(self, connect_timeout_s: float = 30
-                      ) -> AsyncIterator[dict[str, list[Agent]]]:
-        """The prison service, every gateway and every tablet, until the block ends."""
+    async def running(self, connect_timeout_s: float = 30,
+                      tablets: Callable[[list[AgentConfig]], AbstractAsyncContextManager[object]]
+                      | None = None) -> AsyncIterator[dict[str, list[Agent]]]:
+        """The prison service, every gateway and every tablet, until the block ends.
+        `tablets`: runs the tablets elsewhere (given their unresolved configurations; ready when
+        its block starts) instead of as `Agent`s in this process, which then yields none."""
         self.service = PrisonService(self.service_config())
         self.gateways = {w: GatewayService(self.gateway_config(w)) for w in self.wings}
         self.service_task = asyncio.create_task(self.service.run())
@@ -161,6 +168,12 @@ class PrisonRig:
         tasks += [asyncio.create_task(g.run()) for g in self.gateways.values()]
         try:
             async with contextlib.AsyncExitStack() as stack:
+                if tablets is not None:
+                    await stack.enter_async_context(tablets([
+                        self.agent_config(w, t, resolved=False)
+                        for w in self.wings for t in self.tablets[w]]))
+                    yield {}
+                    return
                 by_wing = {w: await stack.enter_async_context(fleet(  # each wing its own key
                     [self.agent_config(w, t) for t in self.tablets[w]])) for w in self.wings}
                 agents = [a for wing in by_wing.values() for a in wing]
