@@ -92,15 +92,29 @@ def _canonical_dump(value: Any) -> bytes:
     ).encode("utf-8")
 
 
+_LEAVES = frozenset({str, int, bool, type(None)})
+
+
 def _reject_floats(value: Any) -> None:
-    if isinstance(value, float):
-        raise ValueError("floats are not allowed in signed documents")
-    if isinstance(value, dict):
-        for item in value.values():
-            _reject_floats(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            _reject_floats(item)
+    """Walks `value` without recursion, by exact type first: a policy holds thousands of
+    leaves, and this runs before every signature and every policy hash."""
+    pending = [value]
+    pop, extend = pending.pop, pending.extend
+    while pending:
+        item = pop()
+        kind = type(item)
+        if kind in _LEAVES:
+            continue
+        if kind is dict:
+            extend(item.values())
+        elif kind is list or kind is tuple:
+            extend(item)
+        elif isinstance(item, float):
+            raise ValueError("floats are not allowed in signed documents")
+        elif isinstance(item, dict):
+            extend(item.values())
+        elif isinstance(item, list | tuple):
+            extend(item)
 
 
 def key_id(public_key: Ed25519PublicKey) -> str:

@@ -31,12 +31,28 @@ class Document(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
+_ADDED_DEFAULTS: dict[type, tuple[tuple[str, Any], ...]] = {}
+"""Each `AddedLater` class's added fields with their defaults, made once per class: asking
+pydantic for a default (`get_default`) inspects the default factory's signature every time,
+and every dump of such a document asks for each field (a policy dump asks once per app entry
+too, and every `reported` a tablet sends asks again)."""
+
+
+def _added_defaults(cls: type[AddedLater]) -> tuple[tuple[str, Any], ...]:
+    found = _ADDED_DEFAULTS.get(cls)
+    if found is None:
+        fields = cls.model_fields
+        found = _ADDED_DEFAULTS[cls] = tuple(
+            (name, fields[name].get_default(call_default_factory=True))
+            for name in sorted(cls.ADDED_LATER))
+    return found
+
+
 def _without_added_defaults(self: Any, handler: SerializerFunctionWrapHandler) -> Any:
     data = handler(self)
     if isinstance(data, dict):
-        fields = type(self).model_fields
-        for name in self.ADDED_LATER:
-            if getattr(self, name) == fields[name].get_default(call_default_factory=True):
+        for name, default in _added_defaults(type(self)):
+            if getattr(self, name) == default:
                 data.pop(name, None)
     return data
 

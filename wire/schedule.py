@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
-from wire.policy import WEEKDAYS, Window, WingPolicy
+from wire.policy import WEEKDAYS, Window, WingPolicy, local_datetime
 
 Kind = Literal["open", "curfew", "lockdown"]
 State = Literal["open", "warning", "curfew", "lockdown", "unknown"]
@@ -96,10 +96,13 @@ class Decision:
 
 def local_instant(tz: zoneinfo.ZoneInfo, day: date, minute: int) -> int:
     """The first instant (unix ms) at which the local clock shows `minute` of `day` or later."""
-    naive = datetime(day.year, day.month, day.day, minute // 60, minute % 60)
-    first = int(naive.replace(tzinfo=tz, fold=0).timestamp())
-    if datetime.fromtimestamp(first, tz).replace(tzinfo=None) == naive:
-        return first * 1000
+    hour, minutes = divmod(minute, 60)
+    first = int(datetime(day.year, day.month, day.day, hour, minutes, tzinfo=tz).timestamp())
+    back = datetime.fromtimestamp(first, tz)
+    if (back.minute == minutes and back.hour == hour and back.day == day.day
+            and back.month == day.month and back.year == day.year and back.second == 0):
+        return first * 1000  # the clock shows it (nearly always: no time needs skipping)
+    naive = datetime(day.year, day.month, day.day, hour, minutes)
     # A time the clock skips: find the instant the clock jumps past it.
     second = int(naive.replace(tzinfo=tz, fold=1).timestamp())
     lo, hi = min(first, second), max(first, second)
@@ -113,7 +116,7 @@ def local_instant(tz: zoneinfo.ZoneInfo, day: date, minute: int) -> int:
 
 
 def _parse_local(value: str) -> tuple[date, int]:
-    moment = datetime.strptime(value, "%Y-%m-%dT%H:%M")
+    moment = local_datetime(value)
     return moment.date(), moment.hour * 60 + moment.minute
 
 
@@ -206,9 +209,15 @@ class Schedule:
         for s in spans:
             cuts.update((s.start, s.end))
         points = sorted(c for c in cuts if lo <= c <= hi)
+        # How many curfews cover an instant: those started by it less those ended by it (each
+        # curfew ends no earlier than it starts); two bisects instead of a scan of them all.
+        curfew_starts = sorted(a for a, _ in curfews)
+        curfew_ends = sorted(b for _, b in curfews)
         segments: list[Segment] = []
         for a, b in itertools.pairwise(points):
-            kind, label = self._regime_at(a, curfews, spans)
+            in_curfew = (bisect.bisect_right(curfew_starts, a)
+                         > bisect.bisect_right(curfew_ends, a))
+            kind, label = self._regime_at(a, in_curfew, spans)
             if segments and segments[-1].kind == kind and segments[-1].label == label:
                 segments[-1] = Segment(segments[-1].start, b, kind, label)
             else:
@@ -220,9 +229,7 @@ class Schedule:
         return timeline
 
     @staticmethod
-    def _regime_at(
-        at: int, curfews: list[tuple[int, int]], spans: list[Segment]
-    ) -> tuple[Kind, str]:
+    def _regime_at(at: int, in_curfew: bool, spans: list[Segment]) -> tuple[Kind, str]:
         for span in spans:
             if span.kind == "lockdown" and span.start <= at < span.end:
                 return "lockdown", span.label
@@ -232,7 +239,7 @@ class Schedule:
                 return "curfew", span.label
         if overrides:
             return "open", overrides[0].label
-        if any(a <= at < b for a, b in curfews):
+        if in_curfew:
             return "curfew", CURFEW_LABEL
         return "open", OPEN_LABEL
 

@@ -7,7 +7,7 @@ sample regime: Sunday-Thursday nights 22:00-07:00, Friday and Saturday nights 23
 from __future__ import annotations
 
 import zoneinfo
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 
@@ -271,3 +271,43 @@ def test_an_unknown_profile_gets_only_the_always_allowed_apps() -> None:
 def test_an_app_outside_the_catalogue_is_never_allowed() -> None:
     decision = ORDINARY.decide("enhanced", WEDNESDAY_EVENING)
     assert not decision.app("shell").allowed
+
+
+def _first_instant_by_round_trip(tz: zoneinfo.ZoneInfo, day: date, minute: int) -> int:
+    """`local_instant` as first written (the naive time's round trip through the zone): the
+    oracle for the quicker one."""
+    naive = datetime(day.year, day.month, day.day, minute // 60, minute % 60)
+    first = int(naive.replace(tzinfo=tz, fold=0).timestamp())
+    if datetime.fromtimestamp(first, tz).replace(tzinfo=None) == naive:
+        return first * 1000
+    second = int(naive.replace(tzinfo=tz, fold=1).timestamp())
+    lo, hi = min(first, second), max(first, second)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if datetime.fromtimestamp(mid, tz).replace(tzinfo=None) >= naive:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo * 1000
+
+
+@pytest.mark.parametrize(("zone", "day"), [
+    ("Europe/London", date(2026, 3, 29)), ("Europe/London", date(2026, 10, 25)),
+    ("Australia/Lord_Howe", date(2026, 4, 5)), ("Australia/Lord_Howe", date(2026, 10, 4)),
+    ("America/St_Johns", date(2026, 3, 8)), ("Asia/Kolkata", date(2026, 6, 1)),
+])
+def test_every_minute_of_a_clock_change_day_maps_to_its_first_instant(zone: str, day: date
+                                                                     ) -> None:
+    tz = zoneinfo.ZoneInfo(zone)
+    for minute in range(24 * 60):
+        assert local_instant(tz, day, minute) == _first_instant_by_round_trip(tz, day, minute)
+
+
+def test_overlapping_curfew_windows_make_one_curfew_until_the_last_ends() -> None:
+    schedule = Schedule(policy(curfew=windows("daily 22:00-07:00", "daily 06:00-08:00",
+                                              "daily 06:30-07:30")))
+    for instant in ("2026-11-12T06:30Z", "2026-11-12T07:00Z", "2026-11-12T07:45Z"):
+        decision = schedule.decide("standard", at(instant))
+        assert (decision.state, decision.starts_at, decision.ends_at) == (
+            "curfew", at("2026-11-11T22:00Z"), at("2026-11-12T08:00Z"))
+    assert schedule.decide("standard", at("2026-11-12T08:00Z")).state == "open"

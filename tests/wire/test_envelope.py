@@ -212,3 +212,16 @@ def test_a_lone_surrogate_in_the_body_is_refused_as_malformed():
     raw["body"] = raw["body"].replace('"search"', '"se\ud800arch"')
     result = verdict(json.dumps(raw).encode())
     assert isinstance(result, Refused) and result.reason is Refusal.MALFORMED
+
+
+@pytest.mark.parametrize("value", [
+    [1, 2.0], {"a": {"b": [1, (2, {"c": 0.5})]}}, ({"x": [[[[float("nan")]]]]},),
+], ids=["list", "nested", "deep"])
+def test_canonical_json_refuses_a_float_at_any_depth(value):
+    with pytest.raises(ValueError, match="floats"):
+        canonical_json(value)
+
+
+def test_canonical_json_keeps_integers_booleans_nulls_and_text():
+    value = {"b": [True, None, {"c": ("x", 2**53 - 1)}], "a": -1}
+    assert canonical_json(value) == b'{"a":-1,"b":[true,null,{"c":["x",9007199254740991]}]}'
