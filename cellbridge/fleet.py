@@ -92,12 +92,18 @@ def raise_open_file_limit(agents: int) -> None:
 
 @contextlib.asynccontextmanager
 async def fleet(configs: Sequence[AgentConfig]) -> AsyncIterator[list[Agent]]:
-    """Run one `Agent` per config until the block ends. All trust the same gateway keys, loaded
-    once, and share their checks (`SharedCheck`)."""
+    """Run one `Agent` per config until the block ends. The tablets of one wing trust the same
+    gateway keys, loaded once per wing (from its first config), and share their checks
+    (`SharedCheck`); tablets of several wings may run together."""
     raise_open_file_limit(len(configs))
-    loaded = load_trusted_keys(configs[0]) if configs else {}
-    keys: dict[str, Ed25519PublicKey] = {kid: SharedCheck(key) for kid, key in loaded.items()}
-    agents = [Agent(config, trusted_keys=keys) for config in configs]
+    by_wing: dict[str, dict[str, Ed25519PublicKey]] = {}
+    agents = []
+    for config in configs:
+        keys = by_wing.get(config.wing)
+        if keys is None:
+            keys = by_wing[config.wing] = {
+                kid: SharedCheck(key) for kid, key in load_trusted_keys(config).items()}
+        agents.append(Agent(config, trusted_keys=keys))
     tasks = [asyncio.create_task(agent.run(), name=agent.config.device_id) for agent in agents]
     try:
         yield agents

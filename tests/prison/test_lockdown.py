@@ -3,11 +3,15 @@ it and issues its own wing lockdown, every tablet confirms, and the prison sees 
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
 
 import pytest
 
-from cellbridge.fleet import wait_until
+from agent.config import AgentConfig, apply_enrolment
+from agent.service import Agent
+from cellbridge.fleet import fleet, wait_until
 from tests.prison.rig import PrisonRig
 
 
@@ -53,3 +57,26 @@ async def test_prison_lockdown_is_confirmed_by_every_tablet_of_every_wing(
         code, out = await rig.cli("audit", "--verify")
         assert code == 0, out
         assert out.count("chain verifies") == 3, out
+
+
+async def test_tablets_of_several_wings_in_one_fleet_each_trust_their_own_wings_key(
+        rig: PrisonRig) -> None:
+    """One `fleet` (as a benchmark's child process runs it) holding every wing's tablets: each
+    verifies its own wing's signed lockdown, not the first tablet's wing's key for all."""
+    together: list[Agent] = []
+
+    @contextlib.asynccontextmanager
+    async def one_fleet(configs: list[AgentConfig]) -> AsyncIterator[None]:
+        async with fleet([apply_enrolment(c) for c in configs]) as agents:
+            together.extend(agents)
+            await wait_until(lambda: all(a.connected for a in agents), 30)
+            yield
+
+    async with rig.running(tablets=one_fleet):
+        assert {a.config.wing for a in together} == {"A", "B", "C"}
+        for wing in rig.wings:
+            await rig.wait_link(wing, up=True)
+        code, out = await rig.cli("lock", "--reason", "incident", "--wait", "20", "--json")
+        assert code == 0, out
+        assert json.loads(out)["unconfirmed"] == {}
+        assert all(a.state.locked for a in together)
