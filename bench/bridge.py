@@ -59,23 +59,31 @@ def _payload(tablet: str, number: int) -> bytes:
                          agent_version="bench").model_dump_json().encode()
 
 
-async def _receive(client: aiomqtt.Client, count: int, started: list[float]) -> float:
+class Lost(RuntimeError):
+    """Not every message arrived in time: a broker's queue limit dropped some, or it stalled."""
+
+
+async def _receive(client: aiomqtt.Client, count: int, started: list[float], where: str) -> float:
     """Seconds from the first publish until `count` messages arrived."""
     received = 0
-    async with asyncio.timeout(TIMEOUT_S):
-        async for message in client.messages:
-            if not message.retain:  # a retained copy from before the run is not one of ours
-                received += 1
-                if received == count:
-                    return time.perf_counter() - started[0]
-    raise RuntimeError("subscription ended")
+    try:
+        async with asyncio.timeout(TIMEOUT_S):
+            async for message in client.messages:
+                if not message.retain:  # a retained copy from before the run is not one of ours
+                    received += 1
+                    if received == count:
+                        return time.perf_counter() - started[0]
+    except TimeoutError:
+        pass
+    raise Lost(f"{where}: {received} of {count} messages arrived within {TIMEOUT_S:.0f} s "
+               "(more than the brokers' max_queued_messages in flight at once?)")
 
 
-async def _measure(rig: PrisonRig, messages: int) -> tuple[float, float, int]:
+async def _measure(rig: PrisonRig, messages: int, started: list[float]) -> tuple[float, float, int]:
+    """Rates of one run; `started` gets the first publish's time once the measurement begins."""
     demo = rig.demos[WING]
     broker = rig.brokers[WING]
     wing_address = BrokerConfig(host=broker.host, port=broker.port, tls=demo.gateway_tls())
-    started: list[float] = []
     tablets = _tablets()
     async with contextlib.AsyncExitStack() as stack:
         local = await stack.enter_async_context(make_client(wing_address, f"gateway-{WING}"))
@@ -103,8 +111,8 @@ async def _measure(rig: PrisonRig, messages: int) -> tuple[float, float, int]:
                                      payload, qos=1, retain=True, timeout=60)
 
         started.append(time.perf_counter())
-        local_s = asyncio.create_task(_receive(local, messages, started))
-        prison_s = asyncio.create_task(_receive(prison, messages, started))
+        local_s = asyncio.create_task(_receive(local, messages, started, "wing subscriber"))
+        prison_s = asyncio.create_task(_receive(prison, messages, started, "prison subscriber"))
         await asyncio.gather(*(publish(*w) for w in work))
         return await local_s, await prison_s, len(work[0][2])
 
@@ -117,8 +125,12 @@ async def _run(messages: int) -> tuple[float, float, int]:
     rig.start_brokers()
     try:
         for _ in range(100):  # the bridge connects on its own schedule
-            with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
-                return await _measure(rig, messages)
+            started: list[float] = []
+            try:
+                return await _measure(rig, messages, started)
+            except (aiomqtt.MqttError, TimeoutError):
+                if started:  # a failure once measuring is a result, not a bridge still coming up
+                    raise
             await asyncio.sleep(0.5)
         raise RuntimeError("the bridge did not carry a message")
     finally:
