@@ -15,6 +15,7 @@ import importlib.resources
 import importlib.util
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -268,26 +269,45 @@ async def _serve(demo: Demo, tour: bool) -> int:
 
 def _tour(demo: Demo) -> int:
     """Lock and unlock T-0001 with the staff CLI, as an officer would, and show the result;
-    then the Requests path: T-0001 files a request, staff list it."""
+    then the Requests path: T-0001 files a request, staff list it; then a wing lockdown drill,
+    whose lifting only asks for a second person (and this one account cannot approve it)."""
     steps = [
         ("lock", "--device", FIRST, "--reason", "Cell search", "--wait", "10"),
         ("status",),
         ("policy", "curfew", "status"),
         ("unlock", "--device", FIRST, "--reason", "Search over", "--wait", "10"),
-        ("lock", "--wing", "--reason", "Wing lockdown drill", "--wait", "30"),
-        ("unlock", "--wing", "--reason", "Drill over", "--wait", "30"),
-        ("audit", "--verify"),
     ]
-    for step in steps:
-        if demo.staff(*step).returncode != 0:
-            return 1
-        time.sleep(1.0)  # let the shell draw (and save) each state
-    if not _tour_request(demo):
+    if not _tour_steps(demo, steps) or not _tour_request(demo):
+        return 1
+    if not _tour_steps(demo, [("lock", "--wing", "--reason", "Wing lockdown drill", "--wait",
+                                "30")]) or not _tour_lift(demo):
+        return 1
+    if not _tour_steps(demo, [("audit", "--verify")]):
         return 1
     if demo.show_shell:
         shots = sorted(demo.screenshots.glob("*.png"))
         click.echo(f"\n{len(shots)} screenshots in {demo.screenshots}")
     return 0
+
+
+def _tour_steps(demo: Demo, steps: list[tuple[str, ...]]) -> bool:
+    for step in steps:
+        if demo.staff(*step).returncode != 0:
+            return False
+        time.sleep(1.0)  # let the shell draw (and save) each state
+    return True
+
+
+def _tour_lift(demo: Demo) -> bool:
+    """Ask to lift the drill's lockdown, then show that the one who asked cannot approve it.
+    The wing stays locked down: the demo's tablets show the lock screen until a second OS
+    account runs the approval the output names (or approves it in the console)."""
+    asked = demo.staff("unlock", "--wing", "--reason", "Drill over")
+    found = re.search(r"staff unlock approve (\S+)`", asked.stdout)
+    if asked.returncode != 0 or found is None:
+        return False
+    refused = demo.staff("unlock", "approve", found.group(1))
+    return refused.returncode == 2 and "second, different person" in refused.stderr
 
 
 def _tour_request(demo: Demo) -> bool:

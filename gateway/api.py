@@ -9,9 +9,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from gateway.approvals_api import approvals_router, ask_to_lift, outcome_json
 from gateway.caller_api import Caller, recorded_by
 from gateway.config import Place
 from gateway.desired import LockRequest
@@ -109,8 +110,11 @@ def make_app(service: GatewayService, anonymous: str | None = None) -> FastAPI:
             raise exc
         return JSONResponse({"detail": str(DiskFull())}, status_code=507)
 
-    @app.post("/v1/lock")
-    async def lock(body: LockBody, caller: Caller) -> dict[str, Any]:
+    @app.post("/v1/lock", response_model=None, responses={202: {
+        "description": "Lifting the wing lockdown waits for a second person (two-person rule)"}})
+    async def lock(body: LockBody, caller: Caller) -> dict[str, Any] | Response:
+        if body.wing and not body.locked:
+            return JSONResponse(await ask_to_lift(service, caller, body.reason), status_code=202)
         selector = Selector(
             devices=tuple(body.devices or ()), cell=body.cell, landing=body.landing,
             wing=body.wing,
@@ -122,13 +126,7 @@ def make_app(service: GatewayService, anonymous: str | None = None) -> FastAPI:
             raise HTTPException(404, str(exc)) from exc
         except InputError as exc:
             raise HTTPException(422, str(exc)) from exc
-        return {
-            "targets": outcome.targets,
-            "version": outcome.version,
-            "confirmed": outcome.confirmed,
-            "pending": outcome.pending,
-            "rejected": outcome.rejected,
-        }
+        return outcome_json(outcome)
 
     @app.get("/v1/health")
     async def health() -> dict[str, Any]:
@@ -163,5 +161,6 @@ def make_app(service: GatewayService, anonymous: str | None = None) -> FastAPI:
     app.include_router(requests_router(service.requests))
     app.include_router(web_router(service.web, service.browsing))
     app.include_router(jobs_router(service.jobs))
+    app.include_router(approvals_router(service))
     app.include_router(prisoners_router(service.prisoners))
     return app

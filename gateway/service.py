@@ -1,11 +1,9 @@
 """The wing gateway service: the parts, composed. It signs and publishes desired state, records
 what tablets report, and reconciles, because the broker is a transport that forgets and this
-service is the durable record.
-
-Each part has one job and a public face; this module builds them, wires who hears what, and runs
-them: the MQTT session (reconnecting with backoff) feeding `Inbound`, the time beacon, the
-renewal clock and the batched writes of what tablets reported. Staff actions are coroutines of
-the parts (`locks`, `policy`, `requests`, `rollouts`) that the control API calls.
+service is the durable record. Each part has one job and a public face; this module builds them,
+wires who hears what, and runs them (the MQTT session feeding `Inbound`, the time beacon, the
+renewal clock, the batched writes of reports). Staff actions are coroutines of the parts
+(`locks`, `policy`, `requests`, `rollouts`, what waits for a second person in `approvals`).
 """
 
 from __future__ import annotations
@@ -39,6 +37,7 @@ from gateway.revoked_sessions import RevokedSessions
 from gateway.rollout_service import RolloutManager
 from gateway.store import Audit, AuditEntry, ChainCheck, Store, Tablet
 from gateway.store_thread import StoreThread
+from gateway.two_person import Approvals
 from gateway.views import tablet_views
 from gateway.web_grants import WebAccess
 from gateway.web_log import RETENTION_DAYS, BrowsingRecord
@@ -98,6 +97,7 @@ class GatewayService:
         self.rollouts = RolloutManager(config.state_dir / "rollouts.json", parts,
                                        config.repository.dir if config.repository else None)
         self.web = WebAccess(parts)
+        self.approvals = Approvals()  # what waits for a second person, console and CLI alike
         self.prisoners = Prisoners(parts, inbound, self.web, self.requests,
                                    config.prisoner_retention_days)
         self.browsing = BrowsingRecord(

@@ -25,7 +25,6 @@ from gateway.console.rollouts import rollouts_router
 from gateway.console.sessions import Sessions
 from gateway.console.signin import signin_router
 from gateway.console.tablet import tablet_router
-from gateway.console.two_person import Approvals
 from gateway.console.web import (
     Console,
     Forbidden,
@@ -42,7 +41,7 @@ from gateway.service import GatewayService
 def build_console(service: GatewayService) -> Console:
     """The console's parts over a gateway service (its accounts table is made if missing)."""
     return Console(service=service, book=AccountBook(service.store), sessions=Sessions(),
-                   jobs=LockJobs(service.tablet_views, service.clock), approvals=Approvals(),
+                   jobs=LockJobs(service.tablet_views, service.clock),
                    clock=service.clock)
 
 

@@ -14,24 +14,27 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 
+from gateway import approval_desk
 from gateway.console.render import page
 from gateway.console.rights import Right
 from gateway.console.signin import done
-from gateway.console.two_person import ApprovalError, Pending
 from gateway.console.web import Actor, Console, Forbidden, console_of, signed_in
-from gateway.desired import LockRequest
-from gateway.fleet import InputError, Selector, TargetError
+from gateway.fleet import InputError, TargetError
 from gateway.job_desk import JobInputError, UnknownJob
 from gateway.store import Audit
+from gateway.two_person import (
+    APPROVE_WEB_GRANT,
+    UNLOCK_WING,
+    WIPE_TABLET,
+    ApprovalError,
+    Pending,
+)
+from gateway.web_grant_book import same_person
 from gateway.web_grants import GrantInputError, UnknownGrant
 
-UNLOCK_WING = "unlock_wing"
-APPROVE_WEB_GRANT = "approve_web_grant"
-WIPE_TABLET = "wipe_tablet"
 RIGHT_FOR: dict[str, Right] = {UNLOCK_WING: Right.LOCK_WIDE, APPROVE_WEB_GRANT: Right.WEB_GRANTS,
                                WIPE_TABLET: Right.WIPE}
 """The right both the asker and the approver of each two-person action must hold."""
-LAPSED = "not approved by a second person within 10 minutes"
 
 
 def grant_target(grant_id: str) -> str:
@@ -48,38 +51,15 @@ def console_who(actor: Actor) -> str:
 
 
 async def audit_lapsed(console: Console) -> None:
-    """Audit what lapsed (once each); revoke a sensitive grant still waiting for its approval.
-
-    A wipe's lapse is the job book's to record (`wipe_lapsed`, with the job closed in the same
-    transaction), so the console only has the job desk sweep it, never audits it again."""
-    now = console.clock()
-    lapsed = console.approvals.lapsed(now)
-    await console.audit(*(
-        Audit(now, "system", "two_person_lapsed", p.target,
-              {"action": p.action, "requested_by": f"staff:{p.requested_by}",
-               "reason": p.reason})
-        for p in lapsed if p.action != WIPE_TABLET))
-    if any(p.action == WIPE_TABLET for p in lapsed):
-        await console.service.jobs.sweep()
-    web = console.service.web
-    for pending in (p for p in lapsed if p.action == APPROVE_WEB_GRANT):
-        grant_id = pending.target.removeprefix("grant:")
-        grant = next((g for g in web.listing() if g["id"] == grant_id), None)
-        if grant is None or grant["state"] not in ("awaiting_approval", "lapsed"):
-            continue  # approved from the CLI meanwhile, revoked, or expired
-        try:
-            await web.revoke(grant_id, "two-person rule", LAPSED, actor="system")
-        except (GrantInputError, UnknownGrant):
-            continue
+    """Audit what lapsed, once (the service's sweep, which the control API shares)."""
+    await approval_desk.sweep_lapsed(console.service)
 
 
 async def ask_second_person(console: Console, actor: Actor, action: str, target: str,
                             reason: str) -> Pending:
     """Record `action` on `target` as waiting for a second person (audited), not done."""
-    pending = console.approvals.request(action, target, reason, actor.name, console.clock())
-    await console.audit(Audit(console.clock(), actor.label, "two_person_request", target,
-                              {"action": action, "reason": reason, "id": pending.id}))
-    return pending
+    return await approval_desk.ask(console.service, action, target, reason, actor.name,
+                                   actor.label)
 
 
 async def ask_to_lift_lockdown(request: Request, actor: Actor, reason: str) -> Response:
@@ -89,7 +69,7 @@ async def ask_to_lift_lockdown(request: Request, actor: Actor, reason: str) -> R
     if not reason:
         raise HTTPException(422, "a reason is required")
     pending = await ask_second_person(console, actor, UNLOCK_WING,
-                                      f"wing:{console.service.config.wing}", reason)
+                                      approval_desk.wing_target(console.service), reason)
     return done(request, "/approvals", {"waiting": pending.as_json()})
 
 
@@ -148,11 +128,8 @@ async def _approve_wipe(request: Request, actor: Actor, pending: Pending) -> Res
 
 async def _lift_lockdown(request: Request, actor: Actor, pending: Pending) -> Response:
     console = console_of(request)
-    # The signed document names both people: the lock screen and the tablet's audit show it.
-    both = f"{pending.requested_by}+{actor.name}"
     try:
-        outcome = await console.service.lock(Selector(wing=True),
-                                             LockRequest(False, both, pending.reason), 0.0)
+        both, outcome = await approval_desk.lift_lockdown(console.service, pending, actor.name)
     except (TargetError, InputError) as exc:
         raise HTTPException(422, str(exc)) from exc
     job = console.jobs.follow(
@@ -173,7 +150,8 @@ def approvals_router() -> APIRouter:
         console = console_of(request)
         await audit_lapsed(console)
         shown: list[dict[str, Any]] = [
-            p.as_json() for p in console.approvals.waiting(console.clock())
+            {**p.as_json(), "mine": same_person(p.requested_by, actor.name)}
+            for p in console.approvals.waiting(console.clock())
             if RIGHT_FOR[p.action] in actor.rights]
         return page(request, "approvals.html", {"waiting": shown})
 

@@ -18,9 +18,9 @@ from gateway.console.accounts import Account, AccountBook
 from gateway.console.jobs import LockJobs
 from gateway.console.rights import Right, rights_of
 from gateway.console.sessions import Session, Sessions
-from gateway.console.two_person import Approvals
 from gateway.service import GatewayService
 from gateway.store import Audit
+from gateway.two_person import Approvals
 
 COOKIE = "__Host-cellbridge"
 """`__Host-`: the browser keeps it only if Secure, Path=/ and no Domain."""
@@ -57,8 +57,12 @@ class Console:
     book: AccountBook
     sessions: Sessions
     jobs: LockJobs
-    approvals: Approvals
     clock: Callable[[], int]
+
+    @property
+    def approvals(self) -> Approvals:
+        """The gateway's one book of two-person requests, which the control API shares."""
+        return self.service.approvals
 
     async def audit(self, *audits: Audit) -> None:
         """Record console events that change no state of the wing (each its own entry)."""

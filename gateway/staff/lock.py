@@ -1,13 +1,19 @@
-"""`staff lock` and `staff unlock`: one or more tablets, a cell, a landing or the whole wing."""
+"""`staff lock` and `staff unlock`: one or more tablets, a cell, a landing or the whole wing.
+
+Lifting the wing lockdown needs two people: `staff unlock --wing` only asks, and a second,
+different OS account runs `staff unlock approve ID` within 10 minutes (or approves it in the
+console), else it lapses."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import click
 
+from common.cli import OneLineGroup
 from gateway.staff.client import EXIT_PENDING, EXIT_REFUSED, ApiClient, fail, operator
 from gateway.staff.output import say, show_json
 from gateway.staff.params import TEXT, api_option, by_option, json_option, wait_option
@@ -17,23 +23,33 @@ from gateway.staff.status import schedule_now
 def lock_command(locked: bool) -> click.Command:
     """The `lock` command, or with `locked` false the `unlock` command."""
     verb = "lock" if locked else "unlock"
+    help_text = (f"{verb.capitalize()} tablets: one or more by id, a cell, a landing, or the "
+                 "whole wing.")
+    decorator = (click.command(name=verb, help=help_text) if locked else click.group(
+        name=verb, cls=OneLineGroup, invoke_without_command=True,
+        help=help_text + " Lifting the wing lockdown only asks: a second, different OS account "
+        "approves it (`unlock approve ID`)."))
 
-    @click.command(name=verb, help=f"{verb.capitalize()} tablets: one or more by id, a cell, a "
-                   "landing, or the whole wing.")
+    @decorator
     @click.option("--device", "devices", multiple=True, metavar="ID", type=TEXT,
                   help="A tablet (repeatable).")
     @click.option("--cell", type=TEXT, default=None, help="Every tablet in this cell.")
     @click.option("--landing", type=TEXT, default=None, help="Every tablet on this landing.")
     @click.option("--wing", is_flag=True, help=f"Wing-wide {verb} (one signed document).")
-    @click.option("--reason", type=TEXT, required=True,
+    @click.option("--reason", type=TEXT, required=locked, default=None,
                   help="Why; shown on the lock screen and audited.")
     @wait_option("it applied")
     @by_option()
     @api_option
     @json_option
-    def command(devices: tuple[str, ...], cell: str | None, landing: str | None, wing: bool,
-                reason: str, wait_s: float, by: str | None, api_path: Path,
-                as_json: bool) -> None:
+    @click.pass_context
+    def command(ctx: click.Context, devices: tuple[str, ...], cell: str | None,
+                landing: str | None, wing: bool, reason: str | None, wait_s: float,
+                by: str | None, api_path: Path, as_json: bool) -> None:
+        if ctx.invoked_subcommand is not None:
+            return
+        if reason is None:
+            raise click.UsageError("give --reason TEXT (or `unlock approve ID`)")
         chosen = sum([bool(devices), cell is not None, landing is not None, wing])
         if chosen != 1:
             fail(EXIT_REFUSED, "give exactly one of --device (repeatable), --cell, --landing, "
@@ -50,34 +66,55 @@ def lock_command(locked: bool) -> click.Command:
             body["wing"] = True
         client = ApiClient(api_path)
         result = client.call("POST", "/v1/lock", body, timeout=wait_s + 30)
-        targets, pending = result["targets"], result["pending"]
-        held = [] if locked else still_held(client, targets, wing)
-        lines = [] if locked else held_lines(client, held, wing)
-        failed = wait_s > 0 and any(blocking for blocking, _ in lines)
-        if as_json:
-            show_json({**result, "still_locked": held})
-        elif wait_s == 0:
-            say(f"{verb} sent to {len(targets)} tablet(s) (version {result['version']}); "
-                f"confirmed so far: {len(result['confirmed'])}")
-        elif not pending and not failed:
-            say(f"{verb}ed: all {len(targets)} tablet(s) confirmed")
-        for blocking, line in lines:
-            # An unlock that cannot take effect is an error when staff waited for it to.
-            say(f"{'Error' if blocking and failed else 'Warning'}: {line}", err=True)
-        if wait_s > 0 and pending:
-            rejected = result.get("rejected") or {}
-            silent = [d for d in pending if d not in rejected]
-            parts = []
-            if silent:
-                parts.append(f"no answer within {wait_s:g}s from {', '.join(silent)}")
-            if rejected:
-                parts.append("refused by " + ", ".join(f"{d} ({r})" for d, r in rejected.items()))
-            say(f"Error: not confirmed by {len(pending)} of {len(targets)}: " + "; ".join(parts),
-                err=True)
-        if failed or (wait_s > 0 and pending):
-            sys.exit(EXIT_PENDING)
+        if "awaiting_approval" in result:
+            asked(result["awaiting_approval"], as_json)
+            return
+        report(client, verb, result, wait_s, wing, as_json)
 
     return command
+
+
+def asked(waiting: dict[str, Any], as_json: bool) -> None:
+    """What a lift of the wing lockdown says: nothing is lifted until a second person agrees."""
+    if as_json:
+        show_json({"awaiting_approval": waiting})
+        return
+    say(f"asked to lift the wing lockdown ({waiting['id']}); nothing is lifted yet: another "
+        "member of staff, as their own OS account, runs "
+        f"`cellbridge staff unlock approve {waiting['id']}` within 10 minutes (or approves it "
+        "in the console), else it lapses")
+
+
+def report(client: ApiClient, verb: str, result: dict[str, Any], wait_s: float, wing: bool,
+           as_json: bool) -> None:
+    """What a lock or unlock did, in words (or JSON); exits 1 when waited for in vain."""
+    locked = verb == "lock"
+    targets, pending = result["targets"], result["pending"]
+    held = [] if locked else still_held(client, targets, wing)
+    lines = [] if locked else held_lines(client, held, wing)
+    failed = wait_s > 0 and any(blocking for blocking, _ in lines)
+    if as_json:
+        show_json({**result, "still_locked": held})
+    elif wait_s == 0:
+        say(f"{verb} sent to {len(targets)} tablet(s) (version {result['version']}); "
+            f"confirmed so far: {len(result['confirmed'])}")
+    elif not pending and not failed:
+        say(f"{verb}ed: all {len(targets)} tablet(s) confirmed")
+    for blocking, line in lines:
+        # An unlock that cannot take effect is an error when staff waited for it to.
+        say(f"{'Error' if blocking and failed else 'Warning'}: {line}", err=True)
+    if wait_s > 0 and pending:
+        rejected = result.get("rejected") or {}
+        silent = [d for d in pending if d not in rejected]
+        parts = []
+        if silent:
+            parts.append(f"no answer within {wait_s:g}s from {', '.join(silent)}")
+        if rejected:
+            parts.append("refused by " + ", ".join(f"{d} ({r})" for d, r in rejected.items()))
+        say(f"Error: not confirmed by {len(pending)} of {len(targets)}: " + "; ".join(parts),
+            err=True)
+    if failed or (wait_s > 0 and pending):
+        sys.exit(EXIT_PENDING)
 
 
 def _named(devices: list[str]) -> str:
@@ -114,3 +151,19 @@ def held_lines(client: ApiClient, held: list[str], wing: bool) -> list[tuple[boo
 
 lock = lock_command(True)
 unlock = lock_command(False)
+
+
+@unlock.command(name="approve")  # type: ignore[attr-defined]
+@click.argument("pending_id", metavar="ID", type=TEXT)
+@wait_option("it applied")
+@api_option
+@json_option
+def approve(pending_id: str, wait_s: float, api_path: Path, as_json: bool) -> None:
+    """Approve lifting the wing lockdown that another member of staff asked for: it is signed,
+    naming both of you, and sent now."""
+    client = ApiClient(api_path)
+    result = client.call("POST", f"/v1/approvals/{quote(pending_id, safe='')}/approve",
+                         {"wait_s": wait_s}, timeout=wait_s + 30)
+    if not as_json:
+        say(f"approved: the wing lockdown is lifted by {result['by']}")
+    report(client, "unlock", result, wait_s, True, as_json)

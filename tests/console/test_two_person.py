@@ -10,11 +10,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from gateway.api import make_app
 from gateway.console.app import build_console, make_console_app
 from gateway.console.rights import Role
-from gateway.console.two_person import APPROVE_WITHIN_MS, ApprovalError, Approvals
 from gateway.console.web import Console
 from gateway.service import GatewayService
+from gateway.two_person import APPROVE_WITHIN_MS, ApprovalError, Approvals
 from tests.console.conftest import browser, gateway_config, make_staff, sign_in
 
 
@@ -151,3 +152,40 @@ async def test_a_wipe_request_that_lapses_is_audited_once(tmp_path: Path) -> Non
         assert (await service.jobs.get(asked.json()["id"]))["state"] == "lapsed"
     finally:
         service.close()
+
+
+def test_an_os_account_and_a_console_account_of_one_name_are_one_person() -> None:
+    approvals = Approvals()
+    pending = approvals.request("unlock_wing", "wing:A", "all clear", "os:sam", 0)
+    with pytest.raises(ApprovalError, match="second, different person"):
+        approvals.approve(pending.id, "Sam", 1)
+    assert approvals.approve(pending.id, "ada", 2) == pending
+
+
+async def test_a_lift_asked_for_at_the_cli_is_approved_in_the_console_naming_both(
+        client: httpx.AsyncClient, console: Console, app: FastAPI) -> None:
+    api = httpx.AsyncClient(transport=httpx.ASGITransport(app=make_app(console.service, "sam")),
+                            base_url="http://gateway")
+    async with api:
+        locked = await api.post("/v1/lock", json={"wing": True, "locked": True,
+                                                  "reason": "incident"})
+        assert locked.status_code == 200
+        asked = await api.post("/v1/lock", json={"wing": True, "locked": False,
+                                                 "reason": "all clear"})
+    assert asked.status_code == 202
+    waiting = asked.json()["awaiting_approval"]
+    assert waiting["requested_by"] == "os:sam"
+
+    await sign_in(client, console, make_staff(console, "sam", Role.SECURITY))
+    [mine] = (await client.get("/approvals.json")).json()["waiting"]
+    assert mine["mine"] is True  # the console's sam is the CLI's os:sam: no approve button
+    assert (await client.post(f"/approvals/{waiting['id']}/approve.json")).status_code == 409
+
+    async with browser(app) as second:
+        await sign_in(second, console, make_staff(console, "ada", Role.SECURITY))
+        approved = await second.post(f"/approvals/{waiting['id']}/approve.json")
+        assert approved.status_code == 200, approved.text
+
+    lockdown = console.service.issuer.lockdown
+    assert lockdown is not None and not lockdown.document.lock.locked
+    assert lockdown.document.lock.by == "os:sam+ada"

@@ -14,10 +14,10 @@ from fastapi import FastAPI
 
 from gateway.console.app import build_console, make_console_app
 from gateway.console.rights import Role
-from gateway.console.two_person import APPROVE_WITHIN_MS
 from gateway.console.web import Console
 from gateway.policy_file import load_rules
 from gateway.service import GatewayService, wall_ms
+from gateway.two_person import APPROVE_WITHIN_MS
 from gateway.web_grant_book import APPROVE_WITHIN_MS as GRANT_BOOK_WINDOW_MS
 from tests.console.conftest import browser, gateway_config, make_staff, sign_in
 

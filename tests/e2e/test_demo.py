@@ -49,7 +49,9 @@ def test_the_demo_tour_locks_and_unlocks_a_tablet_and_its_shell_shows_it(tmp_pat
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "locked: all 1 tablet(s) confirmed" in result.stdout
-    assert "unlocked: all 3 tablet(s) confirmed" in result.stdout
+    assert "locked: all 3 tablet(s) confirmed" in result.stdout  # the wing lockdown drill
+    assert "asked to lift the wing lockdown" in result.stdout
+    assert "Error: a second, different person must approve this" in result.stdout
     assert "audit chain intact" in result.stdout
     assert "healthcare" in result.stdout and "Please may I see the nurse" in result.stdout
     shots = sorted(p.name for p in (tmp_path / "demo" / "screenshots").glob("*.png"))

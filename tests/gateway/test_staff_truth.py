@@ -58,18 +58,6 @@ def test_unlocking_a_cell_in_a_wing_lockdown_without_wait_warns_it_stays_locked(
                              "with `staff unlock --wing`\n")
 
 
-def test_lifting_the_wing_lockdown_names_the_tablets_still_under_their_own_lock(
-    gateway: Gateway,
-) -> None:
-    assert run(gateway, "lock", "--device", "T3", "--reason", "search").exit_code == 0
-    assert run(gateway, "lock", "--wing", "--reason", "incident").exit_code == 0
-    result = run(gateway, "unlock", "--wing", "--reason", "over", "--json")
-    assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["still_locked"] == ["T3"]
-    assert result.stderr == ("Warning: T3 remain(s) locked by their own lock: lift it with "
-                             "`staff unlock --device ID`\n")
-
-
 async def test_an_unlock_during_a_policy_lockdown_says_until_when_and_fails_under_wait(
     gateway: Gateway, peer: Any,
 ) -> None:

@@ -1,6 +1,10 @@
 """The two-person rule: an action that needs two people (lifting a wing lockdown, approving a
-sensitive site's web grant) waits for a second, different account with the right to approve it
-within 10 minutes, else it lapses.
+sensitive site's web grant, a remote wipe) waits for a second, different person with the right to
+approve it within 10 minutes, else it lapses.
+
+One book per gateway (`GatewayService.approvals`), shared by the console and the control API: a
+lift asked for at the CLI can be approved in the console and the other way round, and an OS
+account and a console account of one name count as one person (`same_person`).
 
 Pure and in memory: a gateway restart forgets what waits, which leaves the wing as it is (locked)
 — the safe side. The audit records the request, the approval and a lapse as they happen.
@@ -12,6 +16,11 @@ import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from gateway.web_grant_book import same_person
+
+UNLOCK_WING = "unlock_wing"
+APPROVE_WEB_GRANT = "approve_web_grant"
+WIPE_TABLET = "wipe_tablet"
 APPROVE_WITHIN_MS = 10 * 60 * 1000
 MAX_WAITING = 100
 
@@ -28,7 +37,7 @@ class Pending:
     target: str
     reason: str
     requested_by: str
-    """Account name of the first person."""
+    """Who asked: a console account's name, or a verified `os:NAME` from the control API."""
     requested_at: int
 
     def expires(self) -> int:
@@ -75,14 +84,15 @@ class Approvals:
         return [p for p in self._waiting.values() if now <= p.expires()]
 
     def approve(self, pending_id: str, by: str, now: int) -> Pending:
-        """The second person agrees: the pending action, taken out to be carried out."""
+        """The second person (`by`, named as `requested_by` is) agrees: the pending action,
+        taken out to be carried out."""
         pending = self._waiting.get(pending_id)
         if pending is None:
             raise ApprovalError("nothing with this id waits for approval (done or lapsed)")
         if now > pending.expires():
             del self._waiting[pending_id]
             raise ApprovalError("this request lapsed: it was not approved within 10 minutes")
-        if by == pending.requested_by:
+        if same_person(by, pending.requested_by):
             raise ApprovalError("a second, different person must approve this")
         del self._waiting[pending_id]
         return pending
