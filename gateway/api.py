@@ -12,8 +12,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from common.staff_identity import recorded_by
 from gateway.approvals_api import approvals_router, ask_to_lift, outcome_json
-from gateway.caller_api import Caller, recorded_by
+from gateway.caller_api import Caller
 from gateway.config import Place
 from gateway.desired import LockRequest
 from gateway.fleet import InputError, Selector, TargetError

@@ -9,7 +9,6 @@ records `os:<account>` as the actor; a `--by` that says something else is kept a
 from __future__ import annotations
 
 import asyncio
-import pwd
 import socket
 import struct
 from dataclasses import dataclass
@@ -18,10 +17,10 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from common.staff_identity import os_account
+
 PEER_EXTENSION = "cellbridge.peer"
 _UCRED = struct.Struct("3i")  # struct ucred {pid_t pid; uid_t uid; gid_t gid;}
-BY_MAX = 120
-"""The longest `by` a signed document carries (wire.documents.Name)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +32,7 @@ class PeerCredentials:
     @property
     def account(self) -> str:
         """The account's name, or `uid<N>` for a uid with no passwd entry."""
-        try:
-            return pwd.getpwuid(self.uid).pw_name
-        except KeyError:
-            return f"uid{self.uid}"
+        return os_account(self.uid)
 
 
 def peer_credentials(sock: socket.socket | None) -> PeerCredentials | None:
@@ -67,16 +63,6 @@ class PeerCredentialsProtocol(H11Protocol):
             await inner(scope, receive, send)
 
         self.app = with_peer
-
-
-def recorded_by(account: str, note: str | None) -> str:
-    """What the audit and the signed documents record as who acted: the verified account, and
-    the caller's own `--by` beside it when it says something else."""
-    verified = f"os:{account}"
-    if not note or note in (account, verified):
-        return verified[:BY_MAX]
-    text = f"{verified} ({note})"
-    return text if len(text) <= BY_MAX else text[:BY_MAX - 2] + "…)"
 
 
 def caller_account(request: Request) -> str:

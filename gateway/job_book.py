@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from common.staff_identity import same_person
 from gateway.store import Audit, Store
-from gateway.web_grant_book import same_person
 from wire.jobs import TWO_PERSON_KINDS
 
 APPROVE_WITHIN_MS = 10 * 60 * 1000

@@ -13,7 +13,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.caller_api import Caller, recorded_by
+from common.staff_identity import recorded_by
+from gateway.caller_api import Caller
 from gateway.job_desk import JobDesk, JobInputError, UnknownJob
 from wire.documents import DeviceId, Name
 

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.caller_api import Caller, recorded_by
+from common.staff_identity import recorded_by
+from gateway.caller_api import Caller
 from gateway.policy_service import PolicyInputError, PolicyService
 from gateway.refusals import NO_POLICY_YET
 from wire.documents import DeviceId, Name

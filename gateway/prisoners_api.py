@@ -10,7 +10,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from gateway.caller_api import Caller, recorded_by
+from common.staff_identity import recorded_by
+from gateway.caller_api import Caller
 from gateway.config import Place
 from gateway.prisoner_book import Prisoner
 from gateway.prisoner_roll import NAME_MAX, ROLL_MAX_BYTES, is_day

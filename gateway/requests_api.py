@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict
 
-from gateway.caller_api import Caller, recorded_by
+from common.staff_identity import recorded_by
+from gateway.caller_api import Caller
 from gateway.requests import ReplyError, RequestDesk, UnknownRequest
 from wire.documents import Name
 from wire.requests import RequestText

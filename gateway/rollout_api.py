@@ -9,7 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.caller_api import Caller, recorded_by
+from common.staff_identity import recorded_by
+from gateway.caller_api import Caller
 from gateway.fleet import InputError, TargetError
 from gateway.rollout import Rollout
 from gateway.rollout_service import RolloutManager

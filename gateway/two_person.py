@@ -16,7 +16,7 @@ import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from gateway.web_grant_book import same_person
+from common.staff_identity import same_person
 
 UNLOCK_WING = "unlock_wing"
 APPROVE_WEB_GRANT = "approve_web_grant"

@@ -13,7 +13,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gateway.caller_api import Caller, recorded_by
+from common.staff_identity import recorded_by
+from gateway.caller_api import Caller
 from gateway.web_grants import GrantInputError, UnknownGrant, WebAccess
 from gateway.web_log import BrowsingRecord
 from wire.documents import DeviceId, Name, ShortText

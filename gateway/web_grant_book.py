@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from common.staff_identity import same_person
 from gateway.store import Audit, Store
 from wire.webaccess import GrantTerms
 
@@ -93,15 +94,6 @@ def _grant(row: tuple[Any, ...]) -> Grant:
     return Grant(f"G{row[0]}", row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
                  bool(row[9]), row[10], row[11], row[12], row[13], row[14], bool(row[15]),
                  row[16], row[17])
-
-
-def same_person(one: str, other: str) -> bool:
-    """Whether two verified identities (`os:alice`, `console:alice`) may be one person: the
-    same name in any namespace counts as the same person (an OS account and a console account
-    of one name are not trusted to be two people)."""
-    def bare(who: str) -> str:
-        return who.partition(":")[2].strip().casefold() if ":" in who else who.casefold()
-    return bare(one) == bare(other)
 
 
 def _number(grant_id: str) -> int | None:

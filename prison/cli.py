@@ -1,9 +1,13 @@
 """`cellbridge prison`: run the prison service, lock or unlock every wing, show the prison view.
 
-`lock`/`unlock` record a signed command in the prison's store; the running service sends it to
-every wing. With `--wait S` they wait up to S seconds and name, per wing, what has not confirmed:
-a wing that has not applied the command, or its tablets not yet reporting the wing lockdown that
-carries it. Exit 0 when everything confirmed, 3 when something did not in time.
+`lock` records a signed command in the prison's store; the running service sends it to every
+wing. Lifting it needs two people: `unlock` only records a request, and a second, different OS
+account runs `unlock approve ID` within 10 minutes (`prison/lift_requests.py`); only then is the
+unlock signed, naming both. Who acts is the OS account running the command (`--by` is a note
+beside it). With `--wait S` the lock and the approval wait up to S seconds and name, per wing,
+what has not confirmed: a wing that has not applied the command, or its tablets not yet
+reporting the wing lockdown that carries it. Exit 0 when everything confirmed, 2 when the
+two-person rule refuses, 3 when something did not confirm in time.
 """
 
 from __future__ import annotations
@@ -22,15 +26,17 @@ import click
 
 from common.cli import OneLineGroup
 from common.config import ConfigError, load
+from common.staff_identity import os_account, recorded_by
 from common.text import inert
-from prison import view
+from prison import lift_requests, view
 from prison.commands import issue_lockdown
 from prison.config import PrisonConfig
-from prison.store import PrisonStore, StoreError, StoreUnavailable
+from prison.store import Command, PrisonStore, StoreError, StoreUnavailable
 from wire.envelope import private_key_from_pem
 from wire.prison import WingSummary
 
 NOT_CONFIRMED_EXIT = 3
+REFUSED_EXIT = 2
 
 config_option = click.option(
     "--config", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
@@ -87,44 +93,57 @@ async def serve(config: PrisonConfig) -> None:
         service.close()
 
 
-def _command(config_path: Path, locked: bool, reason: str, by: str, wait_s: float,
+def _command(config_path: Path, reason: str, by: str | None, wait_s: float,
              as_json: bool) -> None:
+    """A prison-wide lockdown, signed as the OS account running this."""
     config = _load(config_path)
     key = private_key_from_pem(config.signing_key.read_bytes())
-    try:
-        store = config.open_store()
-    except StoreError as exc:
-        raise click.ClickException(f"command not recorded, nothing will be sent: {exc}") from exc
+    store = _store_for_a_command(config)
     try:
         try:
-            command = issue_lockdown(store, key, config.prison, locked=locked, by=by,
-                                     reason=reason, now_ms=time.time_ns() // 1_000_000,
-                                     ttl_s=config.command_ttl_s)
+            command = issue_lockdown(store, key, config.prison, locked=True,
+                                     by=recorded_by(os_account(), by), reason=reason,
+                                     now_ms=_now_ms(), ttl_s=config.command_ttl_s)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
         except StoreUnavailable as exc:
             raise click.ClickException(
                 f"command not recorded, nothing will be sent: {exc}") from exc
-        pending, unreadable = wait_for(store, config.wings, command.version, wait_s)
-        try:
-            links = {w: store.link(w) for w in config.wings}
-        except StoreUnavailable:
-            links = dict.fromkeys(config.wings)
+        _report(config, store, command.version, "lock", wait_s, as_json)
     finally:
         store.close()
-    action = "lock" if locked else "unlock"
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _store_for_a_command(config: PrisonConfig) -> PrisonStore:
+    try:
+        return config.open_store()
+    except StoreError as exc:
+        raise click.ClickException(f"command not recorded, nothing will be sent: {exc}") from exc
+
+
+def _report(config: PrisonConfig, store: PrisonStore, version: int, action: str, wait_s: float,
+            as_json: bool, extra: dict[str, object] | None = None) -> None:
+    """Wait for the command's confirmations (up to `wait_s`) and say what confirmed."""
+    pending, unreadable = wait_for(store, config.wings, version, wait_s)
+    try:
+        links = {w: store.link(w) for w in config.wings}
+    except StoreUnavailable:
+        links = dict.fromkeys(config.wings)
     if as_json:
-        click.echo(json.dumps({"command": command.version, "action": action,
+        click.echo(json.dumps({"command": version, "action": action, **(extra or {}),
                                "unconfirmed": pending,
                                **({"store_unavailable": unreadable} if unreadable else {})},
                               indent=2))
     elif unreadable:
         # Recorded (the service sends it), but whether it confirmed cannot be read now.
-        click.echo(f"prison {action}: command {command.version} recorded for "
+        click.echo(f"prison {action}: command {version} recorded for "
                    f"{len(config.wings)} wings; confirmation unknown: {inert(unreadable)}")
     else:
-        click.echo(f"prison {action}: command {command.version} for "
-                   f"{len(config.wings)} wings")
+        click.echo(f"prison {action}: command {version} for {len(config.wings)} wings")
         if wait_s > 0:
             for wing in config.wings:
                 names = pending.get(wing)
@@ -163,31 +182,98 @@ def wait_for(store: PrisonStore, wings: list[str], version: int, wait_s: float,
         time.sleep(interval_s)
 
 
-def _lock_options(func):  # type: ignore[no-untyped-def]
-    for option in reversed([
-        config_option,
-        click.option("--reason", required=True, help="Why (goes into every wing's audit)."),
-        click.option("--by", default="control-room", show_default=True, help="Who decided."),
-        click.option("--wait", "wait_s", type=click.FloatRange(0, 3600), default=0.0,
-                     help="Wait up to S seconds for every tablet to confirm."),
-        click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts."),
-    ]):
-        func = option(func)
-    return func
+def _wait_option(func):  # type: ignore[no-untyped-def]
+    return click.option("--wait", "wait_s", type=click.FloatRange(0, 3600), default=0.0,
+                        help="Wait up to S seconds for every tablet to confirm.")(func)
+
+
+def _json_option(func):  # type: ignore[no-untyped-def]
+    return click.option("--json", "as_json", is_flag=True,
+                        help="One JSON object, for scripts.")(func)
+
+
+def _by_option(func):  # type: ignore[no-untyped-def]
+    return click.option("--by", default=None,
+                        help="A note beside your OS account, which is who acts.")(func)
 
 
 @prison.command()
-@_lock_options
-def lock(config_path: Path, reason: str, by: str, wait_s: float, as_json: bool) -> None:
+@config_option
+@click.option("--reason", required=True, help="Why (goes into every wing's audit).")
+@_by_option
+@_wait_option
+@_json_option
+def lock(config_path: Path, reason: str, by: str | None, wait_s: float, as_json: bool) -> None:
     """Lock every tablet of every wing (a prison-wide lockdown)."""
-    _command(config_path, True, reason, by, wait_s, as_json)
+    _command(config_path, reason, by, wait_s, as_json)
 
 
-@prison.command()
-@_lock_options
-def unlock(config_path: Path, reason: str, by: str, wait_s: float, as_json: bool) -> None:
-    """Lift the prison-wide lockdown (each tablet's own lock stays as it is)."""
-    _command(config_path, False, reason, by, wait_s, as_json)
+@prison.group(cls=OneLineGroup, invoke_without_command=True)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Prison service TOML file.")
+@click.option("--reason", default=None, help="Why (goes into every wing's audit).")
+@_by_option
+@_json_option
+@click.pass_context
+def unlock(ctx: click.Context, config_path: Path | None, reason: str | None, by: str | None,
+           as_json: bool) -> None:
+    """Ask to lift the prison-wide lockdown: a second, different OS account approves it with
+    `unlock approve ID` within 10 minutes (each tablet's own lock stays as it is)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if config_path is None or reason is None:
+        raise click.UsageError("give --config FILE and --reason TEXT (or `unlock approve ID`)")
+    config = _load(config_path)
+    store = _store_for_a_command(config)
+    try:
+        try:
+            request = lift_requests.ask(store, reason, recorded_by(os_account(), by), _now_ms())
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        except StoreUnavailable as exc:
+            raise click.ClickException(f"request not recorded: {exc}") from exc
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps({"awaiting_approval": request.as_json()}, indent=2))
+        return
+    click.echo(f"asked to lift the prison lockdown ({request.id}); nothing is lifted yet: "
+               "another member of staff, as their own OS account, runs "
+               f"`cellbridge prison unlock approve {request.id} --config {config_path}` within "
+               "10 minutes, else it lapses")
+
+
+@unlock.command()
+@click.argument("request_id", metavar="ID")
+@config_option
+@_wait_option
+@_json_option
+def approve(request_id: str, config_path: Path, wait_s: float, as_json: bool) -> None:
+    """Approve lifting the prison lockdown that another member of staff asked for (ID, as
+    `unlock` printed it): it is signed, naming both of you, and sent to every wing now."""
+    config = _load(config_path)
+    key = private_key_from_pem(config.signing_key.read_bytes())
+    store = _store_for_a_command(config)
+    try:
+        def issue(both: str, reason: str) -> Command:
+            return issue_lockdown(store, key, config.prison, locked=False, by=both,
+                                  reason=reason, now_ms=_now_ms(), ttl_s=config.command_ttl_s)
+
+        try:
+            request, command = lift_requests.approve(store, request_id, f"os:{os_account()}",
+                                                     _now_ms(), issue)
+        except lift_requests.LiftError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            raise SystemExit(REFUSED_EXIT) from exc
+        except StoreUnavailable as exc:
+            raise click.ClickException(
+                f"not approved, nothing will be sent: {exc}") from exc
+        if not as_json:
+            click.echo(f"approved: the prison lockdown is lifted by {inert(command.by)}")
+        _report(config, store, command.version, "unlock", wait_s, as_json,
+                {"by": command.by, "request": request.as_json()})
+    finally:
+        store.close()
 
 
 def _gateway_lines(summary: WingSummary | None) -> list[str]:

@@ -50,6 +50,11 @@ MIGRATIONS: list[list[str]] = [
     [  # 2: each wing gateway's summary of its wing (counts, rollout progress), the newest
         "CREATE TABLE summaries (wing TEXT PRIMARY KEY, at {int} NOT NULL, body TEXT NOT NULL)",
     ],
+    [  # 3: requests to lift the prison lockdown, waiting for a second person (lift_requests.py)
+        "CREATE TABLE lift_requests (id TEXT PRIMARY KEY, reason TEXT NOT NULL, "
+        "requested_by TEXT NOT NULL, requested_at {int} NOT NULL, answered_by TEXT NOT NULL, "
+        "answered_at {int} NOT NULL, command_version {int} NOT NULL)",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -10,7 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.caller_api import Caller, recorded_by
+from common.staff_identity import recorded_by
+from gateway.caller_api import Caller
 from gateway.console.accounts import AccountBook, AccountError
 from gateway.console.rights import Role
 from gateway.console.sessions import Sessions

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 
+from common.staff_identity import same_person
 from gateway import approval_desk
 from gateway.console.render import page
 from gateway.console.rights import Right
@@ -29,7 +30,6 @@ from gateway.two_person import (
     ApprovalError,
     Pending,
 )
-from gateway.web_grant_book import same_person
 from gateway.web_grants import GrantInputError, UnknownGrant
 
 RIGHT_FOR: dict[str, Right] = {UNLOCK_WING: Right.LOCK_WIDE, APPROVE_WEB_GRANT: Right.WEB_GRANTS,

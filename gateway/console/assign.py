@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.caller_api import Caller, recorded_by
+from common.staff_identity import recorded_by
+from gateway.caller_api import Caller
 from gateway.console.accounts import AccountBook
 from gateway.console.rights import Right, allowed
 from gateway.requests import RequestDesk, UnknownRequest

@@ -159,8 +159,8 @@ unlock = lock_command(False)
 @api_option
 @json_option
 def approve(pending_id: str, wait_s: float, api_path: Path, as_json: bool) -> None:
-    """Approve lifting the wing lockdown that another member of staff asked for: it is signed,
-    naming both of you, and sent now."""
+    """Approve lifting the wing lockdown that another member of staff asked for (ID, as `unlock
+    --wing` printed it): it is signed, naming both of you, and sent now."""
     client = ApiClient(api_path)
     result = client.call("POST", f"/v1/approvals/{quote(pending_id, safe='')}/approve",
                          {"wait_s": wait_s}, timeout=wait_s + 30)

@@ -7,7 +7,7 @@ import grp
 import uuid
 from pathlib import Path
 
-from gateway.caller_api import recorded_by
+from common.staff_identity import recorded_by
 from tests.support.gateway import Gateway
 from tests.support.os_accounts import as_account, needs_root
 

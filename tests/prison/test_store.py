@@ -201,11 +201,12 @@ def test_a_store_of_the_first_schema_is_migrated_keeping_what_it_holds(
     old = open_store(*store_location)
     old.put_audit("A", entry(1))
     old.execute("DROP TABLE summaries")  # as the first schema made it
+    old.execute("DROP TABLE lift_requests")
     old.execute("DELETE FROM schema_version WHERE version > 1")
     old.close()
     store = open_store(*store_location)
     try:
-        assert store.schema_version() == 2
+        assert store.schema_version() == len(MIGRATIONS)
         store.put_summary("A", summary(1, online=1))
         assert store.summary("A") == summary(1, online=1)
         assert store.audit_count("A") == 1
