@@ -154,6 +154,16 @@ def test_shell_is_an_unprivileged_wayland_client_with_no_network_and_no_input_de
     assert "input" not in one(SHELL, "Service", "SupplementaryGroups").split()
 
 
+@pytest.mark.parametrize("name", ["cellbridge-shell.service", "cellbridge-enrol-screen.service"])
+def test_the_wayland_clients_may_ask_libegl_which_platform_their_display_is(name: str) -> None:
+    """libEGL (glvnd's and Mesa's) probes a native display with mincore() to tell Wayland from
+    the rest; @system-service leaves mincore out, and without it SDL's eglGetDisplay finds no
+    display at all (the boot test: "Could not get EGL display")."""
+    filters = read_unit(SYSTEM / name)["Service"]["SystemCallFilter"]
+    assert filters[0] == "@system-service"
+    assert "mincore" in filters[1:], filters
+
+
 def test_the_shell_is_restarted_when_its_ui_loop_freezes() -> None:
     assert one(SHELL, "Service", "Type") == "notify"
     assert one(SHELL, "Service", "NotifyAccess") == "main"
