@@ -1,4 +1,4 @@
-"""The tablet OS, booted: a Debian bookworm test image carrying the Buildroot tree's overlay, units,
+"""The tablet OS, booted: a Debian trixie test image carrying the Buildroot tree's overlay, units,
 nftables rules, RAUC config and compositor setup, started in QEMU (tests/image/builder.py). Each
 test reads what the harness inside the guest found (serial console) or QEMU's screendump."""
 
