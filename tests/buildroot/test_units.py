@@ -252,3 +252,18 @@ def test_apps_run_only_from_the_root_owned_apps_folder() -> None:
     assert one(SHELL, "Service", "ExecPaths").split() == ["/usr", "/var/lib/cellbridge/apps"]
     tmpfiles = (COMMON_OVERLAY / "usr" / "lib" / "tmpfiles.d" / "cellbridge.conf").read_text()
     assert "d /var/lib/cellbridge/apps 0755 root root -" in tmpfiles.splitlines()
+
+
+def test_the_shells_temporary_folders_are_its_own_and_not_executable() -> None:
+    """NoExecPaths=/ does not reach the mounts the unit itself lists (PrivateTmp's /tmp and
+    /var/tmp; /dev, and so /dev/shm, under ProtectSystem=strict): the boot test ran an app's copy
+    from all three. Each is the shell's own tmpfs, mounted noexec."""
+    assert "PrivateTmp" not in SHELL["Service"]
+    mounts = {
+        path: set(options.split(","))
+        for line in SHELL["Service"]["TemporaryFileSystem"]
+        for path, _, options in (entry.partition(":") for entry in line.split())
+    }
+    assert set(mounts) == {"/tmp", "/var/tmp", "/dev/shm"}
+    for options in mounts.values():
+        assert {"noexec", "nosuid", "nodev"} <= options
