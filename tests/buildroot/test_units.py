@@ -154,6 +154,16 @@ def test_shell_is_an_unprivileged_wayland_client_with_no_network_and_no_input_de
     assert "input" not in one(SHELL, "Service", "SupplementaryGroups").split()
 
 
+@pytest.mark.parametrize("name", ["cellbridge-shell.service", "cellbridge-enrol-screen.service"])
+def test_the_wayland_clients_may_ask_libegl_which_platform_their_display_is(name: str) -> None:
+    """libEGL (glvnd's and Mesa's) probes a native display with mincore() to tell Wayland from
+    the rest; @system-service leaves mincore out, and without it SDL's eglGetDisplay finds no
+    display at all (the boot test: "Could not get EGL display")."""
+    filters = read_unit(SYSTEM / name)["Service"]["SystemCallFilter"]
+    assert filters[0] == "@system-service"
+    assert "mincore" in filters[1:], filters
+
+
 def test_the_shell_is_restarted_when_its_ui_loop_freezes() -> None:
     assert one(SHELL, "Service", "Type") == "notify"
     assert one(SHELL, "Service", "NotifyAccess") == "main"
@@ -242,3 +252,18 @@ def test_apps_run_only_from_the_root_owned_apps_folder() -> None:
     assert one(SHELL, "Service", "ExecPaths").split() == ["/usr", "/var/lib/cellbridge/apps"]
     tmpfiles = (COMMON_OVERLAY / "usr" / "lib" / "tmpfiles.d" / "cellbridge.conf").read_text()
     assert "d /var/lib/cellbridge/apps 0755 root root -" in tmpfiles.splitlines()
+
+
+def test_the_shells_temporary_folders_are_its_own_and_not_executable() -> None:
+    """NoExecPaths=/ does not reach the mounts the unit itself lists (PrivateTmp's /tmp and
+    /var/tmp; /dev, and so /dev/shm, under ProtectSystem=strict): the boot test ran an app's copy
+    from all three. Each is the shell's own tmpfs, mounted noexec."""
+    assert "PrivateTmp" not in SHELL["Service"]
+    mounts = {
+        path: set(options.split(","))
+        for line in SHELL["Service"]["TemporaryFileSystem"]
+        for path, _, options in (entry.partition(":") for entry in line.split())
+    }
+    assert set(mounts) == {"/tmp", "/var/tmp", "/dev/shm"}
+    for options in mounts.values():
+        assert {"noexec", "nosuid", "nodev"} <= options

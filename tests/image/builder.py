@@ -37,6 +37,10 @@ REPOSITORY_PORT = 8443
 PROXY_PORT = 3128
 DEVICE_ID = "image-test-1"
 WING = "w1"
+PROBE_APP = "image-test-probe"
+# Folders the shell (and so every app) can write: nothing there may be executed.
+SHELL_WRITABLE = ("/var/lib/cellbridge/shell", "/run/cellbridge-shell", "/run/cellbridge-wayland",
+                  "/tmp", "/var/tmp", "/dev/shm")
 PARTUUID = "4cb1d6a0-6c1f-4e0a-9b57-0c8b0a00000{}"  # genimage.cfg's, so meta and RAUC match
 ROOT_SIZE_MB = 3072
 DATA_SIZE_MB = 128
@@ -231,6 +235,10 @@ def finish(root: Path, work: Path) -> None:
     probes = [f"gateway:{p}" for p in (BROKER_PORT, REPOSITORY_PORT, PROXY_PORT, 22, 80)]
     probes += ["10.0.2.3:53", "1.1.1.1:443"]
     (root / "usr/libexec/cellbridge-image-test/probes").write_text("\n".join(probes) + "\n")
+    (root / "usr/libexec/cellbridge-image-test/exec-probes").write_text(
+        f"/var/lib/cellbridge/apps/{PROBE_APP}/run\n"
+        + "".join(f"{folder}\n" for folder in SHELL_WRITABLE)
+    )
     (root / "usr/libexec/cellbridge-image-test/manifest").write_text(
         "".join(f"/{path}\n" for path in checked_files())
     )
@@ -289,9 +297,16 @@ def data_tree(data: Path) -> None:
         f"port = {BROKER_PORT}\n"
     )
     (data / "apps").mkdir()  # as post-image.sh makes it: root's, 0755, before the bind mount
+    # Stands in for an installed app (root's, as the agent installs them): the harness runs it
+    # as the shell's user in the shell's own mount namespace, and copies of it from every folder
+    # that user can write, which must not run.
+    probe = data / "apps" / PROBE_APP
+    probe.mkdir()
+    (probe / "run").write_text("#!/bin/sh\necho ran\n")
     for path in [data, *data.rglob("*")]:
         os.chown(path, 0, 0)
-    (data / "apps").chmod(0o755)
+    for path in (data / "apps", probe, probe / "run"):
+        path.chmod(0o755)
     data.chmod(0o711)
     enrolment.chmod(0o700)
 

@@ -1,4 +1,4 @@
-"""The tablet OS, booted: a Debian bookworm test image carrying the Buildroot tree's overlay, units,
+"""The tablet OS, booted: a Debian trixie test image carrying the Buildroot tree's overlay, units,
 nftables rules, RAUC config and compositor setup, started in QEMU (tests/image/builder.py). Each
 test reads what the harness inside the guest found (serial console) or QEMU's screendump."""
 
@@ -12,7 +12,14 @@ import pytest
 
 from device.theme import STANDARD
 from tests.buildroot.support import overlays, run_post_build
-from tests.image.builder import BOARD, BROKER_PORT, PROXY_PORT, REPOSITORY_PORT
+from tests.image.builder import (
+    BOARD,
+    BROKER_PORT,
+    PROBE_APP,
+    PROXY_PORT,
+    REPOSITORY_PORT,
+    SHELL_WRITABLE,
+)
 from tests.image.conftest import Boot
 from tests.image.qemu import read_ppm
 
@@ -62,6 +69,18 @@ def test_the_shell_and_compositor_run_as_the_shells_user_and_the_agent_socket_is
     assert booted.find("user-shell") == [["cellbridge-shell"]]
     assert booted.find("user-compositor") == [["cellbridge-shell"]]
     assert booted.find("socket") == [["660", "root:cellbridge-shell"]]
+
+
+def test_an_installed_app_runs_as_the_shells_user_in_the_shells_sandbox(booted: Boot) -> None:
+    app = f"/var/lib/cellbridge/apps/{PROBE_APP}/run"
+    assert booted.find("exec", app) == [["ran"]], booted.find("exec")
+
+
+@pytest.mark.parametrize("folder", SHELL_WRITABLE)
+def test_nothing_the_shell_can_write_can_be_run(booted: Boot, folder: str) -> None:
+    """A copy of the app in a folder the shell's user can write: written, and refused at exec
+    (the data partition is noexec, and the shell's unit allows exec only from /usr and apps/)."""
+    assert booted.find("exec", folder) == [["denied"]], booted.find("exec")
 
 
 @pytest.mark.parametrize("port", [BROKER_PORT, REPOSITORY_PORT, PROXY_PORT])
