@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
@@ -23,6 +24,11 @@ from gateway.service import GatewayService
 from wire.envelope import private_key_to_pem
 
 BASE = "https://console.test"
+TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+"""argon2id at the lowest cost, for the consoles these tests build in-process (a few ms a hash
+instead of ~0.2 CPU-s, and a test signs in with several): the same algorithm and code path. Every
+gateway process, the console tests that start one included, keeps `PRODUCTION_HASHER`
+(test_accounts.py checks its parameters)."""
 TABLETS = [("T1", "C1", "L1"), ("T2", "C1", "L1"), ("T3", "C2", "L1"), ("T4", "C3", "L2")]
 
 
@@ -43,7 +49,7 @@ def service(tmp_path: Path) -> Iterator[GatewayService]:
 
 @pytest.fixture
 def console(service: GatewayService) -> Console:
-    return build_console(service)
+    return build_console(service, TEST_HASHER)
 
 
 @dataclass
