@@ -12,7 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from gateway.console.app import build_console, make_console_app
+from gateway.console.app import build_console
 from gateway.console.rights import Role
 from gateway.console.two_person import APPROVE_WITHIN_MS
 from gateway.console.web import Console
@@ -55,11 +55,6 @@ async def console(service: GatewayService) -> Console:
         rules.pop(field, None)
     await service.policy.apply(rules, "setup")
     return build_console(service, TEST_HASHER)
-
-
-@pytest.fixture
-def app(console: Console) -> FastAPI:
-    return make_console_app(console)
 
 
 def day(offset: int) -> str:
