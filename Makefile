@@ -21,12 +21,14 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(VENV)/bin/cellbridge demo --tablets $(TABLETS)
 
-# In parallel (pytest-xdist; JOBS=0 for one process): most tests wait on real processes. Then,
-# alone, the few marked `serial` (a time bound, or a demo pacing itself by sleeps).
+# In parallel (pytest-xdist; JOBS=0 for one process): most tests wait on real processes. Work
+# stealing: a worker that runs dry takes half of another's queue, so no file of a few long tests
+# is left running alone at the end. Then, alone, the few marked `serial` (a time bound, or a demo
+# pacing itself by sleeps).
 JOBS ?= auto
 test: setup
 	@status=0; \
-	$(PY) -m pytest -q -n $(JOBS) --dist loadfile -m "not serial" --durations=25 || status=$$?; \
+	$(PY) -m pytest -q -n $(JOBS) --dist worksteal -m "not serial" --durations=25 || status=$$?; \
 	$(PY) -m pytest -q -n 0 -m serial --durations=5 || status=$$?; \
 	exit $$status
 

@@ -1,11 +1,14 @@
 """Fixtures that start the real parts: the wing's mosquitto, with the configuration `provision
 wing` generates (mutual TLS, ACL, CRL) for a demo estate made once per test session.
 
-`make test` runs the suite in parallel (pytest-xdist, `-n auto --dist loadfile`): each worker is a
-process of its own with its own session fixtures (demo estate, Kivy window on its own Xvfb
-display), and every broker, gateway and agent takes a free port and a fresh directory. A test
-module runs whole on one worker, so a module-scoped fixture is built once. (Not `loadgroup`: with
-pytest 9.2 it silently stops grouping, pytest-dev/pytest-xdist#1386.)
+`make test` runs the suite in parallel (pytest-xdist, `-n auto --dist worksteal`): each worker is
+a process of its own with its own session fixtures (demo estate, Kivy window on its own Xvfb
+display), and every broker, gateway and agent takes a free port and a fresh directory. Each worker
+starts on a contiguous share of the collection and, once it runs dry, takes half of what another
+has left: a module may be split between workers, so a module-scoped fixture may be built once on
+each (it must hold nothing a test relies on another test of the module to have done), and no test
+may rely on running after another. (`--dist loadfile` kept modules whole but sends the files with
+fewest tests last, so a file of a few long tests ran alone at the end.)
 """
 
 from __future__ import annotations

@@ -27,8 +27,9 @@ MIN_PASSWORD = 12
 ISSUER = "Cellbridge"
 NAME_PATTERN = r"^[a-z][a-z0-9._-]{0,31}$"
 
-_HASHER = PasswordHasher()
-_DUMMY_HASH = _HASHER.hash("not a password anyone has")
+PRODUCTION_HASHER = PasswordHasher()
+"""argon2-cffi's defaults (argon2id, t=3, m=64 MiB, p=4): what every gateway uses. Only the
+in-process console tests hand an `AccountBook` a cheaper one (same algorithm, lower cost)."""
 
 
 class AccountError(Exception):
@@ -84,8 +85,10 @@ _COLUMNS = ("name, display, roles, disabled, must_change, last_sign_in, locked_u
 
 
 class AccountBook:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, hasher: PasswordHasher = PRODUCTION_HASHER) -> None:
         self._store = store
+        self._hasher = hasher
+        self._dummy_hash: str | None = None
         with store.transaction() as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS staff_accounts ("
@@ -129,7 +132,7 @@ class AccountBook:
                 "INSERT INTO staff_accounts (name, display, roles, password_hash, totp_secret,"
                 " created) VALUES (?, ?, ?, ?, ?, ?)",
                 [name, display, json.dumps(sorted(r.value for r in roles)),
-                 _HASHER.hash(password), secret, now],
+                 self._hasher.hash(password), secret, now],
             )
         return Enrolment(name, password, _uri(name, secret))
 
@@ -144,7 +147,7 @@ class AccountBook:
             db.execute(
                 "UPDATE staff_accounts SET password_hash = ?, totp_secret = ?, totp_step = NULL,"
                 " must_change = 1, failures = 0, locked_until = NULL WHERE name = ?",
-                [_HASHER.hash(password), secret, name],
+                [self._hasher.hash(password), secret, name],
             )
         return Enrolment(name, password, _uri(name, secret))
 
@@ -176,21 +179,22 @@ class AccountBook:
     def sign_in(self, name: str, password: str, code: str, now: int) -> SignIn:
         """Check a password (and code); count a failure, lock the account after
         `MAX_FAILURES` in a row (audited), and record a success."""
+        dummy = self._dummy()  # made before the name is looked up: no first-time timing tell
         row = self._row(name)
         if row is None:
-            _verify(_DUMMY_HASH, password)  # the same work as for a real account
+            self._verify(dummy, password)  # the same work as for a real account
             self._store.append(Audit(now, f"staff:{name}", "sign_in_failed", f"staff:{name}",
                                      {"why": SignInRefused.UNKNOWN.value}))
             return SignIn(None, SignInRefused.UNKNOWN)
         account = _account(row)
         secret, password_hash, failures, last_step = row[7], row[8], row[9], row[10]
         if account.locked_until is not None and now < account.locked_until:
-            _verify(_DUMMY_HASH, password)
+            self._verify(dummy, password)
             return self._failed(account, SignInRefused.LOCKED_OUT, int(str(failures)), now,
                                 count=False)
         if account.locked_until is not None:
             failures = 0  # the lockout has run out: a fresh start
-        if not _verify(str(password_hash), password):
+        if not self._verify(str(password_hash), password):
             return self._failed(account, SignInRefused.PASSWORD, int(str(failures)), now)
         step = None
         if needs_totp(account.roles) or secret:
@@ -212,7 +216,7 @@ class AccountBook:
         row = self._row(name)
         if row is None:
             raise AccountError(f"no account {name}")
-        if not _verify(str(row[8]), old):
+        if not self._verify(str(row[8]), old):
             raise AccountError("the current password is not right")
         if len(new) < MIN_PASSWORD:
             raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
@@ -221,13 +225,26 @@ class AccountBook:
         audit = Audit(now, f"staff:{name}", "password_change", f"staff:{name}")
         with self._store.transaction(audit) as db:
             db.execute("UPDATE staff_accounts SET password_hash = ?, must_change = 0 "
-                       "WHERE name = ?", [_HASHER.hash(new), name])
+                       "WHERE name = ?", [self._hasher.hash(new), name])
         return self._need(name)
 
     def signed_out(self, name: str, now: int) -> None:
         self._store.append(Audit(now, f"staff:{name}", "sign_out", f"staff:{name}"))
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def _dummy(self) -> str:
+        """A hash to check an unknown or locked-out name's password against (the same work as
+        for a real account); made at the first sign-in, not at every gateway start."""
+        if self._dummy_hash is None:
+            self._dummy_hash = self._hasher.hash("not a password anyone has")
+        return self._dummy_hash
 
     def _need(self, name: str) -> Account:
         account = self.get(name)
@@ -273,13 +290,6 @@ def _uri(name: str, secret: str | None) -> str | None:
     if secret is None:
         return None
     return pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name=ISSUER)
-
-
-def _verify(password_hash: str, password: str) -> bool:
-    try:
-        return _HASHER.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 def _totp_step(secret: str, code: str, now_ms: int, last_step: int | None) -> int | None:

@@ -4,12 +4,13 @@ static assets served by the gateway itself, and the errors as pages or as JSON."
 
 from __future__ import annotations
 
+from argon2 import PasswordHasher
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from gateway.console.accounts import AccountBook
+from gateway.console.accounts import PRODUCTION_HASHER, AccountBook
 from gateway.console.accounts_page import accounts_router
 from gateway.console.approvals import approvals_router
 from gateway.console.audit_page import audit_router
@@ -38,9 +39,10 @@ from gateway.console.wing import wing_router
 from gateway.service import GatewayService
 
 
-def build_console(service: GatewayService) -> Console:
-    """The console's parts over a gateway service (its accounts table is made if missing)."""
-    return Console(service=service, book=AccountBook(service.store), sessions=Sessions(),
+def build_console(service: GatewayService, hasher: PasswordHasher = PRODUCTION_HASHER) -> Console:
+    """The console's parts over a gateway service (its accounts table is made if missing);
+    `hasher` is for the in-process tests only: every gateway keeps the production one."""
+    return Console(service=service, book=AccountBook(service.store, hasher), sessions=Sessions(),
                    jobs=LockJobs(service.tablet_views, service.clock),
                    clock=service.clock)
 

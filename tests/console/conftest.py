@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
@@ -23,6 +24,11 @@ from gateway.service import GatewayService
 from wire.envelope import private_key_to_pem
 
 BASE = "https://console.test"
+TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+"""argon2id at the lowest cost, for the consoles these tests build in-process (a few ms a hash
+instead of ~0.2 CPU-s, and a test signs in with several): the same algorithm and code path. Every
+gateway process, the console tests that start one included, keeps `PRODUCTION_HASHER`
+(test_accounts.py checks its parameters)."""
 TABLETS = [("T1", "C1", "L1"), ("T2", "C1", "L1"), ("T3", "C2", "L1"), ("T4", "C3", "L2")]
 
 
@@ -43,7 +49,7 @@ def service(tmp_path: Path) -> Iterator[GatewayService]:
 
 @pytest.fixture
 def console(service: GatewayService) -> Console:
-    return build_console(service)
+    return build_console(service, TEST_HASHER)
 
 
 @dataclass
@@ -73,9 +79,26 @@ def make_staff(console: Console, name: str, *roles: Role, change: bool = True) -
     return Staff(name, password, secret)
 
 
+@pytest.fixture(scope="session")
+def console_apps() -> dict[str, FastAPI]:
+    """The console app, built once per test process (`app`)."""
+    return {}
+
+
 @pytest.fixture
-def app(console: Console) -> FastAPI:
-    return make_console_app(console)
+def app(console: Console, console_apps: dict[str, FastAPI]) -> Iterator[FastAPI]:
+    """The real console app pointed at this test's console. Building its ~90 routes costs FastAPI
+    ~0.4 CPU-s, so it is built once per test process: it keeps nothing between requests but
+    `state.console` (the routes read the console from there; sessions, accounts and store are the
+    console's), which is this test's and is taken away after it."""
+    made = console_apps.get("app")
+    if made is None:
+        made = console_apps["app"] = make_console_app(console)
+    made.state.console = console
+    try:
+        yield made
+    finally:
+        del made.state.console
 
 
 def browser(app: FastAPI) -> httpx.AsyncClient:

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import pyotp
 import pytest
+from argon2 import Type, extract_parameters
 
 from gateway.console.accounts import LOCKOUT_MS, MAX_FAILURES, AccountError, SignInRefused, totp_now
+from gateway.console.app import build_console
 from gateway.console.rights import Role
 from gateway.console.web import Console
+from gateway.service import GatewayService
 from tests.console.conftest import make_staff
 
 
@@ -25,6 +28,20 @@ def test_an_account_is_stored_with_an_argon2id_hash_never_the_password(console: 
     assert enrolment.totp_uri is None  # an officer needs no second factor
     assert console.book.get("ann").must_change  # type: ignore[union-attr]
     assert ("staff:root", "account_add", "staff:ann") in audit_actions(console)
+
+
+def test_a_gateways_console_hashes_at_argon2_cffis_default_cost(service: GatewayService) -> None:
+    """What `gateway run` builds (these tests' in-process consoles use a cheaper hasher)."""
+    console = build_console(service)
+    enrolment = console.book.add("ann", "Ann Smith", frozenset({Role.OFFICER}), "staff:root",
+                                 console.clock())
+    [(stored,)] = service.store.read("SELECT password_hash FROM staff_accounts WHERE name='ann'")
+    parameters = extract_parameters(stored)
+    assert (parameters.type, parameters.time_cost, parameters.memory_cost,
+            parameters.parallelism) == (Type.ID, 3, 65536, 4)
+    assert console.book.sign_in("ann", enrolment.password, "", console.clock()).account
+    assert console.book.sign_in("bob", enrolment.password, "", console.clock()).refused \
+        is SignInRefused.UNKNOWN
 
 
 @pytest.mark.parametrize("role", [Role.SECURITY, Role.ADMIN])

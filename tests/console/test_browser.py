@@ -55,7 +55,9 @@ class Wing:
     async def account(self, name: str, roles: list[str]) -> dict[str, Any]:
         """Made as from the gateway host (`staff account add`), through the control API."""
         transport = httpx.AsyncHTTPTransport(uds=str(self.api_socket))
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+        # argon2id at production cost on a loaded 2-core machine: more than httpx's default 5 s.
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway",
+                                     timeout=30) as client:
             response = await client.post("/v1/accounts", json={
                 "name": name, "display": name.title(), "roles": roles, "by": "test"})
         assert response.status_code == 200, response.text

@@ -14,7 +14,7 @@ from gateway.console.app import build_console, make_console_app
 from gateway.console.rights import Role
 from gateway.console.web import COOKIE
 from gateway.service import GatewayService
-from tests.console.conftest import gateway_config, make_staff
+from tests.console.conftest import TEST_HASHER, gateway_config, make_staff
 
 schemathesis = pytest.importorskip("schemathesis")
 SIGNED_OUT = r"^/(signout|signin)(\.json)?$"
@@ -24,7 +24,7 @@ SIGNED_OUT = r"^/(signout|signin)(\.json)?$"
 def test_no_request_makes_the_console_fail(tmp_path: Path) -> None:
     service = GatewayService(gateway_config(tmp_path))
     try:
-        console = build_console(service)
+        console = build_console(service, TEST_HASHER)
         app = make_console_app(console)
         app.add_route("/openapi.json", lambda _request: JSONResponse(app.openapi()))
         make_staff(console, "root", Role.ADMIN, Role.SECURITY, Role.IT, Role.OFFICER)

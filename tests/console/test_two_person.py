@@ -16,7 +16,7 @@ from gateway.console.rights import Role
 from gateway.console.web import Console
 from gateway.service import GatewayService
 from gateway.two_person import APPROVE_WITHIN_MS, ApprovalError, Approvals
-from tests.console.conftest import browser, gateway_config, make_staff, sign_in
+from tests.console.conftest import TEST_HASHER, browser, gateway_config, make_staff, sign_in
 
 
 def test_the_same_person_cannot_approve_their_own_request() -> None:
@@ -138,7 +138,7 @@ async def test_a_wipe_request_that_lapses_is_audited_once(tmp_path: Path) -> Non
     now = [1_000_000]
     service = GatewayService(gateway_config(tmp_path), clock=lambda: now[0])
     try:
-        console = build_console(service)
+        console = build_console(service, TEST_HASHER)
         async with browser(make_console_app(console)) as client:
             await sign_in(client, console, make_staff(console, "sam", Role.SECURITY))
             asked = await client.post("/tablets/T1/wipe.json", data={"reason": "handed back"})

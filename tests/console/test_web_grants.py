@@ -12,14 +12,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from gateway.console.app import build_console, make_console_app
+from gateway.console.app import build_console
 from gateway.console.rights import Role
 from gateway.console.web import Console
 from gateway.policy_file import load_rules
 from gateway.service import GatewayService, wall_ms
 from gateway.two_person import APPROVE_WITHIN_MS
 from gateway.web_grant_book import APPROVE_WITHIN_MS as GRANT_BOOK_WINDOW_MS
-from tests.console.conftest import browser, gateway_config, make_staff, sign_in
+from tests.console.conftest import TEST_HASHER, browser, gateway_config, make_staff, sign_in
 
 EXAMPLE = Path(__file__).parents[2] / "gateway" / "policies" / "example.toml"
 BANK = "basic-bank-account"
@@ -54,12 +54,7 @@ async def console(service: GatewayService) -> Console:
     for field in ("curfew", "overrides", "lockdowns"):  # open all day: tests run at any hour
         rules.pop(field, None)
     await service.policy.apply(rules, "setup")
-    return build_console(service)
-
-
-@pytest.fixture
-def app(console: Console) -> FastAPI:
-    return make_console_app(console)
+    return build_console(service, TEST_HASHER)
 
 
 def day(offset: int) -> str:

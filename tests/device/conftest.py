@@ -104,8 +104,11 @@ class ShellDriver:
         if hold_s:
             touch.time_update = touch.time_start + hold_s
         touch.touch_up()
-        # A ScrollView delays a tap's delivery to its children (scroll_timeout): let it pass.
-        self.settle(0.35)
+        # A ScrollView hands a still touch to its children only after its scroll_timeout: inside
+        # one, let that pass. Elsewhere the release is dispatched at once; a button's pressed
+        # look lasts min_state_time (35 ms) more.
+        timeout_ms = max((getattr(w, "scroll_timeout", 0) for w in ancestors(widget)), default=0)
+        self.settle(timeout_ms / 1000 + 0.1 if timeout_ms else 0.05)
 
     def settle(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -113,6 +116,14 @@ class ShellDriver:
             self.step(1)
             time.sleep(0.01)
         self.step(2)
+
+
+def ancestors(widget: Any) -> Iterator[Any]:
+    """The widgets that hold `widget`, up to the window."""
+    parent = widget.parent
+    while parent is not None and parent is not parent.parent:
+        yield parent
+        parent = parent.parent
 
 
 def shots_dir(tmp_path: Path, theme: str = "standard") -> Path:
