@@ -182,19 +182,12 @@ def wait_for(store: PrisonStore, wings: list[str], version: int, wait_s: float,
         time.sleep(interval_s)
 
 
-def _wait_option(func):  # type: ignore[no-untyped-def]
-    return click.option("--wait", "wait_s", type=click.FloatRange(0, 3600), default=0.0,
-                        help="Wait up to S seconds for every tablet to confirm.")(func)
-
-
-def _json_option(func):  # type: ignore[no-untyped-def]
-    return click.option("--json", "as_json", is_flag=True,
-                        help="One JSON object, for scripts.")(func)
-
-
-def _by_option(func):  # type: ignore[no-untyped-def]
-    return click.option("--by", default=None,
-                        help="A note beside your OS account, which is who acts.")(func)
+_wait_option = click.option("--wait", "wait_s", type=click.FloatRange(0, 3600), default=0.0,
+                            help="Wait up to S seconds for every tablet to confirm.")
+_json_option = click.option("--json", "as_json", is_flag=True,
+                            help="One JSON object, for scripts.")
+_by_option = click.option("--by", default=None,
+                          help="A note beside your OS account, which is who acts.")
 
 
 @prison.command()
