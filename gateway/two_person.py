@@ -61,7 +61,8 @@ class Approvals:
             del self._waiting[old.id]
         while len(self._waiting) >= self._limit:
             self._waiting.popitem(last=False)
-        pending = Pending(secrets.token_urlsafe(12), action, target, reason, by, now)
+        # Hex: the CLI takes the id as an argument, and a url-safe token may start with "-".
+        pending = Pending(secrets.token_hex(8), action, target, reason, by, now)
         self._waiting[pending.id] = pending
         return pending
 

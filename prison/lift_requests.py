@@ -79,7 +79,8 @@ def ask(store: PrisonStore, reason: str, by: str, now: int) -> LiftRequest:
     """Record a request to lift the prison lockdown; one waiting before it is replaced."""
     if not reason.strip():
         raise ValueError("a reason is required")
-    request = LiftRequest(secrets.token_urlsafe(9), reason.strip(), by, now, "", 0, 0)
+    # Hex: the CLI takes the id as an argument, and a url-safe token may start with "-".
+    request = LiftRequest(secrets.token_hex(8), reason.strip(), by, now, "", 0, 0)
     with store.backend.transaction():
         store.execute("UPDATE lift_requests SET answered_by = ?, answered_at = ? "
                       "WHERE answered_by = ''", [SUPERSEDED, now])
