@@ -24,7 +24,7 @@ import click
 
 from common.cli import OneLineGroup
 from provisioning import estate as est
-from provisioning import pki
+from provisioning import pki, tablet_data
 from provisioning.inventory import InventoryError, Status
 from provisioning.mosquitto_conf import ULIMIT_NOTE
 from wire import certs
@@ -208,6 +208,9 @@ def init(
 )
 @click.option("--broker-port", default=8883, show_default=True, type=click.IntRange(1, 65535),
               help="The wing broker's TLS port.")
+@click.option("--repository-port", default=8443, show_default=True,
+              type=click.IntRange(1, 65535),
+              help="The port the wing gateway serves releases to tablets on ([repository] port).")
 @click.option(
     "--san",
     "extra_names",
@@ -234,6 +237,7 @@ def wing(
     wing_id: str,
     broker_host: str,
     broker_port: int,
+    repository_port: int,
     extra_names: tuple[str, ...],
     broker_dir: Path | None,
     install: bool,
@@ -250,6 +254,7 @@ def wing(
         broker_port=broker_port,
         broker_dir=broker_dir,
         server_names=extra_names,
+        repository_port=repository_port,
     )
     console = estate.gateway_material(wing_id)
     conf = est.install_broker(estate, wing_id) if install else None
@@ -378,6 +383,71 @@ def enrol(
         )
     if len(tablets) > 5:
         click.echo(f"enrolled {len(tablets)} tablets: bundles in {where}")
+
+
+@provision.command("tablet-data")
+@click.option("--device", "device_id", required=True, help="The tablet id (enrolled, active).")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The tablet's data partition, mounted here (or a folder to copy onto it): "
+    "OUT/enrolment/ is written.",
+)
+@click.option(
+    "--bundle",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The tablet's enrolment bundle [ESTATE/bundles/DEVICE].",
+)
+@click.option(
+    "--gateway-addr",
+    help="The wing gateway's IPv4 address, when the bundle names the broker by a host name "
+    "(the tablet's firewall opens to an address only).",
+)
+@click.option(
+    "--board",
+    type=click.Choice(sorted(tablet_data.BOARDS)),
+    default="rpi4",
+    show_default=True,
+    help="The tablet image's board (its RAUC compatible).",
+)
+@click.option(
+    "--no-updates",
+    is_flag=True,
+    help="No [updates]: for a development image built without the estate's TUF root.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts.")
+@pass_estate
+@_one_line_errors
+def tablet_data_command(
+    estate: est.Estate,
+    device_id: str,
+    out: Path,
+    bundle: Path | None,
+    gateway_addr: str | None,
+    board: str,
+    no_updates: bool,
+    as_json: bool,
+) -> None:
+    """Write what an enrolled tablet's data partition needs before its first boot: its
+    enrolment bundle, agent.toml and network.env (the firewall's one peer), in OUT/enrolment/."""
+    estate.meta()
+    bundle = bundle or estate.bundles / device_id
+    try:
+        plan = tablet_data.plan_for(estate, device_id, bundle, gateway_addr=gateway_addr,
+                                    board=None if no_updates else board)
+        written = tablet_data.write_tablet_data(bundle, out, plan)
+    except tablet_data.TabletDataError as exc:
+        raise click.ClickException(str(exc)) from exc
+    result = {"tablet": device_id, "wing": plan.wing, "enrolment": str(written),
+              "gateway": plan.gateway_addr, "ports": list(plan.ports),
+              "updates": plan.compatible}
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    updates = f"updates for {plan.compatible}" if plan.compatible else "no updates"
+    click.echo(f"tablet {device_id} (wing {plan.wing}): {written} written; firewall open to "
+               f"{plan.gateway_addr} ports {','.join(map(str, plan.ports))}; {updates}")
 
 
 def _read_input(path: Path, what: str) -> bytes:

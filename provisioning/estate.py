@@ -71,6 +71,8 @@ class WingMeta(BaseModel):
     broker_port: int
     broker_dir: str
     gateway_user: str
+    repository_port: int = 8443
+    """Where the wing gateway serves releases to tablets (`[repository] port`)."""
 
 
 def _utc(now: dt.datetime | None) -> dt.datetime:
@@ -219,6 +221,7 @@ def create_wing(
     broker_dir: Path | None = None,
     server_names: Iterable[str] = (),
     now: dt.datetime | None = None,
+    repository_port: int = 8443,
 ) -> WingMeta:
     """A wing: its CA, broker server certificate, gateway client certificate and Ed25519 signing
     key, the staff console's server certificate, an empty CRL, and the broker's configuration
@@ -228,8 +231,11 @@ def create_wing(
         raise EstateError(f"invalid wing id {wing!r}: use 1-64 letters, digits, '.', '_' or '-'")
     if estate.wing_dir(wing).exists():
         raise EstateError(f"wing {wing!r} already exists")
-    if not 0 < broker_port < 65536:
-        raise EstateError(f"invalid broker port {broker_port}")
+    for what, port in (("broker", broker_port), ("repository", repository_port)):
+        if not 0 < port < 65536:
+            raise EstateError(f"invalid {what} port {port}")
+    if repository_port == broker_port:
+        raise EstateError(f"the repository and the broker cannot share port {broker_port}")
     root_cert, root_key = estate.root_ca(passphrase)
     secret = estate._passphrase(passphrase)
     now = _utc(now)
@@ -240,6 +246,7 @@ def create_wing(
         broker_port=broker_port,
         broker_dir=str(directory),
         gateway_user=pki.gateway_identity(wing),
+        repository_port=repository_port,
     )
 
     ca_key = certs.new_key()
