@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from common.config import Settings
 from common.mqtt import BrokerConfig
@@ -30,7 +30,8 @@ class ConsoleConfig(Settings):
     """`[console]`: the staff web console on its own HTTPS port (docs/console.md)."""
 
     host: str = "0.0.0.0"
-    port: Annotated[int, Field(ge=1, le=65535)] = 8443
+    port: Annotated[int, Field(ge=1, le=65535)] = 9443
+    """Not 8443: that is where `[repository]` serves tablets by default."""
     cert: Path
     """Server certificate chain (PEM) from the wing CA: `provision wing` writes `console.pem`."""
     key: Path
@@ -80,6 +81,21 @@ class GatewayConfig(Settings):
     audit_keep_days: Annotated[int, Field(ge=1, le=36500)] | None = None
     """Audit entries (and answered requests) older than this are archived daily behind a
     checkpoint (`gateway.retention`); None: only by `cellbridge gateway compact`."""
+
+    @model_validator(mode="after")
+    def _listeners_apart(self) -> GatewayConfig:
+        """Two of the gateway's listeners on one port would fail at start with a bind error
+        naming neither: say which, when the config is read."""
+        ports: dict[int, str] = {}
+        for name, part in (("console", self.console), ("repository", self.repository),
+                           ("web", self.web)):
+            port = getattr(part, "port", 0)
+            if not port:
+                continue
+            if port in ports:
+                raise ValueError(f"[{ports[port]}] and [{name}] are both on port {port}")
+            ports[port] = name
+        return self
 
     @property
     def reissue_margin_s(self) -> int:
