@@ -254,14 +254,17 @@ def test_apps_run_only_from_the_root_owned_apps_folder() -> None:
     assert "d /var/lib/cellbridge/apps 0755 root root -" in tmpfiles.splitlines()
 
 
-def test_the_shells_temporary_folders_are_its_own_and_not_executable() -> None:
+@pytest.mark.parametrize("name", ["cellbridge-shell.service", "cellbridge-enrol-screen.service"])
+def test_the_screens_temporary_folders_are_their_own_and_not_executable(name: str) -> None:
     """NoExecPaths=/ does not reach the mounts the unit itself lists (PrivateTmp's /tmp and
     /var/tmp; /dev, and so /dev/shm, under ProtectSystem=strict): the boot test ran an app's copy
-    from all three. Each is the shell's own tmpfs, mounted noexec."""
-    assert "PrivateTmp" not in SHELL["Service"]
+    from all three. Each is the unit's own tmpfs, mounted noexec."""
+    unit = read_unit(SYSTEM / name)
+    assert "PrivateTmp" not in unit["Service"]
+    assert one(unit, "Service", "NoExecPaths") == "/"
     mounts = {
         path: set(options.split(","))
-        for line in SHELL["Service"]["TemporaryFileSystem"]
+        for line in unit["Service"]["TemporaryFileSystem"]
         for path, _, options in (entry.partition(":") for entry in line.split())
     }
     assert set(mounts) == {"/tmp", "/var/tmp", "/dev/shm"}
