@@ -10,8 +10,8 @@ from typing import Any
 import click
 
 from common.cli import OneLineGroup
-from gateway.console.qr import qr_svg, qr_text
-from gateway.console.rights import Role, parse_roles
+from common.staff_web.qr import qr_svg, qr_text
+from common.staff_web.roles import Role, parse_roles
 from gateway.staff.client import EXIT_REFUSED, ApiClient, fail, operator
 from gateway.staff.output import say, say_lines, show_json, table
 from gateway.staff.params import TEXT, api_option, by_option, json_option

@@ -15,10 +15,10 @@ from argon2 import PasswordHasher
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
+from common.staff_web.accounts import Enrolment, totp_now
+from common.staff_web.roles import Role
 from gateway.config import GatewayConfig, TabletSeed
-from gateway.console.accounts import Enrolment, totp_now
 from gateway.console.app import build_console, make_console_app
-from gateway.console.rights import Role
 from gateway.console.web import COOKIE, Console
 from gateway.service import GatewayService
 from wire.envelope import private_key_to_pem
