@@ -425,9 +425,13 @@ def _account_change(config_path: Path, change: Callable[[AccountBook, str, int],
         store.close()
 
 
-def _enrolled(enrolment: Enrolment) -> dict[str, object]:
-    return {"name": enrolment.name, "password": enrolment.password,
-            "totp_uri": enrolment.totp_uri}
+def _enrol(config_path: Path, change: Callable[[AccountBook, str, int], Enrolment],
+           qr_file: Path | None, as_json: bool) -> None:
+    """An account added or reset: its holder is told the enrolment once."""
+    made = _account_change(config_path, change)
+    assert isinstance(made, Enrolment)
+    show_enrolment({"name": made.name, "password": made.password, "totp_uri": made.totp_uri},
+                   qr_file, as_json)
 
 
 @account.command("add")
@@ -450,10 +454,8 @@ def account_add(name: str, display: str, roles: str, qr_file: Path | None, confi
     except ValueError as exc:
         click.echo(f"Error: {inert(str(exc))}", err=True)
         raise SystemExit(REFUSED_EXIT) from exc
-    made = _account_change(config_path, lambda book, by, now: book.add(
-        name, display[:120], chosen, by, now))
-    assert isinstance(made, Enrolment)
-    show_enrolment(_enrolled(made), qr_file, as_json)
+    _enrol(config_path, lambda book, by, now: book.add(name, display[:120], chosen, by, now),
+           qr_file, as_json)
 
 
 @account.command("reset")
@@ -464,9 +466,7 @@ def account_add(name: str, display: str, roles: str, qr_file: Path | None, confi
 def account_reset(name: str, qr_file: Path | None, config_path: Path, as_json: bool) -> None:
     """A lost password or second factor: a new one-time password (and TOTP enrolment); the
     account's sessions can do nothing but change it."""
-    made = _account_change(config_path, lambda book, by, now: book.reset(name, by, now))
-    assert isinstance(made, Enrolment)
-    show_enrolment(_enrolled(made), qr_file, as_json)
+    _enrol(config_path, lambda book, by, now: book.reset(name, by, now), qr_file, as_json)
 
 
 @account.command("disable")

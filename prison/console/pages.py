@@ -5,8 +5,9 @@ prints), asking to lift it and a second person's approval, and the console's eve
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import Response
@@ -20,6 +21,7 @@ from prison.console.rights import Right
 from prison.console.web import PrisonConsole, console_of
 from prison.store import Link, PrisonStore
 
+T = TypeVar("T")
 Reason = Annotated[str, Form(min_length=1, max_length=500)]
 Viewer = Annotated[Actor, Depends(need(Right.VIEW_PRISON))]
 Locker = Annotated[Actor, Depends(need(Right.LOCKDOWN))]
@@ -64,6 +66,14 @@ def _wing(console: PrisonConsole, wing: str) -> dict[str, Any]:
     return {"wing": status.as_json(), "tablets": [asdict(t) for t in store.tablets(wing)]}
 
 
+async def _recorded(action: Awaitable[T]) -> T:
+    """What an action returns; a refusal of what was asked (no reason given) is a 422."""
+    try:
+        return await action
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+
+
 def prison_router() -> APIRouter:
     router = APIRouter()
 
@@ -91,11 +101,8 @@ def prison_router() -> APIRouter:
         console = console_of(request)
         if confirm != CONFIRM:
             raise HTTPException(422, "tick the box to confirm that every wing is to be locked")
-        try:
-            command = await console.io(actions.lock, console.store, console.config, console.key,
-                                       actor.name, reason, console.clock())
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from exc
+        command = await _recorded(console.io(actions.lock, console.store, console.config,
+                                             console.key, actor.name, reason, console.clock()))
         return done(request, f"/commands/{command.version}",
                     {"ok": True, "command": command.version})
 
@@ -114,11 +121,8 @@ def prison_router() -> APIRouter:
     async def unlock(request: Request, actor: Locker, reason: Reason
                      ) -> Response:
         console = console_of(request)
-        try:
-            asked = await console.io(actions.ask_lift, console.store, console.config,
-                                     actor.name, reason, console.clock())
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from exc
+        asked = await _recorded(console.io(actions.ask_lift, console.store, console.config,
+                                           actor.name, reason, console.clock()))
         return done(request, "/approvals", {"ok": True, "awaiting_approval": asked.as_json()})
 
     @router.get("/approvals")

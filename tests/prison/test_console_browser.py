@@ -9,36 +9,30 @@ Run once per store backend: the service, the console and the CLI each hold a con
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import ssl
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
-import pyotp
 import pytest
 
+from bench.console import first_sign_in
 from cellbridge.fleet import wait_until
 from common.broker import free_port, wait_for_port
 from common.staff_web.config import ConsoleConfig
 from provisioning import prison as prison_pki
 from tests.prison.rig import PrisonRig
-from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.support.chromium import CHROMIUM, chromium_context, spki_sha256
 
 playwright_api = pytest.importorskip("playwright.async_api")
 pytestmark = [
     pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian's chromium is not installed"),
     pytest.mark.timeout(300),
 ]
-
-
-@pytest.fixture
-async def chromium() -> AsyncIterator[Any]:
-    async with playwright_api.async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        await browser.close()
 
 
 async def account(rig: PrisonRig, name: str, roles: str) -> dict[str, Any]:
@@ -49,27 +43,14 @@ async def account(rig: PrisonRig, name: str, roles: str) -> dict[str, Any]:
     return made
 
 
-async def signed_in(chromium: Any, url: str, made: dict[str, Any]) -> Any:
-    """A browser of its own: the first sign-in (one-time password and TOTP code), then a
-    password of one's own, landing on the prison view."""
-    # The prison CA is not in Chromium's store: the certificate itself is checked against it
-    # by the test (httpx with the prison CA as its only trust).
-    context = await chromium.new_context(ignore_https_errors=True)
-    page = await context.new_page()
-    await page.goto(f"{url}/signin")
-    await page.get_by_label("Account name").fill(made["name"])
-    await page.get_by_label("Password").fill(made["password"])
-    code = pyotp.TOTP(pyotp.parse_uri(made["totp_uri"]).secret).now()
-    await page.get_by_label("Code from your authenticator").fill(code)
-    await page.get_by_role("button", name="Sign in").click()
-    await page.wait_for_url(f"{url}/password")
-    new_password = f"{made['name']}-correct-horse-battery"
-    await page.get_by_label("Current password").fill(made["password"])
-    await page.get_by_label("New password (at least 12 characters)").fill(new_password)
-    await page.get_by_label("New password again").fill(new_password)
-    await page.get_by_role("button", name="Change password").click()
-    await page.wait_for_url(f"{url}/")
-    return page
+@contextlib.asynccontextmanager
+async def signed_in(url: str, made: dict[str, Any], cert: Path) -> AsyncIterator[Any]:
+    """A browser of one's own (its own profile, trusting the console certificate's key alone:
+    the prison CA is not in Chromium's store), after the first sign-in, on the prison view."""
+    async with chromium_context(trust_spki=(spki_sha256(cert.read_bytes()),)) as browser:
+        page = await browser.new_page()
+        await first_sign_in(page, url, made, f"{made['name']}-correct-horse-battery")
+        yield page
 
 
 async def confirmed(page: Any) -> None:
@@ -80,7 +61,7 @@ async def confirmed(page: Any) -> None:
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_a_prison_lockdown_from_the_console_is_confirmed_and_lifted_by_two_people(
-        rig: PrisonRig, backend: str, request: pytest.FixtureRequest, chromium: Any) -> None:
+        rig: PrisonRig, backend: str, request: pytest.FixtureRequest) -> None:
     if backend == "postgresql":
         rig.postgresql = request.getfixturevalue("postgres_dsn")
     service_dir = prison_pki.prison_dir(rig.estate) / "service"
@@ -91,7 +72,7 @@ async def test_a_prison_lockdown_from_the_console_is_confirmed_and_lifted_by_two
     url = f"https://127.0.0.1:{port}"
     alice = await account(rig, "alice", "security")
     bob = await account(rig, "bob", "security")
-    async with rig.running() as agents:
+    async with rig.running() as agents, contextlib.AsyncExitStack() as stack:
         tablets = [a for wing in agents.values() for a in wing]
         await asyncio.to_thread(wait_for_port, "127.0.0.1", port)
         trust = ssl.create_default_context(cafile=str(service_dir / "ca.pem"))
@@ -100,7 +81,7 @@ async def test_a_prison_lockdown_from_the_console_is_confirmed_and_lifted_by_two
         for wing in rig.wings:
             await rig.wait_link(wing, up=True)
 
-        page = await signed_in(chromium, url, alice)
+        page = await stack.enter_async_context(signed_in(url, alice, rig.console.cert))
         rows = page.locator("tr.wing-row")
         await playwright_api.expect(rows).to_have_count(3)
         await page.get_by_label("Reason (goes into every wing's audit)").fill("incident <b>")
@@ -128,7 +109,7 @@ async def test_a_prison_lockdown_from_the_console_is_confirmed_and_lifted_by_two
         await asyncio.sleep(1)
         assert all(a.state.locked for a in tablets)
 
-        second = await signed_in(chromium, url, bob)
+        second = await stack.enter_async_context(signed_in(url, bob, rig.console.cert))
         await second.goto(f"{url}/approvals")
         await second.get_by_role("button", name="Approve: lift the prison lockdown").click()
         await second.wait_for_url(f"{url}/commands/2")
