@@ -8,23 +8,29 @@ from __future__ import annotations
 
 import contextlib
 import html
+import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import tomli_w
+from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
 from common.staff_web.accounts import MAX_FAILURES
 from common.staff_web.roles import Role
 from prison import lift_requests
+from prison.cli import prison
 from prison.config import PrisonConfig
 from prison.console.accounts import events
 from prison.console.app import build_console, make_console_app
 from prison.console.web import PrisonConsole
 from prison.store import open_store
+from tests.prison.test_store import report, summary
 from tests.support.staff_web import TEST_HASHER, Staff, browser, make_staff, sign_in
+from wire.documents import Status
 from wire.envelope import (
     Accepted,
     key_id,
@@ -219,3 +225,28 @@ def test_the_accounts_table_comes_with_the_store_on_both_backends(
         assert store.execute("SELECT COUNT(*) FROM staff_accounts").fetchone()[0] == 0
     finally:
         store.close()
+
+
+async def test_the_prison_view_and_a_wings_tablets_are_what_prison_status_shows(
+        app: FastAPI, console: PrisonConsole, config: PrisonConfig, tmp_path: Path) -> None:
+    store = console.store
+    store.set_link("A", True, 1_000)
+    store.put_status("A", "A-01", Status(state="online", boot_id="b", at=1_100))
+    store.put_reported("A", report("A-01", 1_200, locked=True))
+    store.put_reported("A", report("A-02", 1_300, locked=False))
+    store.put_summary("A", summary(1_400, online=1))
+    path = tmp_path / "prison.toml"
+    path.write_text(tomli_w.dumps(config.model_dump(mode="json", exclude_none=True)))
+    status = CliRunner().invoke(prison, ["status", "--json", "--wing", "A", "--config",
+                                         str(path)])
+    assert status.exit_code == 0, status.output
+    shown = json.loads(status.output)
+    officer = make_staff(console, "olly", Role.OFFICER)
+    async with signed_in(app, console, officer) as client:
+        view = (await client.get("/prison.json")).json()
+        wing = (await client.get("/wings/A.json")).json()
+        page = (await client.get("/prison")).text
+    assert view["wings"] == shown["wings"]
+    assert wing["tablets"] == shown["tablets"]
+    assert [w["link"] for w in view["wings"]] == ["up", "unknown"]
+    assert "r1 2.0: canary; 1/4 succeeded" in page
