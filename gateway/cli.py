@@ -10,7 +10,6 @@ import os
 import signal
 import socket
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -70,19 +69,13 @@ async def serve(config: GatewayConfig, stop: asyncio.Event | None = None) -> Non
     """
     import uvicorn
 
+    from common.staff_web.serving import QuietServer
     from gateway.api import make_app
     from gateway.caller_api import PeerCredentialsProtocol
-    from gateway.service import GatewayService
-
-    class Server(uvicorn.Server):
-        # Signals are ours: uvicorn would re-raise them after shutting down.
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            yield
-
     from gateway.console.accounts_api import accounts_router
     from gateway.console.app import build_console
     from gateway.console.assign import assign_router
+    from gateway.service import GatewayService
 
     service = GatewayService(config)
     console = build_console(service)
@@ -92,9 +85,9 @@ async def serve(config: GatewayConfig, stop: asyncio.Event | None = None) -> Non
     api.include_router(assign_router(console.book, service.requests, service.io))
     sock = bind_api_socket(config.api_socket, config.api_group)
     # A staff request waiting on tablets must not hold up a shutdown for long.
-    server = Server(uvicorn.Config(api, log_level="warning", lifespan="off",
-                                   access_log=False, timeout_graceful_shutdown=2,
-                                   http=PeerCredentialsProtocol))
+    server = QuietServer(uvicorn.Config(api, log_level="warning", lifespan="off",
+                                        access_log=False, timeout_graceful_shutdown=2,
+                                        http=PeerCredentialsProtocol))
     loop = asyncio.get_running_loop()
     signals: tuple[signal.Signals, ...] = ()
     if stop is None:

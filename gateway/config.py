@@ -9,6 +9,7 @@ from pydantic import Field, StringConstraints, model_validator
 
 from common.config import Settings
 from common.mqtt import BrokerConfig
+from common.staff_web.config import ConsoleConfig
 from gateway import DEFAULT_API_SOCKET
 from gateway.repository import RepositoryConfig
 from gateway.web_proxy_config import WebProxyConfig
@@ -24,18 +25,6 @@ class TabletSeed(Settings):
     id: WingId
     cell: Place
     landing: Place
-
-
-class ConsoleConfig(Settings):
-    """`[console]`: the staff web console on its own HTTPS port (docs/console.md)."""
-
-    host: str = "0.0.0.0"
-    port: Annotated[int, Field(ge=1, le=65535)] = 9443
-    """Not 8443: that is where `[repository]` serves tablets by default."""
-    cert: Path
-    """Server certificate chain (PEM) from the wing CA: `provision wing` writes `console.pem`."""
-    key: Path
-    """Its private key (PEM): `console.key`."""
 
 
 class PrisonLinkConfig(Settings):

@@ -17,16 +17,22 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import re
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from common.cli import OneLineGroup
 from common.config import ConfigError, load
 from common.staff_identity import os_account, recorded_by
+from common.staff_web.account_text import qr_option, show_accounts, show_enrolment
+from common.staff_web.accounts import NAME_PATTERN, Account, AccountBook, AccountError, Enrolment
+from common.staff_web.roles import Role, parse_roles
 from common.text import inert
 from prison import lift_requests, view
 from prison.commands import issue_lockdown
@@ -34,6 +40,9 @@ from prison.config import PrisonConfig
 from prison.store import Command, PrisonStore, StoreError, StoreUnavailable
 from wire.envelope import private_key_from_pem
 from wire.prison import WingSummary
+
+if TYPE_CHECKING:
+    from prison.service import PrisonService
 
 NOT_CONFIRMED_EXIT = 3
 REFUSED_EXIT = 2
@@ -88,9 +97,36 @@ async def serve(config: PrisonConfig) -> None:
         loop.add_signal_handler(sig, task.cancel)
     try:
         with contextlib.suppress(asyncio.CancelledError):
-            await service.run()
+            await run_with_console(service)
     finally:
         service.close()
+
+
+async def run_with_console(service: PrisonService) -> None:
+    """The service, and with `[console]` its staff web console over HTTPS beside it, until
+    cancelled or either of them fails."""
+    if service.config.console is None:
+        await service.run()
+        return
+    from prison.console.app import build_console, console_server
+
+    console = build_console(service.config)
+    web = console_server(console)
+    running = asyncio.create_task(service.run())
+    tasks = {running, asyncio.create_task(web.serve())}
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for finished in done:
+            finished.result()
+        raise click.ClickException("the prison console's server stopped")
+    finally:
+        web.should_exit = True  # uvicorn closes its connections itself, within 2 s
+        running.cancel()
+        await asyncio.wait(tasks, timeout=5)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        console.close()
 
 
 def _command(config_path: Path, reason: str, by: str | None, wait_s: float,
@@ -160,11 +196,6 @@ def _report(config: PrisonConfig, store: PrisonStore, version: int, action: str,
         raise SystemExit(NOT_CONFIRMED_EXIT)
 
 
-def unconfirmed(store: PrisonStore, wings: list[str], version: int) -> dict[str, list[str]]:
-    return view.unconfirmed(version, wings, {w: store.applied(w) for w in wings},
-                            {w: store.tablets(w) for w in wings})
-
-
 def wait_for(store: PrisonStore, wings: list[str], version: int, wait_s: float,
              interval_s: float = 0.1) -> tuple[dict[str, list[str]], str]:
     """Poll the view until every wing and tablet confirmed `version` or `wait_s` passed:
@@ -174,7 +205,7 @@ def wait_for(store: PrisonStore, wings: list[str], version: int, wait_s: float,
     pending = {w: ["not read: the store is unavailable"] for w in wings}
     while True:
         try:
-            pending, unreadable = unconfirmed(store, wings, version), ""
+            pending, unreadable = view.pending(store, wings, version), ""
         except StoreUnavailable as exc:
             unreadable = str(exc)
         if (not pending and not unreadable) or time.monotonic() >= deadline:
@@ -300,8 +331,7 @@ def status(config_path: Path, wing_id: str | None, as_json: bool) -> None:
     config = _load(config_path)
     store = _open_store(config)
     try:
-        wings = [view.wing_status(w, store.link(w), store.tablets(w), store.applied(w),
-                                  store.audit_head(w), store.summary(w)) for w in config.wings]
+        wings = view.prison_status(store, config.wings)
         tablets = store.tablets(wing_id) if wing_id else []
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -365,3 +395,105 @@ def audit(config_path: Path, verify: bool, wing_id: str | None, as_json: bool) -
     if broken:
         raise click.ClickException(inert(
             "audit chain broken for wing " + ", ".join(broken)))
+
+
+@prison.group(cls=OneLineGroup)
+def account() -> None:
+    """Staff accounts of the prison console (add, disable, reset, list), kept in the prison
+    store; each change is recorded as the OS account running the command."""
+
+
+def _accounts(config_path: Path) -> tuple[PrisonStore, AccountBook]:
+    from prison.console.accounts import prison_account_book
+
+    store = _open_store(_load(config_path))
+    return store, prison_account_book(store)
+
+
+def _account_change(config_path: Path, change: Callable[[AccountBook, str, int], object]
+                    ) -> object:
+    """Run `change(book, who, now)` on the prison store; a refusal is exit 2, as at the wing."""
+    store, book = _accounts(config_path)
+    try:
+        return change(book, f"staff:{recorded_by(os_account(), None)}", _now_ms())
+    except AccountError as exc:
+        click.echo(f"Error: {inert(str(exc))}", err=True)
+        raise SystemExit(REFUSED_EXIT) from exc
+    except StoreError as exc:
+        raise click.ClickException(f"not changed: {exc}") from exc
+    finally:
+        store.close()
+
+
+def _enrol(config_path: Path, change: Callable[[AccountBook, str, int], Enrolment],
+           qr_file: Path | None, as_json: bool) -> None:
+    """An account added or reset: its holder is told the enrolment once."""
+    made = _account_change(config_path, change)
+    assert isinstance(made, Enrolment)
+    show_enrolment({"name": made.name, "password": made.password, "totp_uri": made.totp_uri},
+                   qr_file, as_json)
+
+
+@account.command("add")
+@click.argument("name")
+@click.option("--display", required=True, help="The name shown in the console.")
+@click.option("--roles", required=True,
+              help=f"Comma-separated: {', '.join(r.value for r in Role)}.")
+@qr_option
+@config_option
+@_json_option
+def account_add(name: str, display: str, roles: str, qr_file: Path | None, config_path: Path,
+                as_json: bool) -> None:
+    """Add an account; print its one-time password (and TOTP enrolment for security/admin)."""
+    if not re.fullmatch(NAME_PATTERN, name):
+        click.echo("Error: a name is 1-32 of a-z, 0-9, '.', '_', '-', starting with a letter",
+                   err=True)
+        raise SystemExit(REFUSED_EXIT)
+    try:
+        chosen = parse_roles(roles)
+    except ValueError as exc:
+        click.echo(f"Error: {inert(str(exc))}", err=True)
+        raise SystemExit(REFUSED_EXIT) from exc
+    _enrol(config_path, lambda book, by, now: book.add(name, display[:120], chosen, by, now),
+           qr_file, as_json)
+
+
+@account.command("reset")
+@click.argument("name")
+@qr_option
+@config_option
+@_json_option
+def account_reset(name: str, qr_file: Path | None, config_path: Path, as_json: bool) -> None:
+    """A lost password or second factor: a new one-time password (and TOTP enrolment); the
+    account's sessions can do nothing but change it."""
+    _enrol(config_path, lambda book, by, now: book.reset(name, by, now), qr_file, as_json)
+
+
+@account.command("disable")
+@click.argument("name")
+@config_option
+@_json_option
+def account_disable(name: str, config_path: Path, as_json: bool) -> None:
+    """Disable an account: it can no longer sign in, and its sessions end at their next page."""
+    changed = _account_change(config_path, lambda book, by, now: book.set_disabled(
+        name, True, by, now))
+    assert isinstance(changed, Account)
+    if as_json:
+        click.echo(json.dumps(changed.as_json(), indent=2))
+    else:
+        click.echo(f"account {inert(name)} disabled")
+
+
+@account.command("list")
+@config_option
+@_json_option
+def account_list(config_path: Path, as_json: bool) -> None:
+    """Every account: roles, state, second factor."""
+    store, book = _accounts(config_path)
+    try:
+        accounts = book.accounts()
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+    show_accounts([a.as_json() for a in accounts], as_json)

@@ -9,6 +9,7 @@ from pydantic import Field, StringConstraints
 
 from common.config import Settings
 from common.mqtt import BrokerConfig
+from common.staff_web.config import ConsoleConfig
 from prison.store import PrisonStore, open_store
 from wire.topics import DEVICE_ID_PATTERN
 
@@ -28,6 +29,9 @@ class PrisonConfig(Settings):
     postgresql: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
     """A libpq connection string or URI: keep the view in PostgreSQL instead of SQLite
     (`state_dir/prison.db`). Prefer a password file (`passfile=`) to a password written here."""
+
+    console: ConsoleConfig | None = None
+    """`[console]`: serve the prison's staff web console over HTTPS (none without it)."""
 
     @property
     def database(self) -> Path:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from common.staff_web.accounts import TABLE as ACCOUNTS_TABLE
 from wire.audit_chain import ChainCheck, check_chain, detail_text, load_detail
 from wire.documents import ReportedState, Status
 from wire.prison import Applied, AuditUp, WingSummary
@@ -54,6 +55,12 @@ MIGRATIONS: list[list[str]] = [
         "CREATE TABLE lift_requests (id TEXT PRIMARY KEY, reason TEXT NOT NULL, "
         "requested_by TEXT NOT NULL, requested_at {int} NOT NULL, answered_by TEXT NOT NULL, "
         "answered_at {int} NOT NULL, command_version {int} NOT NULL)",
+    ],
+    [  # 4: the prison console's staff accounts, and what its accounts did (prison/console/)
+        ACCOUNTS_TABLE.format(if_not_exists="", int="{int}"),
+        "CREATE TABLE console_events (at {int} NOT NULL, actor TEXT NOT NULL, "
+        "action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL)",
+        "CREATE INDEX console_events_at ON console_events (at)",
     ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -359,9 +366,13 @@ class PrisonStore:
         row = self.execute(
             "SELECT version, locked, by, reason, issued, expires, envelope FROM commands "
             "ORDER BY version DESC LIMIT 1").fetchone()
-        if row is None:
-            return None
-        return Command(row[0], bool(row[1]), row[2], row[3], row[4], row[5], bytes(row[6]))
+        return _command(row) if row else None
+
+    def command(self, version: int) -> Command | None:
+        row = self.execute(
+            "SELECT version, locked, by, reason, issued, expires, envelope FROM commands "
+            "WHERE version = ?", [version]).fetchone()
+        return _command(row) if row else None
 
     # -- the view ------------------------------------------------------------------------------
 
@@ -422,6 +433,10 @@ class PrisonStore:
         # written before the prison stored that text hold the same JSON, spaced differently).
         return check_chain((r[0], r[1], r[2], r[3], r[4], detail_text(load_detail(r[5])), r[6],
                             r[7]) for r in rows)
+
+
+def _command(row: Sequence[Any]) -> Command:
+    return Command(row[0], bool(row[1]), row[2], row[3], row[4], row[5], bytes(row[6]))
 
 
 def open_store(sqlite_path: Path, dsn: str | None = None) -> PrisonStore:

@@ -1,5 +1,6 @@
 """The prison view as rules: per-wing summaries and what has not confirmed a command. Pure
-functions of what the store holds, so they are tested alone and the CLI and the service agree."""
+functions of what the store holds, so they are tested alone, and the two readers of the store
+that the CLI (`prison status`, `--wait`) and the console share (`prison_status`, `pending`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from prison.store import Link, TabletRow
+from prison.store import Link, PrisonStore, TabletRow
 from wire.prison import Applied, WingSummary
 
 
@@ -74,3 +75,15 @@ def unconfirmed(version: int, wings: Iterable[str], applied: Mapping[str, Applie
         if pending:
             result[wing] = pending
     return result
+
+
+def prison_status(store: PrisonStore, wings: Iterable[str]) -> list[WingStatus]:
+    """Each wing as the store holds it now: what `prison status` and the console show."""
+    return [wing_status(w, store.link(w), store.tablets(w), store.applied(w), store.audit_head(w),
+                        store.summary(w)) for w in wings]
+
+
+def pending(store: PrisonStore, wings: list[str], version: int) -> dict[str, list[str]]:
+    """What has not confirmed command `version` yet, per wing, as the store holds it now."""
+    return unconfirmed(version, wings, {w: store.applied(w) for w in wings},
+                       {w: store.tablets(w) for w in wings})

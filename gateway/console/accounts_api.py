@@ -11,10 +11,10 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.staff_identity import recorded_by
+from common.staff_web.accounts import AccountBook, AccountError
+from common.staff_web.roles import Role
+from common.staff_web.sessions import Sessions
 from gateway.caller_api import Caller
-from gateway.console.accounts import AccountBook, AccountError
-from gateway.console.rights import Role
-from gateway.console.sessions import Sessions
 from gateway.store_thread import StoreThread
 from wire.documents import Name
 

@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import Response
 
-from gateway.console.accounts import AccountError, Enrolment
-from gateway.console.qr import qr_data_uri
-from gateway.console.render import page
-from gateway.console.rights import Right, Role, parse_roles
-from gateway.console.signin import done
+from common.staff_web.accounts import AccountError, Enrolment
+from common.staff_web.qr import qr_data_uri
+from common.staff_web.render import done, page
+from common.staff_web.roles import Role, parse_roles
+from gateway.console.rights import Right
 from gateway.console.web import Actor, Console, console_of, need
 
 NamePattern = r"^[a-z][a-z0-9._-]{0,31}$"

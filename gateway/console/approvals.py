@@ -15,10 +15,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 
 from common.staff_identity import same_person
+from common.staff_web.render import done, page
 from gateway import approval_desk
-from gateway.console.render import page
 from gateway.console.rights import Right
-from gateway.console.signin import done
 from gateway.console.web import Actor, Console, Forbidden, console_of, signed_in
 from gateway.fleet import InputError, TargetError
 from gateway.job_desk import JobInputError, UnknownJob

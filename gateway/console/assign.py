@@ -9,8 +9,8 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.staff_identity import recorded_by
+from common.staff_web.accounts import AccountBook
 from gateway.caller_api import Caller
-from gateway.console.accounts import AccountBook
 from gateway.console.rights import Right, allowed
 from gateway.requests import RequestDesk, UnknownRequest
 from gateway.store_thread import StoreThread

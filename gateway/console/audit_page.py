@@ -9,9 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
+from common.staff_web.render import page
 from gateway.console import audit_query
 from gateway.console.audit_query import AuditFilter
-from gateway.console.render import page
 from gateway.console.rights import Right
 from gateway.console.web import Actor, console_of, need
 from gateway.store import Audit

@@ -11,9 +11,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import Response
 
-from gateway.console.render import page
+from common.staff_web.render import done, page
 from gateway.console.rights import Right
-from gateway.console.signin import done
 from gateway.console.web import Actor, Console, console_of, need
 from gateway.policy_service import PolicyInputError
 

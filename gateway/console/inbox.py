@@ -8,10 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import Response
 
+from common.staff_web.render import done, page
 from gateway.console.assign import assignee_problem
-from gateway.console.render import page
 from gateway.console.rights import Right
-from gateway.console.signin import done
 from gateway.console.web import Actor, console_of, need
 from gateway.requests import ReplyError, UnknownRequest
 

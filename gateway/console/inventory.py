@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from gateway.console.render import page
+from common.staff_web.render import page
 from gateway.console.rights import Right
 from gateway.console.web import Actor, console_of, need
 

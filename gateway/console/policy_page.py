@@ -10,9 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, UploadFile
 from fastapi.responses import Response
 
-from gateway.console.render import page
+from common.staff_web.render import done, page
 from gateway.console.rights import Right
-from gateway.console.signin import done
 from gateway.console.web import Actor, console_of, need
 from gateway.policy_file import PolicyFileError, parse_rules, rules_to_toml
 from gateway.policy_service import PolicyInputError, PolicyService

@@ -19,9 +19,8 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from gateway.console.render import page
+from common.staff_web.render import done, page
 from gateway.console.rights import Right
-from gateway.console.signin import done
 from gateway.console.web import Actor, Console, console_of, need
 from gateway.prisoner_book import STATUSES, Prisoner
 from gateway.prisoner_roll import ROLL_MAX_BYTES

@@ -6,12 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
-
-class Role(StrEnum):
-    OFFICER = "officer"
-    SECURITY = "security"
-    IT = "it"
-    ADMIN = "admin"
+from common.staff_web.roles import Role
 
 
 class Right(StrEnum):
@@ -54,9 +49,6 @@ RIGHTS: dict[Role, frozenset[Right]] = {
 }
 """The table: a role's rights. An account's rights are the union of its roles'."""
 
-NEEDS_TOTP: frozenset[Role] = frozenset({Role.SECURITY, Role.ADMIN})
-"""Roles that may sign in only with a second factor."""
-
 
 def rights_of(roles: Iterable[Role]) -> frozenset[Right]:
     granted: set[Right] = set()
@@ -67,23 +59,3 @@ def rights_of(roles: Iterable[Role]) -> frozenset[Right]:
 
 def allowed(roles: Iterable[Role], right: Right) -> bool:
     return right in rights_of(roles)
-
-
-def needs_totp(roles: Iterable[Role]) -> bool:
-    return any(role in NEEDS_TOTP for role in roles)
-
-
-def parse_roles(text: str) -> frozenset[Role]:
-    """`officer,security` → the roles; ValueError naming an unknown one."""
-    roles = set()
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        try:
-            roles.add(Role(part))
-        except ValueError:
-            known = ", ".join(r.value for r in Role)
-            raise ValueError(f"unknown role {part!r} (known: {known})") from None
-    if not roles:
-        raise ValueError("give at least one role")
-    return frozenset(roles)

@@ -10,9 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import Response
 
-from gateway.console.render import page
+from common.staff_web.render import done, page
 from gateway.console.rights import Right
-from gateway.console.signin import done
 from gateway.console.web import Actor, console_of, need
 from gateway.fleet import InputError, TargetError
 from gateway.rollout import Rollout, outcome

@@ -10,12 +10,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import Response
 
+from common.staff_web.render import done, page
 from gateway.console import audit_query
 from gateway.console.approvals import WIPE_TABLET, ask_second_person, console_who, job_target
 from gateway.console.audit_query import AuditFilter
-from gateway.console.render import page
 from gateway.console.rights import Right
-from gateway.console.signin import done
 from gateway.console.web import Actor, console_of, need
 from gateway.console.wing_map import tablet_state
 from gateway.job_desk import JobInputError, UnknownJob

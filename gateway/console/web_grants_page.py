@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import Response
 
+from common.staff_web.render import done, page
 from gateway.console.approvals import (
     APPROVE_WEB_GRANT,
     approve_pending,
@@ -22,9 +23,7 @@ from gateway.console.approvals import (
     console_who,
     grant_target,
 )
-from gateway.console.render import page
 from gateway.console.rights import Right
-from gateway.console.signin import done
 from gateway.console.web import Actor, console_of, need
 from gateway.web_grants import GrantInputError, UnknownGrant
 

@@ -12,11 +12,10 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import Response
 from sse_starlette.sse import EventSourceResponse
 
+from common.staff_web.render import done, page
 from gateway.console.approvals import ask_to_lift_lockdown
 from gateway.console.jobs import LockJobs
-from gateway.console.render import page
 from gateway.console.rights import Right
-from gateway.console.signin import done
 from gateway.console.web import Actor, Forbidden, console_of, need
 from gateway.console.wing_map import STATES, wing_map
 from gateway.desired import LockRequest

@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
+from common.staff_output import say, short, show_json, table
 from gateway.staff.client import EXIT_PENDING, ApiClient
-from gateway.staff.output import say, short, show_json, table
 from gateway.staff.params import api_option, json_option
 
 

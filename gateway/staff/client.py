@@ -16,8 +16,8 @@ from typing import Any, NoReturn
 
 import httpx
 
+from common.staff_output import say
 from gateway import DEFAULT_API_SOCKET
-from gateway.staff.output import say
 
 DEFAULT_API = DEFAULT_API_SOCKET
 EXIT_PENDING, EXIT_REFUSED, EXIT_UNREACHABLE = 1, 2, 3

@@ -14,8 +14,8 @@ from urllib.parse import quote
 import click
 
 from common.cli import OneLineGroup
+from common.staff_output import say, show_json
 from gateway.staff.client import EXIT_PENDING, EXIT_REFUSED, ApiClient, fail, operator
-from gateway.staff.output import say, show_json
 from gateway.staff.params import TEXT, api_option, by_option, json_option, wait_option
 from gateway.staff.status import schedule_now
 

@@ -17,10 +17,10 @@ import click
 
 from common.apptree import TreeError, hash_tree
 from common.cli import OneLineGroup
+from common.staff_output import say, say_lines, show_json
 from gateway.policy_file import PolicyFileError, load_rules, rules_to_toml
 from gateway.staff.client import EXIT_PENDING, EXIT_REFUSED, ApiClient, fail, operator
 from gateway.staff.curfew_words import CLOSED, next_in_words, now_in_words
-from gateway.staff.output import say, say_lines, show_json
 from gateway.staff.params import TEXT, api_option, by_option, json_option, wait_option
 from wire.manifest import MANIFEST_NAME
 from wire.policy import wing_policy

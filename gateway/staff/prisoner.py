@@ -16,8 +16,8 @@ from urllib.parse import quote
 import click
 
 from common.cli import OneLineGroup
+from common.staff_output import say, show_json, table
 from gateway.staff.client import EXIT_REFUSED, ApiClient, fail
-from gateway.staff.output import say, show_json, table
 from gateway.staff.params import TEXT, api_option, by_option, json_option
 
 

@@ -11,8 +11,8 @@ from urllib.parse import quote
 import click
 
 from common.cli import OneLineGroup, Pattern
+from common.staff_output import say, short, show_json, table
 from gateway.staff.client import ApiClient, operator
-from gateway.staff.output import say, short, show_json, table
 from gateway.staff.params import TEXT, FiniteRange, api_option, by_option, json_option
 
 VERSION = Pattern("version", r"\d{1,9}(\.\d{1,9}){0,3}",

@@ -14,9 +14,9 @@ from typing import Any
 
 import click
 
+from common.staff_output import say, short, show_json, table
 from gateway.staff.client import ApiClient
 from gateway.staff.curfew_words import now_in_words
-from gateway.staff.output import say, short, show_json, table
 from gateway.staff.params import api_option, json_option
 
 HEADERS = ["TABLET", "CELL", "LANDING", "ONLINE", "LOCKED", "SOURCE", "BY", "REASON", "PROFILE",

@@ -17,8 +17,8 @@ from urllib.parse import quote
 import click
 
 from common.cli import OneLineGroup, Pattern
+from common.staff_output import say, show_json, table
 from gateway.staff.client import ApiClient, operator
-from gateway.staff.output import say, show_json, table
 from gateway.staff.params import TEXT, api_option, by_option, json_option
 
 SITE = Pattern("site", r"[a-z][a-z0-9_-]{0,31}", "a site's name from the wing policy's "

@@ -7,9 +7,15 @@ import pyotp
 import pytest
 from argon2 import Type, extract_parameters
 
-from gateway.console.accounts import LOCKOUT_MS, MAX_FAILURES, AccountError, SignInRefused, totp_now
+from common.staff_web.accounts import (
+    LOCKOUT_MS,
+    MAX_FAILURES,
+    AccountError,
+    SignInRefused,
+    totp_now,
+)
+from common.staff_web.roles import Role
 from gateway.console.app import build_console
-from gateway.console.rights import Role
 from gateway.console.web import Console
 from gateway.service import GatewayService
 from tests.console.conftest import make_staff

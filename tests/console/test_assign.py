@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from gateway.console.rights import Role
+from common.staff_web.roles import Role
 from gateway.console.web import Console
 from gateway.request_book import RequestBook
 from gateway.store import Store

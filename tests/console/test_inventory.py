@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import httpx
 
+from common.staff_web.roles import Role
 from gateway.console.inventory import DAY_MS
-from gateway.console.rights import Role
 from gateway.console.web import Console
 from tests.console.conftest import make_staff, sign_in
 from wire.documents import LockView, ReportedState, UpdateReport

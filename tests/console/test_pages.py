@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.console.rights import Role
+from common.staff_web.roles import Role
 from gateway.console.web import Console
 from gateway.console.wing import progress_events
 from tests.console.conftest import Staff, make_staff, sign_in

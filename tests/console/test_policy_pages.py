@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.console.rights import Role
+from common.staff_web.roles import Role
 from gateway.console.web import Console
 from tests.console.conftest import make_staff, sign_in
 

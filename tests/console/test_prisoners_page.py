@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import httpx
 
-from gateway.console.rights import Role
+from common.staff_web.roles import Role
 from gateway.console.web import Console
 from tests.console.conftest import make_staff, sign_in
 

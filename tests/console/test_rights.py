@@ -6,7 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from gateway.console.rights import RIGHTS, Right, Role, allowed, needs_totp, parse_roles
+from common.staff_web.roles import Role, needs_totp, parse_roles
+from gateway.console.rights import RIGHTS, Right, allowed
 from gateway.console.web import Console
 from tests.console.conftest import make_staff, sign_in
 

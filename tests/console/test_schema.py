@@ -10,9 +10,9 @@ import pytest
 from fastapi.responses import JSONResponse
 from hypothesis import HealthCheck, given, settings
 
+from common.staff_web.roles import Role
+from common.staff_web.web import COOKIE
 from gateway.console.app import build_console, make_console_app
-from gateway.console.rights import Role
-from gateway.console.web import COOKIE
 from gateway.service import GatewayService
 from tests.console.conftest import TEST_HASHER, gateway_config, make_staff
 

@@ -7,9 +7,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from gateway.console.accounts import MAX_FAILURES
-from gateway.console.headers import CSP
-from gateway.console.rights import Role
+from common.staff_web.accounts import MAX_FAILURES
+from common.staff_web.headers import CSP
+from common.staff_web.roles import Role
 from gateway.console.web import COOKIE, Console
 from tests.console.conftest import browser, csrf_of, make_staff, session_cookie, sign_in
 from wire.documents import LockView, ReportedState

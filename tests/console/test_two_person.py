@@ -10,9 +10,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from common.staff_web.roles import Role
 from gateway.api import make_app
 from gateway.console.app import build_console, make_console_app
-from gateway.console.rights import Role
 from gateway.console.web import Console
 from gateway.service import GatewayService
 from gateway.two_person import APPROVE_WITHIN_MS, ApprovalError, Approvals

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from common.staff_web.roles import Role
 from gateway.console.app import build_console
-from gateway.console.rights import Role
 from gateway.console.web import Console
 from gateway.policy_file import load_rules
 from gateway.service import GatewayService, wall_ms

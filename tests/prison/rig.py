@@ -19,8 +19,10 @@ from agent.service import Agent
 from cellbridge.fleet import fleet, wait_until
 from common.broker import Mosquitto, free_port
 from common.mqtt import BrokerConfig, TlsConfig
+from common.staff_web.config import ConsoleConfig
 from gateway.config import GatewayConfig, PrisonLinkConfig, TabletSeed
 from gateway.service import GatewayService
+from prison.cli import run_with_console
 from prison.config import PrisonConfig
 from prison.service import PrisonService
 from provisioning import prison as prison_pki
@@ -65,6 +67,8 @@ class PrisonRig:
         self.service_task: asyncio.Task[None] | None = None
         self.postgresql: str | None = None
         """The prison store's PostgreSQL DSN (None: SQLite under the state directory)."""
+        self.console: ConsoleConfig | None = None
+        """The prison console, served by the service when set (`prison.cli.run_with_console`)."""
 
     # -- brokers ---------------------------------------------------------------------------
 
@@ -105,7 +109,7 @@ class PrisonRig:
         return PrisonConfig(prison=PRISON, state_dir=self.root / "prison",
                             signing_key=self.material / "service" / "signing.key",
                             broker=self.prison_address(self.service_tls()), wings=self.wings,
-                            postgresql=self.postgresql)
+                            postgresql=self.postgresql, console=self.console)
 
     def config_file(self) -> Path:
         import tomli_w
@@ -163,7 +167,7 @@ class PrisonRig:
         its block starts) instead of as `Agent`s in this process, which then yields none."""
         self.service = PrisonService(self.service_config())
         self.gateways = {w: GatewayService(self.gateway_config(w)) for w in self.wings}
-        self.service_task = asyncio.create_task(self.service.run())
+        self.service_task = asyncio.create_task(run_with_console(self.service))
         tasks = [self.service_task]
         tasks += [asyncio.create_task(g.run()) for g in self.gateways.values()]
         try:

@@ -9,8 +9,8 @@ import asyncio
 from cellbridge.fleet import wait_until
 from gateway.desired import LockRequest
 from gateway.fleet import Selector
-from prison.cli import unconfirmed
 from prison.commands import issue_lockdown
+from prison.view import pending
 from tests.prison.rig import PrisonRig
 from wire.envelope import private_key_from_pem
 
@@ -47,7 +47,7 @@ async def test_a_cut_wing_carries_on_and_the_prison_view_converges_after(rig: Pr
 
         rig.relays["B"].restore()
         await rig.wait_link("B", up=True, timeout=30)
-        await wait_until(lambda: unconfirmed(store, rig.wings, command.version) == {}, 30)
+        await wait_until(lambda: pending(store, rig.wings, command.version) == {}, 30)
         assert all(a.state.locked for a in agents["B"])
 
         # The prison's copy of B's audit trail is the trail itself: every entry, in order.
@@ -108,7 +108,7 @@ async def test_the_prison_broker_killed_and_restarted_loses_no_command(rig: Pris
         command = issue_lockdown(store, key, "P", locked=True, by="control", reason="riot",
                                  now_ms=rig.gateways["A"].clock(), ttl_s=3600)
         rig.prison_broker.start()
-        await wait_until(lambda: unconfirmed(store, rig.wings, command.version) == {}, 40)
+        await wait_until(lambda: pending(store, rig.wings, command.version) == {}, 40)
         assert all(a.state.locked for wing in agents.values() for a in wing)
 
 
@@ -123,14 +123,14 @@ async def test_a_command_that_expired_during_the_cut_is_refused_and_named(rig: P
         key = private_key_from_pem(rig.service_config().signing_key.read_bytes())
         command = issue_lockdown(store, key, "P", locked=True, by="control", reason="brief",
                                  now_ms=rig.gateways["B"].clock(), ttl_s=2)
-        await wait_until(lambda: set(unconfirmed(store, rig.wings, command.version)) == {"A"},
+        await wait_until(lambda: set(pending(store, rig.wings, command.version)) == {"A"},
                          20)
         await asyncio.sleep(2.5)  # A's link stays down past the command's expiry
         rig.relays["A"].restore()
         await rig.wait_link("A", up=True, timeout=30)
-        await wait_until(lambda: "refused" in unconfirmed(
+        await wait_until(lambda: "refused" in pending(
             store, rig.wings, command.version).get("A", [""])[0], 20)
-        assert unconfirmed(store, rig.wings, command.version)["A"][0].startswith(
+        assert pending(store, rig.wings, command.version)["A"][0].startswith(
             f"wing: refused command {command.version} (expired:")
         assert not any(a.state.locked for a in agents["A"])
         assert all(a.state.locked for a in agents["B"])

@@ -74,3 +74,23 @@ def test_an_estate_has_one_prison_and_only_known_wings_join(estate: Path) -> Non
     assert not (estate / "wings" / "B" / "broker" / "prison-bridge.json").exists()
     result = run(estate, "prison", "--prison", "Q")
     assert result.exit_code != 0 and "already has a prison" in result.output
+
+
+def test_the_prison_console_gets_a_server_certificate_from_the_prison_ca(estate: Path) -> None:
+    ok(run(estate, "prison", "--prison", "P", "--broker-host", "10.0.0.9", "--san",
+           "prison.example"))
+    service = estate / "prison" / "service"
+    chain = x509.load_pem_x509_certificates((service / "console.pem").read_bytes())
+    prison_ca = x509.load_pem_x509_certificate((estate / "prison" / "ca.pem").read_bytes())
+    leaf = chain[0]
+    assert leaf.issuer == prison_ca.subject and chain[1] == prison_ca
+    leaf.verify_directly_issued_by(prison_ca)
+    names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "prison.example" in names.get_values_for_type(x509.DNSName)
+    usage = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert x509.oid.ExtendedKeyUsageOID.SERVER_AUTH in usage
+    assert (service / "console.key").stat().st_mode & 0o777 == 0o600
+    config = load(PrisonConfig, service / "prison.toml")
+    assert config.console is not None
+    assert config.console.cert == Path("/etc/cellbridge/prison/console.pem")
+    assert config.console.port == 8443

@@ -202,6 +202,8 @@ def test_a_store_of_the_first_schema_is_migrated_keeping_what_it_holds(
     old.put_audit("A", entry(1))
     old.execute("DROP TABLE summaries")  # as the first schema made it
     old.execute("DROP TABLE lift_requests")
+    old.execute("DROP TABLE staff_accounts")
+    old.execute("DROP TABLE console_events")
     old.execute("DELETE FROM schema_version WHERE version > 1")
     old.close()
     store = open_store(*store_location)

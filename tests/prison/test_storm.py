@@ -26,8 +26,8 @@ import pytest
 
 from bench.probe import patient, probes, split
 from cellbridge.fleet import wait_until
-from prison.cli import unconfirmed
 from prison.commands import issue_lockdown
+from prison.view import pending
 from tests.prison.rig import PRISON, PrisonRig
 from wire.envelope import private_key_from_pem
 
@@ -75,14 +75,14 @@ async def test_a_wing_reconnect_storm_during_a_prison_lockdown_ends_locked_and_c
         version = 0
         if moment == "while down":
             version = lockdown()
-            await wait_until(lambda: "B" not in unconfirmed(store, rig.wings, version), 30)
-            assert "A" in unconfirmed(store, rig.wings, version)
+            await wait_until(lambda: "B" not in pending(store, rig.wings, version), 30)
+            assert "A" in pending(store, rig.wings, version)
         started = time.monotonic()
         broker.start()
         if moment == "after restart":
             version = lockdown()
 
-        await wait_until(lambda: unconfirmed(store, rig.wings, version) == {}, SETTLE_S)
+        await wait_until(lambda: pending(store, rig.wings, version) == {}, SETTLE_S)
         took = time.monotonic() - started
         await wait_until(lambda: sum(t.online for t in store.tablets("A")) == STORM_TABLETS,
                          SETTLE_S)

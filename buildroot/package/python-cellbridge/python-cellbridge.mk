@@ -17,14 +17,18 @@ PYTHON_CELLBRIDGE_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = \
 	--exclude '*.egg-info' --exclude .pytest_cache --exclude .mypy_cache \
 	--exclude .ruff_cache --exclude .hypothesis --exclude __pycache__
 
-# The gateway and the estate's tools run on the wing host and the IT station,
-# never on a tablet: keep them (and their keys' handling) off the image. What
+# The gateway, the prison service, their staff consoles and the estate's tools
+# run on the wing and prison hosts and the IT station, never on a tablet: keep
+# them (and their keys' handling) off the image. What
 # the agent needs of the enrolment contract (its bundle, its key and CSR) is
 # in wire/ and common/, so no part of provisioning ships.
 PYTHON_CELLBRIDGE_SITE_PACKAGES = $(TARGET_DIR)/usr/lib/python$(PYTHON3_VERSION_MAJOR)/site-packages
 define PYTHON_CELLBRIDGE_REMOVE_HOST_ONLY_PARTS
 	rm -rf $(PYTHON_CELLBRIDGE_SITE_PACKAGES)/gateway
 	rm -rf $(PYTHON_CELLBRIDGE_SITE_PACKAGES)/provisioning
+	rm -rf $(PYTHON_CELLBRIDGE_SITE_PACKAGES)/prison
+	rm -rf $(PYTHON_CELLBRIDGE_SITE_PACKAGES)/common/staff_web
+	rm -rf $(PYTHON_CELLBRIDGE_SITE_PACKAGES)/common/staff_output.py
 	rm -rf $(PYTHON_CELLBRIDGE_SITE_PACKAGES)/cellbridge/demo.py
 	rm -rf $(PYTHON_CELLBRIDGE_SITE_PACKAGES)/cellbridge/wing.py
 	rm -rf $(PYTHON_CELLBRIDGE_SITE_PACKAGES)/cellbridge/fleet.py

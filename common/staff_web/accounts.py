@@ -1,25 +1,27 @@
-"""Staff accounts as the gateway keeps them: table `staff_accounts` in the gateway's SQLite, every
-change in one transaction with the audit entry that records it (`Store.transaction`).
+"""Staff accounts: table `staff_accounts` in the console's own store (the wing gateway's SQLite,
+the prison store's SQLite or PostgreSQL), every change in one transaction with the audit event that
+records it. The store is reached through `AccountStore`, a small protocol each console implements
+over its database (the SQL here is the dialect both SQLite and PostgreSQL accept, `?` parameters).
 
 Passwords are argon2id hashes (`argon2-cffi`); the second factor is TOTP (`pyotp`), required for the
-roles in `rights.NEEDS_TOTP`, and a code is accepted once. Five failed sign-ins in a row lock the
-account for 15 minutes. Synchronous: the gateway calls it on the store's one thread.
+roles in `roles.NEEDS_TOTP`, and a code is accepted once. Five failed sign-ins in a row lock the
+account for 15 minutes. Synchronous: a console calls it off its event loop.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any, Protocol
 
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from gateway.console.rights import Role, needs_totp
-from gateway.store import Audit, Store
+from common.staff_web.roles import Role, needs_totp
 
 MAX_FAILURES = 5
 LOCKOUT_MS = 15 * 60 * 1000
@@ -30,6 +32,45 @@ NAME_PATTERN = r"^[a-z][a-z0-9._-]{0,31}$"
 PRODUCTION_HASHER = PasswordHasher()
 """argon2-cffi's defaults (argon2id, t=3, m=64 MiB, p=4): what every gateway uses. Only the
 in-process console tests hand an `AccountBook` a cheaper one (same algorithm, lower cost)."""
+
+
+TABLE = (
+    "CREATE TABLE {if_not_exists}staff_accounts ("
+    " name TEXT PRIMARY KEY, display TEXT NOT NULL, roles TEXT NOT NULL,"
+    " password_hash TEXT NOT NULL, totp_secret TEXT, totp_step {int},"
+    " disabled INTEGER NOT NULL DEFAULT 0, must_change INTEGER NOT NULL DEFAULT 1,"
+    " failures INTEGER NOT NULL DEFAULT 0, locked_until {int},"
+    " last_sign_in {int}, created {int} NOT NULL)"
+)
+"""The accounts table; `{int}` is the store's 64-bit integer type (times are milliseconds)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StaffEvent:
+    """What an account change or a sign-in records in the console's audit: when, who acted
+    (`staff:<name>`, `system`, or the administrator given), what, on whom, and details."""
+
+    at: int
+    actor: str
+    action: str
+    target: str
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+class AccountStore(Protocol):
+    """Where a console keeps its accounts and records their events."""
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        """The rows of one query."""
+        ...
+
+    def change(self, sql: str, params: Sequence[Any], *events: StaffEvent) -> None:
+        """One statement and its events, committed together or not at all."""
+        ...
+
+    def record(self, *events: StaffEvent) -> None:
+        """Events that change no account (a sign-out, an unknown name's failed sign-in)."""
+        ...
 
 
 class AccountError(Exception):
@@ -85,24 +126,16 @@ _COLUMNS = ("name, display, roles, disabled, must_change, last_sign_in, locked_u
 
 
 class AccountBook:
-    def __init__(self, store: Store, hasher: PasswordHasher = PRODUCTION_HASHER) -> None:
+    def __init__(self, store: AccountStore, hasher: PasswordHasher = PRODUCTION_HASHER) -> None:
+        """`store` holds the table `TABLE` already (each store makes it its own way)."""
         self._store = store
         self._hasher = hasher
         self._dummy_hash: str | None = None
-        with store.transaction() as db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS staff_accounts ("
-                " name TEXT PRIMARY KEY, display TEXT NOT NULL, roles TEXT NOT NULL,"
-                " password_hash TEXT NOT NULL, totp_secret TEXT, totp_step INTEGER,"
-                " disabled INTEGER NOT NULL DEFAULT 0, must_change INTEGER NOT NULL DEFAULT 1,"
-                " failures INTEGER NOT NULL DEFAULT 0, locked_until INTEGER,"
-                " last_sign_in INTEGER, created INTEGER NOT NULL)"
-            )
 
     # -- reading ---------------------------------------------------------------------------
 
     def accounts(self) -> list[Account]:
-        rows = self._store.read(f"SELECT {_COLUMNS} FROM staff_accounts ORDER BY name")
+        rows = self._store.query(f"SELECT {_COLUMNS} FROM staff_accounts ORDER BY name")
         return [_account(row) for row in rows]
 
     def get(self, name: str) -> Account | None:
@@ -110,7 +143,7 @@ class AccountBook:
         return _account(row) if row else None
 
     def _row(self, name: str) -> tuple[object, ...] | None:
-        rows = self._store.read(f"SELECT {_COLUMNS} FROM staff_accounts WHERE name = ?", [name])
+        rows = self._store.query(f"SELECT {_COLUMNS} FROM staff_accounts WHERE name = ?", [name])
         return tuple(rows[0]) if rows else None
 
     # -- changes made by an administrator --------------------------------------------------
@@ -124,16 +157,14 @@ class AccountBook:
             raise AccountError("give at least one role")
         password = _one_time_password()
         secret = pyotp.random_base32() if needs_totp(roles) else None
-        audit = Audit(now, by, "account_add", f"staff:{name}",
-                      {"display": display, "roles": sorted(r.value for r in roles),
-                       "totp": secret is not None})
-        with self._store.transaction(audit) as db:
-            db.execute(
-                "INSERT INTO staff_accounts (name, display, roles, password_hash, totp_secret,"
-                " created) VALUES (?, ?, ?, ?, ?, ?)",
-                [name, display, json.dumps(sorted(r.value for r in roles)),
-                 self._hasher.hash(password), secret, now],
-            )
+        audit = StaffEvent(now, by, "account_add", f"staff:{name}",
+                           {"display": display, "roles": sorted(r.value for r in roles),
+                            "totp": secret is not None})
+        self._store.change(
+            "INSERT INTO staff_accounts (name, display, roles, password_hash, totp_secret,"
+            " created) VALUES (?, ?, ?, ?, ?, ?)",
+            [name, display, json.dumps(sorted(r.value for r in roles)),
+             self._hasher.hash(password), secret, now], audit)
         return Enrolment(name, password, _uri(name, secret))
 
     def reset(self, name: str, by: str, now: int) -> Enrolment:
@@ -142,21 +173,19 @@ class AccountBook:
         account = self._need(name)
         password = _one_time_password()
         secret = pyotp.random_base32() if needs_totp(account.roles) else None
-        audit = Audit(now, by, "account_reset", f"staff:{name}", {"totp": secret is not None})
-        with self._store.transaction(audit) as db:
-            db.execute(
-                "UPDATE staff_accounts SET password_hash = ?, totp_secret = ?, totp_step = NULL,"
-                " must_change = 1, failures = 0, locked_until = NULL WHERE name = ?",
-                [self._hasher.hash(password), secret, name],
-            )
+        audit = StaffEvent(now, by, "account_reset", f"staff:{name}",
+                           {"totp": secret is not None})
+        self._store.change(
+            "UPDATE staff_accounts SET password_hash = ?, totp_secret = ?, totp_step = NULL,"
+            " must_change = 1, failures = 0, locked_until = NULL WHERE name = ?",
+            [self._hasher.hash(password), secret, name], audit)
         return Enrolment(name, password, _uri(name, secret))
 
     def set_disabled(self, name: str, disabled: bool, by: str, now: int) -> Account:
         self._need(name)
         action = "account_disable" if disabled else "account_enable"
-        with self._store.transaction(Audit(now, by, action, f"staff:{name}")) as db:
-            db.execute("UPDATE staff_accounts SET disabled = ? WHERE name = ?",
-                       [int(disabled), name])
+        self._store.change("UPDATE staff_accounts SET disabled = ? WHERE name = ?",
+                           [int(disabled), name], StaffEvent(now, by, action, f"staff:{name}"))
         return self._need(name)
 
     def set_roles(self, name: str, roles: frozenset[Role], by: str, now: int) -> Account:
@@ -167,11 +196,10 @@ class AccountBook:
         if secret_needed:
             raise AccountError(f"{', '.join(sorted(roles))} needs a second factor: reset the "
                                "account to enrol one")
-        audit = Audit(now, by, "account_roles", f"staff:{name}",
-                      {"roles": sorted(r.value for r in roles)})
-        with self._store.transaction(audit) as db:
-            db.execute("UPDATE staff_accounts SET roles = ? WHERE name = ?",
-                       [json.dumps(sorted(r.value for r in roles)), name])
+        audit = StaffEvent(now, by, "account_roles", f"staff:{name}",
+                           {"roles": sorted(r.value for r in roles)})
+        self._store.change("UPDATE staff_accounts SET roles = ? WHERE name = ?",
+                           [json.dumps(sorted(r.value for r in roles)), name], audit)
         return self._need(name)
 
     # -- the account holder ----------------------------------------------------------------
@@ -183,8 +211,8 @@ class AccountBook:
         row = self._row(name)
         if row is None:
             self._verify(dummy, password)  # the same work as for a real account
-            self._store.append(Audit(now, f"staff:{name}", "sign_in_failed", f"staff:{name}",
-                                     {"why": SignInRefused.UNKNOWN.value}))
+            self._store.record(StaffEvent(now, f"staff:{name}", "sign_in_failed",
+                                          f"staff:{name}", {"why": SignInRefused.UNKNOWN.value}))
             return SignIn(None, SignInRefused.UNKNOWN)
         account = _account(row)
         secret, password_hash, failures, last_step = row[7], row[8], row[9], row[10]
@@ -205,11 +233,10 @@ class AccountBook:
         if account.disabled:
             return self._failed(account, SignInRefused.DISABLED, int(str(failures)), now,
                                 count=False)
-        audit = Audit(now, f"staff:{name}", "sign_in", f"staff:{name}", {})
-        with self._store.transaction(audit) as db:
-            db.execute(
-                "UPDATE staff_accounts SET failures = 0, locked_until = NULL, last_sign_in = ?,"
-                " totp_step = COALESCE(?, totp_step) WHERE name = ?", [now, step, name])
+        audit = StaffEvent(now, f"staff:{name}", "sign_in", f"staff:{name}", {})
+        self._store.change(
+            "UPDATE staff_accounts SET failures = 0, locked_until = NULL, last_sign_in = ?,"
+            " totp_step = COALESCE(?, totp_step) WHERE name = ?", [now, step, name], audit)
         return SignIn(self._need(name))
 
     def change_password(self, name: str, old: str, new: str, now: int) -> Account:
@@ -222,14 +249,13 @@ class AccountBook:
             raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
         if new == old:
             raise AccountError("the new password must differ from the old one")
-        audit = Audit(now, f"staff:{name}", "password_change", f"staff:{name}")
-        with self._store.transaction(audit) as db:
-            db.execute("UPDATE staff_accounts SET password_hash = ?, must_change = 0 "
-                       "WHERE name = ?", [self._hasher.hash(new), name])
+        audit = StaffEvent(now, f"staff:{name}", "password_change", f"staff:{name}")
+        self._store.change("UPDATE staff_accounts SET password_hash = ?, must_change = 0 "
+                           "WHERE name = ?", [self._hasher.hash(new), name], audit)
         return self._need(name)
 
     def signed_out(self, name: str, now: int) -> None:
-        self._store.append(Audit(now, f"staff:{name}", "sign_out", f"staff:{name}"))
+        self._store.record(StaffEvent(now, f"staff:{name}", "sign_out", f"staff:{name}"))
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -254,19 +280,19 @@ class AccountBook:
 
     def _failed(self, account: Account, why: SignInRefused, failures: int, now: int, *,
                 count: bool = True) -> SignIn:
-        audits = [Audit(now, f"staff:{account.name}", "sign_in_failed",
-                        f"staff:{account.name}", {"why": why.value})]
+        audits = [StaffEvent(now, f"staff:{account.name}", "sign_in_failed",
+                             f"staff:{account.name}", {"why": why.value})]
         locked_until = account.locked_until
         if count:
             failures += 1
             locked_until = None
             if failures >= MAX_FAILURES:
                 locked_until = now + LOCKOUT_MS
-                audits.append(Audit(now, "system", "account_locked", f"staff:{account.name}",
-                                    {"failures": failures, "until": locked_until}))
-        with self._store.transaction(*audits) as db:
-            db.execute("UPDATE staff_accounts SET failures = ?, locked_until = ? WHERE name = ?",
-                       [failures, locked_until, account.name])
+                audits.append(StaffEvent(now, "system", "account_locked",
+                                         f"staff:{account.name}",
+                                         {"failures": failures, "until": locked_until}))
+        self._store.change("UPDATE staff_accounts SET failures = ?, locked_until = ? "
+                           "WHERE name = ?", [failures, locked_until, account.name], *audits)
         return SignIn(None, why)
 
 

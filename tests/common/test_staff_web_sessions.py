@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.console.sessions import ABSOLUTE_MS, IDLE_MS, Sessions
+from common.staff_web.sessions import ABSOLUTE_MS, IDLE_MS, Sessions
 
 
 def test_a_session_lives_while_used_and_dies_after_fifteen_idle_minutes() -> None:

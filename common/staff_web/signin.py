@@ -6,18 +6,19 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 
-from gateway.console.accounts import AccountError
-from gateway.console.render import page
-from gateway.console.sessions import Session
-from gateway.console.web import (
+from common.staff_web.accounts import AccountError
+from common.staff_web.render import done, page
+from common.staff_web.sessions import Session
+from common.staff_web.web import (
     COOKIE,
     Actor,
-    console_of,
     session_of,
     signed_in_any,
-    wants_json,
+)
+from common.staff_web.web import (
+    staff_console_of as console_of,
 )
 
 REFUSED = "Sign-in refused: the name, password or code is not right, or the account is locked."
@@ -26,13 +27,6 @@ REFUSED = "Sign-in refused: the name, password or code is not right, or the acco
 def set_cookie(response: Response, session: Session) -> None:
     response.set_cookie(COOKIE, session.id, secure=True, httponly=True, samesite="strict",
                         path="/")
-
-
-def done(request: Request, to: str, data: dict[str, object]) -> Response:
-    """After a change: JSON for the twin, else a redirect (303: the browser GETs `to`)."""
-    if wants_json(request):
-        return page(request, "", data)
-    return RedirectResponse(to, status_code=303)
 
 
 def signin_router() -> APIRouter:
@@ -84,7 +78,7 @@ def signin_router() -> APIRouter:
     @router.get("/session.json")
     async def whoami(actor: Annotated[Actor, Depends(signed_in_any)]) -> Response:
         return JSONResponse({"account": actor.account.as_json(), "csrf": actor.session.csrf,
-                          "rights": sorted(r.value for r in actor.rights)})
+                          "rights": sorted(actor.rights)})
 
     @router.get("/password")
     @router.get("/password.json")
