@@ -93,4 +93,4 @@ def test_the_prison_console_gets_a_server_certificate_from_the_prison_ca(estate:
     config = load(PrisonConfig, service / "prison.toml")
     assert config.console is not None
     assert config.console.cert == Path("/etc/cellbridge/prison/console.pem")
-    assert config.console.port == 8443
+    assert config.console.port == 9443
