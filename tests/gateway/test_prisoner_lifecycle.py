@@ -31,7 +31,7 @@ def numbers(tablet: TabletPeer) -> tuple[str, ...]:
 
 
 async def staff(gateway: Gateway, *args: str) -> Any:
-    result = await gateway.acli("prisoner", *args, "--json")
+    result = await gateway.astaff("prisoner", *args, "--json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -137,7 +137,7 @@ async def test_a_lock_keeps_the_cells_occupants_in_the_desired_state(gateway, pe
     async with peer("T1") as t1:
         await staff(gateway, "add", "A1234BC", "--name", "John Smith", "--cell", "C1")
         await settle({"T1": t1}, {"T1": ("A1234BC",)})
-        result = await gateway.acli("lock", "--device", "T1", "--reason", "search")
+        result = await gateway.astaff("lock", "--device", "T1", "--reason", "search")
         assert result.returncode == 0, result.stderr
         await t1.wait_until(lambda: bool(t1.desired and t1.desired.lock.locked))
         assert numbers(t1) == ("A1234BC",)
@@ -146,13 +146,13 @@ async def test_a_lock_keeps_the_cells_occupants_in_the_desired_state(gateway, pe
 def test_staff_are_refused_a_fifth_occupant_a_bad_number_and_an_unknown_person(
         gateway) -> None:
     for n, number in enumerate(("A1000AA", "A1000AB", "A1000AC", "A1000AD")):
-        assert gateway.cli("prisoner", "add", number, "--name", f"P {n}", "--cell",
+        assert gateway.staff("prisoner", "add", number, "--name", f"P {n}", "--cell",
                              "C1").returncode == 0
-    fifth = gateway.cli("prisoner", "add", "A1000AE", "--name", "P 5", "--cell", "C1")
+    fifth = gateway.staff("prisoner", "add", "A1000AE", "--name", "P 5", "--cell", "C1")
     assert fifth.returncode == 2 and "already has 4 occupants" in fifth.stderr
-    bad = gateway.cli("prisoner", "add", "12345", "--name", "P", "--cell", "C1")
+    bad = gateway.staff("prisoner", "add", "12345", "--name", "P", "--cell", "C1")
     assert bad.returncode == 2 and "number" in bad.stderr
-    unknown = gateway.cli("prisoner", "move", "Z9999ZZ", "--cell", "C2")
+    unknown = gateway.staff("prisoner", "move", "Z9999ZZ", "--cell", "C2")
     assert unknown.returncode == 2 and "no prisoner Z9999ZZ" in unknown.stderr
 
 
