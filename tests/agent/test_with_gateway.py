@@ -55,18 +55,18 @@ def agent(broker: WingBroker, gateway: Gateway, tmp_path: Path) -> Iterator[Agen
 def test_staff_lock_and_unlock_are_confirmed_by_the_tablet(
     gateway: Gateway, agent: AgentProcess
 ) -> None:
-    locked = gateway.staff("lock", "--device", "t1", "--reason", "cell search", "--wait", "20")
+    locked = gateway.cli("lock", "--device", "t1", "--reason", "cell search", "--wait", "20")
     assert locked.returncode == 0, locked.stdout + locked.stderr
     state = agent.state()
     assert (state.locked, state.lock.reason) == (True, "cell search")
 
-    unlocked = gateway.staff("unlock", "--device", "t1", "--reason", "search over", "--wait", "20")
+    unlocked = gateway.cli("unlock", "--device", "t1", "--reason", "search over", "--wait", "20")
     assert unlocked.returncode == 0, unlocked.stdout + unlocked.stderr
     assert agent.state().locked is False
 
 
 def test_a_wing_lockdown_from_staff_locks_the_tablet(gateway: Gateway, agent: AgentProcess) -> None:
-    result = gateway.staff("lock", "--wing", "--reason", "roll check", "--wait", "20")
+    result = gateway.cli("lock", "--wing", "--reason", "roll check", "--wait", "20")
     assert result.returncode == 0, result.stdout + result.stderr
     assert agent.state().lock.source == "wing"
 
@@ -106,11 +106,11 @@ def test_a_gateway_that_lost_its_database_can_still_lock_the_tablet(
     gateway: Gateway, agent: AgentProcess
 ) -> None:
     for action in ("lock", "unlock", "lock", "unlock"):  # the tablet holds desired version 5
-        done = gateway.staff(action, "--device", "t1", "--reason", "routine", "--wait", "20")
+        done = gateway.cli(action, "--device", "t1", "--reason", "routine", "--wait", "20")
         assert done.returncode == 0, done.stdout + done.stderr
     lose_the_database(gateway)
 
-    result = gateway.staff("lock", "--device", "t1", "--reason", "after restore", "--wait", "20")
+    result = gateway.cli("lock", "--device", "t1", "--reason", "after restore", "--wait", "20")
     assert result.returncode == 0, result.stdout + result.stderr
     assert (agent.state().locked, agent.state().lock.reason) == (True, "after restore")
 
@@ -119,11 +119,11 @@ def test_a_gateway_that_lost_its_database_can_still_change_the_tablets_profile(
     gateway: Gateway, agent: AgentProcess
 ) -> None:
     for action in ("lock", "unlock"):  # the tablet holds desired version 3
-        done = gateway.staff(action, "--device", "t1", "--reason", "routine", "--wait", "20")
+        done = gateway.cli(action, "--device", "t1", "--reason", "routine", "--wait", "20")
         assert done.returncode == 0, done.stdout + done.stderr
     lose_the_database(gateway)
 
-    result = gateway.staff("policy", "profile", "basic", "--device", "t1")
+    result = gateway.cli("policy", "profile", "basic", "--device", "t1")
     assert result.returncode == 0, result.stdout + result.stderr
     assert agent.wait_for(lambda s: s.profile == "basic").profile == "basic"
 
@@ -132,10 +132,10 @@ def test_a_gateway_that_lost_its_database_can_still_lock_down_the_wing(
     gateway: Gateway, agent: AgentProcess
 ) -> None:
     for action in ("lock", "unlock", "lock", "unlock"):  # the tablet holds lockdown version 4
-        done = gateway.staff(action, "--wing", "--reason", "roll check", "--wait", "20")
+        done = gateway.cli(action, "--wing", "--reason", "roll check", "--wait", "20")
         assert done.returncode == 0, done.stdout + done.stderr
     lose_the_database(gateway)
 
-    result = gateway.staff("lock", "--wing", "--reason", "after restore", "--wait", "20")
+    result = gateway.cli("lock", "--wing", "--reason", "after restore", "--wait", "20")
     assert result.returncode == 0, result.stdout + result.stderr
     assert (agent.state().lock.source, agent.state().lock.reason) == ("wing", "after restore")

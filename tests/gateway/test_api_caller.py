@@ -55,7 +55,7 @@ def test_without_the_staff_group_the_socket_is_the_gateways_own_mode_0600(make_g
     gateway = make_gateway(api_group=f"no-such-group-{uuid.uuid4().hex[:6]}")
     assert gateway.api_socket.stat().st_mode & 0o777 == 0o600
     assert "no group" in Path(gateway.log_path).read_text()
-    assert gateway.staff("status").returncode == 0  # its own account still may
+    assert gateway.cli("status").returncode == 0  # its own account still may
 
 
 def test_what_is_recorded_is_the_verified_account_with_a_differing_note_beside_it():

@@ -70,7 +70,7 @@ def test_a_gateway_with_a_retention_archives_old_entries_and_its_chain_goes_on(
         deadline = time.monotonic() + 30
         while not list(archive.glob("audit-*.jsonl.gz")) and time.monotonic() < deadline:
             time.sleep(0.1)
-        locked = gateway.staff("lock", "--device", "T1", "--reason", "search")
+        locked = gateway.cli("lock", "--device", "T1", "--reason", "search")
         assert locked.returncode == 0, locked.stderr
         gateway.stop()
     finally:

@@ -43,7 +43,7 @@ async def test_a_bad_message_is_audited_and_the_gateway_keeps_serving(
 ):
     async with peer("T1") as tablet:
         await tablet.publish(channel, payload)
-        result = await gateway.astaff("lock", "--device", "T1", "--reason", "x", "--wait", "20")
+        result = await gateway.acli("lock", "--device", "T1", "--reason", "x", "--wait", "20")
         assert result.returncode == 0, result.stderr
     [entry] = audit_of(gateway, "invalid_message")
     assert entry["actor"] == "tablet:T1"
@@ -60,7 +60,7 @@ async def test_a_report_naming_another_tablet_is_refused_as_mis_addressed(gatewa
                   b'"lock":{"locked":false},"profile":"standard","at":1,"boot_id":"b",'
                   b'"agent_version":"x"}')
         await t2.publish(TabletChannel.REPORTED, forged)
-        status = await gateway.astaff("status", "--json")
+        status = await gateway.acli("status", "--json")
     [entry] = audit_of(gateway, "invalid_message")
     assert "mis-addressed" in entry["detail"]["reason"]
     t1 = json.loads(status.stdout)["tablets"][0]
@@ -71,7 +71,7 @@ async def test_a_flood_of_bad_messages_is_audited_once_per_window_with_a_count(g
     async with peer("T1") as tablet:
         for _ in range(50):
             await tablet.publish(TabletChannel.REPORTED, b"{garbage")
-        result = await gateway.astaff("lock", "--device", "T1", "--reason", "x", "--wait", "20")
+        result = await gateway.acli("lock", "--device", "T1", "--reason", "x", "--wait", "20")
         assert result.returncode == 0
     assert len(audit_of(gateway, "invalid_message")) == 1
 
@@ -83,9 +83,9 @@ async def test_messages_from_an_unregistered_tablet_are_ignored_and_audited_once
             await intruder.publish(TabletChannel.REPORTED, b"{}")
         # The sentinel: T1's lock confirmation is processed after the intruder's messages.
         await t1.birth()
-        result = await gateway.astaff("lock", "--device", "T1", "--reason", "x", "--wait", "20")
+        result = await gateway.acli("lock", "--device", "T1", "--reason", "x", "--wait", "20")
         assert result.returncode == 0
-        status = await gateway.astaff("status", "--json")
+        status = await gateway.acli("status", "--json")
     [entry] = audit_of(gateway, "unknown_tablet")
     assert entry["target"] == "device:INTRUDER"
     assert "INTRUDER" not in status.stdout
@@ -95,7 +95,7 @@ async def test_a_tablet_refusing_a_document_is_audited_with_its_reason(gateway, 
     async with peer("T1") as tablet:
         ack = Ack(ref="desired/7", state="rejected", reason="bad_signature: nope", at=1)
         await tablet.publish(TabletChannel.ACK, ack.model_dump_json().encode())
-        result = await gateway.astaff("lock", "--device", "T1", "--reason", "x", "--wait", "20")
+        result = await gateway.acli("lock", "--device", "T1", "--reason", "x", "--wait", "20")
         assert result.returncode == 0
     [entry] = audit_of(gateway, "tablet_refused")
     assert entry["actor"] == "tablet:T1"
@@ -109,7 +109,7 @@ async def test_a_message_on_a_topic_that_names_no_valid_tablet_id_is_ignored(
     async with aiomqtt.Client(broker.host, broker.port, tls_context=observer) as client, peer("T1"):
         await client.publish("tablet/bad id!/status", VALID_STATUS, qos=1)
         await client.publish("tablet/" + "x" * 200 + "/reported", b"{}", qos=1)
-        result = await gateway.astaff("lock", "--device", "T1", "--reason", "x", "--wait", "20")
+        result = await gateway.acli("lock", "--device", "T1", "--reason", "x", "--wait", "20")
     assert result.returncode == 0
     assert [e["action"] for e in gateway.staff_json("audit")["entries"]] == [
         "register", "first_desired", "lock"]

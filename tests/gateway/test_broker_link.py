@@ -30,7 +30,7 @@ from tests.support.gateway import Gateway
 
 
 async def status_json(gateway: Gateway) -> dict:
-    result = await gateway.astaff("status", "--json")
+    result = await gateway.acli("status", "--json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -71,7 +71,7 @@ async def test_a_client_with_the_gateways_identity_is_seen_audited_and_alarmed(
     assert status, "no alarm in staff status after a takeover"
     assert status["broker"]["takeovers"] == 1
     assert "session_taken_over" in status["broker"]["alarms"][0]
-    text = (await gateway.astaff("status")).stdout
+    text = (await gateway.acli("status")).stdout
     assert text.startswith("ALARM session_taken_over")
     [entry] = [e for e in gateway.staff_json("audit")["entries"]
                if e["action"] == "session_taken_over"]
@@ -177,7 +177,7 @@ async def test_status_while_the_broker_is_down_says_so_and_shows_presence_as_unk
     assert status["broker"]["disconnected_since"] >= killed_at - 1000
     assert [t["online"] for t in status["tablets"]] == [None, None, None]
     assert status["tablets"][0]["last_seen"] is not None
-    text = (await gateway.astaff("status")).stdout
+    text = (await gateway.acli("status")).stdout
     assert text.startswith("BROKER DISCONNECTED since")
     lines = text.splitlines()
     header, *rows = lines[next(i for i, line in enumerate(lines) if line.startswith("TABLET")):]

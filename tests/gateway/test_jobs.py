@@ -121,7 +121,7 @@ def test_a_second_account_approves_and_the_tablet_is_wiped_with_both_named(
     with sqlite3.connect(agent.state_dir / "state.db") as db:
         rows = db.execute("SELECT detail FROM audit WHERE event = 'job_succeeded'").fetchall()
     assert f"os:{alice.name}+os:{bob.name}" in rows[0][0]
-    unlocked = gateway.staff("unlock", "--device", "T1", "--reason", "new occupant", "--wait",
+    unlocked = gateway.cli("unlock", "--device", "T1", "--reason", "new occupant", "--wait",
                              "20")
     assert unlocked.returncode == 0, unlocked.stderr  # the next desired state ends the reset
     assert not agent.wait_for(lambda s: not s.locked).locked
@@ -145,9 +145,9 @@ def test_an_offline_tablet_gets_an_approved_wipe_when_it_comes_back(
 
 
 def test_a_wipe_of_an_unknown_tablet_is_refused(gateway: Gateway) -> None:
-    result = gateway.staff("wipe", "--device", "T9", "--reason", "x")
+    result = gateway.cli("wipe", "--device", "T9", "--reason", "x")
     assert result.returncode == 2 and "no tablet" in result.stderr
-    assert gateway.staff("wipe", "--device", "T1").returncode == 2
+    assert gateway.cli("wipe", "--device", "T1").returncode == 2
 
 
 def test_a_request_not_approved_within_ten_minutes_lapses_audited_and_is_never_signed(
@@ -225,7 +225,7 @@ async def test_a_wiped_tablet_is_given_its_occupants_requests_again(
     """John lives in C1 (T1, the agent, and T2); his request written on T2 is copied to T1. A
     wipe erases T1's copy; the gateway then sends it again (docs/prisoners.md)."""
     gateway, agent, _shell = wing
-    added = await gateway.astaff("prisoner", "add", "A1234BC", "--name", "John Smith",
+    added = await gateway.acli("prisoner", "add", "A1234BC", "--name", "John Smith",
                                  "--cell", "C1")
     assert added.returncode == 0, added.stderr
     request = Request(id=uuid.uuid4().hex, type="general", text="John's, from T2",

@@ -22,8 +22,8 @@ T1_DESIRED = topics.tablet("T1", TabletChannel.DESIRED)
 
 
 async def test_lock_publishes_a_retained_signed_desired_state_one_version_higher(gateway, peer):
-    first = await gateway.astaff("lock", "--device", "T1", "--reason", "cell search")
-    second = await gateway.astaff("unlock", "--device", "T1", "--reason", "search over")
+    first = await gateway.acli("lock", "--device", "T1", "--reason", "cell search")
+    second = await gateway.acli("unlock", "--device", "T1", "--reason", "search over")
     assert (first.returncode, second.returncode) == (0, 0), first.stderr + second.stderr
 
     # A tablet that connects only now gets the latest state from the broker's retained copy.
@@ -41,7 +41,7 @@ async def test_lock_publishes_a_retained_signed_desired_state_one_version_higher
 
 async def test_lock_wait_returns_0_once_the_tablet_reports_the_new_state(gateway, peer):
     async with peer("T1") as tablet:
-        result = await gateway.astaff("lock", "--device", "T1", "--reason", "search", "--wait", "20")
+        result = await gateway.acli("lock", "--device", "T1", "--reason", "search", "--wait", "20")
         assert result.returncode == 0, result.stderr
         assert "confirmed" in result.stdout
         assert tablet.desired is not None and tablet.desired.lock.locked
@@ -49,7 +49,7 @@ async def test_lock_wait_returns_0_once_the_tablet_reports_the_new_state(gateway
 
 async def test_lock_wait_exits_1_naming_the_tablet_that_never_answers(gateway, peer):
     async with peer("T1"), peer("T2", answer=False):
-        result = await gateway.astaff(
+        result = await gateway.acli(
             "lock", "--cell", "C1", "--reason", "search", "--wait", "2", "--json"
         )
     assert result.returncode == 1
@@ -60,7 +60,7 @@ async def test_lock_wait_exits_1_naming_the_tablet_that_never_answers(gateway, p
 
 async def test_lock_wait_ends_early_naming_a_tablet_that_refused_and_why(gateway, peer):
     async with peer("T1"), peer("T2", refuse="expired: clock skew"):
-        result = await gateway.astaff(
+        result = await gateway.acli(
             "lock", "--cell", "C1", "--reason", "search", "--wait", "60", "--json"
         )
     assert result.returncode == 1
@@ -74,11 +74,11 @@ async def test_a_wing_lockdown_is_one_retained_publish_not_one_per_tablet(gatewa
     observer = broker.context(broker.observer_tls(1))
     async with aiomqtt.Client(broker.host, broker.port, tls_context=observer) as watcher:
         await watcher.subscribe([("wing/lockdown", 1), ("tablet/+/desired", 1)])
-        result = await gateway.astaff("lock", "--wing", "--reason", "incident", "--json")
+        result = await gateway.acli("lock", "--wing", "--reason", "incident", "--json")
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["targets"] == ["T1", "T2", "T3"]
         # A later device lock is the sentinel: everything the wing lock sent came before it.
-        sentinel = await gateway.astaff("lock", "--device", "T3", "--reason", "sentinel")
+        sentinel = await gateway.acli("lock", "--device", "T3", "--reason", "sentinel")
         assert sentinel.returncode == 0, sentinel.stderr
         seen = []
         async for message in watcher.messages:
@@ -94,32 +94,32 @@ async def test_a_wing_lockdown_is_confirmed_by_the_lockdown_version_each_tablet_
     gateway, peer
 ):
     async with peer("T1"), peer("T2"), peer("T3") as t3:
-        result = await gateway.astaff("lock", "--wing", "--reason", "incident", "--wait", "20")
+        result = await gateway.acli("lock", "--wing", "--reason", "incident", "--wait", "20")
         assert result.returncode == 0, result.stderr
         assert t3.lockdown is not None and t3.lockdown.lock.reason == "incident"
 
 
 def test_locking_an_unknown_tablet_exits_2_with_one_line(gateway):
-    result = gateway.staff("lock", "--device", "T1", "--device", "NOPE", "--reason", "search")
+    result = gateway.cli("lock", "--device", "T1", "--device", "NOPE", "--reason", "search")
     assert result.returncode == 2
     assert result.stderr == "Error: unknown tablet NOPE\n"
 
 
 def test_an_empty_reason_is_refused_with_exit_2(gateway):
-    result = gateway.staff("lock", "--device", "T1", "--reason", "  ")
+    result = gateway.cli("lock", "--device", "T1", "--reason", "  ")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "reason" in result.stderr
 
 
 def test_a_lock_naming_two_kinds_of_target_is_a_usage_error(gateway):
-    result = gateway.staff("lock", "--device", "T1", "--wing", "--reason", "x")
+    result = gateway.cli("lock", "--device", "T1", "--wing", "--reason", "x")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
 
 
 def test_an_unreachable_gateway_exits_3_with_one_line(gateway):
     gateway.stop()
-    result = gateway.staff("lock", "--device", "T1", "--reason", "search")
+    result = gateway.cli("lock", "--device", "T1", "--reason", "search")
     assert result.returncode == 3
     assert result.stderr.count("\n") == 1 and "unreachable" in result.stderr
 
@@ -127,9 +127,9 @@ def test_an_unreachable_gateway_exits_3_with_one_line(gateway):
 async def test_status_json_lists_every_tablet_with_its_lock_versions_and_presence(gateway, peer):
     async with peer("T1") as tablet:
         await tablet.birth()
-        result = await gateway.astaff("lock", "--device", "T1", "--reason", "search", "--wait", "20")
+        result = await gateway.acli("lock", "--device", "T1", "--reason", "search", "--wait", "20")
         assert result.returncode == 0, result.stderr
-        status = await gateway.astaff("status", "--json")
+        status = await gateway.acli("status", "--json")
     tablets = json.loads(status.stdout)["tablets"]
     assert [t["id"] for t in tablets] == ["T1", "T2", "T3"]
     t1 = tablets[0]
@@ -145,7 +145,7 @@ async def test_status_json_lists_every_tablet_with_its_lock_versions_and_presenc
 
 
 def test_status_for_humans_is_a_table_with_a_row_per_tablet(gateway):
-    result = gateway.staff("status")
+    result = gateway.cli("status")
     assert result.returncode == 0
     curfew, *lines = result.stdout.splitlines()
     assert curfew == "Curfew: no wing policy applied yet."

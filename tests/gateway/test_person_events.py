@@ -4,7 +4,9 @@ an older PIN epoch (docs/prisoners.md). Real gateway process, real broker, table
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
 from typing import Any
 
@@ -43,7 +45,7 @@ async def admitted(gateway: Gateway) -> None:
     for args in (("add", "A1234BC", "--name", "John Smith", "--cell", "C1"),
                  ("add", "B2345CD", "--name", "Adam Nowak", "--cell", "C2"),
                  ("reset-pin", "A1234BC")):
-        result = await gateway.astaff("prisoner", *args)
+        result = await gateway.acli("prisoner", *args)
         assert result.returncode == 0, result.stderr
 
 
@@ -68,7 +70,7 @@ async def test_an_event_naming_someone_from_another_cell_is_refused_and_audited(
         await send(t3, event("pin_set", pin_epoch=1, verifier=PIN_VERIFIER),
                    event("signed_in", person="B2345CD"))
     # Events of one tablet are handled in order: once the later one shows, the first was seen.
-    assert wait_for(lambda: record(gateway, "B2345CD")["signed_in_on"] == ["T3"])
+    assert await eventually(lambda: record(gateway, "B2345CD")["signed_in_on"] == ["T3"])
     refused = audit(gateway, "invalid_message")
     assert [(e["target"], e["detail"]["channel"]) for e in refused] == [("device:T3", "person")]
     assert refused[0]["detail"]["reason"].startswith("not_occupant: A1234BC")
@@ -80,7 +82,7 @@ async def test_a_pin_event_of_an_older_epoch_is_refused(gateway, peer) -> None:
     async with peer("T1", answer=False) as t1:
         await send(t1, event("pin_set", pin_epoch=0, verifier=PIN_VERIFIER))
         await send(t1, event("signed_in"))
-    assert wait_for(lambda: record(gateway)["signed_in_on"] == ["T1"])
+    assert await eventually(lambda: record(gateway)["signed_in_on"] == ["T1"])
     [refused] = audit(gateway, "invalid_message")
     assert refused["detail"]["reason"].startswith("stale_epoch")
     assert record(gateway)["credential"] == "one_time"
@@ -93,7 +95,7 @@ async def test_five_wrong_pins_lock_the_person_out_on_every_tablet_until_staff_r
         await send(t2, *(event("pin_failed", pin_epoch=1, attempts=n) for n in range(1, 6)))
         await t2.wait_until(lambda: bool(t2.desired and t2.desired.occupants.people[0]
                                          .locked_out))
-        reset = await gateway.astaff("prisoner", "reset-pin", "A1234BC", "--json")
+        reset = await gateway.acli("prisoner", "reset-pin", "A1234BC", "--json")
         assert reset.returncode == 0, reset.stderr
         await t2.wait_until(lambda: bool(t2.desired and not t2.desired.occupants.people[0]
                                          .locked_out))
@@ -107,8 +109,8 @@ async def test_settings_and_lessons_follow_the_person_to_their_next_cell(gateway
     async with peer("T1", answer=False) as t1, peer("T3", answer=False) as t3:
         await send(t1, event("settings", settings=Settings(language="pl", text_scale=150)),
                    event("lesson", lesson="reading-1", lesson_state={"step": 4, "done": False}))
-        assert wait_for(lambda: record(gateway)["lessons"] != {})
-        moved = await gateway.astaff("prisoner", "move", "A1234BC", "--cell", "C2")
+        assert await eventually(lambda: record(gateway)["lessons"] != {})
+        moved = await gateway.acli("prisoner", "move", "A1234BC", "--cell", "C2")
         assert moved.returncode == 0, moved.stderr
         await t3.wait_until(lambda: bool(t3.desired and len(t3.desired.occupants.people) == 2))
     assert t3.desired is not None
@@ -138,7 +140,7 @@ async def test_a_changed_pin_reaches_the_cells_other_tablet_and_follows_a_move(
         await send(t1, event("pin_set", pin_epoch=1, verifier=CHANGED))
         await t2.wait_until(lambda: carried(t2) == CHANGED)
 
-        moved = await gateway.astaff("prisoner", "move", "A1234BC", "--cell", "C2")
+        moved = await gateway.acli("prisoner", "move", "A1234BC", "--cell", "C2")
         assert moved.returncode == 0, moved.stderr
 
         await t3.wait_until(lambda: carried(t3) == CHANGED)
@@ -153,8 +155,8 @@ async def test_a_pin_changed_before_a_move_and_delivered_after_it_follows_the_pe
     async with peer("T1", answer=False) as t1, peer("T3", answer=False) as t3:
         first = event("pin_set", pin_epoch=1, verifier=PIN_VERIFIER)
         await send(t1, first)
-        assert wait_for(lambda: record(gateway)["credential"] == "pin")
-        moved = await gateway.astaff("prisoner", "move", "A1234BC", "--cell", "C2")
+        assert await eventually(lambda: record(gateway)["credential"] == "pin")
+        moved = await gateway.acli("prisoner", "move", "A1234BC", "--cell", "C2")
         assert moved.returncode == 0, moved.stderr
         # Changed on T1 before the move, queued there while it was offline.
         await send(t1, event("pin_set", pin_epoch=1, verifier=CHANGED).model_copy(
@@ -173,13 +175,19 @@ async def test_a_pin_chosen_earlier_but_delivered_later_does_not_replace_a_newer
         await send(t2, newer)
         await t1.wait_until(lambda: carried(t1) == CHANGED)
         await send(t1, older, event("signed_in"))  # T1 was offline since before the change
-        assert wait_for(lambda: record(gateway)["signed_in_on"] == ["T1"])
+        assert await eventually(lambda: record(gateway)["signed_in_on"] == ["T1"])
         assert carried(t1) == CHANGED
     late = [e for e in audit(gateway, "person_pin_set") if e["detail"]["event"] == older.id]
     assert [e["detail"].get("superseded") for e in late] == ["a PIN chosen later is kept"]
 
 
-def wait_for(predicate: Any, tries: int = 100) -> bool:
-    """Poll a staff command until it says what is expected (each call is a process: ~0.2 s)."""
-    return any(predicate() for _ in range(tries))
+async def eventually(predicate: Any, timeout: float = 30.0) -> bool:
+    """Poll a staff command (run in this process) until it says what is expected, the event loop
+    serving the tablet peers between polls."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
 

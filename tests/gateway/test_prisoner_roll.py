@@ -103,7 +103,7 @@ def test_a_cell_no_tablet_serves_is_reported_when_the_wings_cells_are_known() ->
 def test_import_refuses_a_row_placing_someone_in_a_cell_without_a_tablet(gateway, tmp_path
                                                                           ) -> None:
     roll = write(tmp_path / "roll.csv", HEADER + GOOD + "C3456DE,Ian Gray,en,standard,C99,\n")
-    refused = gateway.staff("prisoner", "import", roll)
+    refused = gateway.cli("prisoner", "import", roll)
     assert refused.returncode == 2
     assert "roll.csv:4: no cell C99 on this wing: no tablet is registered there" in refused.stderr
     assert gateway.staff_json("prisoner", "list") == []
@@ -129,12 +129,12 @@ def test_import_dry_run_changes_nothing_and_a_second_import_changes_nothing(gate
 def test_import_with_a_bad_row_applies_nothing_and_lists_it_unless_skip_bad(gateway, tmp_path
                                                                              ) -> None:
     roll = write(tmp_path / "roll.csv", HEADER + GOOD + "Z1,Bad Row,en,standard,C1,\n")
-    refused = gateway.staff("prisoner", "import", roll)
+    refused = gateway.cli("prisoner", "import", roll)
     assert refused.returncode == 2
     assert "roll.csv:4: prison number 'Z1' is not written like A1234BC" in refused.stderr
     assert "nothing changed" in refused.stdout
     assert gateway.staff_json("prisoner", "list") == []
-    skipped = gateway.staff("prisoner", "import", roll, "--skip-bad", "--json")
+    skipped = gateway.cli("prisoner", "import", roll, "--skip-bad", "--json")
     assert skipped.returncode == 0, skipped.stderr
     assert json.loads(skipped.stdout)["added"] == ["A1234BC", "B2345CD"]
     assert len(gateway.staff_json("prisoner", "list")) == 2

@@ -50,15 +50,15 @@ def test_the_api_socket_is_only_for_owner_and_group(make_gateway):
 
 
 def test_audit_verify_exits_0_on_an_intact_trail_and_1_naming_a_tampered_entry(gateway):
-    gateway.staff("lock", "--device", "T1", "--reason", "search")
-    gateway.staff("unlock", "--device", "T1", "--reason", "done")
-    intact = gateway.staff("audit", "--verify")
+    gateway.cli("lock", "--device", "T1", "--reason", "search")
+    gateway.cli("unlock", "--device", "T1", "--reason", "done")
+    intact = gateway.cli("audit", "--verify")
     assert intact.returncode == 0
     assert "audit chain intact: 4 entries" in intact.stdout  # register, first_desired, 2 staff
 
     with sqlite3.connect(gateway.state_dir / "gateway.db") as raw:
         raw.execute("UPDATE audit SET detail = '{\"reason\":\"nothing\"}' WHERE seq = 2")
-    tampered = gateway.staff("audit", "--verify", "--json")
+    tampered = gateway.cli("audit", "--verify", "--json")
     assert tampered.returncode == 1
     assert json.loads(tampered.stdout)["verify"]["broken_at"] == 2
     assert tampered.stderr == (
@@ -67,8 +67,8 @@ def test_audit_verify_exits_0_on_an_intact_trail_and_1_naming_a_tampered_entry(g
 
 
 def test_every_staff_action_is_in_the_audit_trail_including_refused_ones(gateway):
-    gateway.staff("lock", "--device", "T1", "--reason", "search", "--by", "officer.smith")
-    gateway.staff("lock", "--device", "NOPE", "--reason", "search", "--by", "officer.smith")
+    gateway.cli("lock", "--device", "T1", "--reason", "search", "--by", "officer.smith")
+    gateway.cli("lock", "--device", "NOPE", "--reason", "search", "--by", "officer.smith")
     entries = [e for e in gateway.staff_json("audit")["entries"]
                if e["actor"].startswith("staff:")]
     assert [(e["actor"], e["action"], e["target"]) for e in entries] == [

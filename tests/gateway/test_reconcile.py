@@ -29,7 +29,7 @@ async def forget_retained(broker, topic: str) -> None:
 
 
 async def test_a_tablet_birth_gets_the_desired_state_it_has_not_reported(gateway, peer, broker):
-    assert gateway.staff("lock", "--device", "T1", "--reason", "search").returncode == 0
+    assert gateway.cli("lock", "--device", "T1", "--reason", "search").returncode == 0
     await forget_retained(broker, T1_DESIRED)
     async with peer("T1") as tablet:
         await tablet.birth()
@@ -39,10 +39,10 @@ async def test_a_tablet_birth_gets_the_desired_state_it_has_not_reported(gateway
 
 async def test_a_tablet_in_sync_is_not_sent_its_state_again_on_birth(gateway, peer, broker):
     async with peer("T1") as t1:
-        result = await gateway.astaff("lock", "--device", "T1", "--reason", "x", "--wait", "20")
+        result = await gateway.acli("lock", "--device", "T1", "--reason", "x", "--wait", "20")
         assert result.returncode == 0, result.stderr
         # T2 is locked while away and never reports: it stays behind.
-        assert (await gateway.astaff("lock", "--device", "T2", "--reason", "y")).returncode == 0
+        assert (await gateway.acli("lock", "--device", "T2", "--reason", "y")).returncode == 0
         observer = broker.context(broker.observer_tls(1))
         async with aiomqtt.Client(broker.host, broker.port, tls_context=observer) as watcher, peer(
             "T2", answer=False
@@ -63,8 +63,8 @@ async def test_a_tablet_in_sync_is_not_sent_its_state_again_on_birth(gateway, pe
 async def test_after_a_broker_sigkill_the_gateway_restores_every_retained_document(
     gateway, peer, broker
 ):
-    assert gateway.staff("lock", "--device", "T1", "--reason", "search").returncode == 0
-    assert gateway.staff("lock", "--wing", "--reason", "incident").returncode == 0
+    assert gateway.cli("lock", "--device", "T1", "--reason", "search").returncode == 0
+    assert gateway.cli("lock", "--wing", "--reason", "incident").returncode == 0
     broker.kill()
     broker.start()  # same port; everything since the last autosave (all of it) is gone
     async with peer("T1", answer=False) as tablet:
@@ -80,8 +80,8 @@ async def test_a_wing_coming_back_gets_one_lockdown_republish_not_one_per_tablet
 ):
     tablets = [(f"W{i}", "C1", "L1") for i in range(8)] + [("S", "C2", "L1")]
     gateway = make_gateway(tablets=tablets, lockdown_coalesce_s=3.0)
-    assert gateway.staff("lock", "--wing", "--reason", "incident").returncode == 0
-    assert gateway.staff("lock", "--device", "S", "--reason", "sentinel").returncode == 0
+    assert gateway.cli("lock", "--wing", "--reason", "incident").returncode == 0
+    assert gateway.cli("lock", "--device", "S", "--reason", "sentinel").returncode == 0
     await forget_retained(broker, topics.WING_LOCKDOWN)
     await forget_retained(broker, topics.tablet("S", TabletChannel.DESIRED))
 
@@ -124,7 +124,7 @@ async def test_a_document_near_expiry_is_reissued_as_a_new_version_with_the_same
     make_gateway, broker
 ):
     gateway = make_gateway(desired_ttl_s=4, reissue_before_s=2)
-    assert gateway.staff("lock", "--device", "T1", "--reason", "search").returncode == 0
+    assert gateway.cli("lock", "--device", "T1", "--reason", "search").returncode == 0
     async with TabletPeer(broker.host, broker.port, "T1", gateway.wing, gateway.trusted_keys,
                           tls=broker.context(broker.tablet_tls("T1")),
                           answer=False) as tablet:
@@ -149,7 +149,7 @@ async def test_a_lock_given_while_the_broker_is_down_reaches_the_tablet_when_it_
     gateway, peer, broker
 ):
     broker.kill()
-    result = await gateway.astaff("lock", "--device", "T1", "--reason", "during outage")
+    result = await gateway.acli("lock", "--device", "T1", "--reason", "during outage")
     assert result.returncode == 0, result.stderr
     broker.start()
     async with peer("T1") as tablet:
@@ -160,7 +160,7 @@ async def test_a_lock_given_while_the_broker_is_down_reaches_the_tablet_when_it_
 async def test_a_tablet_born_again_and_again_is_reconciled_once_now_and_once_after_the_spacing(
     gateway, peer, broker
 ):
-    assert gateway.staff("lock", "--device", "T2", "--reason", "away").returncode == 0
+    assert gateway.cli("lock", "--device", "T2", "--reason", "away").returncode == 0
     observer = broker.context(broker.observer_tls(1))
     async with aiomqtt.Client(broker.host, broker.port, tls_context=observer) as watcher, peer(
         "T2", answer=False  # never reports: behind at every birth

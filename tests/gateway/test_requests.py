@@ -30,7 +30,7 @@ def audit_of(gateway, action: str) -> list[dict]:
 
 async def wait_listed(gateway, count: int) -> list[dict]:
     for _ in range(200):
-        result = await gateway.astaff("requests", "list", "--json")
+        result = await gateway.acli("requests", "list", "--json")
         assert result.returncode == 0, result.stderr
         rows = json.loads(result.stdout)
         if len(rows) >= count:
@@ -109,7 +109,7 @@ async def test_staff_reply_is_signed_for_the_tablet_and_sent_again_at_birth_unti
         await tablet.publish(TabletChannel.REQUEST, request.model_dump_json().encode())
         await wait_listed(gateway, 1)
 
-        result = await gateway.astaff("requests", "reply", request.id, "--text",
+        result = await gateway.acli("requests", "reply", request.id, "--text",
                                       "Booked for Tuesday", "--by", "officer.k")
         assert result.returncode == 0, result.stderr
         await tablet.wait_until(lambda: len(tablet.on(reply_topic)) == 1)
@@ -131,7 +131,7 @@ async def test_staff_reply_is_signed_for_the_tablet_and_sent_again_at_birth_unti
                 break
         assert row["reply_delivered"] and row["status"] == "answered"
         await tablet.birth("boot-3")  # acknowledged: not sent again (the lock is a sentinel)
-        locked = await gateway.astaff("lock", "--device", "T1", "--reason", "x", "--wait", "20")
+        locked = await gateway.acli("lock", "--device", "T1", "--reason", "x", "--wait", "20")
         assert locked.returncode == 0, locked.stderr
     assert len(tablet.on(reply_topic)) == 2
     [entry] = audit_of(gateway, "request_reply")
@@ -140,7 +140,7 @@ async def test_staff_reply_is_signed_for_the_tablet_and_sent_again_at_birth_unti
 
 
 async def test_replying_to_an_unknown_request_exits_2(gateway):
-    result = await gateway.astaff("requests", "reply", "f" * 32, "--text", "hello")
+    result = await gateway.acli("requests", "reply", "f" * 32, "--text", "hello")
     assert result.returncode == 2
     assert "no request" in result.stderr
 
@@ -150,8 +150,8 @@ async def test_replying_twice_to_one_request_is_refused(gateway, peer):
     async with peer("T1") as tablet:
         await tablet.publish(TabletChannel.REQUEST, request.model_dump_json().encode())
         await wait_listed(gateway, 1)
-    assert (await gateway.astaff("requests", "reply", request.id, "--text", "yes")).returncode == 0
-    again = await gateway.astaff("requests", "reply", request.id, "--text", "no")
+    assert (await gateway.acli("requests", "reply", request.id, "--text", "yes")).returncode == 0
+    again = await gateway.acli("requests", "reply", request.id, "--text", "no")
     assert again.returncode == 2
     assert "already answered" in again.stderr
 
@@ -188,14 +188,14 @@ async def test_staff_assign_a_request_to_a_console_account_and_take_it_back(gate
     async with peer("T1") as tablet:
         await tablet.publish(TabletChannel.REQUEST, request.model_dump_json().encode())
         await wait_listed(gateway, 1)
-    assert gateway.staff("account", "add", "ann", "--display", "Ann",
+    assert gateway.cli("account", "add", "ann", "--display", "Ann",
                          "--roles", "officer").returncode == 0
-    given = await gateway.astaff("requests", "assign", request.id, "--to", "ann")
+    given = await gateway.acli("requests", "assign", request.id, "--to", "ann")
     assert given.returncode == 0, given.stderr
     assert (await wait_listed(gateway, 1))[0]["assigned_to"] == "ann"
-    assert (await gateway.astaff("requests", "assign", request.id, "--to", "nobody-known")
+    assert (await gateway.acli("requests", "assign", request.id, "--to", "nobody-known")
             ).returncode == 2
-    back = await gateway.astaff("requests", "assign", request.id, "--nobody")
+    back = await gateway.acli("requests", "assign", request.id, "--nobody")
     assert back.returncode == 0, back.stderr
     assert (await wait_listed(gateway, 1))[0]["assigned_to"] is None
     assert [e["detail"]["to"] for e in audit_of(gateway, "request_assign")] == ["ann"]

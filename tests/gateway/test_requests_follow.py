@@ -37,7 +37,7 @@ def replies(gateway: Any, tablet: TabletPeer) -> list[dict[str, Any]]:
 
 async def test_the_writers_tablet_gets_a_plain_reply_and_the_cells_other_tablet_a_copy(
         gateway, peer) -> None:
-    added = await gateway.astaff("prisoner", "add", JOHN, "--name", "John Smith", "--cell", "C1")
+    added = await gateway.acli("prisoner", "add", JOHN, "--name", "John Smith", "--cell", "C1")
     assert added.returncode == 0, added.stderr
     request = Request(id=uuid.uuid4().hex, type="visits", text="Visit on Sunday",
                       created=now_ms(), person=JOHN)
@@ -49,7 +49,7 @@ async def test_the_writers_tablet_gets_a_plain_reply_and_the_cells_other_tablet_
         await t1.publish(TabletChannel.REQUEST, request.model_dump_json().encode())
         await t2.wait_until(lambda: len(replies(gateway, t2)) == 1)
 
-        result = await gateway.astaff("requests", "reply", request.id, "--text", "Yes",
+        result = await gateway.acli("requests", "reply", request.id, "--text", "Yes",
                                       "--by", "officer.k", "--json")
 
         assert result.returncode == 0, result.stderr

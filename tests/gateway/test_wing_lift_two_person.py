@@ -23,8 +23,8 @@ def wing(make_gateway: Callable[..., Gateway], staff_group: str) -> Gateway:
     """A gateway whose socket the staff group may use, its wing locked down, T3 also locked on
     its own."""
     gateway = make_gateway(api_group=staff_group)
-    assert gateway.staff("lock", "--device", "T3", "--reason", "search").returncode == 0
-    assert gateway.staff("lock", "--wing", "--reason", "incident").returncode == 0
+    assert gateway.cli("lock", "--device", "T3", "--reason", "search").returncode == 0
+    assert gateway.cli("lock", "--wing", "--reason", "incident").returncode == 0
     return gateway
 
 

@@ -49,7 +49,7 @@ def example_hash() -> str:
 def test_apply_publishes_a_signed_policy_the_tablet_enforces_and_reports(
     gateway: Gateway, tablet: AgentProcess
 ) -> None:
-    result = gateway.staff("policy", "apply", str(EXAMPLE), "--wait", "0")
+    result = gateway.cli("policy", "apply", str(EXAMPLE), "--wait", "0")
     assert result.returncode == 0, result.stderr
     assert "published policy version " in result.stdout
     state = tablet.wait_for(lambda s: s.curfew.state != "unknown" and bool(s.apps))
@@ -66,15 +66,15 @@ def test_apply_publishes_a_signed_policy_the_tablet_enforces_and_reports(
 def test_apply_with_wait_names_the_tablets_that_did_not_report(
     gateway: Gateway, tablet: AgentProcess
 ) -> None:
-    result = gateway.staff("policy", "apply", str(EXAMPLE), "--wait", "3")
+    result = gateway.cli("policy", "apply", str(EXAMPLE), "--wait", "3")
     assert result.returncode == 1
     assert "not reported within 3s by 1 of 2: t2" in result.stderr
 
 
 def test_applying_the_same_rules_again_publishes_nothing_new(gateway: Gateway) -> None:
-    assert gateway.staff("policy", "apply", str(EXAMPLE)).returncode == 0
+    assert gateway.cli("policy", "apply", str(EXAMPLE)).returncode == 0
     version = gateway.staff_json("policy", "show")["version"]
-    again = gateway.staff("policy", "apply", str(EXAMPLE))
+    again = gateway.cli("policy", "apply", str(EXAMPLE))
     assert f"unchanged: version {version} already has these rules" in again.stdout
 
 
@@ -85,7 +85,7 @@ def test_a_bad_policy_file_is_refused_before_anything_is_published(
     bad.write_text(EXAMPLE.read_text().replace('"fri-sat 23:00-08:00"', '"fri-sat 23:00-8"'))
     line = 1 + bad.read_text().splitlines().index(
         next(t for t in bad.read_text().splitlines() if '"fri-sat 23:00-8"' in t))
-    result = gateway.staff("policy", "apply", str(bad))
+    result = gateway.cli("policy", "apply", str(bad))
     assert result.returncode == 2
     assert result.stderr.startswith(f"Error: {bad}:{line}: curfew.windows[2]: ")
     assert gateway.staff_json("policy", "show")["version"] is None
@@ -94,27 +94,27 @@ def test_a_bad_policy_file_is_refused_before_anything_is_published(
 def test_show_prints_the_policy_as_a_file_staff_can_apply_again(
     gateway: Gateway, tmp_path: Path
 ) -> None:
-    assert gateway.staff("policy", "apply", str(EXAMPLE)).returncode == 0
-    shown = gateway.staff("policy", "show")
+    assert gateway.cli("policy", "apply", str(EXAMPLE)).returncode == 0
+    shown = gateway.cli("policy", "show")
     assert shown.returncode == 0 and "[profiles.enhanced]" in shown.stdout
     copy = tmp_path / "copy.toml"
     copy.write_text(shown.stdout)
-    assert "unchanged" in gateway.staff("policy", "apply", str(copy)).stdout
+    assert "unchanged" in gateway.cli("policy", "apply", str(copy)).stdout
 
 
 def test_curfew_exceptions_and_lockdowns_are_new_policy_versions(gateway: Gateway) -> None:
-    assert gateway.staff("policy", "apply", str(EXAMPLE)).returncode == 0
+    assert gateway.cli("policy", "apply", str(EXAMPLE)).returncode == 0
     first = gateway.staff_json("policy", "show")["version"]
-    added = gateway.staff("policy", "curfew", "lockdown", "--name", "Search",
+    added = gateway.cli("policy", "curfew", "lockdown", "--name", "Search",
                           "--start", "2026-12-09T08:00", "--end", "2026-12-09T12:00")
     assert added.returncode == 0, added.stderr
     rules = gateway.staff_json("policy", "show")["rules"]
     assert rules["lockdowns"][-1] == {"name": "Search", "start": "2026-12-09T08:00",
                                       "end": "2026-12-09T12:00"}
-    backwards = gateway.staff("policy", "curfew", "exception", "--name", "Late",
+    backwards = gateway.cli("policy", "curfew", "exception", "--name", "Late",
                               "--start", "2026-12-09T23:00", "--end", "2026-12-09T22:00")
     assert backwards.returncode == 2 and "ends (2026-12-09T22:00) before it starts" in backwards.stderr
-    assert gateway.staff("policy", "curfew", "remove", "Search").returncode == 0
+    assert gateway.cli("policy", "curfew", "remove", "Search").returncode == 0
     third = gateway.staff_json("policy", "show")
     assert third["version"] > first and third["rules"]["lockdowns"] == load_rules(EXAMPLE)["lockdowns"]
     audit = gateway.staff_json("audit")["entries"]
@@ -124,11 +124,11 @@ def test_curfew_exceptions_and_lockdowns_are_new_policy_versions(gateway: Gatewa
 def test_a_profile_reaches_the_tablet_in_its_desired_state(
     gateway: Gateway, tablet: AgentProcess, tmp_path: Path
 ) -> None:
-    assert gateway.staff("policy", "apply", str(EXAMPLE)).returncode == 0
-    result = gateway.staff("policy", "profile", "enhanced", "--device", "t1")
+    assert gateway.cli("policy", "apply", str(EXAMPLE)).returncode == 0
+    result = gateway.cli("policy", "profile", "enhanced", "--device", "t1")
     assert result.returncode == 0, result.stderr
     assert tablet.wait_for(lambda s: s.profile == "enhanced").locked is False
-    unknown = gateway.staff("policy", "profile", "vip", "--device", "t1")
+    unknown = gateway.cli("policy", "profile", "vip", "--device", "t1")
     assert unknown.returncode == 2 and "unknown profile 'vip'" in unknown.stderr
     entries = gateway.staff_json("audit")["entries"]
     assert [e["action"] for e in entries if "profile" in e["action"]] == [
@@ -138,7 +138,7 @@ def test_a_profile_reaches_the_tablet_in_its_desired_state(
 def test_the_policy_outlives_a_gateway_restart_and_is_published_again(
     gateway: Gateway, broker: WingBroker, tablet: AgentProcess
 ) -> None:
-    assert gateway.staff("policy", "apply", str(EXAMPLE)).returncode == 0
+    assert gateway.cli("policy", "apply", str(EXAMPLE)).returncode == 0
     tablet.wait_for(lambda s: bool(s.apps))
     gateway.stop()
     broker.kill()
@@ -157,14 +157,14 @@ def test_the_policy_outlives_a_gateway_restart_and_is_published_again(
 
 
 def test_curfew_status_answers_by_the_gateways_clock(gateway: Gateway) -> None:
-    assert gateway.staff("policy", "curfew", "status").returncode == 2  # no policy yet
-    assert gateway.staff("policy", "apply", str(EXAMPLE)).returncode == 0
+    assert gateway.cli("policy", "curfew", "status").returncode == 2  # no policy yet
+    assert gateway.cli("policy", "apply", str(EXAMPLE)).returncode == 0
     answer = gateway.staff_json("policy", "curfew", "status", "--profile", "basic")
     assert answer["state"] in {"open", "warning", "curfew", "lockdown"}
     apps = {a["app"]: a["allowed"] for a in answer["apps"]}
     assert set(apps) == {"canteen", "education", "legal", "listener"}
     assert apps["listener"] and apps["legal"]
-    text = gateway.staff("policy", "curfew", "status")
+    text = gateway.cli("policy", "curfew", "status")
     assert text.returncode == 0 and "standard may use now:" in text.stdout
 
 
@@ -176,10 +176,10 @@ def test_an_app_signed_by_the_gateway_launches_on_the_tablet(
     (folder / "bin" / "run").write_text("#!/bin/sh\necho listener\n")
     (folder / "bin" / "run").chmod(0o755)
     (folder / "numbers.txt").write_text("Samaritans 116 123\n")
-    signed = gateway.staff("policy", "sign-app", str(folder), "--app", "listener",
+    signed = gateway.cli("policy", "sign-app", str(folder), "--app", "listener",
                            "--version", "2.1.0", "--entry", "bin/run")
     assert signed.returncode == 0, signed.stderr
-    assert gateway.staff("policy", "apply", str(EXAMPLE)).returncode == 0
+    assert gateway.cli("policy", "apply", str(EXAMPLE)).returncode == 0
     tablet.wait_for(lambda s: s.trusted_time is not None and bool(s.apps))
     reply = launch(tablet, "listener")
     assert (reply.ok, reply.argv) == (True, (str((folder / "bin" / "run").resolve()),))
@@ -191,7 +191,7 @@ def test_a_manifest_whose_entry_is_not_among_its_files_is_not_signed(
 ) -> None:
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "data").write_text("x")
-    result = gateway.staff("policy", "sign-app", str(tmp_path / "app"), "--app", "listener",
+    result = gateway.cli("policy", "sign-app", str(tmp_path / "app"), "--app", "listener",
                            "--version", "1.0", "--entry", "bin/run")
     assert result.returncode == 2 and "entry 'bin/run' is not among the listed files" in result.stderr
     assert not (tmp_path / "app" / "manifest.json").exists()
@@ -200,7 +200,7 @@ def test_a_manifest_whose_entry_is_not_among_its_files_is_not_signed(
 def test_a_damaged_policy_file_on_the_gateway_is_audited_and_nothing_is_published(
     gateway: Gateway
 ) -> None:
-    assert gateway.staff("policy", "apply", str(EXAMPLE)).returncode == 0
+    assert gateway.cli("policy", "apply", str(EXAMPLE)).returncode == 0
     gateway.stop()
     (gateway.state_dir / "wing-policy.envelope").write_bytes(b'{"body": "{not json')
     gateway.start()
@@ -211,7 +211,7 @@ def test_a_damaged_policy_file_on_the_gateway_is_audited_and_nothing_is_publishe
 def test_after_losing_its_policy_file_the_gateway_still_issues_a_version_tablets_accept(
     gateway: Gateway, tablet: AgentProcess, tmp_path: Path
 ) -> None:
-    assert gateway.staff("policy", "apply", str(EXAMPLE)).returncode == 0
+    assert gateway.cli("policy", "apply", str(EXAMPLE)).returncode == 0
     tablet.wait_for(lambda s: bool(s.apps))
     gateway.stop()
     (gateway.state_dir / "wing-policy.envelope").unlink()
@@ -221,7 +221,7 @@ def test_after_losing_its_policy_file_the_gateway_still_issues_a_version_tablets
     assert standard in EXAMPLE.read_text()
     changed.write_text(EXAMPLE.read_text().replace(
         standard, '[profiles.standard]\napps = ["education", "music"]'))
-    assert gateway.staff("policy", "apply", str(changed)).returncode == 0
+    assert gateway.cli("policy", "apply", str(changed)).returncode == 0
     state = tablet.wait_for(lambda s: "canteen" not in {t.id for t in s.apps})
     assert {"education", "music"} <= {t.id for t in state.apps}
 

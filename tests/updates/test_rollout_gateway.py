@@ -33,13 +33,13 @@ def offered(tablet: TabletPeer) -> bool:
 
 
 async def start(gateway: Gateway, *extra: str) -> None:
-    result = await gateway.astaff("update", "start", "--id", "r1", "--target", TARGET,
+    result = await gateway.acli("update", "start", "--id", "r1", "--target", TARGET,
                                   "--version", "1.1.0", "--canary", "T1", *extra)
     assert result.returncode == 0, result.stderr
 
 
 async def status(gateway: Gateway) -> dict:  # type: ignore[type-arg]
-    result = await gateway.astaff("update", "status", "--json")
+    result = await gateway.acli("update", "status", "--json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
@@ -80,7 +80,7 @@ async def test_a_failing_canary_stops_the_rollout_before_the_rest(
         assert view["rollouts"][0]["stage"] == "stopped"
         assert "1 of 1 tablets failed" in view["rollouts"][0]["reason"]
         assert not offered(t2)
-        text = await gateway.astaff("update", "status")
+        text = await gateway.acli("update", "status")
         assert "stopped" in text.stdout and "T1" in text.stdout
 
 
@@ -89,34 +89,34 @@ async def test_a_lock_keeps_the_update_target(gateway: Gateway,
     async with peer("T1") as t1:
         await start(gateway)
         await t1.wait_until(lambda: offered(t1))
-        result = await gateway.astaff("lock", "--device", "T1", "--reason", "search")
+        result = await gateway.acli("lock", "--device", "T1", "--reason", "search")
         assert result.returncode == 0, result.stderr
         await t1.wait_until(lambda: t1.desired is not None and t1.desired.lock.locked)
         assert offered(t1)
 
 
 async def test_a_rollout_naming_an_unknown_tablet_is_refused(gateway: Gateway) -> None:
-    result = await gateway.astaff("update", "start", "--id", "r9", "--target", TARGET,
+    result = await gateway.acli("update", "start", "--id", "r9", "--target", TARGET,
                                   "--version", "1.1.0", "--canary", "NOPE")
     assert result.returncode == 2
     assert "unknown tablets NOPE" in result.stderr
 
 
 async def test_a_rollout_of_a_malformed_target_is_refused_in_one_line(gateway: Gateway) -> None:
-    result = await gateway.astaff("update", "start", "--id", "r9", "--target", "../../keys/x",
+    result = await gateway.acli("update", "start", "--id", "r9", "--target", "../../keys/x",
                                   "--version", "1.1.0", "--canary", "T1")
     assert result.returncode == 2
     assert result.stderr.startswith("Error: target/version:")
     assert len(result.stderr.strip().splitlines()) == 1
-    status = await gateway.astaff("update", "status", "--json")
+    status = await gateway.acli("update", "status", "--json")
     assert json.loads(status.stdout)["rollouts"] == []
-    audit = await gateway.astaff("audit", "--json")
+    audit = await gateway.acli("audit", "--json")
     refused = [e for e in json.loads(audit.stdout)["entries"] if e["action"] == "rollout_refused"]
     assert refused and refused[-1]["target"] == "rollout:r9"
 
 
 async def test_a_window_that_ends_before_it_starts_is_refused(gateway: Gateway) -> None:
-    result = await gateway.astaff("update", "start", "--id", "r9", "--target", TARGET,
+    result = await gateway.acli("update", "start", "--id", "r9", "--target", TARGET,
                                   "--version", "1.1.0", "--canary", "T1", "--window",
                                   "2030-01-02T04:00", "2030-01-02T01:00")
     assert result.returncode == 2
@@ -125,7 +125,7 @@ async def test_a_window_that_ends_before_it_starts_is_refused(gateway: Gateway) 
 
 async def test_a_second_rollout_to_the_same_tablets_is_refused(gateway: Gateway) -> None:
     await start(gateway, "--rest", "T2")
-    again = await gateway.astaff("update", "start", "--id", "r2", "--target", TARGET,
+    again = await gateway.acli("update", "start", "--id", "r2", "--target", TARGET,
                                  "--version", "1.1.0", "--canary", "T2")
     assert again.returncode == 2
     assert again.stderr == ("Error: rollout r1 (1.1.0, canary) already covers T2: cancel it or "
@@ -139,7 +139,7 @@ async def test_cancelling_a_rollout_withdraws_the_update_and_frees_its_tablets(
     async with peer("T1") as t1:
         await start(gateway, "--rest", "T2")
         await t1.wait_until(lambda: offered(t1))
-        cancelled = await gateway.astaff("update", "cancel", "r1", "--reason", "wrong build",
+        cancelled = await gateway.acli("update", "cancel", "r1", "--reason", "wrong build",
                                          "--by", "it.lead")
         assert cancelled.returncode == 0, cancelled.stderr
         assert cancelled.stdout.startswith("rollout r1 cancelled")
@@ -148,15 +148,15 @@ async def test_cancelling_a_rollout_withdraws_the_update_and_frees_its_tablets(
         me = pwd.getpwuid(os.getuid()).pw_name  # who cancelled: the OS account, --by a note
         assert (view["stage"], view["reason"]) == (
             "cancelled", f"canary: cancelled by os:{me} (it.lead): wrong build")
-        again = await gateway.astaff("update", "cancel", "r1")
+        again = await gateway.acli("update", "cancel", "r1")
         assert (again.returncode, again.stderr) == (2, "Error: rollout r1 is already cancelled\n")
-        unknown = await gateway.astaff("update", "cancel", "r7")
+        unknown = await gateway.acli("update", "cancel", "r7")
         assert (unknown.returncode, unknown.stderr) == (2, "Error: no rollout r7 (rollouts: r1)\n")
-        audit = json.loads((await gateway.astaff("audit", "--json")).stdout)["entries"]
+        audit = json.loads((await gateway.acli("audit", "--json")).stdout)["entries"]
         assert [e["actor"] for e in audit if e["action"] == "rollout_cancelled"] == [
             f"staff:os:{me} (it.lead)"]
         # Its tablets are free for the next rollout.
-        await gateway.astaff("update", "start", "--id", "r2", "--target", TARGET,
+        await gateway.acli("update", "start", "--id", "r2", "--target", TARGET,
                              "--version", "1.1.0", "--canary", "T1")
         await t1.wait_until(lambda: offered(t1))
 
@@ -167,11 +167,11 @@ async def test_a_paused_rollout_offers_nothing_until_resumed(
     async with peer("T1") as t1:
         await start(gateway)
         await t1.wait_until(lambda: offered(t1))
-        paused = await gateway.astaff("update", "pause", "r1")
+        paused = await gateway.acli("update", "pause", "r1")
         assert paused.returncode == 0, paused.stderr
         await t1.wait_until(lambda: not offered(t1))
         assert "rollout r1: 1.1.0 canary (paused)" in (
-            await gateway.astaff("update", "status")).stdout
-        resumed = await gateway.astaff("update", "resume", "r1")
+            await gateway.acli("update", "status")).stdout
+        resumed = await gateway.acli("update", "resume", "r1")
         assert (resumed.returncode, resumed.stdout) == (0, "rollout r1 resumed\n")
         await t1.wait_until(lambda: offered(t1))

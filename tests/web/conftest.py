@@ -18,7 +18,7 @@ __all__ = ["TABLETS", "curfew_policy", "open_all_day_policy"]
 
 @pytest.fixture
 def web_gateway(gateway: Gateway, tmp_path: Path) -> Gateway:  # noqa: F811
-    result = gateway.staff("policy", "apply", str(open_all_day_policy(tmp_path / "wing.toml")))
+    result = gateway.cli("policy", "apply", str(open_all_day_policy(tmp_path / "wing.toml")))
     assert result.returncode == 0, result.stderr
     return gateway
 
@@ -42,10 +42,10 @@ async def web_wing(tmp_path: Path, broker, demo_estate):  # type: ignore[no-unty
     wing = start_web_gateway(tmp_path / "gw", broker, demo_estate, TABLETS, origins, ca,
                              squid_dir)
     try:
-        result = wing.gateway.staff("policy", "apply",
+        result = wing.gateway.cli("policy", "apply",
                                     str(open_all_day_policy(tmp_path / "wing.toml")))
         assert result.returncode == 0, result.stderr
-        result = wing.gateway.staff("policy", "profile", "resettlement", "--device", "T1")
+        result = wing.gateway.cli("policy", "profile", "resettlement", "--device", "T1")
         assert result.returncode == 0, result.stderr
         yield wing
     finally:

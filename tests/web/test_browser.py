@@ -92,7 +92,7 @@ async def test_a_curfew_stops_chromium(web_wing: WebWing, tmp_path: Path):
         assert await shown(page, "www.gov.uk") == "hello from www.gov.uk"
         policy = curfew_policy(tmp_path / "curfew.toml", local_minute(web_wing, -1),
                                local_minute(web_wing, 60))
-        applied = await web_wing.gateway.astaff("policy", "apply", str(policy))
+        applied = await web_wing.gateway.acli("policy", "apply", str(policy))
         assert applied.returncode == 0, applied.stderr
         await asyncio.sleep(CUT_S)
         assert REFUSED in await shown(page, "www.gov.uk")
@@ -102,7 +102,7 @@ async def test_a_curfew_stops_chromium(web_wing: WebWing, tmp_path: Path):
 async def test_a_lock_stops_chromium(web_wing: WebWing):
     async with browser(web_wing, "T1") as page:
         assert await shown(page, "www.gov.uk") == "hello from www.gov.uk"
-        locked = await web_wing.gateway.astaff("lock", "--device", "T1", "--reason", "search")
+        locked = await web_wing.gateway.acli("lock", "--device", "T1", "--reason", "search")
         assert locked.returncode == 0, locked.stderr
         await asyncio.sleep(CUT_S)
         assert REFUSED in await shown(page, "www.gov.uk")
@@ -112,7 +112,7 @@ async def test_a_lock_stops_chromium(web_wing: WebWing):
 async def test_a_revoked_tablet_certificate_stops_chromium(web_wing: WebWing):
     device = f"WB{os.getpid() % 10000}"
     web_wing.gateway.register(device, "C9", "L9")
-    assert web_wing.gateway.staff("policy", "profile", "resettlement", "--device",
+    assert web_wing.gateway.cli("policy", "profile", "resettlement", "--device",
                                   device).returncode == 0
     async with browser(web_wing, device) as page:
         assert await shown(page, "www.gov.uk") == "hello from www.gov.uk"

@@ -84,7 +84,7 @@ async def test_a_curfew_that_starts_cuts_the_open_tunnel_in_bounded_time_and_ref
     starts = next_minute(zone, at_least_s=10)
     policy = curfew_policy(tmp_path / "curfew.toml", starts.strftime("%Y-%m-%dT%H:%M"),
                            (starts + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
-    applied = await web_wing.gateway.astaff("policy", "apply", str(policy))
+    applied = await web_wing.gateway.acli("policy", "apply", str(policy))
     assert applied.returncode == 0, applied.stderr
     async with web_wing.forwarder("T1") as port, \
             streaming(port, "www.gov.uk", web_wing) as (reader, _):
@@ -99,7 +99,7 @@ async def test_a_curfew_that_starts_cuts_the_open_tunnel_in_bounded_time_and_ref
 async def test_a_revoked_certificate_cuts_its_open_tunnel_in_bounded_time(web_wing: WebWing):
     device = f"WC{os.getpid() % 10000}"
     web_wing.gateway.register(device, "C9", "L9")
-    assert web_wing.gateway.staff("policy", "profile", "resettlement", "--device",
+    assert web_wing.gateway.cli("policy", "profile", "resettlement", "--device",
                                   device).returncode == 0
     async with web_wing.forwarder(device) as port, \
             streaming(port, "www.gov.uk", web_wing) as (reader, _):

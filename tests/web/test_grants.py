@@ -51,19 +51,19 @@ def test_a_grant_lets_one_tablet_reach_one_more_site_until_it_is_revoked(web_gat
         (granted["id"], "find-a-job", "active")]
     assert web_gateway.staff_json("web", "list", "--device", "T2") == []
 
-    revoked = web_gateway.staff("web", "revoke", granted["id"], "--reason", "moved wing",
+    revoked = web_gateway.cli("web", "revoke", granted["id"], "--reason", "moved wing",
                                 "--by", "officer.ames")
     assert revoked.returncode == 0, revoked.stderr
     assert check(web_gateway, "T1", "findajob.dwp.gov.uk") == (False, "not_listed")
     assert actions(web_gateway) == ["web_grant", "web_grant_revoke"]
-    assert web_gateway.staff("audit", "--verify").returncode == 0
+    assert web_gateway.cli("audit", "--verify").returncode == 0
 
 
 @pytest.fixture
 def staffed_gateway(make_gateway, staff_group: str, tmp_path: Path) -> Gateway:
     """A web gateway whose API socket the staff group may use (for throwaway OS accounts)."""
     gateway: Gateway = make_gateway(api_group=staff_group)
-    result = gateway.staff("policy", "apply", str(open_all_day_policy(tmp_path / "wing.toml")))
+    result = gateway.cli("policy", "apply", str(open_all_day_policy(tmp_path / "wing.toml")))
     assert result.returncode == 0, result.stderr
     return gateway
 
@@ -124,7 +124,7 @@ def test_grant_approval_and_revocation_name_the_os_accounts_in_the_audit(
     assert entries == [(f"staff:os:{alice.name} (officer.ames)", "web_grant"),
                        (f"staff:os:{bob.name}", "web_grant_approve"),
                        (f"staff:os:{alice.name} (sso.baker)", "web_grant_revoke")]
-    assert staffed_gateway.staff("audit", "--verify").returncode == 0
+    assert staffed_gateway.cli("audit", "--verify").returncode == 0
 
 
 def test_an_os_account_and_a_console_account_of_one_name_are_one_person(tmp_path: Path) -> None:
@@ -175,7 +175,7 @@ def test_a_grant_made_before_identities_were_recorded_cannot_be_approved(tmp_pat
     (["--site", "find-a-job", "--until", "next week"], "is not a date"),
 ])
 def test_a_grant_needs_a_catalogue_site_and_an_expiry_within_90_days(web_gateway, args, says):
-    result = web_gateway.staff("web", "grant", "--device", "T1", "--purpose", "why", *args)
+    result = web_gateway.cli("web", "grant", "--device", "T1", "--purpose", "why", *args)
     assert result.returncode == 2
     assert says in result.stderr
     assert web_gateway.staff_json("web", "list") == []
@@ -183,22 +183,22 @@ def test_a_grant_needs_a_catalogue_site_and_an_expiry_within_90_days(web_gateway
 
 
 def test_a_grant_for_a_tablet_not_on_the_wing_is_refused(web_gateway):
-    result = web_gateway.staff("web", "grant", "--device", "T9", "--site", "find-a-job",
+    result = web_gateway.cli("web", "grant", "--device", "T9", "--site", "find-a-job",
                                "--purpose", "why", "--until", day(3))
     assert result.returncode == 2 and "no tablet 'T9'" in result.stderr
 
 
 def test_the_profile_gives_its_sites_and_a_lock_takes_them_away(web_gateway):
     assert check(web_gateway, "T1", "www.gov.uk") == (False, "not_listed")
-    result = web_gateway.staff("policy", "profile", "resettlement", "--device", "T1")
+    result = web_gateway.cli("policy", "profile", "resettlement", "--device", "T1")
     assert result.returncode == 0, result.stderr
     assert check(web_gateway, "T1", "www.gov.uk") == (True, "profile:council-housing")
     assert check(web_gateway, "T1", "gov.uk.evil.example") == (False, "not_listed")
     assert check(web_gateway, "T1", "203.0.113.9") == (False, "ip_literal")
-    locked = web_gateway.staff("lock", "--device", "T1", "--reason", "search")
+    locked = web_gateway.cli("lock", "--device", "T1", "--reason", "search")
     assert locked.returncode == 0, locked.stderr
     assert check(web_gateway, "T1", "www.gov.uk") == (False, "locked")
-    unknown = web_gateway.staff("web", "check", "--device", "T9", "www.gov.uk")
+    unknown = web_gateway.cli("web", "check", "--device", "T9", "www.gov.uk")
     assert (unknown.returncode, unknown.stderr) == (
         2, "Error: no tablet T9 in this wing (see `staff status`)\n")
 
@@ -206,11 +206,11 @@ def test_the_profile_gives_its_sites_and_a_lock_takes_them_away(web_gateway):
 def test_grants_list_as_a_table_for_people(web_gateway):
     web_gateway.staff_json("web", "grant", "--device", "T2", "--site", "legal-aid",
                            "--purpose", "appeal\x1b[31m", "--until", day(2), "--by", "a")
-    shown = web_gateway.staff("web", "list")
+    shown = web_gateway.cli("web", "list")
     assert shown.returncode == 0
     assert "legal-aid" in shown.stdout and "active" in shown.stdout
     assert "\x1b" not in shown.stdout
-    assert json.loads(web_gateway.staff("web", "list", "--json").stdout)[0]["site"] == "legal-aid"
+    assert json.loads(web_gateway.cli("web", "list", "--json").stdout)[0]["site"] == "legal-aid"
 
 
 def test_an_expired_grant_is_audited_once(tmp_path: Path):

@@ -43,7 +43,7 @@ async def person(tablet: TabletPeer, kind: str, number: str, **fields: Any) -> N
 
 
 def admit(gateway: Gateway, number: str, name: str, profile: str) -> None:
-    result = gateway.staff("prisoner", "add", number, "--name", name, "--cell", "C1",
+    result = gateway.cli("prisoner", "add", number, "--name", name, "--cell", "C1",
                            "--profile", profile)
     assert result.returncode == 0, result.stderr
 
@@ -73,7 +73,7 @@ async def test_a_persons_grant_goes_with_them_and_ends_when_they_are_released(
         assert becomes(web_gateway, "T2", (False, "not_listed"))  # not B's grant
         await person(t2, "signed_in", "A1234BC")
         assert becomes(web_gateway, "T2", (True, f"grant:{granted['id']}"))
-        released = web_gateway.staff("prisoner", "release", "A1234BC")
+        released = web_gateway.cli("prisoner", "release", "A1234BC")
         assert released.returncode == 0, released.stderr
         assert becomes(web_gateway, "T2", (False, "nobody_signed_in"))
     revoked = [e for e in web_gateway.staff_json("audit")["entries"]
@@ -98,7 +98,7 @@ async def test_who_is_signed_in_is_also_taken_from_the_tablets_report(web_gatewa
 def test_a_tablet_of_a_cell_without_occupants_keeps_its_own_profile_and_grants(
         web_gateway) -> None:
     admit(web_gateway, "A1234BC", "John Smith", "standard")  # in C1; T3 is in C2
-    result = web_gateway.staff("policy", "profile", "resettlement", "--device", "T3")
+    result = web_gateway.cli("policy", "profile", "resettlement", "--device", "T3")
     assert result.returncode == 0, result.stderr
     assert check(web_gateway, "T3") == (True, "profile:find-a-job")
     assert check(web_gateway, "T1") == (False, "nobody_signed_in")
@@ -122,6 +122,6 @@ async def test_a_grant_to_a_person_reaches_their_cells_tablet_in_their_own_occup
         await t1.wait_until(lambda: carried() == {"A1234BC": ["find-a-job"], "B2345CD": []})
         assert t1.desired is not None and t1.desired.web_grants == ()  # not the tablet's
 
-        revoked = web_gateway.staff("web", "revoke", granted["id"], "--reason", "done")
+        revoked = web_gateway.cli("web", "revoke", granted["id"], "--reason", "done")
         assert revoked.returncode == 0, revoked.stderr
         await t1.wait_until(lambda: carried() == {"A1234BC": [], "B2345CD": []})

@@ -32,7 +32,7 @@ async def log_of(wing: WebWing, device: str, host: str, timeout: float = 10.0) -
     """The browsing record's entries for `device` and `host` (waits for the access log)."""
     deadline = time.monotonic() + timeout
     while True:
-        result = await wing.gateway.astaff("web", "log", "--device", device, "--json")
+        result = await wing.gateway.acli("web", "log", "--device", device, "--json")
         assert result.returncode == 0, result.stderr
         import json
         rows = [r for r in json.loads(result.stdout) if r["host"] == host]
@@ -58,7 +58,7 @@ async def reasons(wing: WebWing, device: str, timeout: float = 10.0) -> list[str
     """Every reason in `device`'s browsing record, once Squid's log has been read."""
     import json
     await asyncio.sleep(1.2)  # the access log is followed every half second
-    result = await wing.gateway.astaff("web", "log", "--device", device, "--json")
+    result = await wing.gateway.acli("web", "log", "--device", device, "--json")
     assert result.returncode == 0, result.stderr
     return [r["reason"] for r in json.loads(result.stdout)]
 
@@ -179,7 +179,7 @@ async def test_a_lock_refuses_the_next_connection_and_cuts_an_open_tunnel_in_bou
         await writer.drain()
         assert b"tick" in await asyncio.wait_for(reader.readuntil(b"tick\n"), 10)
 
-        locked = await web_wing.gateway.astaff("lock", "--device", "T1", "--reason", "search")
+        locked = await web_wing.gateway.acli("lock", "--device", "T1", "--reason", "search")
         assert locked.returncode == 0, locked.stderr
         started = time.monotonic()
         with contextlib.suppress(ConnectionError, OSError, ssl.SSLError,
@@ -197,7 +197,7 @@ async def test_a_lock_refuses_the_next_connection_and_cuts_an_open_tunnel_in_bou
 async def test_a_revoked_certificate_is_refused_at_the_next_connection(web_wing: WebWing):
     device = f"WR{os.getpid() % 10000}"
     web_wing.gateway.register(device, "C9", "L9")
-    assert web_wing.gateway.staff("policy", "profile", "resettlement", "--device",
+    assert web_wing.gateway.cli("policy", "profile", "resettlement", "--device",
                                   device).returncode == 0
     async with web_wing.forwarder(device) as port:
         assert (await browse(port, "www.gov.uk", web_wing.ca)).status == 200
