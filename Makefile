@@ -82,7 +82,7 @@ image-check: setup
 # (mmdebstrap, mkfs) and network to Debian's mirror and PyPI on the first run; cached in
 # ~/.cache/cellbridge/image-test/ after that. Not part of `make test`.
 image-test: setup
-	CELLBRIDGE_IMAGE_TEST=1 $(PY) -m pytest -q -p no:randomly --timeout=3600 tests/image
+	CELLBRIDGE_IMAGE_TEST=1 $(PY) -m pytest -q -p no:randomly --timeout=7200 tests/image
 
 image:
 	@sh buildroot/scripts/build-image.sh '$(BOARD)' '$(BUILDROOT)' '$(IMAGE_OUTPUT)' '$(DEPLOYMENT)' '$(IMAGE_VERSION)' '$(RELEASE_KEYRING)' $(if $(TUF_ROOT),'$(TUF_ROOT)')
