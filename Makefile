@@ -80,9 +80,11 @@ image-check: setup
 # The boot test (tests/image, README "Boot test"): a Debian test image carrying buildroot/'s overlay,
 # units, firewall, RAUC config and compositor setup, booted in qemu-system-x86_64. Needs root
 # (mmdebstrap, mkfs) and network to Debian's mirror and PyPI on the first run; cached in
-# ~/.cache/cellbridge/image-test/ after that. Not part of `make test`.
+# ~/.cache/cellbridge/image-test/ after that. Then RAUC A/B over six boots of one writable copy
+# (tests/image/test_ab.py, the host playing boot.cmd): about an hour on 2 shared cores. Not part
+# of `make test`.
 image-test: setup
-	CELLBRIDGE_IMAGE_TEST=1 $(PY) -m pytest -q -p no:randomly --timeout=3600 tests/image
+	CELLBRIDGE_IMAGE_TEST=1 $(PY) -m pytest -q -p no:randomly --timeout=7200 tests/image
 
 image:
 	@sh buildroot/scripts/build-image.sh '$(BOARD)' '$(BUILDROOT)' '$(IMAGE_OUTPUT)' '$(DEPLOYMENT)' '$(IMAGE_VERSION)' '$(RELEASE_KEYRING)' $(if $(TUF_ROOT),'$(TUF_ROOT)')

@@ -3,6 +3,9 @@
 # carrying the Cellbridge install-check hook.
 #   make-bundle.sh COMPATIBLE VERSION ROOTFS_IMAGE CERT KEY OUTPUT
 # RAUC defaults to `rauc` on the PATH; post-image.sh passes Buildroot's.
+# MKSQUASHFS_ARGS (optional) goes to `rauc bundle --mksquashfs-args`, e.g.
+# "-comp lz4" (the boot test's bundles: faster to make and to unpack under an
+# emulated CPU than the default gzip).
 set -eu
 
 usage() {
@@ -54,4 +57,8 @@ filename=rootfs.img
 MANIFEST
 
 rm -f "$output"
-"$rauc" bundle --cert="$cert" --key="$key" "$stage" "$output"
+if [ -n "${MKSQUASHFS_ARGS:-}" ]; then
+	"$rauc" bundle --cert="$cert" --key="$key" --mksquashfs-args="$MKSQUASHFS_ARGS" "$stage" "$output"
+else
+	"$rauc" bundle --cert="$cert" --key="$key" "$stage" "$output"
+fi

@@ -21,7 +21,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from tests.buildroot.support import REPO, TREE, copy_overlays, overlays, run_post_build
+from provisioning.release import EstateRepository
+from tests.buildroot.support import REPO, TREE, board_meta, copy_overlays, overlays, run_post_build
+from tests.image import bootstate
 
 HERE = Path(__file__).resolve().parent
 GUEST = HERE / "guest"
@@ -58,6 +60,10 @@ PACKAGES = [
     "python3", "python3-pip", "python3-dev", "gcc", "pkg-config", "libsdl2-dev",
     "libsdl2-image-dev", "libsdl2-ttf-dev", "libsdl2-mixer-dev", "libgles-dev", "libmtdev-dev",
 ]
+# RAUC's service (D-Bus; Debian's `rauc` is the client only) and fw_printenv/fw_setenv, which
+# RAUC's `bootloader=uboot` backend runs on /etc/fw_env.config (the cbstate partition). Installed
+# on top of the cached layers at the disk build (the Debian layer takes 19 minutes to remake).
+APT_AB = ["rauc-service", "libubootenv-tool"]
 # Debian's Kivy (2.3 in trixie), built against Debian's SDL2 with Wayland: the PyPI wheel bundles
 # an SDL2 without Wayland, and compiling Kivy here takes over 20 minutes.
 APT_KIVY = "python3-kivy"
@@ -67,7 +73,8 @@ def _tracked_files() -> list[Path]:
     out = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard", "wire", "common", "agent", "device",
          "gateway", "prison", "provisioning", "cellbridge", "pyproject.toml", "buildroot",
-         "tests/image/builder.py", "tests/image/guest", "tests/buildroot/support.py"],
+         "tests/image/builder.py", "tests/image/guest/harness",
+         "tests/image/guest/cellbridge-image-test.service", "tests/buildroot/support.py"],
         cwd=REPO, capture_output=True, text=True, check=True,
     ).stdout.split()
     # Documentation puts nothing into the image: editing it must not rebuild the disk.
@@ -187,6 +194,11 @@ def python_layer(cache: Path) -> Path:
     return layer(cache, python_hash(), make)
 
 
+def install_ab_tools(root: Path) -> None:
+    in_chroot(root, "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "
+                    f"--no-install-recommends {' '.join(APT_AB)} && apt-get clean")
+
+
 def install_wheel(root: Path, wheel: Path) -> None:
     shutil.copy2(wheel, root / "tmp" / wheel.name)
     in_chroot(root, f"pip install -q --break-system-packages --no-deps --no-index /tmp/{wheel.name}")
@@ -295,7 +307,20 @@ def data_tree(data: Path) -> None:
         "[broker]\n"
         f'host = "{GATEWAY}"\n'
         f"port = {BROKER_PORT}\n"
+        # The OS update engine (RaucSlots): on every start outside a trial it confirms the
+        # booted slot with `rauc status mark-good` (the A/B boots check it does).
+        "[updates]\n"
+        f'repository_url = "https://{GATEWAY}:{REPOSITORY_PORT}"\n'
+        f'compatible = "{board_meta(BOARD)["RAUC_COMPATIBLE"]}"\n'
+        'work_dir = "/var/lib/cellbridge/agent/updates"\n'
+        'root_file = "/var/lib/cellbridge/enrolment/tuf-root.json"\n'
     )
+    # A real TUF root of a throw-away estate repository: the engine needs its trust anchor to
+    # start (a development image has none at /etc/cellbridge/tuf/root.json); no gateway serves
+    # this repository, so the engine never updates from it.
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = EstateRepository.init(Path(tmp) / "estate", None, insecure_demo=True)
+        shutil.copyfile(repo.role_file("root"), enrolment / "tuf-root.json")
     (data / "apps").mkdir()  # as post-image.sh makes it: root's, 0755, before the bind mount
     # Stands in for an installed app (root's, as the agent installs them): the harness runs it
     # as the shell's user in the shell's own mount namespace, and copies of it from every folder
@@ -316,8 +341,16 @@ def mkfs(path: Path, size_mb: int, tree: Path, label: str) -> None:
     run("mkfs.ext4", "-q", "-F", "-L", label, "-d", tree, path)
 
 
-def assemble(disk: Path, root_img: Path, data_img: Path) -> None:
-    """GPT like genimage.cfg's: boot, cbstate, cbroot-a, cbroot-b (empty), cbdata."""
+def boot_state(path: Path) -> None:
+    """The first boot state block, as post-image.sh makes bootstate.bin (scripts/lib/image.sh)."""
+    text = path.with_suffix(".txt")
+    text.write_text("BOOT_ORDER=A B\nBOOT_A_LEFT=3\nBOOT_B_LEFT=3\n")
+    run("mkenvimage", "-s", str(bootstate.SIZE), "-o", path, text)
+
+
+def assemble(disk: Path, state_img: Path, root_img: Path, data_img: Path) -> None:
+    """GPT like genimage.cfg's: boot, cbstate (A first, 3 attempts each), cbroot-a, cbroot-b
+    (empty), cbdata."""
     sizes = {1: 16, 2: 4, 3: ROOT_SIZE_MB, 4: ROOT_SIZE_MB, 5: DATA_SIZE_MB}
     names = {1: "cbboot", 2: "cbstate", 3: "cbroot-a", 4: "cbroot-b", 5: "cbdata"}
     start = 1
@@ -330,8 +363,8 @@ def assemble(disk: Path, root_img: Path, data_img: Path) -> None:
         start += sizes[n]
     run("truncate", "-s", f"{start + 1}M", disk)
     run("sfdisk", "-q", disk, input="\n".join(script) + "\n", text=True)
-    offsets = {3: 1 + 16 + 4, 5: 1 + 16 + 4 + 2 * ROOT_SIZE_MB}
-    for n, image in ((3, root_img), (5, data_img)):
+    offsets = {2: 1 + 16, 3: 1 + 16 + 4, 5: 1 + 16 + 4 + 2 * ROOT_SIZE_MB}
+    for n, image in ((2, state_img), (3, root_img), (5, data_img)):
         run("dd", f"if={image}", f"of={disk}", "bs=1M", f"seek={offsets[n]}", "conv=notrunc,sparse",
             "status=none")
 
@@ -350,6 +383,7 @@ def build(cache: Path = CACHE) -> Path:
         root.mkdir()
         run("tar", "-xf", base, "-C", root)
         install_wheel(root, build_wheel(work / "wheel"))
+        install_ab_tools(root)
         finish(root, work)
         out = work / "out"
         out.mkdir()
@@ -361,7 +395,8 @@ def build(cache: Path = CACHE) -> Path:
         data_tree(data)
         mkfs(work / "root.ext4", ROOT_SIZE_MB, root, "cbroot-a")
         mkfs(work / "data.ext4", DATA_SIZE_MB, data, "cbdata")
-        assemble(out / "disk.img", work / "root.ext4", work / "data.ext4")
+        boot_state(work / "bootstate.bin")
+        assemble(out / "disk.img", work / "bootstate.bin", work / "root.ext4", work / "data.ext4")
         shutil.rmtree(root)
         out.rename(target)
     return target

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.image import builder
+from tests.image import ab, bootstate, builder
 from tests.image.qemu import DONE, Guest, findings
 
 BOOT_TIMEOUT_S = float(os.environ.get("CELLBRIDGE_IMAGE_BOOT_TIMEOUT", "1200"))
@@ -33,6 +33,16 @@ class Boot:
     screen: Path
     image: Path
     seconds: float
+    guest: Guest
+    """Still running after the checks: it installs the good bundle, then reboots (test_ab)."""
+    disk: Path
+    """This session's writable copy of the disk (the A/B boots go on with it)."""
+    drive: Path
+    """The A/B boots' drive (bundles, the guest's steps)."""
+    slot: str | None
+    """The slot the host chose for this first boot from the disk's boot state (A)."""
+    state: dict[str, str]
+    """The boot state the host wrote before this boot."""
 
     def find(self, *key: str) -> list[list[str]]:
         return [r[len(key):] for r in self.results if r[: len(key)] == list(key)]
@@ -46,18 +56,28 @@ def image() -> Path:
 @pytest.fixture(scope="session")
 def booted(image: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Boot]:
     work = tmp_path_factory.mktemp("boot")
-    guest = Guest(image, work)
+    # A writable copy (sparse): the A/B boots write the state block, slot B and the data.
+    disk = work / "disk.img"
+    builder.run("cp", "--sparse=always", image / "disk.img", disk)
+    drive = ab.drive(image, work)
+    first = bootstate.boot_from(disk)  # boot.cmd's part: A, one attempt counted
+    # After its checks the harness installs the good bundle into B and activates it (test_ab).
+    guest = Guest(image, work / "boot-1", disk=disk, slot=first.slot or "A",
+                  append="cbtest.ab=install:good", drives=(drive,))
+    guest.work.mkdir()
     started = time.monotonic()
     guest.start()
     try:
         log = guest.wait_for(DONE, BOOT_TIMEOUT_S)
         seconds = time.monotonic() - started
         screen = guest.screendump(work / "screen.ppm")
-        yield Boot(log, findings(log), screen, image, seconds)
+        yield Boot(log, findings(log), screen, image, seconds, guest, disk, drive,
+                   first.slot, first.state)
     finally:
         guest.stop()
         keep = os.environ.get("CELLBRIDGE_IMAGE_KEEP")
         if keep:
             import shutil
 
-            shutil.copytree(work, keep, dirs_exist_ok=True)
+            shutil.copytree(work, keep, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("*.img", "*.ext4"))

@@ -1,5 +1,9 @@
 """Boot the test image in qemu-system-x86_64: the Debian kernel and initrd from the image (direct
-kernel boot), the disk as virtio, the serial console into a file, QMP for screendumps."""
+kernel boot), the disk as virtio, the serial console into a file, QMP for screendumps.
+
+A direct-kernel boot has no U-Boot: for the A/B boots the host plays boot.cmd's part
+(`bootstate.boot_from`) and starts the guest with the chosen slot's root; the guest's reboot ends
+QEMU (`-no-reboot`), and the host boots it again."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from pathlib import Path
 from tests.image.builder import PARTUUID
 
 DONE = "CBTEST done"
+ROOT_PARTITION = {"A": 3, "B": 4}  # cbroot-a, cbroot-b (genimage.cfg, boot.cmd)
 
 
 @dataclass
@@ -24,6 +29,14 @@ class Guest:
     work: Path
     accel: str = field(default_factory=lambda: os.environ.get("CELLBRIDGE_IMAGE_ACCEL", "tcg"))
     process: subprocess.Popen[bytes] | None = None
+    disk: Path | None = None
+    """A writable disk (the A/B boots); None: the image's own, read-only (`snapshot=on`)."""
+    slot: str = "A"
+    """The root slot to boot (rauc.slot=, root=PARTUUID= of cbroot-a or cbroot-b)."""
+    append: str = ""
+    """More kernel arguments (the harness's cbtest.* steps)."""
+    drives: tuple[Path, ...] = ()
+    """More disks, read-only (the A/B boots' bundles)."""
 
     @property
     def serial(self) -> Path:
@@ -35,19 +48,24 @@ class Guest:
 
     def start(self) -> Guest:
         cmdline = (
-            f"root=PARTUUID={PARTUUID.format(3)} rw rootwait console=ttyS0,115200 panic=5 "
-            "rauc.slot=A systemd.show_status=1 "
+            f"root=PARTUUID={PARTUUID.format(ROOT_PARTITION[self.slot])} rw rootwait "
+            f"console=ttyS0,115200 panic=5 rauc.slot={self.slot} systemd.show_status=1 "
             # An emulated CPU on a shared host: udev may take minutes to announce the disks, and
             # systemd's 90 s defaults would fail the data mount and everything after it.
             "systemd.default_device_timeout_sec=900 systemd.default_timeout_start_sec=900 "
             # No login prompt on the serial console: agetty's vhangup() would cut the harness off it.
             "systemd.mask=serial-getty@ttyS0.service"
+            + (f" {self.append}" if self.append else "")
         )
+        disk = (f"file={self.disk},if=virtio,format=raw" if self.disk is not None
+                else f"file={self.image / 'disk.img'},if=virtio,format=raw,snapshot=on")
+        extra = [a for d in self.drives
+                 for a in ("-drive", f"file={d},if=virtio,format=raw,readonly=on")]
         args = [
             "qemu-system-x86_64", "-machine", f"q35,accel={self.accel}", "-m", "2048", "-smp", "2",
             "-kernel", str(self.image / "vmlinuz"), "-initrd", str(self.image / "initrd.img"),
             "-append", cmdline,
-            "-drive", f"file={self.image / 'disk.img'},if=virtio,format=raw,snapshot=on",
+            "-drive", disk, *extra,
             "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0",
             "-vga", "std", "-display", "none",
             "-serial", f"file:{self.serial}",
@@ -91,6 +109,16 @@ class Guest:
         reply = self.qmp("screendump", filename=str(path))
         assert "return" in reply, reply
         return path
+
+    def wait_exit(self, timeout: float) -> str:
+        """Until QEMU ends (the guest rebooted or powered off): the serial log."""
+        assert self.process is not None
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"the guest did not reboot within {timeout:.0f}s:\n{self.log()[-4000:]}") from None
+        return self.log()
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

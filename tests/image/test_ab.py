@@ -1,0 +1,172 @@
+"""RAUC A/B in the booted test image: a real `rauc install` of a real bundle (the tree's
+make-bundle.sh, verity, signed, install-check hook) goes to the other slot, the machine reboots
+into it and the agent commits it (`rauc status mark-good` by its update engine); a bundle whose
+agent never starts is never committed and, once its attempts are spent, the machine is back on
+the slot before.
+
+RAUC runs with the tree's system.conf (`bootloader=uboot`): it reads and writes the boot state
+with fw_printenv/fw_setenv through the tree's fw_env.config, in the raw cbstate partition. The
+host plays U-Boot's boot.cmd (`bootstate.boot_from`: read the block, spend an attempt of the first
+slot in BOOT_ORDER with attempts left, write the block) before each boot. Boots (one QEMU run
+each; a reboot ends QEMU):
+
+  1 A  the checks of test_boot.py, then install good -> B, mark-active B  (conftest.booted)
+  2 B  the agent marks B good; install bad -> A, mark-active A
+  3 A  bad: the agent never starts; nothing marks A good               (BOOT_A_LEFT 3 -> 2)
+  4 A  bad                                                             (2 -> 1)
+  5 A  bad                                                             (1 -> 0)
+  6 B  A has no attempts left: B, which the agent confirms again; RAUC: A bad, B booted
+
+Boots 3 to 5 end when the host's step script has seen the agent fail for 240 s and reboots the
+machine: on the tablet nothing reboots a slot whose agent cannot start (README, "Known limits").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.image import bootstate
+from tests.image.conftest import Boot
+from tests.image.qemu import Guest, findings
+
+BOOT_TIMEOUT_S = float(os.environ.get("CELLBRIDGE_IMAGE_BOOT_TIMEOUT", "1200"))
+INSTALL_TIMEOUT_S = 2400.0  # the first boot's install, after its checks
+
+# After the first boot: the slot boot.cmd's rules must choose, and the steps the guest runs.
+PLAN = [
+    ("B", "commit,status,install:bad"),
+    ("A", "observe,status"),
+    ("A", "observe,status"),
+    ("A", "observe,status"),
+    ("B", "commit,status"),
+]
+
+
+@dataclass
+class AbBoot:
+    slot: str | None
+    state_before: dict[str, str] | None
+    """The block as the host left it for this boot (after spending the attempt)."""
+    state_after: dict[str, str] | None
+    """The block after the guest's reboot."""
+    log: str
+    seconds: float
+
+    def find(self, key: str) -> list[list[str]]:
+        return [r[1:] for r in findings(self.log) if r[:1] == [key]]
+
+    def status(self) -> dict[str, object]:
+        (line,) = re.findall(r"^CBTEST ab-status (.*)$", self.log, re.M)
+        return json.loads(line)  # type: ignore[no-any-return]
+
+
+def read_state(disk: Path) -> dict[str, str] | None:
+    return bootstate.decode(bootstate.read_block(disk))
+
+
+@pytest.fixture(scope="session")
+def boots(booted: Boot) -> Iterator[list[AbBoot]]:
+    """All six boots: the first (already running) to its reboot, then the plan."""
+    started = time.monotonic()
+    log = booted.guest.wait_exit(INSTALL_TIMEOUT_S)
+    done = [AbBoot(booted.slot, booted.state, read_state(booted.disk), log,
+                   booted.seconds + time.monotonic() - started)]
+    work = booted.guest.work.parent
+    for n, (expected, steps) in enumerate(PLAN, start=2):
+        choice = bootstate.boot_from(booted.disk)
+        if choice.slot != expected:  # recorded; the tests say what differs
+            done.append(AbBoot(choice.slot, choice.state, None, "", 0.0))
+            break
+        guest = Guest(booted.image, work / f"boot-{n}", disk=booted.disk, slot=choice.slot,
+                      append=f"cbtest.ab={steps} cbtest.checks=0", drives=(booted.drive,))
+        guest.work.mkdir()
+        began = time.monotonic()
+        guest.start()
+        try:
+            log = guest.wait_exit(BOOT_TIMEOUT_S)
+        finally:
+            guest.stop()
+        done.append(AbBoot(choice.slot, choice.state, read_state(booted.disk), log,
+                           time.monotonic() - began))
+    for i, boot in enumerate(done, start=1):
+        print(f"A/B boot {i}: slot {boot.slot}, {boot.seconds:.0f} s, block after {boot.state_after}")
+    yield done
+
+
+def slots(status: dict[str, object]) -> dict[str, dict[str, object]]:
+    """bootname -> slot status, from `rauc status --detailed --output-format=json`."""
+    found = {}
+    for entry in status["slots"]:  # type: ignore[attr-defined]
+        for name, slot in entry.items():
+            if slot.get("bootname"):
+                found[slot["bootname"]] = dict(slot, name=name)
+    return found
+
+
+def test_the_host_boots_the_slots_boot_cmd_chooses(boots: list[AbBoot]) -> None:
+    assert [b.slot for b in boots] == ["A", *[slot for slot, _ in PLAN]]
+
+
+def test_a_real_bundle_installs_into_the_other_slot_and_is_activated(boots: list[AbBoot]) -> None:
+    first = boots[0]
+    (install,) = first.find("ab-install")
+    assert install[:2] == ["good", "0"], first.log[-4000:]
+    assert first.find("ab-activate") == [["rootfs.1", "0"]]
+    assert first.state_after is not None
+    assert first.state_after["BOOT_ORDER"].split()[0] == "B", first.state_after
+    assert int(first.state_after["BOOT_B_LEFT"], 16) == bootstate.ATTEMPTS
+
+
+def test_the_machine_boots_the_new_slot_and_the_agent_commits_it(boots: list[AbBoot]) -> None:
+    second = boots[1]
+    assert second.slot == "B"
+    (boot,) = second.find("ab-boot")
+    assert boot[:4] == ["B", "/dev/vda4", "good", "0.2.0"], boot  # the bundle's root file system
+    assert second.find("ab-agent")[0][0] == "active", second.log[-4000:]
+    # The host spent one of B's attempts (3 -> 2); the agent's mark-good refilled them.
+    assert second.state_before is not None and second.state_before["BOOT_B_LEFT"] == "2"
+    assert second.find("ab-commit")[0][1] == "3", second.log[-4000:]
+    # ...and nothing else marks slots good in this image.
+    (unit,) = second.find("ab-mark-good-unit")
+    assert unit[1] != "active", unit
+    status = second.status()
+    assert status["booted"] == "B"
+    assert slots(status)["B"]["boot_status"] == "good"
+
+
+def test_the_bad_bundle_installs_and_its_slot_is_never_committed(boots: list[AbBoot]) -> None:
+    second = boots[1]
+    (install,) = second.find("ab-install")
+    assert install[:2] == ["bad", "0"], second.log[-4000:]
+    assert second.find("ab-activate") == [["rootfs.0", "0"]]
+    bad = boots[2:5]
+    assert [b.slot for b in bad] == ["A", "A", "A"]
+    for boot, left in zip(bad, ("2", "1", "0"), strict=True):
+        (seen,) = boot.find("ab-boot")
+        assert seen[:4] == ["A", "/dev/vda3", "bad", "0.3.0"], seen
+        agent = boot.find("ab-agent")[0]
+        assert agent[0] != "active", boot.log[-4000:]
+        assert boot.state_after is not None
+        assert boot.state_after["BOOT_A_LEFT"] == left, (boot.state_after, boot.log[-3000:])
+
+
+def test_when_the_attempts_run_out_the_machine_is_back_on_the_good_slot(
+    boots: list[AbBoot],
+) -> None:
+    last = boots[5]
+    assert last.slot == "B"
+    (boot,) = last.find("ab-boot")
+    assert boot[:3] == ["B", "/dev/vda4", "good"], boot
+    status = last.status()
+    assert status["booted"] == "B"
+    assert slots(status)["A"]["boot_status"] == "bad", status
+    assert last.state_before is not None and last.state_before["BOOT_B_LEFT"] == "2"
+    assert last.find("ab-commit")[0][1] == "3", last.log[-4000:]
