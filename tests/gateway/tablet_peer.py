@@ -81,8 +81,12 @@ class TabletPeer:
     async def __aexit__(self, *exc: object) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Bounded: a receive loop stuck in aiomqtt after its connection dropped would turn
+            # the test's own failure into a silent hang until pytest's timeout.
+            await asyncio.wait({self._task}, timeout=5.0)
+            if self._task.done() and not self._task.cancelled():
+                with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                    self._task.result()
         if self._client is not None:
             with contextlib.suppress(aiomqtt.MqttError):
                 await self._client.__aexit__(None, None, None)
