@@ -444,7 +444,8 @@ def _enrol(config_path: Path, change: Callable[[AccountBook, str, int], Enrolmen
 @_json_option
 def account_add(name: str, display: str, roles: str, qr_file: Path | None, config_path: Path,
                 as_json: bool) -> None:
-    """Add an account; print its one-time password (and TOTP enrolment for security/admin)."""
+    """Add the console account NAME; print its one-time password (and TOTP enrolment for
+    security/admin)."""
     if not re.fullmatch(NAME_PATTERN, name):
         click.echo("Error: a name is 1-32 of a-z, 0-9, '.', '_', '-', starting with a letter",
                    err=True)
@@ -464,8 +465,8 @@ def account_add(name: str, display: str, roles: str, qr_file: Path | None, confi
 @config_option
 @_json_option
 def account_reset(name: str, qr_file: Path | None, config_path: Path, as_json: bool) -> None:
-    """A lost password or second factor: a new one-time password (and TOTP enrolment); the
-    account's sessions can do nothing but change it."""
+    """A lost password or second factor of account NAME: a new one-time password (and TOTP
+    enrolment); the account's sessions can do nothing but change it."""
     _enrol(config_path, lambda book, by, now: book.reset(name, by, now), qr_file, as_json)
 
 
@@ -474,7 +475,7 @@ def account_reset(name: str, qr_file: Path | None, config_path: Path, as_json: b
 @config_option
 @_json_option
 def account_disable(name: str, config_path: Path, as_json: bool) -> None:
-    """Disable an account: it can no longer sign in, and its sessions end at their next page."""
+    """Disable account NAME: it can no longer sign in, and its sessions end at their next page."""
     changed = _account_change(config_path, lambda book, by, now: book.set_disabled(
         name, True, by, now))
     assert isinstance(changed, Account)
