@@ -201,12 +201,11 @@ def write_tablet_data(bundle: Path, out: Path, plan: TabletPlan) -> Path:
     missing = sorted(name for name in BUNDLE_FILES if not (bundle / name).is_file())
     if missing:
         raise TabletDataError(f"enrolment bundle {bundle} lacks {', '.join(missing)}")
-    with staged_directory(target) as stage:
+    with staged_directory(target, 0o700) as stage:
         shutil.copytree(bundle, stage / "bundle")
         (stage / "bundle").chmod(0o755)
         if (stage / "bundle" / KEY).exists():
             (stage / "bundle" / KEY).chmod(PRIVATE)
         write_atomic(stage / "agent.toml", tomli_w.dumps(agent_config(plan)).encode(), PUBLIC)
         write_atomic(stage / "network.env", network_env(plan).encode(), PUBLIC)
-    target.chmod(0o700)
     return target
