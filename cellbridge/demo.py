@@ -19,6 +19,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket as socket_module
 import subprocess
 import sys
 import time
@@ -251,6 +252,7 @@ async def _serve(demo: Demo, tour: bool) -> int:
     # Where each simulated tablet's agent listens, for `demo request --device`.
     write_atomic(demo.directory / SOCKETS, json.dumps(
         {config.device_id: str(config.socket) for config in others}).encode(), 0o644)
+    await _first_agent_listening(demo)
     async with fleet(others) as agents:
         await wait_until(lambda: all(a.connected for a in agents), 120)
         click.echo(f"tablets   {len(agents)} more simulated in this process "
@@ -265,6 +267,33 @@ async def _serve(demo: Demo, tour: bool) -> int:
         await stop.wait()
         click.echo("\nstopping…")
         return 0
+
+
+async def _first_agent_listening(demo: Demo) -> None:
+    """Hold "the wing is running" until T-0001's agent answers on its socket: a request
+    filed the moment the demo says it is up must not find no agent there."""
+    socket = demo.wing.agent_config(FIRST).socket
+    agent = demo.agent
+    try:
+        await wait_until(lambda: _accepts(socket) or (agent is not None
+                                                       and agent.poll() is not None), 60, 0.1)
+    except TimeoutError as exc:
+        raise RuntimeError(f"{FIRST}'s agent did not open {socket} within 60 s (its log: "
+                           f"{demo.directory / 'tablets' / FIRST / 'agent.log'})") from exc
+    if agent is not None and agent.poll() is not None:
+        raise RuntimeError(f"{FIRST}'s agent stopped (exit {agent.returncode}); its log: "
+                           f"{demo.directory / 'tablets' / FIRST / 'agent.log'}")
+
+
+def _accepts(path: Path) -> bool:
+    """Whether something listens on the Unix socket `path` (a stale file left by an earlier
+    run does not count)."""
+    with contextlib.closing(socket_module.socket(socket_module.AF_UNIX)) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
 
 
 def _tour(demo: Demo) -> int:
