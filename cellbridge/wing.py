@@ -7,7 +7,7 @@ On real hardware the same files come from `cellbridge provision` and the tablet 
 
 from __future__ import annotations
 
-import os
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -53,13 +53,13 @@ def write_toml(path: Path, settings: AgentConfig | GatewayConfig) -> Path:
 
 
 def socket_path(preferred: Path) -> Path:
-    """`preferred`, or a short path under the runtime dir when it would be too long to bind."""
+    """`preferred`, or, when it would be too long to bind, a short path in the temporary folder
+    named by its hash: the same for every call, so whoever asks again (the shell, `demo
+    request`, a wait for the agent) finds the socket the agent was told."""
     if len(str(preferred)) <= _SOCKET_PATH_MAX:
         return preferred
-    fd, short = tempfile.mkstemp(prefix="cb-", suffix=".sock")
-    os.close(fd)
-    os.unlink(short)
-    return Path(short)
+    digest = hashlib.sha256(str(preferred.absolute()).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"cb-{digest}.sock"
 
 
 class LocalWing:

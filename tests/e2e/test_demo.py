@@ -300,3 +300,14 @@ def test_the_demo_tablet_reaches_its_granted_site_through_squid_and_no_other(
         assert "not_listed" in refusal_reasons(out, "www.gov.uk")
         if curfew:
             assert "curfew" in refusal_reasons(out, "findajob.dwp.gov.uk")
+
+
+def test_a_socket_path_too_long_to_bind_is_shortened_the_same_way_every_time(tmp_path: Path) -> None:
+    from cellbridge.wing import socket_path
+
+    deep = tmp_path.joinpath(*["a-rather-long-folder-name"] * 5)
+    first = socket_path(deep / "tablets" / "T-0001" / "agent.sock")
+    assert len(str(first)) < 108  # AF_UNIX's limit
+    assert socket_path(deep / "tablets" / "T-0001" / "agent.sock") == first  # the shell finds it
+    assert socket_path(deep / "tablets" / "T-0002" / "agent.sock") != first
+    assert socket_path(tmp_path / "agent.sock") == tmp_path / "agent.sock"

@@ -86,11 +86,13 @@ async def test_the_prison_service_outlives_a_sqlite_store_that_cannot_grow(rig: 
         # SQLite's own limit on the file's size: a write that needs a page more fails as on a
         # full disk (SQLITE_FULL).
         service.store.execute(f"PRAGMA max_page_count = {pages}")
-        for _ in range(30):
+        # What the wing sends up reaches the store a moment after each round, and the file's
+        # free pages are used first: go on until a write has failed (bounded), then wait for it.
+        for _ in range(100):
             if not service.store_available.is_set():
                 break
             await lock_and_unlock(rig, "A", "A-02")
-        assert not service.store_available.is_set()
+        await wait_until(lambda: not service.store_available.is_set(), 30)
         await lock_and_unlock(rig, "A", "A-01")
         await asyncio.sleep(1)
         assert not task.done()
