@@ -34,10 +34,9 @@ from common.staff_web.account_text import qr_option, show_accounts, show_enrolme
 from common.staff_web.accounts import NAME_PATTERN, Account, AccountBook, AccountError, Enrolment
 from common.staff_web.roles import Role, parse_roles
 from common.text import inert
-from prison import lift_requests, view
-from prison.commands import issue_lockdown
+from prison import lift_requests, staff_actions, view
 from prison.config import PrisonConfig
-from prison.store import Command, PrisonStore, StoreError, StoreUnavailable
+from prison.store import PrisonStore, StoreError, StoreUnavailable
 from wire.envelope import private_key_from_pem
 from wire.prison import WingSummary
 
@@ -137,9 +136,7 @@ def _command(config_path: Path, reason: str, by: str | None, wait_s: float,
     store = _store_for_a_command(config)
     try:
         try:
-            command = issue_lockdown(store, key, config.prison, locked=True,
-                                     by=recorded_by(os_account(), by), reason=reason,
-                                     now_ms=_now_ms(), ttl_s=config.command_ttl_s)
+            command = staff_actions.lock(store, config, key, _staff(by), reason, _now_ms())
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
         except StoreUnavailable as exc:
@@ -148,6 +145,11 @@ def _command(config_path: Path, reason: str, by: str | None, wait_s: float,
         _report(config, store, command.version, "lock", wait_s, as_json)
     finally:
         store.close()
+
+
+def _staff(by: str | None) -> staff_actions.Staff:
+    """The OS account running this (with its `--by` note), as commands and events name it."""
+    return staff_actions.Staff.os_account(recorded_by(os_account(), by))
 
 
 def _now_ms() -> int:
@@ -251,7 +253,7 @@ def unlock(ctx: click.Context, config_path: Path | None, reason: str | None, by:
     store = _store_for_a_command(config)
     try:
         try:
-            request = lift_requests.ask(store, reason, recorded_by(os_account(), by), _now_ms())
+            request = staff_actions.ask_lift(store, config, _staff(by), reason, _now_ms())
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
         except StoreUnavailable as exc:
@@ -279,13 +281,9 @@ def approve(request_id: str, config_path: Path, wait_s: float, as_json: bool) ->
     key = private_key_from_pem(config.signing_key.read_bytes())
     store = _store_for_a_command(config)
     try:
-        def issue(both: str, reason: str) -> Command:
-            return issue_lockdown(store, key, config.prison, locked=False, by=both,
-                                  reason=reason, now_ms=_now_ms(), ttl_s=config.command_ttl_s)
-
         try:
-            request, command = lift_requests.approve(store, request_id, f"os:{os_account()}",
-                                                     _now_ms(), issue)
+            request, command = staff_actions.approve_lift(store, config, key, _staff(None),
+                                                          request_id, _now_ms())
         except lift_requests.LiftError as exc:
             click.echo(f"Error: {exc}", err=True)
             raise SystemExit(REFUSED_EXIT) from exc

@@ -14,11 +14,10 @@ from fastapi.responses import Response
 
 from common.staff_web.render import done, page
 from common.staff_web.web import Actor, Forbidden, need
-from prison import lift_requests, view
-from prison.console import actions
-from prison.console.accounts import events
+from prison import lift_requests, staff_actions, staff_events, view
 from prison.console.rights import Right
 from prison.console.web import PrisonConsole, console_of
+from prison.staff_actions import Staff
 from prison.store import Link, PrisonStore
 
 T = TypeVar("T")
@@ -101,8 +100,9 @@ def prison_router() -> APIRouter:
         console = console_of(request)
         if confirm != CONFIRM:
             raise HTTPException(422, "tick the box to confirm that every wing is to be locked")
-        command = await _recorded(console.io(actions.lock, console.store, console.config,
-                                             console.key, actor.name, reason, console.clock()))
+        command = await _recorded(console.io(staff_actions.lock, console.store, console.config,
+                                             console.key, Staff.console(actor.name), reason,
+                                             console.clock()))
         return done(request, f"/commands/{command.version}",
                     {"ok": True, "command": command.version})
 
@@ -121,8 +121,8 @@ def prison_router() -> APIRouter:
     async def unlock(request: Request, actor: Locker, reason: Reason
                      ) -> Response:
         console = console_of(request)
-        asked = await _recorded(console.io(actions.ask_lift, console.store, console.config,
-                                           actor.name, reason, console.clock()))
+        asked = await _recorded(console.io(staff_actions.ask_lift, console.store, console.config,
+                                           Staff.console(actor.name), reason, console.clock()))
         return done(request, "/approvals", {"ok": True, "awaiting_approval": asked.as_json()})
 
     @router.get("/approvals")
@@ -139,7 +139,8 @@ def prison_router() -> APIRouter:
         console = console_of(request)
         try:
             asked, command = await console.io(
-                actions.approve_lift, console.store, console.config, console.key, actor.name,
+                staff_actions.approve_lift, console.store, console.config, console.key,
+                Staff.console(actor.name),
                 request_id[:64], console.clock())
         except lift_requests.LiftError as exc:
             raise Forbidden(str(exc)) from exc
@@ -151,7 +152,7 @@ def prison_router() -> APIRouter:
     @router.get("/events.json")
     async def event_list(request: Request, actor: EventViewer) -> Response:
         console = console_of(request)
-        found = await console.io(events, console.store)
+        found = await console.io(staff_events.newest, console.store)
         return page(request, "events.html", {"events": [
             {"at": e.at, "actor": e.actor, "action": e.action, "target": e.target,
              "detail": dict(e.detail)} for e in found]})

@@ -17,7 +17,8 @@ from common.staff_identity import os_account
 from common.staff_web.accounts import SignInRefused, totp_now
 from prison.cli import prison
 from prison.config import PrisonConfig
-from prison.console.accounts import events, prison_account_book
+from prison.console.accounts import prison_account_book
+from prison.staff_events import newest as events
 from prison.store import open_store
 from wire.envelope import private_key_to_pem
 

@@ -24,9 +24,9 @@ from common.staff_web.roles import Role
 from prison import lift_requests
 from prison.cli import prison
 from prison.config import PrisonConfig
-from prison.console.accounts import events
 from prison.console.app import build_console, make_console_app
 from prison.console.web import PrisonConsole
+from prison.staff_events import newest as events
 from prison.store import open_store
 from tests.prison.test_store import report, summary
 from tests.support.staff_web import TEST_HASHER, Staff, browser, make_staff, sign_in

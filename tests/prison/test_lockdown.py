@@ -20,6 +20,7 @@ from agent.config import AgentConfig, apply_enrolment
 from agent.service import Agent
 from cellbridge.fleet import fleet, wait_until
 from common.staff_identity import os_account
+from prison import staff_events
 from prison.cli import prison
 from tests.prison.rig import PrisonRig
 
@@ -80,6 +81,11 @@ async def test_prison_lockdown_is_confirmed_by_every_tablet_of_every_wing(
         assert f"lifted by os:{os_account()}+os:second-officer" in approved.output
         assert "wing A: confirmed" in approved.output
         await wait_until(lambda: not any(a.state.locked for w in agents.values() for a in w), 10)
+        # The CLI's actions are staff events, as the console's are; the refusal one of them.
+        me = f"os:{os_account()}"
+        assert [(e.actor, e.action) for e in reversed(staff_events.newest(rig.service.store))] == [
+            (me, "prison_lock"), (me, "prison_unlock_request"), (me, "prison_unlock_refused"),
+            ("os:second-officer", "prison_unlock_approve")]
 
         # Each wing's trail as the prison received it holds together, hash by hash.
         code, out = await rig.cli("audit", "--verify")
