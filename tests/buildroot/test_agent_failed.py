@@ -37,13 +37,17 @@ def state(order: str = "B A", a: str = "3", b: str = "2") -> bytes:
 
 
 def run(tmp_path: Path, block: bytes | None, cmdline: str = "root=/dev/vda4 rauc.slot=B",
-        version: str = "0.3.0") -> tuple[list[list[str]], str]:
-    """Run the script against `block` (None: no block file); (systemctl calls, its output)."""
+        version: str = "0.3.0", result: str = "start-limit-hit") -> tuple[list[list[str]], str]:
+    """Run the script against `block` (None: no block file), the agent's unit having ended
+    with `result`; (the systemctl calls it made besides asking for that, its output)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     calls = tmp_path / "systemctl.calls"
     recorder = bin_dir / "systemctl"
-    recorder.write_text(f'#!/bin/sh\necho "$*" >> {calls}\n')
+    recorder.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$*" = "show -P Result cellbridge-agent.service" ]; then echo {result}; exit 0; fi\n'
+        f'echo "$*" >> {calls}\n')
     recorder.chmod(0o755)
     for tool in ("fw_printenv", "sed", "tr", "tail"):
         found = shutil.which(tool)
@@ -71,6 +75,16 @@ def test_a_slot_on_trial_whose_agent_keeps_failing_is_rebooted(tmp_path: Path) -
     assert calls == REBOOT
     assert said == ("cellbridge-agent-failed: the agent kept failing on slot B (0.3.0), which is "
                     "not marked good in this boot: rebooting (B: 2 attempts left, A: 3)\n")
+
+
+@pytest.mark.parametrize("result", ["exit-code", "signal", "success", "timeout"])
+def test_a_failure_systemd_restarts_the_agent_after_is_left_to_systemd(
+    tmp_path: Path, result: str
+) -> None:
+    """OnFailure= runs at every failure, each automatic restart included: only the start limit
+    is the script's to act on (the boot test found it acting on each one)."""
+    calls, said = run(tmp_path, state(order="B A", a="3", b="2"), result=result)
+    assert (calls, said) == ([], "")
 
 
 def test_the_last_attempt_of_a_slot_on_trial_reboots_too(tmp_path: Path) -> None:
@@ -129,4 +143,7 @@ def test_the_agent_unit_hands_a_start_limit_to_the_fallback_unit() -> None:
     restart = int(one(agent, "Service", "RestartSec"))
     assert burst > 1 and burst * (timeout + restart) < interval
     assert one(handler, "Service", "ExecStart") == "/usr/libexec/cellbridge/agent-failed"
+    # The booted slot is on the kernel line: ProcSubset=pid would hide /proc/cmdline (as the
+    # boot test found).
+    assert "ProcSubset" not in handler["Service"]
     assert "Install" not in handler  # started only by OnFailure=
