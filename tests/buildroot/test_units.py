@@ -126,7 +126,8 @@ def test_agent_runs_as_root_from_the_front_door_command_restarting_under_a_watch
     assert one(AGENT, "Service", "Restart") == "always"
     assert one(AGENT, "Service", "Type") == "notify"
     assert int(one(AGENT, "Service", "WatchdogSec")) > 0
-    # Its start limit hands over to cellbridge-agent-failed.service (tests/buildroot/test_agent_failed.py).
+    assert one(AGENT, "Unit", "StartLimitIntervalSec") == "0"
+    # Each failure goes to cellbridge-agent-failed.service (tests/buildroot/test_agent_failed.py).
     assert one(AGENT, "Unit", "OnFailure") == "cellbridge-agent-failed.service"
 
 
