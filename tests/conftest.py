@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+import resource
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,28 @@ import pytest
 from provisioning.demo_estate import DemoEstate
 from tests.fuzz.campaign import TALLY
 from tests.support.broker import WingBroker
+
+
+def _cpu_seconds() -> float:
+    """This process's CPU time and its reaped children's (the brokers, gateways and agents a
+    test started and stopped)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
+    """`CELLBRIDGE_CPU_REPORT=FILE`: append each test's CPU-seconds (set-up to tear-down, with
+    the processes it started) to FILE, one JSON line per test, to find where the suite's time
+    goes (it is CPU-bound on 2 cores)."""
+    out = os.environ.get("CELLBRIDGE_CPU_REPORT")
+    began = _cpu_seconds() if out else 0.0
+    yield
+    if out:
+        line = json.dumps({"test": item.nodeid, "cpu_s": round(_cpu_seconds() - began, 3)})
+        with open(out, "a", encoding="utf-8") as report:
+            report.write(line + "\n")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
