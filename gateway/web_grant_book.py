@@ -98,7 +98,8 @@ def _grant(row: tuple[Any, ...]) -> Grant:
 
 def _number(grant_id: str) -> int | None:
     digits = grant_id.upper().removeprefix("G")
-    return int(digits) if digits.isdigit() and len(digits) < 12 else None
+    # ASCII only: str.isdigit() is also true of "²", which int() refuses.
+    return int(digits) if digits.isascii() and digits.isdigit() and len(digits) < 12 else None
 
 
 class GrantBook:

@@ -52,7 +52,7 @@ the helper's `log=` note (its reason)."""
 
 
 def _int(text: str) -> int:
-    return int(text) if text.isdigit() else 0
+    return int(text) if text.isascii() and text.isdigit() else 0
 
 
 def parse_line(line: str) -> LogEntry | None:

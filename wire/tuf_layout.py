@@ -74,7 +74,8 @@ class TufLayout:
 def root_version(name: str) -> int | None:
     """The version in a versioned root's file name (`7.root.json` → 7), else None."""
     head, dot, tail = name.partition(".")
-    return int(head) if dot and tail == "root.json" and head.isdigit() else None
+    return (int(head) if dot and tail == "root.json" and head.isascii() and head.isdigit()
+            else None)
 
 
 def os_target_path(version: str) -> str:

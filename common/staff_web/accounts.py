@@ -321,7 +321,7 @@ def _uri(name: str, secret: str | None) -> str | None:
 def _totp_step(secret: str, code: str, now_ms: int, last_step: int | None) -> int | None:
     """The time step `code` belongs to (this one or either neighbour, for clock drift), if it
     is right and newer than the last accepted: a code works once."""
-    if not secret or not code.isdigit():
+    if not secret or not (code.isascii() and code.isdigit()):
         return None
     totp = pyotp.TOTP(secret)
     current = totp.timecode(now_ms // 1000)

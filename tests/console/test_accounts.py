@@ -70,6 +70,17 @@ def test_a_totp_code_is_accepted_once(console: Console) -> None:
     assert console.book.sign_in("sec", staff.password, code, now).refused is SignInRefused.CODE
 
 
+def test_a_code_in_other_digits_than_ascii_is_refused(console: Console) -> None:
+    """Superscript or Arabic-Indic digits are digits to str.isdigit(), and pyotp would read
+    "²" as "2" (NFKC): only the code as an authenticator shows it is a code."""
+    staff = make_staff(console, "sec", Role.SECURITY)
+    now = console.clock()
+    code = totp_now(staff.totp_secret or "", now)
+    lookalike = code.translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    assert console.book.sign_in("sec", staff.password, lookalike, now).refused is \
+        SignInRefused.CODE
+
+
 def test_five_failures_lock_the_account_for_fifteen_minutes_audited(console: Console) -> None:
     staff = make_staff(console, "ann", Role.OFFICER)
     now = console.clock()

@@ -159,6 +159,15 @@ async def test_revoking_a_grant_ends_it_and_its_waiting_approval(
     assert again.status_code == 409
 
 
+@pytest.mark.parametrize("grant_id", ["G²", "²", "G١٢", "G" + "9" * 12])
+async def test_a_grant_id_that_is_not_plain_digits_is_not_found(
+        client: httpx.AsyncClient, console: Console, grant_id: str) -> None:
+    """Found by the schema fuzzer: "²" passes str.isdigit() and then crashed int() (a 500)."""
+    await sign_in(client, console, make_staff(console, "sam", Role.SECURITY))
+    refused = await client.post(f"/web-grants/{grant_id}/revoke.json", data={"reason": "x"})
+    assert refused.status_code == 404, refused.text
+
+
 async def test_an_officer_cannot_see_or_make_web_grants(
         client: httpx.AsyncClient, console: Console) -> None:
     await sign_in(client, console, make_staff(console, "olly", Role.OFFICER))

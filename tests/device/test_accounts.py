@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from device.accounts import account_screen, change_pin_message
+from device.accounts import account_screen, change_pin_message, typed
 from tests.device.states import state
 from wire.localapi import OccupantView, PersonReply, PersonView
 
@@ -37,3 +37,9 @@ def test_only_a_signed_in_person_with_a_pin_reaches_the_change_pin_screen(
 ])
 def test_each_answer_to_a_pin_change_is_said_in_plain_words(reply, said) -> None:
     assert change_pin_message(reply) == said
+
+
+@pytest.mark.parametrize("key", ["²", "١", "12", ""])
+def test_only_a_single_ascii_digit_key_adds_to_the_pin(key: str) -> None:
+    assert typed("12", key) == "12"
+    assert typed("12", "3") == "123"

@@ -99,3 +99,11 @@ def test_access_log_lines_become_the_browsing_record(line: str, expected: tuple)
 ])
 def test_lines_that_record_no_decision_are_skipped(line: str) -> None:
     assert parse_line(line) is None
+
+
+def test_a_count_in_other_digits_than_ascii_reads_as_zero_instead_of_failing() -> None:
+    """str.isdigit() is true of "²", which int() refuses: a mangled log line must not stop
+    the browsing record."""
+    entry = parse_line("1796589460.192 T1 - CONNECT www.moneyhelper.org.uk:443 "
+                       "www.moneyhelper.org.uk TCP_DENIED/200 ² ¹⁰⁶ 1² bump not_listed")
+    assert entry is not None and entry.host == "www.moneyhelper.org.uk"

@@ -42,7 +42,7 @@ def test_release_targets_are_named_by_kind_and_version() -> None:
 
 @pytest.mark.parametrize(("name", "version"), [
     ("1.root.json", 1), ("12.root.json", 12), ("root.json", None), ("x.root.json", None),
-    ("1.targets.json", None), ("1.root.json.tmp", None),
+    ("1.targets.json", None), ("1.root.json.tmp", None), ("².root.json", None),
 ])
 def test_versioned_roots_are_told_apart_from_other_metadata(name: str, version: int | None) -> None:
     assert root_version(name) == version
