@@ -19,7 +19,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket as socket_module
 import subprocess
 import sys
 import time
@@ -37,7 +36,7 @@ from cellbridge.fleet import fleet, wait_until
 from cellbridge.wing import LocalWing
 from common.broker import free_port
 from common.cli import OneLineGroup
-from common.files import write_atomic
+from common.files import socket_listening, write_atomic
 from common.text import inert
 from device.requests import TYPE_IDS, checked_text, send
 from gateway.config import ConsoleConfig
@@ -275,7 +274,7 @@ async def _first_agent_listening(demo: Demo) -> None:
     socket = demo.wing.agent_config(FIRST).socket
     agent = demo.agent
     try:
-        await wait_until(lambda: _accepts(socket) or (agent is not None
+        await wait_until(lambda: socket_listening(socket) or (agent is not None
                                                        and agent.poll() is not None), 60, 0.1)
     except TimeoutError as exc:
         raise RuntimeError(f"{FIRST}'s agent did not open {socket} within 60 s (its log: "
@@ -283,17 +282,6 @@ async def _first_agent_listening(demo: Demo) -> None:
     if agent is not None and agent.poll() is not None:
         raise RuntimeError(f"{FIRST}'s agent stopped (exit {agent.returncode}); its log: "
                            f"{demo.directory / 'tablets' / FIRST / 'agent.log'}")
-
-
-def _accepts(path: Path) -> bool:
-    """Whether something listens on the Unix socket `path` (a stale file left by an earlier
-    run does not count)."""
-    with contextlib.closing(socket_module.socket(socket_module.AF_UNIX)) as probe:
-        try:
-            probe.connect(str(path))
-        except OSError:
-            return False
-    return True
 
 
 def _tour(demo: Demo) -> int:

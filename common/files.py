@@ -8,6 +8,7 @@ import ctypes
 import errno
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -107,3 +108,14 @@ def replace_dir(new: Path, path: Path, retired: Path) -> Path | None:
     if new.parent != path.parent:
         fsync_dir(new.parent)
     return old
+
+
+def socket_listening(path: Path) -> bool:
+    """Whether a process accepts connections on the Unix socket `path` (a stale file left by a
+    crash, or no file, does not count)."""
+    with contextlib.closing(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True

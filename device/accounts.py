@@ -53,7 +53,7 @@ def typed(digits: str, key: str) -> str:
     """The entry after pressing `key` ("0"-"9", or "del")."""
     if key == "del":
         return digits[:-1]
-    if key in "0123456789" and len(key) == 1 and len(digits) < PIN_MAX:
+    if key.isascii() and key.isdigit() and len(key) == 1 and len(digits) < PIN_MAX:
         return digits + key
     return digits
 

@@ -16,6 +16,7 @@ import click
 
 from common.cli import OneLineGroup
 from common.config import ConfigError, load
+from common.files import socket_listening
 from common.text import inert
 from gateway.config import GatewayConfig
 from gateway.staff.params import TEXT
@@ -29,15 +30,9 @@ def bind_api_socket(path: Path, group: str | None = None) -> socket.socket:
     group or the gateway may not give the socket to it — said once at start, never fatal, since
     0600 is the narrower of the two."""
     if path.exists() or path.is_symlink():
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(str(path))
-        except OSError:
-            path.unlink()
-        else:
+        if socket_listening(path):
             raise ConfigError(f"{path}: another gateway is already serving this socket")
-        finally:
-            probe.close()
+        path.unlink()
     path.parent.mkdir(parents=True, exist_ok=True)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old_umask = os.umask(0o177)  # 0600 until it belongs to the staff group

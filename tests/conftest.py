@@ -39,7 +39,7 @@ def _cpu_seconds() -> float:
 def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
     """`CELLBRIDGE_CPU_REPORT=FILE`: append each test's CPU-seconds (set-up to tear-down, with
     the processes it started) to FILE, one JSON line per test, to find where the suite's time
-    goes (it is CPU-bound on 2 cores)."""
+    goes."""
     out = os.environ.get("CELLBRIDGE_CPU_REPORT")
     began = _cpu_seconds() if out else 0.0
     yield
