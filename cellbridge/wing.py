@@ -63,7 +63,9 @@ def socket_path(preferred: Path) -> Path:
 
 
 class LocalWing:
-    """Wing `wing` under `root`, with tablets T-0001…T-NNNN; `tls=False` for plain TCP."""
+    """Wing `wing` under `root`, with tablets T-0001…T-NNNN; `tls=False` for plain TCP.
+    `estate`: an estate made before (the boot test's, baked into its image) instead of a new
+    demo estate under `root`; `broker_port`: a fixed port for the broker (default: a free one)."""
 
     def __init__(
         self,
@@ -73,6 +75,8 @@ class LocalWing:
         wing: str = "A",
         tls: bool = True,
         state_root: Path | None = None,
+        estate: DemoEstate | None = None,
+        broker_port: int | None = None,
     ) -> None:
         self.root = root.resolve()
         self.root.mkdir(parents=True, exist_ok=True)
@@ -80,7 +84,8 @@ class LocalWing:
         self.tls = tls
         self.tablets = tablet_ids(tablets)
         self.state_root = (state_root or self.root / "tablets").resolve()
-        self.estate = DemoEstate(self.root / "estate", wing=wing)
+        self.estate = estate or DemoEstate(self.root / "estate", wing=wing)
+        self.broker_port = broker_port
         self.estate.enrol(self.tablets)
         self.broker: Mosquitto | None = None
         self._temporary_broker_dir: Path | None = None
@@ -104,12 +109,12 @@ class LocalWing:
             directory.mkdir(parents=True, exist_ok=True)
             directory.chmod(0o755)
             try:
-                self.broker = self.estate.start_broker(directory)
+                self.broker = self.estate.start_broker(directory, self.broker_port)
             except EstateError:
-                self.broker = self.estate.start_broker()
+                self.broker = self.estate.start_broker(port=self.broker_port)
                 self._temporary_broker_dir = self.broker.workdir
         else:
-            self.broker = Mosquitto(directory).start()
+            self.broker = Mosquitto(directory, self.broker_port).start()
         return self.broker
 
     def broker_config(self, tablet_id: str | None) -> BrokerConfig:

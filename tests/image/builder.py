@@ -18,12 +18,13 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
+import tomli_w
 
-from provisioning.release import EstateRepository
-from tests.buildroot.support import REPO, TREE, board_meta, copy_overlays, overlays, run_post_build
+from provisioning import tablet_data
+from tests.buildroot.support import REPO, TREE, copy_overlays, overlays, run_post_build
 from tests.image import bootstate
+from tests.image import estate as test_estate
+from tests.image.estate import BROKER_PORT, DEVICE_ID, GATEWAY, REPOSITORY_PORT, TestEstate
 
 HERE = Path(__file__).resolve().parent
 GUEST = HERE / "guest"
@@ -33,19 +34,15 @@ BOARD = "qemu-aarch64"  # the overlays, meta (slots by PARTUUID) and post-build 
 SUITE = "trixie"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cellbridge" / "image-test"
 
-GATEWAY = "10.0.2.2"  # QEMU user networking: the host, standing in for the wing gateway
-BROKER_PORT = 8883
-REPOSITORY_PORT = 8443
-PROXY_PORT = 3128
-DEVICE_ID = "image-test-1"
-WING = "w1"
 PROBE_APP = "image-test-probe"
 # Folders the shell (and so every app) can write: nothing there may be executed.
 SHELL_WRITABLE = ("/var/lib/cellbridge/shell", "/run/cellbridge-shell", "/run/cellbridge-wayland",
                   "/tmp", "/var/tmp", "/dev/shm")
 PARTUUID = "4cb1d6a0-6c1f-4e0a-9b57-0c8b0a00000{}"  # genimage.cfg's, so meta and RAUC match
 ROOT_SIZE_MB = 3072
-DATA_SIZE_MB = 128
+# Room for the OS bundle the update engine downloads before `rauc install` (the data partition
+# grows to fill the card on a tablet).
+DATA_SIZE_MB = 2048
 
 PACKAGES = [
     # the OS and its kernel (the Pi image's equivalents are Buildroot packages)
@@ -205,10 +202,12 @@ def install_wheel(root: Path, wheel: Path) -> None:
     (root / "tmp" / wheel.name).unlink()
 
 
-def finish(root: Path, work: Path) -> None:
-    """Lay the Buildroot tree on top, exactly as a Buildroot build does, then the test harness."""
+def finish(root: Path, work: Path, wing: TestEstate) -> None:
+    """Lay the Buildroot tree on top, exactly as a Buildroot build does (with the estate's TUF
+    root, as `make image TUF_ROOT=…` gives it), then the test harness."""
     copy_overlays(BOARD, root)
-    result = run_post_build(root, BOARD, work)
+    tuf_root = wing.repository().root_file(1)
+    result = run_post_build(root, BOARD, work, f'BR2_CELLBRIDGE_TUF_ROOT="{tuf_root}"\n')
     if result.returncode != 0:
         raise RuntimeError(f"post-build.sh failed:\n{result.stderr}")
     # /usr/bin/cellbridge as on the tablet (pip installs into /usr/local).
@@ -244,7 +243,7 @@ def finish(root: Path, work: Path) -> None:
     # The test harness (this test image only).
     (root / "usr/libexec/cellbridge-image-test").mkdir(parents=True)
     shutil.copy2(GUEST / "harness", root / "usr/libexec/cellbridge-image-test/harness")
-    probes = [f"gateway:{p}" for p in (BROKER_PORT, REPOSITORY_PORT, PROXY_PORT, 22, 80)]
+    probes = [f"gateway:{p}" for p in (BROKER_PORT, REPOSITORY_PORT, 22, 80, 3128)]
     probes += ["10.0.2.3:53", "1.1.1.1:443"]
     (root / "usr/libexec/cellbridge-image-test/probes").write_text("\n".join(probes) + "\n")
     (root / "usr/libexec/cellbridge-image-test/exec-probes").write_text(
@@ -286,41 +285,20 @@ def checked_files() -> list[str]:
     return sorted(files | {"etc/rauc/system.conf", "etc/rauc/keyring.pem"})
 
 
-def data_tree(data: Path) -> None:
-    """What the data partition of an enrolled tablet holds before its first boot."""
-    enrolment = data / "enrolment"
-    enrolment.mkdir(parents=True)
-    key = ed25519.Ed25519PrivateKey.generate().public_key()
-    (enrolment / "gateway.pem").write_bytes(
-        key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
-    (enrolment / "network.env").write_text(
-        f"GATEWAY_ADDR={GATEWAY}\nGATEWAY_PORTS={BROKER_PORT},{REPOSITORY_PORT},{PROXY_PORT}\n"
-    )
-    (enrolment / "agent.toml").write_text(
-        f'device_id = "{DEVICE_ID}"\n'
-        f'wing = "{WING}"\n'
-        'state_dir = "/var/lib/cellbridge/agent"\n'
-        'socket = "/run/cellbridge/agent.sock"\n'
-        'apps_dir = "/var/lib/cellbridge/apps"\n'
-        'gateway_keys = ["/var/lib/cellbridge/enrolment/gateway.pem"]\n'
-        "[broker]\n"
-        f'host = "{GATEWAY}"\n'
-        f"port = {BROKER_PORT}\n"
-        # The OS update engine (RaucSlots): on every start outside a trial it confirms the
-        # booted slot with `rauc status mark-good` (the A/B boots check it does).
-        "[updates]\n"
-        f'repository_url = "https://{GATEWAY}:{REPOSITORY_PORT}"\n'
-        f'compatible = "{board_meta(BOARD)["RAUC_COMPATIBLE"]}"\n'
-        'work_dir = "/var/lib/cellbridge/agent/updates"\n'
-        'root_file = "/var/lib/cellbridge/enrolment/tuf-root.json"\n'
-    )
-    # A real TUF root of a throw-away estate repository: the engine needs its trust anchor to
-    # start (a development image has none at /etc/cellbridge/tuf/root.json); no gateway serves
-    # this repository, so the engine never updates from it.
-    with tempfile.TemporaryDirectory() as tmp:
-        repo = EstateRepository.init(Path(tmp) / "estate", None, insecure_demo=True)
-        shutil.copyfile(repo.role_file("root"), enrolment / "tuf-root.json")
+def data_tree(data: Path, wing: TestEstate) -> None:
+    """What the data partition of an enrolled tablet holds before its first boot: its enrolment
+    as IT writes it (`cellbridge provision tablet-data`: the bundle, agent.toml, network.env),
+    and an app folder."""
+    data.mkdir()
+    plan = tablet_data.plan_for(wing.demo().estate, DEVICE_ID, wing.bundle, gateway_addr=GATEWAY,
+                                board=BOARD)
+    enrolment = tablet_data.write_tablet_data(wing.bundle, data, plan)
+    # tests/image only: an emulated CPU brings the shell up minutes after the agent, so the
+    # update engine's health check after a switch (agent connected and shell watching) gets
+    # longer than the tablet's 180 s (the units' timeouts are lengthened the same way).
+    config = tomllib.loads((enrolment / "agent.toml").read_text())
+    config["updates"]["health_timeout_s"] = 900.0
+    (enrolment / "agent.toml").write_text(tomli_w.dumps(config))
     (data / "apps").mkdir()  # as post-image.sh makes it: root's, 0755, before the bind mount
     # Stands in for an installed app (root's, as the agent installs them): the harness runs it
     # as the shell's user in the shell's own mount namespace, and copies of it from every folder
@@ -333,7 +311,6 @@ def data_tree(data: Path) -> None:
     for path in (data / "apps", probe, probe / "run"):
         path.chmod(0o755)
     data.chmod(0o711)
-    enrolment.chmod(0o700)
 
 
 def mkfs(path: Path, size_mb: int, tree: Path, label: str) -> None:
@@ -384,15 +361,17 @@ def build(cache: Path = CACHE) -> Path:
         run("tar", "-xf", base, "-C", root)
         install_wheel(root, build_wheel(work / "wheel"))
         install_ab_tools(root)
-        finish(root, work)
         out = work / "out"
         out.mkdir()
+        # Made where it stays (beside the disk, once renamed): nothing in it names its folder.
+        wing = test_estate.make(out / "estate")
+        finish(root, work, wing)
         (kernel,) = root.glob("boot/vmlinuz-*")
         (initrd,) = root.glob("boot/initrd.img-*")
         shutil.copy2(kernel, out / "vmlinuz")
         shutil.copy2(initrd, out / "initrd.img")
         data = work / "data"
-        data_tree(data)
+        data_tree(data, wing)
         mkfs(work / "root.ext4", ROOT_SIZE_MB, root, "cbroot-a")
         mkfs(work / "data.ext4", DATA_SIZE_MB, data, "cbdata")
         boot_state(work / "bootstate.bin")

@@ -5,16 +5,24 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from device.theme import STANDARD
 from tests.image import ab, bootstate, builder
+from tests.image.app import CANVAS
+from tests.image.estate import DEVICE_ID
 from tests.image.qemu import DONE, Guest, findings
+from tests.image.screen import Screen, close, tiles, to_rgb
+from tests.image.wing import HostWing
 
 BOOT_TIMEOUT_S = float(os.environ.get("CELLBRIDGE_IMAGE_BOOT_TIMEOUT", "1200"))
+SCREEN_TIMEOUT_S = 900.0
+"""For each thing the screen must come to show (emulated CPU: Kivy starts in minutes)."""
+BUILT_IN_TILES = 3  # Digital skills, Requests, Help and settings: then the catalogue's apps
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -31,6 +39,17 @@ class Boot:
     log: str
     results: list[list[str]]
     screen: Path
+    """The screen once the shell showed its home screen with Paint's tile."""
+    tiles: list[tuple[int, int, int, int]]
+    """The home screen's tiles, in reading order."""
+    app_screen: Path
+    """The screen after a tap on Paint's tile."""
+    app_seconds: float
+    """From the tap until Paint filled the screen."""
+    app_failure: str
+    """Why the home screen or Paint never showed ("" when both did)."""
+    rollout: str
+    """The staff CLI's answer to the OS rollout started after Paint was shown."""
     image: Path
     seconds: float
     guest: Guest
@@ -54,25 +73,79 @@ def image() -> Path:
 
 
 @pytest.fixture(scope="session")
-def booted(image: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Boot]:
+def wing(image: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostWing]:
+    """The tablet's wing gateway and broker on this host (10.0.2.2 to the guest), for every boot."""
+    host = HostWing(image, tmp_path_factory.mktemp("wing")).start()
+    try:
+        yield host
+    finally:
+        host.stop()
+
+
+def wait_for_screen(guest: Guest, path: Path, shown: Callable[[Screen], bool], what: str) -> Screen:
+    """Screendumps every few seconds until `shown` holds (bounded)."""
+    deadline = time.monotonic() + SCREEN_TIMEOUT_S
+    while True:
+        screen = Screen.read(guest.screendump(path))
+        if shown(screen):
+            return screen
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the screen never showed {what} ({path}: "
+                                 f"{screen.colours().most_common(4)})\n{guest.log()[-4000:]}")
+        time.sleep(5)
+
+
+def tap_paint(guest: Guest, work: Path) -> tuple[list[tuple[int, int, int, int]], float]:
+    """Wait for the home screen with Paint's tile (after the built-in ones), tap it, wait for
+    Paint's canvas to fill the screen: the tiles and the seconds from tap to canvas."""
+    tile, bg = to_rgb(STANDARD.tile), to_rgb(STANDARD.bg)
+    home = wait_for_screen(
+        guest, work / "screen.ppm",
+        lambda s: close(s.dominant()[0], bg) and len(tiles(s, tile)) > BUILT_IN_TILES,
+        "the home screen with Paint's tile")
+    boxes = tiles(home, tile)
+    x0, y0, x1, y1 = boxes[BUILT_IN_TILES]
+    guest.tap((x0 + x1) // 2, (y0 + y1) // 2, home.width, home.height)
+    tapped = time.monotonic()
+    canvas = to_rgb(CANVAS)
+    wait_for_screen(guest, work / "app.ppm",
+                    lambda s: close(s.dominant()[0], canvas, 12) and s.dominant()[1] > 0.5,
+                    "Paint's canvas")
+    return boxes, time.monotonic() - tapped
+
+
+@pytest.fixture(scope="session")
+def booted(image: Path, wing: HostWing, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Boot]:
+    """The first boot: the harness's checks; then, from the host, a tap on Paint's tile on the
+    shell's home screen, and an OS rollout of the good bundle (its engine installs it into B and
+    reboots: test_ab goes on from there)."""
     work = tmp_path_factory.mktemp("boot")
     # A writable copy (sparse): the A/B boots write the state block, slot B and the data.
     disk = work / "disk.img"
     builder.run("cp", "--sparse=always", image / "disk.img", disk)
     drive = ab.drive(image, work)
     first = bootstate.boot_from(disk)  # boot.cmd's part: A, one attempt counted
-    # After its checks the harness installs the good bundle into B and activates it (test_ab).
     guest = Guest(image, work / "boot-1", disk=disk, slot=first.slot or "A",
-                  append="cbtest.ab=install:good", drives=(drive,))
+                  append="cbtest.ab=update", drives=(drive,))
     guest.work.mkdir()
     started = time.monotonic()
     guest.start()
     try:
         log = guest.wait_for(DONE, BOOT_TIMEOUT_S)
         seconds = time.monotonic() - started
-        screen = guest.screendump(work / "screen.ppm")
-        yield Boot(log, findings(log), screen, image, seconds, guest, disk, drive,
-                   first.slot, first.state)
+        try:
+            boxes, app_seconds = tap_paint(guest, work)
+            failure = ""
+        except AssertionError as exc:  # the app tests say so; the other checks still report
+            boxes, app_seconds, failure = [], 0.0, str(exc)
+        target = wing.release_os(ab.bundles(image)["good"], ab.GOOD.version)
+        try:
+            rollout = wing.staff("update", "start", "--id", f"os-{ab.GOOD.version}", "--target",
+                                 target, "--version", ab.GOOD.version, "--canary", DEVICE_ID)
+        except RuntimeError as exc:  # test_ab says so
+            rollout = f"refused: {exc}"
+        yield Boot(log, findings(log), work / "screen.ppm", boxes, work / "app.ppm", app_seconds,
+                   failure, rollout, image, seconds, guest, disk, drive, first.slot, first.state)
     finally:
         guest.stop()
         keep = os.environ.get("CELLBRIDGE_IMAGE_KEEP")

@@ -68,6 +68,8 @@ class Guest:
             "-drive", disk, *extra,
             "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0",
             "-vga", "std", "-display", "none",
+            # A touch screen's stand-in: an absolute pointer the compositor reads with libinput.
+            "-device", "virtio-tablet-pci",
             "-serial", f"file:{self.serial}",
             "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
             "-no-reboot",
@@ -110,6 +112,21 @@ class Guest:
         assert "return" in reply, reply
         return path
 
+    def tap(self, x: int, y: int, width: int, height: int) -> None:
+        """A tap at pixel (x, y) of the `width` x `height` screen: the pointer moves there, the
+        button goes down and up (virtio-tablet's axes run 0 to 0x7fff across the screen)."""
+        def axis(name: str, value: int, size: int) -> dict[str, object]:
+            return {"type": "abs", "data": {"axis": name, "value": value * 0x7FFF // (size - 1)}}
+
+        def button(down: bool) -> dict[str, object]:
+            return {"type": "btn", "data": {"down": down, "button": "left"}}
+
+        for events in ([axis("x", x, width), axis("y", y, height)], [button(True)],
+                       [button(False)]):
+            reply = self.qmp("input-send-event", events=events)
+            assert "return" in reply, reply
+            time.sleep(0.2)
+
     def wait_exit(self, timeout: float) -> str:
         """Until QEMU ends (the guest rebooted or powered off): the serial log."""
         assert self.process is not None
@@ -135,12 +152,3 @@ class Guest:
 def findings(log: str) -> list[list[str]]:
     """The harness's `CBTEST key value…` lines, split into words."""
     return [line.split()[1:] for line in re.findall(r"^CBTEST .*$", log, re.M)]
-
-
-def read_ppm(path: Path) -> tuple[int, int, bytes]:
-    """Width, height and RGB bytes of a binary PPM (QEMU's screendump format)."""
-    data = path.read_bytes()
-    header = re.match(rb"P6\s+(\d+)\s+(\d+)\s+(\d+)\s", data)
-    assert header, "not a binary PPM"
-    width, height = int(header.group(1)), int(header.group(2))
-    return width, height, data[header.end():header.end() + width * height * 3]

@@ -1,8 +1,10 @@
-"""RAUC A/B in the booted test image: a real `rauc install` of a real bundle (the tree's
-make-bundle.sh, verity, signed, install-check hook) goes to the other slot, the machine reboots
-into it and the agent commits it (`rauc status mark-good` by its update engine); a bundle whose
-agent never starts is never committed and, once its attempts are spent, the machine is back on
-the slot before.
+"""RAUC A/B in the booted test image: staff roll out an OS release (a real bundle: the tree's
+make-bundle.sh, verity, signed, install-check hook) from the host's gateway; the agent's update
+engine fetches it through TUF from the gateway's repository, installs it into the other slot
+(`rauc install`), activates it and reboots; in the new slot its health check (connected to the
+gateway, the shell watching) passes and it commits (`rauc status mark-good`) and tells the
+gateway. A bundle whose agent never starts is never committed and, once its attempts are spent,
+the machine is back on the slot before.
 
 RAUC runs with the tree's system.conf (`bootloader=uboot`): it reads and writes the boot state
 with fw_printenv/fw_setenv through the tree's fw_env.config, in the raw cbstate partition. The
@@ -10,8 +12,10 @@ host plays U-Boot's boot.cmd (`bootstate.boot_from`: read the block, spend an at
 slot in BOOT_ORDER with attempts left, write the block) before each boot. Boots (one QEMU run
 each; a reboot ends QEMU):
 
-  1 A  the checks of test_boot.py, then install good -> B, mark-active B  (conftest.booted)
-  2 B  the agent marks B good; install bad -> A, mark-active A
+  1 A  the checks of test_boot.py, Paint, then the rollout: the engine installs good -> B,
+       activates B and reboots                                       (conftest.booted)
+  2 B  the engine's health check passes, it marks B good; install bad -> A by hand
+       (`rauc install`, mark-active A)
   3 A  bad: the agent never starts; nothing marks A good               (BOOT_A_LEFT 3 -> 2)
   4 A  bad                                                             (2 -> 1)
   5 A  bad                                                             (1 -> 0)
@@ -32,15 +36,18 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.image import bootstate
 from tests.image.conftest import Boot
+from tests.image.estate import DEVICE_ID
 from tests.image.qemu import Guest, findings
+from tests.image.wing import HostWing
 
 BOOT_TIMEOUT_S = float(os.environ.get("CELLBRIDGE_IMAGE_BOOT_TIMEOUT", "1200"))
-INSTALL_TIMEOUT_S = 2400.0  # the first boot's install, after its checks
+INSTALL_TIMEOUT_S = 3600.0  # the first boot's tap, download and install, after its checks
 
 # After the first boot: the slot boot.cmd's rules must choose, and the steps the guest runs.
 PLAN = [
@@ -61,6 +68,8 @@ class AbBoot:
     """The block after the guest's reboot."""
     log: str
     seconds: float
+    rollout: dict[str, Any] | None = None
+    """`staff update status --json` at the host's gateway after this boot."""
 
     def find(self, key: str) -> list[list[str]]:
         return [r[1:] for r in findings(self.log) if r[:1] == [key]]
@@ -75,12 +84,13 @@ def read_state(disk: Path) -> dict[str, str] | None:
 
 
 @pytest.fixture(scope="session")
-def boots(booted: Boot) -> Iterator[list[AbBoot]]:
+def boots(booted: Boot, wing: HostWing) -> Iterator[list[AbBoot]]:
     """All six boots: the first (already running) to its reboot, then the plan."""
     started = time.monotonic()
     log = booted.guest.wait_exit(INSTALL_TIMEOUT_S)
     done = [AbBoot(booted.slot, booted.state, read_state(booted.disk), log,
-                   booted.seconds + time.monotonic() - started)]
+                   booted.seconds + time.monotonic() - started,
+                   wing.staff_json("update", "status"))]
     work = booted.guest.work.parent
     for n, (expected, steps) in enumerate(PLAN, start=2):
         choice = bootstate.boot_from(booted.disk)
@@ -97,7 +107,7 @@ def boots(booted: Boot) -> Iterator[list[AbBoot]]:
         finally:
             guest.stop()
         done.append(AbBoot(choice.slot, choice.state, read_state(booted.disk), log,
-                           time.monotonic() - began))
+                           time.monotonic() - began, wing.staff_json("update", "status")))
     for i, boot in enumerate(done, start=1):
         print(f"A/B boot {i}: slot {boot.slot}, {boot.seconds:.0f} s, block after {boot.state_after}")
     yield done
@@ -117,23 +127,35 @@ def test_the_host_boots_the_slots_boot_cmd_chooses(boots: list[AbBoot]) -> None:
     assert [b.slot for b in boots] == ["A", *[slot for slot, _ in PLAN]]
 
 
-def test_a_real_bundle_installs_into_the_other_slot_and_is_activated(boots: list[AbBoot]) -> None:
+def reported(boot: AbBoot) -> dict[str, Any]:
+    """What the tablet last told the gateway about its update, and the rollout's stage."""
+    assert boot.rollout is not None
+    (rollout,) = boot.rollout["rollouts"]
+    (row,) = [t for t in boot.rollout["tablets"] if t["id"] == DEVICE_ID]
+    return {"stage": rollout["stage"], **(row["reported"] or {})}
+
+
+def test_the_update_engine_installs_the_rolled_out_release_into_the_other_slot_and_reboots(
+    booted: Boot, boots: list[AbBoot],
+) -> None:
     first = boots[0]
-    (install,) = first.find("ab-install")
-    assert install[:2] == ["good", "0"], first.log[-4000:]
-    assert first.find("ab-activate") == [["rootfs.1", "0"]]
+    assert not booted.rollout.startswith("refused"), booted.rollout
+    assert not first.find("ab-no-update"), first.log[-4000:]
     assert first.state_after is not None
     assert first.state_after["BOOT_ORDER"].split()[0] == "B", first.state_after
     assert int(first.state_after["BOOT_B_LEFT"], 16) == bootstate.ATTEMPTS
+    print(f"boot 1 to the engine's reboot: {first.seconds:.0f} s; gateway: {reported(first)}")
 
 
-def test_the_machine_boots_the_new_slot_and_the_agent_commits_it(boots: list[AbBoot]) -> None:
+def test_the_machine_boots_the_new_slot_and_the_engine_commits_it_after_its_health_check(
+    boots: list[AbBoot],
+) -> None:
     second = boots[1]
     assert second.slot == "B"
     (boot,) = second.find("ab-boot")
     assert boot[:4] == ["B", "/dev/vda4", "good", "0.2.0"], boot  # the bundle's root file system
     assert second.find("ab-agent")[0][0] == "active", second.log[-4000:]
-    # The host spent one of B's attempts (3 -> 2); the agent's mark-good refilled them.
+    # The host spent one of B's attempts (3 -> 2); the engine's mark-good refilled them.
     assert second.state_before is not None and second.state_before["BOOT_B_LEFT"] == "2"
     assert second.find("ab-commit")[0][1] == "3", second.log[-4000:]
     # ...and nothing else marks slots good in this image.
@@ -142,6 +164,9 @@ def test_the_machine_boots_the_new_slot_and_the_agent_commits_it(boots: list[AbB
     status = second.status()
     assert status["booted"] == "B"
     assert slots(status)["B"]["boot_status"] == "good"
+    # The engine committed the trial (its health check passed) and told the gateway.
+    seen = reported(second)
+    assert (seen["state"], seen["running"], seen["stage"]) == ("committed", "0.2.0", "done"), seen
 
 
 def test_the_bad_bundle_installs_and_its_slot_is_never_committed(boots: list[AbBoot]) -> None:
