@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from tests.image import ab, bootstate, builder
 from tests.image.app import CANVAS
 from tests.image.estate import DEVICE_ID
 from tests.image.qemu import DONE, Guest, findings
-from tests.image.screen import Screen, close, tiles, to_rgb
+from tests.image.screen import RGB, Screen, close, tiles, to_rgb
 from tests.image.wing import HostWing
 
 BOOT_TIMEOUT_S = float(os.environ.get("CELLBRIDGE_IMAGE_BOOT_TIMEOUT", "1200"))
@@ -28,7 +28,9 @@ BUILT_IN_TILES = 3  # Digital skills, Requests, Help and settings: then the cata
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     for item in items:
-        if here in Path(str(item.fspath)).parents:
+        # The boot tests (everything on the built image); the host-side helpers' own tests run
+        # in `make test`.
+        if here in Path(str(item.fspath)).parents and "image" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.image)
             if os.environ.get("CELLBRIDGE_IMAGE_TEST") != "1":
                 item.add_marker(pytest.mark.skip(reason="boot test: run `make image-test`"))
@@ -38,16 +40,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 class Boot:
     log: str
     results: list[list[str]]
-    screen: Path
-    """The screen once the shell showed its home screen with Paint's tile."""
-    tiles: list[tuple[int, int, int, int]]
-    """The home screen's tiles, in reading order."""
-    app_screen: Path
-    """The screen after a tap on Paint's tile."""
-    app_seconds: float
-    """From the tap until Paint filled the screen."""
-    app_failure: str
-    """Why the home screen or Paint never showed ("" when both did)."""
+    screens: Path
+    """The screendumps: screen.ppm (home), app.ppm, locked.ppm, home-again.ppm."""
+    seen: OnScreen
     rollout: str
     """The staff CLI's answer to the OS rollout started after Paint was shown."""
     image: Path
@@ -95,23 +90,49 @@ def wait_for_screen(guest: Guest, path: Path, shown: Callable[[Screen], bool], w
         time.sleep(5)
 
 
-def tap_paint(guest: Guest, work: Path) -> tuple[list[tuple[int, int, int, int]], float]:
+@dataclass
+class OnScreen:
+    """What the host saw on the first boot's screen, driving it as staff and as a prisoner."""
+
+    tiles: list[tuple[int, int, int, int]] = field(default_factory=list)
+    """The home screen's tiles, in reading order."""
+    app_seconds: float = 0.0
+    """From the tap on Paint's tile until Paint's canvas filled the screen."""
+    lock_seconds: float = 0.0
+    """From `staff lock` until the shell's lock screen filled it instead of Paint."""
+    home_again: bool = False
+    """After `staff unlock`, the home screen (Paint closed, the shell back)."""
+    failure: str = ""
+    """The first thing the screen never came to show ("" when all did)."""
+
+
+def drive_screen(guest: Guest, wing: HostWing, work: Path, seen: OnScreen) -> None:
     """Wait for the home screen with Paint's tile (after the built-in ones), tap it, wait for
-    Paint's canvas to fill the screen: the tiles and the seconds from tap to canvas."""
+    Paint's canvas to fill the screen; lock the tablet from the gateway and wait for the lock
+    screen; unlock it and wait for the home screen. Fills `seen` as it goes."""
     tile, bg = to_rgb(STANDARD.tile), to_rgb(STANDARD.bg)
-    home = wait_for_screen(
-        guest, work / "screen.ppm",
-        lambda s: close(s.dominant()[0], bg) and len(tiles(s, tile)) > BUILT_IN_TILES,
-        "the home screen with Paint's tile")
-    boxes = tiles(home, tile)
-    x0, y0, x1, y1 = boxes[BUILT_IN_TILES]
-    guest.tap((x0 + x1) // 2, (y0 + y1) // 2, home.width, home.height)
-    tapped = time.monotonic()
-    canvas = to_rgb(CANVAS)
-    wait_for_screen(guest, work / "app.ppm",
-                    lambda s: close(s.dominant()[0], canvas, 12) and s.dominant()[1] > 0.5,
-                    "Paint's canvas")
-    return boxes, time.monotonic() - tapped
+
+    def home(s: Screen) -> bool:
+        return close(s.dominant()[0], bg) and len(tiles(s, tile)) > BUILT_IN_TILES
+
+    def filled_with(colour: RGB, tolerance: int = 6) -> Callable[[Screen], bool]:
+        return lambda s: close(s.dominant()[0], colour, tolerance) and s.dominant()[1] > 0.5
+
+    screen = wait_for_screen(guest, work / "screen.ppm", home, "the home screen with Paint's tile")
+    seen.tiles = tiles(screen, tile)
+    x0, y0, x1, y1 = seen.tiles[BUILT_IN_TILES]
+    guest.tap((x0 + x1) // 2, (y0 + y1) // 2, screen.width, screen.height)
+    began = time.monotonic()
+    wait_for_screen(guest, work / "app.ppm", filled_with(to_rgb(CANVAS), 12), "Paint's canvas")
+    seen.app_seconds = time.monotonic() - began
+    wing.staff("lock", "--device", DEVICE_ID, "--reason", "Boot test", "--by", "image-test")
+    began = time.monotonic()
+    wait_for_screen(guest, work / "locked.ppm", filled_with(to_rgb(STANDARD.lock)),
+                    "the lock screen instead of Paint")
+    seen.lock_seconds = time.monotonic() - began
+    wing.staff("unlock", "--device", DEVICE_ID, "--reason", "Boot test", "--by", "image-test")
+    wait_for_screen(guest, work / "home-again.ppm", home, "the home screen after the unlock")
+    seen.home_again = True
 
 
 @pytest.fixture(scope="session")
@@ -133,19 +154,18 @@ def booted(image: Path, wing: HostWing, tmp_path_factory: pytest.TempPathFactory
     try:
         log = guest.wait_for(DONE, BOOT_TIMEOUT_S)
         seconds = time.monotonic() - started
+        seen = OnScreen()
         try:
-            boxes, app_seconds = tap_paint(guest, work)
-            failure = ""
-        except AssertionError as exc:  # the app tests say so; the other checks still report
-            boxes, app_seconds, failure = [], 0.0, str(exc)
+            drive_screen(guest, wing, work, seen)
+        except (AssertionError, RuntimeError) as exc:  # its tests say so; the others still run
+            seen.failure = str(exc)
         target = wing.release_os(ab.bundles(image)["good"], ab.GOOD.version)
         try:
             rollout = wing.staff("update", "start", "--id", f"os-{ab.GOOD.version}", "--target",
                                  target, "--version", ab.GOOD.version, "--canary", DEVICE_ID)
         except RuntimeError as exc:  # test_ab says so
             rollout = f"refused: {exc}"
-        yield Boot(log, findings(log), work / "screen.ppm", boxes, work / "app.ppm", app_seconds,
-                   failure, rollout, image, seconds, guest, disk, drive, first.slot, first.state)
+        yield Boot(log, findings(log), work, seen, rollout, image, seconds, guest, disk, drive, first.slot, first.state)
     finally:
         guest.stop()
         keep = os.environ.get("CELLBRIDGE_IMAGE_KEEP")

@@ -63,13 +63,14 @@ def runs(flags: list[bool], min_length: int) -> list[tuple[int, int]]:
 def tiles(screen: Screen, colour: RGB, min_size: int = 60) -> list[tuple[int, int, int, int]]:
     """The boxes (x0, y0, x1, y1) filled mostly with `colour` (the home screen's tiles), in
     reading order: bands of rows where that colour is plentiful, then, within a band, runs of
-    columns that are mostly that colour (icons and names inside a tile do not split it)."""
+    columns where it is more than a tenth (an icon or a name inside a tile does not split it; the
+    background between tiles has none of it)."""
     rows = [screen.row(y) for y in range(screen.height)]
     plentiful = [sum(close(p, colour) for p in row) >= min_size for row in rows]
     boxes = []
     for y0, y1 in runs(plentiful, min_size):
         band = rows[y0:y1]
-        columns = [sum(close(row[x], colour) for row in band) > (y1 - y0) // 4
+        columns = [sum(close(row[x], colour) for row in band) > (y1 - y0) // 10
                    for x in range(screen.width)]
         boxes += [(x0, y0, x1, y1) for x0, x1 in runs(columns, min_size)]
     return boxes

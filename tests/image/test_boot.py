@@ -96,11 +96,11 @@ def test_the_shell_fills_the_screen_with_its_home_screen_once_its_gateway_answer
 ) -> None:
     """Enrolled, connected to the host's wing (policy and signed time): the shell's home screen,
     fullscreen on the kiosk compositor, with the built-in tiles and then the catalogue's app."""
-    assert not booted.app_failure or booted.tiles, booted.app_failure
-    screen = Screen.read(booted.screen)
+    assert booted.seen.tiles, booted.seen.failure
+    screen = Screen.read(booted.screens / "screen.ppm")
     colour, share = screen.dominant()
     assert close(colour, to_rgb(STANDARD.bg)) and share > 0.5, screen.colours().most_common(4)
-    assert len(booted.tiles) == BUILT_IN_TILES + 1, booted.tiles
+    assert len(booted.seen.tiles) == BUILT_IN_TILES + 1, booted.seen.tiles
     text = to_rgb(STANDARD.tile_text)
     assert sum(c for rgb, c in screen.colours().items() if close(rgb, text)) > 200, "no names"
 
@@ -109,7 +109,17 @@ def test_a_tap_on_an_installed_apps_tile_shows_the_app_instead_of_the_shell(boot
     """The agent installed Paint from the host's repository (released and sealed there); a tap on
     its tile (an absolute pointer, through the compositor) and the kiosk shows Paint's canvas
     over the whole screen."""
-    assert not booted.app_failure, booted.app_failure
-    colour, share = Screen.read(booted.app_screen).dominant()
+    assert booted.seen.app_seconds, booted.seen.failure
+    colour, share = Screen.read(booted.screens / "app.ppm").dominant()
     assert close(colour, to_rgb(CANVAS), 12) and share > 0.5, (colour, share)
-    print(f"Paint filled the screen {booted.app_seconds:.0f} s after the tap")
+    print(f"Paint filled the screen {booted.seen.app_seconds:.0f} s after the tap")
+
+
+def test_a_staff_lock_puts_the_shells_lock_screen_over_a_running_app(booted: Boot) -> None:
+    """`staff lock --device` at the host's gateway while Paint is shown: the shell closes Paint
+    and its lock screen fills the screen; after `staff unlock` the home screen is back."""
+    assert booted.seen.lock_seconds, booted.seen.failure
+    colour, share = Screen.read(booted.screens / "locked.ppm").dominant()
+    assert close(colour, to_rgb(STANDARD.lock)) and share > 0.5, (colour, share)
+    assert booted.seen.home_again, booted.seen.failure
+    print(f"the lock screen replaced Paint {booted.seen.lock_seconds:.0f} s after `staff lock`")
