@@ -1,6 +1,6 @@
 """What the A/B boots bring into the guest: two update bundles made by the tree's own
-`scripts/make-bundle.sh` (verity, signed with the development key the test image's keyring
-trusts, carrying the install-check hook) from the test image's own root file system, and a
+`scripts/make-bundle.sh` (verity, signed with the release key of the image's estate, which its
+RAUC keyring trusts, carrying the install-check hook) from the test image's own root file system, and a
 drive (ext4, label `cbtest`) holding them and the guest's step script (`guest/ab`).
 
 - good (0.2.0): the test rootfs with its os-release at 0.2.0 and a marker file;
@@ -23,12 +23,12 @@ from pathlib import Path
 from tests.buildroot.support import TREE, board_meta
 from tests.image import bootstate
 from tests.image.builder import BOARD, GUEST, log, run
+from tests.image.estate import TestEstate
 
 MARKER = "/etc/cellbridge-image-test-rootfs"
 # lz4, not mksquashfs's default gzip: on 2 shared cores gzip made ~35 MB of bundle a minute, and
 # the guest's emulated CPU unpacks lz4 several times faster.
 MKSQUASHFS_ARGS = "-comp lz4"
-DEV = TREE / "board/common/rauc/dev"
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,7 @@ def bundles(image: Path) -> dict[str, Path]:
     folder.mkdir(exist_ok=True)
     made = {}
     compatible = board_meta(BOARD)["RAUC_COMPATIBLE"]
+    releases = TestEstate(image / "estate").repository()
     for bundle in (GOOD, BAD):
         path = folder / f"{bundle.name}.raucb"
         if not path.exists():
@@ -97,7 +98,7 @@ def bundles(image: Path) -> dict[str, Path]:
                 fs = Path(tmp) / "rootfs.ext4"
                 rootfs(image / "disk.img", fs, bundle)
                 run("sh", TREE / "scripts/make-bundle.sh", compatible, bundle.version, fs,
-                    DEV / "ca.cert.pem", DEV / "ca.key.pem", Path(tmp) / "out.raucb",
+                    releases.release_cert, releases.release_key, Path(tmp) / "out.raucb",
                     stdout=subprocess.DEVNULL,
                     env={**os.environ, "MKSQUASHFS_ARGS": MKSQUASHFS_ARGS})
                 (Path(tmp) / "out.raucb").rename(path)

@@ -202,12 +202,21 @@ def install_wheel(root: Path, wheel: Path) -> None:
     (root / "tmp" / wheel.name).unlink()
 
 
+def release_config(wing: TestEstate) -> str:
+    """The .config lines of a release build for this estate (`make image DEPLOYMENT=release
+    RELEASE_KEYRING=… TUF_ROOT=…`): RAUC trusts the estate's release CA only, which signs every
+    bundle of its release repository, OS and apps alike, and the agent starts from its TUF root."""
+    releases = wing.repository()
+    return ("BR2_CELLBRIDGE_DEPLOYMENT_RELEASE=y\n"
+            f'BR2_CELLBRIDGE_RELEASE_KEYRING="{releases.release_ca}"\n'
+            f'BR2_CELLBRIDGE_TUF_ROOT="{releases.root_file(1)}"\n')
+
+
 def finish(root: Path, work: Path, wing: TestEstate) -> None:
-    """Lay the Buildroot tree on top, exactly as a Buildroot build does (with the estate's TUF
-    root, as `make image TUF_ROOT=…` gives it), then the test harness."""
+    """Lay the Buildroot tree on top, exactly as a Buildroot release build does, then the test
+    harness."""
     copy_overlays(BOARD, root)
-    tuf_root = wing.repository().root_file(1)
-    result = run_post_build(root, BOARD, work, f'BR2_CELLBRIDGE_TUF_ROOT="{tuf_root}"\n')
+    result = run_post_build(root, BOARD, work, release_config(wing))
     if result.returncode != 0:
         raise RuntimeError(f"post-build.sh failed:\n{result.stderr}")
     # /usr/bin/cellbridge as on the tablet (pip installs into /usr/local).

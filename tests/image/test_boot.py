@@ -12,9 +12,9 @@ import pytest
 from device.theme import STANDARD
 from tests.buildroot.support import overlays, run_post_build
 from tests.image.app import CANVAS
-from tests.image.builder import BOARD, PROBE_APP, SHELL_WRITABLE
+from tests.image.builder import BOARD, PROBE_APP, SHELL_WRITABLE, release_config
 from tests.image.conftest import BUILT_IN_TILES, Boot
-from tests.image.estate import BROKER_PORT, REPOSITORY_PORT
+from tests.image.estate import BROKER_PORT, REPOSITORY_PORT, TestEstate
 from tests.image.screen import Screen, close, to_rgb
 
 OUR_UNITS = (
@@ -26,8 +26,9 @@ OUR_UNITS = (
 )
 
 
-def expected_hashes(tmp_path: Path) -> dict[str, str]:
-    """sha256 of every file the Buildroot tree puts into the image, as the tree has it."""
+def expected_hashes(tmp_path: Path, image: Path) -> dict[str, str]:
+    """sha256 of every file the Buildroot tree puts into the image, as the tree has it (and as
+    its post-build renders it for the image's estate)."""
     hashes = {}
     for overlay in overlays(BOARD):
         for path in overlay.rglob("*"):
@@ -35,7 +36,7 @@ def expected_hashes(tmp_path: Path) -> dict[str, str]:
                 rel = "/" + str(path.relative_to(overlay))
                 hashes[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
     rendered = tmp_path / "target"
-    result = run_post_build(rendered, BOARD, tmp_path)
+    result = run_post_build(rendered, BOARD, tmp_path, release_config(TestEstate(image / "estate")))
     assert result.returncode == 0, result.stderr
     for rel in ("/etc/rauc/system.conf", "/etc/rauc/keyring.pem"):
         hashes[rel] = hashlib.sha256((rendered / rel.lstrip("/")).read_bytes()).hexdigest()
@@ -46,7 +47,7 @@ def test_the_booted_image_holds_the_buildroot_trees_files_unchanged(
     booted: Boot, tmp_path: Path
 ) -> None:
     found = {path: digest for path, *rest in booted.find("sha256") for digest in rest[:1] or [""]}
-    expected = expected_hashes(tmp_path)
+    expected = expected_hashes(tmp_path, booted.image)
     drifted = sorted(p for p in expected if found.get(p) != expected[p])
     assert not drifted, f"the booted image's copies differ from buildroot/: {drifted}"
 
