@@ -132,12 +132,20 @@ class UpdateService:
 
     async def _attempt(self) -> Outcome:
         self._wake.clear()
+        failure = ""
         try:
             outcome = await asyncio.to_thread(self._run_engine)
+        except SlotError as exc:  # rauc, the boot id or the reboot failed: retried, and said
+            log.error("update engine: %s", exc)
+            outcome, failure = Outcome.RETRY, f"will retry: {exc}"
         except Exception:  # a bug must not stop updates for good, nor the agent
             log.exception("update engine failed")
-            outcome = Outcome.RETRY
-        self._changed(self._read_record())
+            outcome, failure = Outcome.RETRY, "will retry: the update engine failed (agent log)"
+        record = self._read_record()
+        if failure and not record.error:
+            # The record is as the engine left it; staff see why it does not move on.
+            record = record.model_copy(update={"error": failure})
+        self._changed(record)
         return outcome
 
     def _run_engine(self) -> Outcome:

@@ -141,6 +141,15 @@ def test_agent_may_write_only_its_state_and_its_socket_directory() -> None:
     assert one(AGENT, "Service", "CapabilityBoundingSet") == ""
 
 
+def test_the_agent_sees_the_boot_id_its_update_engine_switches_by() -> None:
+    """`ProcSubset=pid` hides /proc/sys, and with it /proc/sys/kernel/random/boot_id, which
+    `RaucSlots.boot_id` reads before it activates a new slot: the boot test's engine installed
+    an update and then failed every switch. /proc/sys stays read-only (ProtectKernelTunables)."""
+    assert "ProcSubset" not in AGENT["Service"]
+    assert one(AGENT, "Service", "ProtectKernelTunables") == "yes"
+    assert one(AGENT, "Service", "ProtectProc") == "invisible"
+
+
 def test_shell_is_an_unprivileged_wayland_client_with_no_network_and_no_input_devices() -> None:
     assert one(SHELL, "Service", "ExecStart").startswith(
         "/usr/bin/cellbridge shell --socket /run/cellbridge/agent.sock"

@@ -4,6 +4,8 @@ and the record that could not be read is kept for the audit."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -22,8 +24,10 @@ from agent.updates.store import (
     UpdateStore,
     upgrade,
 )
+from tests.support.agents import TestSigner
 from tests.updates.conftest import Wing
 from tests.updates.support import PowerCut, Tablet
+from wire.documents import UpdateTarget
 
 
 def on_trial_boot(wing: Wing, tablet: Tablet) -> None:
@@ -200,3 +204,44 @@ def test_migrations_run_in_order_from_the_records_version(tmp_path: Path) -> Non
         upgrade({"schema_version": 4}, steps, current=3)
     with pytest.raises(StoreError, match="no migration"):
         upgrade({"a": 1}, {}, current=2)
+
+
+# ---------------------------------------------------------------- a slot tool failing at the switch
+
+
+def test_a_switch_the_slots_cannot_make_is_retried_and_staff_see_why(
+    wing: Wing, tablet: Tablet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Installed, but the boot id cannot be read (the agent's sandbox hid /proc/sys once): the
+    record stays `installed`, nothing is activated, and the report says why it does not move on
+    instead of looking merely slow."""
+    target = wing.release("1.1.0")
+
+    def unreadable() -> str:
+        raise SlotError("boot id unreadable: [Errno 2] No such file or directory")
+
+    monkeypatch.setattr(tablet.slots, "boot_id", unreadable)
+    engine = tablet.engine()
+    service = UpdateService(tablet.config, now=engine.now, health=engine.health,
+                            on_change=lambda: None, engine=engine)
+    service.desired_changed(TestSigner().first("t1").model_copy(
+        update={"update": UpdateTarget(target=target, version="1.1.0")}))
+
+    async def until_reported() -> str:
+        task = asyncio.create_task(service.run())
+        try:
+            for _ in range(400):
+                await asyncio.sleep(0.05)
+                if service.report().error:
+                    return service.report().error
+            raise AssertionError(f"no error reported: {service.report()}")
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    error = asyncio.run(until_reported())
+    assert "boot id unreadable" in error and "will retry" in error
+    assert service.report().state == "installed"
+    assert tablet.slots.bootloader().left["B"] == 0  # never activated
+    assert not tablet.slots.bootloader().reboot_requested
