@@ -150,6 +150,14 @@ def test_the_agent_sees_the_boot_id_its_update_engine_switches_by() -> None:
     assert one(AGENT, "Service", "ProtectProc") == "invisible"
 
 
+def test_the_agent_opens_no_device_but_rauc_extract_can_see_the_bundles_disk() -> None:
+    """`rauc extract` (an app install) stats the block device under the bundle's file system and
+    refuses the bundle when it cannot: the agent sees the device nodes and opens none."""
+    assert "PrivateDevices" not in AGENT["Service"]
+    assert one(AGENT, "Service", "DevicePolicy") == "closed"
+    assert "DeviceAllow" not in AGENT["Service"]
+
+
 def test_shell_is_an_unprivileged_wayland_client_with_no_network_and_no_input_devices() -> None:
     assert one(SHELL, "Service", "ExecStart").startswith(
         "/usr/bin/cellbridge shell --socket /run/cellbridge/agent.sock"
