@@ -57,10 +57,12 @@ PACKAGES = [
     "python3", "python3-pip", "python3-dev", "gcc", "pkg-config", "libsdl2-dev",
     "libsdl2-image-dev", "libsdl2-ttf-dev", "libsdl2-mixer-dev", "libgles-dev", "libmtdev-dev",
 ]
-# RAUC's service (D-Bus; Debian's `rauc` is the client only) and fw_printenv/fw_setenv, which
-# RAUC's `bootloader=uboot` backend runs on /etc/fw_env.config (the cbstate partition). Installed
-# on top of the cached layers at the disk build (the Debian layer takes 19 minutes to remake).
-APT_AB = ["rauc-service", "libubootenv-tool"]
+# RAUC's service (D-Bus; Debian's `rauc` is the client only), fw_printenv/fw_setenv, which
+# RAUC's `bootloader=uboot` backend runs on /etc/fw_env.config (the cbstate partition), and
+# unsquashfs, which `rauc extract` (the agent's app installs) runs (the tablet's come from
+# BR2_PACKAGE_RAUC_DBUS, BR2_PACKAGE_UBOOT_TOOLS and BR2_PACKAGE_SQUASHFS). Installed on top of the
+# cached layers at the disk build (the Debian layer takes minutes to remake).
+APT_AB = ["rauc-service", "libubootenv-tool", "squashfs-tools"]
 # Debian's Kivy (2.3 in trixie), built against Debian's SDL2 with Wayland: the PyPI wheel bundles
 # an SDL2 without Wayland, and compiling Kivy here takes over 20 minutes.
 APT_KIVY = "python3-kivy"

@@ -1,5 +1,6 @@
-"""The boot test (`make image-test`): skipped unless CELLBRIDGE_IMAGE_TEST=1, so `make test` never
-builds or boots the image."""
+"""The boot test (`make image-test`): every test on the booted image is skipped unless
+CELLBRIDGE_IMAGE_TEST=1, so `make test` never builds or boots it (it runs only the host-side
+helpers' own tests, such as test_screen.py)."""
 
 from __future__ import annotations
 
