@@ -158,6 +158,14 @@ def test_the_agent_opens_no_device_but_rauc_extract_can_see_the_bundles_disk() -
     assert "DeviceAllow" not in AGENT["Service"]
 
 
+def test_the_agent_may_keep_the_owner_of_files_it_unpacks_and_nothing_more() -> None:
+    """unsquashfs (`rauc extract`) sets each unpacked file's owner: the calls are allowed, the
+    capability to give a file away is not."""
+    filters = AGENT["Service"]["SystemCallFilter"]
+    assert filters.index("@chown") > filters.index("~@privileged @resources")
+    assert one(AGENT, "Service", "CapabilityBoundingSet") == ""
+
+
 def test_shell_is_an_unprivileged_wayland_client_with_no_network_and_no_input_devices() -> None:
     assert one(SHELL, "Service", "ExecStart").startswith(
         "/usr/bin/cellbridge shell --socket /run/cellbridge/agent.sock"

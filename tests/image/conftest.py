@@ -14,7 +14,7 @@ import pytest
 
 from device.theme import STANDARD
 from tests.image import ab, bootstate, builder
-from tests.image.app import CANVAS
+from tests.image.app import APP, CANVAS
 from tests.image.estate import DEVICE_ID
 from tests.image.qemu import DONE, Guest, findings
 from tests.image.screen import RGB, Screen, close, tiles, to_rgb
@@ -83,13 +83,18 @@ def wing(image: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host
         host.stop()
 
 
-def wait_for_screen(guest: Guest, path: Path, shown: Callable[[Screen], bool], what: str) -> Screen:
-    """Screendumps every few seconds until `shown` holds (bounded)."""
+def wait_for_screen(guest: Guest, path: Path, shown: Callable[[Screen], bool], what: str,
+                    hopeless: Callable[[], str] = lambda: "") -> Screen:
+    """Screendumps every few seconds until `shown` holds (bounded); at once when `hopeless`
+    says why it never will."""
     deadline = time.monotonic() + SCREEN_TIMEOUT_S
     while True:
         screen = Screen.read(guest.screendump(path))
         if shown(screen):
             return screen
+        reason = hopeless()
+        if reason:
+            raise AssertionError(f"the screen will not show {what}: {reason}")
         if time.monotonic() > deadline:
             raise AssertionError(f"the screen never showed {what} ({path}: "
                                  f"{screen.colours().most_common(4)})\n{guest.log()[-4000:]}")
@@ -124,7 +129,16 @@ def drive_screen(guest: Guest, wing: HostWing, work: Path, seen: OnScreen) -> No
     def filled_with(colour: RGB, tolerance: int = 6) -> Callable[[Screen], bool]:
         return lambda s: close(s.dominant()[0], colour, tolerance) and s.dominant()[1] > 0.5
 
-    screen = wait_for_screen(guest, work / "screen.ppm", home, "the home screen with Paint's tile")
+    def paint_refused() -> str:
+        """The tablet's own word, through the gateway, that Paint will not install."""
+        for tablet in wing.staff_json("update", "status")["tablets"]:
+            for app in tablet.get("apps", []):
+                if app["app"] == APP.app and app["state"] == "refused":
+                    return f"{tablet['id']} refused {APP.app}: {app['error']}"
+        return ""
+
+    screen = wait_for_screen(guest, work / "screen.ppm", home, "the home screen with Paint's tile",
+                             paint_refused)
     seen.tiles = tiles(screen, tile)
     x0, y0, x1, y1 = seen.tiles[BUILT_IN_TILES]
     guest.tap((x0 + x1) // 2, (y0 + y1) // 2, screen.width, screen.height)
