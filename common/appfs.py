@@ -62,7 +62,10 @@ def unpack(image: Path, destination: Path, max_bytes: int = MAX_BYTES) -> None:
         with tarfile.open(image, "r:") as tar:
             members = _read_members(tar)
             check_members(members, max_bytes)
-            destination.mkdir(mode=0o755)
+            destination.mkdir()
+            # Explicitly, not through mkdir's mode: the agent's umask (0007) would leave the
+            # app's folder closed to the shell's user, who runs the app (found by the boot test).
+            os.chmod(destination, member_mode(True, 0))
             for member in members:
                 tar.extract(member, destination, set_attrs=False, filter="data")
                 os.chmod(destination / member.name, member_mode(member.isdir(), member.mode))

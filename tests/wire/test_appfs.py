@@ -41,6 +41,24 @@ def test_a_packed_app_passes_the_tablets_check_and_unpacks_to_the_same_files(
     assert os.stat(tmp_path / "installed" / "bin" / "run").st_mode & 0o777 == 0o755
 
 
+def test_an_unpacked_app_is_open_to_the_launcher_whatever_the_installers_umask(
+    tmp_path: Path,
+) -> None:
+    """The agent runs with umask 0007; the app runs as the shell's user, who must enter its
+    folder and every folder in it, read its files and run its executables."""
+    image = pack(app_folder(tmp_path / "app"), tmp_path / "appfs.tar")
+    before = os.umask(0o077)
+    try:
+        unpack(image, tmp_path / "installed")
+    finally:
+        os.umask(before)
+    modes = {path.relative_to(tmp_path).as_posix(): oct(path.stat().st_mode & 0o777)
+             for path in [tmp_path / "installed", *(tmp_path / "installed").rglob("*")]}
+    assert modes == {"installed": "0o755", "installed/bin": "0o755", "installed/bin/run": "0o755",
+                     "installed/data": "0o755", "installed/data/content.bin": "0o644",
+                     f"installed/{MANIFEST_NAME}": "0o644"}
+
+
 def test_packing_twice_gives_the_same_bytes(tmp_path: Path) -> None:
     folder = app_folder(tmp_path / "app")
     assert pack(folder, tmp_path / "a.tar").read_bytes() == \
