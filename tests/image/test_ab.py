@@ -164,9 +164,11 @@ def test_the_machine_boots_the_new_slot_and_the_engine_commits_it_after_its_heal
     status = second.status()
     assert status["booted"] == "B"
     assert slots(status)["B"]["boot_status"] == "good"
-    # The engine committed the trial (its health check passed) and told the gateway.
+    # The engine committed the trial (its health check passed) and told the gateway. (The
+    # report's `running` is not checked: the last report of this boot may be composed while the
+    # step script's `rauc install` of the bad bundle keeps RAUC busy, and then it is empty.)
     seen = reported(second)
-    assert (seen["state"], seen["running"], seen["stage"]) == ("committed", "0.2.0", "done"), seen
+    assert (seen["state"], seen["version"], seen["stage"]) == ("committed", "0.2.0", "done"), seen
 
 
 def test_the_bad_bundle_installs_and_its_slot_is_never_committed(boots: list[AbBoot]) -> None:
