@@ -80,9 +80,10 @@ image-check: setup
 # The boot test (tests/image, README "Boot test"): a Debian test image carrying buildroot/'s overlay,
 # units, firewall, RAUC config and compositor setup, booted in qemu-system-x86_64. Needs root
 # (mmdebstrap, mkfs) and network to Debian's mirror and PyPI on the first run; cached in
-# ~/.cache/cellbridge/image-test/ after that. Then RAUC A/B over six boots of one writable copy
-# (tests/image/test_ab.py, the host playing boot.cmd): about an hour on 2 shared cores. Not part
-# of `make test`.
+# ~/.cache/cellbridge/image-test/ after that. The tablet's wing runs on this host (ports 8883 and
+# 8443 must be free): the shell's home screen, an app tapped open, a staff lock, then an OS
+# rollout and RAUC A/B over six boots of one writable copy (tests/image/test_ab.py, the host
+# playing boot.cmd): about 40 minutes on 2 quiet cores. Not part of `make test`.
 image-test: setup
 	CELLBRIDGE_IMAGE_TEST=1 $(PY) -m pytest -q -p no:randomly --timeout=7200 tests/image
 
