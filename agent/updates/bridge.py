@@ -52,19 +52,35 @@ def apply_desired(engine: UpdateEngine, window: UpdateWindow, update: UpdateTarg
     return engine.offer(update.target, update.version)
 
 
-def report_of(record: UpdateRecord, slots: SlotBackend) -> UpdateReport:
-    """The engine's record as the gateway sees it."""
+@dataclass(frozen=True)
+class Running:
+    """The slot this boot runs from and the version in it: fixed for the life of a boot (an
+    install writes the other slot), so asked of the slots once, not for every report."""
+
+    slot: str = ""
+    version: str = ""
+
+
+def running_of(slots: SlotBackend) -> Running | None:
+    """Ask the slots which one is booted and what it holds (on a tablet two `rauc status`
+    calls over D-Bus: a subprocess each, slow while RAUC is busy, so never on the event loop);
+    None while they cannot say."""
     try:
         booted = slots.booted()
-        running = slots.version(booted) or ""
+        return Running(slot=booted, version=slots.version(booted) or "")
     except SlotError:
-        booted, running = "", ""
+        return None
+
+
+def report_of(record: UpdateRecord, running: Running | None) -> UpdateReport:
+    """The engine's record as the gateway sees it (`running` None: not known yet)."""
+    running = running or Running()
     return UpdateReport(
         state=record.state.value,
         target=record.target or "",
         version=record.version or "",
-        running=running[:40],
-        slot=booted[:16],
+        running=running.version[:40],
+        slot=running.slot[:16],
         progress=max(0, min(100, record.progress)),
         error=record.error[:500],
     )

@@ -18,7 +18,14 @@ from collections.abc import Callable
 
 from tenacity import AsyncRetrying, retry_if_result, wait_random_exponential
 
-from agent.updates.bridge import UpdateWindow, apply_desired, report_of, view_of
+from agent.updates.bridge import (
+    Running,
+    UpdateWindow,
+    apply_desired,
+    report_of,
+    running_of,
+    view_of,
+)
 from agent.updates.config import UpdatesConfig, build_engine
 from agent.updates.engine import Outcome, UpdateEngine
 from agent.updates.slots import SlotError
@@ -78,12 +85,16 @@ class UpdateService:
         self._unapplied = False
         """The desired update target is not noted by the engine yet: try again before a run."""
         self._record = self._read_record()
+        self._running: Running | None = None
+        """The booted slot and its version, learnt by the engine's first run in its thread."""
 
     # -- what the agent asks --------------------------------------------------------------
     def report(self) -> UpdateReport:
+        """Cheap enough for every report the agent sends (a lock's confirmation among them):
+        no subprocess, no I/O."""
         with self._record_lock:
-            record = self._record
-        return report_of(record, self.engine.slots)
+            record, running = self._record, self._running
+        return report_of(record, running)
 
     def view(self) -> UpdateView:
         with self._record_lock:
@@ -149,6 +160,10 @@ class UpdateService:
         return outcome
 
     def _run_engine(self) -> Outcome:
+        if self._running is None:
+            running = running_of(self.engine.slots)
+            with self._record_lock:
+                self._running = running
         if self._unapplied:
             self._apply_desired()
         return self.engine.run()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import get_args
 
-from agent.updates.bridge import UpdateWindow, apply_desired, report_of, view_of
+from agent.updates.bridge import UpdateWindow, apply_desired, report_of, running_of, view_of
 from agent.updates.engine import Outcome
 from agent.updates.states import State
 from tests.updates.conftest import Wing
@@ -58,11 +58,11 @@ def test_the_gateway_sees_state_version_slot_and_error(wing: Wing, tablet: Table
     engine = tablet.engine()
     apply_desired(engine, UpdateWindow(), UpdateTarget(target=target, version="1.1.0"))
     engine.run()
-    report = report_of(engine.state(), tablet.slots)
+    report = report_of(engine.state(), running_of(tablet.slots))
     assert (report.state, report.target, report.version, report.running, report.slot) == (
         "rebooting", target, "1.1.0", "1.0.0", "A")
     tablet.slots.power_cycle()
     after = tablet.engine()
     after.run()
-    report = report_of(after.state(), tablet.slots)
+    report = report_of(after.state(), running_of(tablet.slots))
     assert (report.state, report.running, report.slot) == ("committed", "1.1.0", "B")
