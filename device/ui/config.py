@@ -55,6 +55,10 @@ def configure(*, fullscreen: bool, size: tuple[int, int] = WINDOW_SIZE) -> None:
     Config.set("kivy", "pause_on_minimize", "0")
     # Right-click would otherwise plant simulated extra fingers (a multi-touch way in).
     Config.set("input", "mouse", "mouse,disable_multitouch")
+    # No vsync: with it, a buffer swap waits for the compositor's frame callback, and a kiosk
+    # compositor sends none to a surface an app covers, so the UI loop (and with it the lock
+    # screen and the watchdog's pings) froze the moment an app opened. Kivy's maxfps paces it.
+    Config.set("graphics", "vsync", "0")
     Config.set("graphics", "multisamples", "0")
     Config.set("graphics", "resizable", "0")
     Config.set("graphics", "width", str(size[0]))

@@ -169,3 +169,13 @@ def _drain(receiver, into) -> bool:
             into.append(receiver.recv(64))
     except BlockingIOError:
         return True
+
+
+def test_the_shell_never_waits_on_the_compositor_to_draw(start_shell):
+    """vsync off: a kiosk compositor sends no frame callbacks to a surface an app covers, and a
+    swap that waits for one froze the UI loop (the boot test: the watchdog then killed the shell
+    and the app with it)."""
+    from kivy.config import Config
+
+    start_shell(connect=False)
+    assert Config.get("graphics", "vsync") == "0"
