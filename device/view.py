@@ -46,6 +46,13 @@ def forced_screen(state: ShellState) -> ForcedScreen | None:
     return None
 
 
+def closes_open_apps(before: ForcedScreen | None, now: ForcedScreen | None) -> bool:
+    """A lock, curfew or blocking update that has just begun closes whatever app is open, even
+    one the new state still allows (an always-allowed app): the prisoner must see the screen
+    that says what happened. An app opened afterwards from that screen's own tiles stays."""
+    return now is not None and now != before
+
+
 def screen_for(state: ShellState, user_screen: str) -> str:
     """The screen to show: the imposed one, else sign-in (`device.accounts`), else where the
     prisoner was."""

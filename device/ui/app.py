@@ -171,6 +171,8 @@ class ShellApp(App):
         """The site the running browser was opened on (while `running_app` is the browser)."""
         self._blocked_seen: int | None = None
         """The agent's latest refusal already dealt with (None: no state seen yet)."""
+        self._forced_seen: view.ForcedScreen | None = None
+        """The screen the last state imposed (lock, curfew, updating), to tell one beginning."""
         self._progress: lesson_rules.Progress | None = None
         self.people = PeopleSession(self)
 
@@ -443,9 +445,19 @@ class ShellApp(App):
         Window.raise_window()
 
     def _enforce_running_app(self) -> None:
-        """Close a running app the current state no longer allows (curfew, lock, profile)."""
+        """Close a running app the current state no longer allows (curfew, lock, profile), and
+        any app at all when a lock, curfew or blocking update begins."""
         running, state = self.running_app, self.shell_state
-        if running is None or state is None:
+        if state is None:
+            return
+        forced = view.forced_screen(state)
+        begun = view.closes_open_apps(self._forced_seen, forced)
+        self._forced_seen = forced
+        if running is None:
+            return
+        if begun:
+            log.info("closing %s: %s begins", running.app_id, forced)
+            threading.Thread(target=running.stop, name="stop-app", daemon=True).start()
             return
         if running.app_id == web_rules.APP_ID:
             # The browser: only while its site is on the Web app's list (which is empty while

@@ -109,3 +109,37 @@ def test_a_running_app_is_closed_when_curfew_starts(world: World, start_shell: C
     assert (
         not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
     )
+
+
+def test_an_always_allowed_app_open_when_staff_lock_the_tablet_is_closed_for_the_lock_screen(
+    world: World, start_shell: Callable, tmp_path
+):
+    """A kiosk compositor shows the app on top: left open, it would hide the lock screen."""
+    install_recording_app(world.agent.state_dir / "apps", "listener", lingers=True)
+    world.start(EVENING, apps=("education",))
+    shell = start_shell(world.agent.socket_path, data_dir=tmp_path / "shell-data")
+    assert shell.wait_until(lambda: shell.app.agent_reachable and shell.screen() == "home")
+    shell.tap(tile(shell, "Listener line"))
+    assert shell.wait_until(lambda: shell.app.running_app is not None)
+    running = shell.app.running_app
+
+    world.lock(True, "Cell search in progress")
+    assert shell.wait_until(lambda: shell.screen() == "lock", timeout=20)
+    assert shell.wait_until(lambda: not running.running and shell.app.running_app is None)
+
+
+def test_an_always_allowed_app_opened_from_the_lock_screen_stays_open(
+    world: World, start_shell: Callable, tmp_path
+):
+    install_recording_app(world.agent.state_dir / "apps", "listener", lingers=True)
+    world.start(EVENING, apps=("education",))
+    shell = start_shell(world.agent.socket_path, data_dir=tmp_path / "shell-data")
+    assert shell.wait_until(lambda: shell.app.agent_reachable and shell.screen() == "home")
+    world.lock(True, "Cell search in progress")
+    assert shell.wait_until(lambda: shell.screen() == "lock", timeout=20)
+
+    shell.tap(tile(shell, "Listener line"))
+    assert shell.wait_until(lambda: shell.app.running_app is not None)
+    running = shell.app.running_app
+    shell.step(30)
+    assert running.running and shell.app.running_app is running

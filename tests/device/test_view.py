@@ -57,6 +57,24 @@ def test_lock_and_curfew_offer_only_always_allowed_apps():
 
 
 @pytest.mark.parametrize(
+    ("before", "now", "closes"),
+    [
+        (None, "lock", True),
+        (None, "curfew", True),
+        (None, "updating", True),
+        ("curfew", "lock", True),
+        ("lock", "curfew", True),
+        ("lock", "lock", False),  # an app opened from the lock screen's own tiles stays
+        ("curfew", "curfew", False),
+        ("lock", None, False),  # unlocked: what the state allows decides
+        (None, None, False),
+    ],
+)
+def test_a_lock_curfew_or_update_that_begins_closes_any_open_app(before, now, closes):
+    assert view.closes_open_apps(before, now) is closes
+
+
+@pytest.mark.parametrize(
     ("minutes", "text"),
     [
         (0, "0 minutes"),
