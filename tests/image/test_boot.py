@@ -15,6 +15,7 @@ from tests.image.app import CANVAS
 from tests.image.builder import BOARD, PROBE_APP, SHELL_WRITABLE, release_config
 from tests.image.conftest import BUILT_IN_TILES, Boot
 from tests.image.estate import BROKER_PORT, REPOSITORY_PORT, TestEstate
+from tests.image.qemu import findings
 from tests.image.screen import Screen, close, to_rgb
 
 OUR_UNITS = (
@@ -124,3 +125,15 @@ def test_a_staff_lock_puts_the_shells_lock_screen_over_a_running_app(booted: Boo
     assert close(colour, to_rgb(STANDARD.lock)) and share > 0.5, (colour, share)
     assert booted.seen.home_again, booted.seen.failure
     print(f"the lock screen replaced Paint {booted.seen.lock_seconds:.0f} s after `staff lock`")
+
+
+def test_the_shell_runs_on_unrestarted_through_the_app_the_lock_and_the_unlock(booted: Boot
+                                                                               ) -> None:
+    """The guest watches the shell's unit from before the tap until the update's reboot: one
+    process, never restarted. (Its fail-closed starting screen has the lock screen's colours: a
+    shell killed by its watchdog while an app covered it once passed for a lock.)"""
+    log = booted.guest.log()  # the boot goes on: what it said until now, the drive included
+    watched = [words[1:] for words in findings(log) if words[0] == "ab-shell"]
+    assert watched, "the guest never reported the shell's unit"
+    assert {(pid, restarts) for pid, restarts, *_ in watched} == {(watched[0][0], "0")}, (
+        watched, [line for line in log.splitlines() if line.startswith("CBLOG shell")])
