@@ -50,15 +50,18 @@ def test_the_running_slot_and_version_are_reported_after_the_engines_first_run(
     changes: list[int] = []
     service = service_of(tablet, changes)
     assert (service.report().slot, service.report().running) == ("", "")  # not asked yet
-    run_briefly(service, lambda: reached(service, lambda: service.report().running))
+    # Learnt before the run; the agent is told to report again once the run is over.
+    run_briefly(service, lambda: reached(service, lambda: service.report().running and changes))
     assert (service.report().slot, service.report().running) == ("A", "1.0.0")
     assert changes, "the agent was not told to send its report again"
 
 
 def test_a_report_asks_the_slots_nothing(tablet: Tablet, monkeypatch: pytest.MonkeyPatch
                                          ) -> None:
-    service = service_of(tablet, [])
-    run_briefly(service, lambda: reached(service, lambda: service.report().running))
+    changes: list[int] = []
+    service = service_of(tablet, changes)
+    # Until the engine's run is over (it asks the slots itself), then only reports.
+    run_briefly(service, lambda: reached(service, lambda: service.report().running and changes))
     asked: list[str] = []
 
     def booted() -> str:
