@@ -111,14 +111,20 @@ def test_a_running_app_is_closed_when_curfew_starts(world: World, start_shell: C
     )
 
 
-def test_an_always_allowed_app_open_when_staff_lock_the_tablet_is_closed_for_the_lock_screen(
-    world: World, start_shell: Callable, tmp_path
-):
-    """A kiosk compositor shows the app on top: left open, it would hide the lock screen."""
+def home_with_a_lingering_listener(world: World, start_shell: Callable, tmp_path: Path):
+    """The shell on its home screen in the evening, the always-allowed Listener line installed
+    as an app that stays open until it is stopped."""
     install_recording_app(world.agent.state_dir / "apps", "listener", lingers=True)
     world.start(EVENING, apps=("education",))
     shell = start_shell(world.agent.socket_path, data_dir=tmp_path / "shell-data")
     assert shell.wait_until(lambda: shell.app.agent_reachable and shell.screen() == "home")
+    return shell
+
+def test_an_always_allowed_app_open_when_staff_lock_the_tablet_is_closed_for_the_lock_screen(
+    world: World, start_shell: Callable, tmp_path
+):
+    """A kiosk compositor shows the app on top: left open, it would hide the lock screen."""
+    shell = home_with_a_lingering_listener(world, start_shell, tmp_path)
     shell.tap(tile(shell, "Listener line"))
     assert shell.wait_until(lambda: shell.app.running_app is not None)
     running = shell.app.running_app
@@ -131,10 +137,7 @@ def test_an_always_allowed_app_open_when_staff_lock_the_tablet_is_closed_for_the
 def test_an_always_allowed_app_opened_from_the_lock_screen_stays_open(
     world: World, start_shell: Callable, tmp_path
 ):
-    install_recording_app(world.agent.state_dir / "apps", "listener", lingers=True)
-    world.start(EVENING, apps=("education",))
-    shell = start_shell(world.agent.socket_path, data_dir=tmp_path / "shell-data")
-    assert shell.wait_until(lambda: shell.app.agent_reachable and shell.screen() == "home")
+    shell = home_with_a_lingering_listener(world, start_shell, tmp_path)
     world.lock(True, "Cell search in progress")
     assert shell.wait_until(lambda: shell.screen() == "lock", timeout=20)
 
